@@ -1,0 +1,407 @@
+"""From any table to the canonical EventLog: column mapping, time parsing, pairing, quality.
+
+This is the one place where source column names are known. Everything downstream sees
+``case_id, activity, start, end, resource``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_choice
+from .errors import InputError
+from .log import STRING_DTYPE, EventLog, QualityReport, sort_canonical, to_string_ids, warn_quality
+
+__all__ = ["from_frame", "resolve_columns"]
+
+# Detected names per role, best first, compared after lower-casing and removing every
+# character that is not a letter or digit ("Case ID" == "case_id" == "caseid").
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "case": ("caseid", "caseconceptname", "case", "casename", "traceid", "caseidentifier", "ticketid"),
+    "activity": ("activity", "conceptname", "activityname", "task", "eventname", "action", "event", "step"),
+    "start": ("starttime", "starttimestamp", "start", "startdate", "startedat"),
+    "end": (
+        "endtime", "endtimestamp", "timetimestamp", "completetime", "completetimestamp", "end",
+        "timestamp", "enddate", "completedat", "datetime", "time", "date",
+    ),
+    "resource": ("resource", "orgresource", "user", "agent", "performer", "employee", "worker", "orggroup"),
+    "lifecycle": ("lifecycletransition", "lifecycle", "transition", "eventtype"),
+}
+ROLE_OPTION = {"case": "case", "activity": "activity", "start": "start", "end": "end", "resource": "resource", "lifecycle": "lifecycle"}
+_OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def _norm(name: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def resolve_columns(columns: list[str], explicit: dict[str, str | None]) -> dict[str, str | None]:
+    """Map each role to a source column: explicit names win, then detection.
+
+    Raises
+    ------
+    InputError
+        An explicit column is missing, a required role (case, activity, end) cannot be
+        found, or detection finds several equally good columns for a role.
+    """
+    cols = [str(c) for c in columns]
+    out: dict[str, str | None] = {}
+    for role, name in explicit.items():
+        if name is not None and name not in cols:
+            raise InputError(
+                f"--{ROLE_OPTION[role]} column {name!r} not found; available columns: {', '.join(map(repr, cols))}."
+            )
+        if name is not None:
+            out[role] = name
+    taken = set(out.values())
+    normed = {c: _norm(c) for c in cols}
+    for role, names in CANDIDATES.items():
+        if role in out:
+            continue
+        found: str | None = None
+        for cand in names:
+            hits = [c for c in cols if normed[c] == cand and c not in taken]
+            if len(hits) > 1:
+                raise InputError(
+                    f"cannot tell which column is the {role}: candidates {hits}. "
+                    f"Name it with --{ROLE_OPTION[role]} (or {ROLE_OPTION[role]}= in Python)."
+                )
+            if hits:
+                found = hits[0]
+                break
+        out[role] = found
+        if found:
+            taken.add(found)
+    for role in ("case", "activity", "end"):
+        if out.get(role) is None:
+            if role == "end" and out.get("start"):
+                # A log with a single time column named "start" still has one time per row.
+                out["end"], out["start"] = out["start"], None
+                continue
+            what = {"case": "case id", "activity": "activity", "end": "timestamp (end/complete time)"}[role]
+            opt = "--end/--timestamp" if role == "end" else f"--{role}"
+            raise InputError(
+                f"no {what} column found; available columns: {', '.join(map(repr, cols))}. "
+                f"Name it with {opt}."
+            )
+    return out
+
+
+def parse_times(s: pd.Series, tz: str, *, name: str) -> tuple[pd.Series, int]:
+    """Parse a column of timestamps to UTC; return it and the count of unparsable values.
+
+    Naive values are read in ``tz``; values with an offset keep it. Mixed ISO precision
+    (``12:14:47.813`` beside ``12:16:37.14``) parses.
+    """
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), 0
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return _localize(s, tz), 0
+    if pd.api.types.is_numeric_dtype(s.dtype) and not s.isna().all():
+        raise InputError(
+            f"column {name!r} holds numbers, not timestamps. Map a column of dates with "
+            f"--end/--start, or convert epoch numbers first."
+        )
+    txt = s.astype(STRING_DTYPE).str.strip()
+    present = txt.notna() & (txt != "")
+    n_present = int(present.sum())
+    if n_present == 0:
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]"), 0
+    has_off = txt.str.contains(_OFFSET, na=False)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    off_mask = (present & has_off).to_numpy()
+    naive_mask = (present & ~has_off).to_numpy()
+    if off_mask.any():
+        out[off_mask] = _to_datetime(txt[off_mask], utc=True)
+    if naive_mask.any():
+        out[naive_mask] = _localize(_to_datetime(txt[naive_mask], utc=False), tz)
+    bad = int(n_present - out.notna().sum())
+    return out, bad
+
+
+def _to_datetime(txt: pd.Series, *, utc: bool) -> pd.Series:
+    res = pd.to_datetime(txt, format="ISO8601", errors="coerce", utc=utc)
+    if res.isna().mean() > 0.5:
+        # Not ISO 8601 (e.g. "30/12/2011 12:14"): let dateutil try each value.
+        alt = pd.to_datetime(txt, format="mixed", errors="coerce", utc=utc, dayfirst=False)
+        if alt.notna().sum() > res.notna().sum():
+            res = alt
+    if utc:
+        return res.astype("datetime64[ns, UTC]")
+    if isinstance(res.dtype, pd.DatetimeTZDtype):
+        return res.dt.tz_convert("UTC").dt.tz_localize(None)
+    return res.astype("datetime64[ns]")
+
+
+def _localize(s: pd.Series, tz: str) -> pd.Series:
+    s = s.astype("datetime64[ns]")
+    try:
+        loc = s.dt.tz_localize(tz, ambiguous=np.zeros(len(s), dtype=bool), nonexistent="shift_forward")
+    except Exception as exc:  # unknown zone names come from the user
+        raise InputError(f"tz must be a time zone name such as 'UTC' or 'Europe/Amsterdam'; got {tz!r} ({exc}).") from None
+    return loc.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def from_frame(
+    df: pd.DataFrame,
+    *,
+    case: str | None = None,
+    activity: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    timestamp: str | None = None,
+    resource: str | None = None,
+    lifecycle: str | None = None,
+    tz: str = "UTC",
+    dedupe: bool = False,
+    on_negative: Literal["swap", "drop"] = "swap",
+    strict: bool = False,
+    source: str | None = None,
+    quality: QualityReport | None = None,
+) -> EventLog:
+    """Build an EventLog from any DataFrame, mapping its columns once.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per event (or per activity instance). It is not modified.
+    case, activity, start, end, resource, lifecycle : str, optional
+        Source column for each role. Unnamed roles are detected from common names
+        (``case_id``, ``case:concept:name``, ``concept:name``, ``start_time``,
+        ``time:timestamp``, ``org:resource``, ``lifecycle:transition``, ...).
+        An explicit name always wins. ``timestamp`` is an alias of ``end``.
+    tz : str
+        Time zone of naive timestamps. Offsets present in the data are honoured.
+    dedupe : bool
+        Drop exact duplicate instances (they are kept, with a warning, by default).
+    on_negative : {'swap', 'drop'}
+        What to do with instances that end before they start.
+    strict : bool
+        Raise :class:`InputError` instead of dropping or repairing any row.
+    source : str, optional
+        A description of where the data came from, kept in the log.
+
+    Returns
+    -------
+    EventLog
+
+    Examples
+    --------
+    >>> import pandas as pd, leanops
+    >>> df = pd.DataFrame({"Case": ["a", "a"], "Task": ["x", "y"],
+    ...                    "Done": ["2024-01-01 10:00", "2024-01-01 11:00"]})
+    >>> log = leanops.from_frame(df, case="Case", activity="Task", end="Done")
+    >>> log.n_cases, log.df["end"].iloc[1].isoformat()
+    (1, '2024-01-01T11:00:00+00:00')
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
+    check_choice("on_negative", on_negative, ("swap", "drop"))
+    if timestamp is not None and end is not None and timestamp != end:
+        raise InputError(f"end and timestamp are aliases; got two columns {end!r} and {timestamp!r}.")
+    end = end if end is not None else timestamp
+    q = quality if quality is not None else QualityReport()
+    q.rows_read = q.rows_read or len(df)
+    if len(df) == 0:
+        raise InputError(f"the log{' ' + source if source else ''} has no rows.")
+    m = resolve_columns(
+        list(df.columns),
+        {"case": case, "activity": activity, "start": start, "end": end, "resource": resource, "lifecycle": lifecycle},
+    )
+    used = {v for v in m.values() if v}
+    attrs = [c for c in df.columns if c not in used]
+    w = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
+    w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
+    w["resource"] = (
+        to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
+    )
+    end_raw = df[m["end"]].reset_index(drop=True)
+    w["end"], bad_end = parse_times(end_raw, tz, name=m["end"])
+    if m["start"]:
+        w["start"], bad_start = parse_times(df[m["start"]].reset_index(drop=True), tz, name=m["start"])
+    else:
+        w["start"], bad_start = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]"), 0
+    for a in attrs:
+        if a in ("case_id", "activity", "start", "end", "resource"):
+            raise InputError(
+                f"column {a!r} is a canonical name but was not mapped to its role; rename it or map it explicitly."
+            )
+        w[a] = df[a].reset_index(drop=True)
+    if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
+        raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {str(end_raw.dropna().iloc[0])[:40]!r}); check the column or its format.")
+
+    strict_problems: list[str] = []
+
+    def _drop(mask: np.ndarray | pd.Series, reason: str) -> None:
+        nonlocal w
+        mask = np.asarray(mask, dtype=bool)
+        n = int(mask.sum())
+        if n:
+            if strict:
+                strict_problems.append(f"{n} {reason}")
+            q.drop(reason, n)
+            w = w.loc[~mask]
+
+    _drop(w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case")
+    _drop(w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity")
+    if bad_end:
+        unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
+        _drop(unparsable, "unparsable_end")
+    _drop(w["end"].isna(), "missing_end")
+    if bad_start:
+        q.repair("unparsable_start", bad_start)
+        if strict:
+            strict_problems.append(f"{bad_start} unparsable start times")
+
+    rows_used = len(w)
+    if m["lifecycle"]:
+        w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems if strict else None)
+
+    neg = (w["start"] > w["end"]).to_numpy()
+    n_neg = int(neg.sum())
+    if n_neg:
+        if strict:
+            strict_problems.append(f"{n_neg} instances ending before they start")
+        elif on_negative == "swap":
+            s0 = w["start"].copy()
+            w.loc[neg, "start"] = w.loc[neg, "end"]
+            w.loc[neg, "end"] = s0[neg]
+            q.repair("end_before_start_swapped", n_neg)
+        else:
+            q.drop("end_before_start", n_neg)
+            w = w.loc[~neg]
+            rows_used -= n_neg * (2 if m["lifecycle"] else 1)
+
+    if strict and strict_problems:
+        raise InputError(
+            f"strict=True and the log{' ' + source if source else ''} needs repairs: {', '.join(strict_problems)}. "
+            "Fix the source, or read it with strict=False to repair and count them."
+        )
+    if len(w) == 0:
+        raise InputError(
+            f"no usable rows in the log{' ' + source if source else ''}: every row was dropped "
+            f"({', '.join(f'{n} {r}' for r, n in q.dropped.items())})."
+        )
+
+    w = w[["case_id", "activity", "start", "end", "resource", *[c for c in w.columns if c not in ("case_id", "activity", "start", "end", "resource")]]]
+    w = w.reset_index(drop=True)
+    dup = w.duplicated(keep="first").to_numpy()
+    n_dup = int(dup.sum())
+    if n_dup:
+        if dedupe:
+            q.drop("duplicate", n_dup)
+            rows_used -= n_dup * (2 if m["lifecycle"] else 1)
+            w = w.loc[~dup]
+        else:
+            q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
+    q.rows_kept = max(0, rows_used)
+    if bad_start:
+        q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
+    w["activity"] = w["activity"].astype("category")
+    w = sort_canonical(w)
+    mapping = {k2: v for k2, v in zip(("case_id", "activity", "start", "end", "resource", "lifecycle"),
+                                        (m["case"], m["activity"], m["start"], m["end"], m["resource"], m["lifecycle"])) if v}
+    warn_quality(q, source)
+    return EventLog(w, source=source, mapping=mapping, tz=tz, quality=q, sort=False)
+
+
+def _pair_lifecycle(
+    w: pd.DataFrame, lc_raw: pd.Series, q: QualityReport, strict_problems: list[str] | None
+) -> tuple[pd.DataFrame, int]:
+    """Pair start and complete events into instances, per case and activity, in order.
+
+    The k-th start of an activity in a case pairs with the first later complete (FIFO).
+    Other transitions (schedule, suspend, ...) are counted and dropped.
+    """
+    lc = lc_raw.reindex(w.index).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
+    is_start = (lc == "start").to_numpy()
+    is_complete = (lc == "complete").to_numpy() | (lc == "completed").to_numpy()
+    other = ~(is_start | is_complete)
+    if other.any():
+        for val, n in lc[other].value_counts().items():
+            q.drop(f"lifecycle:{val}", int(n))
+            if strict_problems is not None:
+                strict_problems.append(f"{n} lifecycle:{val} events")
+        w, lc = w.loc[~other], lc[~other]
+        is_start, is_complete = is_start[~other], is_complete[~other]
+    if not is_start.any():
+        return w, len(w)
+
+    t = w["end"]  # the event's own timestamp
+    work = pd.DataFrame(
+        {
+            "c": pd.factorize(w["case_id"])[0],
+            "a": pd.factorize(w["activity"])[0],
+            "t": t.to_numpy(dtype="datetime64[ns]").view(np.int64),
+            "k": np.where(is_start, 0, 1),
+            "pos": np.arange(len(w)),
+        }
+    )
+    order = np.lexsort((work["pos"].to_numpy(), work["k"].to_numpy(), work["t"].to_numpy(), work["a"].to_numpy(), work["c"].to_numpy()))
+    c = work["c"].to_numpy()[order]
+    a = work["a"].to_numpy()[order]
+    k = work["k"].to_numpy()[order]
+    new_grp = np.r_[True, (c[1:] != c[:-1]) | (a[1:] != a[:-1])]
+    grp = np.cumsum(new_grp) - 1
+    grp_start = np.flatnonzero(new_grp)
+    pos_in_grp = np.arange(len(order)) - grp_start[grp]
+    sizes = np.diff(np.r_[grp_start, len(order)])
+    row_ok = k == (pos_in_grp % 2)
+    grp_ok = np.bincount(grp, weights=~row_ok, minlength=len(grp_start)) == 0
+    grp_ok &= sizes % 2 == 0
+    ok_row = grp_ok[grp]
+    # Fast path: groups that alternate start, complete, start, complete ...
+    ok_idx = order[ok_row]
+    starts_pos = list(ok_idx[0::2])
+    comps_pos = list(ok_idx[1::2])
+    lone_complete: list[int] = []
+    unpaired_start = 0
+    bad_rows = order[~ok_row]
+    if bad_rows.size:
+        bgrp = grp[~ok_row]
+        bk = k[~ok_row]
+        cur = -1
+        queue: deque[int] = deque()
+        for g, kind, pos in zip(bgrp.tolist(), bk.tolist(), bad_rows.tolist()):
+            if g != cur:
+                unpaired_start += len(queue)
+                queue.clear()
+                cur = g
+            if kind == 0:
+                queue.append(pos)
+            elif queue:
+                starts_pos.append(queue.popleft())
+                comps_pos.append(pos)
+            else:
+                lone_complete.append(pos)
+        unpaired_start += len(queue)
+    sp = np.asarray(starts_pos, dtype=np.int64)
+    cp = np.asarray(comps_pos, dtype=np.int64)
+    inst = w.iloc[cp].copy()
+    st = w.iloc[sp]
+    inst["start"] = st["end"].to_numpy()
+    # Attributes recorded only on the start event are kept.
+    for col in inst.columns:
+        if col in ("case_id", "activity", "start", "end"):
+            continue
+        cv = inst[col]
+        if cv.isna().any():
+            inst[col] = cv.where(cv.notna(), pd.Series(st[col].to_numpy(), index=inst.index, dtype=cv.dtype) if cv.dtype == st[col].dtype else st[col].to_numpy())
+    lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
+    lone["start"] = pd.NaT
+    q.drop("unpaired_start", unpaired_start)
+    q.repair("complete_without_start", len(lone))
+    if strict_problems is not None:
+        if unpaired_start:
+            strict_problems.append(f"{unpaired_start} start events without a complete")
+        if len(lone):
+            strict_problems.append(f"{len(lone)} complete events without a start")
+    out = pd.concat([inst, lone], ignore_index=True) if len(lone) else inst.reset_index(drop=True)
+    rows_used = 2 * len(inst) + len(lone)
+    return out, rows_used

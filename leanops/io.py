@@ -1,0 +1,332 @@
+"""Reading event logs from CSV (plain or gzip), Parquet and XES files.
+
+All readers end in :func:`leanops.from_frame`, which maps the columns once and writes the
+quality report. XES is parsed with lxml without resolving entities, loading DTDs or touching
+the network; a file that declares a DTD or entities is refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._normalize import from_frame
+from ._validation import check_choice
+from .errors import InputError
+from .log import EventLog, QualityReport
+
+__all__ = ["read", "read_xes_frame", "write"]
+
+Format = Literal["csv", "parquet", "xes"]
+_GZ_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    case: str | None = None,
+    activity: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    timestamp: str | None = None,
+    resource: str | None = None,
+    lifecycle: str | None = None,
+    tz: str = "UTC",
+    format: Format | None = None,
+    sep: str | None = None,
+    dedupe: bool = False,
+    on_negative: Literal["swap", "drop"] = "swap",
+    strict: bool = False,
+) -> EventLog:
+    """Read an event log file into an :class:`EventLog`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv``, ``.csv.gz``, ``.parquet`` (or a directory of Parquet partitions),
+        ``.xes`` or ``.xes.gz`` file. The format is taken from the name, or sniffed from
+        the content when the name does not tell.
+    case, activity, start, end, resource, lifecycle : str, optional
+        Source column names. Unnamed ones are detected (``case_id``,
+        ``case:concept:name``, ``concept:name``, ``start_time``, ``time:timestamp``,
+        ``org:resource``, ...); an explicit name always wins. ``timestamp`` is an alias
+        of ``end``.
+    tz : str
+        Time zone of naive timestamps (default UTC). Offsets in the data are honoured.
+    format : {'csv', 'parquet', 'xes'}, optional
+        Force a format instead of detecting it.
+    sep : str, optional
+        CSV delimiter; detected from the header line by default.
+    dedupe : bool
+        Drop exact duplicate rows (kept, with a warning, by default).
+    on_negative : {'swap', 'drop'}
+        Instances that end before they start are swapped (default) or dropped.
+    strict : bool
+        Raise :class:`InputError` instead of dropping or repairing anything.
+
+    Returns
+    -------
+    EventLog
+        With ``log.quality`` telling what was read, repaired and dropped.
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty, corrupt, of an unknown format, or its columns cannot
+        be mapped.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> log = leanops.read(leanops.datasets.path("purchasing_example"))
+    >>> log.n_cases, len(log), log.has_start_times
+    (608, 9119, True)
+    """
+    p = Path(path)
+    if format is not None:
+        check_choice("format", format, ("csv", "parquet", "xes"))
+    if not p.exists():
+        raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
+    if p.is_dir():
+        parts = sorted(p.rglob("*.parquet"))
+        if parts and format in (None, "parquet"):
+            fmt: str = "parquet"
+        else:
+            raise InputError(
+                f"{str(p)!r} is a directory; give a log file (CSV, Parquet or XES), or a directory of Parquet partitions."
+            )
+    else:
+        fmt = format or _detect_format(p)
+    mapping: dict[str, Any] = dict(
+        case=case, activity=activity, start=start, end=end, timestamp=timestamp, resource=resource,
+        lifecycle=lifecycle, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
+    )
+    if fmt == "xes":
+        frame, quality = read_xes_frame(p)
+        # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
+        for role, key in _XES_KEYS.items():
+            if mapping[role] is None and key in frame.columns and not (role == "end" and timestamp):
+                mapping[role] = key
+        return from_frame(frame, quality=quality, **mapping)
+    if fmt == "parquet":
+        frame = _read_parquet(p)
+    else:
+        frame = _read_csv(p, sep=sep)
+    return from_frame(frame, **mapping)
+
+
+def _head(p: Path, n: int = 65536) -> bytes:
+    with open(p, "rb") as fh:
+        raw = fh.read(n)
+    if raw[:2] == _GZ_MAGIC:
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, n)
+        except zlib.error:
+            raise InputError(f"{str(p)!r} is not a valid gzip file (corrupt header); re-export or re-compress it.") from None
+    return raw
+
+
+def _detect_format(p: Path) -> str:
+    name = p.name.lower()
+    for suffix, fmt in ((".xes.gz", "xes"), (".xes", "xes"), (".parquet", "parquet"), (".pq", "parquet"),
+                        (".csv.gz", "csv"), (".csv", "csv"), (".tsv", "csv"), (".txt", "csv")):
+        if name.endswith(suffix):
+            if p.stat().st_size == 0:
+                raise InputError(f"{str(p)!r} is empty (0 bytes); export the log again.")
+            return fmt
+    if p.stat().st_size == 0:
+        raise InputError(f"{str(p)!r} is empty (0 bytes); export the log again.")
+    head = _head(p, 4096)
+    if head[:4] == _PARQUET_MAGIC:
+        return "parquet"
+    if head.lstrip()[:1] == b"<":
+        return "xes"
+    return "csv"
+
+
+def _open_text_bytes(p: Path):
+    with open(p, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(p, "rb") if magic == _GZ_MAGIC else open(p, "rb")
+
+
+def _read_all_bytes(p: Path) -> bytes:
+    try:
+        with _open_text_bytes(p) as fh:
+            return fh.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
+
+
+def _check_text(data: bytes, p: Path) -> None:
+    if not data.strip():
+        raise InputError(f"{str(p)!r} is empty; export the log again.")
+    sample = data[:8192]
+    if b"\x00" in sample:
+        raise InputError(f"{str(p)!r} is a binary file, not a CSV/XES log; give a CSV, Parquet or XES export.")
+
+
+def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
+    data = _read_all_bytes(p)
+    _check_text(data, p)
+    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if sep is None:
+        counts = {c: first.count(c) for c in (",", ";", "\t", "|")}
+        sep = max(counts, key=lambda c: counts[c])
+        if counts[sep] == 0:
+            raise InputError(
+                f"{str(p)!r} does not look like a CSV log: its first line has no delimiter (',', ';', tab or '|'). "
+                "A log needs at least a case, an activity and a timestamp column."
+            )
+    try:
+        # pyarrow's reader is multi-threaded and parses ISO timestamps natively.
+        return pd.read_csv(io.BytesIO(data), sep=sep, engine="pyarrow")
+    except Exception:
+        pass
+    try:
+        return pd.read_csv(io.BytesIO(data), sep=sep, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{str(p)!r} has no rows; export the log again.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
+
+
+def _read_parquet(p: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(p)
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{str(p)!r} is not a readable Parquet file ({msg}).") from None
+
+
+# ------------------------------------------------------------------------- XES
+
+_NUMERIC = {"int": "int", "float": "float"}
+_XES_KEYS = {
+    "case": "case:concept:name", "activity": "concept:name", "end": "time:timestamp",
+    "resource": "org:resource", "lifecycle": "lifecycle:transition",
+}
+
+
+def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityReport]:
+    """Parse an XES file into a flat frame, one row per event, with XES key names.
+
+    Trace attributes become ``case:<key>`` columns, as in pm4py. Nested attribute
+    values (lists, containers) are skipped. Entities and DTDs are never resolved.
+    """
+    from lxml import etree
+
+    p = Path(path)
+    head = _head(p)
+    if not head.strip():
+        raise InputError(f"{str(p)!r} is empty; export the log again.")
+    if b"\x00" in head[:8192]:
+        raise InputError(f"{str(p)!r} is a binary file, not XES; give an XES, CSV or Parquet export.")
+    upper = head.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
+        raise InputError(
+            f"{str(p)!r} declares a DTD or entities (<!DOCTYPE/<!ENTITY>); leanops does not resolve them, "
+            "for safety. Remove the DOCTYPE declaration from the file."
+        )
+    cols: dict[str, list[Any]] = {}
+    kinds: dict[str, str] = {}
+    n = 0
+    trace_first = 0
+    try:
+        fh = _open_text_bytes(p)
+        with fh:
+            ctx = etree.iterparse(
+                fh, events=("end",), tag=("{*}event", "{*}trace", "event", "trace"),
+                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True,
+            )
+            for _, elem in ctx:
+                tag = elem.tag
+                if tag[-5:] == "event":
+                    for child in elem:
+                        key = child.get("key")
+                        if key is None:
+                            continue
+                        col = cols.get(key)
+                        if col is None:
+                            col = cols[key] = []
+                            kinds[key] = etree.QName(child).localname if isinstance(child.tag, str) else "string"
+                        if len(col) < n:
+                            col.extend([None] * (n - len(col)))
+                        col.append(child.get("value"))
+                    n += 1
+                    parent = elem.getparent()
+                    if parent is not None:
+                        parent.remove(elem)
+                    else:
+                        elem.clear()
+                elif tag[-5:] == "trace":
+                    for child in elem:
+                        key = child.get("key")
+                        if key is None or not isinstance(child.tag, str):
+                            continue
+                        ckey = "case:" + key
+                        col = cols.get(ckey)
+                        if col is None:
+                            col = cols[ckey] = []
+                            kinds[ckey] = etree.QName(child).localname
+                        if len(col) < trace_first:
+                            col.extend([None] * (trace_first - len(col)))
+                        col.extend([child.get("value")] * (n - trace_first))
+                    trace_first = n
+                    parent = elem.getparent()
+                    if parent is not None:
+                        parent.remove(elem)
+                    else:
+                        elem.clear()
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{str(p)!r} is not well-formed XES ({str(exc).splitlines()[0]}).") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
+    except OSError as exc:
+        raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
+    if n == 0:
+        raise InputError(f"{str(p)!r} has no <event> elements; is it an XES event log?")
+    frame = pd.DataFrame({k: (v + [None] * (n - len(v))) if len(v) < n else v for k, v in cols.items()})
+    for key, kind in kinds.items():
+        if key in ("time:timestamp", "case:concept:name", "concept:name"):
+            continue
+        if kind in _NUMERIC:
+            frame[key] = pd.to_numeric(frame[key], errors="coerce")
+        elif kind == "boolean":
+            frame[key] = frame[key].map({"true": True, "false": False, "True": True, "False": False})
+        elif kind == "date":
+            frame[key] = pd.to_datetime(frame[key], format="ISO8601", utc=True, errors="coerce")
+    return frame, QualityReport(rows_read=n)
+
+
+# ----------------------------------------------------------------------- write
+
+def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None = None) -> Path:
+    """Write a log as CSV (``case_id, activity, start_time, end_time, resource, ...``) or Parquet.
+
+    Parameters
+    ----------
+    log : EventLog
+    path : str or path-like
+        ``.csv``, ``.csv.gz`` or ``.parquet``.
+    format : {'csv', 'parquet'}, optional
+        Overrides the format implied by the name.
+    """
+    p = Path(path)
+    fmt = format or ("parquet" if p.suffix.lower() in (".parquet", ".pq") else "csv")
+    check_choice("format", fmt, ("csv", "parquet"))
+    if fmt == "parquet":
+        log.df.to_parquet(p, index=False)
+    else:
+        out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
+        out.to_csv(p, index=False)
+    return p

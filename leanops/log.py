@@ -1,0 +1,442 @@
+"""The canonical event log: one table, one row per activity instance.
+
+Every analysis in leanops takes an :class:`EventLog` and nothing else. Columns are mapped
+once, when the log is read (:func:`leanops.read` or :func:`leanops.from_frame`), so no
+function downstream takes ``activity_key=`` style arguments.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataQualityWarning, InputError
+
+__all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS"]
+
+#: The fixed columns of every EventLog, in order. Other columns are attributes.
+CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
+
+STRING_DTYPE = "string[pyarrow]"
+
+
+@dataclass
+class QualityReport:
+    """What happened to the source rows while the log was read.
+
+    Attributes
+    ----------
+    rows_read : int
+        Rows (or XES events) in the source.
+    rows_kept : int
+        Source rows that made it into the log. With start/complete pairing two source
+        rows make one activity instance, so this can exceed the number of instances.
+    dropped : dict
+        Rows dropped, by reason (e.g. ``missing_case``, ``unpaired_start``).
+    repaired : dict
+        Rows kept after a repair, by reason (e.g. ``end_before_start`` when swapped).
+    warnings : list of str
+        Human-readable notes, one per issue found (duplicates, repairs, drops).
+    """
+
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    repaired: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, n: int) -> None:
+        """Count ``n`` rows dropped for ``reason`` (zero counts are not recorded)."""
+        if n:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+
+    def repair(self, reason: str, n: int) -> None:
+        """Count ``n`` rows repaired for ``reason`` (zero counts are not recorded)."""
+        if n:
+            self.repaired[reason] = self.repaired.get(reason, 0) + int(n)
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def is_clean(self) -> bool:
+        """True when nothing was dropped or repaired and there is no warning."""
+        return not (self.dropped or self.repaired or self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "dropped": dict(self.dropped),
+            "repaired": dict(self.repaired),
+            "warnings": list(self.warnings),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reason: ``kind`` (dropped/repaired), ``reason``, ``rows``."""
+        rows = [("dropped", r, n) for r, n in self.dropped.items()]
+        rows += [("repaired", r, n) for r, n in self.repaired.items()]
+        return pd.DataFrame(rows, columns=["kind", "reason", "rows"])
+
+    def copy(self) -> "QualityReport":
+        return QualityReport(self.rows_read, self.rows_kept, dict(self.dropped), dict(self.repaired), list(self.warnings))
+
+    def _repr_html_(self) -> str:
+        items = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(r)}</td><td>{n:,}</td></tr>"
+            for k, r, n in self.to_frame().itertuples(index=False)
+        )
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (
+            f"<b>Data quality</b>: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
+            + (f"<table><tr><th>kind</th><th>reason</th><th>rows</th></tr>{items}</table>" if items else "")
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
+
+class EventLog:
+    """An event log in canonical form: one row per activity instance.
+
+    Build one with :func:`leanops.read`, :func:`leanops.from_frame` or
+    :meth:`EventLog.from_pm4py`. The constructor itself takes a frame that already has
+    the canonical columns (``case_id, activity, start, end, resource``) and coerces their
+    types; it does no column detection and no start/complete pairing.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Canonical columns plus any attribute columns. It is not modified.
+    source : str, optional
+        Where the log came from (a path, or a description).
+    mapping : dict, optional
+        Canonical column -> source column, as mapped at read time.
+    tz : str
+        The time zone assumed for naive timestamps in the source.
+    quality : QualityReport, optional
+        The data-quality report of the read.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> log = leanops.datasets.load("production")
+    >>> log.n_cases, len(log)
+    (225, 4953)
+    >>> list(log.df.columns[:5])
+    ['case_id', 'activity', 'start', 'end', 'resource']
+    """
+
+    __slots__ = ("_df", "source", "mapping", "tz", "quality", "_cache")
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        *,
+        source: str | None = None,
+        mapping: dict[str, str] | None = None,
+        tz: str = "UTC",
+        quality: QualityReport | None = None,
+        sort: bool = True,
+    ) -> None:
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
+        missing = [c for c in ("case_id", "activity", "end") if c not in df.columns]
+        if missing:
+            raise InputError(
+                f"EventLog needs the canonical columns {list(CANONICAL_COLUMNS)}; missing {missing}. "
+                "Use leanops.from_frame(df, case=..., activity=..., end=...) to map other column names."
+            )
+        self._df = _coerce_canonical(df, sort=sort)
+        self.source = source
+        self.mapping = dict(mapping or {})
+        self.tz = tz
+        self.quality = quality if quality is not None else QualityReport(len(df), len(df))
+        self._cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ access
+    @property
+    def df(self) -> pd.DataFrame:
+        """The canonical table. Treat it as read-only; derive new logs instead."""
+        return self._df
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the canonical table that the caller may change freely."""
+        return self._df.copy()
+
+    def __len__(self) -> int:
+        return len(self._df)
+
+    @property
+    def n_events(self) -> int:
+        """Number of activity instances (rows)."""
+        return len(self._df)
+
+    @property
+    def n_cases(self) -> int:
+        return int(self.case_starts.size)
+
+    @property
+    def case_starts(self) -> np.ndarray:
+        """Row positions where each case begins (rows are sorted by case)."""
+        if "case_starts" not in self._cache:
+            cid = self._df["case_id"]
+            if len(cid) == 0:
+                self._cache["case_starts"] = np.zeros(0, dtype=np.int64)
+            else:
+                codes = self.case_codes
+                self._cache["case_starts"] = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        return self._cache["case_starts"]
+
+    @property
+    def case_codes(self) -> np.ndarray:
+        """An int64 code per row identifying its case, increasing with the row order."""
+        if "case_codes" not in self._cache:
+            codes, _ = pd.factorize(self._df["case_id"], sort=False)
+            self._cache["case_codes"] = codes.astype(np.int64, copy=False)
+        return self._cache["case_codes"]
+
+    @property
+    def case_ids(self) -> pd.Index:
+        return pd.Index(self._df["case_id"].to_numpy()[self.case_starts], name="case_id")
+
+    @property
+    def activities(self) -> list[str]:
+        """Activity labels, most frequent first."""
+        return [str(a) for a in self._df["activity"].value_counts(sort=True).index]
+
+    @property
+    def resources(self) -> list[str]:
+        """Resource labels, most frequent first (missing resources excluded)."""
+        return [str(r) for r in self._df["resource"].dropna().value_counts(sort=True).index]
+
+    @property
+    def attributes(self) -> list[str]:
+        """Names of the non-canonical columns (case and event attributes)."""
+        return [c for c in self._df.columns if c not in CANONICAL_COLUMNS]
+
+    @property
+    def has_start_times(self) -> bool:
+        """True when at least one instance has a start time."""
+        return bool(self._df["start"].notna().any())
+
+    @property
+    def start_time(self) -> pd.Timestamp | None:
+        """The earliest timestamp in the log (start, or end where start is missing)."""
+        if not len(self._df):
+            return None
+        first_start, first_end = self._df["start"].min(), self._df["end"].min()
+        return first_end if pd.isna(first_start) else min(first_start, first_end)
+
+    @property
+    def end_time(self) -> pd.Timestamp | None:
+        return self._df["end"].max() if len(self._df) else None
+
+    def sort_time(self) -> pd.Series:
+        """Per row, the start time, or the end time where the start is missing."""
+        return self._df["start"].fillna(self._df["end"])
+
+    # --------------------------------------------------------------- derivation
+    def _derive(self, df: pd.DataFrame, *, sort: bool = False, note: str | None = None) -> "EventLog":
+        """A new EventLog from a canonical frame derived from this one (same metadata)."""
+        q = self.quality.copy()
+        if note:
+            q.warnings.append(note)
+        return EventLog(df, source=self.source, mapping=self.mapping, tz=self.tz, quality=q, sort=sort)
+
+    def select_cases(self, case_ids: Any) -> "EventLog":
+        """A new log with only the given cases (an iterable of ids or a boolean per case)."""
+        ids = pd.Index(case_ids)
+        if ids.dtype == bool:
+            if len(ids) != self.n_cases:
+                raise InputError(f"case mask must have one value per case ({self.n_cases}); got {len(ids)}.")
+            keep = np.asarray(ids)[self._case_index_per_row()]
+        else:
+            keep = self._df["case_id"].isin(ids.astype(str)).to_numpy()
+        return self._derive(self._df.loc[keep].reset_index(drop=True))
+
+    def _case_index_per_row(self) -> np.ndarray:
+        starts = self.case_starts
+        idx = np.zeros(len(self._df), dtype=np.int64)
+        if len(starts) > 1:
+            idx[starts[1:]] = 1
+        return np.cumsum(idx)
+
+    # ------------------------------------------------------------------ interop
+    def to_pm4py(self) -> pd.DataFrame:
+        """A pm4py-style DataFrame (``case:concept:name``, ``concept:name``, ``time:timestamp``, ...).
+
+        ``time:timestamp`` is the completion time and ``start_timestamp`` the start, as
+        pm4py's interval-log functions expect.
+        """
+        d = self._df
+        out = pd.DataFrame(
+            {
+                "case:concept:name": d["case_id"].astype(object).to_numpy(),
+                "concept:name": d["activity"].astype(str).astype(object).to_numpy(),
+                "time:timestamp": d["end"].to_numpy(),
+                "start_timestamp": d["start"].fillna(d["end"]).to_numpy(),
+                "org:resource": d["resource"].astype(object).where(d["resource"].notna(), None).to_numpy(),
+            }
+        )
+        out["time:timestamp"] = out["time:timestamp"].dt.tz_localize("UTC") if out["time:timestamp"].dt.tz is None else out["time:timestamp"]
+        out["start_timestamp"] = out["start_timestamp"].dt.tz_localize("UTC") if out["start_timestamp"].dt.tz is None else out["start_timestamp"]
+        for c in self.attributes:
+            if c not in out.columns:
+                out[c] = d[c].to_numpy()
+        return out
+
+    @classmethod
+    def from_pm4py(cls, df: pd.DataFrame, **options: Any) -> "EventLog":
+        """Read a pm4py-style DataFrame (as from ``pm4py.read_xes`` or :meth:`to_pm4py`)."""
+        from ._normalize import from_frame
+
+        start = "start_timestamp" if "start_timestamp" in df.columns else None
+        return from_frame(
+            df,
+            case="case:concept:name",
+            activity="concept:name",
+            end="time:timestamp",
+            start=start,
+            resource="org:resource" if "org:resource" in df.columns else None,
+            source=options.pop("source", "pm4py DataFrame"),
+            **options,
+        )
+
+    # ----------------------------------------------------------------- summary
+    def summary(self) -> dict[str, Any]:
+        """The ``leanops info`` document: counts, time span and the quality report."""
+        d = self._df
+        return {
+            "source": self.source,
+            "cases": self.n_cases,
+            "events": self.n_events,
+            "activities": int(d["activity"].nunique()),
+            "resources": int(d["resource"].nunique(dropna=True)),
+            "start": _iso(self.start_time),
+            "end": _iso(self.end_time),
+            "has_start_times": self.has_start_times,
+            "attributes": self.attributes,
+            "mapping": dict(self.mapping),
+            "tz": self.tz,
+            "quality": self.quality.to_dict(),
+        }
+
+    def __repr__(self) -> str:
+        span = ""
+        if len(self._df):
+            span = f", {_iso(self.start_time)[:10]} to {_iso(self.end_time)[:10]}"
+        return (
+            f"<EventLog: {self.n_cases:,} cases, {self.n_events:,} activity instances, "
+            f"{self._df['activity'].nunique()} activities{span}>"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(s[k]))}</td></tr>"
+            for k in ("source", "cases", "events", "activities", "resources", "start", "end", "has_start_times")
+        )
+        head = self._df.head(5).to_html(escape=True, index=False)
+        return f"<div><b>EventLog</b><table>{rows}</table>{self.quality._repr_html_()}{head}</div>"
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None or pd.isna(ts):
+        return None
+    return pd.Timestamp(ts).isoformat()
+
+
+def _to_utc(s: pd.Series, name: str) -> pd.Series:
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(s.dtype):
+            s = s.dt.tz_localize("UTC")
+        elif s.isna().all():
+            s = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+        else:
+            raise InputError(
+                f"column {name!r} must hold datetimes; got dtype {s.dtype}. "
+                "Use leanops.from_frame to parse text timestamps."
+            )
+    elif str(s.dt.tz) != "UTC":
+        s = s.dt.tz_convert("UTC")
+    if s.dtype != "datetime64[ns, UTC]":
+        s = s.astype("datetime64[ns, UTC]")
+    return s
+
+
+def to_string_ids(s: pd.Series) -> pd.Series:
+    """Identifiers as strings; integral floats (``10861.0``) lose their ``.0``."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        finite = v[~np.isnan(v)]
+        if finite.size == 0 or np.all(np.mod(finite, 1) == 0):
+            return s.astype("Int64").astype(STRING_DTYPE)
+        return s.astype(STRING_DTYPE)
+    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(STRING_DTYPE)
+    out = s.astype(STRING_DTYPE)
+    # Text like "10861.0" comes from spreadsheets that wrote integer ids as floats.
+    if out.str.endswith(".0").any():
+        out = out.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return out
+
+
+def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
+    d = df.copy(deep=False)
+    if "start" not in d.columns:
+        d["start"] = pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns, UTC]")
+    if "resource" not in d.columns:
+        d["resource"] = pd.Series(pd.NA, index=d.index, dtype=STRING_DTYPE)
+    if d["case_id"].dtype != STRING_DTYPE:
+        d["case_id"] = to_string_ids(d["case_id"])
+    if not isinstance(d["activity"].dtype, pd.CategoricalDtype):
+        d["activity"] = d["activity"].astype(STRING_DTYPE).astype("category")
+    if d["resource"].dtype != STRING_DTYPE:
+        d["resource"] = to_string_ids(d["resource"])
+    d["start"] = _to_utc(d["start"], "start")
+    d["end"] = _to_utc(d["end"], "end")
+    if d["end"].isna().any():
+        raise InputError("column 'end' has missing values; every activity instance needs an end time.")
+    cols = list(CANONICAL_COLUMNS) + [c for c in d.columns if c not in CANONICAL_COLUMNS]
+    d = d[cols]
+    if sort:
+        d = sort_canonical(d)
+    return d
+
+
+def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
+    """Sort by case, then start (end where start is missing), then end; stable."""
+    if len(d) == 0:
+        return d.reset_index(drop=True)
+    key = d["start"].fillna(d["end"])
+    order = np.lexsort(
+        (
+            d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+            key.to_numpy(dtype="datetime64[ns]").view(np.int64),
+            pd.factorize(d["case_id"], sort=True)[0],
+        )
+    )
+    if np.all(order[1:] > order[:-1]):
+        return d.reset_index(drop=True)
+    return d.take(order).reset_index(drop=True)
+
+
+def warn_quality(quality: QualityReport, source: str | None) -> None:
+    """Emit one DataQualityWarning summarising drops and repairs, if any."""
+    parts = [f"{n:,} {r}" for r, n in quality.dropped.items()]
+    rep = [f"{n:,} {r}" for r, n in quality.repaired.items()]
+    msg = []
+    if parts:
+        msg.append("dropped " + ", ".join(parts))
+    if rep:
+        msg.append("repaired " + ", ".join(rep))
+    others = [w for w in quality.warnings if w.startswith("duplicates")]
+    if msg or others:
+        where = f" in {source}" if source else ""
+        text = "; ".join(msg + others)
+        warnings.warn(f"data quality{where}: {text}. See log.quality.", DataQualityWarning, stacklevel=3)

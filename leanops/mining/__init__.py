@@ -1,0 +1,1 @@
+"""leanops.mining."""
