@@ -1,0 +1,94 @@
+"""Per-instance step arrays shared by the graph, performance and bottleneck code.
+
+One pass over the sorted log gives, for every activity instance (row), its case, its
+directly preceding instance in the case and its enablement time. All times are int64
+nanoseconds since the epoch (UTC); ``NAT`` marks a missing value.
+
+Rules (documented in the user docs):
+
+* Instances in a case are ordered by start, falling back to end (the EventLog's order).
+* The *directly-follows* predecessor of an instance is the row before it in its case.
+* The *enablement* of an instance is the latest end among all earlier instances of its
+  case (a running maximum). When that lies after the instance's own start, the two
+  overlap (parallel work) and the instance is taken as enabled at its start: waits are
+  never negative.
+* Where an instance has no start time, its waiting is measured end to end
+  (``has_start`` is False and ``t_start`` falls back to ``end``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..log import EventLog
+
+__all__ = ["Steps", "steps", "NAT"]
+
+NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Arrays aligned with ``log.df`` rows."""
+
+    case: np.ndarray  # int64 case code
+    activity: np.ndarray  # int32 activity code into ``activities`` (-1 never occurs)
+    activities: list[str]
+    first: np.ndarray  # bool: first instance of its case
+    last: np.ndarray  # bool: last instance of its case
+    prev: np.ndarray  # int64 row of the directly preceding instance, -1 for the first
+    has_start: np.ndarray  # bool
+    t_start: np.ndarray  # int64 ns: start, or end where the start is missing
+    end: np.ndarray  # int64 ns
+    prev_end: np.ndarray  # int64 ns: end of the directly preceding instance, NAT for the first
+    enabled: np.ndarray  # int64 ns: enablement (see module doc), NAT for the first
+
+    @property
+    def service_ns(self) -> np.ndarray:
+        """Processing time in ns; NAT-free only where ``has_start``."""
+        return np.where(self.has_start, self.end - self.t_start, 0)
+
+    @property
+    def wait_ns(self) -> np.ndarray:
+        """Waiting from enablement to start (end to end where the start is missing); 0 for first."""
+        ref = np.where(self.has_start, self.t_start, self.end)
+        w = np.where(self.first, 0, ref - np.where(self.first, ref, self.enabled))
+        return np.maximum(w, 0)
+
+
+def steps(log: EventLog) -> Steps:
+    """Compute (and cache on the log) the per-instance step arrays."""
+    cached = log._cache.get("steps")
+    if cached is not None:
+        return cached
+    d = log.df
+    n = len(d)
+    case = log.case_codes
+    act_cat = d["activity"].cat
+    activity = act_cat.codes.to_numpy().astype(np.int32, copy=False)
+    activities = [str(c) for c in act_cat.categories]
+    start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    has_start = start != NAT
+    t_start = np.where(has_start, start, end)
+    first = np.ones(n, dtype=bool)
+    last = np.ones(n, dtype=bool)
+    if n > 1:
+        same = case[1:] == case[:-1]
+        first[1:] = ~same
+        last[:-1] = ~same
+    prev = np.where(first, -1, np.arange(n) - 1)
+    prev_end = np.where(first, NAT, np.r_[NAT, end[:-1]] if n else end)
+    # Running maximum of ends within each case, shifted by one row.
+    if n:
+        cm = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
+        enabled = np.where(first, NAT, np.r_[NAT, cm[:-1]])
+    else:
+        enabled = np.zeros(0, dtype=np.int64)
+    enabled = np.where(~first & (enabled > t_start), t_start, enabled)
+    out = Steps(case, activity, activities, first, last, prev, has_start, t_start, end, prev_end, enabled)
+    log._cache["steps"] = out
+    return out
