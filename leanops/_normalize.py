@@ -228,11 +228,12 @@ def from_frame(
     else:
         w["start"], bad_start = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]"), 0
     for a in attrs:
+        name = a
         if a in ("case_id", "activity", "start", "end", "resource"):
-            raise InputError(
-                f"column {a!r} is a canonical name but was not mapped to its role; rename it or map it explicitly."
-            )
-        w[a] = df[a].reset_index(drop=True)
+            # An unmapped column that carries a canonical name is kept under another name.
+            name = f"src:{a}"
+            q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
+        w[name] = df[a].reset_index(drop=True)
     if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
         raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {str(end_raw.dropna().iloc[0])[:40]!r}); check the column or its format.")
 
@@ -394,7 +395,7 @@ def _pair_lifecycle(
         if cv.isna().any():
             inst[col] = cv.where(cv.notna(), pd.Series(st[col].to_numpy(), index=inst.index, dtype=cv.dtype) if cv.dtype == st[col].dtype else st[col].to_numpy())
     lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
-    lone["start"] = pd.NaT
+    lone["start"] = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[ns, UTC]")
     q.drop("unpaired_start", unpaired_start)
     q.repair("complete_without_start", len(lone))
     if strict_problems is not None:

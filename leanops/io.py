@@ -109,11 +109,20 @@ def read(
         case=case, activity=activity, start=start, end=end, timestamp=timestamp, resource=resource,
         lifecycle=lifecycle, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
     )
+    try:
+        return _read_as(p, fmt, sep, mapping)
+    except InputError as exc:
+        if str(p) in str(exc):
+            raise
+        raise InputError(f"{str(p)!r}: {exc}") from None
+
+
+def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p)
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         for role, key in _XES_KEYS.items():
-            if mapping[role] is None and key in frame.columns and not (role == "end" and timestamp):
+            if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
                 mapping[role] = key
         return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":

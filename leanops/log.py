@@ -357,6 +357,8 @@ def _to_utc(s: pd.Series, name: str) -> pd.Series:
             s = s.dt.tz_localize("UTC")
         elif s.isna().all():
             s = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+        elif s.dtype == object and s.dropna().map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64))).all():
+            s = pd.to_datetime(s, utc=True)
         else:
             raise InputError(
                 f"column {name!r} must hold datetimes; got dtype {s.dtype}. "
