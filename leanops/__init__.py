@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from . import datasets
 from ._normalize import from_frame
+from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
@@ -26,6 +27,8 @@ __all__ = [
     "read",
     "write",
     "from_frame",
+    "Calendar",
+    "discover_calendar",
     "datasets",
     "LeanopsError",
     "InputError",
