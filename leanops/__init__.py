@@ -5,7 +5,7 @@ Read a log once, then call plain functions on it::
     >>> import leanops
     >>> log = leanops.datasets.load("production")
     >>> log
-    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-20>
+    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-31>
 
 pm4py is imported lazily, only by the functions that need it.
 """
