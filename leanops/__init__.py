@@ -18,6 +18,7 @@ from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
+from .report import build_report
 
 __version__ = "0.1.0"
 
@@ -35,5 +36,6 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    "build_report",
     "__version__",
 ]

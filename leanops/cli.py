@@ -184,5 +184,54 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+# --- report
+@cli.command("report")
+@click.argument("logs", nargs=-1)
+@click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
+              help="Output folder (one report per log, plus index.html for several), or a file for one log.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="html (a self-contained page; the default), md, or json with every table. "
+                   "Default: from the suffix of a file OUT.")
+@click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
+@click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@log_options
+def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
+               config_path: str | None, verbose: bool, **kwargs: Any) -> None:
+    """Bottleneck report on each LOG (the bundled demo log when none is given).
+
+    LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
+    others are still reported, and the exit code is non-zero.
+    """
+    from .report import load_config, run_batch
+
+    mapping = pop_mapping(kwargs)
+    config = load_config(config_path)
+
+    def say(line: str) -> None:
+        click.echo(f"leanops: {line}", err=True)
+
+    res = run_batch(
+        list(logs) or [None], out, format=fmt, since=since, until=until, config=config,
+        read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
+    )
+    for path in res.outputs:
+        click.echo(str(path))
+    if res.index is not None:
+        click.echo(str(res.index))
+    if res.failures:
+        if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
+            raise_input = res.exit_code == 2
+            msg = res.failures[0][1]
+            if raise_input:
+                from .errors import InputError
+
+                raise InputError(msg)
+        for name, msg, _ in res.failures:
+            click.echo(f"leanops: error: {name}: {msg}", err=True)
+        sys.exit(res.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
