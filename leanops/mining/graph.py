@@ -28,7 +28,7 @@ import pandas as pd
 from .._validation import check_choice, check_fraction, check_positive
 from ..errors import InputError
 from ..log import EventLog
-from ._steps import steps
+from ._steps import NAT
 
 __all__ = ["ProcessGraph", "discover", "START", "END"]
 
@@ -297,9 +297,7 @@ def _discover(
     max_edges: int | None,
     activities_share: float | None,
 ) -> ProcessGraph:
-    s = steps(log)
-    names = s.activities
-    case, act, has_start, t_start, end, first = s.case, s.activity, s.has_start, s.t_start, s.end, s.first
+    case, act, has_start, t_start, end, first, names = _base_arrays(log)
     notes: list[str] = []
     n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names)))) if len(act) else 0
     if keep is not None:
@@ -343,16 +341,73 @@ def _overall_basis(edges: pd.DataFrame) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _group_stats(values: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact median and p90 of each slice ``values[bounds[i]:bounds[i+1]]`` (NaN if empty)."""
+def _base_arrays(log: EventLog):
+    """Per-row case code, activity code, has_start, t_start, end and first-of-case flags.
+
+    The log's cached step arrays are used when present; otherwise only what the graph
+    needs is computed (case boundaries by comparing neighbouring ids, since rows are
+    sorted by case: much cheaper than factorizing the ids or computing enablement).
+    """
+    cached = log._cache.get("steps")
+    if cached is not None:
+        return cached.case, cached.activity, cached.has_start, cached.t_start, cached.end, cached.first, cached.activities
+    d = log.df
+    n = len(d)
+    first = np.ones(n, dtype=bool)
+    if n > 1:
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            ids = pa.array(d["case_id"].array)
+            first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+        except Exception:  # not Arrow-backed: fall back to the log's codes
+            codes = log.case_codes
+            first[1:] = codes[1:] != codes[:-1]
+    case = np.cumsum(first) - 1
+    act_cat = d["activity"].cat
+    act = act_cat.codes.to_numpy()
+    names = [str(c) for c in act_cat.categories]
+    start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    has_start = start != NAT
+    t_start = start if has_start.all() else np.where(has_start, start, end)
+    return case, act, has_start, t_start, end, first, names
+
+
+def _group_stats(values: np.ndarray, bounds: np.ndarray):
+    """Sum, exact median and p90 of each slice ``values[bounds[i]:bounds[i+1]]``.
+
+    ``values`` must be a private array: each slice is partially sorted in place.
+    Quantiles interpolate linearly between order statistics (numpy's default, DuckDB's
+    ``quantile_cont``). Empty slices give NaN.
+    """
     g = len(bounds) - 1
+    total = np.full(g, np.nan)
     med = np.full(g, np.nan)
     p90 = np.full(g, np.nan)
-    for i in range(g):
+    sizes = np.diff(bounds)
+    nonempty = np.flatnonzero(sizes)
+    if len(nonempty):
+        total[nonempty] = np.add.reduceat(values, bounds[nonempty], dtype=np.float64)
+    for i in nonempty:
         lo, hi = bounds[i], bounds[i + 1]
-        if hi > lo:
-            med[i], p90[i] = np.percentile(values[lo:hi], (50, 90))
-    return med, p90
+        v = values[lo:hi]
+        m = hi - lo
+        p50, q90 = 0.5 * (m - 1), 0.9 * (m - 1)
+        k50, k90 = int(p50), int(q90)
+        kth = sorted({k50, min(k50 + 1, m - 1), k90, min(k90 + 1, m - 1)})
+        v.partition(kth)
+        med[i] = _lerp(v, k50, p50 - k50, m)
+        p90[i] = _lerp(v, k90, q90 - k90, m)
+    return total, med, p90
+
+
+def _lerp(v: np.ndarray, k: int, frac: float, m: int) -> float:
+    lo = float(v[k])
+    if frac == 0 or k + 1 >= m:
+        return lo
+    return lo + (float(v[k + 1]) - lo) * frac
 
 
 def _sort_small(codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -362,39 +417,49 @@ def _sort_small(codes: np.ndarray, n_groups: int) -> np.ndarray:
     return np.argsort(codes, kind="stable")
 
 
-def _distinct_cases(sorted_groups: np.ndarray, sorted_cases: np.ndarray, n_groups: int) -> np.ndarray:
-    """Distinct cases per group, given rows stably sorted by group (cases ascend within a group)."""
-    if not len(sorted_groups):
-        return np.zeros(n_groups, dtype=np.int64)
-    new = np.ones(len(sorted_groups), dtype=bool)
-    new[1:] = (sorted_cases[1:] != sorted_cases[:-1]) | (sorted_groups[1:] != sorted_groups[:-1])
-    return np.bincount(sorted_groups[new], minlength=n_groups)
+def _distinct_cases(sorted_cases: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Distinct cases per group, given rows stably sorted by group (cases ascend within one)."""
+    g = len(bounds) - 1
+    out = np.zeros(g, dtype=np.int64)
+    if not len(sorted_cases):
+        return out
+    new = np.empty(len(sorted_cases), dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_cases[1:], sorted_cases[:-1], out=new[1:])
+    nonempty = np.flatnonzero(np.diff(bounds))
+    new[bounds[nonempty]] = True
+    out[nonempty] = np.add.reduceat(new, bounds[nonempty], dtype=np.int64)
+    return out
 
 
 def _compute(case, act, has_start, t_start, end, first, names):
     k = len(names)
     n = len(act)
-    # ---- nodes
+    all_start = bool(has_start.all()) if n else False
+    any_start = bool(has_start.any()) if n else False
+    # ---- nodes: rows stably sorted by activity, so cases ascend within each activity
     count = np.bincount(act, minlength=k)
+    bounds = np.r_[0, np.cumsum(count)]
     order = _sort_small(act, k)
-    a_sorted = act[order]
-    cases = _distinct_cases(a_sorted, case[order], k)
-    svc_sorted = (end - t_start)[order]
-    hs_sorted = has_start[order]
-    if hs_sorted.all():
-        svc_vals, svc_groups = svc_sorted, a_sorted
+    cases = _distinct_cases(case[order], bounds)
+    if all_start:
+        svc_s, svc_bounds = (end - t_start)[order], bounds
+    elif any_start:
+        keep = order[has_start[order]]
+        svc_s = end[keep] - t_start[keep]
+        svc_bounds = np.r_[0, np.cumsum(np.bincount(act[keep], minlength=k))]
     else:
-        svc_vals, svc_groups = svc_sorted[hs_sorted], a_sorted[hs_sorted]
-    svc_n = np.bincount(svc_groups, minlength=k)
+        svc_s, svc_bounds = np.zeros(0, dtype=np.int64), np.zeros(k + 1, dtype=np.int64)
+    del order
+    svc_sum, svc_med, svc_p90 = _group_stats(svc_s, svc_bounds)
     with np.errstate(invalid="ignore", divide="ignore"):
-        svc_mean = np.bincount(svc_groups, weights=svc_vals.astype(np.float64), minlength=k) / svc_n
-    svc_med, svc_p90 = _group_stats(svc_vals, np.r_[0, np.cumsum(svc_n)])
+        svc_mean = svc_sum / np.diff(svc_bounds)
     present = np.flatnonzero(count)
     nodes = pd.DataFrame(
         {
             "activity": [names[i] for i in present],
             "count": count[present].astype(np.int64),
-            "cases": cases[present].astype(np.int64),
+            "cases": cases[present],
             "service_mean_s": svc_mean[present] / _NS,
             "service_median_s": svc_med[present] / _NS,
             "service_p90_s": svc_p90[present] / _NS,
@@ -412,41 +477,53 @@ def _compute(case, act, has_start, t_start, end, first, names):
     start_acts = {names[i]: int(sa[i]) for i in np.argsort(-sa, kind="stable") if sa[i]}
     end_acts = {names[i]: int(ea[i]) for i in np.argsort(-ea, kind="stable") if ea[i]}
 
-    # ---- edges: consecutive instances of a case
-    same = ~first[1:] if n > 1 else np.zeros(0, dtype=bool)
-    src = act[:-1][same].astype(np.int64)
-    tgt = act[1:][same].astype(np.int64)
-    code = src * k + tgt
-    if k * k <= 4_000_000:
-        per_code = np.bincount(code, minlength=k * k)
-        used = np.flatnonzero(per_code)
-        lut = np.full(k * k, -1, dtype=np.int64)
-        lut[used] = np.arange(len(used))
-        eid = lut[code]
+    # ---- edges: consecutive instances of a case. Each pair (row i-1, row i) gets a
+    # group id; pairs that cross a case boundary get the sentinel id G, which sorts
+    # last and is ignored.
+    if n > 1 and k * k < 2**15 - 1:  # ids are the codes src*k + tgt; radix sort on int16
+        G = k * k
+        group_code = np.arange(G)
+        pair_ids = act[:-1].astype(np.int16) * np.int16(k) + act[1:].astype(np.int16)
+        pair_ids[first[1:]] = G
+    elif n > 1:
+        same = np.flatnonzero(~first[1:])
+        group_code, eid = np.unique(act[same].astype(np.int64) * k + act[same + 1], return_inverse=True)
+        G = len(group_code)
+        pair_ids = np.full(n - 1, G, dtype=np.int64)
+        pair_ids[same] = eid
     else:
-        used, eid = np.unique(code, return_inverse=True)
-    n_edges = len(used)
-    wait = np.maximum(t_start[1:][same] - end[:-1][same], 0)
-    hs_t = has_start[1:][same]
-    order = _sort_small(eid, n_edges)
-    e_sorted = eid[order]
-    e_count = np.bincount(eid, minlength=n_edges)
-    e_cases = _distinct_cases(e_sorted, case[1:][same][order], n_edges)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w_mean = np.bincount(eid, weights=wait.astype(np.float64), minlength=n_edges) / e_count
-    w_med, w_p90 = _group_stats(wait[order], np.r_[0, np.cumsum(e_count)])
-    n_with_start = np.bincount(eid, weights=hs_t, minlength=n_edges)
-    basis = np.where(n_with_start == e_count, "start", np.where(n_with_start == 0, "end", "mixed"))
+        G, group_code, pair_ids = 0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    e_count = np.bincount(pair_ids, minlength=G + 1)[:G]
+    ebounds = np.r_[0, np.cumsum(e_count)]
+    if n > 1:
+        order = _sort_small(pair_ids, G + 1)[: ebounds[-1]]
+        wait = t_start[1:] - end[:-1]
+        np.maximum(wait, 0, out=wait)  # overlap (parallel work) waits 0, never negative
+        ws = wait[order]
+        del wait
+        e_cases = _distinct_cases(case[1:][order], ebounds)
+        del order
+    else:
+        ws, e_cases = np.zeros(0, dtype=np.int64), np.zeros(G, dtype=np.int64)
+    w_sum, w_med, w_p90 = _group_stats(ws, ebounds)
+    if all_start or not any_start:
+        basis = np.full(G, "start" if all_start else "end", dtype=object)
+    else:
+        with_start = np.bincount(pair_ids[has_start[1:]], minlength=G + 1)[:G]
+        basis = np.where(with_start == e_count, "start", np.where(with_start == 0, "end", "mixed")).astype(object)
+    sel = np.flatnonzero(e_count)
+    codes_used = group_code[sel]
+    w_mean = w_sum[sel] / e_count[sel]
     edges = pd.DataFrame(
         {
-            "source": [names[c // k] for c in used],
-            "target": [names[c % k] for c in used],
-            "count": e_count.astype(np.int64),
-            "cases": e_cases.astype(np.int64),
+            "source": [names[c // k] for c in codes_used],
+            "target": [names[c % k] for c in codes_used],
+            "count": e_count[sel].astype(np.int64),
+            "cases": e_cases[sel],
             "wait_mean_s": w_mean / _NS,
-            "wait_median_s": w_med / _NS,
-            "wait_p90_s": w_p90 / _NS,
-            "wait_basis": basis.astype(object),
+            "wait_median_s": w_med[sel] / _NS,
+            "wait_p90_s": w_p90[sel] / _NS,
+            "wait_basis": basis[sel],
         },
         columns=EDGE_COLUMNS,
     )
