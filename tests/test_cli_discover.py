@@ -49,7 +49,7 @@ def test_discover_sliders(tmp_path):
     p = run("discover", str(leanops.datasets.path("sepsis")), "--activities", "0.8", "--paths", "0.5", "--json")
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
-    assert doc["activities"] == 0.8 and doc["paths"] == 0.5 and doc["notes"]
+    assert doc["activities_share"] == 0.8 and doc["paths_share"] == 0.5 and doc["notes"]
     assert len(doc["nodes"]) < 16
 
 

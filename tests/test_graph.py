@@ -248,6 +248,12 @@ def test_slider_options_are_validated():
         discover(log.df)
 
 
+def test_empty_log_is_an_input_error():
+    log = make_log(ROWS)
+    with pytest.raises(InputError, match="no activity instances"):
+        discover(leanops.EventLog(log.df.iloc[:0]))
+
+
 def test_discover_does_not_mutate_the_log():
     log = make_log(ROWS)
     before = log.df.copy()

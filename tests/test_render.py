@@ -168,3 +168,31 @@ def test_repr_svg_for_notebooks():
     svg = g._repr_svg_()
     assert svg is not None and len(svg_nodes(svg)) == len(g.nodes) + 2
     assert "<svg" in g._repr_html_()
+
+
+@pytest.mark.parametrize(
+    "rows,n_nodes",
+    [
+        ([("1", "A"), ("1", "A"), ("2", "A")], 1),  # one activity
+        ([("1", "A"), ("1", "B"), ("1", "C")], 3),  # one case
+        ([("1", "A"), ("2", "B"), ("3", "A")], 2),  # a single event per case
+    ],
+)
+def test_degenerate_logs_render(rows, n_nodes, tmp_path):
+    df = pd.DataFrame(
+        {
+            "case_id": [r[0] for r in rows],
+            "activity": [r[1] for r in rows],
+            "end": [T0 + pd.Timedelta(minutes=i) for i in range(len(rows))],
+        }
+    )
+    out = discover(leanops.EventLog(df)).render(tmp_path / "m.svg", overlay="performance")
+    assert len(svg_nodes(out)) == n_nodes + 2
+
+
+def test_plot_draws_into_matplotlib_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = discover(leanops.datasets.load("helpdesk")).plot()
+    assert ax.get_images() and ax.get_images()[0].get_array().shape[0] > 100

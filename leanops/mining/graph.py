@@ -126,8 +126,8 @@ class ProcessGraph:
                 "start_node": START,
                 "end_node": END,
                 "wait_basis": self.wait_basis,
-                "activities": self.activities_share,
-                "paths": self.paths_share,
+                "activities_share": self.activities_share,
+                "paths_share": self.paths_share,
                 "notes": list(self.notes),
             }
         )
@@ -272,6 +272,8 @@ def discover(log: EventLog, *, activities: float | None = None, paths: float | N
     """
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
+    if len(log) == 0:
+        raise InputError("discover: the log has no activity instances; check the filters applied before.")
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
     keep = None
