@@ -18,6 +18,15 @@ from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
+from .mining import (
+    ProcessGraph,
+    discover,
+    filter_activity,
+    filter_attribute,
+    filter_time,
+    filter_variants,
+    variants,
+)
 
 __version__ = "0.1.0"
 
@@ -35,5 +44,13 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    # mining: process graphs and variants
+    "discover",
+    "ProcessGraph",
+    "variants",
+    "filter_variants",
+    "filter_time",
+    "filter_attribute",
+    "filter_activity",
     "__version__",
 ]
