@@ -18,6 +18,15 @@ from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
+from .mining import (
+    ProcessGraph,
+    discover,
+    filter_activity,
+    filter_attribute,
+    filter_time,
+    filter_variants,
+    variants,
+)
 from .report import build_report
 
 __version__ = "0.1.0"
@@ -36,6 +45,14 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    # mining: process graphs and variants
+    "discover",
+    "ProcessGraph",
+    "variants",
+    "filter_variants",
+    "filter_time",
+    "filter_attribute",
+    "filter_activity",
     "build_report",
     "__version__",
 ]

@@ -184,6 +184,61 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+# --- mining: process maps (issue 3)
+@cli.command()
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
+@click.option(
+    "--overlay",
+    type=click.Choice(["frequency", "performance"]),
+    default="frequency",
+    show_default=True,
+    help="Label paths with counts or with mean waiting times.",
+)
+@click.option("--activities", type=float, metavar="SHARE", help="Keep the most frequent activities covering SHARE (0-1] of instances.")
+@click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
+@click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def discover(
+    log: str | None,
+    output: str | None,
+    overlay: str,
+    activities: float | None,
+    paths: float | None,
+    max_nodes: int,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Discover the process map of LOG: activities, paths, counts and waiting times."""
+    from .mining.graph import discover as _discover
+    from .mining.render import format_duration
+
+    g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
+    drawn = None
+    if output:
+        drawn = g.display(max_nodes=max_nodes)
+        with atomic_output(output) as tmp:
+            drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+    if as_json:
+        doc = g.to_json()
+        if drawn is not None:
+            doc["output"] = str(output)
+            doc["drawn_notes"] = list(drawn.notes)
+        emit(doc)
+    else:
+        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
+        for note in g.notes:
+            click.echo(f"note: {note}")
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
+        click.echo(f"\nbusiest paths{basis}:")
+        for row in g.edges.head(10).itertuples(index=False):
+            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+    if drawn is not None:
+        for note in drawn.notes[len(g.notes):]:
+            click.echo(f"leanops: note: {note}", err=True)
+        if not as_json:
+            click.echo(f"map written to {output}")
 # --- report
 @cli.command("report")
 @click.argument("logs", nargs=-1)

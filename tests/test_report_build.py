@@ -194,3 +194,24 @@ def test_report_on_a_log_without_start_times():
     assert rep.section("kpis").data["lead_time_mean_s"] == pytest.approx(np.mean([5400, 0]))
     assert any("completion times only" in t for t in rep.section("quality").summary)
     assert not [s.key for s in rep.sections if s.error]
+
+
+def test_process_map_section_worked_out_by_hand():
+    sec = build_report(tiny_log()).section("map")
+    assert sec.error is None
+    for key in ("nodes", "edges", "start_activities", "end_activities"):
+        assert key in sec.data  # the `leanops discover --json` shape
+    paths = next(t for t in sec.tables if t.key == "paths").frame
+    ab = paths[(paths["source"] == "A") & (paths["target"] == "B")].iloc[0]
+    # c1: B starts 10:00 after A ends 09:00 (1 h); c2: 13:00 after 08:30 (4.5 h)
+    assert ab["count"] == 2
+    assert ab["wait_mean_s"] == pytest.approx(2.75 * 3600)
+    svg = sec.figures[0].svg
+    assert svg.startswith("<svg") and "http" not in svg and "<script" not in svg
+
+
+def test_appendix_lists_variants():
+    app = build_report(tiny_log()).section("appendix")
+    v = next(t for t in app.tables if t.key == "variants").frame
+    assert list(v["cases"]) == [2, 1]
+    assert v["activities"].iloc[0] == "A → B"

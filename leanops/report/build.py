@@ -133,7 +133,9 @@ def build_report(
     ctx = Context(log=log, config=config, name=name, period=period)
     done: dict[str, Section] = {}
     failed: list[str] = []
-    order = [k for k in keys if k not in ("summary", "appendix")] + [k for k in ("appendix", "summary") if k in keys]
+    # Computed in dependency order (the bottleneck marks the other sections), shown in report order.
+    first = [k for k in ("bottlenecks",) if k in keys]
+    order = first + [k for k in keys if k not in ("summary", "appendix", *first)] + [k for k in ("appendix", "summary") if k in keys]
     for key in order:
         title, fn = SECTIONS[key]
         ctx.done = done

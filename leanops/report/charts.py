@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "sanitize_svg"]
+__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "interval_chart", "sanitize_svg"]
 
 PROCESS = "#2f6db5"
 WAIT = "#e3a33b"
@@ -57,6 +57,34 @@ def _nice_max(v: float) -> float:
     return float(10 * exp)
 
 
+def _duration_unit(v: float) -> float:
+    """The unit (in seconds) in which :func:`leanops.report.format.duration` shows ``v``."""
+    a = abs(v)
+    return 1.0 if a < 60 else 60.0 if a < 3600 else 3600.0 if a < 48 * 3600 else 86400.0
+
+
+def _ticks(vmax: float, *, duration: bool = False, n: int = 5) -> tuple[float, float]:
+    """A round axis maximum and tick step covering ``vmax`` with about ``n`` ticks; for
+    durations the step is round in the unit the labels use (s, min, h or d)."""
+    if not np.isfinite(vmax) or vmax <= 0:
+        return 1.0, 0.25
+    unit = _duration_unit(vmax) if duration else 1.0
+    raw = vmax / unit / (n - 1)
+    exp = 10 ** np.floor(np.log10(raw))
+    step = next(m * exp for m in (1, 2, 2.5, 5, 10) if m * exp >= raw)
+    top = np.ceil(vmax / unit / step - 1e-9) * step
+    return float(top * unit), float(step * unit)
+
+
+def _tick_label(fmt: Callable[[float], str], duration: bool, vmax: float) -> Callable[[float], str]:
+    """Tick labels in one unit along the axis (``0``, ``1 d``, ``2 d``...) for durations."""
+    if not duration:
+        return fmt
+    unit = _duration_unit(vmax)
+    name = {1.0: "s", 60.0: "min", 3600.0: "h", 86400.0: "d"}[unit]
+    return lambda v: "0" if v == 0 else f"{v / unit:g} {name}"
+
+
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],
@@ -65,9 +93,11 @@ def bar_chart(
     highlight: Sequence[int] = (),
     color: str = PROCESS,
     label: str = "bar chart",
+    duration: bool = False,
 ) -> str:
     """Horizontal bars, one per label, value written at the end of each bar."""
-    return stacked_bars(labels, [(label, list(values), color)], fmt=fmt, highlight=highlight, label=label, legend=False)
+    return stacked_bars(labels, [(label, list(values), color)], fmt=fmt, highlight=highlight, label=label, legend=False,
+                        duration=duration)
 
 
 def stacked_bars(
@@ -78,6 +108,7 @@ def stacked_bars(
     highlight: Sequence[int] = (),
     label: str = "stacked bar chart",
     legend: bool = True,
+    duration: bool = False,
 ) -> str:
     """Horizontal stacked bars: ``series`` is ``[(name, values, colour), ...]``.
 
@@ -86,7 +117,8 @@ def stacked_bars(
     n = len(labels)
     vals = np.array([[float(v) if v is not None and np.isfinite(float(v)) else 0.0 for v in s[1]] for s in series]).reshape(len(series), n)
     totals = vals.sum(axis=0) if n else np.zeros(0)
-    vmax = _nice_max(float(totals.max()) if n else 0.0)
+    vmax, step = _ticks(float(totals.max()) if n else 0.0, duration=duration)
+    tick = _tick_label(fmt, duration, float(totals.max()) if n else 0.0)
     top = 26 if legend else 8
     plot_w = WIDTH - LABEL_W - 90
     height = top + n * ROW_H + 26
@@ -99,11 +131,11 @@ def stacked_bars(
             out.append(f'<text x="{x + 17}" y="16">{_e(name)}</text>')
             x += 24 + 7 * len(name)
     # grid and axis ticks
-    for i in range(5):
-        gx = LABEL_W + plot_w * i / 4
+    for i in range(int(round(vmax / step)) + 1):
+        gx = LABEL_W + plot_w * i * step / vmax
         out.append(f'<line x1="{gx:.1f}" y1="{top - 2}" x2="{gx:.1f}" y2="{top + n * ROW_H}" stroke="{GRID}"/>')
         out.append(
-            f'<text x="{gx:.1f}" y="{top + n * ROW_H + 16}" text-anchor="middle" fill="#52606d">{_e(fmt(vmax * i / 4))}</text>'
+            f'<text x="{gx:.1f}" y="{top + n * ROW_H + 16}" text-anchor="middle" fill="#52606d">{_e(tick(i * step))}</text>'
         )
     for r in range(n):
         y = top + r * ROW_H
@@ -140,6 +172,7 @@ def histogram(
     label: str = "histogram",
     marks: Sequence[tuple[str, float]] = (),
     count_unit: str = "cases",
+    duration: bool = False,
 ) -> str:
     """Vertical histogram with x ticks formatted by ``fmt``; ``marks`` are labelled vertical
     lines (e.g. the median and the 90th percentile)."""
@@ -151,8 +184,9 @@ def histogram(
     if v.size == 0:
         out.append(f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">no data</text></svg>')
         return "".join(out)
-    hi = float(np.quantile(v, 0.99)) if v.size > 20 else float(v.max())
-    hi = hi if hi > 0 else 1.0
+    q = float(np.quantile(v, 0.99)) if v.size > 20 else float(v.max())
+    hi, step = _ticks(q if q > 0 else 1.0, duration=duration)
+    tick = _tick_label(fmt, duration, q if q > 0 else 1.0)
     counts, edges = np.histogram(np.clip(v, 0, hi), bins=bins, range=(0, hi))
     cmax = _nice_max(float(counts.max()))
     bw = plot_w / bins
@@ -172,11 +206,12 @@ def histogram(
                 f'height="{h:.1f}" fill="{color}"><title>{_e(fmt(edges[i]))} to {_e(fmt(edges[i + 1]))}: '
                 f"{c:,} {_e(count_unit)}</title></rect>"
             )
-    for i in range(6):
-        x = left + plot_w * i / 5
-        out.append(f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle" fill="#52606d">{_e(fmt(hi * i / 5))}</text>')
+    for i in range(int(round(hi / step)) + 1):
+        x = left + plot_w * i * step / hi
+        out.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 4}" stroke="#52606d"/>')
+        out.append(f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle" fill="#52606d">{_e(tick(i * step))}</text>')
     if v.max() > hi:
-        out.append(f'<text x="{left + plot_w}" y="{top - 8}" text-anchor="end" fill="#52606d">last bar includes the top 1 % (up to {_e(fmt(v.max()))})</text>')
+        out.append(f'<text x="{left + plot_w}" y="{top - 8}" text-anchor="end" fill="#52606d">the last bar includes the longest {(v > hi).mean():.1%} (up to {_e(fmt(v.max()))})</text>')
     for k, (name, at) in enumerate(marks):
         if at is None or not np.isfinite(at):
             continue
@@ -228,3 +263,56 @@ def sanitize_svg(svg: str) -> str:
     etree.cleanup_namespaces(root)
     text = etree.tostring(root, encoding="unicode")
     return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
+
+
+def interval_chart(
+    labels: Sequence[str],
+    effects: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    *,
+    fmt: Callable[[float], str],
+    label: str = "effects with confidence intervals",
+    color: str = HOT,
+    duration: bool = False,
+) -> str:
+    """One row per label: a dot at the effect and a line across its confidence interval,
+    with a zero line (the other cases)."""
+    n = len(labels)
+    vals = np.array([v for trio in zip(effects, lows, highs) for v in trio if v is not None and np.isfinite(v)] or [0.0])
+    lo_v, hi_v = min(0.0, float(vals.min())), max(0.0, float(vals.max()))
+    span = hi_v - lo_v or 1.0
+    vmax, step = _ticks(span, duration=duration)
+    tick = _tick_label(fmt, duration, span)
+    lo_axis = -np.ceil(-lo_v / step) * step if lo_v < 0 else 0.0
+    hi_axis = lo_axis + max(vmax, np.ceil((hi_v - lo_axis) / step) * step)
+    plot_w = WIDTH - LABEL_W - 90
+    top = 8
+    height = top + n * ROW_H + 26
+
+    def x(v: float) -> float:
+        return LABEL_W + plot_w * (v - lo_axis) / (hi_axis - lo_axis)
+
+    out = [_open(height, label)]
+    k = 0
+    while lo_axis + k * step <= hi_axis + 1e-9:
+        v = lo_axis + k * step
+        out.append(f'<line x1="{x(v):.1f}" y1="{top - 2}" x2="{x(v):.1f}" y2="{top + n * ROW_H}" stroke="{GRID}"/>')
+        out.append(f'<text x="{x(v):.1f}" y="{top + n * ROW_H + 16}" text-anchor="middle" fill="#52606d">{_e(tick(v))}</text>')
+        k += 1
+    out.append(f'<line x1="{x(0):.1f}" y1="{top - 2}" x2="{x(0):.1f}" y2="{top + n * ROW_H}" stroke="{INK}"/>')
+    for r in range(n):
+        y = top + r * ROW_H + ROW_H / 2
+        name = str(labels[r])
+        out.append(f'<text x="{LABEL_W - 8}" y="{y + 4:.1f}" text-anchor="end"><title>{_e(name)}</title>{_e(_short(name))}</text>')
+        e, lo, hi = effects[r], lows[r], highs[r]
+        if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+            out.append(f'<line x1="{x(lo):.1f}" y1="{y:.1f}" x2="{x(hi):.1f}" y2="{y:.1f}" stroke="{color}" stroke-width="2"/>')
+        if e is not None and np.isfinite(e):
+            out.append(
+                f'<circle cx="{x(e):.1f}" cy="{y:.1f}" r="4.5" fill="{color}"><title>{_e(name)}: {_e(fmt(e))} '
+                f"(95 % CI {_e(fmt(lo))} to {_e(fmt(hi))})</title></circle>"
+            )
+            out.append(f'<text x="{max(x(e), x(hi) if hi is not None and np.isfinite(hi) else x(e)) + 6:.1f}" y="{y + 4:.1f}" fill="#3e4c59">{_e(fmt(e))}</text>')
+    out.append("</svg>")
+    return "".join(out)

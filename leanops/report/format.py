@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["duration", "percent", "count", "per_day", "number", "value"]
@@ -39,7 +40,7 @@ def duration(seconds: Any) -> str:
         return f"{s / 60:.1f} min"
     if a < 48 * 3600:
         return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    return f"{s / 86400:,.1f} d"
 
 
 def percent(fraction: Any, *, digits: int = 1) -> str:
@@ -89,6 +90,10 @@ def value(x: Any, unit: str) -> str:
         return number(x)
     if unit == "ratio":
         return "–" if _missing(x) else f"{float(x):.2f}"
+    if unit == "pvalue":
+        return "–" if _missing(x) else ("< 0.001" if float(x) < 0.001 else f"{float(x):.3f}")
     if unit == "datetime":
         return "–" if _missing(x) else pd.Timestamp(x).strftime("%Y-%m-%d %H:%M")
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
     return "–" if _missing(x) else str(x)

@@ -18,7 +18,7 @@ __all__ = ["Table", "Figure", "Card", "Finding", "Section", "Report", "Unit"]
 
 #: How a table column is shown. ``duration`` values are seconds; ``percent`` values are
 #: fractions (0.25 is shown as 25 %).
-Unit = Literal["text", "count", "cases", "instances", "duration", "percent", "per_day", "number", "ratio", "datetime"]
+Unit = Literal["text", "count", "cases", "instances", "duration", "percent", "per_day", "number", "ratio", "pvalue", "datetime"]
 
 
 @dataclass
@@ -76,10 +76,12 @@ class Card:
 
 @dataclass
 class Finding:
-    """A sentence for the executive summary; the three with the highest weight are shown."""
+    """A sentence for the executive summary; the three with the highest weight are shown.
+    A finding whose ``key`` is ``"<other key>+"`` is appended to the finding ``<other key>``."""
 
     weight: float
     text: str
+    key: str = ""
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .model import Report, Section, Table
 
 __all__ = ["to_html", "to_markdown", "to_json", "index_html", "md_escape", "figure_files", "CSS"]
 
-_NUMERIC_UNITS = {"count", "cases", "instances", "duration", "percent", "per_day", "number", "ratio"}
+_NUMERIC_UNITS = {"count", "cases", "instances", "duration", "percent", "per_day", "number", "ratio", "pvalue"}
 
 CSS = f"""
 .lo {{ --ink:#1f2933; --muted:#52606d; --line:#d9dee5; --hot:{charts.HOT}; --proc:{charts.PROCESS}; --wait:{charts.WAIT};
@@ -46,14 +46,17 @@ CSS = f"""
 .lo .tw {{ overflow-x:auto; margin:4px 0 6px; }}
 .lo table.t {{ border-collapse:collapse; font-size:13px; width:100%; }}
 .lo table.t th {{ text-align:left; font-weight:600; border-bottom:2px solid var(--ink); padding:4px 8px; white-space:nowrap; }}
-.lo table.t td {{ border-bottom:1px solid var(--line); padding:3px 8px; vertical-align:top; overflow-wrap:anywhere; }}
+.lo table.t td {{ border-bottom:1px solid var(--line); padding:3px 8px; vertical-align:top; overflow-wrap:break-word; }}
+.lo table.t td.w {{ min-width:9em; }}
+.lo table.t th {{ white-space:normal; }}
 .lo table.t .n {{ text-align:right; white-space:nowrap; font-variant-numeric:tabular-nums; }}
 .lo table.t tr.hot td {{ color:var(--hot); font-weight:600; }}
 .lo table.t tr.hot td:first-child {{ box-shadow:inset 4px 0 0 var(--hot); }}
 .lo .more {{ font-size:12px; color:var(--muted); }}
 .lo figure {{ margin:12px 0 16px; page-break-inside:avoid; break-inside:avoid; }}
 .lo figure svg {{ max-width:100%; height:auto; display:block; }}
-.lo figure.map {{ overflow:auto; max-height:900px; border:1px solid var(--line); padding:6px; }}
+.lo figure.map {{ border:1px solid var(--line); padding:6px; }}
+.lo figure.map svg {{ margin:0 auto; }}
 .lo figcaption {{ font-size:12px; color:var(--muted); margin-top:2px; }}
 .lo .fig-title {{ font-weight:600; font-size:14px; margin:0 0 4px; }}
 .lo .err {{ border-left:4px solid var(--hot); background:#fdf1f0; padding:6px 10px; }}
@@ -65,7 +68,7 @@ CSS = f"""
   .lo {{ max-width:none; padding:0; font-size:11pt; }} .lo nav.toc {{ display:none; }}
   .lo section.sec {{ page-break-inside:auto; }} .lo h2 {{ page-break-after:avoid; break-after:avoid; }}
   .lo table.t tr {{ page-break-inside:avoid; break-inside:avoid; }}
-  .lo figure.map {{ max-height:none; overflow:visible; border:0; }}
+  .lo figure.map {{ border:0; }} .lo figure.map svg {{ max-height:24cm; width:auto; }}
   .lo section.summary {{ -webkit-print-color-adjust:exact; print-color-adjust:exact; }}
   .lo a {{ color:inherit; text-decoration:none; }}
 }}
@@ -111,10 +114,12 @@ def _table_html(table: Table, max_rows: int) -> str:
     cols = list(table.frame.columns)
     num = [table.units.get(c, "text") in _NUMERIC_UNITS for c in cols]
     head = "".join(f'<th class="n">{_e(table.label(c))}</th>' if k else f"<th>{_e(table.label(c))}</th>" for c, k in zip(cols, num))
+    wide = [c in ("activity", "source", "target", "pool", "evidence", "activities", "reason", "feature", "value") for c in cols]
     hot = set(table.highlight)
     body = []
     for i, row in enumerate(_cells(table, n)):
-        tds = "".join(f'<td class="n">{_e(v)}</td>' if k else f"<td>{_e(v)}</td>" for v, k in zip(row, num))
+        tds = "".join(f'<td class="n">{_e(v)}</td>' if k else f'<td class="w">{_e(v)}</td>' if w else f"<td>{_e(v)}</td>"
+                      for v, k, w in zip(row, num, wide))
         body.append(f'<tr class="hot">{tds}</tr>' if i in hot else f"<tr>{tds}</tr>")
     more = _more(table, n)
     title = f'<h3>{_e(table.title)}</h3>' if table.title else ""
