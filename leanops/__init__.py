@@ -18,6 +18,18 @@ from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
+from .mining import (
+    ValueStream,
+    bottlenecks,
+    discover_pools,
+    estimate_start_times,
+    handoffs,
+    multitasking,
+    performance,
+    rework,
+    utilization,
+    value_stream,
+)
 
 __version__ = "0.1.0"
 
@@ -35,5 +47,16 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    # mining: performance, value stream, resources, bottlenecks
+    "performance",
+    "estimate_start_times",
+    "value_stream",
+    "ValueStream",
+    "utilization",
+    "discover_pools",
+    "handoffs",
+    "multitasking",
+    "bottlenecks",
+    "rework",
     "__version__",
 ]
