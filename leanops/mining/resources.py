@@ -91,9 +91,9 @@ def _group_calendars(log: EventLog, names: list[str], by: str, calendar: Calenda
     if isinstance(calendar, str) and calendar != "pool":
         cal = Calendar.parse(calendar)
         return {n: cal for n in names}
-    if calendar is not None and not isinstance(calendar, Mapping):
+    if calendar is not None and calendar != "pool" and not isinstance(calendar, Mapping):
         raise InputError(
-            f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
+            f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar, 'pool' or None; got {type(calendar).__name__}."
         )
     if calendar == "pool":
         # learnt per pool: a single resource rarely has enough data on its own
@@ -342,6 +342,7 @@ def multitasking(log: EventLog) -> pd.DataFrame:
     max_conc = np.zeros(n, dtype=np.int64)
     np.maximum.at(max_conc, ev_c[o], level)
     inst = np.bincount(c, minlength=n)
+    max_conc = np.where(inst > 0, np.maximum(max_conc, 1), 0)  # a zero-length instance still counts
     out = pd.DataFrame(
         {
             "resource": names,

@@ -13,8 +13,10 @@ and estimated starts):
   average over the span. Little's law says ``wip_mean ≈ throughput × mean lead time``;
   ``littles_law_ratio`` is their quotient (1 for a log whose cases all lie inside it).
 * **Takt time**: available working time of the calendar over the span, over the number
-  of cases (the pace demand asks for). A step's **cycle time** is the work it needs per
-  case (in working time) divided by the resources doing it; above takt, it cannot keep up.
+  of cases (the pace demand asks for). A step's **cycle time** is its processing time per
+  case (per instance × instances per case) divided by the resources doing it: how often
+  it can turn out a case with its current staff. Above takt, it cannot keep pace;
+  ``resources_needed`` is processing per case over takt.
 * **Steps**: per activity, the mean processing time per instance, the mean wait before it
   (start minus enablement, over instances that have a predecessor), and its share of lead
   time. Shares partition each case's lead time: every instant is attributed either to the
@@ -51,7 +53,7 @@ class ValueStream:
 
     ``steps`` has one row per activity in flow order: ``activity, instances, cases,
     processing_mean_s, waiting_mean_s, share_of_lead_time, processing_share,
-    waiting_share, value_added, resources, cycle_time_s, meets_takt``. ``wip`` samples
+    waiting_share, value_added, resources, cycle_time_s, meets_takt, resources_needed``. ``wip`` samples
     work in progress over time (``time, wip``).
     """
 
@@ -86,7 +88,8 @@ class ValueStream:
         """A JSON-ready dict with the ``leanops valuestream --json`` keys."""
         steps = self.steps[
             ["activity", "processing_mean_s", "waiting_mean_s", "share_of_lead_time", "value_added",
-             "instances", "cases", "processing_share", "waiting_share", "resources", "cycle_time_s", "meets_takt"]
+             "instances", "cases", "processing_share", "waiting_share", "resources", "cycle_time_s", "meets_takt",
+             "resources_needed"]
         ]
         return jsonable(
             {
@@ -285,7 +288,7 @@ def value_stream(
     >>> vs = leanops.value_stream(leanops.datasets.load("production"))
     >>> 0 < vs.pce <= 1
     True
-    >>> round(vs.steps["share_of_lead_time"].sum(), 6)
+    >>> round(float(vs.steps["share_of_lead_time"].sum()), 6)
     1.0
     >>> abs(vs.littles_law_ratio - 1) < 0.01
     True
@@ -328,7 +331,6 @@ def value_stream(
     window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
     available = float(cal.working_seconds(window[0], window[1]))
     takt = available / n_cases if n_cases else float("nan")
-    winst = inst if (time == "working" or cal.is_always) else _instances(log, time="working", calendar=cal)
 
     # ---- steps
     pos_in_case = np.arange(n_rows) - starts[seg]
@@ -341,7 +343,6 @@ def value_stream(
     wait_sum = np.bincount(act, weights=np.where(has_pred, inst.wait, 0.0), minlength=n_act)
     gap_sum = np.bincount(act, weights=inst.gap, minlength=n_act)
     cov_sum = np.bincount(act, weights=inst.covered, minlength=n_act)
-    work_sum = np.bincount(act, weights=winst.service, minlength=n_act)
     pos_mean = np.bincount(act, weights=rel_pos, minlength=n_act) / np.maximum(cnt, 1)
     # cases and resources per activity, without a Python loop over rows
     case_act = np.unique(seg.astype(np.int64) * n_act + act)
@@ -352,7 +353,8 @@ def value_stream(
     res_act = np.unique(r_codes[ok] * n_act + act[ok]) if ok.any() else np.zeros(0, dtype=np.int64)
     n_res = np.bincount(res_act % n_act, minlength=n_act)
     servers = np.maximum(n_res, 1)
-    cycle = work_sum / max(n_cases, 1) / servers
+    work_per_case = proc_sum / max(n_cases, 1)
+    cycle = work_per_case / servers
     present = cnt > 0
     steps = pd.DataFrame(
         {
@@ -368,6 +370,7 @@ def value_stream(
             "resources": n_res,
             "cycle_time_s": cycle,
             "meets_takt": cycle <= takt,
+            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
             "_pos": pos_mean,
         }
     )[present]
