@@ -26,6 +26,16 @@ from .mining import (
     filter_time,
     filter_variants,
     variants,
+    ValueStream,
+    bottlenecks,
+    discover_pools,
+    estimate_start_times,
+    handoffs,
+    multitasking,
+    performance,
+    rework,
+    utilization,
+    value_stream,
 )
 
 __version__ = "0.1.0"
@@ -52,5 +62,16 @@ __all__ = [
     "filter_time",
     "filter_attribute",
     "filter_activity",
+    # mining: performance, value stream, resources, bottlenecks
+    "performance",
+    "estimate_start_times",
+    "value_stream",
+    "ValueStream",
+    "utilization",
+    "discover_pools",
+    "handoffs",
+    "multitasking",
+    "bottlenecks",
+    "rework",
     "__version__",
 ]

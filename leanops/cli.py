@@ -140,6 +140,111 @@ def datasets_cmd(as_json: bool) -> None:
         click.echo(f"{'':<28} source: {d['source']}; licence: {d['licence']}")
 
 
+# --- value stream and bottlenecks (issue 4)
+def _names_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give activity names separated by commas, e.g. --value-added 'Review,Approve'")
+    return names
+
+
+def _fmt_s(s: Any) -> str:
+    if s is None or s != s:
+        return "-"
+    s = float(s)
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(s) >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+@cli.command("valuestream")
+@click.argument("log", required=False)
+@log_options
+@click.option("--value-added", "value_added", metavar="A,B", help="Activities that add value (default: all).")
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--time", "time_", type=click.Choice(["calendar", "working"]), default="calendar", show_default=True,
+              help="Measure durations on the wall clock or in working time.")
+@click.option("--plot", "plot_path", metavar="FILE", help="Also draw the value-stream map to FILE (.png, .svg, .pdf).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
+                    as_json: bool, **kwargs: Any) -> None:
+    """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
+    from .calendar import Calendar
+    from .mining.valuestream import value_stream
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
+    ev = load_log(log, pop_mapping(kwargs))
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal)
+    if plot_path is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        with atomic_output(plot_path) as tmp:
+            fig = vs.plot().figure
+            fig.savefig(tmp, format=Path(plot_path).suffix.lstrip(".").lower(), bbox_inches="tight")
+            plt.close(fig)
+    if as_json:
+        emit(vs.to_dict())
+        return
+    rows = [
+        ("cases", f"{vs.n_cases:,}"),
+        ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
+        ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
+        ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
+        ("PCE", f"{vs.pce:.1%}"),
+        ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
+        ("takt time", _fmt_s(vs.takt_time_s)),
+        ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
+        ("calendar", str(vs.calendar)),
+    ]
+    if vs.starts_estimated:
+        rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
+    click.echo(_fmt_table(rows))
+    click.echo("")
+    width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
+    click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+    for r in vs.steps.itertuples(index=False):
+        click.echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
+                   f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+
+
+@cli.command("bottlenecks")
+@click.argument("log", required=False)
+@log_options
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the TOP worst steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_json: bool, **kwargs: Any) -> None:
+    """Rank the steps of LOG that constrain the flow, worst first, with the evidence.
+
+    score = wait_share x contention x utilization: the share of all waiting spent queueing
+    for busy resources of the step, weighted by how saturated they are.
+    """
+    from .calendar import Calendar
+    from .mining.bottlenecks import bottlenecks
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    ev = load_log(log, pop_mapping(kwargs))
+    table = bottlenecks(ev, calendar=cal)
+    if top is not None:
+        table = table.head(top)
+    if as_json:
+        emit({"bottlenecks": table, "score": table.attrs.get("score"),
+              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        return
+    for r in table.itertuples(index=False):
+        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
+        click.echo(f"    {r.evidence}")
+
+
 def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 
