@@ -146,15 +146,13 @@ def fit(
     # -- calendars ------------------------------------------------------------------------
     cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
     if calendars == "discover" and used_pools:
-        from ..calendar import discover_calendar
-
-        found = discover_calendar(log, by="pool", pools=res_pool)
+        s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
+        inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
         for p in used_pools:
-            c = found.get(p) if isinstance(found, dict) else found
-            iv, ctz = from_calendar(c) if c is not None else (ALWAYS, tz)
-            if sum(b - a for a, b in iv) >= 0.9 * WEEK:
-                iv = ALWAYS
-            cals[p] = (iv or ALWAYS, ctz)
+            m = inst_pool == p
+            iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
+            cals[p] = (iv, tz)
     else:
         cals = {p: (ALWAYS, tz) for p in used_pools}
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
@@ -213,6 +211,38 @@ def fit(
         notes=tuple(notes),
     )
     return model
+
+
+def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
+    """Weekly working hours from instants (start and end - 1ns) in whole-hour slots.
+
+    A slot is working when it holds at least 5% of the count of a busy slot (the 90th
+    percentile of non-empty slots) and at least 2 instants; a non-empty hour between two
+    working hours of the same day is working too. Close to the whole week means 24/7.
+    A low relative threshold keeps the quiet afternoons of a pool that clears its
+    morning backlog fast.
+    """
+    if len(ns) == 0:
+        return ALWAYS
+    from ..calendar import _slot_counts
+
+    counts = _slot_counts(ns, tz).astype(float)
+    flat = counts.ravel()
+    nz = flat[flat > 0]
+    ref = float(np.quantile(nz, 0.9))
+    working = (counts >= max(2.0, 0.05 * ref))
+    if len(ns) < 100:
+        working = counts > 0
+    for day in range(7):
+        idx = np.flatnonzero(working[day])
+        if len(idx) > 1:
+            gap = np.zeros(24, dtype=bool)
+            gap[idx[0]: idx[-1] + 1] = True
+            working[day] |= gap & (counts[day] > 0)
+    if working.sum() >= 0.9 * 168:
+        return ALWAYS
+    iv = [(dd * 86400 + h * 3600, dd * 86400 + (h + 1) * 3600) for dd in range(7) for h in range(24) if working[dd, h]]
+    return normalize_intervals(iv) or ALWAYS
 
 
 def _plain(v: Any) -> Any:
@@ -345,7 +375,9 @@ def _routing(acts, act_code, first, last, case, cw, attr_frame, attr_names, note
         rules: list[Rule] = []
         sel = s_all == s
         if attr_names and (row > 0).sum() > 1 and sel.sum() >= 40:
-            rules = _rules(d_all[sel], w_all[sel], attr_frame.iloc[c_all[sel]].reset_index(drop=True), attr_names, labels)
+            rules, rest = _rules(d_all[sel], w_all[sel], attr_frame.iloc[c_all[sel]].reset_index(drop=True), attr_names, labels)
+            if rules:
+                row = np.bincount(d_all[sel][rest], weights=w_all[sel][rest], minlength=k + 1)
             for r in rules:
                 notes.append(f"data-aware routing after {source}: if {r} -> {dict((a, round(p, 3)) for a, p in r.next)}")
         out.append(Routing(source, _probs(row, labels), tuple(rules)))
@@ -360,7 +392,7 @@ def _loglik(y: np.ndarray, w: np.ndarray, k: int) -> float:
 
 
 def _rules(y: np.ndarray, w: np.ndarray, frame: pd.DataFrame, names: list[str], labels: list[str],
-           max_rules: int = 3) -> list[Rule]:
+           max_rules: int = 3) -> tuple[list[Rule], np.ndarray]:
     """Greedy decision stumps: each rule splits off the cases it matches from the rest."""
     k = len(labels)
     rules: list[Rule] = []
@@ -391,7 +423,7 @@ def _rules(y: np.ndarray, w: np.ndarray, frame: pd.DataFrame, names: list[str], 
         rules.append(Rule(name, op, val, _probs(counts, labels)))
         idx = np.flatnonzero(rest)
         rest[idx[m]] = False
-    return rules
+    return rules, rest
 
 
 def _candidates(col: pd.Series):
@@ -442,9 +474,17 @@ def _arrivals(arr: np.ndarray, tz: str, w: np.ndarray, recency: float | None, no
     expo = np.maximum(expo, 1.0)
     rate = counts / expo
     span_weeks = (arr[-1] - arr[0]) / WEEK
+    expected = expo * (counts.sum() / expo.sum())
+    chi2 = float(((counts - expected) ** 2 / np.maximum(expected, 1e-9)).sum())
+    from scipy import stats
+
+    p_flat = float(stats.chi2.sf(chi2, 167))
     if span_weeks < 1.0 or n < 30:
         profile = np.ones(168)
         notes.append("arrivals: too short a span for a weekly profile; flat")
+    elif p_flat > 0.001:
+        profile = np.ones(168)
+        notes.append(f"arrivals: no weekly pattern (chi-square p = {p_flat:.2g}); flat profile")
     else:
         m = rate.reshape(7, 24)
         day = m.sum(axis=1)
@@ -461,7 +501,14 @@ def _arrivals(arr: np.ndarray, tz: str, w: np.ndarray, recency: float | None, no
     wt = np.array([warp.forward(float(t)) for t in arr])
     gaps = np.diff(wt)
     gaps = np.maximum(gaps, 0.0)
-    dist = fit_distribution(gaps, candidates=("exponential", "gamma", "lognormal", "weibull"))
+    cv = float(gaps.std() / gaps.mean()) if gaps.mean() > 0 else 0.0
+    if 0.6 <= cv <= 1.4 and len(gaps) >= 2:
+        # Independent arrivals are Poisson. The log shows first starts, which a queue at the
+        # first activity smooths; their gaps look less variable than the real arrivals.
+        dist = Distribution.exponential(float(gaps.mean()))
+        notes.append(f"arrivals: Poisson in rate-weighted time (gap CV {cv:.2f})")
+    else:
+        dist = fit_distribution(gaps, candidates=("exponential", "gamma", "lognormal", "weibull"))
     if recency is not None:
         gw = w[1:]
         recent_mean = float((gaps * gw).sum() / gw.sum())
