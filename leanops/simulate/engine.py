@@ -36,6 +36,7 @@ class SimulationResult:
 
     log: EventLog
     kpis: dict[str, float]
+    cases: pd.DataFrame = field(default_factory=pd.DataFrame)  # case_id, arrival, completion
     seed: Any = None
     warmup: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
@@ -373,7 +374,12 @@ def run(
     arr_kept = arr[warmup:]
     done_kept = np.asarray(done)[warmup:]
     k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0)
-    return SimulationResult(log=log, kpis=k, seed=seed, warmup=warmup,
+    cases_df = pd.DataFrame({
+        "case_id": case_names[warmup:],
+        "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
+        "completion": pd.to_datetime(np.round(done_kept * 1e6).astype(np.int64), unit="us", utc=True),
+    })
+    return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup,
                             stats={"cases": n - warmup, "instances": int(keep.sum())})
 
 

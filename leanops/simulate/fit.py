@@ -181,6 +181,12 @@ def fit(
         pool = act_pool[a]
         if per_resource and pool is not None and len(x) >= 2 * min_samples:
             by_res = _per_resource(x, res[m], pool_members[pool], dist, min_samples, fit_seed)
+            if by_res:
+                # the shared distribution describes the other members only
+                special = {r for r, _ in by_res}
+                others = np.array([r not in special for r in res[m]], dtype=bool)
+                if others.sum() >= 1:
+                    dist = fit_distribution(x[others], min_samples=min_samples, seed=fit_seed)
         activities.append(Activity(a, pool, dist, tuple(by_res)))
     if small:
         msg = (f"too few observations to fit a distribution for {len(small)} activities "
@@ -233,6 +239,11 @@ def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
     working = (counts >= max(2.0, 0.05 * ref))
     if len(ns) < 100:
         working = counts > 0
+    # an hour that is working on most working days is working on the others too, if used
+    days_on = working.any(axis=1)
+    if days_on.sum() >= 3:
+        common = working[days_on].mean(axis=0) >= 0.6
+        working |= common[None, :] & days_on[:, None] & (counts > 0)
     for day in range(7):
         idx = np.flatnonzero(working[day])
         if len(idx) > 1:
