@@ -14,7 +14,7 @@ is cheap.
 from __future__ import annotations
 
 from .distributions import Distribution, fit_distribution
-from .engine import SimulationResult, kpis, run
+from .engine import Replications, SimulationResult, kpis, replicate, run, summarize
 from .fit import fit
 from .model import (
     END,
@@ -32,9 +32,12 @@ from .model import (
 __all__ = [
     "fit",
     "run",
+    "replicate",
+    "summarize",
     "kpis",
     "SimulationModel",
     "SimulationResult",
+    "Replications",
     "Activity",
     "Pool",
     "Routing",

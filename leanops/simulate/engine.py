@@ -25,7 +25,7 @@ from ._calendar import WEEK, FastCalendar, _MONDAY0, tz_offset
 from .distributions import Distribution
 from .model import END, START, Arrivals, SimulationModel
 
-__all__ = ["run", "SimulationResult", "kpis"]
+__all__ = ["run", "replicate", "summarize", "SimulationResult", "Replications", "kpis"]
 
 _BLOCK = 2048
 
@@ -446,3 +446,79 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
             avail = float(cal.working_seconds(np.array([t_a]), np.array([t_b]))[0]) * p.size
             out[f"utilization:{p.name}"] = busy / avail if avail > 0 else float("nan")
     return out
+
+
+@dataclass
+class Replications:
+    """KPIs over independent replications: mean and a 95% t-interval per KPI."""
+
+    kpis: dict[str, dict[str, float | None]]
+    runs: list[dict[str, float]]
+    first: SimulationResult
+
+    @property
+    def log(self) -> EventLog:
+        """The log of the first replication."""
+        return self.first.log
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"kpi": k, **v} for k, v in self.kpis.items()])
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False)
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """Mean and 95% t confidence interval of each KPI over replications."""
+    from scipy import stats
+
+    keys = list(dict.fromkeys(k for r in runs for k in r))
+    out: dict[str, dict[str, float | None]] = {}
+    for k in keys:
+        x = np.array([r.get(k, np.nan) for r in runs], dtype=float)
+        x = x[np.isfinite(x)]
+        if len(x) == 0:
+            out[k] = {"mean": None, "ci_low": None, "ci_high": None}
+            continue
+        m = float(x.mean())
+        if len(x) < 2:
+            out[k] = {"mean": m, "ci_low": None, "ci_high": None}
+            continue
+        h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+        out[k] = {"mean": m, "ci_low": m - h, "ci_high": m + h}
+    return out
+
+
+def replicate(
+    model: SimulationModel,
+    *,
+    replications: int = 5,
+    cases: int | None = None,
+    until: Any = None,
+    seed: int | np.random.Generator | None = None,
+    warmup: int = 0,
+    start: Any = None,
+) -> Replications:
+    """Run ``replications`` independent runs; KPIs with 95% confidence intervals.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> from leanops import simulate
+    >>> model = simulate.fit(leanops.datasets.load("purchasing_example"))
+    >>> rep = simulate.replicate(model, replications=3, cases=50, seed=1)
+    >>> sorted(rep.kpis["cycle_time_mean_s"])
+    ['ci_high', 'ci_low', 'mean']
+    """
+    r = int(check_positive("replications", replications, integer=True))
+    rng = check_seed(seed)
+    seeds = rng.integers(0, 2**63 - 1, size=r)
+    runs: list[dict[str, float]] = []
+    first: SimulationResult | None = None
+    for s in seeds:
+        res = run(model, cases=cases, until=until, seed=int(s), warmup=warmup, start=start)
+        runs.append(res.kpis)
+        if first is None:
+            first = res
+    assert first is not None
+    return Replications(summarize(runs), runs, first)

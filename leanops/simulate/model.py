@@ -275,6 +275,27 @@ class SimulationModel:
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
+    def to_summary(self) -> dict[str, Any]:
+        """A JSON-ready digest (what ``leanops fit --json`` prints)."""
+        return {
+            "activities": [
+                {"activity": a.name, "pool": a.pool, "duration": a.duration.kind, "duration_mean_s": a.duration.mean,
+                 "per_resource": [r for r, _ in a.by_resource]}
+                for a in self.activities
+            ],
+            "pools": [{"name": p.name, "size": p.size, "members": list(p.members), "hours": p.hours} for p in self.pools],
+            "arrivals": {"interarrival": self.arrivals.interarrival.kind,
+                         "mean_interarrival_s": self.arrivals.mean_interarrival_s,
+                         "weekly_profile": max(self.arrivals.profile) - min(self.arrivals.profile) > 1e-9,
+                         "tz": self.arrivals.tz},
+            "rules": [{"after": r.source, "attribute": u.attribute, "op": u.op, "value": u.value, "next": dict(u.next)}
+                      for r in self.routing for u in r.rules],
+            "attributes": list(self.attributes.names),
+            "queue": self.queue.discipline,
+            "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
+            "notes": list(self.notes),
+        }
+
     def __repr__(self) -> str:
         return (f"<SimulationModel: {len(self.activities)} activities, {len(self.pools)} pools, "
                 f"{sum(p.size for p in self.pools)} resources>")
