@@ -16,6 +16,7 @@ from __future__ import annotations
 from .distributions import Distribution, fit_distribution
 from .engine import Replications, SimulationResult, kpis, replicate, run, summarize
 from .fit import fit
+from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
     START,
@@ -35,6 +36,13 @@ __all__ = [
     "replicate",
     "summarize",
     "kpis",
+    "validate",
+    "split_by_time",
+    "persistence_baseline",
+    "compare_logs",
+    "Validation",
+    "Split",
+    "MEASURES",
     "SimulationModel",
     "SimulationResult",
     "Replications",
