@@ -178,3 +178,23 @@ def test_until_generates_arrivals_in_the_window():
     first = res.log.df.groupby("case_id", observed=True)["start"].min()
     assert first.max() < MON + pd.Timedelta(days=7)
     assert abs(res.log.n_cases - 1008) < 4 * np.sqrt(1008)
+
+
+def test_members_with_their_own_hours():
+    morning = tuple((d * 86400 + 6 * 3600, d * 86400 + 12 * 3600) for d in range(7))
+    evening = tuple((d * 86400 + 14 * 3600, d * 86400 + 20 * 3600) for d in range(7))
+    m = SimulationModel(
+        activities=(Activity("A", "p", Distribution.exponential(900.0)),),
+        routing=(Routing(START, (("A", 1.0),)), Routing("A", ((END, 1.0),))),
+        pools=(Pool("p", ("early", "late"), morning + evening, member_intervals=(("early", morning), ("late", evening))),),
+        arrivals=Arrivals(Distribution.exponential(3600.0)),
+        start=MON,
+    )
+    d = run(m, cases=500, seed=3).log.df
+    h_start = d["start"].dt.hour + d["start"].dt.minute / 60
+    early = d["resource"] == "early"
+    assert early.any() and (~early).any()
+    assert h_start[early].between(6, 12).all() and h_start[~early].between(14, 20).all()
+    # work pauses outside the member's hours: an instance never runs over its shift's end into off time
+    h_end = d["end"].dt.hour + d["end"].dt.minute / 60 + d["end"].dt.second / 3600
+    assert h_end[early].between(6, 12).all() and h_end[~early].between(14, 20).all()

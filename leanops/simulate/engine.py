@@ -227,9 +227,13 @@ def run(
         first = len(res_names)
         res_names.extend(p.members)
         resource = (simpy.PriorityResource if use_prio else simpy.Resource)(env, capacity=p.size)
-        free = deque(range(first, first + p.size))
         pool_idx[p.name] = len(pool_objs)
-        pool_objs.append((resource, free, None if cal.always else cal))
+        if p.member_intervals:
+            # members with their own hours: hand the case to the free member who works soonest
+            mcal = {first + k: FastCalendar(p.hours_of(m), off) for k, m in enumerate(p.members)}
+            pool_objs.append((resource, list(range(first, first + p.size)), mcal))
+        else:
+            pool_objs.append((resource, deque(range(first, first + p.size)), None if cal.always else cal))
 
     compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
     for a in acts:
@@ -316,6 +320,27 @@ def run(
             else:
                 req = resource.request(priority=pr) if use_prio else resource.request()
                 yield req
+                if type(cal) is dict:
+                    now = env.now
+                    m, best = free[0], math.inf
+                    for x in free:
+                        t = cal[x].next_working(now)
+                        if t < best:
+                            m, best = x, t
+                    free.remove(m)
+                    mc = cal[m]
+                    d = next(per[m]) if per is not None else next(common)
+                    begin = mc.next_working(now)
+                    yield timeout(mc.add_working(begin, d) - now)
+                    free.append(m)
+                    resource.release(req)
+                    rc_app(ci)
+                    ra_app(a)
+                    rs_app(begin)
+                    re_app(env.now)
+                    rr_app(m)
+                    a = choose(a, ci)
+                    continue
                 m = free.popleft()
                 d = next(per[m]) if per is not None else next(common)
                 if cal is None:
@@ -440,10 +465,17 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
         t_a, t_b = float(a_c.min()), float(c_c.max())
         res = d["resource"].astype(object).to_numpy()
         for p in model.pools:
-            cal = FastCalendar(p.intervals, tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC")))
-            mask = np.isin(res, list(p.members))
-            busy = float(cal.working_seconds(st[mask], end[mask]).sum()) if mask.any() else 0.0
-            avail = float(cal.working_seconds(np.array([t_a]), np.array([t_b]))[0]) * p.size
+            off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
+            busy = avail = 0.0
+            cals = {}
+            for mname in p.members:
+                iv = p.hours_of(mname)
+                if iv not in cals:
+                    cals[iv] = FastCalendar(iv, off)
+                cal = cals[iv]
+                mask = res == mname
+                busy += float(cal.working_seconds(st[mask], end[mask]).sum()) if mask.any() else 0.0
+                avail += float(cal.working_seconds(np.array([t_a]), np.array([t_b]))[0])
             out[f"utilization:{p.name}"] = busy / avail if avail > 0 else float("nan")
     return out
 

@@ -223,7 +223,7 @@ def fit(
         notes=tuple(notes),
     )
     if delays and log.n_cases >= 2:
-        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed)
+        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case])
     return model
 
 
@@ -249,9 +249,20 @@ def _sim_waits(model: SimulationModel, log: EventLog, seed: int) -> pd.Series:
     return pd.Series(s_w[keep]).groupby(sd["activity"].astype(str).to_numpy()[keep]).mean()
 
 
+def _weighted_empirical(x: np.ndarray, w: np.ndarray, n: int = 101) -> Distribution:
+    if np.allclose(w, w[0]):
+        return Distribution.empirical(x)
+    o = np.argsort(x)
+    x, w = x[o], w[o]
+    cw = np.cumsum(w)
+    cw = (cw - w / 2) / cw[-1]
+    q = np.interp(np.linspace(0, 1, n), cw, x)
+    return Distribution("empirical", (), tuple(float(v) for v in q))
+
+
 def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], act_code: np.ndarray,
                       start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray,
-                      seed: int, rounds: int = 3) -> SimulationModel:
+                      seed: int, weights: np.ndarray, rounds: int = 3) -> SimulationModel:
     """Add per-activity delays until simulated mean waits match the observed ones.
 
     Each round simulates the log's period and moves every activity's delay scale by the
@@ -265,8 +276,9 @@ def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], ac
     for a in model.activities:
         m = (act_code == acts.index(a.name)) & ~first
         if m.sum() >= 1 and obs[m].mean() > 0:
-            shapes[a.name] = Distribution.empirical(obs[m])
-            w_obs[a.name] = float(obs[m].mean())
+            ww = weights[m]
+            shapes[a.name] = _weighted_empirical(obs[m], ww)
+            w_obs[a.name] = float((obs[m] * ww).sum() / ww.sum())
     if not shapes:
         return model
     scale = {a: 0.0 for a in shapes}

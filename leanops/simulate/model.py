@@ -130,6 +130,14 @@ class Pool:
     members: tuple[str, ...]
     intervals: Intervals = ALWAYS
     tz: str = "UTC"
+    member_intervals: tuple[tuple[str, Intervals], ...] = ()  # members with their own hours
+
+    def hours_of(self, member: str) -> Intervals:
+        """The working intervals of one member (its own, or the pool's)."""
+        for m, iv in self.member_intervals:
+            if m == member:
+                return iv
+        return self.intervals
 
     @property
     def size(self) -> int:
@@ -333,7 +341,8 @@ class SimulationModel:
                 for r in self.routing
             ],
             "pools": [
-                {"name": p.name, "members": list(p.members), "calendar": {"intervals": [list(i) for i in p.intervals], "tz": p.tz}}
+                {"name": p.name, "members": list(p.members), "calendar": {"intervals": [list(i) for i in p.intervals], "tz": p.tz},
+                 **({"member_calendars": {m: [list(i) for i in iv] for m, iv in p.member_intervals}} if p.member_intervals else {})}
                 for p in self.pools
             ],
             "attributes": {"names": list(self.attributes.names), "rows": [list(r) for r in self.attributes.rows]},
@@ -444,8 +453,20 @@ def _from_dict(doc: Any) -> SimulationModel:
             raise _err(f"{w}.calendar.intervals", "a list of [start_s, end_s] pairs within the week", iv) from None
         if not ivn:
             raise _err(f"{w}.calendar.intervals", "at least one working interval", iv)
+        mcal = _get(p, "member_calendars", w, default={}, kind=dict) or {}
+        miv = []
+        for mname, mi in mcal.items():
+            try:
+                mn = normalize_intervals(mi)
+            except (TypeError, ValueError):
+                raise _err(f"{w}.member_calendars.{mname}", "a list of [start_s, end_s] pairs within the week", mi) from None
+            if not mn:
+                raise _err(f"{w}.member_calendars.{mname}", "at least one working interval", mi)
+            if str(mname) not in [str(x) for x in members]:
+                raise _err(f"{w}.member_calendars.{mname}", f"a member of the pool {members[:8]}", mname)
+            miv.append((str(mname), mn))
         pools.append(Pool(str(_get(p, "name", w, kind=str)), tuple(str(m) for m in members), ivn,
-                          str(_get(cal, "tz", f"{w}.calendar", default="UTC"))))
+                          str(_get(cal, "tz", f"{w}.calendar", default="UTC")), tuple(miv)))
     acts = []
     for i, a in enumerate(_get(doc, "activities", "(top level)", kind=list)):
         w = f"activities[{i}]"
