@@ -75,3 +75,12 @@ __all__ = [
     "rework",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # leanops.simulate is loaded on first use (it pulls in SimPy and scipy lazily too)
+    if name == "simulate":
+        import importlib
+
+        return importlib.import_module(".simulate", __name__)
+    raise AttributeError(f"module 'leanops' has no attribute {name!r}")
