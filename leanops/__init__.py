@@ -26,6 +26,16 @@ from .mining import (
     filter_time,
     filter_variants,
     variants,
+    ValueStream,
+    bottlenecks,
+    discover_pools,
+    estimate_start_times,
+    handoffs,
+    multitasking,
+    performance,
+    rework,
+    utilization,
+    value_stream,
 )
 from .report import build_report
 
@@ -53,6 +63,26 @@ __all__ = [
     "filter_time",
     "filter_attribute",
     "filter_activity",
+    # mining: performance, value stream, resources, bottlenecks
+    "performance",
+    "estimate_start_times",
+    "value_stream",
+    "ValueStream",
+    "utilization",
+    "discover_pools",
+    "handoffs",
+    "multitasking",
+    "bottlenecks",
+    "rework",
     "build_report",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # leanops.simulate is loaded on first use (it pulls in SimPy and scipy lazily too)
+    if name == "simulate":
+        import importlib
+
+        return importlib.import_module(".simulate", __name__)
+    raise AttributeError(f"module 'leanops' has no attribute {name!r}")

@@ -64,7 +64,11 @@ def test_summary_takes_findings_and_sections_are_ordered():
     keys = [s.key for s in rep.sections]
     assert keys[0] == "summary" and keys[-1] == "appendix"
     assert 1 <= len(rep.section("summary").summary) <= 3
-    assert "4.0 h" in rep.section("summary").summary[0]
+    summary = " ".join(rep.section("summary").summary)
+    # waits: c1 1 h before B, c2 4.5 h before B; lead times 4 + 6 + 2 = 12 h -> 5.5 / 12 = 45.8 %
+    assert "**45.8 % of it is waiting**" in summary and "A case takes **4.0 h**" in summary
+    # nobody is busy while B waits: no capacity bottleneck is claimed, the wait is located
+    assert "no step constrains the flow" in summary and "before **B** (100.0 % of all waiting, 2.8 h per instance)" in summary
     notes = rep.section("appendix").tables[0].frame
     assert "Lead time" in " ".join(notes["method"])
 

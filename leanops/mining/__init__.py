@@ -1,4 +1,5 @@
-"""leanops.mining: what happened. Process maps, variants, filters and pm4py process models.
+"""leanops.mining: what happened. Process maps, variants, filters, pm4py process models,
+performance, value stream, resources and bottlenecks.
 
 Examples
 --------
@@ -11,6 +12,10 @@ Examples
 from .graph import END, START, ProcessGraph, discover
 from .models import ConformanceResult, PetriNet, ProcessModel, conformance, discover_model
 from .variants import filter_activity, filter_attribute, filter_time, filter_variants, variants
+from .bottlenecks import bottlenecks, rework
+from .performance import estimate_start_times, performance
+from .resources import discover_pools, handoffs, multitasking, utilization
+from .valuestream import ValueStream, value_stream
 
 __all__ = [
     # --- process graphs, variants, models (issue 3)
@@ -28,4 +33,15 @@ __all__ = [
     "PetriNet",
     "conformance",
     "ConformanceResult",
+    # --- performance, value stream, resources, bottlenecks (issue 4)
+    "performance",
+    "estimate_start_times",
+    "value_stream",
+    "ValueStream",
+    "utilization",
+    "discover_pools",
+    "handoffs",
+    "multitasking",
+    "bottlenecks",
+    "rework",
 ]

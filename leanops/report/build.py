@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -140,14 +141,23 @@ def build_report(
         title, fn = SECTIONS[key]
         ctx.done = done
         t = time.perf_counter()
+        caught: list[warnings.WarningMessage] = []
         try:
-            sec = fn(ctx)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sec = fn(ctx)
         except InputError as exc:  # the analysis does not apply to this log: say why
             sec = Section(key, title, error=str(exc))
         except Exception as exc:  # a bug: keep the rest of the report, flag the failure
             sec = Section(key, title, error=f"internal error: {type(exc).__name__}: {exc}")
             failed.append(f"{key}: {type(exc).__name__}: {exc}")
         sec.elapsed_s = time.perf_counter() - t
+        seen = set()
+        for w in caught:  # what an analysis warns about belongs next to its numbers
+            msg = " ".join(str(w.message).split())
+            if issubclass(w.category, UserWarning) and msg not in seen and not issubclass(w.category, DeprecationWarning):
+                seen.add(msg)
+                sec.summary.append(f"Caution: {msg}")
         done[key] = sec
         if on_section is not None:
             on_section(sec)

@@ -89,7 +89,7 @@ def value(x: Any, unit: str) -> str:
     if unit == "number":
         return number(x)
     if unit == "ratio":
-        return "–" if _missing(x) else f"{float(x):.2f}"
+        return "–" if _missing(x) else f"{float(x):.3f}"
     if unit == "pvalue":
         return "–" if _missing(x) else ("< 0.001" if float(x) < 0.001 else f"{float(x):.3f}")
     if unit == "datetime":

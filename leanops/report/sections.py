@@ -65,57 +65,56 @@ def case_times(log: EventLog) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ KPIs
 def kpis(ctx: Context) -> Section:
     log = ctx.log
+    vs = _value_stream(ctx)
     ct = case_times(log)
     lt = ct["lead_time_s"].to_numpy(dtype=float)
-    span_s = (log.end_time - log.start_time).total_seconds() if len(log) else 0.0
-    days = span_s / 86400
-    mean, median, p90 = (float(np.mean(lt)), float(np.median(lt)), float(np.quantile(lt, 0.9))) if lt.size else (np.nan,) * 3
-    throughput = ct.shape[0] / days if days > 0 else np.nan
-    # Time-average number of open cases over the observed span (Little's law, exact
-    # when every case starts and ends inside the span, as in an extract of finished cases).
-    wip = float(lt.sum() / span_s) if span_s > 0 else np.nan
+    span_s = (vs.end - vs.start).total_seconds()
     s = Section("kpis", "Key performance indicators")
-    cards = [
-        {"kpi": "lead_time_mean_s", "label": "Lead time (mean)", "value": mean, "unit": "duration"},
-        {"kpi": "lead_time_median_s", "label": "Lead time (median)", "value": median, "unit": "duration"},
-        {"kpi": "lead_time_p90_s", "label": "Lead time (90th percentile)", "value": p90, "unit": "duration"},
-        {"kpi": "throughput_per_day", "label": "Throughput", "value": throughput, "unit": "per_day"},
-        {"kpi": "wip_mean", "label": "Work in progress (mean)", "value": wip, "unit": "wip"},
-        {"kpi": "cases", "label": "Cases", "value": ct.shape[0], "unit": "cases"},
-    ]
     s.data = {
-        "cases": int(ct.shape[0]),
+        "cases": vs.n_cases,
         "events": len(log),
-        "lead_time_mean_s": mean,
-        "lead_time_median_s": median,
-        "lead_time_p90_s": p90,
-        "throughput_per_day": throughput,
-        "wip_mean": wip,
+        "lead_time_mean_s": vs.lead_time_mean_s,
+        "lead_time_median_s": vs.lead_time_median_s,
+        "lead_time_p90_s": vs.lead_time_p90_s,
+        "pce": vs.pce,
+        "throughput_per_day": vs.throughput_per_day,
+        "wip_mean": vs.wip_mean,
+        "wip_max": vs.wip_max,
+        "takt_time_s": vs.takt_time_s,
         "span_s": span_s,
     }
-    s.cards = [Card(c["label"], _card_value(c["value"], c["unit"])) for c in cards]
+    s.cards = [
+        Card("Lead time (mean)", fmt.duration(vs.lead_time_mean_s)),
+        Card("Lead time (90th percentile)", fmt.duration(vs.lead_time_p90_s)),
+        Card("PCE (processing ÷ lead time)", fmt.percent(vs.pce)),
+        Card("Throughput", fmt.per_day(vs.throughput_per_day)),
+        Card("Work in progress (mean)", f"{fmt.number(vs.wip_mean, digits=1)} cases"),
+        Card("Takt time (working time per case)", fmt.duration(vs.takt_time_s)),
+    ]
     s.summary.append(
-        f"{fmt.count(ct.shape[0])} cases over {fmt.duration(span_s)} ({_day(log.start_time)} to {_day(log.end_time)}): "
-        f"{fmt.per_day(throughput)} on average, with {fmt.number(wip, digits=1)} cases in progress at a time."
+        f"{fmt.count(vs.n_cases)} cases over {fmt.duration(span_s)} ({_day(vs.start)} to {_day(vs.end)}): "
+        f"{fmt.per_day(vs.throughput_per_day)} on average, with {fmt.number(vs.wip_mean, digits=1)} cases in progress "
+        f"at a time (at most {fmt.count(vs.wip_max)})."
     )
     s.summary.append(
-        f"A case takes **{fmt.duration(mean)}** on average from its first to its last activity; "
-        f"half take less than {fmt.duration(median)} and one in ten takes more than {fmt.duration(p90)}."
+        f"A case takes **{fmt.duration(vs.lead_time_mean_s)}** on average from its first to its last activity; half take "
+        f"less than {fmt.duration(vs.lead_time_median_s)} and one in ten takes more than {fmt.duration(vs.lead_time_p90_s)}."
     )
     s.findings.append(
         Finding(
-            0.9,
-            f"Lead time is **{fmt.duration(mean)}** on average (median {fmt.duration(median)}), "
-            f"and one case in ten takes more than **{fmt.duration(p90)}**.",
+            0.5,
+            f"Lead time is **{fmt.duration(vs.lead_time_mean_s)}** on average (median {fmt.duration(vs.lead_time_median_s)}), "
+            f"and one case in ten takes more than **{fmt.duration(vs.lead_time_p90_s)}**.",
         )
     )
     if lt.size:
         s.figures.append(
-            _figure(
+            Figure(
                 "Lead time per case",
                 charts.histogram(
                     lt, fmt=fmt.duration, label="Histogram of lead time per case",
-                    marks=[("median", median), ("p90", p90)], count_unit="cases", duration=True,
+                    marks=[("median", vs.lead_time_median_s), ("p90", vs.lead_time_p90_s)], count_unit="cases",
+                    duration=True,
                 ),
                 f"{fmt.count(lt.size)} cases; dashed lines mark the median and the 90th percentile.",
             )
@@ -123,7 +122,7 @@ def kpis(ctx: Context) -> Section:
         weekly = ct.set_index("end")["case_id"].resample("W-MON", label="left", closed="left").count()
         if 2 <= len(weekly) <= 80:
             s.figures.append(
-                _figure(
+                Figure(
                     "Cases completed per week",
                     charts.bar_chart(
                         [f"week of {d:%Y-%m-%d}" for d in weekly.index], weekly.to_numpy(dtype=float),
@@ -135,9 +134,9 @@ def kpis(ctx: Context) -> Section:
     s.notes += [
         "Lead time: per case, from the start of its first activity (its end where the log has no start) "
         "to the end of its last activity, in calendar time.",
-        "Throughput: cases in the log divided by the days between the log's first and last timestamp.",
-        "Work in progress: the time-average number of open cases over that span (the sum of lead times "
-        "divided by the span, Little's law); exact when the extract holds whole cases only.",
+        "Throughput: cases in the log per calendar day between the first start and the last end.",
+        "Work in progress: cases open (started, not yet ended) at each instant, averaged over that span; "
+        "Little's law ties it to throughput × mean lead time.",
     ]
     return s
 
@@ -152,10 +151,6 @@ def _card_value(v: Any, unit: str) -> str:
 
 def _day(ts: Any) -> str:
     return "–" if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
-
-
-def _figure(title: str, svg: str, caption: str = "") -> Figure:
-    return Figure(title, svg, caption)
 
 
 # ----------------------------------------------------------------------- data quality
@@ -241,13 +236,30 @@ def quality(ctx: Context) -> Section:
     return s
 
 
+# -------------------------------------------------------------- shared analyses (cached)
+def _value_stream(ctx: Context):
+    if "vs" not in ctx.cache:
+        from ..mining import value_stream
+
+        ctx.cache["vs"] = value_stream(ctx.log)
+    return ctx.cache["vs"]
+
+
+def _bottlenecks(ctx: Context) -> pd.DataFrame:
+    if "bn" not in ctx.cache:
+        from ..mining import bottlenecks
+
+        ctx.cache["bn"] = bottlenecks(ctx.log)
+    return ctx.cache["bn"]
+
+
 def _hot_activity(ctx: Context) -> str | None:
     """The top-ranked bottleneck (from the bottleneck section, computed first), marked in
     red wherever it appears."""
     sec = ctx.done.get("bottlenecks")
-    if sec is None or sec.error or not len(sec.data.get("bottlenecks", ())):
+    if sec is None or sec.error:
         return None
-    return str(sec.data["bottlenecks"]["activity"].iloc[0])
+    return sec.data.get("top")
 
 
 # ----------------------------------------------------------------------- process map
@@ -309,6 +321,234 @@ def process_map(ctx: Context) -> Section:
     return s
 
 
+# ----------------------------------------------------------------------- value stream
+def value_stream_section(ctx: Context) -> Section:
+    vs = _value_stream(ctx)
+    s = Section("valuestream", "Value stream", command="valuestream")
+    s.data = vs.to_dict()
+    lead, proc, wait = vs.lead_time_mean_s, vs.processing_time_mean_s, vs.waiting_time_mean_s
+    s.summary.append(
+        f"Of the mean lead time of {fmt.duration(lead)}, {fmt.duration(proc)} ({fmt.percent(proc / lead if lead else np.nan)}) "
+        f"is processing and **{fmt.duration(wait)} ({fmt.percent(wait / lead if lead else np.nan)}) is waiting**. "
+        f"Process cycle efficiency (PCE) is {fmt.percent(vs.pce)}."
+    )
+    steps = vs.steps.copy()
+    hot = _hot_activity(ctx)
+    by_share = steps.sort_values("share_of_lead_time", ascending=False, kind="stable")
+    if len(by_share) and by_share["share_of_lead_time"].iloc[0] > 0:
+        top = by_share.iloc[0]
+        s.summary.append(
+            f"The step that takes the largest share of lead time is **{top['activity']}** "
+            f"({fmt.percent(top['share_of_lead_time'])}: {fmt.percent(top['waiting_share'])} waiting before it, "
+            f"{fmt.percent(top['processing_share'])} processing)."
+        )
+    slow = steps[~steps["meets_takt"].astype(bool)] if "meets_takt" in steps else steps.iloc[0:0]
+    if np.isfinite(vs.takt_time_s):
+        if len(slow):
+            s.summary.append(
+                f"Takt time is {fmt.duration(vs.takt_time_s)} of working time per case; "
+                f"{fmt.count(len(slow))} steps cannot keep that pace with their current staff: "
+                + ", ".join(f"**{a}**" for a in slow["activity"].head(5)) + "."
+            )
+        else:
+            s.summary.append(
+                f"Takt time is {fmt.duration(vs.takt_time_s)} of working time per case; every step keeps that pace "
+                "with its current staff, so the waiting is not a lack of capacity on average."
+            )
+    s.findings.append(Finding(
+        0.97,
+        f"A case takes **{fmt.duration(lead)}** on average (one in ten more than {fmt.duration(vs.lead_time_p90_s)}), "
+        f"and **{fmt.percent(wait / lead if lead else np.nan)} of it is waiting** ({fmt.duration(wait)}); "
+        f"PCE is {fmt.percent(vs.pce)}."
+        + (f" The largest share goes to **{by_share.iloc[0]['activity']}** ({fmt.percent(by_share.iloc[0]['share_of_lead_time'])} of lead time)."
+           if len(by_share) else ""),
+    ))
+    s.cards = [
+        Card("Processing per case (mean)", fmt.duration(proc)),
+        Card("Waiting per case (mean)", fmt.duration(wait), hot=True),
+    ]
+    chart = by_share[by_share["share_of_lead_time"] > 0].head(12)
+    if len(chart):
+        labels = list(chart["activity"].astype(str))
+        s.figures.append(Figure(
+            "Where the lead time goes",
+            charts.stacked_bars(
+                labels,
+                [("waiting before the step", list(chart["waiting_share"] * lead), charts.WAIT),
+                 ("processing", list(chart["processing_share"] * lead), charts.PROCESS)],
+                fmt=fmt.duration, highlight=[i for i, a in enumerate(labels) if a == hot],
+                label="Lead time per case by step, waiting and processing", duration=True,
+            ),
+            f"Mean time per case attributed to each step (the {len(chart)} largest of {len(steps)}); the shares of all "
+            "steps add up to the lead time." + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+        ))
+    cols = ["activity", "instances", "processing_mean_s", "waiting_mean_s", "share_of_lead_time",
+            "value_added", "resources", "cycle_time_s", "meets_takt"]
+    cols = [c for c in cols if c in steps.columns]
+    if "value_added" in cols and vs.value_added is None:
+        cols.remove("value_added")  # every step counts as value-adding: the column says nothing
+    s.tables.append(Table(
+        "Steps in flow order", steps[cols], key="steps",
+        units={"instances": "count", "cases": "count", "processing_mean_s": "duration", "waiting_mean_s": "duration",
+               "share_of_lead_time": "percent", "resources": "count", "cycle_time_s": "duration"},
+        labels={"processing_mean_s": "processing mean", "waiting_mean_s": "wait before (mean)",
+                "share_of_lead_time": "share of lead time", "value_added": "value added",
+                "cycle_time_s": "cycle time", "meets_takt": "meets takt"},
+        highlight=[i for i, a in enumerate(steps["activity"].head(200)) if a == hot],
+    ))
+    s.notes += [
+        "Value stream: processing time of a case is the time covered by at least one of its instances (parallel "
+        "instances count once); waiting is the rest of its lead time. Every instant of a case is attributed to one "
+        "step, so the steps' shares add up to 100 %.",
+        "PCE (process cycle efficiency): value-added processing time over lead time, summed over cases; every "
+        "activity counts as value-adding unless told otherwise.",
+        "Takt time: the working time of the calendar learnt from the log, over the span, divided by the number "
+        "of cases. A step's cycle time is its processing per case divided by the resources doing it; above "
+        "takt it cannot keep pace.",
+    ]
+    if vs.starts_estimated > 0:
+        s.notes.append(f"{fmt.percent(vs.starts_estimated)} of the start times were estimated (the log lacks them).")
+    return s
+
+
+# ----------------------------------------------------------------------- bottlenecks
+def bottlenecks_section(ctx: Context) -> Section:
+    b = _bottlenecks(ctx)
+    s = Section("bottlenecks", "Bottlenecks", command="bottlenecks")
+    s.data = {"bottlenecks": b, "score": b.attrs.get("score")}
+    if not len(b):
+        s.summary.append("No step waits: there is no bottleneck to rank.")
+        return s
+    top = b.iloc[0]
+    if not top["score"] > 0:
+        most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+        if not most["wait_share"] > 0:
+            s.summary.append("No step waits: there is no bottleneck to rank.")
+            return s
+        s.summary.append(
+            f"No step waits while its resources are busy, so no step constrains the flow. Most waiting happens "
+            f"before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all waiting, "
+            f"{fmt.duration(most['wait_mean_s'])} per instance)."
+        )
+        s.findings.append(Finding(1.0, s.summary[-1], key="bottleneck"))
+        s.data["top"] = None
+    else:
+        s.data["top"] = str(top["activity"])
+        s.summary.append(str(top["evidence"]))
+    busy = float(top["contention"]) if pd.notna(top["contention"]) else 0.0
+    if s.data["top"] is None:
+        text = None
+    elif busy >= 0.6:
+        text = (
+            f"The bottleneck is **{top['activity']}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
+            f"({fmt.duration(top['wait_mean_s'])} per instance), while its pool was {fmt.percent(busy, digits=0)} busy: "
+            "work queues there for lack of capacity."
+        )
+    else:
+        text = (
+            f"Most waiting happens before **{top['activity']}** ({fmt.percent(top['wait_share'])} of all waiting, "
+            f"{fmt.duration(top['wait_mean_s'])} per instance), but its pool was only {fmt.percent(busy, digits=0)} busy "
+            "during those waits: the queue is not a lack of people."
+        )
+    if text:
+        s.findings.append(Finding(1.0, text, key="bottleneck"))
+    chart = b.head(12)
+    s.figures.append(Figure(
+        "Share of all waiting, by step (ranked by bottleneck score)",
+        charts.bar_chart(list(chart["activity"].astype(str)), list(chart["wait_share"]), fmt=lambda v: fmt.percent(v, digits=0),
+                         highlight=[0] if s.data["top"] else [], color=charts.WAIT, label="Share of all waiting by step"),
+        "Bars: the share of all waiting that happens before each step, in the order of the bottleneck score "
+        "(wait share × contention × utilisation). Red: the top-ranked bottleneck.",
+    ))
+    cols = ["rank", "activity", "score", "wait_mean_s", "wait_share", "contention", "utilization", "service_mean_s",
+            "queue_mean", "rework_share"]
+    cols = [c for c in cols if c in b.columns]
+    s.tables.append(Table(
+        "Ranking", b[cols], key="bottlenecks",
+        units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
+               "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
+               "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
+        labels={"wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
+                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean)",
+                "queue_max": "queue (max)", "rework_share": "rework"},
+        highlight=[0] if s.data["top"] else [], max_rows=10,
+    ))
+    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence"]].head(5), key="evidence",
+                          units={"rank": "count"}))
+    s.notes.append(
+        "Bottleneck score = wait share × contention × utilisation: the share of all waiting spent before the step, "
+        "times how busy its pool was during those waits (working time only), times the pool's utilisation over "
+        "the log. A long wait while the pool is idle (batching, schedules, hand-offs) scores low: it is waste, but "
+        "not a capacity constraint."
+    )
+    return s
+
+
+# ----------------------------------------------------------------------------- rework
+def rework_section(ctx: Context) -> Section:
+    from ..mining import rework
+
+    rw = rework(ctx.log)
+    s = Section("rework", "Rework")
+    s.data = {"rework": rw}
+    d = ctx.log.df
+    dup = d.duplicated(["case_id", "activity"]).to_numpy()
+    cases_rw = int(pd.unique(ctx.log.case_codes[dup]).size)
+    share = cases_rw / ctx.log.n_cases if ctx.log.n_cases else 0.0
+    s.data["cases_with_rework"] = cases_rw
+    s.data["cases_with_rework_share"] = share
+    if not len(rw):
+        s.summary.append("No case repeats an activity: there is no rework.")
+        return s
+    total = float(rw["rework_time_s"].sum())
+    s.summary.append(
+        f"{fmt.percent(share)} of cases ({fmt.count(cases_rw)} of {fmt.count(ctx.log.n_cases)}) repeat at least one "
+        f"activity; the repeats take {fmt.duration(total)} of processing and waiting in total, "
+        f"{fmt.duration(total / cases_rw if cases_rw else np.nan)} per case with rework."
+    )
+    top = rw.iloc[0]
+    s.summary.append(
+        f"The costliest is **{top['activity']}**: {fmt.count(top['repeats'])} repeats in {fmt.count(top['cases_with_rework'])} "
+        f"cases ({fmt.count(top['self_loops'])} directly after itself, {fmt.count(top['loop_backs'])} returning later"
+        + (f", most often from {top['returns_from']}" if top["returns_from"] and top["returns_from"] != top["activity"] else "")
+        + ")."
+    )
+    if share >= 0.05:
+        s.findings.append(Finding(
+            0.85 if share >= 0.2 else 0.6,
+            f"**{fmt.percent(share, digits=0)} of cases repeat work**; repeats of **{top['activity']}** alone cost "
+            f"{fmt.duration(top['rework_time_per_case_s'])} per affected case.",
+        ))
+    chart = rw.head(10)
+    s.figures.append(Figure(
+        "Time spent on repeats, by activity",
+        charts.stacked_bars(
+            list(chart["activity"].astype(str)),
+            [("waiting before repeats", list(chart["rework_waiting_s"]), charts.WAIT),
+             ("processing of repeats", list(chart["rework_processing_s"]), charts.PROCESS)],
+            fmt=fmt.duration, label="Rework time by activity", duration=True,
+        ),
+        "Summed over all cases; an instance is a repeat when its activity already occurred earlier in the case.",
+    ))
+    cols = ["activity", "cases_with_rework", "repeats", "returns_from", "rework_time_s", "rework_time_per_case_s",
+            "share_of_processing"]
+    s.tables.append(Table(
+        "Repeated activities", rw[cols], key="rework",
+        units={"cases": "count", "cases_with_rework": "count", "repeats": "count", "self_loops": "count",
+               "loop_backs": "count", "rework_time_s": "duration", "rework_time_per_case_s": "duration",
+               "share_of_processing": "percent"},
+        labels={"cases_with_rework": "cases with rework", "self_loops": "self-loops", "loop_backs": "loop-backs",
+                "returns_from": "mostly after", "rework_time_s": "time in total",
+                "rework_time_per_case_s": "time per affected case", "share_of_processing": "share of its processing"},
+        max_rows=10,
+    ))
+    s.notes.append(
+        "Rework: an instance is a repeat when its activity already occurred earlier in the same case; a self-loop "
+        "when it directly follows itself, a loop-back otherwise. Its time is its processing plus the wait before it."
+    )
+    return s
+
+
 # --------------------------------------------------------------------------- variants
 def _variants_table(ctx: Context) -> Table | None:
     from ..mining import variants
@@ -333,8 +573,9 @@ def _variants_table(ctx: Context) -> Table | None:
 def appendix(ctx: Context) -> Section:
     s = Section("appendix", "Appendix: variants and method notes")
     rows = []
-    for sec in ctx.done.values():
-        for note in sec.notes:
+    for key in SECTIONS:
+        sec = ctx.done.get(key)
+        for note in sec.notes if sec is not None else ():
             rows.append((sec.title, note))
     s.tables.append(Table("How each number is computed", pd.DataFrame(rows, columns=["section", "method"]), key="method_notes", max_rows=0))
     vt = _variants_table(ctx)
@@ -372,6 +613,9 @@ SECTIONS: dict[str, tuple[str, SectionFn]] = {
     "kpis": ("Key performance indicators", kpis),
     "quality": ("Data quality", quality),
     "map": ("Process map", process_map),
+    "valuestream": ("Value stream", value_stream_section),
+    "bottlenecks": ("Bottlenecks", bottlenecks_section),
+    "rework": ("Rework", rework_section),
     "appendix": ("Appendix: variants and method notes", appendix),
 }
 
