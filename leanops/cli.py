@@ -355,10 +355,11 @@ def discover(
 @click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
 @click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @log_options
 def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
-               config_path: str | None, verbose: bool, **kwargs: Any) -> None:
+               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
     """Bottleneck report on each LOG (the bundled demo log when none is given).
 
     LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
@@ -373,7 +374,7 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
         click.echo(f"leanops: {line}", err=True)
 
     res = run_batch(
-        list(logs) or [None], out, format=fmt, since=since, until=until, config=config,
+        list(logs) or [None], out, format=fmt, since=since, until=until, config=config, simulate=simulate,
         read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
     )
     for path in res.outputs:

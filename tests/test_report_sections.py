@@ -85,3 +85,19 @@ def test_sections_on_a_completion_only_log_say_why_they_are_missing():
     assert rep.section("kpis").error is None
     assert rep.section("kpis").data["lead_time_mean_s"] == pytest.approx(np.mean([2, 3, 4] * 10) * 3600)
 
+
+
+def test_simulation_section_only_when_asked_and_consistent(production):
+    log, rep = production
+    assert rep.section("simulation") is None
+    sim = build_report(log, simulate=True, config=leanops.report.ReportConfig(sections=("simulation",))).section("simulation")
+    assert sim.error is None, sim.error
+    val = sim.data["validation"]
+    assert list(val["measure"]) == ["cycle_time_emd", "ngram_3", "circadian_emd", "arrival_emd"]
+    wins = int(val["model_better"].sum())
+    assert f"**{wins} of 4**" in sim.summary[0]
+    assert sim.data["train_cases"] + sim.data["test_cases"] == log.n_cases
+    ct = sim.data["baseline"]["kpis"]["cycle_time_mean_s"]
+    assert ct["ci_low"] <= ct["mean"] <= ct["ci_high"]
+    doc = leanops.report.render.to_json(leanops.report.Report("t", "t", {}, [sim], "now"))
+    assert "kpis" in doc["simulate"]["baseline"]  # the `leanops simulate --json` shape

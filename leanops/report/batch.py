@@ -151,6 +151,7 @@ def run_batch(
     since: Any = None,
     until: Any = None,
     config: ReportConfig | None = None,
+    simulate: bool = False,
     read: Callable[[str | None], Any],
     verbose: Callable[[str], None] | None = None,
     progress: bool | None = None,
@@ -165,6 +166,8 @@ def run_batch(
         when there is one log.
     format : {'html', 'md', 'json'}, optional
         Default: from the suffix of a file ``out``, else HTML.
+    simulate : bool
+        Add the simulation section (see :func:`~leanops.report.build_report`).
     read : callable
         ``path -> EventLog`` (the CLI passes its column mapping through this).
     verbose : callable, optional
@@ -218,7 +221,7 @@ def run_batch(
 
             try:
                 report = build_report(log, name=stem if src is not None else None, since=since, until=until,
-                                      config=config, on_section=on_section)
+                                      config=config, simulate=simulate, on_section=on_section)
             finally:
                 sec_bar.close()
             write_report(report, target, format=format)

@@ -72,7 +72,10 @@ def _iso(ts: Any) -> str:
     return "–" if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
 
 
-def _selected(config: ReportConfig) -> list[str]:
+OPTIONAL = ("simulation",)
+
+
+def _selected(config: ReportConfig, *, simulate: bool = False) -> list[str]:
     keys = list(SECTIONS)
     for what in ("sections", "exclude"):
         for k in getattr(config, what) or ():
@@ -81,7 +84,7 @@ def _selected(config: ReportConfig) -> list[str]:
                 tip = f" Did you mean {hint[0]!r}?" if hint else ""
                 raise InputError(f"{what}: unknown section {k!r}.{tip} Available sections: {', '.join(keys)}.")
     chosen = [k for k in keys if config.sections is None or k in config.sections]
-    return [k for k in chosen if k not in config.exclude]
+    return [k for k in chosen if k not in config.exclude and (simulate or k not in OPTIONAL)]
 
 
 def build_report(
@@ -91,6 +94,7 @@ def build_report(
     since: Any = None,
     until: Any = None,
     config: ReportConfig | None = None,
+    simulate: bool = False,
     on_section: Callable[[Section], None] | None = None,
 ) -> Report:
     """The bottleneck report of ``log``: every section whose analysis leanops provides.
@@ -106,6 +110,10 @@ def build_report(
         cases were left out.
     config : ReportConfig, optional
         Title, sections to include or exclude, rows shown per table.
+    simulate : bool
+        Add the simulation section: a model fitted on the first 80 % of cases is validated
+        on the rest against the persistence baseline, and the model fitted on the whole log
+        is replicated (this takes seconds to minutes).
     on_section : callable, optional
         Called with each finished section (used for progress bars and timings).
 
@@ -126,7 +134,7 @@ def build_report(
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
     config = config or ReportConfig()
-    keys = _selected(config)
+    keys = _selected(config, simulate=simulate)
     if len(log) == 0:
         raise InputError("the log has no activity instances; nothing to report.")
     name = name or _name_of(log)
@@ -155,8 +163,9 @@ def build_report(
         seen = set()
         for w in caught:  # what an analysis warns about belongs next to its numbers
             msg = " ".join(str(w.message).split())
-            if issubclass(w.category, UserWarning) and msg not in seen and not issubclass(w.category, DeprecationWarning):
-                seen.add(msg)
+            head = msg.split("(")[0]
+            if issubclass(w.category, UserWarning) and head not in seen:
+                seen.add(head)
                 sec.summary.append(f"Caution: {msg}")
         done[key] = sec
         if on_section is not None:
