@@ -219,3 +219,13 @@ def test_appendix_lists_variants():
     v = next(t for t in app.tables if t.key == "variants").frame
     assert list(v["cases"]) == [2, 1]
     assert v["activities"].iloc[0] == "A → B"
+
+
+def test_value_added_from_config_changes_pce_and_is_checked():
+    # processing: c1 A 1 h + B 2 h, c2 A 0.5 h + B 1 h, c3 A 2 h; lead times 12 h in all
+    rep = build_report(tiny_log(), config=ReportConfig(value_added=("B",)))
+    assert rep.section("kpis").data["pce"] == pytest.approx(3 / 12)
+    rep = build_report(tiny_log())
+    assert rep.section("kpis").data["pce"] == pytest.approx(6.5 / 12)
+    with pytest.raises(InputError, match="value_added.*'C'"):
+        build_report(tiny_log(), config=ReportConfig(value_added=("C",)))

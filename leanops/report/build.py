@@ -138,6 +138,10 @@ def build_report(
     if len(log) == 0:
         raise InputError("the log has no activity instances; nothing to report.")
     name = name or _name_of(log)
+    if config.value_added is not None:
+        from .._validation import check_names
+
+        check_names("value_added", config.value_added, log.activities, what="activity")
     log, period = filter_period(log, since=since, until=until)
     ctx = Context(log=log, config=config, name=name, period=period)
     done: dict[str, Section] = {}

@@ -6,6 +6,7 @@ Example ``report.yaml``::
     sections: [summary, kpis, quality, appendix]   # default: every section available
     exclude: [appendix]
     max_rows: 20                                   # rows shown per table in HTML/Markdown
+    value_added: [Review, Approve]                 # activities that add value (for PCE)
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ class ReportConfig:
     max_rows : int
         Rows shown per table in HTML and Markdown; the rest are counted, and the JSON
         output holds them all.
+    value_added : tuple of str or None
+        The activities that add value for the customer, for PCE (default: all of them).
     """
 
     title: str | None = None
     sections: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = field(default_factory=tuple)
     max_rows: int = 15
+    value_added: tuple[str, ...] | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "report config") -> "ReportConfig":
@@ -55,13 +59,13 @@ class ReportConfig:
         kw: dict[str, Any] = {}
         if d.get("title") is not None:
             kw["title"] = str(d["title"])
-        for key in ("sections", "exclude"):
+        for key in ("sections", "exclude", "value_added"):
             if d.get(key) is not None:
                 v = d[key]
                 if isinstance(v, str):
                     v = [s.strip() for s in v.split(",") if s.strip()]
                 if not isinstance(v, (list, tuple)):
-                    raise InputError(f"{where}: {key} must be a list of section names; got {v!r}.")
+                    raise InputError(f"{where}: {key} must be a list of names; got {v!r}.")
                 kw[key] = tuple(str(s) for s in v)
         if d.get("max_rows") is not None:
             kw["max_rows"] = int(check_positive(f"{where}: max_rows", d["max_rows"], integer=True))

@@ -241,7 +241,7 @@ def _value_stream(ctx: Context):
     if "vs" not in ctx.cache:
         from ..mining import value_stream
 
-        ctx.cache["vs"] = value_stream(ctx.log)
+        ctx.cache["vs"] = value_stream(ctx.log, value_added=ctx.config.value_added)
     return ctx.cache["vs"]
 
 
@@ -468,8 +468,8 @@ def bottlenecks_section(ctx: Context) -> Section:
         units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
                "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
                "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
-        labels={"wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
-                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean)",
+        labels={"score": "score (0 to 1)", "wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
+                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean, instances)",
                 "queue_max": "queue (max)", "rework_share": "rework"},
         highlight=[0] if s.data["top"] else [], max_rows=10,
     ))
