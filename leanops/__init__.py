@@ -33,4 +33,15 @@ __all__ = [
     "ScenarioError",
     "DataQualityWarning",
     "__version__",
+    "root_causes",
 ]
+
+
+# --- root causes (lazy: leanops.rca loads scipy.stats and, for rules, scikit-learn)
+def __getattr__(name: str):
+    if name in ("rca", "root_causes"):
+        import importlib
+
+        rca = importlib.import_module(".rca", __name__)
+        return rca if name == "rca" else rca.root_causes
+    raise AttributeError(f"module 'leanops' has no attribute {name!r}")

@@ -184,5 +184,36 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+# --- root causes
+@cli.command("rca")
+@click.argument("log", required=False)
+@log_options
+@click.option("--target", "-t", default="case_duration", show_default=True, metavar="T",
+              help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
+@click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting)."""
+    from . import rca
+
+    ev = load_log(log, pop_mapping(kwargs))
+    if waiting:
+        wc = rca.waiting_causes(ev)
+        if as_json:
+            emit(wc.to_dict())
+        else:
+            click.echo(str(wc))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
