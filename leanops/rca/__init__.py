@@ -13,6 +13,7 @@ from __future__ import annotations
 from .drivers import Cause, RootCauses, root_causes
 from .features import CATEGORIES, feature_category, features
 from .targets import Target, parse_duration, target_values
+from .waiting import WAITING_CAUSES, WaitingCauses, waiting_causes
 
 __all__ = [
     "features",
@@ -24,4 +25,7 @@ __all__ = [
     "target_values",
     "Target",
     "parse_duration",
+    "waiting_causes",
+    "WaitingCauses",
+    "WAITING_CAUSES",
 ]

@@ -668,10 +668,12 @@ def root_causes(
     select(stage_path=True)
 
     if not selected:
-        reason = (f"no condition has a significant effect on {tgt.name!r} at alpha={alpha:g} "
+        reason = (f"nothing to explain: no condition has a significant effect on {tgt.name!r} at alpha={alpha:g} "
                   f"(Benjamini-Hochberg over {m_tests} conditions tested)")
+        if not log.attributes:
+            reason += "; the log has no attributes, so only resources, path, time and workload were examined"
         return RootCauses(tgt.name, tgt.kind, baseline, [], n, m_tests, alpha, statistic, low_confidence=low,
-                          nothing_to_explain=False, reason=reason, notes=notes)
+                          nothing_to_explain=True, reason=reason + ".", notes=notes)
 
     # ---- effects and bootstrap CIs (nested: cause j adjusted for causes 1..j-1)
     Xsel = np.column_stack(Zcols)
