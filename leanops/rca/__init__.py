@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .drivers import Cause, RootCauses, root_causes
 from .features import CATEGORIES, feature_category, features
+from .rules import Rules, rules
 from .targets import Target, parse_duration, target_values
 from .waiting import WAITING_CAUSES, WaitingCauses, waiting_causes
 
@@ -25,6 +26,8 @@ __all__ = [
     "target_values",
     "Target",
     "parse_duration",
+    "rules",
+    "Rules",
     "waiting_causes",
     "WaitingCauses",
     "WAITING_CAUSES",

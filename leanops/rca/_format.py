@@ -26,6 +26,8 @@ def fmt_num(x: float) -> str:
         return "n/a"
     if float(x).is_integer() and abs(x) < 1e15:
         return str(int(x))
+    if 1000 <= abs(x) < 1e15:
+        return f"{x:.0f}"
     return f"{x:.4g}"
 
 

@@ -230,6 +230,8 @@ def _welch(n1, s1, q1, n0, s0, q0):
         se2 = v1 / n1 + v0 / n0
         t = (m1 - m0) / np.sqrt(se2)
         dof = se2**2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v0 / n0) ** 2 / np.maximum(n0 - 1, 1))
+    # no spread within either group: a difference is certain, no difference is none
+    t = np.where(se2 == 0, np.where(m1 != m0, np.sign(m1 - m0) * 1e12, 0.0), t)
     t = np.where(np.isfinite(t), t, 0.0)
     dof = np.where(np.isfinite(dof) & (dof > 0), dof, 1.0)
     p = 2 * stats.t.sf(np.abs(t), dof)
@@ -357,7 +359,8 @@ def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n_params):
         b = np.where(free > 0.02, xMy / xMx, 0.0)
         sse = np.maximum(yMy - b * xMy, 0.0)
         se = np.sqrt(sse / max(n - k - 1, 1) / xMx)
-        t = np.where((free > 0.02) & (se > 0), b / se, 0.0)
+        t = np.where((free > 0.02) & (se > 0), b / np.where(se > 0, se, 1.0), 0.0)
+        t = np.where((free > 0.02) & (se == 0) & (b != 0), np.sign(b) * 1e12, t)
     return b, t, free, G
 
 
