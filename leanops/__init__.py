@@ -5,7 +5,7 @@ Read a log once, then call plain functions on it::
     >>> import leanops
     >>> log = leanops.datasets.load("production")
     >>> log
-    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-20>
+    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-31>
 
 pm4py is imported lazily, only by the functions that need it.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from . import datasets
 from ._normalize import from_frame
+from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
@@ -26,6 +27,8 @@ __all__ = [
     "read",
     "write",
     "from_frame",
+    "Calendar",
+    "discover_calendar",
     "datasets",
     "LeanopsError",
     "InputError",

@@ -1,0 +1,92 @@
+"""Resource pools from activity-resource profiles (core, so calendars can use them).
+
+A resource's profile is the share of its instances spent on each activity. Two resources
+belong to the same pool when their profiles are similar (cosine similarity at least
+``threshold``); pools are the connected groups of that relation. Resources that do the
+same activities in similar proportions end up together; a resource that only helps out
+occasionally elsewhere still joins the pool of its main work.
+
+``leanops.mining.discover_pools`` is the public face of this.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["resource_pools", "profiles"]
+
+
+def profiles(log: Any) -> pd.DataFrame:
+    """Instances per resource (rows) and activity (columns); missing resources left out."""
+    d = log.df
+    mask = d["resource"].notna().to_numpy()
+    res = d["resource"].to_numpy(dtype=object, na_value=None)[mask]
+    act = d["activity"].cat.codes.to_numpy()[mask]
+    r_codes, r_names = pd.factorize(res, sort=True)
+    acts = list(d["activity"].cat.categories)
+    m = np.zeros((len(r_names), len(acts)), dtype=np.int64)
+    np.add.at(m, (r_codes, act), 1)
+    return pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=[str(a) for a in acts])
+
+
+def _prefix(members: list[str]) -> str:
+    if len(members) < 2:
+        return ""
+    p = os.path.commonprefix(members).rstrip("0123456789_-. #")
+    return p if len(p) >= 2 else ""
+
+
+def _pool_name(members: list[str], prof: pd.DataFrame, taken: set[str], prefix: str) -> str:
+    if len(members) == 1:
+        name = members[0]
+    elif prefix:
+        name = prefix
+    else:
+        top = prof.loc[members].sum().sort_values(ascending=False)
+        top = top[top > 0]
+        name = "+".join(str(a) for a in top.index[:2]) + " team"
+    base, k = name, 2
+    while name in taken:
+        name = f"{base} ({k})"
+        k += 1
+    taken.add(name)
+    return name
+
+
+def resource_pools(log: Any, *, threshold: float = 0.8) -> dict[str, str]:
+    """Map each resource to a pool name (see the module docstring)."""
+    prof = profiles(log)
+    n = len(prof)
+    if n == 0:
+        return {}
+    x = prof.to_numpy(dtype=np.float64)
+    norm = np.linalg.norm(x, axis=1)
+    x = x / np.where(norm > 0, norm, 1.0)[:, None]
+    if n <= 4000:
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        sim = x @ x.T
+        _, labels = connected_components(csr_matrix(sim >= threshold), directed=False)
+    else:  # too many resources for a full similarity matrix: group by main activity set
+        key = [tuple(np.flatnonzero(row >= 0.3)) for row in x]
+        labels = pd.factorize(pd.Series(key))[0]
+    members: dict[int, list[str]] = {}
+    for r, lab in zip(prof.index, labels):
+        members.setdefault(int(lab), []).append(str(r))
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    # a member-name prefix names a pool only when no other pool shares it
+    prefixes = {lab: _prefix(m) for lab, m in members.items()}
+    shared = pd.Series(list(prefixes.values())).value_counts()
+    prefixes = {lab: (p if p and shared[p] == 1 else "") for lab, p in prefixes.items()}
+    # name the biggest pools first, so they get the plain names
+    for lab in sorted(members, key=lambda k: (-len(members[k]), members[k][0])):
+        name = _pool_name(members[lab], prof, taken, prefixes[lab])
+        for r in members[lab]:
+            out[r] = name
+    return out
