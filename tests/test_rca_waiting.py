@@ -98,6 +98,15 @@ def test_unavailability_outside_the_calendar():
     assert _row(wc, "c2", "B") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=30, extraneous=0)
 
 
+def test_unavailability_with_a_leanops_calendar():
+    cal = leanops.Calendar.parse("Mon-Fri 11:45-23:00")
+    wc = waiting_causes(_log(BASE), calendar={"r2": cal})
+    assert _row(wc, "c5", "C") == dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=15, extraneous=15)
+    # one calendar for everybody: r1 is off shift at 07:30-08:00 too
+    wc = waiting_causes(_log(BASE), calendar=cal)
+    assert _row(wc, "c2", "B")["unavailability"] == 30
+
+
 def test_needs_start_times_and_valid_options():
     df = pd.DataFrame({"case_id": ["a", "a"], "activity": ["X", "Y"],
                        "time:timestamp": pd.to_datetime(["2024-01-01 08:00", "2024-01-01 09:00"], utc=True)})
@@ -122,6 +131,16 @@ def test_loan_log_true_extraneous_delay_is_extraneous():
                for c in WAITING_CAUSES}
     assert covered["extraneous"] > 0.5, covered
     assert covered["extraneous"] > 2 * covered["contention"], covered
+    # with working calendars learnt per resource, nights become unavailability, yet the
+    # true delay is still mostly extraneous and not contention
+    wc_cal = waiting_causes(log, calendar="discover")
+    assert wc_cal.calendar.startswith("working calendars discovered")
+    inst = wc_cal.instances
+    covered_cal = {c: np.minimum(inst[f"{c}_s"].to_numpy()[delayed], t[delayed]).sum() / t[delayed].sum()
+                   for c in WAITING_CAUSES}
+    assert max(covered_cal, key=covered_cal.get) == "extraneous", covered_cal
+    assert covered_cal["extraneous"] > 2 * covered_cal["contention"], covered_cal
+    assert wc_cal.totals["unavailability"] > 0
     # the JSON document
     doc = wc.to_dict()
     assert set(doc["causes"]) == {f"{c}_s" for c in WAITING_CAUSES}
