@@ -111,6 +111,38 @@ def test_known_effect_on_a_user_series():
     assert again.to_dict() == rc.to_dict()
 
 
+def _shifted_log(n=600, shift=5.0, seed=5):
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["phone", "web"], size=n, p=[0.3, 0.7])
+    ids = [f"k{i}" for i in range(n)]
+    rows = pd.DataFrame({
+        "case_id": ids, "activity": "Do", "resource": "r",
+        "end_time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400 * 20, n), unit="s"),
+        "channel": channel,
+    })
+    y = pd.Series(10.0 + shift * (channel == "phone") + rng.exponential(2, n), index=ids, name="cost")
+    return leanops.from_frame(rows), y
+
+
+def test_median_statistic_and_other_directions():
+    log, y = _shifted_log()
+    rc = leanops.root_causes(log, target=y, statistic="median", n_boot=300, seed=2)
+    first = rc.causes[0]
+    assert (first.feature, first.value) == ("channel", "phone")
+    assert first.ci_low < 5.0 < first.ci_high  # both groups have the same spread: medians differ by 5
+    assert first.p_value < 1e-6
+    dec = leanops.root_causes(log, target=y, direction="decrease", n_boot=50)
+    assert (dec.causes[0].feature, dec.causes[0].value) == ("channel", "web")
+    assert dec.causes[0].effect < 0 and "lower" in dec.causes[0].sentence
+
+
+def test_rank_by_impact_orders_by_effect_times_cases(planted):
+    log, _ = planted
+    rc = leanops.root_causes(log, n_boot=30, rank_by="impact")
+    impact = [abs(c.effect) * c.n_cases for c in rc.causes]
+    assert impact == sorted(impact, reverse=True)
+
+
 def test_json_contract_keys(planted):
     log, _ = planted
     doc = leanops.root_causes(log, target="sla:3h", n_boot=30).to_dict()

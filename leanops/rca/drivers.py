@@ -522,7 +522,9 @@ def root_causes(
         elif n < 4:
             what = f"only {n} cases have a value"
         else:
-            what = f"the target is the same for every case ({fmt_effect(float(y[0]), unit)})"
+            v = float(y[0])
+            shown = fmt_duration(v) if unit == "s" else (f"{100 * v:.0f}%" if unit == "share" else fmt_effect(v, unit))
+            what = f"the target is the same for every case ({shown})"
         return _nothing(tgt, baseline, n, f"nothing to explain: {what} for target {tgt.name!r}.", statistic, alpha, low)
 
     table = build_features(log) if feature_table is None else feature_table
@@ -702,7 +704,7 @@ def root_causes(
                 bm.append(np.median(y[rng.choice(idx1, len(idx1))]) - np.median(y[rng.choice(idx0, len(idx0))]))
             lo, hi = np.percentile(bm, [2.5, 97.5])
             p_raw = float(stats.mannwhitneyu(y[ind], y[~ind], alternative="two-sided").pvalue)
-            p_val = float(min(1.0, p_raw * m_tests / (i + 1)))
+            p_val = p_raw  # corrected below, over all conditions tested
         causes.append(Cause(
             rank=0, feature=c.feature, value=str(value), effect=float(eff), effect_unit=unit,
             ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
@@ -711,6 +713,9 @@ def root_causes(
             confidence="low" if low else "normal",
         ))
         labels.append(f"{c.feature} = {value}" if not str(value).startswith(("<", ">")) else f"{c.feature} {value}")
+    if statistic == "median" and causes:
+        for c, q in zip(causes, _bh(np.array([c.p_raw for c in causes]), m_tests)):
+            c.p_value = float(q)
     if rank_by == "impact":
         causes.sort(key=lambda c: -abs(c.effect) * c.n_cases)
     elif rank_by == "effect":
