@@ -6,12 +6,18 @@ Planted mechanisms (each a known cause of longer cases):
   the ``Review`` step is the constrained one (two experts, high utilisation);
 * ``amount >= 10000`` adds an ``Audit`` step (a path consequence: ``Audit`` occurs is a
   mediator of the amount);
-* ``channel = phone`` has a much higher probability of repeating ``Check`` (rework);
+* ``channel = phone`` has a much higher probability of repeating ``Check`` (70 % against
+  5 %: rework);
 * ``experts_1`` is three times slower than ``experts_0`` at ``Review`` (experts do nothing else).
 
 Decoys: ``region`` is drawn independently of everything; ``segment`` is correlated with
 ``priority`` (80 % of low-priority cases are segment B, 20 % of the others) but has no effect
 of its own.
+
+With the default load (a case every 15 minutes: clerks ~75 %, experts ~80 % busy),
+``leanops.root_causes`` finds all four planted causes in its top 5 on 30 of 30 seeds tried
+(1-30), keeps both decoys out on all of them, and ranks ``priority = low`` first for
+``wait:Review`` on 28 (on seeds 19 and 21 the workload at arrival comes first).
 """
 
 from __future__ import annotations
@@ -45,11 +51,11 @@ def _segment(rng, a):
     return "B" if rng.random() < p_b else "A"
 
 
-def planted_process(interarrival: float = 22.0) -> Process:
+def planted_process(interarrival: float = 15.0) -> Process:
     return Process(
         steps=[
             Step("Register", "clerks", 8, cv=0.3),
-            Step("Check", "clerks", 15, cv=0.4, rework_prob=lambda a: 0.55 if a["channel"] == "phone" else 0.05),
+            Step("Check", "clerks", 12, cv=0.4, rework_prob=lambda a: 0.7 if a["channel"] == "phone" else 0.05),
             Step("Audit", "auditors", 60, cv=0.3, prob=lambda a: 1.0 if a["amount"] >= AMOUNT_THRESHOLD else 0.0),
             Step(CONSTRAINED, "experts", 16, cv=0.3),
             Step("Notify", "clerks", 5, cv=0.3),
