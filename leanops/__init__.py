@@ -76,13 +76,18 @@ __all__ = [
     "rework",
     "build_report",
     "__version__",
+    "root_causes",
 ]
 
 
 def __getattr__(name: str):
-    # leanops.simulate is loaded on first use (it pulls in SimPy and scipy lazily too)
-    if name == "simulate":
-        import importlib
+    # leanops.simulate and leanops.rca load on first use: they pull in SimPy, scipy.stats
+    # and scikit-learn, which `import leanops` must not pay for.
+    import importlib
 
+    if name == "simulate":
         return importlib.import_module(".simulate", __name__)
+    if name in ("rca", "root_causes"):
+        rca = importlib.import_module(".rca", __name__)
+        return rca if name == "rca" else rca.root_causes
     raise AttributeError(f"module 'leanops' has no attribute {name!r}")

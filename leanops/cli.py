@@ -245,50 +245,6 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
         click.echo(f"    {r.evidence}")
 
 
-def _one_line(msg: str) -> str:
-    return " ".join(str(msg).split())
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI with the error contract of DESIGN.md."""
-    debug = bool(os.environ.get("LEANOPS_DEBUG"))
-    if not debug:
-        warnings.simplefilter("ignore")
-    try:
-        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("leanops: aborted", err=True)
-        sys.exit(130)
-    except click.UsageError as exc:
-        cmd = exc.ctx.command_path if exc.ctx else "leanops"
-        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(2)
-    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        if debug:
-            raise
-        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
-    except BrokenPipeError:
-        sys.exit(0)
-    except KeyboardInterrupt:
-        click.echo("leanops: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # internal error: still one line, but exit 1
-        if debug:
-            raise
-        click.echo(
-            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
-            err=True,
-        )
-        sys.exit(1)
-
-
 # --- mining: process maps (issue 3)
 @cli.command()
 @click.argument("log", required=False)
@@ -394,8 +350,35 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
         sys.exit(res.exit_code)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# --- root causes
+@cli.command("rca")
+@click.argument("log", required=False)
+@log_options
+@click.option("--target", "-t", default="case_duration", show_default=True, metavar="T",
+              help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
+@click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting)."""
+    from . import rca
+
+    ev = load_log(log, pop_mapping(kwargs))
+    if waiting:
+        wc = rca.waiting_causes(ev)
+        if as_json:
+            emit(wc.to_dict())
+        else:
+            click.echo(str(wc))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
 
 
 # --- simulation (leanops fit, leanops simulate) -------------------------------------------------
@@ -540,3 +523,52 @@ def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int,
     click.echo(_fmt_table(rows))
     if output:
         click.echo(f"simulated log written to {output}")
+
+
+# --- entry point
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI with the error contract of DESIGN.md."""
+    debug = bool(os.environ.get("LEANOPS_DEBUG"))
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("leanops: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "leanops"
+        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(2)
+    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("leanops: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # internal error: still one line, but exit 1
+        if debug:
+            raise
+        click.echo(
+            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
