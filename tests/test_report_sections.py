@@ -13,6 +13,7 @@ from leanops.report.sections import case_times
 
 CONTRACT = {
     "discover": ["nodes", "edges", "start_activities", "end_activities"],
+    "rca": ["target", "baseline", "causes"],
     "valuestream": ["lead_time_mean_s", "processing_time_mean_s", "waiting_time_mean_s", "pce", "throughput_per_day",
                     "takt_time_s", "wip_mean", "steps"],
 }
@@ -36,6 +37,9 @@ def test_json_reuses_the_command_shapes(production):
     for k in ("rank", "activity", "score", "wait_mean_s", "wait_share", "service_mean_s", "utilization", "evidence"):
         assert k in b[0]
     assert [r["rank"] for r in b] == list(range(1, len(b) + 1))
+    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category"):
+        assert k in doc["rca"]["causes"][0]
+    assert {"total_wait_s", "causes", "shares", "by_activity"} <= set(doc["waiting_causes"])
     assert {"activity", "count", "cases", "service_mean_s"} <= set(doc["discover"]["nodes"][0])
     assert {"source", "target", "count", "wait_mean_s", "wait_median_s", "wait_p90_s"} <= set(doc["discover"]["edges"][0])
 
@@ -84,6 +88,8 @@ def test_sections_on_a_completion_only_log_say_why_they_are_missing():
             assert not sec.error.startswith("internal error"), sec.error
     assert rep.section("kpis").error is None
     assert rep.section("kpis").data["lead_time_mean_s"] == pytest.approx(np.mean([2, 3, 4] * 10) * 3600)
+    # the analyses' warnings reach the reader, in the section they concern
+    assert any(t.startswith("Caution:") and "low confidence" in t for t in rep.section("rootcauses").summary)
 
 
 

@@ -484,6 +484,147 @@ def bottlenecks_section(ctx: Context) -> Section:
     return s
 
 
+# -------------------------------------------------------------------- waiting causes
+_WAIT_COLOURS = {
+    "unavailability": "#4f8fc0",
+    "extraneous": "#9aa5b1",
+    "batching": "#7b61b3",
+    "contention": "#b5523b",
+    "prioritisation": "#e3a33b",
+}
+_WAIT_MEANING = {
+    "unavailability": "the resource was off shift (outside its working hours)",
+    "extraneous": "none of the other causes applies (the customer, another department, a timer, a hand-off)",
+    "batching": "work waited to be released together with other work",
+    "contention": "the resources were busy with other cases",
+    "prioritisation": "other cases that arrived later were served first",
+}
+
+
+def waiting_section(ctx: Context) -> Section:
+    from ..rca import WAITING_CAUSES, waiting_causes
+
+    wc = waiting_causes(ctx.log)
+    s = Section("waiting", "Waiting-time causes", command="waiting_causes")
+    s.data = wc.to_dict()
+    total = wc.totals.get("wait", 0.0)
+    if total <= 0:
+        s.summary.append("No activity instance waits: there is nothing to explain.")
+        return s
+    shares = sorted(wc.shares.items(), key=lambda kv: -kv[1])
+    s.summary.append(
+        f"Of {fmt.duration(total)} of waiting in total, "
+        + ", ".join(f"{fmt.percent(v)} is {k}" for k, v in shares if v > 0.0005)
+        + "."
+    )
+    main, share = shares[0]
+    s.summary.append(f"The main cause, **{main}** ({fmt.percent(share)}), means that {_WAIT_MEANING[main]}.")
+    hot = _hot_activity(ctx)
+    ba = wc.by_activity
+    if hot is not None and hot in set(ba["activity"]):
+        r = ba[ba["activity"] == hot].iloc[0]
+        cause = max(WAITING_CAUSES, key=lambda c: r[f"{c}_s"])
+        s.summary.append(
+            f"Before the top-ranked bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
+        )
+        s.findings.append(Finding(
+            0.0, f"Most of that wait is {cause} ({fmt.percent(r[f'{cause}_share'], digits=0)}): {_WAIT_MEANING[cause]}.",
+            key="bottleneck+",
+        ))
+    s.findings.append(Finding(
+        0.8,
+        f"**{fmt.percent(share, digits=0)} of all waiting is {main}**: {_WAIT_MEANING[main]}.",
+    ))
+    chart = ba.head(10)
+    if len(chart):
+        labels = list(chart["activity"].astype(str))
+        s.figures.append(Figure(
+            "Waiting before each step, by cause",
+            charts.stacked_bars(
+                labels, [(c, list(chart[f"{c}_s"]), _WAIT_COLOURS[c]) for c in WAITING_CAUSES],
+                fmt=fmt.duration, highlight=[i for i, a in enumerate(labels) if a == hot],
+                label="Waiting time by activity and cause", duration=True,
+            ),
+            f"Waiting summed over all instances, for the {len(chart)} steps with the most waiting."
+            + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+        ))
+    cols = ["activity", "instances", "wait_s"] + [f"{c}_share" for c in WAITING_CAUSES]
+    s.tables.append(Table(
+        "Waiting by step and cause", ba[cols], key="by_activity",
+        units={"instances": "count", "wait_s": "duration", **{f"{c}_share": "percent" for c in WAITING_CAUSES}},
+        labels={"wait_s": "waiting in total", **{f"{c}_share": c for c in WAITING_CAUSES}},
+        highlight=[i for i, a in enumerate(ba["activity"].head(200)) if a == hot], max_rows=10,
+    ))
+    s.notes.append(
+        "Waiting-time causes: every wait (enablement to start) is split into batching (released together with "
+        "other work), contention (the performer busy with earlier cases), prioritisation (busy with later cases), "
+        "unavailability (off shift, by working calendars learnt per resource) and extraneous (the rest), after "
+        f"Lashkevich et al. Calendars: {wc.calendar}."
+    )
+    s.notes += [str(n) for n in wc.notes]
+    return s
+
+
+# ----------------------------------------------------------------------- root causes
+def _effect_fmt(unit: str):
+    if unit == "s":
+        return fmt.duration, True
+    if unit == "share":
+        return (lambda v: "–" if v is None or not np.isfinite(v) else f"{v * 100:+.1f} pp"), False
+    return (lambda v: fmt.number(v, digits=2) + (f" {unit}" if unit and unit != "value" else "")), False
+
+
+def root_causes_section(ctx: Context) -> Section:
+    from ..rca import root_causes
+
+    rc = root_causes(ctx.log, target="case_duration", seed=0)
+    s = Section("rootcauses", "Root causes of long cases", command="rca")
+    s.data = rc.to_dict()
+    base = rc.baseline
+    if not rc.causes:
+        s.summary.append(f"No condition explains the lead time of cases: {rc.reason or 'nothing significant was found'}.")
+        return s
+    s.summary.append(
+        f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}). "
+        f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} make cases "
+        f"significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted for those ranked above it:"
+    )
+    s.summary += [c.sentence for c in rc.causes[:3]]
+    top = rc.causes[0]
+    first = top.sentence.split(". ")[0].rstrip(".")
+    s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+    frame = rc.to_frame()
+    frame.insert(2, "condition", [c.condition for c in rc.causes])
+    f, is_dur = _effect_fmt(rc.causes[0].effect_unit)
+    chart = rc.causes[:10]
+    s.figures.append(Figure(
+        "Effect on lead time, with 95 % confidence intervals",
+        charts.interval_chart([c.condition for c in chart], [c.effect for c in chart], [c.ci_low for c in chart],
+                              [c.ci_high for c in chart], fmt=f, duration=is_dur,
+                              label="Effects of the root causes on lead time"),
+        "Dots: how much longer cases meeting the condition take than the others, adjusted for the causes ranked "
+        "above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
+    ))
+    unit = "duration" if is_dur else "number"
+    cols = ["rank", "category", "condition", "effect", "ci_low", "ci_high", "p_value", "support", "n_cases"]
+    s.tables.append(Table(
+        "Ranked causes", frame[cols], key="causes",
+        units={"rank": "count", "effect": unit, "ci_low": unit, "ci_high": unit, "p_value": "pvalue",
+               "support": "percent", "n_cases": "count"},
+        labels={"effect": "effect (longer by)", "ci_low": "95 % CI low", "ci_high": "95 % CI high",
+                "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
+        highlight=[0],
+    ))
+    s.notes.append(
+        "Root causes: per-case features (attributes, resources per activity, path, time of arrival, workload, "
+        "hand-offs) are turned into conditions; forward selection with regression adjustment ranks them, "
+        "path features are treated as mediators, p-values are HC1 with Benjamini-Hochberg correction, and "
+        "confidence intervals are percentile bootstrap (seed 0)."
+    )
+    s.notes += [str(n) for n in rc.notes]
+    return s
+
+
 # ----------------------------------------------------------------------------- rework
 def rework_section(ctx: Context) -> Section:
     from ..mining import rework
@@ -696,6 +837,8 @@ SECTIONS: dict[str, tuple[str, SectionFn]] = {
     "map": ("Process map", process_map),
     "valuestream": ("Value stream", value_stream_section),
     "bottlenecks": ("Bottlenecks", bottlenecks_section),
+    "waiting": ("Waiting-time causes", waiting_section),
+    "rootcauses": ("Root causes of long cases", root_causes_section),
     "rework": ("Rework", rework_section),
     "simulation": ("Simulation model: how far to trust it", simulation_section),
     "appendix": ("Appendix: variants and method notes", appendix),
