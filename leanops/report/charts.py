@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "interval_chart", "sanitize_svg"]
+__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "interval_chart", "column_chart", "sanitize_svg"]
 
 PROCESS = "#2f6db5"
 WAIT = "#e3a33b"
@@ -314,5 +314,46 @@ def interval_chart(
                 f"(95 % CI {_e(fmt(lo))} to {_e(fmt(hi))})</title></circle>"
             )
             out.append(f'<text x="{max(x(e), x(hi) if hi is not None and np.isfinite(hi) else x(e)) + 6:.1f}" y="{y + 4:.1f}" fill="#3e4c59">{_e(fmt(e))}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def column_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    fmt: Callable[[float], str],
+    color: str = NEUTRAL,
+    label: str = "column chart",
+    unit: str = "",
+    max_labels: int = 12,
+) -> str:
+    """Vertical bars over an ordered axis (a time series), with every k-th label shown."""
+    v = np.array([float(x) if x is not None and np.isfinite(float(x)) else 0.0 for x in values])
+    n = len(v)
+    height, left, bottom, top = 190, 56, 40, 14
+    plot_w, plot_h = WIDTH - left - 16, height - bottom - top
+    vmax, step = _ticks(float(v.max()) if n else 0.0)
+    out = [_open(height, label)]
+    for i in range(int(round(vmax / step)) + 1):
+        gy = top + plot_h - plot_h * i * step / vmax
+        out.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{left + plot_w}" y2="{gy:.1f}" stroke="{GRID}"/>')
+        out.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#52606d">{_e(fmt(i * step))}</text>')
+    if unit:
+        out.append(
+            f'<text x="12" y="{top + plot_h / 2:.0f}" transform="rotate(-90 12 {top + plot_h / 2:.0f})" '
+            f'text-anchor="middle" fill="#52606d">{_e(unit)}</text>'
+        )
+    bw = plot_w / max(n, 1)
+    every = max(1, int(np.ceil(n / max_labels)))
+    for i in range(n):
+        h = plot_h * v[i] / vmax
+        x = left + i * bw
+        out.append(
+            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(bw - 2, 0.5):.1f}" height="{h:.1f}" fill="{color}">'
+            f"<title>{_e(labels[i])}: {_e(fmt(v[i]))}</title></rect>"
+        )
+        if i % every == 0:
+            out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 22}" text-anchor="middle" fill="#52606d">{_e(labels[i])}</text>')
     out.append("</svg>")
     return "".join(out)
