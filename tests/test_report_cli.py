@@ -156,3 +156,18 @@ def test_log_named_dotdot_never_writes_outside_out(tmp_path):
     new = sorted(set(after) - set(before))
     assert new == [str(work / "out"), str(work / "out" / "x.html")]
     assert os.stat(work / "out" / "x.html").st_mode & 0o044  # readable by others, as a shared report
+
+
+def test_progress_bars_go_to_stderr_when_asked(tmp_path, capsys):
+    import leanops
+    from leanops.report import run_batch
+
+    a, b = write_csv(tmp_path / "a.csv"), write_csv(tmp_path / "b.csv")
+    lines = []
+    res = run_batch([str(a), str(b)], tmp_path / "out", read=leanops.read, progress=True, verbose=lines.append)
+    assert res.exit_code == 0 and len(res.outputs) == 2
+    err = capsys.readouterr().err
+    assert "logs" in err and "2/2" in err  # the tqdm bar over logs
+    assert any(line.endswith(" s") and "section kpis" in line for line in lines)
+    run_batch([str(a)], tmp_path / "out2", read=leanops.read, progress=False)
+    assert capsys.readouterr().err == ""

@@ -297,8 +297,10 @@ def process_map(ctx: Context) -> Section:
         e = e.sort_values("wait_total_s", ascending=False, kind="stable").reset_index(drop=True)
         top = e.iloc[0]
         total = e["wait_total_s"].sum()
+        where = (f"in the loop of **{top['source']}** back to itself" if top["source"] == top["target"]
+                 else f"between **{top['source']}** and **{top['target']}**")
         s.summary.append(
-            f"Most waiting happens between **{top['source']}** and **{top['target']}**: "
+            f"Most waiting happens {where}: "
             f"{fmt.count(top['count'])} times, {fmt.duration(top['wait_mean_s'])} on average "
             f"({fmt.percent(top['wait_total_s'] / total if total else np.nan)} of all waiting between activities)."
         )
