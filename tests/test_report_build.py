@@ -231,3 +231,12 @@ def test_value_added_from_config_changes_pce_and_is_checked():
     assert rep.section("kpis").data["pce"] == pytest.approx(6.5 / 12)
     with pytest.raises(InputError, match="value_added.*'C'"):
         build_report(tiny_log(), config=ReportConfig(value_added=("C",)))
+
+
+def test_chart_axes_are_round_in_the_unit_shown():
+    from leanops.report.charts import _ticks
+
+    assert _ticks(58) == (60.0, 20.0)
+    assert _ticks(4.5 * 86400, duration=True) == (6 * 86400, 2 * 86400)  # 0, 2 d, 4 d, 6 d
+    assert _ticks(38 * 3600, duration=True) == (40 * 3600, 10 * 3600)  # hours below 48 h, as labelled
+    assert _ticks(0) == (1.0, 0.25)

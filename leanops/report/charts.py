@@ -47,16 +47,6 @@ def _open(height: float, label: str) -> str:
     )
 
 
-def _nice_max(v: float) -> float:
-    if v <= 0 or not np.isfinite(v):
-        return 1.0
-    exp = 10 ** np.floor(np.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * exp >= v:
-            return float(m * exp)
-    return float(10 * exp)
-
-
 def _duration_unit(v: float) -> float:
     """The unit (in seconds) in which :func:`leanops.report.format.duration` shows ``v``."""
     a = abs(v)
@@ -188,12 +178,14 @@ def histogram(
     hi, step = _ticks(q if q > 0 else 1.0, duration=duration)
     tick = _tick_label(fmt, duration, q if q > 0 else 1.0)
     counts, edges = np.histogram(np.clip(v, 0, hi), bins=bins, range=(0, hi))
-    cmax = _nice_max(float(counts.max()))
+    cmax, cstep = _ticks(float(counts.max()))
+    cstep = max(cstep, 1.0)
+    cmax = max(cmax, cstep)
     bw = plot_w / bins
-    for i in range(5):
-        gy = top + plot_h - plot_h * i / 4
+    for i in range(int(round(cmax / cstep)) + 1):
+        gy = top + plot_h - plot_h * i * cstep / cmax
         out.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{left + plot_w}" y2="{gy:.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#52606d">{cmax * i / 4:,.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#52606d">{i * cstep:,.0f}</text>')
     out.append(
         f'<text x="12" y="{top + plot_h / 2:.0f}" transform="rotate(-90 12 {top + plot_h / 2:.0f})" '
         f'text-anchor="middle" fill="#52606d">{_e(count_unit)}</text>'
@@ -334,6 +326,8 @@ def column_chart(
     height, left, bottom, top = 190, 56, 40, 14
     plot_w, plot_h = WIDTH - left - 16, height - bottom - top
     vmax, step = _ticks(float(v.max()) if n else 0.0)
+    step = max(step, 1.0)  # counts
+    vmax = max(vmax, step)
     out = [_open(height, label)]
     for i in range(int(round(vmax / step)) + 1):
         gy = top + plot_h - plot_h * i * step / vmax

@@ -70,7 +70,7 @@ CSS = f"""
   .lo table.t tr {{ page-break-inside:avoid; break-inside:avoid; }}
   .lo figure.map {{ border:0; }} .lo figure.map svg {{ max-height:24cm; width:auto; }}
   .lo section.summary {{ -webkit-print-color-adjust:exact; print-color-adjust:exact; }}
-  .lo a {{ color:inherit; text-decoration:none; }}
+  .lo a {{ color:inherit; text-decoration:none; }} .lo .how {{ display:none; }}
 }}
 """
 
