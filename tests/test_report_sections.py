@@ -70,6 +70,8 @@ def test_the_bottleneck_is_named_and_marked_consistently(production):
     hot_rows = [steps.frame["activity"].iloc[i] for i in steps.highlight]
     assert hot_rows == [top]
     assert 'fill="#c8362b" font-weight="bold"' in vs.figures[0].svg  # the red label in the chart
+    assert 'stroke="#c8362b" stroke-width="3.5"' in rep.section("map").figures[0].svg  # outlined on the map
+    assert f"the top-ranked bottleneck, {top}" in rep.section("map").figures[0].caption
     ranking = next(t for t in rep.section("bottlenecks").tables if t.key == "bottlenecks")
     assert ranking.highlight == [0] and ranking.frame["activity"].iloc[0] == top
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "interval_chart", "column_chart", "sanitize_svg"]
+__all__ = ["PROCESS", "WAIT", "HOT", "NEUTRAL", "bar_chart", "stacked_bars", "histogram", "interval_chart", "column_chart", "outline_node", "sanitize_svg"]
 
 PROCESS = "#2f6db5"
 WAIT = "#e3a33b"
@@ -351,3 +351,24 @@ def column_chart(
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 22}" text-anchor="middle" fill="#52606d">{_e(labels[i])}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def outline_node(svg: str, label: str, *, color: str = HOT) -> tuple[str, bool]:
+    """Outline, in ``color``, the node of a (sanitized) Graphviz SVG whose first text line
+    is ``label``; returns the SVG and whether a node was found."""
+    from lxml import etree
+
+    root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True))
+    found = False
+    for g in root.iter("g"):
+        if g.get("class") != "node":
+            continue
+        texts = [t for t in g if t.tag == "text"]
+        if not texts or (texts[0].text or "").strip() != label.strip():
+            continue
+        for shape in g:
+            if shape.tag in ("path", "polygon", "ellipse", "rect"):
+                shape.set("stroke", color)
+                shape.set("stroke-width", "3.5")
+        found = True
+    return etree.tostring(root, encoding="unicode"), found

@@ -282,6 +282,11 @@ def process_map(ctx: Context) -> Section:
         "Directly-follows map with the performance overlay: edge labels give the mean wait between "
         "two activities, edge width follows how often the path is taken, nodes show count and mean processing time."
     )
+    hot = _hot_activity(ctx)
+    if hot is not None:
+        svg, marked = charts.outline_node(svg, hot)
+        if marked:
+            caption += f" Outlined in red: the top-ranked bottleneck, {hot}."
     if shown is not g:
         caption += (f" Simplified for reading: {len(shown.nodes)} of {n_act} activities and {len(shown.edges)} of "
                     f"{n_paths} paths are drawn; the table below and the JSON output cover them all.")
@@ -304,7 +309,6 @@ def process_map(ctx: Context) -> Section:
             f"{fmt.count(top['count'])} times, {fmt.duration(top['wait_mean_s'])} on average "
             f"({fmt.percent(top['wait_total_s'] / total if total else np.nan)} of all waiting between activities)."
         )
-        hot = _hot_activity(ctx)
         cols = ["source", "target", "count", "cases", "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_total_s"]
         s.tables.append(Table(
             "Paths with the most waiting in total", e[cols], key="paths",
