@@ -304,7 +304,8 @@ def discover(
 @cli.command("report")
 @click.argument("logs", nargs=-1)
 @click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
-              help="Output folder (one report per log, plus index.html for several), or a file for one log.")
+              help="Output folder (one report per log, plus index.html for several), a file for one log, "
+                   "or - for standard output.")
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
               help="html (a self-contained page; the default), md, or json with every table. "
                    "Default: from the suffix of a file OUT.")
@@ -329,10 +330,19 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
     def say(line: str) -> None:
         click.echo(f"leanops: {line}", err=True)
 
-    res = run_batch(
-        list(logs) or [None], out, format=fmt, since=since, until=until, config=config, simulate=simulate,
-        read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
-    )
+    to_stdout = out == "-"
+    if to_stdout and len(logs) > 1:
+        raise click.UsageError("-o - (standard output) takes one LOG; pass a folder for several.")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batch(
+            list(logs) or [None], Path(tmp) / f"report.{fmt or 'html'}" if to_stdout else out, format=fmt,
+            since=since, until=until, config=config, simulate=simulate,
+            read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
+        )
+        if to_stdout:
+            for path in res.outputs:
+                click.echo(path.read_text(encoding="utf-8"), nl=False)
+            res.outputs = []
     for path in res.outputs:
         click.echo(str(path))
     if res.index is not None:

@@ -171,3 +171,14 @@ def test_progress_bars_go_to_stderr_when_asked(tmp_path, capsys):
     assert any(line.endswith(" s") and "section kpis" in line for line in lines)
     run_batch([str(a)], tmp_path / "out2", read=leanops.read, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_json_to_stdout_for_pipelines(tmp_path):
+    log = write_csv(tmp_path / "l.csv")
+    res = run_leanops("report", log, "--format", "json", "-o", "-", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["info"]["cases"] == 3 and doc["valuestream"]["lead_time_mean_s"] == 3 * 3600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.csv"]
+    res = run_leanops("report", log, log, "-o", "-", cwd=tmp_path)
+    assert_bad_input(res, "standard output")
