@@ -311,7 +311,7 @@ def discover(
                    "Default: from the suffix of a file OUT.")
 @click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
-@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @log_options

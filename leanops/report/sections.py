@@ -143,14 +143,6 @@ def kpis(ctx: Context) -> Section:
     return s
 
 
-def _card_value(v: Any, unit: str) -> str:
-    if unit == "cases":
-        return fmt.count(v, "cases")
-    if unit == "wip":
-        return f"{fmt.number(v, digits=1)} cases"
-    return fmt.value(v, unit)
-
-
 def _day(ts: Any) -> str:
     return "–" if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
 
