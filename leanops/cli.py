@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # --- mining: process maps (issue 3)
-@cli.command()
+@cli.command("discover")
 @click.argument("log", required=False)
 @log_options
 @click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
 @click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def discover(
+def discover_cmd(
     log: str | None,
     output: str | None,
     overlay: str,
@@ -212,8 +212,10 @@ def discover(
 ) -> None:
     """Discover the process map of LOG: activities, paths, counts and waiting times."""
     from .mining.graph import discover as _discover
-    from .mining.render import format_duration
+    from .mining.render import FORMATS, format_duration
 
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
     g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
     drawn = None
     if output:

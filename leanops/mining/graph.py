@@ -301,8 +301,8 @@ def _discover(
 ) -> ProcessGraph:
     case, act, has_start, t_start, end, first, names = _base_arrays(log)
     notes: list[str] = []
-    n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names)))) if len(act) else 0
     if keep is not None:
+        n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names))))
         keep_codes = np.zeros(len(names), dtype=bool)
         idx = {a: i for i, a in enumerate(names)}
         keep_codes[[idx[a] for a in keep]] = True
