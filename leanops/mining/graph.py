@@ -241,7 +241,8 @@ def discover(log: EventLog, *, activities: float | None = None, paths: float | N
         Keep the most frequent activities that together cover this share of the
         instances (like a map's activity slider). The other activities are abstracted
         away: their instances are removed and their neighbours connected directly, so
-        every kept activity stays on a path from ``●`` to ``■``.
+        every kept activity stays on a path from ``●`` to ``■`` (the wait on such a
+        bridging edge includes the time spent in the activities abstracted away).
     paths : float in (0, 1], optional
         Keep the most frequent paths (including those from ``●`` and to ``■``) that
         together cover this share of the transitions. Paths needed to keep every kept
@@ -303,6 +304,7 @@ def _discover(
     notes: list[str] = []
     if keep is not None:
         n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names))))
+        n_cases_all = int(first.sum())
         keep_codes = np.zeros(len(names), dtype=bool)
         idx = {a: i for i, a in enumerate(names)}
         keep_codes[[idx[a] for a in keep]] = True
@@ -311,7 +313,7 @@ def _discover(
         first = np.ones(len(case), dtype=bool)
         if len(case) > 1:
             first[1:] = case[1:] != case[:-1]
-        dropped_cases = log.n_cases - int(first.sum())
+        dropped_cases = n_cases_all - int(first.sum())
         notes.append(
             f"activities: kept the {len(keep)} most frequent of {n_all_acts} activities "
             f"({m.mean():.1%} of instances); the others are abstracted away"
