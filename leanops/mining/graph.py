@@ -392,8 +392,23 @@ def _group_stats(values: np.ndarray, bounds: np.ndarray):
     p90 = np.full(g, np.nan)
     sizes = np.diff(bounds)
     nonempty = np.flatnonzero(sizes)
-    if len(nonempty):
-        total[nonempty] = np.add.reduceat(values, bounds[nonempty], dtype=np.float64)
+    if not len(nonempty):
+        return total, med, p90
+    total[nonempty] = np.add.reduceat(values, bounds[nonempty], dtype=np.float64)
+    if len(nonempty) > 256:
+        # many small groups (variants, big maps): one sort, then vectorised order statistics
+        gid = np.repeat(np.arange(g), sizes)
+        v = values[np.lexsort((values, gid))].astype(np.float64)
+        m = sizes[nonempty]
+        lo0 = bounds[nonempty]
+        for q, out in ((0.5, med), (0.9, p90)):
+            pos = q * (m - 1)
+            k = np.floor(pos).astype(np.int64)
+            frac = pos - k
+            a = v[lo0 + k]
+            b = v[lo0 + np.minimum(k + 1, m - 1)]
+            out[nonempty] = np.where(frac == 0, a, a + (b - a) * frac)
+        return total, med, p90
     for i in nonempty:
         lo, hi = bounds[i], bounds[i + 1]
         v = values[lo:hi]
