@@ -133,7 +133,7 @@ def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"
             t = (svc[i] / smax) if smax > 0 and math.isfinite(svc[i]) else 0.0
             fill = _lerp_hex(_RED_LIGHT, _RED_DARK, t)
             dark = t > 0.6
-            sub = f"{time_txt} · {_count(row.count)}"
+            sub = f"{time_txt} · {_count(row.count)}" if math.isfinite(row.service_mean_s) else _count(row.count)
         font = "white" if dark else "black"
         label = f'<<font color="{font}"><b>{name}</b><br/><font point-size="9">{escape_label(sub)}</font></font>>'
         lines.append(f'  {ids[row.activity]} [label={label}, fillcolor="{fill}"];')
