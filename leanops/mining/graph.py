@@ -82,6 +82,7 @@ class ProcessGraph:
     activities_share: float | None = None
     paths_share: float | None = None
     _log: EventLog | None = field(default=None, compare=False)
+    _svg: dict = field(default_factory=dict, compare=False)  # notebook reprs render once
 
     # ------------------------------------------------------------------ views
     def to_frame(self) -> pd.DataFrame:
@@ -159,7 +160,7 @@ class ProcessGraph:
             f"of instances) and {len(g.edges)} of {len(self.edges)} paths shown; "
             f"use max_nodes= or activities=/paths= to change this"
         )
-        return replace(g, notes=self.notes + (note,))
+        return replace(g, notes=self.notes + (note,), _svg={})
 
     # -------------------------------------------------------------- rendering
     def to_dot(self, *, overlay: Overlay = "frequency", max_nodes: int = 60) -> str:
@@ -195,10 +196,12 @@ class ProcessGraph:
         return to_svg(self.display(max_nodes=max_nodes), overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
-        try:
-            return self.to_svg()
-        except Exception:  # a notebook falls back to the text repr
-            return None
+        if "default" not in self._svg:
+            try:
+                self._svg["default"] = self.to_svg()
+            except Exception:  # a notebook falls back to the text repr
+                self._svg["default"] = None
+        return self._svg["default"]
 
     def _repr_html_(self) -> str:
         head = html.escape(repr(self))
