@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, check_positive
+from .._validation import check_fraction, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from ._steps import NAT
