@@ -254,6 +254,14 @@ def test_empty_log_is_an_input_error():
         discover(leanops.EventLog(log.df.iloc[:0]))
 
 
+def test_missing_activity_is_an_input_error():
+    df = make_log(ROWS).to_frame()
+    df["activity"] = df["activity"].astype(object)
+    df.loc[2, "activity"] = None
+    with pytest.raises(InputError, match="missing"):
+        discover(leanops.EventLog(df))
+
+
 def test_discover_does_not_mutate_the_log():
     log = make_log(ROWS)
     before = log.df.copy()

@@ -374,6 +374,11 @@ def _base_arrays(log: EventLog):
     case = np.cumsum(first) - 1
     act_cat = d["activity"].cat
     act = act_cat.codes.to_numpy()
+    if n and act.min() < 0:
+        raise InputError(
+            f"column 'activity' has {int((act < 0).sum()):,} missing values; build the log with "
+            "leanops.from_frame, which drops (and counts) rows without an activity."
+        )
     names = [str(c) for c in act_cat.categories]
     start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
