@@ -210,7 +210,10 @@ def discover_cmd(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Discover the process map of LOG: activities, paths, counts and waiting times."""
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
+
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
     from .mining.graph import discover as _discover
     from .mining.render import FORMATS, format_duration
 
