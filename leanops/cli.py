@@ -237,8 +237,11 @@ def discover_cmd(
             click.echo(f"note: {note}")
         basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
         click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
         for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             click.echo(f"leanops: note: {note}", err=True)
