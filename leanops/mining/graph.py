@@ -154,7 +154,7 @@ class ProcessGraph:
         if self._log is None:
             raise InputError(f"the graph has {n} activities, more than max_nodes={max_nodes}; discover it with activities= to simplify it.")
         keep = list(self.nodes["activity"].iloc[: min(n, max_nodes)])
-        g = _discover(self._log, keep=keep, paths=None, max_edges=3 * len(keep), activities_share=self.activities_share)
+        g = _discover(self._log, keep=keep, paths=self.paths_share, max_edges=3 * len(keep), activities_share=self.activities_share)
         note = (
             f"simplified for display: {len(g.nodes)} of {n} activities ({g.n_events / max(self.n_events, 1):.0%} "
             f"of instances) and {len(g.edges)} of {len(self.edges)} paths shown; "
