@@ -246,7 +246,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
 
 # --- mining: process maps (issue 3)
-@cli.command()
+@cli.command("discover")
 @click.argument("log", required=False)
 @log_options
 @click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
@@ -261,7 +261,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 @click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
 @click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def discover(
+def discover_cmd(
     log: str | None,
     output: str | None,
     overlay: str,
@@ -271,10 +271,15 @@ def discover(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Discover the process map of LOG: activities, paths, counts and waiting times."""
-    from .mining.graph import discover as _discover
-    from .mining.render import format_duration
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
 
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
+    from .mining.graph import discover as _discover
+    from .mining.render import FORMATS, format_duration
+
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
     g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
     drawn = None
     if output:
@@ -293,8 +298,11 @@ def discover(
             click.echo(f"note: {note}")
         basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
         click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
         for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             click.echo(f"leanops: note: {note}", err=True)
