@@ -162,6 +162,29 @@ def _segment_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     return pd.Series(values).groupby(seg, sort=False).cummax().to_numpy()
 
 
+def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+    """True for every instance whose activity already occurred earlier in its case."""
+    n = len(case)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    seg = case - case.min()
+    key = seg.astype(np.int64) * n_act + act
+    if key.max() < 64_000_000:
+        first = np.full(int(key.max()) + 1, n, dtype=np.int64)
+        idx = np.arange(n)
+        first[key[::-1]] = idx[::-1]  # the last write wins: the earliest row per key
+        return first[key] != idx
+    return pd.Series(key).duplicated().to_numpy()
+
+
+def _instance_repeats(inst: "_Instances") -> np.ndarray:
+    """:func:`_repeats` for the rows of ``inst.log`` (cached on it)."""
+    cache = inst.log._cache
+    if "repeats" not in cache:
+        cache["repeats"] = _repeats(inst.st.case, inst.st.activity, len(inst.st.activities))
+    return cache["repeats"]
+
+
 def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
     check_choice("time", time, ("calendar", "working"))
     key = ("instances", time, str(calendar) if calendar is not None else None)
@@ -194,9 +217,16 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
     return out
 
 
+def _log_calendar(log: EventLog) -> Calendar:
+    """The calendar learnt from the whole log (cached on it)."""
+    if "log_calendar" not in log._cache:
+        log._cache["log_calendar"] = discover_calendar(log)
+    return log._cache["log_calendar"]
+
+
 def _resolve_calendar(log: EventLog, calendar: Calendar | str | None) -> Calendar:
     if calendar is None:
-        return discover_calendar(log)
+        return _log_calendar(log)
     if isinstance(calendar, Calendar):
         return calendar
     if isinstance(calendar, str):

@@ -40,7 +40,8 @@ from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
-from .performance import Time, _check_log, _instances, _resolve_calendar
+from .._pools import resource_codes
+from .performance import Time, _check_log, _instance_repeats, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -243,7 +244,8 @@ def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[floa
     """Time-average and maximum of the number of open cases, and a sample for plotting."""
     t = np.r_[case_start_ns, case_end_ns]
     d = np.r_[np.ones(len(case_start_ns), dtype=np.int64), -np.ones(len(case_end_ns), dtype=np.int64)]
-    o = np.lexsort((d, t))  # ends before starts at the same instant
+    # one sort on a packed key: time, then ends (-1) before starts (+1) at the same instant
+    o = np.argsort((t - t.min()) * 2 + (d > 0))
     t, d = t[o], d[o]
     level = np.cumsum(d)
     span = float(t[-1] - t[0])
@@ -345,13 +347,12 @@ def value_stream(
     cov_sum = np.bincount(act, weights=inst.covered, minlength=n_act)
     pos_mean = np.bincount(act, weights=rel_pos, minlength=n_act) / np.maximum(cnt, 1)
     # cases and resources per activity, without a Python loop over rows
-    case_act = np.unique(seg.astype(np.int64) * n_act + act)
-    n_case_act = np.bincount(case_act % n_act, minlength=n_act)
-    rc = inst.log.df["resource"]
-    r_codes = pd.factorize(rc, use_na_sentinel=True)[0].astype(np.int64)
+    n_case_act = np.bincount(act, weights=~_instance_repeats(inst), minlength=n_act).astype(np.int64)
+    r_codes, r_names = resource_codes(inst.log)
     ok = r_codes >= 0
-    res_act = np.unique(r_codes[ok] * n_act + act[ok]) if ok.any() else np.zeros(0, dtype=np.int64)
-    n_res = np.bincount(res_act % n_act, minlength=n_act)
+    n_r = len(r_names)
+    seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
+    n_res = (seen > 0).sum(axis=1)
     servers = np.maximum(n_res, 1)
     work_per_case = proc_sum / max(n_cases, 1)
     cycle = work_per_case / servers
