@@ -128,6 +128,8 @@ class _Instances:
     origin_ns: int
     time: str
     calendar: Calendar | None
+    starts: np.ndarray  # row where each case begins
+    seg: np.ndarray  # case index (0..n_cases-1) per row
 
     @property
     def estimated_share(self) -> float:
@@ -145,12 +147,13 @@ def _prepared_log(log: EventLog) -> tuple[EventLog, np.ndarray]:
     return cached, cached.df["start_estimated"].to_numpy(dtype=bool)
 
 
-def _segment_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _segment_cummax(values: np.ndarray, first: np.ndarray, starts: np.ndarray | None = None,
+                    seg: np.ndarray | None = None) -> np.ndarray:
     """Running maximum restarting at each ``first`` row (cases are contiguous)."""
     if not len(values):
         return values.copy()
-    starts = np.flatnonzero(first)
-    seg = np.cumsum(first) - 1
+    starts = np.flatnonzero(first) if starts is None else starts
+    seg = np.cumsum(first) - 1 if seg is None else seg
     lo = np.minimum.reduceat(values, starts)
     span = np.maximum.reduceat(values, starts) - lo + 1.0
     offset = np.r_[0.0, np.cumsum(span)[:-1]]
@@ -158,7 +161,10 @@ def _segment_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     # global running max; exact to ~1 ms while the stacked spans stay below 2**52 ms.
     if offset[-1] + span[-1] < 2.0**52 / 1e3:
         shift = (offset - lo)[seg]
-        return np.maximum.accumulate(values + shift) - shift
+        out = values + shift
+        np.maximum.accumulate(out, out=out)
+        out -= shift
+        return out
     return pd.Series(values).groupby(seg, sort=False).cummax().to_numpy()
 
 
@@ -167,14 +173,14 @@ def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
     n = len(case)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    seg = case - case.min()
-    key = seg.astype(np.int64) * n_act + act
-    if key.max() < 64_000_000:
-        first = np.full(int(key.max()) + 1, n, dtype=np.int64)
-        idx = np.arange(n)
-        first[key[::-1]] = idx[::-1]  # the last write wins: the earliest row per key
-        return first[key] != idx
-    return pd.Series(key).duplicated().to_numpy()
+    key = (case - case.min()).astype(np.int64) * n_act + act
+    # rows are grouped by case, so the key is nearly sorted and a stable sort is quick;
+    # equal keys keep their row order, so the first of each run is the first occurrence
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    out = np.empty(n, dtype=bool)
+    out[order] = np.r_[False, ks[1:] == ks[:-1]]
+    return out
 
 
 def _instance_repeats(inst: "_Instances") -> np.ndarray:
@@ -204,15 +210,24 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
         return cal.working_clock(ns.view("datetime64[ns]"))
 
     start, end = clock(st.t_start), clock(st.end)
-    enabled = np.where(st.first, start, clock(np.where(st.first, st.t_start, st.enabled)))
-    wait = np.maximum(start - enabled, 0.0)
+    if cal is None or cal.is_always:
+        wait = np.where(st.first, 0.0, (st.t_start - np.where(st.first, st.t_start, st.enabled)) / 1e9)
+        enabled = start - wait
+    else:
+        enabled = np.where(st.first, start, clock(np.where(st.first, st.t_start, st.enabled)))
+        wait = np.maximum(start - enabled, 0.0)
     service = np.maximum(end - start, 0.0)
+    starts = np.flatnonzero(st.first)
+    seg = np.cumsum(st.first) - 1
     # Union partition: `cover` is the latest end among earlier instances of the case.
-    cm = _segment_cummax(end, st.first)
-    cover = np.where(st.first, start, np.r_[0.0, cm[:-1]])
+    cm = _segment_cummax(end, st.first, starts, seg)
+    cover = np.empty_like(cm)
+    cover[1:] = cm[:-1]
+    cover[starts] = start[starts]
     gap = np.maximum(start - cover, 0.0)
     covered = np.maximum(end - np.maximum(start, cover), 0.0)
-    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal)
+    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
+                     starts, seg)
     log._cache[key] = out
     return out
 
