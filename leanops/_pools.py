@@ -25,10 +25,30 @@ def resource_codes(log: Any) -> tuple[np.ndarray, list[str]]:
     cached on the log."""
     cached = log._cache.get("resource_codes")
     if cached is None:
-        codes, names = pd.factorize(log.df["resource"], sort=True, use_na_sentinel=True)
-        cached = (codes.astype(np.int64, copy=False), [str(x) for x in names])
+        cached = _encode(log.df["resource"])
         log._cache["resource_codes"] = cached
     return cached
+
+
+def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    try:  # Arrow's dictionary encoding is several times faster than factorizing strings
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(col.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        enc = pc.dictionary_encode(arr)
+        names = [str(x) for x in enc.dictionary.to_pylist()]
+        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    except Exception:
+        codes, uniq = pd.factorize(col, sort=True, use_na_sentinel=True)
+        return codes.astype(np.int64, copy=False), [str(x) for x in uniq]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names) + 1, dtype=np.int64)
+    rank[np.array(order, dtype=np.int64)] = np.arange(len(names))
+    rank[-1] = -1  # index -1 (missing) maps to -1
+    return rank[idx], [names[i] for i in order]
 
 
 def profiles(log: Any) -> pd.DataFrame:

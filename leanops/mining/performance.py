@@ -173,6 +173,16 @@ def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
     n = len(case)
     if n == 0:
         return np.zeros(0, dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
+    max_len = int(np.diff(bounds).max())
+    if max_len <= 48:
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        out = np.zeros(n, dtype=bool)
+        for k in range(1, max_len):
+            hit = act[k:] == act[:-k]
+            hit &= case[k:] == case[:-k]
+            out[k:] |= hit
+        return out
     key = (case - case.min()).astype(np.int64) * n_act + act
     # rows are grouped by case, so the key is nearly sorted and a stable sort is quick;
     # equal keys keep their row order, so the first of each run is the first occurrence
@@ -191,6 +201,79 @@ def _instance_repeats(inst: "_Instances") -> np.ndarray:
     return cache["repeats"]
 
 
+def _segment_prefix_max(values: np.ndarray, case: np.ndarray, max_len: int) -> np.ndarray:
+    """Running maximum within each case (rows grouped by case), exact for int64.
+
+    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
+    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
+    """
+    out = values.copy()
+    k = 1
+    while k < max_len:
+        same = case[k:] == case[:-k]
+        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
+        k *= 2
+    return out
+
+
+def _fast_steps(log: EventLog) -> tuple[Steps, np.ndarray]:
+    """The per-instance step arrays of ``leanops.mining._steps.steps`` (the same rule and
+    the same values, checked by the tests), computed without factorizing the case ids,
+    plus, per row, the latest end among the earlier instances of its case (unclipped;
+    NAT for the first). Both are cached on the log; ``steps(log)`` then reuses them."""
+    cover = log._cache.get("cover_ns")
+    st = log._cache.get("steps")
+    if cover is not None and st is not None:
+        return st, cover
+    d = log.df
+    n = len(d)
+    if st is None:
+        first = np.ones(n, dtype=bool)
+        if n > 1:
+            try:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                ids = pa.array(d["case_id"].array)
+                if isinstance(ids, pa.ChunkedArray):
+                    ids = ids.combine_chunks()
+                first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+            except Exception:  # not Arrow-backed: the log's codes
+                codes = log.case_codes
+                first[1:] = codes[1:] != codes[:-1]
+        case = np.cumsum(first, dtype=np.int64) - 1
+        last = np.empty(n, dtype=bool)
+        last[:-1] = first[1:]
+        last[-1:] = True
+        act_cat = d["activity"].cat
+        activity = act_cat.codes.to_numpy().astype(np.int32, copy=False)
+        activities = [str(c) for c in act_cat.categories]
+        start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        has_start = start != NAT
+        t_start = start if has_start.all() else np.where(has_start, start, end)
+        prev = np.arange(-1, n - 1, dtype=np.int64)
+        prev[first] = -1
+        prev_end = np.empty(n, dtype=np.int64)
+        prev_end[1:] = end[:-1]
+        prev_end[first] = NAT
+    else:
+        first, case, end, t_start = st.first, st.case, st.end, st.t_start
+    starts = np.flatnonzero(first)
+    max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
+    cm = _segment_prefix_max(end, case, max_len)
+    cover = np.empty(n, dtype=np.int64)
+    cover[1:] = cm[:-1]
+    cover[first] = NAT
+    if st is None:
+        enabled = np.minimum(cover, t_start)
+        enabled[first] = NAT
+        st = Steps(case, activity, activities, first, last, prev, has_start, t_start, end, prev_end, enabled)
+        log._cache["steps"] = st
+    log._cache["cover_ns"] = cover
+    return st, cover
+
+
 def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
     check_choice("time", time, ("calendar", "working"))
     key = ("instances", time, str(calendar) if calendar is not None else None)
@@ -198,34 +281,35 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
     if cached is not None:
         return cached
     work, estimated = _prepared_log(log)
-    st = steps(work)
+    st, cover_ns = _fast_steps(work)
     origin = int(st.t_start.min())
     cal: Calendar | None = None
     if time == "working":
         cal = _resolve_calendar(log, calendar)
+    first = st.first
+    starts = np.flatnonzero(first)
+    seg = st.case - st.case[0] if len(st.case) else st.case
 
     def clock(ns: np.ndarray) -> np.ndarray:
         if cal is None or cal.is_always:
-            return (ns - origin) / 1e9
+            out = (ns - origin).astype(np.float64)
+            out /= 1e9
+            return out
         return cal.working_clock(ns.view("datetime64[ns]"))
 
+    # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
     start, end = clock(st.t_start), clock(st.end)
-    if cal is None or cal.is_always:
-        wait = np.where(st.first, 0.0, (st.t_start - np.where(st.first, st.t_start, st.enabled)) / 1e9)
-        enabled = start - wait
-    else:
-        enabled = np.where(st.first, start, clock(np.where(st.first, st.t_start, st.enabled)))
-        wait = np.maximum(start - enabled, 0.0)
-    service = np.maximum(end - start, 0.0)
-    starts = np.flatnonzero(st.first)
-    seg = np.cumsum(st.first) - 1
-    # Union partition: `cover` is the latest end among earlier instances of the case.
-    cm = _segment_cummax(end, st.first, starts, seg)
-    cover = np.empty_like(cm)
-    cover[1:] = cm[:-1]
-    cover[starts] = start[starts]
-    gap = np.maximum(start - cover, 0.0)
-    covered = np.maximum(end - np.maximum(start, cover), 0.0)
+    cover = clock(np.where(first, st.t_start, cover_ns))
+    enabled = np.minimum(cover, start)  # the enablement rule: never after the own start
+    wait = np.subtract(start, enabled)
+    service = np.subtract(end, start)
+    np.maximum(service, 0.0, out=service)
+    # Union partition of the lead time: `cover` is the latest end among earlier instances.
+    gap = np.subtract(start, cover)
+    np.maximum(gap, 0.0, out=gap)
+    covered = np.maximum(start, cover)
+    np.subtract(end, covered, out=covered)
+    np.maximum(covered, 0.0, out=covered)
     out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
                      starts, seg)
     log._cache[key] = out

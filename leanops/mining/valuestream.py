@@ -242,11 +242,12 @@ def _fmt_dur(s: float) -> str:
 
 def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[float, int, pd.DataFrame]:
     """Time-average and maximum of the number of open cases, and a sample for plotting."""
-    t = np.r_[case_start_ns, case_end_ns]
-    d = np.r_[np.ones(len(case_start_ns), dtype=np.int64), -np.ones(len(case_end_ns), dtype=np.int64)]
-    # one sort on a packed key: time, then ends (-1) before starts (+1) at the same instant
-    o = np.argsort((t - t.min()) * 2 + (d > 0))
-    t, d = t[o], d[o]
+    t0 = int(case_start_ns.min())
+    # one sort of packed keys: time, then ends (even) before starts (odd) at the same instant
+    key = np.concatenate([(case_start_ns - t0) * 2 + 1, (case_end_ns - t0) * 2])
+    key.sort()
+    d = (key & 1) * 2 - 1
+    t = (key >> 1) + t0
     level = np.cumsum(d)
     span = float(t[-1] - t[0])
     if span <= 0:
