@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..calendar import Calendar
 from ..log import EventLog
-from .performance import _check_log, _instance_repeats, _instances, _repeats
+from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
 
 __all__ = ["bottlenecks", "rework"]
@@ -143,13 +143,14 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
     cals = _group_calendars(log, pool_names, "pool", calendar, pools)
 
-    has_pred = ~st.first
-    wait = np.where(has_pred, inst.wait, 0.0)
-    wait_total_all = float(wait.sum())
+    wait = inst.wait  # 0 for the first instance of a case
+    sums = _activity_sums(inst)
+    wait_total_all = float(sums.wait.sum())
 
     # ---- the time grid
     lo, hi = float(inst.start.min()), float(inst.end.max())
-    svc = inst.service[inst.service > 0]
+    svc = inst.service[:: max(1, n // 1_000_000)]
+    svc = svc[svc > 0]
     # bins of about a tenth of a typical service time resolve who was busy when; bounded so
     # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
     typical = float(np.median(svc)) if len(svc) else 60.0
@@ -184,8 +185,11 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     frac = np.zeros((n_pool, n_bins))
     wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
-        ok = pool_of >= 0
-        busy = coverage(pool_of[ok], n_pool, inst.start[ok], inst.end[ok])
+        if (pool_of >= 0).all():
+            busy = coverage(pool_of, n_pool, inst.start, inst.end)
+        else:
+            ok = pool_of >= 0
+            busy = coverage(pool_of[ok], n_pool, inst.start[ok], inst.end[ok])
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
@@ -195,7 +199,7 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
-    wq = np.flatnonzero(has_pred & (wait > 0))
+    wq = np.flatnonzero(wait > 0)
     queue = coverage(act[wq].astype(np.int64), n_act, inst.enabled[wq], inst.start[wq])
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
@@ -204,10 +208,11 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
 
     # ---- the pool doing most of each activity, and its contention during the waits
-    okp = pool_of >= 0
     main_pool = np.full(n_act, -1, dtype=np.int64)
-    if okp.any() and n_pool:
-        m = np.bincount(act[okp] * n_pool + pool_of[okp], minlength=n_act * n_pool).reshape(n_act, n_pool)
+    if n_pool:
+        # instances per (activity, pool); rows without a pool land in an extra column
+        m = np.bincount(act * (n_pool + 1) + np.where(pool_of >= 0, pool_of, n_pool),
+                        minlength=n_act * (n_pool + 1)).reshape(n_act, n_pool + 1)[:, :n_pool]
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     cnum = np.zeros(n_act)
     cden = np.zeros(n_act)
@@ -220,15 +225,11 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     del queue
 
     # ---- per activity
-    cnt = np.bincount(act, minlength=n_act)
-    pred_cnt = np.bincount(act, weights=has_pred, minlength=n_act)
-    wait_sum = np.bincount(act, weights=wait, minlength=n_act)
-    serv_sum = np.bincount(act, weights=inst.service, minlength=n_act)
+    cnt, pred_cnt, wait_sum, serv_sum = sums.count, sums.with_pred, sums.wait, sums.service
     contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
     wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
     score = wait_share * contention
-    rep = _instance_repeats(inst)
-    rework_share = np.bincount(act, weights=rep, minlength=n_act) / np.maximum(cnt, 1)
+    rework_share = (cnt - sums.first_in_case) / np.maximum(cnt, 1)
     rows = []
     for a in np.flatnonzero(cnt > 0):  # one iteration per activity, not per row
         mp = int(main_pool[a])

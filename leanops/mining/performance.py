@@ -274,6 +274,40 @@ def _fast_steps(log: EventLog) -> tuple[Steps, np.ndarray]:
     return st, cover
 
 
+@dataclass(frozen=True)
+class _ActivitySums:
+    """Per-activity totals over the instances (index = activity code)."""
+
+    count: np.ndarray  # instances
+    with_pred: np.ndarray  # instances that have a predecessor in their case
+    first_in_case: np.ndarray  # instances that are the first of their activity in their case (= cases)
+    service: np.ndarray
+    wait: np.ndarray
+    gap: np.ndarray
+    covered: np.ndarray
+
+
+def _activity_sums(inst: "_Instances") -> _ActivitySums:
+    key = ("activity_sums", inst.time, str(inst.calendar))
+    cache = inst.log._cache
+    if key not in cache:
+        st = inst.st
+        act = st.activity
+        k = len(st.activities)
+        cnt = np.bincount(act, minlength=k)
+        rep_rows = np.flatnonzero(_instance_repeats(inst))
+        cache[key] = _ActivitySums(
+            count=cnt,
+            with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
+            first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
+            service=np.bincount(act, weights=inst.service, minlength=k),
+            wait=np.bincount(act, weights=inst.wait, minlength=k),
+            gap=np.bincount(act, weights=inst.gap, minlength=k),
+            covered=np.bincount(act, weights=inst.covered, minlength=k),
+        )
+    return cache[key]
+
+
 def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
     check_choice("time", time, ("calendar", "working"))
     key = ("instances", time, str(calendar) if calendar is not None else None)

@@ -41,7 +41,7 @@ from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
 from .._pools import resource_codes
-from .performance import Time, _check_log, _instance_repeats, _instances, _resolve_calendar
+from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -315,7 +315,7 @@ def value_stream(
     lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
     covered = np.add.reduceat(inst.covered, starts)
     is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(st.activities, dtype=object), list(va))
-    va_cov = np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
+    va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
     lead_sum = float(lead.sum())
     pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
 
@@ -344,19 +344,16 @@ def value_stream(
     rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
     pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
         np.bincount(act[rows], minlength=n_act), 1)
-    has_pred = ~st.first
-    cnt = np.bincount(act, minlength=n_act)
-    pred_cnt = np.bincount(act, weights=has_pred, minlength=n_act)
-    proc_sum = np.bincount(act, weights=inst.service, minlength=n_act)
-    wait_sum = np.bincount(act, weights=inst.wait, minlength=n_act)  # 0 for first instances
-    gap_sum = np.bincount(act, weights=inst.gap, minlength=n_act)
-    cov_sum = np.bincount(act, weights=inst.covered, minlength=n_act)
-    # cases and resources per activity, without a Python loop over rows
-    n_case_act = np.bincount(act, weights=~_instance_repeats(inst), minlength=n_act).astype(np.int64)
+    sums = _activity_sums(inst)
+    cnt, pred_cnt, n_case_act = sums.count, sums.with_pred, sums.first_in_case
+    proc_sum, wait_sum, gap_sum, cov_sum = sums.service, sums.wait, sums.gap, sums.covered
     r_codes, r_names = resource_codes(inst.log)
-    ok = r_codes >= 0
     n_r = len(r_names)
-    seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
+    if (r_codes >= 0).all():
+        seen = np.bincount(act * n_r + r_codes, minlength=n_act * n_r).reshape(n_act, n_r)
+    else:
+        ok = r_codes >= 0
+        seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
     n_res = (seen > 0).sum(axis=1)
     servers = np.maximum(n_res, 1)
     work_per_case = proc_sum / max(n_cases, 1)
