@@ -326,7 +326,8 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
 
     def clock(ns: np.ndarray) -> np.ndarray:
         if cal is None or cal.is_always:
-            out = (ns - origin).astype(np.float64)
+            out = np.empty(len(ns))
+            np.subtract(ns, origin, out=out)  # int64 arithmetic, cast into the float buffer
             out /= 1e9
             return out
         return cal.working_clock(ns.view("datetime64[ns]"))
