@@ -187,17 +187,19 @@ def _check_same_steps(log):
     from leanops.mining.performance import _fast_steps
 
     ref = steps(leanops.EventLog(log.df))  # a fresh log: nothing cached
-    fast, cover = _fast_steps(leanops.EventLog(log.df))
-    for f in ("case", "activity", "first", "last", "prev", "has_start", "t_start", "end", "prev_end", "enabled"):
+    fast = _fast_steps(leanops.EventLog(log.df))
+    for f in ("case", "activity", "first", "has_start", "t_start", "end"):
         np.testing.assert_array_equal(getattr(fast, f), getattr(ref, f), err_msg=f)
     assert fast.activities == ref.activities
+    nat = np.iinfo(np.int64).min
+    np.testing.assert_array_equal(np.where(fast.first, nat, np.minimum(fast.cover, fast.t_start)), ref.enabled)
     # the unclipped running max of earlier ends, against a plain per-case loop
     end = log.df["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     expect = np.empty(len(end), dtype=np.int64)
     for s, e in zip(log.case_starts, np.r_[log.case_starts[1:], len(end)]):
-        expect[s] = np.iinfo(np.int64).min
+        expect[s] = fast.t_start[s]
         expect[s + 1:e] = np.maximum.accumulate(end[s:e])[:-1]
-    np.testing.assert_array_equal(cover, expect)
+    np.testing.assert_array_equal(fast.cover, expect)
 
 
 @pytest.mark.parametrize("name", ["production", "helpdesk", "purchasing_example"])

@@ -116,7 +116,7 @@ class _Instances:
     """Per-instance timing on one clock (float seconds), aligned with ``log.df`` rows."""
 
     log: EventLog  # the log measured (with estimated starts where the source had none)
-    st: Steps
+    st: _Rows
     estimated: np.ndarray  # bool: start estimated
     start: np.ndarray  # float s
     end: np.ndarray  # float s
@@ -216,17 +216,30 @@ def _segment_prefix_max(values: np.ndarray, case: np.ndarray, max_len: int) -> n
     return out
 
 
-def _fast_steps(log: EventLog) -> tuple[Steps, np.ndarray]:
-    """The per-instance step arrays of ``leanops.mining._steps.steps`` (the same rule and
-    the same values, checked by the tests), computed without factorizing the case ids,
-    plus, per row, the latest end among the earlier instances of its case (unclipped;
-    NAT for the first). Both are cached on the log; ``steps(log)`` then reuses them."""
-    cover = log._cache.get("cover_ns")
-    st = log._cache.get("steps")
-    if cover is not None and st is not None:
-        return st, cover
+@dataclass(frozen=True)
+class _Rows:
+    """What the timing code needs per row (a light form of ``_steps.Steps``)."""
+
+    case: np.ndarray  # int64 case index, 0.. in row order
+    activity: np.ndarray  # activity code
+    activities: list[str]
+    first: np.ndarray  # bool: first instance of its case
+    has_start: np.ndarray  # bool
+    t_start: np.ndarray  # int64 ns: start, or end where the start is missing
+    end: np.ndarray  # int64 ns
+    cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
+
+
+def _fast_steps(log: EventLog) -> _Rows:
+    """Per-row arrays by the rule of ``leanops.mining._steps`` (checked against it by the
+    tests), computed without factorizing the case ids. The enablement of a row is
+    ``min(cover, t_start)`` (``t_start`` itself for the first instance of a case)."""
+    cached = log._cache.get("rows")
+    if cached is not None:
+        return cached
     d = log.df
     n = len(d)
+    st = log._cache.get("steps")
     if st is None:
         first = np.ones(n, dtype=bool)
         if n > 1:
@@ -242,36 +255,24 @@ def _fast_steps(log: EventLog) -> tuple[Steps, np.ndarray]:
                 codes = log.case_codes
                 first[1:] = codes[1:] != codes[:-1]
         case = np.cumsum(first, dtype=np.int64) - 1
-        last = np.empty(n, dtype=bool)
-        last[:-1] = first[1:]
-        last[-1:] = True
         act_cat = d["activity"].cat
-        activity = act_cat.codes.to_numpy().astype(np.int32, copy=False)
+        activity = act_cat.codes.to_numpy().astype(np.intp)
         activities = [str(c) for c in act_cat.categories]
         start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         has_start = start != NAT
         t_start = start if has_start.all() else np.where(has_start, start, end)
-        prev = np.arange(-1, n - 1, dtype=np.int64)
-        prev[first] = -1
-        prev_end = np.empty(n, dtype=np.int64)
-        prev_end[1:] = end[:-1]
-        prev_end[first] = NAT
     else:
-        first, case, end, t_start = st.first, st.case, st.end, st.t_start
+        first, case, activity, activities = st.first, st.case, st.activity.astype(np.intp), st.activities
+        has_start, t_start, end = st.has_start, st.t_start, st.end
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
-    cm = _segment_prefix_max(end, case, max_len)
-    cover = np.empty(n, dtype=np.int64)
-    cover[1:] = cm[:-1]
-    cover[first] = NAT
-    if st is None:
-        enabled = np.minimum(cover, t_start)
-        enabled[first] = NAT
-        st = Steps(case, activity, activities, first, last, prev, has_start, t_start, end, prev_end, enabled)
-        log._cache["steps"] = st
-    log._cache["cover_ns"] = cover
-    return st, cover
+    cover = _segment_prefix_max(end, case, max_len)
+    cover[1:] = cover[:-1].copy()
+    cover[first] = t_start[first]
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover)
+    log._cache["rows"] = rows
+    return rows
 
 
 @dataclass(frozen=True)
@@ -315,14 +316,14 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
     if cached is not None:
         return cached
     work, estimated = _prepared_log(log)
-    st, cover_ns = _fast_steps(work)
+    st = _fast_steps(work)
     origin = int(st.t_start.min())
     cal: Calendar | None = None
     if time == "working":
         cal = _resolve_calendar(log, calendar)
     first = st.first
     starts = np.flatnonzero(first)
-    seg = st.case - st.case[0] if len(st.case) else st.case
+    seg = st.case
 
     def clock(ns: np.ndarray) -> np.ndarray:
         if cal is None or cal.is_always:
@@ -334,17 +335,17 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
 
     # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
     start, end = clock(st.t_start), clock(st.end)
-    cover = clock(np.where(first, st.t_start, cover_ns))
-    enabled = np.minimum(cover, start)  # the enablement rule: never after the own start
-    wait = np.subtract(start, enabled)
-    service = np.subtract(end, start)
-    np.maximum(service, 0.0, out=service)
+    cover = clock(st.cover)
     # Union partition of the lead time: `cover` is the latest end among earlier instances.
     gap = np.subtract(start, cover)
     np.maximum(gap, 0.0, out=gap)
     covered = np.maximum(start, cover)
     np.subtract(end, covered, out=covered)
     np.maximum(covered, 0.0, out=covered)
+    enabled = np.minimum(cover, start, out=cover)  # the enablement rule: never after the own start
+    wait = np.subtract(start, enabled)
+    service = np.subtract(end, start)
+    np.maximum(service, 0.0, out=service)
     out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
                      starts, seg)
     log._cache[key] = out
