@@ -54,7 +54,11 @@ from ._format import condition_text, fmt_duration, fmt_effect
 from .features import features as build_features
 from .targets import Target, target_values
 
-__all__ = ["root_causes", "RootCauses", "Cause"]
+__all__ = ["root_causes", "RootCauses", "Cause", "LowConfidenceWarning"]
+
+
+class LowConfidenceWarning(UserWarning):
+    """Too few cases for the statistics to be trusted; results are marked low confidence."""
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
 MAX_VALUES = 30  # per text feature
@@ -513,7 +517,7 @@ def root_causes(
         warnings.warn(
             f"root_causes: only {n} cases with a value for target {tgt.name!r} (fewer than {MIN_CASES}); "
             "results are marked low confidence.",
-            UserWarning,
+            LowConfidenceWarning,
             stacklevel=2,
         )
     if n < 4 or float(np.nanstd(y)) == 0.0:

@@ -103,6 +103,13 @@ class WaitingCauses:
         return (f"<div><b>Waiting-time causes</b> ({e(self.calendar)})<table><tr><th>activity</th>"
                 f"<th>wait</th>{head}</tr>{rows}</table></div>")
 
+    def _repr_svg_(self) -> str | None:
+        if not len(self.by_activity):
+            return None
+        from . import charts
+
+        return charts.to_svg(self.plot())
+
     def plot(self, *, by: Literal["activity", "resource"] = "activity", top: int = 15, ax=None):
         """Stacked bars of waiting time per activity (or resource), split by cause."""
         from . import charts
