@@ -171,8 +171,10 @@ def rules(
     n = int(mask.sum())
     base = float(y.mean()) if n else float("nan")
     empty = pd.DataFrame(columns=["rule", "n_cases", "support", "mean", "effect"])
-    if n < 4 or float(np.std(y)) == 0.0:
-        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: target {tgt.name!r} does not vary")
+    if n < 4:
+        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: only {n} cases have a value for target {tgt.name!r}")
+    if float(np.std(y)) == 0.0:
+        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: target {tgt.name!r} is the same for every case")
     table = build_features(log) if feature_table is None else feature_table.reindex(log.case_ids)
     if feature_table is not None:
         table.attrs = dict(feature_table.attrs)
