@@ -18,6 +18,25 @@ from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import read, write
 from .log import EventLog, QualityReport
+from .mining import (
+    ProcessGraph,
+    discover,
+    filter_activity,
+    filter_attribute,
+    filter_time,
+    filter_variants,
+    variants,
+    ValueStream,
+    bottlenecks,
+    discover_pools,
+    estimate_start_times,
+    handoffs,
+    multitasking,
+    performance,
+    rework,
+    utilization,
+    value_stream,
+)
 
 __version__ = "0.1.0"
 
@@ -35,13 +54,37 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    # mining: process graphs and variants
+    "discover",
+    "ProcessGraph",
+    "variants",
+    "filter_variants",
+    "filter_time",
+    "filter_attribute",
+    "filter_activity",
+    # mining: performance, value stream, resources, bottlenecks
+    "performance",
+    "estimate_start_times",
+    "value_stream",
+    "ValueStream",
+    "utilization",
+    "discover_pools",
+    "handoffs",
+    "multitasking",
+    "bottlenecks",
+    "rework",
     "__version__",
     "root_causes",
 ]
 
 
-# --- root causes (lazy: leanops.rca loads scipy.stats and, for rules, scikit-learn)
 def __getattr__(name: str):
+    # leanops.simulate is loaded on first use (it pulls in SimPy and scipy lazily too)
+    if name == "simulate":
+        import importlib
+
+        return importlib.import_module(".simulate", __name__)
+    # --- root causes (lazy: leanops.rca loads scipy.stats and, for rules, scikit-learn)
     if name in ("rca", "root_causes"):
         import importlib
 

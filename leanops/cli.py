@@ -140,6 +140,111 @@ def datasets_cmd(as_json: bool) -> None:
         click.echo(f"{'':<28} source: {d['source']}; licence: {d['licence']}")
 
 
+# --- value stream and bottlenecks (issue 4)
+def _names_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give activity names separated by commas, e.g. --value-added 'Review,Approve'")
+    return names
+
+
+def _fmt_s(s: Any) -> str:
+    if s is None or s != s:
+        return "-"
+    s = float(s)
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(s) >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+@cli.command("valuestream")
+@click.argument("log", required=False)
+@log_options
+@click.option("--value-added", "value_added", metavar="A,B", help="Activities that add value (default: all).")
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--time", "time_", type=click.Choice(["calendar", "working"]), default="calendar", show_default=True,
+              help="Measure durations on the wall clock or in working time.")
+@click.option("--plot", "plot_path", metavar="FILE", help="Also draw the value-stream map to FILE (.png, .svg, .pdf).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
+                    as_json: bool, **kwargs: Any) -> None:
+    """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
+    from .calendar import Calendar
+    from .mining.valuestream import value_stream
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
+    ev = load_log(log, pop_mapping(kwargs))
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal)
+    if plot_path is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        with atomic_output(plot_path) as tmp:
+            fig = vs.plot().figure
+            fig.savefig(tmp, format=Path(plot_path).suffix.lstrip(".").lower(), bbox_inches="tight")
+            plt.close(fig)
+    if as_json:
+        emit(vs.to_dict())
+        return
+    rows = [
+        ("cases", f"{vs.n_cases:,}"),
+        ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
+        ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
+        ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
+        ("PCE", f"{vs.pce:.1%}"),
+        ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
+        ("takt time", _fmt_s(vs.takt_time_s)),
+        ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
+        ("calendar", str(vs.calendar)),
+    ]
+    if vs.starts_estimated:
+        rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
+    click.echo(_fmt_table(rows))
+    click.echo("")
+    width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
+    click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+    for r in vs.steps.itertuples(index=False):
+        click.echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
+                   f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+
+
+@cli.command("bottlenecks")
+@click.argument("log", required=False)
+@log_options
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the TOP worst steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_json: bool, **kwargs: Any) -> None:
+    """Rank the steps of LOG that constrain the flow, worst first, with the evidence.
+
+    score = wait_share x contention x utilization: the share of all waiting spent queueing
+    for busy resources of the step, weighted by how saturated they are.
+    """
+    from .calendar import Calendar
+    from .mining.bottlenecks import bottlenecks
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    ev = load_log(log, pop_mapping(kwargs))
+    table = bottlenecks(ev, calendar=cal)
+    if top is not None:
+        table = table.head(top)
+    if as_json:
+        emit({"bottlenecks": table, "score": table.attrs.get("score"),
+              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        return
+    for r in table.itertuples(index=False):
+        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
+        click.echo(f"    {r.evidence}")
+
+
 def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 
@@ -184,6 +289,63 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+# --- mining: process maps (issue 3)
+@cli.command()
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
+@click.option(
+    "--overlay",
+    type=click.Choice(["frequency", "performance"]),
+    default="frequency",
+    show_default=True,
+    help="Label paths with counts or with mean waiting times.",
+)
+@click.option("--activities", type=float, metavar="SHARE", help="Keep the most frequent activities covering SHARE (0-1] of instances.")
+@click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
+@click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def discover(
+    log: str | None,
+    output: str | None,
+    overlay: str,
+    activities: float | None,
+    paths: float | None,
+    max_nodes: int,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Discover the process map of LOG: activities, paths, counts and waiting times."""
+    from .mining.graph import discover as _discover
+    from .mining.render import format_duration
+
+    g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
+    drawn = None
+    if output:
+        drawn = g.display(max_nodes=max_nodes)
+        with atomic_output(output) as tmp:
+            drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+    if as_json:
+        doc = g.to_json()
+        if drawn is not None:
+            doc["output"] = str(output)
+            doc["drawn_notes"] = list(drawn.notes)
+        emit(doc)
+    else:
+        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
+        for note in g.notes:
+            click.echo(f"note: {note}")
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
+        click.echo(f"\nbusiest paths{basis}:")
+        for row in g.edges.head(10).itertuples(index=False):
+            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+    if drawn is not None:
+        for note in drawn.notes[len(g.notes):]:
+            click.echo(f"leanops: note: {note}", err=True)
+        if not as_json:
+            click.echo(f"map written to {output}")
+
+
 # --- root causes
 @cli.command("rca")
 @click.argument("log", required=False)
@@ -217,3 +379,147 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- simulation (leanops fit, leanops simulate) -------------------------------------------------
+
+def _sim_log_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The mapping options, with the start-time column as --start-column: in ``simulate``,
+    --start is the first arrival of the simulation (DESIGN.md)."""
+    opts = [
+        click.option("--case", metavar="COL", help="Case id column (detected by default)."),
+        click.option("--activity", metavar="COL", help="Activity column (detected by default)."),
+        click.option("--start-column", "start_col", metavar="COL", help="Start time column of LOG (detected by default)."),
+        click.option("--end", "--timestamp", "end", metavar="COL", help="End/complete time column (detected by default)."),
+        click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
+        click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
+        click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
+        click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
+        click.option("--strict", is_flag=True, help="Fail instead of repairing or dropping rows."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _is_model_file(path: str) -> bool:
+    import json
+
+    if not path.lower().endswith(".json"):
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if '"leanops.simulation_model"' in head:
+        return True
+    try:
+        doc = json.loads(head)
+    except json.JSONDecodeError:
+        return True  # a .json file that is not a log: let the model loader name the problem
+    return isinstance(doc, dict)
+
+
+def _write_sim_csv(log: Any, path: str) -> None:
+    d = log.df
+    out = d.rename(columns={"start": "start_time", "end": "end_time"})
+    for c in ("start_time", "end_time"):
+        out[c] = out[c].map(lambda t: None if t is None or t != t else t.isoformat())
+    with atomic_output(path) as tmp:
+        out.to_csv(tmp, index=False)
+
+
+@cli.command("fit")
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", "output", metavar="MODEL.json", help="Write the simulation model (JSON).")
+@click.option("--calendars", type=click.Choice(["discover", "24/7"]), default="discover", show_default=True,
+              help="Learn working hours per pool, or assume 24/7.")
+@click.option("--recency", type=float, default=None, metavar="SHARE",
+              help="Half-life (share of the log's span) for weighting recent cases in arrivals and routing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: float | None, as_json: bool, **kwargs: Any) -> None:
+    """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
+    from .simulate import fit
+
+    ev = load_log(log, pop_mapping(kwargs))
+    model = fit(ev, calendars=calendars, recency=recency)  # type: ignore[arg-type]
+    if output:
+        with atomic_output(output) as tmp:
+            model.save(tmp)
+    if as_json:
+        doc = model.to_summary()
+        doc["output"] = output
+        emit(doc)
+        return
+    click.echo(model.summary())
+    if output:
+        click.echo(f"model written to {output}")
+
+
+@cli.command("simulate")
+@click.argument("model_or_log", required=False)
+@_sim_log_options
+@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
+@click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--start", "sim_start", metavar="ISO", default=None,
+              help="First arrival of the simulation (default: where the fitted log ends).")
+@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
+@click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int, seed: int, sim_start: str | None,
+                 warmup: int, output: str | None, as_json: bool, **kwargs: Any) -> None:
+    """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
+
+    Prints the baseline KPIs with 95% confidence intervals over the replications.
+    """
+    import pandas as pd
+
+    from .errors import InputError
+    from .simulate import SimulationModel, fit, replicate
+
+    mapping = pop_mapping(kwargs)
+    start_col = kwargs.pop("start_col", None)
+    if start_col:
+        mapping["start"] = start_col
+    if model_or_log is not None and _is_model_file(model_or_log):
+        model = SimulationModel.load(model_or_log)
+        source = "model"
+    else:
+        model = fit(load_log(model_or_log, mapping))
+        source = "log"
+    if sim_start is not None:
+        try:
+            pd.Timestamp(sim_start)
+        except (TypeError, ValueError):
+            raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
+    n = cases if cases is not None else 1000
+    if warmup >= n:
+        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    rep = replicate(model, replications=replications, cases=n, seed=seed, warmup=warmup, start=sim_start)
+    if output:
+        _write_sim_csv(rep.log, output)
+    doc = {
+        "source": source,
+        "cases": n,
+        "replications": replications,
+        "seed": seed,
+        "start": rep.first.cases["arrival"].min(),
+        "baseline": {"kpis": rep.kpis},
+        "scenarios": [],
+        "output": output,
+    }
+    if as_json:
+        emit(doc)
+        return
+    rows = [("cases x replications", f"{n:,} x {replications}"), ("first arrival", str(rep.first.cases["arrival"].min()))]
+    for k, v in rep.kpis.items():
+        if v["mean"] is None:
+            continue
+        ci = f"  [{v['ci_low']:,.3g}, {v['ci_high']:,.3g}]" if v["ci_low"] is not None else ""
+        rows.append((k, f"{v['mean']:,.4g}{ci}"))
+    click.echo(_fmt_table(rows))
+    if output:
+        click.echo(f"simulated log written to {output}")
