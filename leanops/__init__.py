@@ -79,15 +79,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # leanops.simulate is loaded on first use (it pulls in SimPy and scipy lazily too)
+    # leanops.simulate and leanops.rca load on first use: they pull in SimPy, scipy.stats
+    # and scikit-learn, which `import leanops` must not pay for.
+    import importlib
+
     if name == "simulate":
-        import importlib
-
         return importlib.import_module(".simulate", __name__)
-    # --- root causes (lazy: leanops.rca loads scipy.stats and, for rules, scikit-learn)
     if name in ("rca", "root_causes"):
-        import importlib
-
         rca = importlib.import_module(".rca", __name__)
         return rca if name == "rca" else rca.root_causes
     raise AttributeError(f"module 'leanops' has no attribute {name!r}")

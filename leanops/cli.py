@@ -245,50 +245,6 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
         click.echo(f"    {r.evidence}")
 
 
-def _one_line(msg: str) -> str:
-    return " ".join(str(msg).split())
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI with the error contract of DESIGN.md."""
-    debug = bool(os.environ.get("LEANOPS_DEBUG"))
-    if not debug:
-        warnings.simplefilter("ignore")
-    try:
-        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("leanops: aborted", err=True)
-        sys.exit(130)
-    except click.UsageError as exc:
-        cmd = exc.ctx.command_path if exc.ctx else "leanops"
-        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(2)
-    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        if debug:
-            raise
-        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
-    except BrokenPipeError:
-        sys.exit(0)
-    except KeyboardInterrupt:
-        click.echo("leanops: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # internal error: still one line, but exit 1
-        if debug:
-            raise
-        click.echo(
-            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
-            err=True,
-        )
-        sys.exit(1)
-
-
 # --- mining: process maps (issue 3)
 @cli.command()
 @click.argument("log", required=False)
@@ -375,10 +331,6 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as
         emit(res.to_dict())
     else:
         click.echo(str(res))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # --- simulation (leanops fit, leanops simulate) -------------------------------------------------
@@ -523,3 +475,52 @@ def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int,
     click.echo(_fmt_table(rows))
     if output:
         click.echo(f"simulated log written to {output}")
+
+
+# --- entry point
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI with the error contract of DESIGN.md."""
+    debug = bool(os.environ.get("LEANOPS_DEBUG"))
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("leanops: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "leanops"
+        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(2)
+    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("leanops: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # internal error: still one line, but exit 1
+        if debug:
+            raise
+        click.echo(
+            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
