@@ -19,7 +19,8 @@ How it works (the choices, so that results can be read with confidence):
    is fast (sufficient statistics on a sparse indicator matrix).
 4. **Causes before consequences.** Path features (an activity occurs, repeats, the
    variant), and the people and handoffs that come with a longer path (``involves:``,
-   ``handoffs``), are consequences of what the case is. They are considered only after the
+   ``handoffs``, who did an activity that not every case goes through), are
+   consequences of what the case is. They are considered only after the
    upstream features (attributes, resources, time, workload, data quality). A path
    condition whose effect is largely carried by an upstream cause (adding it to the model
    removes at least 20 % of that cause's effect, or it is determined by it) is reported

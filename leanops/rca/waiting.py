@@ -203,7 +203,8 @@ def waiting_causes(
     if len(log) and not log.has_start_times:
         raise InputError(
             "waiting_causes needs start times (waiting runs from enablement to start); this log has "
-            "completion times only. Map a start column with --start / start=..., or estimate them first."
+            "completion times only. Map a start column with --start / start=... (leanops.estimate_start_times "
+            "can fill them, but estimated starts wait for the resource by construction)."
         )
     check_choice("contention", contention, ("pool", "resource"))
     cals, cal_desc, notes = _resolve_calendars(log, calendar)
