@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice
+from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
@@ -117,18 +118,15 @@ class WaitingCauses:
         return charts.waiting(self, by=by, top=top, ax=ax)
 
 
-def _resolve_calendars(log: EventLog, calendar: Any) -> tuple[Any, str, list[str]]:
+CalendarSpec = Calendar | dict[str, Calendar] | Literal["discover", "24/7"] | None
+
+
+def _resolve_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str, list[str]]:
     """Return (calendar or dict of calendars or None for 24/7, description, notes)."""
     notes: list[str] = []
     if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
         return None, "24/7 calendar", notes
     if isinstance(calendar, str) and calendar == "discover":
-        try:
-            from ..calendar import discover_calendar  # core module (may not exist in old trees)
-        except ImportError:
-            notes.append("no working calendars available (leanops.calendar missing): assumed 24/7, "
-                         "so off-shift waiting counts as extraneous")
-            return None, "24/7 calendar (calendar discovery unavailable)", notes
         try:
             cals = discover_calendar(log, by="resource")
         except Exception as exc:  # discovery can fail on tiny or odd logs: fall back, say so
@@ -139,7 +137,7 @@ def _resolve_calendars(log: EventLog, calendar: Any) -> tuple[Any, str, list[str
         raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {calendar!r}.")
     if isinstance(calendar, dict):
         return calendar, "working calendars given per resource", notes
-    if hasattr(calendar, "working_seconds"):
+    if isinstance(calendar, Calendar) or hasattr(calendar, "working_seconds"):
         return calendar, f"calendar {calendar}", notes
     raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {type(calendar).__name__}.")
 
@@ -229,7 +227,7 @@ def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray
 def waiting_causes(
     log: EventLog,
     *,
-    calendar: Any = "discover",
+    calendar: CalendarSpec = "discover",
     batch_tolerance: str | float = "1s",
     contention: Literal["pool", "resource"] = "pool",
 ) -> WaitingCauses:
