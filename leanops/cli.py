@@ -318,13 +318,24 @@ def discover_cmd(
               help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
-    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting)."""
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
+            **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
     from . import rca
 
+    if waiting and as_rules:
+        raise click.UsageError("--waiting and --rules cannot be combined; pick one.")
     ev = load_log(log, pop_mapping(kwargs))
+    if as_rules:
+        rl = rca.rules(ev, target=target, seed=seed)
+        if as_json:
+            emit(rl.to_dict())
+        else:
+            click.echo(str(rl))
+        return
     if waiting:
         wc = rca.waiting_causes(ev)
         if as_json:
