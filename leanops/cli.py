@@ -308,6 +308,64 @@ def discover_cmd(
             click.echo(f"leanops: note: {note}", err=True)
         if not as_json:
             click.echo(f"map written to {output}")
+# --- report
+@cli.command("report")
+@click.argument("logs", nargs=-1)
+@click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
+              help="Output folder (one report per log, plus index.html for several), a file for one log, "
+                   "or - for standard output.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="html (a self-contained page; the default), md, or json with every table. "
+                   "Default: from the suffix of a file OUT.")
+@click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
+@click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@log_options
+def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
+               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+    """Bottleneck report on each LOG (the bundled demo log when none is given).
+
+    LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
+    others are still reported, and the exit code is non-zero.
+    """
+    from .report import load_config, run_batch
+
+    mapping = pop_mapping(kwargs)
+    config = load_config(config_path)
+
+    def say(line: str) -> None:
+        click.echo(f"leanops: {line}", err=True)
+
+    to_stdout = out == "-"
+    if to_stdout and len(logs) > 1:
+        raise click.UsageError("-o - (standard output) takes one LOG; pass a folder for several.")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batch(
+            list(logs) or [None], Path(tmp) / f"report.{fmt or 'html'}" if to_stdout else out, format=fmt,
+            since=since, until=until, config=config, simulate=simulate,
+            read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
+        )
+        if to_stdout:
+            for path in res.outputs:
+                click.echo(path.read_text(encoding="utf-8"), nl=False)
+            res.outputs = []
+    for path in res.outputs:
+        click.echo(str(path))
+    if res.index is not None:
+        click.echo(str(res.index))
+    if res.failures:
+        if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
+            raise_input = res.exit_code == 2
+            msg = res.failures[0][1]
+            if raise_input:
+                from .errors import InputError
+
+                raise InputError(msg)
+        for name, msg, _ in res.failures:
+            click.echo(f"leanops: error: {name}: {msg}", err=True)
+        sys.exit(res.exit_code)
 
 
 # --- root causes
