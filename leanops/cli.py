@@ -246,7 +246,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
 
 # --- mining: process maps (issue 3)
-@cli.command()
+@cli.command("discover")
 @click.argument("log", required=False)
 @log_options
 @click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
@@ -261,7 +261,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 @click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
 @click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def discover(
+def discover_cmd(
     log: str | None,
     output: str | None,
     overlay: str,
@@ -271,10 +271,15 @@ def discover(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Discover the process map of LOG: activities, paths, counts and waiting times."""
-    from .mining.graph import discover as _discover
-    from .mining.render import format_duration
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
 
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
+    from .mining.graph import discover as _discover
+    from .mining.render import FORMATS, format_duration
+
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
     g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
     drawn = None
     if output:
@@ -293,8 +298,11 @@ def discover(
             click.echo(f"note: {note}")
         basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
         click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
         for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             click.echo(f"leanops: note: {note}", err=True)
@@ -368,13 +376,24 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
               help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
-    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting)."""
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
+            **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
     from . import rca
 
+    if waiting and as_rules:
+        raise click.UsageError("--waiting and --rules cannot be combined; pick one.")
     ev = load_log(log, pop_mapping(kwargs))
+    if as_rules:
+        rl = rca.rules(ev, target=target, seed=seed)
+        if as_json:
+            emit(rl.to_dict())
+        else:
+            click.echo(str(rl))
+        return
     if waiting:
         wc = rca.waiting_causes(ev)
         if as_json:

@@ -19,7 +19,8 @@ How it works (the choices, so that results can be read with confidence):
    is fast (sufficient statistics on a sparse indicator matrix).
 4. **Causes before consequences.** Path features (an activity occurs, repeats, the
    variant), and the people and handoffs that come with a longer path (``involves:``,
-   ``handoffs``), are consequences of what the case is. They are considered only after the
+   ``handoffs``, who did an activity that not every case goes through), are
+   consequences of what the case is. They are considered only after the
    upstream features (attributes, resources, time, workload, data quality). A path
    condition whose effect is largely carried by an upstream cause (adding it to the model
    removes at least 20 % of that cause's effect, or it is determined by it) is reported
@@ -54,7 +55,11 @@ from ._format import condition_text, fmt_duration, fmt_effect
 from .features import features as build_features
 from .targets import Target, target_values
 
-__all__ = ["root_causes", "RootCauses", "Cause"]
+__all__ = ["root_causes", "RootCauses", "Cause", "LowConfidenceWarning"]
+
+
+class LowConfidenceWarning(UserWarning):
+    """Too few cases for the statistics to be trusted; results are marked low confidence."""
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
 MAX_VALUES = 30  # per text feature
@@ -513,7 +518,7 @@ def root_causes(
         warnings.warn(
             f"root_causes: only {n} cases with a value for target {tgt.name!r} (fewer than {MIN_CASES}); "
             "results are marked low confidence.",
-            UserWarning,
+            LowConfidenceWarning,
             stacklevel=2,
         )
     if n < 4 or float(np.nanstd(y)) == 0.0:
