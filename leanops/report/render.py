@@ -40,7 +40,7 @@ CSS = f"""
 .lo strong {{ font-weight:650; }}
 .lo .cards {{ display:grid; grid-template-columns:repeat(auto-fill,minmax(170px,1fr)); gap:10px; margin:10px 0 16px; }}
 .lo .card {{ border:1px solid var(--line); border-radius:6px; padding:10px 12px; }}
-.lo .card .v {{ font-size:22px; font-weight:650; line-height:1.2; }}
+.lo .card .v {{ font-size:20px; font-weight:650; line-height:1.2; white-space:nowrap; }}
 .lo .card .k {{ font-size:12px; color:var(--muted); }}
 .lo .card.hot {{ border-color:var(--hot); }} .lo .card.hot .v {{ color:var(--hot); }}
 .lo .tw {{ overflow-x:auto; margin:4px 0 6px; }}
