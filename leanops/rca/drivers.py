@@ -153,6 +153,10 @@ class RootCauses:
             "notes": list(self.notes),
         }
 
+    def __repr__(self) -> str:
+        what = f"{len(self.causes)} causes" if self.causes else "nothing to explain"
+        return f"<RootCauses of {self.target}: {what}, {self.n_cases:,} cases, {self.n_tested} conditions tested>"
+
     def sentences(self) -> list[str]:
         return [c.sentence for c in self.causes]
 

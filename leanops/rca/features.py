@@ -66,6 +66,8 @@ _GENERATED = set(_NAMED_CATEGORY)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MAX_VARIANTS = 20
+# attributes that describe the data rather than the case (from leanops.estimate_start_times)
+_QUALITY_ATTRIBUTES = {"start_estimated"}
 MAX_INVOLVED = 60
 MAX_ANY_VALUES = 20
 
@@ -140,6 +142,8 @@ def features(log: EventLog) -> pd.DataFrame:
     def add(name: str, values, category: str) -> None:
         if name in cols:
             return
+        if name.split(":", 1)[-1].split("=", 1)[0] in _QUALITY_ATTRIBUTES:
+            category = "measurement"
         cols[name] = values
         cats[name] = category
 
