@@ -196,12 +196,19 @@ def features(log: EventLog) -> pd.DataFrame:
     res_codes, res_labels = pd.factorize(res, sort=False)
     key = ci * max(n_act, 1) + act_codes
     first_occ = ~pd.Series(key).duplicated().to_numpy()
-    counts = np.zeros((n_cases, n_act), dtype=np.int64)
+    counts = np.zeros((n_cases, n_act), dtype=np.int32)
     np.add.at(counts, (ci, act_codes), 1)
+    by_act = np.argsort(act_codes, kind="stable")  # rows of each activity, in row order
+    act_bounds = np.searchsorted(act_codes[by_act], np.arange(n_act + 1))
+
+    def rows_of(a_i: int) -> np.ndarray:
+        return by_act[act_bounds[a_i]:act_bounds[a_i + 1]]
+
     if len(res_labels):
         for a_i, a in enumerate(acts):
-            m = first_occ & (act_codes == a_i)
-            if not m.any():
+            m = rows_of(a_i)
+            m = m[first_occ[m]]
+            if not len(m):
                 continue
             rc = res_codes[m]
             ok = rc >= 0
@@ -265,7 +272,7 @@ def features(log: EventLog) -> pd.DataFrame:
     # and not yet started at that instant (defined for every case, known upfront).
     enabled = np.where(st.first, st.t_start, st.enabled)
     for a_i, a in enumerate(acts):
-        m = act_codes == a_i
+        m = rows_of(a_i)
         if not st.has_start[m].any():
             continue
         es, ss = np.sort(enabled[m]), np.sort(st.t_start[m])
