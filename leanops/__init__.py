@@ -37,6 +37,7 @@ from .mining import (
     utilization,
     value_stream,
 )
+from .report import build_report
 
 __version__ = "0.1.0"
 
@@ -73,6 +74,7 @@ __all__ = [
     "multitasking",
     "bottlenecks",
     "rework",
+    "build_report",
     "__version__",
     "root_causes",
 ]
