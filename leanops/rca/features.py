@@ -246,10 +246,7 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"occurs:{a}", occurs, "method")
         if c.max() > 1:
             add(f"count:{a}", c.astype(float), "method")
-    seq = pd.Series(np.asarray(acts, dtype=object)[act_codes] if len(d) else [], dtype=object)
-    variants = seq.groupby(ci, sort=True).agg(" > ".join) if len(d) else pd.Series(dtype=object)
-    top_variants = set(variants.value_counts().index[:MAX_VARIANTS])
-    add("variant", np.where(variants.isin(top_variants), variants, "other").astype(object), "method")
+    add("variant", _variants(act_codes, acts, starts, n_cases), "method")
 
     # ---- time (in the log's time zone)
     case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
@@ -296,12 +293,46 @@ def _duplicates_canonical(s: pd.Series, d: pd.DataFrame, na: np.ndarray) -> bool
     """XES files often repeat the activity or resource as an attribute; skip such copies."""
     if pd.api.types.is_numeric_dtype(s) or na.all():
         return False
-    sv = s.astype(str).to_numpy()
+    head = slice(0, 1000)  # a cheap look first: most attributes differ within the first rows
     for c in ("activity", "resource"):
-        ref = d[c].astype(str).to_numpy()
-        if np.all(na | (sv == ref)):
+        if not np.all(na[head] | (s.iloc[head].astype(str).to_numpy() == d[c].iloc[head].astype(str).to_numpy())):
+            continue
+        if np.all(na | (s.astype(str).to_numpy() == d[c].astype(str).to_numpy())):
             return True
     return False
+
+
+def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_cases: int) -> np.ndarray:
+    """The activity sequence of each case ("A > B > C"); the MAX_VARIANTS most frequent, else "other".
+
+    Sequences are told apart by two polynomial hashes and their length (vectorised), and
+    only one case per distinct sequence is spelt out.
+    """
+    n = len(act_codes)
+    if not n:
+        return np.zeros(0, dtype=object)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    codes = act_codes.astype(np.uint64) + np.uint64(1)
+    keys = []
+    with np.errstate(over="ignore"):  # the hashes wrap around modulo 2**64 on purpose
+        for base in (np.uint64(1_000_003), np.uint64(998_244_353)):
+            powers = np.ones(int(pos.max()) + 1, dtype=np.uint64)
+            for k in range(1, len(powers)):
+                powers[k] = powers[k - 1] * base
+            keys.append(np.add.reduceat(codes * powers[pos], starts))
+    keys.append(np.diff(np.r_[starts, n]).astype(np.uint64))
+    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    vid, _ = pd.factorize(pd.MultiIndex.from_frame(frame))
+    freq = np.bincount(vid)
+    top = np.argsort(-freq, kind="stable")[:MAX_VARIANTS]
+    first_case = np.full(len(freq), -1)
+    first_case[vid[::-1]] = np.arange(n_cases)[::-1]
+    labels = np.full(len(freq), "other", dtype=object)
+    bounds = np.r_[starts, n]
+    for v in top:
+        c = first_case[v]
+        labels[v] = " > ".join(acts[i] for i in act_codes[bounds[c]:bounds[c + 1]])
+    return labels[vid]
 
 
 def _as_str(s: pd.Series) -> np.ndarray:
