@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..log import EventLog
-from ..mining._steps import NAT, steps
+from ..mining._steps import steps
 
 __all__ = ["features", "feature_category", "CATEGORIES"]
 
