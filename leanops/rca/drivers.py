@@ -153,6 +153,10 @@ class RootCauses:
             "notes": list(self.notes),
         }
 
+    def __repr__(self) -> str:
+        what = f"{len(self.causes)} causes" if self.causes else "nothing to explain"
+        return f"<RootCauses of {self.target}: {what}, {self.n_cases:,} cases, {self.n_tested} conditions tested>"
+
     def sentences(self) -> list[str]:
         return [c.sentence for c in self.causes]
 
@@ -351,9 +355,8 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
     return cands, X, n_tested
 
 
-def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n_params):
+def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n: int):
     """Coefficient, t and the share of each candidate left after the selected set (vectorised)."""
-    n = n_params["n"]
     k = A_inv.shape[0]
     G = XZ @ A_inv
     xMy = xy - G @ Zy
@@ -615,7 +618,7 @@ def root_causes(
     def select(stage_path: bool) -> None:
         while len(selected) < max_sel:
             Ainv = a_inv()
-            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, {"n": n})
+            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
             side = np.where(flippable & (np.sign(b) != want) & (want != 0), -1.0, 1.0)
             eligible = (path == stage_path) & sign_ok(b) & (raw_q < alpha) & (t != 0)
             if want != 0:
@@ -654,7 +657,7 @@ def root_causes(
     if n_upstream:
         Ainv = a_inv()
         beta = Ainv @ Zy
-        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, {"n": n})
+        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
         dir_ok = (raw_eff * want > 0) if want != 0 else np.ones(m, dtype=bool)
         for j in np.flatnonzero(path & (raw_q < alpha) & dir_ok):
             gam = G[j, 1:]  # association of the path condition with each cause (adjusted)

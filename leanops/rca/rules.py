@@ -39,6 +39,9 @@ class Rules:
     table: pd.DataFrame  # rule, conditions, n_cases, support, mean, effect
     reason: str | None = None
 
+    def __repr__(self) -> str:
+        return f"<Rules for {self.target}: {len(self.table)} rules, {self.n_cases:,} cases>"
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 

@@ -58,6 +58,10 @@ class WaitingCauses:
     calendar: str  # how working calendars were obtained
     notes: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (f"<WaitingCauses: {len(self.instances):,} waiting instances, "
+                f"{fmt_duration(self.totals.get('wait', 0.0))} in total>")
+
     def to_frame(self) -> pd.DataFrame:
         """Waiting seconds per activity and cause (``by_activity``)."""
         return self.by_activity.copy()
