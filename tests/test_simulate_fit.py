@@ -14,6 +14,7 @@ import leanops
 from leanops import simulate
 
 N = 3000
+FIT_KW: dict = {}
 
 
 def _log(df: pd.DataFrame) -> leanops.EventLog:
@@ -39,7 +40,7 @@ def round_trip(proc: Process, pairs: int = 3) -> tuple[float, float, simulate.Si
         a = generate(proc, N, seed=100 + 2 * k)
         b = generate(proc, N, seed=101 + 2 * k)
         la = _log(a.log)
-        model = simulate.fit(la, seed=0)
+        model = simulate.fit(la, seed=0, **FIT_KW)
         # a long simulation, so that its own sampling noise does not count against the model
         sim = simulate.run(model, cases=3 * N, seed=k, start=la.start_time)
         ct_sim = _cycle_times(sim.log.df, "start", "end")

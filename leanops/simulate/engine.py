@@ -8,8 +8,10 @@ plain lists that become one DataFrame at the end.
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_right
+from heapq import heappop, heappush
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -226,14 +228,16 @@ def run(
         cal = FastCalendar(p.intervals, off)
         first = len(res_names)
         res_names.extend(p.members)
-        resource = (simpy.PriorityResource if use_prio else simpy.Resource)(env, capacity=p.size)
+        # a pool is a free list plus a queue of waiting cases; a finishing case hands its
+        # member straight to the first in line (no SimPy Request/Release objects per event)
+        waiting: Any = [] if use_prio else deque()
         pool_idx[p.name] = len(pool_objs)
         if p.member_intervals:
             # members with their own hours: hand the case to the free member who works soonest
             mcal = {first + k: FastCalendar(p.hours_of(m), off) for k, m in enumerate(p.members)}
-            pool_objs.append((resource, list(range(first, first + p.size)), mcal))
+            pool_objs.append((waiting, list(range(first, first + p.size)), mcal))
         else:
-            pool_objs.append((resource, deque(range(first, first + p.size)), None if cal.always else cal))
+            pool_objs.append((waiting, deque(range(first, first + p.size)), None if cal.always else cal))
 
     compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
     for a in acts:
@@ -242,14 +246,14 @@ def run(
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
-        resource, free, cal = pool_objs[pool_idx[a.pool]]
+        waiting, free, cal = pool_objs[pool_idx[a.pool]]
         per = None
         if a.by_resource:
             pmembers = model.pool(a.pool).members
             base = res_names.index(pmembers[0])
             brd = dict(a.by_resource)
             per = {base + k: (_stream(brd[m], r_dur) if m in brd else common) for k, m in enumerate(pmembers)}
-        compiled.append((1, resource, free, cal, common, per, delay))
+        compiled.append((1, waiting, free, cal, common, per, delay))
 
     attr_pos = {name: j for j, name in enumerate(attrs.names)}
 
@@ -293,6 +297,8 @@ def run(
     done = [0.0] * n
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
+    event = env.event
+    ticket = itertools.count()
 
     def choose(i: int, ci: int) -> int:
         (cum, targets), rules = routes[i]
@@ -310,7 +316,7 @@ def run(
         a = choose(n_act, ci)
         pr = prio[ci] if prio is not None else 0
         while a >= 0:
-            kind, resource, free, cal, common, per, delay = compiled[a]
+            kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
                 yield timeout(next(delay))
             if kind == 0:
@@ -318,39 +324,39 @@ def run(
                 yield timeout(next(common))
                 m = -1
             else:
-                req = resource.request(priority=pr) if use_prio else resource.request()
-                yield req
-                if type(cal) is dict:
-                    now = env.now
-                    m, best = free[0], math.inf
-                    for x in free:
-                        t = cal[x].next_working(now)
-                        if t < best:
-                            m, best = x, t
-                    free.remove(m)
-                    mc = cal[m]
-                    d = next(per[m]) if per is not None else next(common)
-                    begin = mc.next_working(now)
-                    yield timeout(mc.add_working(begin, d) - now)
-                    free.append(m)
-                    resource.release(req)
-                    rc_app(ci)
-                    ra_app(a)
-                    rs_app(begin)
-                    re_app(env.now)
-                    rr_app(m)
-                    a = choose(a, ci)
-                    continue
-                m = free.popleft()
+                if free and not waiting:
+                    if type(cal) is dict:
+                        now = env.now
+                        m, best = free[0], math.inf
+                        for x in free:
+                            t = cal[x].next_working(now)
+                            if t < best:
+                                m, best = x, t
+                                if t <= now:
+                                    break
+                        free.remove(m)
+                    else:
+                        m = free.popleft()
+                else:
+                    ev = event()
+                    if use_prio:
+                        heappush(waiting, (pr, next(ticket), ev))
+                    else:
+                        waiting.append(ev)
+                    m = yield ev
+                now = env.now
                 d = next(per[m]) if per is not None else next(common)
                 if cal is None:
-                    begin = env.now
+                    begin = now
                     yield timeout(d)
                 else:
-                    begin = cal.next_working(env.now)
-                    yield timeout(cal.add_working(begin, d) - env.now)
-                free.append(m)
-                resource.release(req)
+                    mc = cal[m] if type(cal) is dict else cal
+                    begin = mc.next_working(now)
+                    yield timeout(mc.add_working(begin, d) - now)
+                if waiting:
+                    (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
+                else:
+                    free.append(m)
             rc_app(ci)
             ra_app(a)
             rs_app(begin)
