@@ -106,12 +106,14 @@ def part1() -> None:
     model = bench_model()
     bare_simpy(500, 0)
     simulate.run(model, cases=500, seed=0)
-    t = time.perf_counter()
-    k_bare = bare_simpy(n, 1)
-    t_bare = time.perf_counter() - t
-    t = time.perf_counter()
-    res = simulate.run(model, cases=n, seed=1)
-    t_ours = time.perf_counter() - t
+    t_bare = t_ours = math.inf
+    for rep in range(2):  # best of 2 each, interleaved: the machine is shared
+        t = time.perf_counter()
+        k_bare = bare_simpy(n, 1)
+        t_bare = min(t_bare, time.perf_counter() - t)
+        t = time.perf_counter()
+        res = simulate.run(model, cases=n, seed=1)
+        t_ours = min(t_ours, time.perf_counter() - t)
     k_ours = len(res.log)
     print(f"\n1. Engine vs bare SimPy ({n:,} cases, no calendars)")
     print(f"   bare SimPy : {k_bare:>9,} instances in {t_bare:6.2f}s = {k_bare / t_bare:>9,.0f} /s")
@@ -148,18 +150,21 @@ def prosimos_python() -> str | None:
 def part2() -> None:
     name = "purchasing_example"
     bpmn, js = MODELS / f"{name}.prosimos.bpmn", MODELS / f"{name}.prosimos.json"
-    n = 300 if QUICK else 1000
+    n = 300 if QUICK else 2000
     print(f"\n2. Engine vs Prosimos on the imported {name} Prosimos model ({n:,} cases)")
     py = prosimos_python()
     t = time.perf_counter()
     model = simulate.from_prosimos(bpmn, js)
     t_imp = time.perf_counter() - t
     simulate.run(model, cases=100, seed=0, start="2024-01-01")
-    t = time.perf_counter()
-    res = simulate.run(model, cases=n, seed=1, start="2024-01-01")
-    t_ours = time.perf_counter() - t
+    t_ours = math.inf
+    for rep in range(3):  # best of 3: the machine is shared
+        t = time.perf_counter()
+        res = simulate.run(model, cases=n, seed=1, start="2024-01-01")
+        t_ours = min(t_ours, time.perf_counter() - t)
     k_ours = len(res.log)
-    print(f"   leanops    : {k_ours:>9,} instances in {t_ours:6.2f}s = {k_ours / t_ours:>9,.0f} /s (import {t_imp:.1f}s)")
+    print(f"   leanops    : {k_ours:>9,} instances in {t_ours:6.2f}s = {k_ours / t_ours:>9,.0f} /s "
+          f"(best of 3; import {t_imp:.1f}s)")
     if py is None:
         print("   Prosimos   : skipped (no Prosimos virtualenv; see the module docstring)")
         return

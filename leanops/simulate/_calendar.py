@@ -83,7 +83,7 @@ def intervals_to_spec(intervals: Intervals) -> str:
 class FastCalendar:
     """Calendar arithmetic on float seconds since the epoch (UTC)."""
 
-    __slots__ = ("always", "starts", "ends", "n", "offset", "weekly")
+    __slots__ = ("always", "starts", "ends", "n", "offset", "weekly", "_a", "_b")
 
     def __init__(self, intervals: Intervals, offset: float = 0.0) -> None:
         iv = normalize_intervals(intervals)
@@ -96,16 +96,21 @@ class FastCalendar:
         self.n = len(iv)
         self.offset = float(offset)
         self.weekly = float(sum(b - a for a, b in iv))
+        self._a = self._b = 0.0  # the last working interval found (absolute seconds), a cache
+
 
     def next_working(self, t: float) -> float:
-        if self.always:
+        if self._a <= t < self._b or self.always:
             return t
         w = (t + self.offset - _MONDAY0) % WEEK
         i = bisect_right(self.ends, w)
         if i == self.n:
             return t - w + WEEK + self.starts[0]
         s = self.starts[i]
-        return t if w >= s else t - w + s
+        if w >= s:
+            self._a, self._b = t - w + s, t - w + self.ends[i]
+            return t
+        return t - w + s
 
     def add_working(self, t: float, work: float) -> float:
         if self.always:
