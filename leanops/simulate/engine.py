@@ -243,6 +243,9 @@ def run(
     for a in acts:
         common = _stream(a.duration, r_dur)
         delay = _stream(a.delay, r_dur) if a.delay is not None else None
+        if a.delay_after:
+            by_prev = {a_index[pn]: _stream(dd, r_dur) for pn, dd in a.delay_after}
+            delay = (delay, by_prev)
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
@@ -273,10 +276,11 @@ def run(
     for r in model.routing:
         i = n_act if r.source == START else a_index[r.source]
         rules = tuple((attr_pos.get(u.attribute), u, table(u.next)) for u in r.rules)
-        routes[i] = (table(r.next), rules)
+        after = {(n_act if pv == START else a_index[pv]): table(t) for pv, t in r.after}
+        routes[i] = (table(r.next), rules, after)
     for i in range(n_act + 1):
         if routes[i] is None:  # an activity nothing follows: the case ends
-            routes[i] = (([1.0 + 1e-12], [-1]), ())
+            routes[i] = (([1.0 + 1e-12], [-1]), (), {})
 
     prio = None
     if use_prio:
@@ -300,25 +304,39 @@ def run(
     event = env.event
     ticket = itertools.count()
 
-    def choose(i: int, ci: int) -> int:
-        (cum, targets), rules = routes[i]
+    def choose(i: int, ci: int, before: int) -> int:
+        (cum, targets), rules, after = routes[i]
+        matched = False
         if rules:
             for pos, rule, tab in rules:
                 v = attr_cols[rule.attribute][ci] if pos is not None else None
                 if rule.matches(v):
                     cum, targets = tab
+                    matched = True
                     break
+        if after and not matched:
+            tab = after.get(before if before >= 0 else n_act)
+            if tab is not None:
+                cum, targets = tab
         if len(targets) == 1:
             return targets[0]
         return targets[bisect_right(cum, next(unif))]
 
     def case(ci: int):
-        a = choose(n_act, ci)
+        a = choose(n_act, ci, -1)
+        prev = -1
         pr = prio[ci] if prio is not None else 0
         while a >= 0:
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
-                yield timeout(next(delay))
+                if type(delay) is tuple:
+                    dl = delay[1].get(prev, delay[0])
+                    if dl is not None:
+                        yield timeout(next(dl))
+                else:
+                    yield timeout(next(delay))
+            before = prev
+            prev = a
             if kind == 0:
                 begin = env.now
                 yield timeout(next(common))
@@ -362,7 +380,7 @@ def run(
             rs_app(begin)
             re_app(env.now)
             rr_app(m)
-            a = choose(a, ci)
+            a = choose(a, ci, before)
         done[ci] = env.now
 
     arr_list = arr.tolist()
