@@ -1,9 +1,15 @@
-"""The SimPy engine: one process per case, resource pools as SimPy resources.
+"""The SimPy engine: one process per case on a SimPy environment.
 
 Per-event Python work is kept small: arrival times, case attributes, uniform numbers for
-routing and durations are drawn from numpy in blocks before or during the run, pools are
-``simpy.Resource`` (``PriorityResource`` for priority queues), and the log is recorded in
-plain lists that become one DataFrame at the end.
+routing and durations are drawn from numpy in blocks before or during the run, and the
+log is recorded in plain lists that become one DataFrame at the end. A pool is a free
+list plus a queue of waiting cases (FIFO, or a heap for priority queues): a case that
+finds a free member takes it without any SimPy event, and a finishing case hands its
+member straight to the first waiting one by triggering that case's event. This has the
+semantics of ``simpy.Resource``/``PriorityResource`` without their per-request objects.
+
+Calendars: a member works only in its hours; work in progress pauses at the end of a
+shift and resumes at the next one (``FastCalendar.add_working``).
 """
 
 from __future__ import annotations
