@@ -140,52 +140,274 @@ def datasets_cmd(as_json: bool) -> None:
         click.echo(f"{'':<28} source: {d['source']}; licence: {d['licence']}")
 
 
-def _one_line(msg: str) -> str:
-    return " ".join(str(msg).split())
+# --- value stream and bottlenecks (issue 4)
+def _names_option(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give activity names separated by commas, e.g. --value-added 'Review,Approve'")
+    return names
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI with the error contract of DESIGN.md."""
-    debug = bool(os.environ.get("LEANOPS_DEBUG"))
-    if not debug:
-        warnings.simplefilter("ignore")
-    try:
-        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("leanops: aborted", err=True)
-        sys.exit(130)
-    except click.UsageError as exc:
-        cmd = exc.ctx.command_path if exc.ctx else "leanops"
-        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
-        sys.exit(2)
-    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        if debug:
-            raise
-        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
-    except BrokenPipeError:
-        sys.exit(0)
-    except KeyboardInterrupt:
-        click.echo("leanops: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # internal error: still one line, but exit 1
-        if debug:
-            raise
-        click.echo(
-            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
-            err=True,
+def _fmt_s(s: Any) -> str:
+    if s is None or s != s:
+        return "-"
+    s = float(s)
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(s) >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+@cli.command("valuestream")
+@click.argument("log", required=False)
+@log_options
+@click.option("--value-added", "value_added", metavar="A,B", help="Activities that add value (default: all).")
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--time", "time_", type=click.Choice(["calendar", "working"]), default="calendar", show_default=True,
+              help="Measure durations on the wall clock or in working time.")
+@click.option("--plot", "plot_path", metavar="FILE", help="Also draw the value-stream map to FILE (.png, .svg, .pdf).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
+                    as_json: bool, **kwargs: Any) -> None:
+    """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
+    from .calendar import Calendar
+    from .mining.valuestream import value_stream
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
+    ev = load_log(log, pop_mapping(kwargs))
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal)
+    if plot_path is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        with atomic_output(plot_path) as tmp:
+            fig = vs.plot().figure
+            fig.savefig(tmp, format=Path(plot_path).suffix.lstrip(".").lower(), bbox_inches="tight")
+            plt.close(fig)
+    if as_json:
+        emit(vs.to_dict())
+        return
+    rows = [
+        ("cases", f"{vs.n_cases:,}"),
+        ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
+        ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
+        ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
+        ("PCE", f"{vs.pce:.1%}"),
+        ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
+        ("takt time", _fmt_s(vs.takt_time_s)),
+        ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
+        ("calendar", str(vs.calendar)),
+    ]
+    if vs.starts_estimated:
+        rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
+    click.echo(_fmt_table(rows))
+    click.echo("")
+    width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
+    click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+    for r in vs.steps.itertuples(index=False):
+        click.echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
+                   f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+
+
+@cli.command("bottlenecks")
+@click.argument("log", required=False)
+@log_options
+@click.option("--calendar", "calendar", metavar="HOURS", help="Working hours, e.g. 'Mon-Fri 08:00-17:00' (default: learnt from the log).")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the TOP worst steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_json: bool, **kwargs: Any) -> None:
+    """Rank the steps of LOG that constrain the flow, worst first, with the evidence.
+
+    score = wait_share x contention x utilization: the share of all waiting spent queueing
+    for busy resources of the step, weighted by how saturated they are.
+    """
+    from .calendar import Calendar
+    from .mining.bottlenecks import bottlenecks
+
+    cal = Calendar.parse(calendar) if calendar is not None else None
+    ev = load_log(log, pop_mapping(kwargs))
+    table = bottlenecks(ev, calendar=cal)
+    if top is not None:
+        table = table.head(top)
+    if as_json:
+        emit({"bottlenecks": table, "score": table.attrs.get("score"),
+              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        return
+    for r in table.itertuples(index=False):
+        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
+        click.echo(f"    {r.evidence}")
+
+
+# --- mining: process maps (issue 3)
+@cli.command("discover")
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
+@click.option(
+    "--overlay",
+    type=click.Choice(["frequency", "performance"]),
+    default="frequency",
+    show_default=True,
+    help="Label paths with counts or with mean waiting times.",
+)
+@click.option("--activities", type=float, metavar="SHARE", help="Keep the most frequent activities covering SHARE (0-1] of instances.")
+@click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
+@click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def discover_cmd(
+    log: str | None,
+    output: str | None,
+    overlay: str,
+    activities: float | None,
+    paths: float | None,
+    max_nodes: int,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
+
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
+    from .mining.graph import discover as _discover
+    from .mining.render import FORMATS, format_duration
+
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
+    g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
+    drawn = None
+    if output:
+        drawn = g.display(max_nodes=max_nodes)
+        with atomic_output(output) as tmp:
+            drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+    if as_json:
+        doc = g.to_json()
+        if drawn is not None:
+            doc["output"] = str(output)
+            doc["drawn_notes"] = list(drawn.notes)
+        emit(doc)
+    else:
+        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
+        for note in g.notes:
+            click.echo(f"note: {note}")
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
+        click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
+        for row in g.edges.head(10).itertuples(index=False):
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+    if drawn is not None:
+        for note in drawn.notes[len(g.notes):]:
+            click.echo(f"leanops: note: {note}", err=True)
+        if not as_json:
+            click.echo(f"map written to {output}")
+# --- report
+@cli.command("report")
+@click.argument("logs", nargs=-1)
+@click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
+              help="Output folder (one report per log, plus index.html for several), a file for one log, "
+                   "or - for standard output.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="html (a self-contained page; the default), md, or json with every table. "
+                   "Default: from the suffix of a file OUT.")
+@click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
+@click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@log_options
+def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
+               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+    """Bottleneck report on each LOG (the bundled demo log when none is given).
+
+    LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
+    others are still reported, and the exit code is non-zero.
+    """
+    from .report import load_config, run_batch
+
+    mapping = pop_mapping(kwargs)
+    config = load_config(config_path)
+
+    def say(line: str) -> None:
+        click.echo(f"leanops: {line}", err=True)
+
+    to_stdout = out == "-"
+    if to_stdout and len(logs) > 1:
+        raise click.UsageError("-o - (standard output) takes one LOG; pass a folder for several.")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batch(
+            list(logs) or [None], Path(tmp) / f"report.{fmt or 'html'}" if to_stdout else out, format=fmt,
+            since=since, until=until, config=config, simulate=simulate,
+            read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
         )
-        sys.exit(1)
+        if to_stdout:
+            for path in res.outputs:
+                click.echo(path.read_text(encoding="utf-8"), nl=False)
+            res.outputs = []
+    for path in res.outputs:
+        click.echo(str(path))
+    if res.index is not None:
+        click.echo(str(res.index))
+    if res.failures:
+        if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
+            raise_input = res.exit_code == 2
+            msg = res.failures[0][1]
+            if raise_input:
+                from .errors import InputError
+
+                raise InputError(msg)
+        for name, msg, _ in res.failures:
+            click.echo(f"leanops: error: {name}: {msg}", err=True)
+        sys.exit(res.exit_code)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# --- root causes
+@cli.command("rca")
+@click.argument("log", required=False)
+@log_options
+@click.option("--target", "-t", default="case_duration", show_default=True, metavar="T",
+              help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
+@click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
+            **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
+    from . import rca
+
+    if waiting and as_rules:
+        raise click.UsageError("--waiting and --rules cannot be combined; pick one.")
+    ev = load_log(log, pop_mapping(kwargs))
+    if as_rules:
+        rl = rca.rules(ev, target=target, seed=seed)
+        if as_json:
+            emit(rl.to_dict())
+        else:
+            click.echo(str(rl))
+        return
+    if waiting:
+        wc = rca.waiting_causes(ev)
+        if as_json:
+            emit(wc.to_dict())
+        else:
+            click.echo(str(wc))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
 
 
 # --- simulation (leanops fit, leanops simulate) -------------------------------------------------
@@ -330,3 +552,52 @@ def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int,
     click.echo(_fmt_table(rows))
     if output:
         click.echo(f"simulated log written to {output}")
+
+
+# --- entry point
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI with the error contract of DESIGN.md."""
+    debug = bool(os.environ.get("LEANOPS_DEBUG"))
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("leanops: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "leanops"
+        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(2)
+    except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("leanops: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # internal error: still one line, but exit 1
+        if debug:
+            raise
+        click.echo(
+            f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,344 @@
+"""Bottlenecks (which step constrains the flow) and rework.
+
+The bottleneck score
+--------------------
+For each activity::
+
+    score = wait_share × contention × utilization
+
+* ``wait_share``: the share of all waiting in the process (summed over instances) that is
+  waiting before this activity.
+* ``contention`` (0 to 1): how busy the pool doing the activity was while its instances
+  waited. For every wait (enablement to start) the pool's busy fraction (members at work
+  ÷ members, capped at 1) is integrated over the wait and divided by the working time
+  within the wait; pooled over all instances of the activity. Working time comes from
+  the calendar learnt from the whole log (the organisation's hours), so waiting outside
+  them counts neither as busy nor as working time, and overnight waits do not dilute an
+  office-hours pool's contention.
+* ``utilization`` (0 to 1): busy time over available time of the pool doing most of the
+  activity, over the whole log (:func:`~leanops.utilization`).
+
+The score reads: the share of all waiting that is spent queueing for busy resources of
+this step, weighted by how saturated those resources are overall. A step whose pool is
+saturated while work queues before it scores nearly its whole wait share. A step that
+waits for a batch release or a fixed schedule while its resources sit idle scores low
+however long the wait: the wait passes while the pool is idle (low contention) and the
+pool is idle most of the time (low utilisation), even if a queue forms right after each
+release. That wait is waste, and the value stream shows it, but it is not a capacity
+constraint. A step that is merely long, with enough resources, has little waiting and
+scores low. Ties are broken by utilisation.
+
+Busy members, queues and working time are counted on a time grid over the log's span
+(bins of about a tenth of a typical service time, at most 2**20 of them): each instance
+and each wait covers the bins from its rounded start to its rounded end. The counts are
+unbiased but resolve very short waits only approximately, and ``utilization`` here may
+differ from :func:`~leanops.utilization` (exact, overlapping work of one resource
+counted once) by a point or so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..calendar import Calendar
+from ..log import EventLog
+from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
+from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
+
+__all__ = ["bottlenecks", "rework"]
+
+_MAX_BINS = 1 << 20
+_COLUMNS = [
+    "rank", "activity", "score", "wait_mean_s", "wait_share", "service_mean_s", "utilization", "evidence",
+    "contention", "pool", "pool_size", "instances", "wait_total_s", "queue_mean", "queue_max",
+    "queue_growth_per_day", "rework_share",
+]
+
+
+def _fmt(s: float) -> str:
+    if not np.isfinite(s):
+        return "n/a"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+def _evidence(r: dict[str, Any]) -> str:
+    act, pool = r["activity"], r["pool"]
+    head = f"{act}: instances wait {_fmt(r['wait_mean_s'])} on average before it ({r['wait_share']:.0%} of all waiting)"
+    if pool is None:
+        return head + "; no resources are recorded for it, so its capacity cannot be judged."
+    util = f"{r['utilization']:.0%}" if np.isfinite(r["utilization"]) else "n/a"
+    team = f"pool '{pool}' ({r['pool_size']} resource{'s' if r['pool_size'] != 1 else ''}, {util} utilised)"
+    if r["wait_share"] < 0.005:
+        return f"{act}: almost no waiting before it; {team}; service takes {_fmt(r['service_mean_s'])}."
+    c = r["contention"]
+    if c >= 0.8:
+        body = (f"; its {team} was {c:.0%} busy during those waits, so work queues for capacity"
+                f" (queue of {r['queue_mean']:.1f} on average, {r['queue_max']:,} at most")
+        body += f", growing {r['queue_growth_per_day']:.1f}/day)" if r["queue_growth_per_day"] > 0.5 else ")"
+    elif c >= 0.4:
+        body = f"; its {team} was {c:.0%} busy during those waits: partly a capacity queue"
+    else:
+        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from batching, "
+                "a schedule or hand-offs, not from capacity")
+    if r["rework_share"] >= 0.05:
+        body += f"; {r['rework_share']:.0%} of its instances are rework"
+    return head + body + "."
+
+
+def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame:
+    """Rank the steps that constrain the flow, worst first, with the evidence.
+
+    ``score = wait_share × contention × utilization``, documented in the module docstring
+    (:mod:`leanops.mining.bottlenecks`): the share of all waiting spent queueing for busy
+    resources of the step, weighted by how saturated they are overall.
+
+    Parameters
+    ----------
+    log : EventLog
+    calendar : Calendar, str or dict, optional
+        Working hours of the pools (as in :func:`~leanops.utilization`); learnt from the
+        log by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per activity, best-ranked first: ``rank, activity, score, wait_mean_s``
+        (mean wait before it, over instances with a predecessor), ``wait_share``,
+        ``service_mean_s``, ``utilization`` (of its pool over the log's span),
+        ``evidence`` (a sentence), ``contention``, ``pool`` (the pool doing most of its
+        instances), ``pool_size``, ``instances``, ``wait_total_s``, ``queue_mean`` and
+        ``queue_max`` (instances waiting for it, time-averaged and at most),
+        ``queue_growth_per_day`` (trend of that queue), ``rework_share`` (instances that
+        repeat the activity in their case). ``df.attrs["starts_estimated"]`` is the share
+        of instances whose start was estimated.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> b = leanops.bottlenecks(leanops.datasets.load("production"))
+    >>> list(b.columns[:8])
+    ['rank', 'activity', 'score', 'wait_mean_s', 'wait_share', 'service_mean_s', 'utilization', 'evidence']
+    >>> b["score"].is_monotonic_decreasing
+    True
+    """
+    _check_log(log)
+    inst = _instances(log)
+    st = inst.st
+    n = len(st.end)
+    n_act = len(st.activities)
+    act = st.activity
+    pools = _pools(log)
+    codes, names = _resource_codes(inst.log)
+    pool_names = sorted(set(pools.values()))
+    pidx = {p: i for i, p in enumerate(pool_names)}
+    n_pool = len(pool_names)
+    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
+    pool_of = lut[codes]
+    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
+    cals = _group_calendars(log, pool_names, "pool", calendar, pools)
+
+    wait = inst.wait  # 0 for the first instance of a case
+    sums = _activity_sums(inst)
+    wait_total_all = float(sums.wait.sum())
+
+    # ---- the time grid
+    lo, hi = float(inst.start.min()), float(inst.end.max())
+    svc = inst.service[:: max(1, n // 1_000_000)]
+    svc = svc[svc > 0]
+    # bins of about a tenth of a typical service time resolve who was busy when; bounded so
+    # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
+    typical = float(np.median(svc)) if len(svc) else 60.0
+    want = (hi - lo) / max(typical / 10.0, 1e-3)
+    n_bins = int(max(1024, min(_MAX_BINS, want, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
+    width = max((hi - lo) / n_bins, 1e-9)
+    span_days = (hi - lo) / 86400.0
+
+    def coverage(group: np.ndarray, n_groups: int, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """Per group and bin, how many of the intervals [t0, t1) cover it (on average)."""
+        # Each interval covers the bins from its rounded start to its rounded end: an
+        # unbiased count (off by at most half a bin at either end), in two plain bincounts.
+        # (in place: on millions of rows, fresh temporaries cost more than the arithmetic)
+        base = np.multiply(group, n_bins + 1, dtype=np.int64)
+        size_ = n_groups * (n_bins + 1)
+        d = None
+        for t, sign in ((t0, 1), (t1, -1)):
+            x = np.subtract(t, lo - 0.5 * width)
+            x /= width
+            np.clip(x, 0, n_bins, out=x)
+            k = x.astype(np.int64)
+            del x
+            k += base
+            c = np.bincount(k, minlength=size_)
+            del k
+            d = c if d is None else d - c
+        return np.cumsum(d.reshape(n_groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+
+    # share of each bin that is working time, per distinct calendar
+    edges_ns = inst.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
+    work_frac: dict[Calendar, np.ndarray] = {}
+    for cal in set(cals.values()):
+        if cal.is_always:
+            work_frac[cal] = np.ones(n_bins)
+        else:
+            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
+            work_frac[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+
+    # ---- pools: members at work per bin, utilisation
+    util_pool = np.full(n_pool, np.nan)
+    frac = np.zeros((n_pool, n_bins))
+    wf_pool = np.ones((n_pool, n_bins))
+    if n_pool:
+        if (pool_of >= 0).all():
+            busy = coverage(pool_of, n_pool, inst.start, inst.end)
+        else:
+            ok = pool_of >= 0
+            busy = coverage(pool_of[ok], n_pool, inst.start[ok], inst.end[ok])
+        for i, name in enumerate(pool_names):
+            wf_pool[i] = work_frac[cals[name]]
+        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
+        avail = size * wf_pool.sum(axis=1)
+        util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
+        frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
+        del busy
+
+    # ---- queue before each activity (instances enabled, not started)
+    wq = np.flatnonzero(wait > 0)
+    queue = coverage(act[wq].astype(np.int64), n_act, inst.enabled[wq], inst.start[wq])
+    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
+    queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
+    # trend: least-squares slope of the queue over time, in instances per day
+    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
+    growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+
+    # ---- the pool doing most of each activity, and its contention during the waits
+    main_pool = np.full(n_act, -1, dtype=np.int64)
+    if n_pool:
+        # instances per (activity, pool); rows without a pool land in an extra column
+        m = np.bincount(act * (n_pool + 1) + np.where(pool_of >= 0, pool_of, n_pool),
+                        minlength=n_act * (n_pool + 1)).reshape(n_act, n_pool + 1)[:, :n_pool]
+        main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
+    cnum = np.zeros(n_act)
+    cden = np.zeros(n_act)
+    has_pool = main_pool >= 0
+    if has_pool.any():
+        mp = main_pool[has_pool]
+        q = queue[has_pool]
+        cnum[has_pool] = (q * frac[mp] * wf_pool[mp]).sum(axis=1)
+        cden[has_pool] = (q * wf_pool[mp]).sum(axis=1)
+    del queue
+
+    # ---- per activity
+    cnt, pred_cnt, wait_sum, serv_sum = sums.count, sums.with_pred, sums.wait, sums.service
+    contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
+    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
+    score = wait_share * contention
+    rework_share = (cnt - sums.first_in_case) / np.maximum(cnt, 1)
+    rows = []
+    for a in np.flatnonzero(cnt > 0):  # one iteration per activity, not per row
+        mp = int(main_pool[a])
+        r = {
+            "activity": st.activities[a],
+            "wait_mean_s": float(wait_sum[a] / pred_cnt[a]) if pred_cnt[a] else 0.0,
+            "wait_share": float(wait_share[a]),
+            "service_mean_s": float(serv_sum[a] / cnt[a]),
+            "utilization": float(util_pool[mp]) if mp >= 0 else float("nan"),
+            "score": float(score[a] * min(max(util_pool[mp], 0.0), 1.0)) if mp >= 0 and np.isfinite(util_pool[mp]) else 0.0,
+            "contention": float(contention[a]),
+            "pool": pool_names[mp] if mp >= 0 else None,
+            "pool_size": int(size[mp]) if mp >= 0 else 0,
+            "instances": int(cnt[a]),
+            "wait_total_s": float(wait_sum[a]),
+            "queue_mean": float(queue_mean[a]),
+            "queue_max": int(queue_max[a]),
+            "queue_growth_per_day": float(growth[a]),
+            "rework_share": float(rework_share[a]),
+        }
+        r["evidence"] = _evidence(r)
+        rows.append(r)
+    out = pd.DataFrame(rows)
+    out["_u"] = out["utilization"].fillna(-1.0)
+    out = out.sort_values(["score", "_u", "wait_share", "activity"], ascending=[False, False, False, True], kind="stable")
+    out = out.drop(columns="_u").reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out = out[_COLUMNS]
+    out.attrs["starts_estimated"] = inst.estimated_share
+    out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
+    return out
+
+
+def rework(log: EventLog) -> pd.DataFrame:
+    """Repeated activities and loops, with their time cost.
+
+    An instance is *rework* when its activity already occurred earlier in the same case.
+    It is a *self-loop* when it directly follows an instance of the same activity, a
+    *loop back* otherwise (the case returned to it after other work).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per activity that is ever repeated, costliest first: ``activity, cases``
+        (cases where it occurs), ``cases_with_rework, repeats, self_loops, loop_backs,
+        returns_from`` (the activity most often directly before a repeat),
+        ``rework_processing_s, rework_waiting_s, rework_time_s`` (processing plus waiting
+        of the repeats, summed), ``rework_time_per_case_s`` (over the cases with rework)
+        and ``share_of_processing`` (repeats' processing over the activity's).
+
+    Examples
+    --------
+    >>> import leanops
+    >>> rw = leanops.rework(leanops.datasets.load("production"))
+    >>> bool((rw["repeats"] >= rw["cases_with_rework"]).all())
+    True
+    """
+    _check_log(log)
+    inst = _instances(log)
+    st = inst.st
+    n_act = len(st.activities)
+    act = st.activity
+    rep = _instance_repeats(inst)
+    has_pred = ~st.first
+    prev_act = np.where(has_pred, act[np.maximum(np.arange(len(act)) - 1, 0)], -1)
+    self_loop = rep & (prev_act == act)
+    wait = np.where(has_pred, inst.wait, 0.0)
+    cnt_cases = np.bincount(act, weights=~rep, minlength=n_act).astype(np.int64)
+    rw_rows = np.flatnonzero(rep)
+    # cases with rework: the first repeat of each (case, activity)
+    first_repeat = ~_repeats(st.case[rw_rows], act[rw_rows], n_act)
+    cases_rw = np.bincount(act[rw_rows], weights=first_repeat, minlength=n_act).astype(np.int64)
+    repeats = np.bincount(act, weights=rep, minlength=n_act)
+    proc = np.bincount(act, weights=np.where(rep, inst.service, 0.0), minlength=n_act)
+    waitc = np.bincount(act, weights=np.where(rep, wait, 0.0), minlength=n_act)
+    proc_all = np.bincount(act, weights=inst.service, minlength=n_act)
+    # most common predecessor of a repeat, per activity
+    returns = [None] * n_act
+    if len(rw_rows):
+        pa = prev_act[rw_rows]
+        okp = pa >= 0
+        m = np.bincount(act[rw_rows][okp] * n_act + pa[okp], minlength=n_act * n_act).reshape(n_act, n_act)
+        for a in np.flatnonzero(m.sum(axis=1) > 0):
+            returns[a] = st.activities[int(m[a].argmax())]
+    out = pd.DataFrame(
+        {
+            "activity": st.activities,
+            "cases": cnt_cases,
+            "cases_with_rework": cases_rw,
+            "repeats": repeats.astype(np.int64),
+            "self_loops": np.bincount(act, weights=self_loop, minlength=n_act).astype(np.int64),
+            "returns_from": returns,
+            "rework_processing_s": proc,
+            "rework_waiting_s": waitc,
+            "rework_time_s": proc + waitc,
+        }
+    )
+    out.insert(5, "loop_backs", out["repeats"] - out["self_loops"])
+    out["rework_time_per_case_s"] = out["rework_time_s"] / out["cases_with_rework"].where(out["cases_with_rework"] > 0, 1)
+    out["share_of_processing"] = np.where(proc_all > 0, proc / np.where(proc_all > 0, proc_all, 1.0), 0.0)
+    out = out[out["repeats"] > 0]
+    out.attrs["starts_estimated"] = inst.estimated_share
+    return out.sort_values(["rework_time_s", "repeats"], ascending=False, kind="stable").reset_index(drop=True)

@@ -1,0 +1,475 @@
+"""Performance tables: processing and waiting time per activity, resource or case.
+
+Definitions (shared by the value stream and the bottleneck analysis):
+
+* **Processing time** of an instance: ``end - start``.
+* **Enablement** of an instance: the latest end among the earlier instances of its case
+  (see ``leanops.mining._steps``). In a sequence that is the end of the previous instance.
+  With parallel branches, an instance that starts while an earlier one is still running
+  overlaps it and is taken as enabled at its own start, so waits are never negative.
+* **Waiting time** of an instance: ``start - enablement``; 0 for the first instance of a
+  case (the time before a case's first activity is not in the log).
+* **Missing starts** (completion-only logs) are estimated first with
+  :func:`estimate_start_times`; results say which starts were estimated.
+* ``time="working"`` measures every duration in working time of a :class:`~leanops.Calendar`
+  (by default the one learnt from the log with :func:`~leanops.discover_calendar`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice
+from ..calendar import Calendar, discover_calendar
+from ..errors import InputError
+from ..log import EventLog
+from ._steps import NAT, Steps, steps
+
+__all__ = ["performance", "estimate_start_times"]
+
+Time = Literal["calendar", "working"]
+
+
+def _check_log(log: Any) -> EventLog:
+    if not isinstance(log, EventLog):
+        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
+    if len(log) == 0:
+        raise InputError("log has no activity instances; nothing to analyse.")
+    return log
+
+
+def estimate_start_times(log: EventLog) -> EventLog:
+    """Fill missing start times: the later of enablement and the resource's availability.
+
+    After Chapela-Campa and Dumas (2022), an instance without a start time is taken to
+    start when both (a) it was enabled, i.e. the latest earlier instance of its case had
+    ended, and (b) its resource was free, i.e. the resource's previous instance (by end
+    time) had ended. The first instance of a case has no enablement, and an idle
+    resource's previous end may lie days back, so there the start is the end minus the
+    activity's median estimated processing time (over instances that had an
+    enablement), but never before the resource was free; with neither known, the start
+    is the end (zero processing time). Known start times are kept.
+
+    Parameters
+    ----------
+    log : EventLog
+
+    Returns
+    -------
+    EventLog
+        A new log with ``start`` filled and a boolean column ``start_estimated``.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> log = leanops.datasets.load("helpdesk")
+    >>> est = leanops.estimate_start_times(log)
+    >>> bool(est.df["start"].notna().all()), bool(est.df["start_estimated"].all())
+    (True, True)
+    """
+    _check_log(log)
+    d = log.df
+    st = steps(log)
+    missing = ~st.has_start
+    est = _estimated_starts(log, st)
+    start = np.where(missing, est, d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64))
+    out = d.copy()
+    out["start"] = pd.to_datetime(start, utc=True)
+    out["start_estimated"] = missing
+    return log._derive(out, sort=True)
+
+
+def _estimated_starts(log: EventLog, st: Steps) -> np.ndarray:
+    """Estimated start (int64 ns) for every row (meaningful where the start is missing)."""
+    end = st.end
+    r_codes = log.df["resource"].cat.codes.to_numpy() if isinstance(log.df["resource"].dtype, pd.CategoricalDtype) \
+        else pd.factorize(log.df["resource"], use_na_sentinel=True)[0]
+    n = len(end)
+    res_prev = np.full(n, NAT, dtype=np.int64)
+    has_r = r_codes >= 0
+    if has_r.any():
+        rows = np.flatnonzero(has_r)
+        order = rows[np.lexsort((end[rows], r_codes[rows]))]
+        same = np.r_[False, r_codes[order][1:] == r_codes[order][:-1]]
+        prev_end = np.r_[NAT, end[order][:-1]]
+        res_prev[order] = np.where(same, prev_end, NAT)
+    en = np.where(st.first, NAT, st.enabled)
+    est = np.minimum(np.maximum(en, res_prev), end)
+    # The first instance of a case has no enablement, and its resource's previous end may
+    # lie days back (an idle resource): take the activity's typical estimated processing
+    # time instead, but never before the resource was free.
+    known = ~st.first & (est != NAT)
+    dur = pd.Series(np.where(known, end - est, np.nan)).groupby(st.activity).median()
+    typical = dur.reindex(range(len(st.activities))).fillna(0).to_numpy()[st.activity].astype(np.int64)
+    first_est = np.maximum(end - typical, res_prev)
+    est = np.where(st.first, first_est, est)
+    return np.where(est == NAT, end, np.minimum(est, end))
+
+
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Instances:
+    """Per-instance timing on one clock (float seconds), aligned with ``log.df`` rows."""
+
+    log: EventLog  # the log measured (with estimated starts where the source had none)
+    st: _Rows
+    estimated: np.ndarray  # bool: start estimated
+    start: np.ndarray  # float s
+    end: np.ndarray  # float s
+    enabled: np.ndarray  # float s (= start for the first instance of a case)
+    wait: np.ndarray  # float s, >= 0
+    service: np.ndarray  # float s, >= 0
+    gap: np.ndarray  # float s: time before it in its case covered by no instance (union partition)
+    covered: np.ndarray  # float s: time it adds to the union of its case's instances
+    origin_ns: int
+    time: str
+    calendar: Calendar | None
+    starts: np.ndarray  # row where each case begins
+    seg: np.ndarray  # case index (0..n_cases-1) per row
+
+    @property
+    def estimated_share(self) -> float:
+        return float(self.estimated.mean()) if len(self.estimated) else 0.0
+
+
+def _prepared_log(log: EventLog) -> tuple[EventLog, np.ndarray]:
+    """The log with every start known (estimated where missing), and the estimated mask."""
+    if not log.df["start"].isna().any():
+        return log, np.zeros(len(log), dtype=bool)
+    cached = log._cache.get("estimated_log")
+    if cached is None:
+        cached = estimate_start_times(log)
+        log._cache["estimated_log"] = cached
+    return cached, cached.df["start_estimated"].to_numpy(dtype=bool)
+
+
+def _segment_cummax(values: np.ndarray, first: np.ndarray, starts: np.ndarray | None = None,
+                    seg: np.ndarray | None = None) -> np.ndarray:
+    """Running maximum restarting at each ``first`` row (cases are contiguous)."""
+    if not len(values):
+        return values.copy()
+    starts = np.flatnonzero(first) if starts is None else starts
+    seg = np.cumsum(first) - 1 if seg is None else seg
+    lo = np.minimum.reduceat(values, starts)
+    span = np.maximum.reduceat(values, starts) - lo + 1.0
+    offset = np.r_[0.0, np.cumsum(span)[:-1]]
+    # Lifting each case above the previous one turns the segmented running max into one
+    # global running max; exact to ~1 ms while the stacked spans stay below 2**52 ms.
+    if offset[-1] + span[-1] < 2.0**52 / 1e3:
+        shift = (offset - lo)[seg]
+        out = values + shift
+        np.maximum.accumulate(out, out=out)
+        out -= shift
+        return out
+    return pd.Series(values).groupby(seg, sort=False).cummax().to_numpy()
+
+
+def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+    """True for every instance whose activity already occurred earlier in its case."""
+    n = len(case)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
+    max_len = int(np.diff(bounds).max())
+    if max_len <= 48:
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        out = np.zeros(n, dtype=bool)
+        for k in range(1, max_len):
+            hit = act[k:] == act[:-k]
+            hit &= case[k:] == case[:-k]
+            out[k:] |= hit
+        return out
+    key = (case - case.min()).astype(np.int64) * n_act + act
+    # rows are grouped by case, so the key is nearly sorted and a stable sort is quick;
+    # equal keys keep their row order, so the first of each run is the first occurrence
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    out = np.empty(n, dtype=bool)
+    out[order] = np.r_[False, ks[1:] == ks[:-1]]
+    return out
+
+
+def _instance_repeats(inst: "_Instances") -> np.ndarray:
+    """:func:`_repeats` for the rows of ``inst.log`` (cached on it)."""
+    cache = inst.log._cache
+    if "repeats" not in cache:
+        cache["repeats"] = _repeats(inst.st.case, inst.st.activity, len(inst.st.activities))
+    return cache["repeats"]
+
+
+def _segment_prefix_max(values: np.ndarray, case: np.ndarray, max_len: int) -> np.ndarray:
+    """Running maximum within each case (rows grouped by case), exact for int64.
+
+    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
+    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
+    """
+    out = values.copy()
+    k = 1
+    while k < max_len:
+        same = case[k:] == case[:-k]
+        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
+        k *= 2
+    return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What the timing code needs per row (a light form of ``_steps.Steps``)."""
+
+    case: np.ndarray  # int64 case index, 0.. in row order
+    activity: np.ndarray  # activity code
+    activities: list[str]
+    first: np.ndarray  # bool: first instance of its case
+    has_start: np.ndarray  # bool
+    t_start: np.ndarray  # int64 ns: start, or end where the start is missing
+    end: np.ndarray  # int64 ns
+    cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
+
+
+def _fast_steps(log: EventLog) -> _Rows:
+    """Per-row arrays by the rule of ``leanops.mining._steps`` (checked against it by the
+    tests), computed without factorizing the case ids. The enablement of a row is
+    ``min(cover, t_start)`` (``t_start`` itself for the first instance of a case)."""
+    cached = log._cache.get("rows")
+    if cached is not None:
+        return cached
+    d = log.df
+    n = len(d)
+    st = log._cache.get("steps")
+    if st is None:
+        first = np.ones(n, dtype=bool)
+        if n > 1:
+            try:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                ids = pa.array(d["case_id"].array)
+                if isinstance(ids, pa.ChunkedArray):
+                    ids = ids.combine_chunks()
+                first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+            except Exception:  # not Arrow-backed: the log's codes
+                codes = log.case_codes
+                first[1:] = codes[1:] != codes[:-1]
+        case = np.cumsum(first, dtype=np.int64) - 1
+        act_cat = d["activity"].cat
+        activity = act_cat.codes.to_numpy().astype(np.intp)
+        activities = [str(c) for c in act_cat.categories]
+        start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        has_start = start != NAT
+        t_start = start if has_start.all() else np.where(has_start, start, end)
+    else:
+        first, case, activity, activities = st.first, st.case, st.activity.astype(np.intp), st.activities
+        has_start, t_start, end = st.has_start, st.t_start, st.end
+    starts = np.flatnonzero(first)
+    max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
+    cover = _segment_prefix_max(end, case, max_len)
+    cover[1:] = cover[:-1].copy()
+    cover[first] = t_start[first]
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover)
+    log._cache["rows"] = rows
+    return rows
+
+
+@dataclass(frozen=True)
+class _ActivitySums:
+    """Per-activity totals over the instances (index = activity code)."""
+
+    count: np.ndarray  # instances
+    with_pred: np.ndarray  # instances that have a predecessor in their case
+    first_in_case: np.ndarray  # instances that are the first of their activity in their case (= cases)
+    service: np.ndarray
+    wait: np.ndarray
+    gap: np.ndarray
+    covered: np.ndarray
+
+
+def _activity_sums(inst: "_Instances") -> _ActivitySums:
+    key = ("activity_sums", inst.time, str(inst.calendar))
+    cache = inst.log._cache
+    if key not in cache:
+        st = inst.st
+        act = st.activity
+        k = len(st.activities)
+        cnt = np.bincount(act, minlength=k)
+        rep_rows = np.flatnonzero(_instance_repeats(inst))
+        cache[key] = _ActivitySums(
+            count=cnt,
+            with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
+            first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
+            service=np.bincount(act, weights=inst.service, minlength=k),
+            wait=np.bincount(act, weights=inst.wait, minlength=k),
+            gap=np.bincount(act, weights=inst.gap, minlength=k),
+            covered=np.bincount(act, weights=inst.covered, minlength=k),
+        )
+    return cache[key]
+
+
+def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
+    check_choice("time", time, ("calendar", "working"))
+    key = ("instances", time, str(calendar) if calendar is not None else None)
+    cached = log._cache.get(key)
+    if cached is not None:
+        return cached
+    work, estimated = _prepared_log(log)
+    st = _fast_steps(work)
+    origin = int(st.t_start.min())
+    cal: Calendar | None = None
+    if time == "working":
+        cal = _resolve_calendar(log, calendar)
+    first = st.first
+    starts = np.flatnonzero(first)
+    seg = st.case
+
+    def clock(ns: np.ndarray) -> np.ndarray:
+        if cal is None or cal.is_always:
+            out = np.empty(len(ns))
+            np.subtract(ns, origin, out=out)  # int64 arithmetic, cast into the float buffer
+            out /= 1e9
+            return out
+        return cal.working_clock(ns.view("datetime64[ns]"))
+
+    # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
+    start, end = clock(st.t_start), clock(st.end)
+    cover = clock(st.cover)
+    # Union partition of the lead time: `cover` is the latest end among earlier instances.
+    gap = np.subtract(start, cover)
+    np.maximum(gap, 0.0, out=gap)
+    covered = np.maximum(start, cover)
+    np.subtract(end, covered, out=covered)
+    np.maximum(covered, 0.0, out=covered)
+    enabled = np.minimum(cover, start, out=cover)  # the enablement rule: never after the own start
+    wait = np.subtract(start, enabled)
+    service = np.subtract(end, start)
+    np.maximum(service, 0.0, out=service)
+    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
+                     starts, seg)
+    log._cache[key] = out
+    return out
+
+
+def _log_calendar(log: EventLog) -> Calendar:
+    """The calendar learnt from the whole log (cached on it)."""
+    if "log_calendar" not in log._cache:
+        log._cache["log_calendar"] = discover_calendar(log)
+    return log._cache["log_calendar"]
+
+
+def _resolve_calendar(log: EventLog, calendar: Calendar | str | None) -> Calendar:
+    if calendar is None:
+        return _log_calendar(log)
+    if isinstance(calendar, Calendar):
+        return calendar
+    if isinstance(calendar, str):
+        return Calendar.parse(calendar)
+    raise InputError(f"calendar must be a leanops.Calendar, a text like 'Mon-Fri 08:00-17:00' or None; got {type(calendar).__name__}.")
+
+
+def _q(x: pd.core.groupby.SeriesGroupBy, q: float) -> pd.Series:
+    return x.quantile(q)
+
+
+def _stats(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    g = frame.groupby(key, sort=False, observed=True)
+    out = pd.DataFrame(
+        {
+            "instances": g.size(),
+            "cases": g["case"].nunique(),
+            "processing_mean_s": g["service"].mean(),
+            "processing_median_s": g["service"].median(),
+            "processing_p90_s": _q(g["service"], 0.9),
+            "processing_total_s": g["service"].sum(),
+            "waiting_mean_s": g["wait"].mean(),
+            "waiting_median_s": g["wait"].median(),
+            "waiting_p90_s": _q(g["wait"], 0.9),
+            "waiting_total_s": g["wait"].sum(),
+            "estimated_share": g["estimated"].mean(),
+        }
+    )
+    return out
+
+
+def performance(
+    log: EventLog,
+    *,
+    by: Literal["activity", "resource", "case"] = "activity",
+    time: Time = "calendar",
+    calendar: Calendar | str | None = None,
+) -> pd.DataFrame:
+    """Processing time, waiting time and counts per activity, resource or case.
+
+    See the module docstring for how enablement, waiting and missing starts are handled.
+
+    Parameters
+    ----------
+    log : EventLog
+    by : {"activity", "resource", "case"}, default "activity"
+    time : {"calendar", "working"}, default "calendar"
+        Measure durations on the wall clock, or in working time of ``calendar``.
+    calendar : Calendar or str, optional
+        For ``time="working"``; by default learnt from the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        For ``by="activity"`` or ``"resource"``: one row per activity (resource) with
+        ``instances, cases, processing_{mean,median,p90,total}_s,
+        waiting_{mean,median,p90,total}_s, estimated_share`` (share of instances whose
+        start was estimated), sorted by total waiting, largest first. For ``by="case"``:
+        ``case_id, instances, start, end, lead_time_s, processing_s, waiting_s,
+        estimated_share``, where processing is the time covered by at least one instance
+        (overlapping instances count once) and waiting is the rest of the lead time.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> log = leanops.datasets.load("production")
+    >>> perf = leanops.performance(log)
+    >>> list(perf.columns[:4])
+    ['activity', 'instances', 'cases', 'processing_mean_s']
+    >>> int(perf["instances"].sum()) == len(log)
+    True
+    """
+    _check_log(log)
+    check_choice("by", by, ("activity", "resource", "case"))
+    inst = _instances(log, time=time, calendar=calendar)
+    st = inst.st
+    if by == "case":
+        seg = np.cumsum(st.first) - 1
+        starts = np.flatnonzero(st.first)
+        lead_end = np.maximum.reduceat(inst.end, starts)
+        first_start = inst.start[starts]
+        covered = np.add.reduceat(inst.covered, starts)
+        d = inst.log.df
+        s_ns = pd.Series(st.t_start.view("datetime64[ns]")).dt.tz_localize("UTC")
+        e_ns = pd.Series(st.end.view("datetime64[ns]")).dt.tz_localize("UTC")
+        lead = lead_end - first_start
+        out = pd.DataFrame(
+            {
+                "case_id": d["case_id"].to_numpy()[starts],
+                "instances": np.diff(np.r_[starts, len(seg)]),
+                "start": s_ns.groupby(seg).min().to_numpy(),
+                "end": e_ns.groupby(seg).max().to_numpy(),
+                "lead_time_s": lead,
+                "processing_s": covered,
+                "waiting_s": np.maximum(lead - covered, 0.0),
+                "estimated_share": np.add.reduceat(inst.estimated.astype(float), starts) / np.diff(np.r_[starts, len(seg)]),
+            }
+        )
+        return out
+    d = inst.log.df
+    col = d[by] if by == "activity" else d["resource"].fillna("(none)")
+    frame = pd.DataFrame(
+        {by: col.to_numpy(), "case": st.case, "service": inst.service, "wait": np.where(st.first, np.nan, inst.wait),
+         "estimated": inst.estimated}
+    )
+    out = _stats(frame, by)
+    # the first instance of a case has no wait; report it as 0 where an activity only ever starts cases
+    for c in ("waiting_mean_s", "waiting_median_s", "waiting_p90_s"):
+        out[c] = out[c].fillna(0.0)
+    out = out.sort_values(["waiting_total_s", "instances"], ascending=False, kind="stable")
+    return out.rename_axis(by).reset_index()

@@ -1,0 +1,405 @@
+"""Value stream: where the lead time goes, how much of it is work, and the pace of the flow.
+
+Definitions (durations in seconds; see :mod:`leanops.mining.performance` for enablement
+and estimated starts):
+
+* **Lead time** of a case: from the start of its first instance to the end of its last.
+* **Processing time** of a case: the time covered by at least one of its instances
+  (parallel instances count once). **Waiting time** is the rest of the lead time.
+* **PCE** (process cycle efficiency): value-added processing time over lead time, summed
+  over all cases. Without ``value_added`` every activity counts as value-adding.
+* **Throughput**: cases per calendar day over the log's span (first start to last end).
+* **WIP**: cases open (started, not yet ended) at each instant; ``wip_mean`` is its time
+  average over the span. Little's law says ``wip_mean ≈ throughput × mean lead time``;
+  ``littles_law_ratio`` is their quotient (1 for a log whose cases all lie inside it).
+* **Takt time**: available working time of the calendar over the span, over the number
+  of cases (the pace demand asks for). A step's **cycle time** is its processing time per
+  case (per instance × instances per case) divided by the resources doing it: how often
+  it can turn out a case with its current staff. Above takt, it cannot keep pace;
+  ``resources_needed`` is processing per case over takt.
+* **Steps**: per activity, the mean processing time per instance, the mean wait before it
+  (start minus enablement, over instances that have a predecessor), and its share of lead
+  time. Shares partition each case's lead time: every instant is attributed either to the
+  instance that covers it first (processing) or, when nothing runs, to the instance that
+  ends the idle gap (waiting), so the shares add up to 1.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._json import dumps, jsonable
+from .._validation import check_names
+from ..calendar import Calendar
+from ..log import EventLog
+from .._pools import resource_codes
+from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
+
+__all__ = ["value_stream", "ValueStream"]
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ValueStream:
+    """The value stream of a log. Durations in seconds; see the module docstring.
+
+    ``steps`` has one row per activity in flow order: ``activity, instances, cases,
+    processing_mean_s, waiting_mean_s, share_of_lead_time, processing_share,
+    waiting_share, value_added, resources, cycle_time_s, meets_takt, resources_needed``. ``wip`` samples
+    work in progress over time (``time, wip``).
+    """
+
+    lead_time_mean_s: float
+    lead_time_median_s: float
+    lead_time_p90_s: float
+    processing_time_mean_s: float
+    waiting_time_mean_s: float
+    value_added_time_mean_s: float
+    pce: float
+    throughput_per_day: float
+    takt_time_s: float
+    wip_mean: float
+    wip_max: int
+    littles_law_ratio: float
+    n_cases: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    time: str
+    calendar: Calendar
+    value_added: tuple[str, ...] | None
+    starts_estimated: float
+    steps: pd.DataFrame = field(repr=False)
+    wip: pd.DataFrame = field(repr=False)
+
+    # ------------------------------------------------------------- output
+    def to_frame(self) -> pd.DataFrame:
+        """The per-step table (a copy)."""
+        return self.steps.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with the ``leanops valuestream --json`` keys."""
+        steps = self.steps[
+            ["activity", "processing_mean_s", "waiting_mean_s", "share_of_lead_time", "value_added",
+             "instances", "cases", "processing_share", "waiting_share", "resources", "cycle_time_s", "meets_takt",
+             "resources_needed"]
+        ]
+        return jsonable(
+            {
+                "lead_time_mean_s": self.lead_time_mean_s,
+                "processing_time_mean_s": self.processing_time_mean_s,
+                "waiting_time_mean_s": self.waiting_time_mean_s,
+                "pce": self.pce,
+                "throughput_per_day": self.throughput_per_day,
+                "takt_time_s": self.takt_time_s,
+                "wip_mean": self.wip_mean,
+                "wip_max": self.wip_max,
+                "littles_law_ratio": self.littles_law_ratio,
+                "lead_time_median_s": self.lead_time_median_s,
+                "lead_time_p90_s": self.lead_time_p90_s,
+                "value_added_time_mean_s": self.value_added_time_mean_s,
+                "cases": self.n_cases,
+                "start": self.start,
+                "end": self.end,
+                "time": self.time,
+                "calendar": str(self.calendar),
+                "value_added": list(self.value_added) if self.value_added is not None else None,
+                "starts_estimated": self.starts_estimated,
+                "steps": steps,
+            }
+        )
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as a JSON text."""
+        return dumps(self.to_dict(), indent=indent)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ValueStream: {self.n_cases:,} cases, lead time {_fmt_dur(self.lead_time_mean_s)}, "
+            f"processing {_fmt_dur(self.processing_time_mean_s)}, PCE {self.pce:.1%}, "
+            f"{len(self.steps)} steps>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("cases", f"{self.n_cases:,}"),
+            ("lead time (mean)", _fmt_dur(self.lead_time_mean_s)),
+            ("processing (mean)", _fmt_dur(self.processing_time_mean_s)),
+            ("waiting (mean)", _fmt_dur(self.waiting_time_mean_s)),
+            ("PCE", f"{self.pce:.1%}"),
+            ("throughput", f"{self.throughput_per_day:.2f} cases/day"),
+            ("takt time", _fmt_dur(self.takt_time_s)),
+            ("WIP (mean / max)", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
+            ("calendar", str(self.calendar)),
+        ]
+        if self.starts_estimated:
+            rows.append(("estimated starts", f"{self.starts_estimated:.0%} of instances"))
+        head = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<div><b>Value stream</b><table>{head}</table>{self.steps.to_html(escape=True, index=False)}</div>"
+
+    def _repr_svg_(self) -> str:
+        import matplotlib.pyplot as plt
+
+        fig = self.plot().figure
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+        plt.close(fig)
+        return buf.getvalue()
+
+    def plot(self, *, ax: Any = None, max_steps: int = 12) -> Any:
+        """Draw a value-stream map: step boxes with processing times, wait triangles between
+        them, and the timeline ladder of waiting (up) and processing (down) below.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        max_steps : int, default 12
+            Show the steps with the largest share of lead time, in flow order.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import FancyBboxPatch, Polygon
+
+        steps = self.steps
+        if len(steps) > max_steps:
+            keep = steps["share_of_lead_time"].nlargest(max_steps).index
+            steps = steps.loc[sorted(keep)]
+        n = len(steps)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(8.0, 2.3 * n + 3.0), 4.8))
+        ax.set_xlim(-0.3, n * 2.0 + 2.6)
+        ax.set_ylim(-0.6, 4.4)
+        ax.axis("off")
+        for k, row in enumerate(steps.itertuples(index=False)):
+            x = k * 2.0 + 0.8
+            color = "#cfe8cf" if row.value_added else "#f3d9c6"
+            ax.add_patch(FancyBboxPatch((x, 2.4), 1.5, 1.3, boxstyle="round,pad=0.03", fc=color, ec="#333333"))
+            ax.text(x + 0.75, 3.45, _label(row.activity), ha="center", va="center", fontsize=8.5, weight="bold", wrap=True)
+            ax.text(x + 0.75, 2.95, f"PT {_fmt_dur(row.processing_mean_s)}", ha="center", va="center", fontsize=8)
+            ax.text(x + 0.75, 2.62, f"{row.instances:,} inst · {row.resources} res", ha="center", va="center", fontsize=7)
+            # wait before the step: an inventory triangle
+            tx = x - 0.45
+            ax.add_patch(Polygon([[tx - 0.22, 2.45], [tx + 0.22, 2.45], [tx, 2.85]], closed=True, fc="#ffe680", ec="#8a6d00"))
+            ax.text(tx, 2.25, _fmt_dur(row.waiting_mean_s), ha="center", va="top", fontsize=7)
+            # the ladder: waiting on the upper rung, processing on the lower one
+            ax.plot([tx - 0.45, x], [1.4, 1.4], color="#b35900", lw=2)
+            ax.plot([x, x], [1.4, 0.8], color="#555555", lw=1)
+            ax.plot([x, x + 1.5], [0.8, 0.8], color="#2e7d32", lw=2)
+            ax.plot([x + 1.5, x + 1.5], [0.8, 1.4], color="#555555", lw=1)
+            ax.text((tx - 0.45 + x) / 2, 1.5, _fmt_dur(row.waiting_mean_s), ha="center", va="bottom", fontsize=7, color="#b35900")
+            ax.text(x + 0.75, 0.7, _fmt_dur(row.processing_mean_s), ha="center", va="top", fontsize=7, color="#2e7d32")
+            if row.meets_takt is False:
+                ax.text(x + 0.75, 3.85, "above takt", ha="center", va="bottom", fontsize=7, color="#b00020")
+        sx = n * 2.0 + 0.5
+        summary = (
+            f"Lead time {_fmt_dur(self.lead_time_mean_s)}\n"
+            f"Processing {_fmt_dur(self.processing_time_mean_s)}\n"
+            f"Waiting {_fmt_dur(self.waiting_time_mean_s)}\n"
+            f"PCE {self.pce:.1%}\n"
+            f"Takt {_fmt_dur(self.takt_time_s)}\n"
+            f"WIP {self.wip_mean:.1f} (max {self.wip_max:,})\n"
+            f"{self.throughput_per_day:.1f} cases/day"
+        )
+        ax.text(sx, 3.7, summary, ha="left", va="top", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "#eef3fb", "ec": "#4a6fa5"})
+        title = "Value stream map" + (" (starts estimated)" if self.starts_estimated else "")
+        if self.time == "working":
+            title += " — working time"
+        ax.set_title(title, fontsize=11, loc="left")
+        return ax
+
+
+def _label(s: str, width: int = 18) -> str:
+    s = str(s).replace("$", r"\$")  # matplotlib reads $...$ as mathtext
+    if len(s) <= width:
+        return s
+    cut = s.rfind(" ", 0, width)
+    cut = cut if cut > 4 else width
+    rest = s[cut:].strip()
+    return s[:cut] + "\n" + (rest if len(rest) <= width else rest[: width - 1] + "…")
+
+
+def _fmt_dur(s: float) -> str:
+    if s is None or not np.isfinite(s):
+        return "–"
+    s = float(s)
+    for unit, size in (("d", _DAY), ("h", 3600.0), ("min", 60.0)):
+        if abs(s) >= size:
+            return f"{s / size:.1f} {unit}"
+    return f"{s:.0f} s"
+
+
+def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[float, int, pd.DataFrame]:
+    """Time-average and maximum of the number of open cases, and a sample for plotting."""
+    t0 = int(case_start_ns.min())
+    # one sort of packed keys: time, then ends (even) before starts (odd) at the same instant
+    key = np.concatenate([(case_start_ns - t0) * 2 + 1, (case_end_ns - t0) * 2])
+    key.sort()
+    d = (key & 1) * 2 - 1
+    t = (key >> 1) + t0
+    level = np.cumsum(d)
+    span = float(t[-1] - t[0])
+    if span <= 0:
+        return 0.0, int(level.max(initial=0)), pd.DataFrame({"time": pd.to_datetime(t[:1], utc=True), "wip": level[:1]})
+    area = float(np.sum(level[:-1] * np.diff(t).astype(np.float64)))
+    grid = np.linspace(t[0], t[-1], 400).astype(np.int64)
+    idx = np.searchsorted(t, grid, side="right") - 1
+    sample = pd.DataFrame({"time": pd.to_datetime(grid, utc=True), "wip": level[np.clip(idx, 0, None)]})
+    return area / span, int(level.max()), sample
+
+
+def value_stream(
+    log: EventLog,
+    *,
+    value_added: Iterable[str] | None = None,
+    time: Time = "calendar",
+    calendar: Calendar | str | None = None,
+) -> ValueStream:
+    """Build the value stream of a log: flow, pace and steps.
+
+    Parameters
+    ----------
+    log : EventLog
+    value_added : list of str, optional
+        The activities that add value for the customer. By default all of them do, and PCE
+        is processing over lead time.
+    time : {"calendar", "working"}, default "calendar"
+        Measure durations on the wall clock or in working time of ``calendar``.
+    calendar : Calendar or str, optional
+        Working hours, for takt time (and for ``time="working"``). By default learnt from
+        the log (:func:`~leanops.discover_calendar`).
+
+    Returns
+    -------
+    ValueStream
+        With ``.to_frame()`` (steps), ``.to_dict()`` / ``.to_json()`` and ``.plot()``.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> vs = leanops.value_stream(leanops.datasets.load("production"))
+    >>> 0 < vs.pce <= 1
+    True
+    >>> round(float(vs.steps["share_of_lead_time"].sum()), 6)
+    1.0
+    >>> abs(vs.littles_law_ratio - 1) < 0.01
+    True
+    """
+    _check_log(log)
+    va = None
+    if value_added is not None:
+        if isinstance(value_added, str):
+            value_added = [value_added]
+        va = tuple(check_names("value_added", list(value_added), log.activities, what="activity"))
+    cal = _resolve_calendar(log, calendar)
+    inst = _instances(log, time=time, calendar=cal if time == "working" else None)
+    st = inst.st
+    n_rows = len(st.end)
+    starts, seg = inst.starts, inst.seg
+    n_cases = len(starts)
+    act = st.activity
+    n_act = len(st.activities)
+
+    # ---- flow (per case)
+    lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
+    covered = np.add.reduceat(inst.covered, starts)
+    is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(st.activities, dtype=object), list(va))
+    va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
+    lead_sum = float(lead.sum())
+    pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
+
+    # ---- throughput, WIP and Little's law: always on the wall clock
+    case_start_ns = st.t_start[starts]
+    case_end_ns = np.maximum.reduceat(st.end, starts)
+    t0, t1 = int(case_start_ns.min()), int(case_end_ns.max())
+    span_s = (t1 - t0) / 1e9
+    throughput_per_day = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
+    wip_mean, wip_max, wip = _wip_sweep(case_start_ns, case_end_ns)
+    lead_wall_mean = float(np.mean((case_end_ns - case_start_ns) / 1e9))
+    little = wip_mean / (n_cases / span_s * lead_wall_mean) if span_s > 0 and lead_wall_mean > 0 else float("nan")
+
+    # ---- pace
+    window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
+    available = float(cal.working_seconds(window[0], window[1]))
+    takt = available / n_cases if n_cases else float("nan")
+
+    # ---- steps
+    # flow order: the mean relative position of each activity in its cases (on a regular
+    # sample of at most ~200,000 cases: the order is all that is needed)
+    step_ = max(1, n_cases // 200_000)
+    rows = np.flatnonzero(seg % step_ == 0) if step_ > 1 else np.arange(n_rows)
+    pos_in_case = rows - starts[seg[rows]]
+    case_len = np.diff(np.r_[starts, n_rows])[seg[rows]]
+    rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
+    pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
+        np.bincount(act[rows], minlength=n_act), 1)
+    sums = _activity_sums(inst)
+    cnt, pred_cnt, n_case_act = sums.count, sums.with_pred, sums.first_in_case
+    proc_sum, wait_sum, gap_sum, cov_sum = sums.service, sums.wait, sums.gap, sums.covered
+    r_codes, r_names = resource_codes(inst.log)
+    n_r = len(r_names)
+    if (r_codes >= 0).all():
+        seen = np.bincount(act * n_r + r_codes, minlength=n_act * n_r).reshape(n_act, n_r)
+    else:
+        ok = r_codes >= 0
+        seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
+    n_res = (seen > 0).sum(axis=1)
+    servers = np.maximum(n_res, 1)
+    work_per_case = proc_sum / max(n_cases, 1)
+    cycle = work_per_case / servers
+    present = cnt > 0
+    steps = pd.DataFrame(
+        {
+            "activity": np.array(st.activities, dtype=object),
+            "instances": cnt,
+            "cases": n_case_act,
+            "processing_mean_s": proc_sum / np.maximum(cnt, 1),
+            "waiting_mean_s": np.where(pred_cnt > 0, wait_sum / np.maximum(pred_cnt, 1), 0.0),
+            "share_of_lead_time": (gap_sum + cov_sum) / lead_sum if lead_sum > 0 else np.nan,
+            "processing_share": cov_sum / lead_sum if lead_sum > 0 else np.nan,
+            "waiting_share": gap_sum / lead_sum if lead_sum > 0 else np.nan,
+            "value_added": is_va,
+            "resources": n_res,
+            "cycle_time_s": cycle,
+            "meets_takt": cycle <= takt,
+            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
+            "_pos": pos_mean,
+        }
+    )[present]
+    steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
+    steps = steps.reset_index(drop=True)
+
+    return ValueStream(
+        lead_time_mean_s=float(lead.mean()),
+        lead_time_median_s=float(np.median(lead)),
+        lead_time_p90_s=float(np.quantile(lead, 0.9)),
+        processing_time_mean_s=float(covered.mean()),
+        waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
+        value_added_time_mean_s=float(va_cov.mean()),
+        pce=pce,
+        throughput_per_day=float(throughput_per_day),
+        takt_time_s=float(takt),
+        wip_mean=float(wip_mean),
+        wip_max=int(wip_max),
+        littles_law_ratio=float(little),
+        n_cases=int(n_cases),
+        start=window[0],
+        end=window[1],
+        time=time,
+        calendar=cal,
+        value_added=va,
+        starts_estimated=inst.estimated_share,
+        steps=steps,
+        wip=wip,
+    )

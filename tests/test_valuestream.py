@@ -1,0 +1,187 @@
+"""Value stream: flow, pace and steps on hand-built logs worked out by hand; Little's law
+against a brute-force WIP count; the map; every bundled log."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leanops
+from leanops import Calendar, InputError, ValueStream, value_stream
+from groundtruth import Pool, Process, Step, generate
+from test_performance import PAR, SEQ, H, make_log, t
+
+ALWAYS = Calendar.always()
+
+
+@pytest.fixture(scope="module")
+def seq() -> ValueStream:
+    return value_stream(make_log(SEQ), calendar=ALWAYS)
+
+
+def test_flow_hand_worked(seq):
+    # c1: lead 5.5 h, processing 3.5 h; c2: lead 6 h, processing 3 h
+    assert seq.n_cases == 2
+    assert seq.lead_time_mean_s == 5.75 * H
+    assert seq.processing_time_mean_s == 3.25 * H
+    assert seq.waiting_time_mean_s == 2.5 * H
+    assert seq.pce == pytest.approx(6.5 / 11.5)
+    # 2 cases over 7 hours
+    assert seq.throughput_per_day == pytest.approx(2 / (7 / 24))
+    # WIP: c1 open 0-5.5 h, c2 open 1-7 h
+    assert seq.wip_mean == pytest.approx(11.5 / 7)
+    assert seq.wip_max == 2
+    assert seq.littles_law_ratio == pytest.approx(1.0)
+    # takt: 7 h of (24/7) working time for 2 cases
+    assert seq.takt_time_s == pytest.approx(3.5 * H)
+
+
+def test_steps_hand_worked(seq):
+    s = seq.steps.set_index("activity")
+    assert list(seq.steps["activity"]) == ["A", "B", "C"]  # flow order
+    assert s.loc["B", "processing_mean_s"] == 1.5 * H
+    assert s.loc["B", "waiting_mean_s"] == 1.5 * H
+    assert s.loc["C", "waiting_mean_s"] == 1 * H
+    assert s.loc["A", "share_of_lead_time"] == pytest.approx(2 / 11.5)
+    assert s.loc["B", "share_of_lead_time"] == pytest.approx(6 / 11.5)
+    assert s.loc["C", "share_of_lead_time"] == pytest.approx(3.5 / 11.5)
+    assert s.loc["B", "waiting_share"] == pytest.approx(3 / 11.5)
+    assert s["share_of_lead_time"].sum() == pytest.approx(1.0)
+    # cycle time: B needs 3 h of work for 2 cases, one resource (r2): 1.5 h < takt 3.5 h
+    assert s.loc["B", "cycle_time_s"] == pytest.approx(1.5 * H)
+    assert s.loc["B", "resources"] == 1
+    assert bool(s["meets_takt"].all())
+    assert s["value_added"].all()
+
+
+def test_value_added_subset_changes_pce():
+    vs = value_stream(make_log(SEQ), value_added=["B"], calendar=ALWAYS)
+    assert vs.pce == pytest.approx(3 / 11.5)
+    assert vs.value_added_time_mean_s == 1.5 * H
+    s = vs.steps.set_index("activity")["value_added"]
+    assert s.to_dict() == {"A": False, "B": True, "C": False}
+
+
+def test_value_added_unknown_name_suggests():
+    with pytest.raises(InputError, match="Did you mean 'B'"):
+        value_stream(make_log(SEQ), value_added=["b "])
+
+
+def test_parallel_branches_counted_once():
+    vs = value_stream(make_log(PAR), calendar=ALWAYS)
+    assert vs.lead_time_mean_s == 5 * H
+    assert vs.processing_time_mean_s == 4 * H
+    assert vs.steps["share_of_lead_time"].sum() == pytest.approx(1.0)
+    assert vs.steps.set_index("activity").loc["C", "share_of_lead_time"] == 0  # inside B
+
+
+def test_takt_uses_the_calendar():
+    # 7 h span Monday 10:00-17:00; office hours 09-17 cover all of it; 9-12 covers 2 h
+    vs = value_stream(make_log(SEQ), calendar="Mon-Fri 09:00-12:00")
+    assert vs.takt_time_s == pytest.approx(2 * H / 2)
+    assert str(vs.calendar) == "Mon-Fri 09:00-12:00"
+    s = vs.steps.set_index("activity")
+    assert not s.loc["B", "meets_takt"]  # 1.5 h of processing per case, one resource > 1 h takt
+    assert s.loc["B", "resources_needed"] == pytest.approx(1.5)
+    assert s.loc["A", "meets_takt"]  # 1 h per case
+
+
+def test_working_time_value_stream():
+    rows = [("c", "A", 6, 24, "r"), ("c", "B", 25, 26, "r")]  # Mon 16:00-Tue 10:00, Tue 11-12
+    vs = value_stream(make_log(rows), time="working", calendar="Mon-Fri 09:00-17:00")
+    assert vs.lead_time_mean_s == 4 * H  # Mon 16-17 + Tue 09-12
+    assert vs.processing_time_mean_s == 3 * H
+    assert vs.pce == pytest.approx(0.75)
+    assert vs.time == "working"
+
+
+def test_littles_law_against_brute_force_wip():
+    proc = Process(
+        steps=[Step("A", "a", 10), Step("B", "b", 25), Step("C", "c", 10)],
+        pools={"a": Pool(2), "b": Pool(3), "c": Pool(2)},
+        interarrival=10,
+    )
+    log = leanops.from_frame(generate(proc, n_cases=400, seed=2).log)
+    vs = value_stream(log)
+    cases = leanops.performance(log, by="case")
+    grid = pd.date_range(vs.start, vs.end, periods=4001)[:-1]
+    s = cases["start"].to_numpy()
+    e = cases["end"].to_numpy()
+    g = grid.to_numpy()
+    counts = ((s[None, :] <= g[:, None]) & (g[:, None] < e[None, :])).sum(axis=1)
+    assert vs.wip_mean == pytest.approx(counts.mean(), rel=0.03)
+    assert vs.wip_max >= counts.max()
+    # Little's law: WIP = throughput x lead time
+    assert vs.wip_mean == pytest.approx(vs.throughput_per_day / 86400 * vs.lead_time_mean_s, rel=1e-6)
+
+
+def test_outputs_and_contract_keys(seq):
+    d = json.loads(seq.to_json())
+    for k in ("lead_time_mean_s", "processing_time_mean_s", "waiting_time_mean_s", "pce", "throughput_per_day",
+              "takt_time_s", "wip_mean", "steps"):
+        assert k in d
+    assert set(d["steps"][0]) >= {"activity", "processing_mean_s", "waiting_mean_s", "share_of_lead_time", "value_added"}
+    frame = seq.to_frame()
+    frame.loc[0, "activity"] = "changed"
+    assert seq.steps.loc[0, "activity"] == "A"  # to_frame is a copy
+    assert "PCE" in seq._repr_html_()
+    assert "ValueStream" in repr(seq)
+
+
+def test_plot_draws_a_map(seq):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = seq.plot()
+    texts = [x.get_text() for x in ax.texts]
+    assert {"A", "B", "C"} <= set(texts)
+    assert any("PCE" in x for x in texts)
+    assert len(ax.patches) >= 6  # a box and a wait triangle per step
+    plt.close(ax.figure)
+
+
+def test_svg_escapes_untrusted_names():
+    rows = [("c", "<script>alert(1)</script> & $x$", 0, 1, "r"), ("c", "B", 2, 3, "r")]
+    vs = value_stream(make_log(rows), calendar=ALWAYS)
+    svg = vs._repr_svg_()
+    assert "<script>" not in svg
+    assert "<script>" not in vs._repr_html_()
+
+
+# ----------------------------------------------------------- bundled logs
+COMPLETION_ONLY = {"receipt", "sepsis", "helpdesk"}
+
+
+@pytest.mark.parametrize("name", [d["name"] for d in leanops.datasets.list()])
+def test_every_bundled_log(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = leanops.datasets.load(name)
+    vs = value_stream(log)
+    assert vs.n_cases == log.n_cases
+    assert 0 < vs.pce <= 1
+    assert vs.steps["share_of_lead_time"].sum() == pytest.approx(1.0)
+    assert vs.littles_law_ratio == pytest.approx(1.0, rel=1e-6)
+    assert vs.lead_time_mean_s == pytest.approx(vs.processing_time_mean_s + vs.waiting_time_mean_s)
+    if name in COMPLETION_ONLY:
+        assert vs.starts_estimated == 1.0
+    else:
+        assert vs.starts_estimated == 0.0
+    b = leanops.bottlenecks(log)
+    assert list(b["rank"]) == list(range(1, len(b) + 1))
+    assert b["score"].is_monotonic_decreasing
+    assert b["evidence"].str.len().min() > 20
+    assert set(b["activity"]) == set(vs.steps["activity"])
+    assert b.attrs["starts_estimated"] == vs.starts_estimated
+    rw = leanops.rework(log)
+    assert (rw["repeats"] >= rw["cases_with_rework"]).all()
+    u = leanops.utilization(log)
+    assert (u["utilization"].dropna() >= 0).all()
+    assert leanops.performance(log, by="case")["lead_time_s"].mean() == pytest.approx(vs.lead_time_mean_s)
