@@ -32,6 +32,7 @@ def fit(
     order: Literal[1, 2] = 1,
     delays: bool = True,
     min_samples: int = 20,
+    min_member_events: int = 400,
     queue: Queue | None = None,
     seed: int | np.random.Generator | None = 0,
 ) -> SimulationModel:
@@ -63,6 +64,9 @@ def fit(
         ones gets a delay before it, shaped like its observed waits, making up the rest.
     min_samples : int
         Fewer observations than this give an empirical (or fixed) duration, with a warning.
+    min_member_events : int
+        A pool member with at least this many instance starts and ends, whose working
+        hours are clearly shorter than the pool's, gets a calendar of its own.
     queue : Queue, optional
         The queue discipline; FIFO by default.
     seed : int, Generator or None
@@ -161,6 +165,7 @@ def fit(
 
     # -- calendars ------------------------------------------------------------------------
     cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
+    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
     if calendars == "discover" and used_pools:
         s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
@@ -169,6 +174,17 @@ def fit(
             m = inst_pool == p
             iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
             cals[p] = (iv, tz)
+            if len(pool_members[p]) < 2:
+                continue
+            # members with plenty of data and clearly shorter hours keep their own calendar
+            pool_h = sum(b - a for a, b in iv)
+            for r in pool_members[p]:
+                mr = m & (res == r)
+                if 2 * mr.sum() < min_member_events:
+                    continue
+                ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
+                if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
+                    member_cals.setdefault(p, {})[r] = ivr
     else:
         cals = {p: (ALWAYS, tz) for p in used_pools}
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
@@ -182,6 +198,10 @@ def fit(
         m = np.array([act_pool.get(acts[c]) == p for c in range(len(acts))])[act_code]
         if m.any():
             dur[m] = cal.working_seconds(start[m], end[m])
+        for r, ivr in member_cals.get(p, {}).items():
+            mr = m & (res == r)
+            if mr.any():
+                dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
     dur = np.maximum(dur, 0.0)
     small: list[str] = []
     activities: list[Activity] = []
@@ -218,10 +238,12 @@ def fit(
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
     pools = tuple(
-        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1]) for p in used_pools
+        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1], tuple(sorted(member_cals.get(p, {}).items())))
+        for p in used_pools
     )
     for p in pools:
-        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}")
+        own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
+        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
     model = SimulationModel(
         activities=tuple(activities),
         routing=routing,

@@ -275,10 +275,16 @@ class SimulationModel:
         for a in self.activities:
             extra = f", {len(a.by_resource)} resource-specific" if a.by_resource else ""
             dl = f", delay mean {a.delay.mean:,.0f}s" if a.delay else ""
+            if a.delay_after:
+                dl += ", delays after " + ", ".join(f"{p} {d.mean:,.0f}s" for p, d in a.delay_after[:3])
+                dl += " …" if len(a.delay_after) > 3 else ""
             lines.append(f"activity {a.name}: pool {a.pool or '-'}, {a.duration.describe()}{extra}{dl}")
         for r in self.routing:
             for rule in r.rules:
                 lines.append(f"rule after {r.source}: if {rule} -> {dict(rule.next)}")
+        n_after = sum(len(r.after) for r in self.routing)
+        if n_after:
+            lines.append(f"routing: {n_after} tables depend on the activity before")
         if self.attributes.names:
             lines.append(f"case attributes: {', '.join(self.attributes.names)} ({len(self.attributes.rows)} rows)")
         if self.queue.discipline == "priority":
