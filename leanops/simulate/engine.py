@@ -252,6 +252,9 @@ def run(
         if a.delay_after:
             by_prev = {a_index[pn]: _stream(dd, r_dur) for pn, dd in a.delay_after}
             delay = (delay, by_prev)
+        if a.release:
+            # a batch: wait for the next daily release (in the arrivals' time zone)
+            delay = ("release", [float(x) for x in a.release], delay)
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
@@ -307,6 +310,7 @@ def run(
     done = [0.0] * n
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
+    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
     event = env.event
     ticket = itertools.count()
 
@@ -335,7 +339,19 @@ def run(
         while a >= 0:
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
-                if type(delay) is tuple:
+                if type(delay) is tuple and delay[0] == "release":
+                    _, rel, inner = delay
+                    if type(inner) is tuple:
+                        inner = inner[1].get(prev, inner[0])
+                    if inner is not None:
+                        yield timeout(next(inner))
+                    now = env.now
+                    tod = (now + rel_off) % 86400.0
+                    k = bisect_right(rel, tod - 1e-9)
+                    wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
+                    if wait > 0:
+                        yield timeout(wait)
+                elif type(delay) is tuple:
                     dl = delay[1].get(prev, delay[0])
                     if dl is not None:
                         yield timeout(next(dl))

@@ -31,6 +31,7 @@ def fit(
     recency: float | Literal["auto"] | None = "auto",
     order: Literal[1, 2] = 1,
     delays: bool = True,
+    batches: bool = True,
     min_samples: int = 20,
     min_member_events: int = 400,
     queue: Queue | None = None,
@@ -62,6 +63,9 @@ def fit(
         not replied, a batch, a resource busy elsewhere): the model is simulated over the
         log's period once, and each activity whose observed waits exceed the simulated
         ones gets a delay before it, shaped like its observed waits, making up the rest.
+    batches : bool
+        Detect activities released in a daily batch: their instances all waited across
+        the same time of day (the busiest start minute), so cases wait for that release.
     min_samples : int
         Fewer observations than this give an empirical (or fixed) duration, with a warning.
     min_member_events : int
@@ -203,6 +207,8 @@ def fit(
             if mr.any():
                 dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
     dur = np.maximum(dur, 0.0)
+    cm_end = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
+    enabled_at = np.where(first, np.nan, np.r_[np.nan, cm_end[:-1]])
     small: list[str] = []
     activities: list[Activity] = []
     for i, a in enumerate(acts):
@@ -223,7 +229,10 @@ def fit(
                 others = np.array([r not in special for r in res[m]], dtype=bool)
                 if others.sum() >= 1:
                     dist = fit_distribution(x[others], min_samples=min_samples, seed=fit_seed)
-        activities.append(Activity(a, pool, dist, tuple(by_res)))
+        release = _batch_release(start[m], enabled_at[m], tz_offset(tz, t_ref)) if batches else ()
+        if release:
+            notes.append(f"{a}: released in a daily batch at {release[0] // 3600:02d}:{release[0] % 3600 // 60:02d}")
+        activities.append(Activity(a, pool, dist, tuple(by_res), release=release))
     if small:
         msg = (f"too few observations to fit a distribution for {len(small)} activities "
                f"({', '.join(small[:5])}{' …' if len(small) > 5 else ''}); using empirical or fixed durations")
@@ -237,6 +246,14 @@ def fit(
     # -- arrivals -------------------------------------------------------------------------
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
+    # a pool that only works on batches: the release times explain when it works, and
+    # hours learned from that work would wrongly stop a long batch at a made-up closing time
+    for p in used_pools:
+        mine = [x for x in activities if x.pool == p]
+        if mine and all(x.release for x in mine) and cals[p][0] != ALWAYS:
+            cals[p] = (ALWAYS, cals[p][1])
+            member_cals.pop(p, None)
+            notes.append(f"pool {p}: works only on batches; its hours are taken as 24/7")
     pools = tuple(
         Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1], tuple(sorted(member_cals.get(p, {}).items())))
         for p in used_pools
@@ -429,6 +446,27 @@ def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
         return ALWAYS
     iv = [(dd * 86400 + h * 3600, dd * 86400 + (h + 1) * 3600) for dd in range(7) for h in range(24) if working[dd, h]]
     return normalize_intervals(iv) or ALWAYS
+
+
+def _batch_release(start: np.ndarray, enabled: np.ndarray, offset: float, min_n: int = 30,
+                   share: float = 0.95) -> tuple[int, ...]:
+    """(T,) when at least ``share`` of the instances waited across the daily time T, the
+    minute of day at which most of them start; () otherwise."""
+    ok = np.isfinite(enabled)
+    if ok.sum() < min_n:
+        return ()
+    s, e = start[ok], enabled[ok]
+    tod = np.floor(((s + offset) % 86400.0) / 60.0).astype(np.int64)
+    counts = np.bincount(tod, minlength=1440)
+    t_min = int(np.argmax(counts))
+    if counts[t_min] < 5:
+        return ()
+    t_sec = t_min * 60
+    until = (t_sec - (e + offset) % 86400.0) % 86400.0  # from enablement to the next T
+    crossed = s >= e + until - 1.0
+    if crossed.mean() >= share:
+        return (t_sec,)
+    return ()
 
 
 def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:

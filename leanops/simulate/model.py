@@ -12,7 +12,8 @@ JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
                       "duration": DIST,           # working seconds
                       "by_resource": {"ann": DIST, ...},             # optional
                       "delay": DIST | null,       # optional wait before the activity, not for a resource
-                      "delay_after": {"Send": DIST}}],  # optional: the wait when it follows that activity
+                      "delay_after": {"Send": DIST},  # optional: the wait when it follows that activity
+                      "release": [54000]}],       # optional: released in a batch daily at 15:00 (seconds, arrivals.tz)
       "routing": [{"source": "__start__" | ACTIVITY,
                    "next": {ACTIVITY | "__end__": probability, ...},
                    "rules": [{"attribute": "amount", "op": ">=", "value": 10000,
@@ -123,6 +124,7 @@ class Activity:
     by_resource: tuple[tuple[str, Distribution], ...] = ()
     delay: Distribution | None = None
     delay_after: tuple[tuple[str, Distribution], ...] = ()  # wait by preceding activity (overrides delay)
+    release: tuple[int, ...] = ()  # batch: cases wait for these daily release times (seconds after midnight)
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,8 @@ class SimulationModel:
         for a in self.activities:
             extra = f", {len(a.by_resource)} resource-specific" if a.by_resource else ""
             dl = f", delay mean {a.delay.mean:,.0f}s" if a.delay else ""
+            if a.release:
+                dl += ", released daily at " + ", ".join(f"{r // 3600:02d}:{r % 3600 // 60:02d}" for r in a.release)
             if a.delay_after:
                 dl += ", delays after " + ", ".join(f"{p} {d.mean:,.0f}s" for p, d in a.delay_after[:3])
                 dl += " …" if len(a.delay_after) > 3 else ""
@@ -339,6 +343,7 @@ class SimulationModel:
                     "by_resource": {r: d.to_dict() for r, d in a.by_resource},
                     "delay": None if a.delay is None else a.delay.to_dict(),
                     **({"delay_after": {p: d.to_dict() for p, d in a.delay_after}} if a.delay_after else {}),
+                    **({"release": list(a.release)} if a.release else {}),
                 }
                 for a in self.activities
             ],
@@ -432,6 +437,12 @@ def _probs(d: Any, where: str) -> Probs:
     return tuple(out)
 
 
+def _release(v: list, where: str) -> tuple[int, ...]:
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 86400 for x in v):
+        raise _err(where, "seconds after midnight in [0, 86400)", v)
+    return tuple(sorted(int(x) for x in v))
+
+
 def _from_dict(doc: Any) -> SimulationModel:
     if not isinstance(doc, dict):
         raise _err("(top level)", "a JSON object", type(doc).__name__)
@@ -493,6 +504,7 @@ def _from_dict(doc: Any) -> SimulationModel:
             by_resource=tuple((str(r), _dist(d, f"{w}.by_resource.{r}")) for r, d in br.items()),
             delay=None if delay is None else _dist(delay, f"{w}.delay"),
             delay_after=tuple((str(pn), _dist(dd, f"{w}.delay_after.{pn}")) for pn, dd in da.items()),
+            release=_release(_get(a, "release", w, default=[], kind=list) or [], f"{w}.release"),
         ))
     routing = []
     for i, r in enumerate(_get(doc, "routing", "(top level)", kind=list)):
