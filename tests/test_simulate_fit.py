@@ -173,3 +173,21 @@ def test_daily_batch_release_is_discovered():
     # every simulated Ship starts at or after 15:00 on its day, or later days' release
     ship = sim.log.df[sim.log.df["activity"] == "Ship"]
     assert (ship["start"].dt.hour >= 15).all()
+
+
+def test_priority_class_is_discovered():
+    proc = Process(
+        steps=[Step("Triage", "clerks", 10), Step("Review", "experts", 15)],
+        pools={"clerks": Pool(2), "experts": Pool(2)},
+        interarrival=10,
+        attributes={"prio": lambda rng, a: "high" if rng.random() < 0.3 else "low"},
+        priority=("prio", ["high", "low"]),
+    )
+    emd, floor, model = round_trip(proc, pairs=2)
+    assert model.queue.discipline == "priority" and model.queue.attribute == "prio"
+    assert model.queue.order == ("high", "low")
+    assert emd <= 1.5 * floor, (emd, floor)
+    # the data-aware round trip has an attribute too, but no priority: it must not find one
+    plain = _log(generate(Process(steps=[Step("A", "p", 10)], pools={"p": Pool(1)}, interarrival=14,
+                                  attributes={"kind": lambda rng, a: "x" if rng.random() < 0.5 else "y"}), 1500, seed=5).log)
+    assert simulate.fit(plain).queue.discipline == "fifo"

@@ -32,6 +32,7 @@ def fit(
     order: Literal[1, 2] = 1,
     delays: bool = True,
     batches: bool = True,
+    priorities: bool = True,
     min_samples: int = 20,
     min_member_events: int = 400,
     queue: Queue | None = None,
@@ -66,6 +67,10 @@ def fit(
     batches : bool
         Detect activities released in a daily batch: their instances all waited across
         the same time of day (the busiest start minute), so cases wait for that release.
+    priorities : bool
+        Detect a priority queue: a case attribute with a few values whose classes wait
+        consistently differently (at least 2x, in every activity with enough data) is
+        taken as the queue priority, shortest-waiting class first.
     min_samples : int
         Fewer observations than this give an empirical (or fixed) duration, with a warning.
     min_member_events : int
@@ -261,6 +266,9 @@ def fit(
     for p in pools:
         own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
         notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
+    if queue is None and attr_names and priorities:
+        queue = _discover_priority(attr_frame, attr_names, act_code, first, case, start, enabled_at,
+                                   [acts.index(a.name) for a in activities if a.pool is not None], notes)
     model = SimulationModel(
         activities=tuple(activities),
         routing=routing,
@@ -446,6 +454,46 @@ def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
         return ALWAYS
     iv = [(dd * 86400 + h * 3600, dd * 86400 + (h + 1) * 3600) for dd in range(7) for h in range(24) if working[dd, h]]
     return normalize_intervals(iv) or ALWAYS
+
+
+def _discover_priority(frame: pd.DataFrame, names: list[str], act_code: np.ndarray, first: np.ndarray,
+                       case: np.ndarray, start: np.ndarray, enabled: np.ndarray, pooled: list[int],
+                       notes: list[str], min_group: int = 30) -> Queue | None:
+    from scipy import stats
+
+    wait = np.where(first, np.nan, start - enabled)
+    ok = np.isfinite(wait) & np.isin(act_code, pooled)
+    best: tuple[float, str, list] | None = None
+    for name in names:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and col.nunique() > 5:
+            continue
+        vals = col.to_numpy(dtype=object)[case]
+        levels = [v for v in pd.unique(col.dropna()) if v is not None]
+        if not 2 <= len(levels) <= 5:
+            continue
+        ratios, orders = [], []
+        for ai in np.unique(act_code[ok]):
+            m = ok & (act_code == ai)
+            groups = {v: wait[m & (vals == v)] for v in levels}
+            if any(len(g) < min_group for g in groups.values()):
+                continue
+            means = {v: float(g.mean()) for v, g in groups.items()}
+            if min(means.values()) <= 0 or stats.kruskal(*groups.values()).pvalue > 1e-6:
+                ratios.append(1.0)
+                orders.append(None)
+                continue
+            ratios.append(max(means.values()) / min(means.values()))
+            orders.append(tuple(sorted(levels, key=lambda v: means[v])))
+        if not ratios or any(o is None for o in orders) or len(set(orders)) != 1:
+            continue
+        r = float(np.median(ratios))
+        if r >= 2.0 and (best is None or r > best[0]):
+            best = (r, name, list(orders[0]))
+    if best is None:
+        return None
+    notes.append(f"queue: priority by {best[1]} {best[2]} (waits differ {best[0]:.1f}x, first served first)")
+    return Queue("priority", best[1], tuple(best[2]))
 
 
 def _batch_release(start: np.ndarray, enabled: np.ndarray, offset: float, min_n: int = 30,
