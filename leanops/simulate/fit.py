@@ -179,8 +179,15 @@ def fit(
         s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
         inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
+        log_iv = _discover_intervals(np.concatenate([s_ns, e_ns]), tz)
+        sparse = []
         for p in used_pools:
             m = inst_pool == p
+            if 2 * m.sum() < min_member_events / 2:
+                # too little data to learn this pool's own week: use the whole log's
+                cals[p] = (log_iv, tz)
+                sparse.append(p)
+                continue
             iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
             cals[p] = (iv, tz)
             if len(pool_members[p]) < 2:
@@ -194,6 +201,8 @@ def fit(
                 ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
                 if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
                     member_cals.setdefault(p, {})[r] = ivr
+        if sparse:
+            notes.append(f"{len(sparse)} pools with under {min_member_events // 4} instances use the log's working hours")
     else:
         cals = {p: (ALWAYS, tz) for p in used_pools}
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
