@@ -465,15 +465,24 @@ def _write_sim_csv(log: Any, path: str) -> None:
 @click.option("-o", "--output", "output", metavar="MODEL.json", help="Write the simulation model (JSON).")
 @click.option("--calendars", type=click.Choice(["discover", "24/7"]), default="discover", show_default=True,
               help="Learn working hours per pool, or assume 24/7.")
-@click.option("--recency", type=float, default=None, metavar="SHARE",
-              help="Half-life (share of the log's span) for weighting recent cases in arrivals and routing.")
+@click.option("--recency", default="auto", show_default=True, metavar="SHARE|auto|none",
+              help="Half-life (share of the log's span) for weighting recent cases; 'auto' when arrivals drift.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
-def fit_cmd(log: str | None, output: str | None, calendars: str, recency: float | None, as_json: bool, **kwargs: Any) -> None:
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, **kwargs: Any) -> None:
     """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
+    from .errors import InputError
     from .simulate import fit
 
+    rec: Any
+    if recency.lower() in ("auto", "none"):
+        rec = None if recency.lower() == "none" else "auto"
+    else:
+        try:
+            rec = float(recency)
+        except ValueError:
+            raise InputError(f"--recency must be a number > 0, 'auto' or 'none'; got {recency!r}.") from None
     ev = load_log(log, pop_mapping(kwargs))
-    model = fit(ev, calendars=calendars, recency=recency)  # type: ignore[arg-type]
+    model = fit(ev, calendars=calendars, recency=rec)  # type: ignore[arg-type]
     if output:
         with atomic_output(output) as tmp:
             model.save(tmp)

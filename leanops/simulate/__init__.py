@@ -16,6 +16,7 @@ from __future__ import annotations
 from .distributions import Distribution, fit_distribution
 from .engine import Replications, SimulationResult, kpis, replicate, run, summarize
 from .fit import fit
+from .prosimos import from_prosimos
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
@@ -37,6 +38,7 @@ __all__ = [
     "summarize",
     "kpis",
     "validate",
+    "from_prosimos",
     "split_by_time",
     "persistence_baseline",
     "compare_logs",
