@@ -40,7 +40,8 @@ def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
             arr = arr.combine_chunks()
         enc = pc.dictionary_encode(arr)
         names = [str(x) for x in enc.dictionary.to_pylist()]
-        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        ind = enc.indices if enc.indices.null_count == 0 else pc.fill_null(enc.indices, -1)
+        idx = ind.to_numpy(zero_copy_only=False)
     except Exception:
         codes, uniq = pd.factorize(col, sort=True, use_na_sentinel=True)
         return codes.astype(np.int64, copy=False), [str(x) for x in uniq]
