@@ -5,7 +5,7 @@ Read a log once, then call plain functions on it::
     >>> import leanops
     >>> log = leanops.datasets.load("production")
     >>> log
-    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-20>
+    <EventLog: 225 cases, 4,953 activity instances, 26 activities, 2012-01-02 to 2012-03-31>
 
 pm4py is imported lazily, only by the functions that need it.
 """
@@ -19,6 +19,13 @@ from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, Sc
 from .io import read, write
 from .log import EventLog, QualityReport
 from .mining import (
+    ProcessGraph,
+    discover,
+    filter_activity,
+    filter_attribute,
+    filter_time,
+    filter_variants,
+    variants,
     ValueStream,
     bottlenecks,
     discover_pools,
@@ -30,6 +37,7 @@ from .mining import (
     utilization,
     value_stream,
 )
+from .report import build_report
 
 __version__ = "0.1.0"
 
@@ -47,6 +55,14 @@ __all__ = [
     "ModelError",
     "ScenarioError",
     "DataQualityWarning",
+    # mining: process graphs and variants
+    "discover",
+    "ProcessGraph",
+    "variants",
+    "filter_variants",
+    "filter_time",
+    "filter_attribute",
+    "filter_activity",
     # mining: performance, value stream, resources, bottlenecks
     "performance",
     "estimate_start_times",
@@ -58,5 +74,20 @@ __all__ = [
     "multitasking",
     "bottlenecks",
     "rework",
+    "build_report",
     "__version__",
+    "root_causes",
 ]
+
+
+def __getattr__(name: str):
+    # leanops.simulate and leanops.rca load on first use: they pull in SimPy, scipy.stats
+    # and scikit-learn, which `import leanops` must not pay for.
+    import importlib
+
+    if name == "simulate":
+        return importlib.import_module(".simulate", __name__)
+    if name in ("rca", "root_causes"):
+        rca = importlib.import_module(".rca", __name__)
+        return rca if name == "rca" else rca.root_causes
+    raise AttributeError(f"module 'leanops' has no attribute {name!r}")

@@ -386,14 +386,14 @@ def _pair_lifecycle(
     cp = np.asarray(comps_pos, dtype=np.int64)
     inst = w.iloc[cp].copy()
     st = w.iloc[sp]
-    inst["start"] = st["end"].to_numpy()
+    inst["start"] = st["end"].array
     # Attributes recorded only on the start event are kept.
     for col in inst.columns:
         if col in ("case_id", "activity", "start", "end"):
             continue
         cv = inst[col]
         if cv.isna().any():
-            inst[col] = cv.where(cv.notna(), pd.Series(st[col].to_numpy(), index=inst.index, dtype=cv.dtype) if cv.dtype == st[col].dtype else st[col].to_numpy())
+            inst[col] = cv.where(cv.notna(), pd.Series(st[col].array, index=inst.index))
     lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
     lone["start"] = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[ns, UTC]")
     q.drop("unpaired_start", unpaired_start)

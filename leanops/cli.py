@@ -245,6 +245,316 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
         click.echo(f"    {r.evidence}")
 
 
+# --- mining: process maps (issue 3)
+@cli.command("discover")
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
+@click.option(
+    "--overlay",
+    type=click.Choice(["frequency", "performance"]),
+    default="frequency",
+    show_default=True,
+    help="Label paths with counts or with mean waiting times.",
+)
+@click.option("--activities", type=float, metavar="SHARE", help="Keep the most frequent activities covering SHARE (0-1] of instances.")
+@click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
+@click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def discover_cmd(
+    log: str | None,
+    output: str | None,
+    overlay: str,
+    activities: float | None,
+    paths: float | None,
+    max_nodes: int,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
+
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
+    from .mining.graph import discover as _discover
+    from .mining.render import FORMATS, format_duration
+
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
+    g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
+    drawn = None
+    if output:
+        drawn = g.display(max_nodes=max_nodes)
+        with atomic_output(output) as tmp:
+            drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+    if as_json:
+        doc = g.to_json()
+        if drawn is not None:
+            doc["output"] = str(output)
+            doc["drawn_notes"] = list(drawn.notes)
+        emit(doc)
+    else:
+        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
+        for note in g.notes:
+            click.echo(f"note: {note}")
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
+        click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
+        for row in g.edges.head(10).itertuples(index=False):
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+    if drawn is not None:
+        for note in drawn.notes[len(g.notes):]:
+            click.echo(f"leanops: note: {note}", err=True)
+        if not as_json:
+            click.echo(f"map written to {output}")
+# --- report
+@cli.command("report")
+@click.argument("logs", nargs=-1)
+@click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
+              help="Output folder (one report per log, plus index.html for several), a file for one log, "
+                   "or - for standard output.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="html (a self-contained page; the default), md, or json with every table. "
+                   "Default: from the suffix of a file OUT.")
+@click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
+@click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@log_options
+def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
+               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+    """Bottleneck report on each LOG (the bundled demo log when none is given).
+
+    LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
+    others are still reported, and the exit code is non-zero.
+    """
+    from .report import load_config, run_batch
+
+    mapping = pop_mapping(kwargs)
+    config = load_config(config_path)
+
+    def say(line: str) -> None:
+        click.echo(f"leanops: {line}", err=True)
+
+    to_stdout = out == "-"
+    if to_stdout and len(logs) > 1:
+        raise click.UsageError("-o - (standard output) takes one LOG; pass a folder for several.")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batch(
+            list(logs) or [None], Path(tmp) / f"report.{fmt or 'html'}" if to_stdout else out, format=fmt,
+            since=since, until=until, config=config, simulate=simulate,
+            read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
+        )
+        if to_stdout:
+            for path in res.outputs:
+                click.echo(path.read_text(encoding="utf-8"), nl=False)
+            res.outputs = []
+    for path in res.outputs:
+        click.echo(str(path))
+    if res.index is not None:
+        click.echo(str(res.index))
+    if res.failures:
+        if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
+            raise_input = res.exit_code == 2
+            msg = res.failures[0][1]
+            if raise_input:
+                from .errors import InputError
+
+                raise InputError(msg)
+        for name, msg, _ in res.failures:
+            click.echo(f"leanops: error: {name}: {msg}", err=True)
+        sys.exit(res.exit_code)
+
+
+# --- root causes
+@cli.command("rca")
+@click.argument("log", required=False)
+@log_options
+@click.option("--target", "-t", default="case_duration", show_default=True, metavar="T",
+              help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
+@click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
+            **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
+    from . import rca
+
+    if waiting and as_rules:
+        raise click.UsageError("--waiting and --rules cannot be combined; pick one.")
+    ev = load_log(log, pop_mapping(kwargs))
+    if as_rules:
+        rl = rca.rules(ev, target=target, seed=seed)
+        if as_json:
+            emit(rl.to_dict())
+        else:
+            click.echo(str(rl))
+        return
+    if waiting:
+        wc = rca.waiting_causes(ev)
+        if as_json:
+            emit(wc.to_dict())
+        else:
+            click.echo(str(wc))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
+
+
+# --- simulation (leanops fit, leanops simulate) -------------------------------------------------
+
+def _sim_log_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The mapping options, with the start-time column as --start-column: in ``simulate``,
+    --start is the first arrival of the simulation (DESIGN.md)."""
+    opts = [
+        click.option("--case", metavar="COL", help="Case id column (detected by default)."),
+        click.option("--activity", metavar="COL", help="Activity column (detected by default)."),
+        click.option("--start-column", "start_col", metavar="COL", help="Start time column of LOG (detected by default)."),
+        click.option("--end", "--timestamp", "end", metavar="COL", help="End/complete time column (detected by default)."),
+        click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
+        click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
+        click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
+        click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
+        click.option("--strict", is_flag=True, help="Fail instead of repairing or dropping rows."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _is_model_file(path: str) -> bool:
+    import json
+
+    if not path.lower().endswith(".json"):
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if '"leanops.simulation_model"' in head:
+        return True
+    try:
+        doc = json.loads(head)
+    except json.JSONDecodeError:
+        return True  # a .json file that is not a log: let the model loader name the problem
+    return isinstance(doc, dict)
+
+
+def _write_sim_csv(log: Any, path: str) -> None:
+    d = log.df
+    out = d.rename(columns={"start": "start_time", "end": "end_time"})
+    for c in ("start_time", "end_time"):
+        out[c] = out[c].map(lambda t: None if t is None or t != t else t.isoformat())
+    with atomic_output(path) as tmp:
+        out.to_csv(tmp, index=False)
+
+
+@cli.command("fit")
+@click.argument("log", required=False)
+@log_options
+@click.option("-o", "--output", "output", metavar="MODEL.json", help="Write the simulation model (JSON).")
+@click.option("--calendars", type=click.Choice(["discover", "24/7"]), default="discover", show_default=True,
+              help="Learn working hours per pool, or assume 24/7.")
+@click.option("--recency", type=float, default=None, metavar="SHARE",
+              help="Half-life (share of the log's span) for weighting recent cases in arrivals and routing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: float | None, as_json: bool, **kwargs: Any) -> None:
+    """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
+    from .simulate import fit
+
+    ev = load_log(log, pop_mapping(kwargs))
+    model = fit(ev, calendars=calendars, recency=recency)  # type: ignore[arg-type]
+    if output:
+        with atomic_output(output) as tmp:
+            model.save(tmp)
+    if as_json:
+        doc = model.to_summary()
+        doc["output"] = output
+        emit(doc)
+        return
+    click.echo(model.summary())
+    if output:
+        click.echo(f"model written to {output}")
+
+
+@cli.command("simulate")
+@click.argument("model_or_log", required=False)
+@_sim_log_options
+@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
+@click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--start", "sim_start", metavar="ISO", default=None,
+              help="First arrival of the simulation (default: where the fitted log ends).")
+@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
+@click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int, seed: int, sim_start: str | None,
+                 warmup: int, output: str | None, as_json: bool, **kwargs: Any) -> None:
+    """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
+
+    Prints the baseline KPIs with 95% confidence intervals over the replications.
+    """
+    import pandas as pd
+
+    from .errors import InputError
+    from .simulate import SimulationModel, fit, replicate
+
+    mapping = pop_mapping(kwargs)
+    start_col = kwargs.pop("start_col", None)
+    if start_col:
+        mapping["start"] = start_col
+    if model_or_log is not None and _is_model_file(model_or_log):
+        model = SimulationModel.load(model_or_log)
+        source = "model"
+    else:
+        model = fit(load_log(model_or_log, mapping))
+        source = "log"
+    if sim_start is not None:
+        try:
+            pd.Timestamp(sim_start)
+        except (TypeError, ValueError):
+            raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
+    n = cases if cases is not None else 1000
+    if warmup >= n:
+        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    rep = replicate(model, replications=replications, cases=n, seed=seed, warmup=warmup, start=sim_start)
+    if output:
+        _write_sim_csv(rep.log, output)
+    doc = {
+        "source": source,
+        "cases": n,
+        "replications": replications,
+        "seed": seed,
+        "start": rep.first.cases["arrival"].min(),
+        "baseline": {"kpis": rep.kpis},
+        "scenarios": [],
+        "output": output,
+    }
+    if as_json:
+        emit(doc)
+        return
+    rows = [("cases x replications", f"{n:,} x {replications}"), ("first arrival", str(rep.first.cases["arrival"].min()))]
+    for k, v in rep.kpis.items():
+        if v["mean"] is None:
+            continue
+        ci = f"  [{v['ci_low']:,.3g}, {v['ci_high']:,.3g}]" if v["ci_low"] is not None else ""
+        rows.append((k, f"{v['mean']:,.4g}{ci}"))
+    click.echo(_fmt_table(rows))
+    if output:
+        click.echo(f"simulated log written to {output}")
+
+
+# --- entry point
 def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from sys import intern
 import os
 import zlib
 from pathlib import Path
@@ -270,7 +271,9 @@ def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityR
                             kinds[key] = etree.QName(child).localname if isinstance(child.tag, str) else "string"
                         if len(col) < n:
                             col.extend([None] * (n - len(col)))
-                        col.append(child.get("value"))
+                        v = child.get("value")
+                        # Labels repeat across events: share one string object (memory).
+                        col.append(v if v is None or kinds[key] == "date" else intern(v))
                     n += 1
                     parent = elem.getparent()
                     if parent is not None:

@@ -278,16 +278,14 @@ class EventLog:
             {
                 "case:concept:name": d["case_id"].astype(object).to_numpy(),
                 "concept:name": d["activity"].astype(str).astype(object).to_numpy(),
-                "time:timestamp": d["end"].to_numpy(),
-                "start_timestamp": d["start"].fillna(d["end"]).to_numpy(),
+                "time:timestamp": d["end"].array,
+                "start_timestamp": d["start"].fillna(d["end"]).array,
                 "org:resource": d["resource"].astype(object).where(d["resource"].notna(), None).to_numpy(),
             }
         )
-        out["time:timestamp"] = out["time:timestamp"].dt.tz_localize("UTC") if out["time:timestamp"].dt.tz is None else out["time:timestamp"]
-        out["start_timestamp"] = out["start_timestamp"].dt.tz_localize("UTC") if out["start_timestamp"].dt.tz is None else out["start_timestamp"]
         for c in self.attributes:
             if c not in out.columns:
-                out[c] = d[c].to_numpy()
+                out[c] = d[c].array
         return out
 
     @classmethod

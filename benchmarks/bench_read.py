@@ -1,0 +1,155 @@
+"""Reading speed and memory: leanops.read against pm4py.read_xes and pandas.read_csv.
+
+Generates a start/complete XES log and a CSV log of the requested size (default 1M events),
+then times each reader in the same run and prints the ratios. Peak memory is measured in a
+fresh subprocess per reader (ru_maxrss above the post-import baseline), against the in-memory
+size of the resulting table.
+
+Usage: python benchmarks/bench_read.py [N_EVENTS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ACTIVITIES = ["Register", "Check stock", "Approve", "Pick & pack", "Ship", "Invoice", "Close <case>", "Archive"]
+
+
+def make_events(n_events: int, seed: int = 7) -> pd.DataFrame:
+    """Start/complete events: n_events/2 instances, 5 per case on average."""
+    rng = np.random.default_rng(seed)
+    n_inst = n_events // 2
+    n_cases = max(1, n_inst // 5)
+    case = np.sort(rng.integers(0, n_cases, n_inst))
+    t0 = np.datetime64("2024-01-01T00:00:00", "ms").astype(np.int64)
+    arrival = t0 + case * 60_000
+    step = np.arange(n_inst) - np.searchsorted(case, case)
+    start = arrival + step * 3_600_000 + rng.integers(0, 600_000, n_inst)
+    end = start + rng.integers(60_000, 1_800_000, n_inst)
+    inst = pd.DataFrame({
+        "case": "C" + case.astype(str),
+        "activity": np.array(ACTIVITIES)[rng.integers(0, len(ACTIVITIES), n_inst)],
+        "resource": "R" + rng.integers(0, 200, n_inst).astype(str),
+        "start": start,
+        "end": end,
+        "cost": rng.integers(1, 500, n_inst),
+    })
+    return inst
+
+
+def write_xes(inst: pd.DataFrame, path: Path) -> int:
+    def iso(ms: np.ndarray) -> np.ndarray:
+        return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+
+    starts, ends = iso(inst["start"].to_numpy()), iso(inst["end"].to_numpy())
+    acts = inst["activity"].str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;").to_numpy()
+    cases, res, cost = inst["case"].to_numpy(), inst["resource"].to_numpy(), inst["cost"].to_numpy()
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0" xmlns="http://www.xes-standard.org/">\n')
+        prev = None
+        for i in range(len(inst)):
+            if cases[i] != prev:
+                if prev is not None:
+                    fh.write("\t</trace>\n")
+                fh.write(f'\t<trace>\n\t\t<string key="concept:name" value="{cases[i]}"/>\n')
+                prev = cases[i]
+            for lc, t in (("start", starts[i]), ("complete", ends[i])):
+                fh.write(
+                    f'\t\t<event>\n\t\t\t<string key="concept:name" value="{acts[i]}"/>\n'
+                    f'\t\t\t<string key="lifecycle:transition" value="{lc}"/>\n'
+                    f'\t\t\t<string key="org:resource" value="{res[i]}"/>\n'
+                    f'\t\t\t<date key="time:timestamp" value="{t}"/>\n'
+                    f'\t\t\t<int key="cost" value="{cost[i]}"/>\n\t\t</event>\n'
+                )
+                n += 1
+        fh.write("\t</trace>\n</log>\n")
+    return n
+
+
+def write_csv(inst: pd.DataFrame, path: Path) -> None:
+    out = pd.DataFrame({
+        "case_id": inst["case"],
+        "activity": inst["activity"],
+        "resource": inst["resource"],
+        "start_time": pd.to_datetime(inst["start"], unit="ms", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "end_time": pd.to_datetime(inst["end"], unit="ms", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "cost": inst["cost"],
+    })
+    out.to_csv(path, index=False)
+
+
+CHILD = r"""
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[3])
+import pandas as pd
+import leanops
+which, path = sys.argv[1], sys.argv[2]
+if which == "pm4py":
+    import pm4py
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+t = time.perf_counter()
+if which == "leanops":
+    df = leanops.read(path).df
+elif which == "pm4py":
+    df = pm4py.read_xes(path)
+elif which == "pandas":
+    df = pd.read_csv(path, usecols=["case_id", "activity", "resource", "start_time", "end_time", "cost"])
+elif which == "pandas_dates":
+    df = pd.read_csv(path, usecols=["case_id", "activity", "resource", "start_time", "end_time", "cost"])
+    for c in ("start_time", "end_time"):
+        df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
+elapsed = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": elapsed, "peak_over_base": peak - base, "table_bytes": int(df.memory_usage(deep=True).sum()), "rows": len(df)}))
+"""
+
+
+def run(which: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, which, str(path), str(ROOT)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        inst = make_events(n_events)
+        xes, csv = tmpd / "bench.xes", tmpd / "bench.csv"
+        n_xes = write_xes(inst, xes)
+        write_csv(inst, csv)
+        print(f"generated {n_xes:,} XES events ({xes.stat().st_size / 1e6:.0f} MB), {len(inst):,} CSV rows ({csv.stat().st_size / 1e6:.0f} MB)")
+        ours_x = run("leanops", xes)
+        theirs_x = run("pm4py", xes)
+        print(f"XES   leanops.read     {ours_x['seconds']:7.2f} s  {n_xes / ours_x['seconds']:9,.0f} events/s  ({ours_x['rows']:,} instances)")
+        print(f"XES   pm4py.read_xes   {theirs_x['seconds']:7.2f} s  {n_xes / theirs_x['seconds']:9,.0f} events/s")
+        print(f"XES   speed-up vs pm4py: {theirs_x['seconds'] / ours_x['seconds']:.2f}x (target >= 3x)")
+        ours_c = run("leanops", csv)
+        plain = run("pandas", csv)
+        dates = run("pandas_dates", csv)
+        print(f"CSV   leanops.read     {ours_c['seconds']:7.2f} s")
+        print(f"CSV   pandas.read_csv  {plain['seconds']:7.2f} s (same columns, text times)")
+        print(f"CSV   pandas + to_datetime {dates['seconds']:7.2f} s (same columns, parsed times)")
+        print(f"CSV   ratio leanops / pandas.read_csv: {ours_c['seconds'] / plain['seconds']:.2f}x (target <= 1.5x); "
+              f"vs pandas with parsed times: {ours_c['seconds'] / dates['seconds']:.2f}x")
+        for label, r in (("XES", ours_x), ("CSV", ours_c)):
+            print(f"MEM   {label} leanops peak RSS over baseline {r['peak_over_base'] / 1e6:,.0f} MB, "
+                  f"table {r['table_bytes'] / 1e6:,.0f} MB: ratio {r['peak_over_base'] / r['table_bytes']:.2f}x (target <= 3x)")
+        print(f"MEM   XES pm4py peak RSS over baseline {theirs_x['peak_over_base'] / 1e6:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The per-case feature table: one row per case, built from any log without configuration.
+
+Feature names say what they are; the prefix decides the fishbone category:
+
+=========================  ======================================================  ===========
+name                       meaning                                                 category
+=========================  ======================================================  ===========
+``<attribute>``            a case attribute (constant within every case)           material
+``first:<a>``, ``last:<a>`` an event attribute lifted to the case                   material
+``any:<a>=<v>``            the event attribute ``a`` takes the value ``v`` at      material
+                           least once in the case
+``resource@<activity>``    who performed the (first) instance of the activity      people
+``involves:<resource>``    the resource worked on the case                         people
+``handoffs``               changes of resource between consecutive instances       people
+``occurs:<activity>``      the activity occurs in the case                         method
+``count:<activity>``       how many times it occurs (only where it repeats)        method
+``variant``                the activity sequence (the 20 most frequent; others     method
+                           are ``other``)
+``start_hour``,            when the case started (local hour, weekday, month in    environment
+``start_weekday``,         the log's time zone)
+``start_month``
+``wip_at_arrival``         cases open when the case started                        environment
+``queue@<activity>``       instances of the activity waiting (enabled, not         environment
+                           started) when the case started
+``missing:start``,         the case has instances without a start time / without   measurement
+``missing:resource``       a resource
+=========================  ======================================================  ===========
+
+Attribute columns that look like identifiers (almost one distinct value per case) are left
+out, since a value seen once cannot be a pattern.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..log import EventLog
+from ..mining._steps import NAT, steps
+
+__all__ = ["features", "feature_category", "CATEGORIES"]
+
+#: Fishbone categories, in the order they are drawn.
+CATEGORIES = ("people", "method", "material", "environment", "measurement")
+
+_PREFIX_CATEGORY = (
+    ("resource@", "people"),
+    ("involves:", "people"),
+    ("occurs:", "method"),
+    ("count:", "method"),
+    ("queue@", "environment"),
+    ("missing:", "measurement"),
+    ("first:", "material"),
+    ("last:", "material"),
+    ("any:", "material"),
+)
+_NAMED_CATEGORY = {
+    "handoffs": "people",
+    "variant": "method",
+    "start_hour": "environment",
+    "start_weekday": "environment",
+    "start_month": "environment",
+    "wip_at_arrival": "environment",
+}
+_GENERATED = set(_NAMED_CATEGORY)
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MAX_VARIANTS = 20
+MAX_INVOLVED = 60
+MAX_ANY_VALUES = 20
+
+
+def feature_category(name: str, table: pd.DataFrame | None = None) -> str:
+    """The fishbone category of a feature column (see the module documentation).
+
+    Examples
+    --------
+    >>> feature_category("resource@Review"), feature_category("channel")
+    ('people', 'material')
+    """
+    if table is not None and name in table.attrs.get("categories", {}):
+        return table.attrs["categories"][name]
+    if name in _NAMED_CATEGORY:
+        return _NAMED_CATEGORY[name]
+    for prefix, cat in _PREFIX_CATEGORY:
+        if name.startswith(prefix):
+            return cat
+    return "material"
+
+
+def _case_index(log: EventLog) -> np.ndarray:
+    return log._case_index_per_row()
+
+
+def _is_id_like(s: pd.Series, n_cases: int) -> bool:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    nun = s.nunique(dropna=True)
+    return n_cases >= 20 and nun > 0.5 * n_cases
+
+
+def features(log: EventLog) -> pd.DataFrame:
+    """One row per case with attribute, resource, path, time, workload and data-quality features.
+
+    Parameters
+    ----------
+    log : EventLog
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``case_id``; columns named as in the module documentation. Boolean
+        columns are ``bool``, numeric ones ``float64``, the rest strings (missing values as
+        ``"(missing)"``). ``table.attrs["categories"]`` maps every column to its fishbone
+        category.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> t = leanops.rca.features(leanops.datasets.load("production"))
+    >>> t.shape[0]
+    225
+    >>> t.attrs["categories"]["resource@Turning & Milling"]
+    'people'
+    """
+    d = log.df
+    n_cases = log.n_cases
+    index = log.case_ids
+    cols: dict[str, pd.Series | np.ndarray] = {}
+    cats: dict[str, str] = {}
+    if n_cases == 0:
+        out = pd.DataFrame(index=index)
+        out.attrs["categories"] = {}
+        return out
+    st = steps(log)
+    ci = _case_index(log)
+    starts = log.case_starts
+    attr_names = list(log.attributes)
+
+    def add(name: str, values, category: str) -> None:
+        if name in cols:
+            return
+        cols[name] = values
+        cats[name] = category
+
+    # ---- case and event attributes
+    reserved = set(_GENERATED)
+    for a in attr_names:
+        s = d[a]
+        name = a if a not in reserved and not any(a.startswith(p) for p, _ in _PREFIX_CATEGORY) else f"attr:{a}"
+        if pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        vals = s.to_numpy()
+        na = pd.isna(s).to_numpy()
+        if _duplicates_canonical(s, d, na):
+            continue
+        ser = pd.Series(vals, copy=False)
+        g = ser.groupby(ci, sort=True)
+        first = g.first().reindex(range(n_cases))
+        ref = first.to_numpy()[ci]
+        constant = bool(np.all(na | (vals == ref)))
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if constant:
+            if numeric:
+                add(name, first.to_numpy(dtype=float), "material")
+            elif not _is_id_like(first, n_cases):
+                add(name, _as_str(first), "material")
+            continue
+        # An event attribute: lift it to the case.
+        last = g.last().reindex(range(n_cases))
+        if numeric:
+            add(f"first:{a}", first.to_numpy(dtype=float), "material")
+            add(f"last:{a}", last.to_numpy(dtype=float), "material")
+        else:
+            if _is_id_like(ser, n_cases):
+                continue
+            add(f"first:{a}", _as_str(first), "material")
+            add(f"last:{a}", _as_str(last), "material")
+            top = ser.dropna().astype(str).value_counts().index[:MAX_ANY_VALUES]
+            sv = ser.astype(str).to_numpy()
+            for v in top:
+                hit = np.zeros(n_cases, dtype=bool)
+                hit[ci[(sv == v) & ~na]] = True
+                add(f"any:{a}={v}", hit, "material")
+
+    # ---- who did the work
+    act_codes = st.activity
+    acts = st.activities
+    n_act = len(acts)
+    res = d["resource"]
+    res_na = res.isna().to_numpy()
+    res_codes, res_labels = pd.factorize(res, sort=False)
+    key = ci * max(n_act, 1) + act_codes
+    first_occ = ~pd.Series(key).duplicated().to_numpy()
+    counts = np.zeros((n_cases, n_act), dtype=np.int64)
+    np.add.at(counts, (ci, act_codes), 1)
+    if len(res_labels):
+        for a_i, a in enumerate(acts):
+            m = first_occ & (act_codes == a_i)
+            if not m.any():
+                continue
+            rc = res_codes[m]
+            ok = rc >= 0
+            if len(np.unique(rc[ok])) < 2:
+                continue
+            col = np.full(n_cases, "(none)", dtype=object)
+            col[ci[m][ok]] = np.asarray(res_labels, dtype=object)[rc[ok]]
+            col[ci[m][~ok]] = "(missing)"
+            add(f"resource@{a}", col, "people")
+        inv_counts = np.bincount(res_codes[res_codes >= 0], minlength=len(res_labels))
+        case_counts = np.zeros(len(res_labels), dtype=np.int64)
+        pairs = np.unique(ci[res_codes >= 0] * len(res_labels) + res_codes[res_codes >= 0])
+        np.add.at(case_counts, pairs % len(res_labels), 1)
+        order = np.argsort(-inv_counts, kind="stable")
+        for r in order[:MAX_INVOLVED]:
+            if case_counts[r] in (0, n_cases):
+                continue
+            hit = np.zeros(n_cases, dtype=bool)
+            hit[pairs[pairs % len(res_labels) == r] // len(res_labels)] = True
+            add(f"involves:{res_labels[r]}", hit, "people")
+        prev = st.prev
+        has_prev = prev >= 0
+        change = np.zeros(len(d), dtype=bool)
+        rc_prev = np.where(has_prev, res_codes[np.maximum(prev, 0)], -1)
+        change[has_prev] = (res_codes[has_prev] >= 0) & (rc_prev[has_prev] >= 0) & (res_codes[has_prev] != rc_prev[has_prev])
+        add("handoffs", np.bincount(ci, weights=change, minlength=n_cases).astype(float), "people")
+
+    # ---- path
+    for a_i, a in enumerate(acts):
+        c = counts[:, a_i]
+        occurs = c > 0
+        if occurs.all() and c.max() <= 1:
+            continue
+        if not occurs.all():
+            add(f"occurs:{a}", occurs, "method")
+        if c.max() > 1:
+            add(f"count:{a}", c.astype(float), "method")
+    seq = pd.Series(np.asarray(acts, dtype=object)[act_codes] if len(d) else [], dtype=object)
+    variants = seq.groupby(ci, sort=True).agg(" > ".join) if len(d) else pd.Series(dtype=object)
+    top_variants = set(variants.value_counts().index[:MAX_VARIANTS])
+    add("variant", np.where(variants.isin(top_variants), variants, "other").astype(object), "method")
+
+    # ---- time (in the log's time zone)
+    case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
+    case_end_ns = np.maximum.reduceat(st.end, starts) if len(d) else np.zeros(0, np.int64)
+    t0 = pd.to_datetime(case_start_ns, utc=True)
+    try:
+        t0 = t0.tz_convert(log.tz or "UTC")
+    except Exception:  # an unknown zone name: stay in UTC
+        pass
+    add("start_hour", np.asarray(t0.hour, dtype=float), "environment")
+    add("start_weekday", np.asarray(_WEEKDAYS, dtype=object)[np.asarray(t0.weekday)], "environment")
+    add("start_month", np.asarray(_MONTHS, dtype=object)[np.asarray(t0.month) - 1], "environment")
+
+    # ---- workload at arrival
+    s_sorted = np.sort(case_start_ns)
+    e_sorted = np.sort(case_end_ns)
+    wip = np.searchsorted(s_sorted, case_start_ns, side="left") - np.searchsorted(e_sorted, case_start_ns, side="right")
+    add("wip_at_arrival", np.maximum(wip, 0).astype(float), "environment")
+    # Queue before each step at the case's arrival: instances of the activity enabled
+    # and not yet started at that instant (defined for every case, known upfront).
+    enabled = np.where(st.first, st.t_start, st.enabled)
+    for a_i, a in enumerate(acts):
+        m = act_codes == a_i
+        if not st.has_start[m].any():
+            continue
+        es, ss = np.sort(enabled[m]), np.sort(st.t_start[m])
+        q = np.searchsorted(es, case_start_ns, side="left") - np.searchsorted(ss, case_start_ns, side="right")
+        q = np.maximum(q, 0).astype(float)
+        if q.max() > 0:
+            add(f"queue@{a}", q, "environment")
+
+    # ---- data quality
+    if not st.has_start.all() and st.has_start.any():
+        add("missing:start", np.bincount(ci, weights=~st.has_start, minlength=n_cases) > 0, "measurement")
+    if res_na.any() and not res_na.all():
+        add("missing:resource", np.bincount(ci, weights=res_na, minlength=n_cases) > 0, "measurement")
+
+    out = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()}, index=index)
+    out.attrs["categories"] = cats
+    return out
+
+
+def _duplicates_canonical(s: pd.Series, d: pd.DataFrame, na: np.ndarray) -> bool:
+    """XES files often repeat the activity or resource as an attribute; skip such copies."""
+    if pd.api.types.is_numeric_dtype(s) or na.all():
+        return False
+    sv = s.astype(str).to_numpy()
+    for c in ("activity", "resource"):
+        ref = d[c].astype(str).to_numpy()
+        if np.all(na | (sv == ref)):
+            return True
+    return False
+
+
+def _as_str(s: pd.Series) -> np.ndarray:
+    v = s.astype(object)
+    na = pd.isna(v).to_numpy()
+    out = v.astype(str).to_numpy(dtype=object)
+    out[na] = "(missing)"
+    return out

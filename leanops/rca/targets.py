@@ -1,0 +1,163 @@
+"""Targets of root-cause analysis: one number per case that we want to explain.
+
+* ``"case_duration"``: first start (or end) to last end, in seconds;
+* ``"sla:DURATION"``: 1 when the case took longer than DURATION (``3d``, ``4h``, ``90min``,
+  ``1d12h``, ``P3D``), else 0: the mean is the breach rate;
+* ``"wait:ACTIVITY"``: waiting before that activity (enablement to start), summed over its
+  instances in the case, in seconds; cases without the activity are left out;
+* ``"rework"``: 1 when the case repeats an activity, else 0;
+* a ``pandas.Series`` indexed by case id (numbers or booleans): any per-case KPI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .._validation import closest
+from ..errors import InputError
+from ..log import EventLog
+from ..mining._steps import steps
+
+__all__ = ["Target", "target_values", "parse_duration"]
+
+TARGET_HELP = "'case_duration', 'sla:DURATION' (e.g. 'sla:3d'), 'wait:ACTIVITY', 'rework' or a pandas Series indexed by case id"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target resolved on a log."""
+
+    name: str  # e.g. "case_duration", "sla:3d", "wait:Review", "rework", or the Series name
+    values: pd.Series  # float per case (index: case_id); NaN where it does not apply
+    kind: Literal["duration", "rate", "value"]
+    activity: str | None = None  # for wait:ACTIVITY
+    sla_s: float | None = None  # for sla:DURATION
+
+    @property
+    def unit(self) -> str:
+        return {"duration": "s", "rate": "share", "value": "value"}[self.kind]
+
+
+_UNITS = {
+    "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+
+
+def parse_duration(text: str, *, name: str = "duration") -> float:
+    """Seconds in ``'3d'``, ``'1d12h'``, ``'90min'``, ``'2.5h'``, ``'3600'`` or ISO ``'P3D'``.
+
+    Examples
+    --------
+    >>> parse_duration("1d12h"), parse_duration("90min"), parse_duration("45")
+    (129600.0, 5400.0, 45.0)
+    """
+    t = str(text).strip().lower()
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    while pos < len(t):
+        m = _PART.match(t, pos)
+        if not m or m.group(2) not in _UNITS:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos == len(t) and pos > 0:
+        return total
+    if t.startswith("p"):
+        try:
+            return pd.Timedelta(t.upper()).total_seconds()
+        except ValueError:
+            pass
+    raise InputError(f"{name} must be a duration like '3d', '4h', '1d12h' or '90min'; got {text!r}.")
+
+
+def _case_duration(log: EventLog) -> np.ndarray:
+    st = steps(log)
+    starts = log.case_starts
+    if not len(starts):
+        return np.zeros(0)
+    a = np.minimum.reduceat(st.t_start, starts)
+    b = np.maximum.reduceat(st.end, starts)
+    return (b - a) / 1e9
+
+
+def target_values(log: EventLog, target: str | pd.Series) -> Target:
+    """Resolve ``target`` (see the module documentation) to one value per case.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> log = leanops.datasets.load("production")
+    >>> t = target_values(log, "sla:10d")
+    >>> t.kind, round(float(t.values.mean()), 2) == round(float((t.values > 0).mean()), 2)
+    ('rate', True)
+    """
+    index = log.case_ids
+    if isinstance(target, pd.Series):
+        s = target
+        if s.index.has_duplicates:
+            raise InputError("target Series must have one value per case id; its index has duplicates.")
+        if pd.api.types.is_bool_dtype(s):
+            vals = s.astype(float)
+        elif pd.api.types.is_numeric_dtype(s):
+            vals = s.astype(float)
+        else:
+            raise InputError(f"target Series must hold numbers or booleans; got dtype {s.dtype}.")
+        vals.index = vals.index.astype(str)
+        known = vals.index.isin(index)
+        if not known.any():
+            raise InputError(
+                "target Series index matches no case id of the log; index it by case_id "
+                f"(e.g. {list(index[:3])})."
+            )
+        aligned = vals.reindex(index)
+        kind: Literal["duration", "rate", "value"] = "rate" if pd.api.types.is_bool_dtype(s) else "value"
+        return Target(str(s.name) if s.name is not None else "target", aligned.rename("target"), kind)
+    if not isinstance(target, str):
+        raise InputError(f"target must be {TARGET_HELP}; got {type(target).__name__}.")
+    t = target.strip()
+    if t == "case_duration":
+        return Target(t, pd.Series(_case_duration(log), index=index, name=t), "duration")
+    if t == "rework":
+        st = steps(log)
+        ci = log._case_index_per_row()
+        key = ci * max(len(st.activities), 1) + st.activity
+        dup = pd.Series(key).duplicated().to_numpy()
+        v = np.bincount(ci, weights=dup, minlength=log.n_cases) > 0
+        return Target(t, pd.Series(v.astype(float), index=index, name=t), "rate")
+    if t.startswith("sla:"):
+        sla = parse_duration(t[4:], name="target sla:DURATION")
+        if sla <= 0:
+            raise InputError(f"target sla:DURATION must be positive; got {t[4:]!r}.")
+        v = (_case_duration(log) > sla).astype(float)
+        return Target(t, pd.Series(v, index=index, name=t), "rate", sla_s=sla)
+    if t.startswith("wait:"):
+        act = t[5:]
+        if act not in set(log.activities):
+            hint = closest(act, log.activities)
+            tip = f" Did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+            raise InputError(
+                f"target wait:ACTIVITY: unknown activity {act!r}.{tip} "
+                f"Activities in the log: {', '.join(repr(a) for a in sorted(log.activities))}."
+            )
+        st = steps(log)
+        code = st.activities.index(act)
+        m = st.activity == code
+        ci = log._case_index_per_row()
+        w = np.bincount(ci[m], weights=st.wait_ns[m] / 1e9, minlength=log.n_cases)
+        has = np.bincount(ci[m], minlength=log.n_cases) > 0
+        v = np.where(has, w, np.nan)
+        return Target(t, pd.Series(v, index=index, name=t), "duration", activity=act)
+    raise InputError(f"target must be {TARGET_HELP}; got {target!r}.")

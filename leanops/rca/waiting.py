@@ -1,0 +1,452 @@
+"""Why cases wait: each waiting interval split into the causes of Lashkevich et al. (Kronos).
+
+Lashkevich, Milani, Chapela-Campa, Suvorau, Dumas: "Why am I waiting? Data-driven analysis
+of waiting times in business processes" (CAiSE 2023). For every activity instance with a
+start time, the wait runs from its enablement (see ``leanops.mining._steps``) to its start.
+It is split, in this order, into:
+
+* **batching**: the instance started together with other instances of the same activity
+  (starts within ``batch_tolerance``); the time until the last of them was enabled is
+  spent waiting for the batch to fill;
+* **contention**: all resources able to do it (those that perform the activity in the
+  log) were busy, and the one that performed it was busy with instances enabled no later
+  than this one (first come, first served);
+* **prioritisation**: the same, but the performer was busy with instances enabled *later*
+  (they were served first);
+* **unavailability**: the resource was idle but outside its working calendar;
+* **extraneous**: none of the above: the resource was free and on shift, yet the work did
+  not start (waiting for the customer, a timer, a third party, ...).
+
+Kronos looks only at the resource that performed the instance; ``contention="resource"``
+does that. By default (``"pool"``) busy time counts only while the whole pool was busy:
+when a colleague able to do the work sat idle, the wait was not caused by a lack of
+capacity (this matters for timers and other delays that are not in the log). Instances without a resource can only
+show batching and extraneous waiting. Busy time outside the calendar is counted as busy,
+so unavailability is the off-calendar part of the idle time, bounded by it.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice
+from ..calendar import Calendar, discover_calendar
+from ..errors import InputError
+from ..log import EventLog
+from ..mining._steps import steps
+from ._format import fmt_duration
+from .targets import parse_duration
+
+__all__ = ["waiting_causes", "WaitingCauses", "WAITING_CAUSES"]
+
+WAITING_CAUSES = ("batching", "contention", "prioritisation", "unavailability", "extraneous")
+
+
+@dataclass
+class WaitingCauses:
+    """The result of :func:`waiting_causes`."""
+
+    instances: pd.DataFrame  # one row per waiting activity instance
+    by_activity: pd.DataFrame
+    by_resource: pd.DataFrame
+    totals: dict[str, float]  # seconds per cause, plus "wait"
+    calendar: str  # how working calendars were obtained
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Waiting seconds per activity and cause (``by_activity``)."""
+        return self.by_activity.copy()
+
+    @property
+    def shares(self) -> dict[str, float]:
+        tot = self.totals.get("wait", 0.0)
+        return {c: (self.totals[c] / tot if tot > 0 else 0.0) for c in WAITING_CAUSES}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``leanops rca --waiting --json`` document."""
+        return {
+            "total_wait_s": self.totals.get("wait", 0.0),
+            "causes": {f"{c}_s": self.totals[c] for c in WAITING_CAUSES},
+            "shares": self.shares,
+            "by_activity": self.by_activity.to_dict(orient="records"),
+            "by_resource": self.by_resource.to_dict(orient="records"),
+            "calendar": self.calendar,
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        tot = self.totals.get("wait", 0.0)
+        lines = [f"Waiting time: {fmt_duration(tot)} in total ({self.calendar})"]
+        for c, s in self.shares.items():
+            lines.append(f"  {c:<15} {fmt_duration(self.totals[c]):>10}  {100 * s:5.1f}%")
+        if len(self.by_activity):
+            lines.append("By activity (most waiting first):")
+            for r in self.by_activity.head(10).itertuples(index=False):
+                main = max(WAITING_CAUSES, key=lambda c: getattr(r, f"{c}_s"))
+                lines.append(f"  {r.activity}: {fmt_duration(r.wait_s)}, mostly {main}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(str(r['activity']))}</td><td>{e(fmt_duration(r['wait_s']))}</td>"
+            + "".join(f"<td>{100 * r[f'{c}_share']:.0f}%</td>" for c in WAITING_CAUSES)
+            + "</tr>"
+            for _, r in self.by_activity.head(20).iterrows()
+        )
+        head = "".join(f"<th>{c}</th>" for c in WAITING_CAUSES)
+        return (f"<div><b>Waiting-time causes</b> ({e(self.calendar)})<table><tr><th>activity</th>"
+                f"<th>wait</th>{head}</tr>{rows}</table></div>")
+
+    def _repr_svg_(self) -> str | None:
+        if not len(self.by_activity):
+            return None
+        from . import charts
+
+        return charts.to_svg(self.plot())
+
+    def plot(self, *, by: Literal["activity", "resource"] = "activity", top: int = 15, ax=None):
+        """Stacked bars of waiting time per activity (or resource), split by cause."""
+        from . import charts
+
+        return charts.waiting(self, by=by, top=top, ax=ax)
+
+
+CalendarSpec = Calendar | dict[str, Calendar] | Literal["discover", "24/7"] | None
+
+
+def _resolve_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str, list[str]]:
+    """Return (calendar or dict of calendars or None for 24/7, description, notes)."""
+    notes: list[str] = []
+    if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
+        return None, "24/7 calendar", notes
+    if isinstance(calendar, str) and calendar == "discover":
+        try:
+            cals = discover_calendar(log, by="resource")
+        except Exception as exc:  # discovery can fail on tiny or odd logs: fall back, say so
+            notes.append(f"calendar discovery failed ({exc}); assumed 24/7")
+            return None, "24/7 calendar (discovery failed)", notes
+        return cals, "working calendars discovered per resource", notes
+    if isinstance(calendar, str):
+        raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {calendar!r}.")
+    if isinstance(calendar, dict):
+        return calendar, "working calendars given per resource", notes
+    if isinstance(calendar, Calendar) or hasattr(calendar, "working_seconds"):
+        return calendar, f"calendar {calendar}", notes
+    raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {type(calendar).__name__}.")
+
+
+class _Dominance:
+    """Sums of weights over positions ``[0, p)`` whose key is among the ``c`` smallest.
+
+    A merge-sort tree, vectorised level by level: at level L the positions are cut in
+    blocks of 2**L, each sorted by key, with cumulative weights. A prefix ``[0, p)`` is the
+    union of one block per set bit of ``p``. This answers "busy time in the window spent on
+    instances enabled before this one" for every waiting instance at once, in
+    O((segments + windows) log segments) and without materialising (window, segment) pairs.
+    """
+
+    def __init__(self, keys: np.ndarray):
+        s = len(keys)
+        self.size = s
+        self.sorted_keys = np.sort(keys, kind="stable")
+        rank = np.empty(s, dtype=np.int64)
+        rank[np.argsort(keys, kind="stable")] = np.arange(s)
+        pos = np.arange(s, dtype=np.int64)
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+        level = 0
+        while (1 << level) <= s:
+            comp = (pos >> level) * s + rank
+            order = np.argsort(comp, kind="stable")
+            self.levels.append((comp[order], order))
+            level += 1
+
+    def count_le(self, e: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.sorted_keys, e, side="right")
+
+    def cums(self, weights: np.ndarray) -> list[np.ndarray]:
+        return [np.r_[0.0, np.cumsum(weights[order])] for _, order in self.levels]
+
+    def prefix(self, cums: list[np.ndarray], p: np.ndarray, c: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(p))
+        for level, ((comp, _), cum) in enumerate(zip(self.levels, cums)):
+            has = ((p >> level) & 1).astype(bool)
+            if not has.any():
+                continue
+            m = (p[has] >> level) - 1
+            start = m << level
+            at = np.searchsorted(comp, m * self.size + c[has], side="left")
+            out[has] += cum[at] - cum[start]
+        return out
+
+
+class _Windows:
+    """The waiting windows of one resource against its busy segments."""
+
+    def __init__(self, w, a, b, e_w, seg_s, seg_e, seg_en):
+        self.w, self.a, self.b = w, a, b
+        # segments overlapping [a, b): lo..hi-1 (segment starts and ends are both sorted)
+        self.lo = np.searchsorted(seg_e, a, side="right")
+        self.hi = np.maximum(np.searchsorted(seg_s, b, side="left"), self.lo)
+        self.some = self.hi > self.lo
+        self.lo_c = np.minimum(self.lo, len(seg_s) - 1)
+        self.hi_c = np.maximum(self.hi - 1, 0)
+        self.dom = _Dominance(seg_en)
+        self.c_w = self.dom.count_le(e_w)  # contention: instances enabled no later
+        self.c_all = np.full(len(w), len(seg_en))
+        self.lo_ok = self.some & (seg_en[self.lo_c] <= e_w)
+        self.hi_ok = self.some & (seg_en[self.hi_c] <= e_w)
+
+    def sums(self, weights, before, after, sel):
+        """Weighted busy time inside the selected windows: all of it, and the contention part.
+        ``before``/``after``: the weight of the edge segments' parts outside the window."""
+        cums = self.dom.cums(weights)
+        lo, hi = self.lo[sel], self.hi[sel]
+        call, cw = self.c_all[sel], self.c_w[sel]
+        total = self.dom.prefix(cums, hi, call) - self.dom.prefix(cums, lo, call)
+        cont = self.dom.prefix(cums, hi, cw) - self.dom.prefix(cums, lo, cw)
+        total -= np.where(self.some[sel], before + after, 0.0)
+        cont -= np.where(self.lo_ok[sel], before, 0.0) + np.where(self.hi_ok[sel], after, 0.0)
+        return np.clip(total, 0, None), np.clip(cont, 0, None)
+
+
+def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray:
+    if cal is None or getattr(cal, "is_always", False) or not len(a_ns):
+        return (b_ns - a_ns) / 1e9
+    a = pd.Series(pd.to_datetime(a_ns, utc=True))
+    b = pd.Series(pd.to_datetime(b_ns, utc=True))
+    return np.asarray(cal.working_seconds(a, b), dtype=float)
+
+
+def waiting_causes(
+    log: EventLog,
+    *,
+    calendar: CalendarSpec = "discover",
+    batch_tolerance: str | float = "1s",
+    contention: Literal["pool", "resource"] = "pool",
+) -> WaitingCauses:
+    """Split every waiting interval into batching, contention, prioritisation, unavailability
+    and extraneous waiting, and total them per activity and per resource.
+
+    Parameters
+    ----------
+    log : EventLog
+        Needs start times (waiting is measured from enablement to start).
+    calendar : Calendar, dict of resource -> Calendar, "discover" or "24/7"
+        Working calendars of the resources. ``"discover"`` (default) learns one per
+        resource with :func:`leanops.discover_calendar`; ``"24/7"`` assumes resources are
+        always available (off-shift waiting then counts as extraneous).
+    batch_tolerance : str or float
+        Instances of one activity starting within this time of each other are a batch
+        (``"1s"``, ``"5min"``, or seconds).
+
+    contention : {"pool", "resource"}
+        ``"pool"`` (default): the performer's busy time counts as contention (or
+        prioritisation) only while every resource that performs the activity in the log
+        was busy; when one of them was free the wait is not due to contention.
+        ``"resource"``: any busy time of the performer counts, as in Kronos.
+
+    Returns
+    -------
+    WaitingCauses
+        ``instances`` (per waiting instance), ``by_activity``, ``by_resource`` (seconds
+        and shares per cause), ``totals``.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> wc = leanops.rca.waiting_causes(leanops.datasets.load("production"), calendar="24/7")
+    >>> sorted(wc.totals)[:3]
+    ['batching', 'contention', 'extraneous']
+    >>> abs(sum(wc.totals[c] for c in leanops.rca.WAITING_CAUSES) - wc.totals["wait"]) < 1e-3 * wc.totals["wait"]
+    True
+    """
+    if not isinstance(log, EventLog):
+        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
+    tol_s = batch_tolerance if isinstance(batch_tolerance, (int, float)) else parse_duration(batch_tolerance, name="batch_tolerance")
+    if tol_s < 0:
+        raise InputError(f"batch_tolerance must be >= 0; got {batch_tolerance!r}.")
+    if len(log) and not log.has_start_times:
+        raise InputError(
+            "waiting_causes needs start times (waiting runs from enablement to start); this log has "
+            "completion times only. Map a start column with --start / start=... (leanops.estimate_start_times "
+            "can fill them, but estimated starts wait for the resource by construction)."
+        )
+    check_choice("contention", contention, ("pool", "resource"))
+    cals, cal_desc, notes = _resolve_calendars(log, calendar)
+    st = steps(log)
+    d = log.df
+    n = len(d)
+    tol = int(round(tol_s * 1e9))
+    start = st.t_start
+    end = st.end
+    enabled = np.where(st.first, start, st.enabled)
+    waiting = st.has_start & ~st.first & (start > enabled)
+    wait = np.where(waiting, start - enabled, 0).astype(np.int64)
+
+    # ---- batching: same activity, starts within the tolerance
+    batch = np.zeros(n, dtype=np.int64)
+    if n:
+        order = np.lexsort((start, st.activity))
+        s_o, a_o = start[order], st.activity[order]
+        new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
+        gid = np.cumsum(new) - 1
+        size = np.bincount(gid)
+        ready = np.maximum.reduceat(enabled[order], np.flatnonzero(new))
+        in_batch = size[gid] >= 2
+        b_o = np.where(in_batch, np.clip(np.minimum(ready[gid], s_o) - enabled[order], 0, None), 0)
+        batch[order] = b_o
+    batch = np.where(waiting, np.minimum(batch, wait), 0)
+    win_a = enabled + batch  # the rest of the wait
+    win_b = start
+
+    # ---- per-resource busy segments, made non-overlapping (a resource working on two
+    # instances at once is busy once)
+    res = d["resource"]
+    codes, labels = pd.factorize(res, sort=False)
+    segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    by_res = pd.Series(np.arange(n)).groupby(codes).indices if n else {}
+    for rc, rows in by_res.items():
+        if rc < 0:
+            continue
+        rows = np.asarray(rows)
+        own = rows[st.has_start[rows]]
+        if not len(own):
+            continue
+        o = own[np.argsort(start[own], kind="stable")]
+        s_r, e_r = start[o], end[o]
+        cm = np.maximum.accumulate(e_r)
+        seg_s = np.maximum(s_r, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+        seg_e = np.maximum(e_r, seg_s)
+        segs[rc] = (seg_s, seg_e, enabled[o])
+
+    # ---- when was every resource able to do an activity busy ("pool" contention)?
+    blocked: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # activity -> cumulative measure knots
+    if contention == "pool" and n:
+        act_res = pd.DataFrame({"a": st.activity, "r": codes})
+        act_res = act_res[act_res["r"] >= 0]
+        capable = act_res.groupby("a")["r"].unique()
+        for a_code, rcs in capable.items():
+            rcs = [r for r in rcs if r in segs]
+            if not rcs:
+                continue
+            ss = np.concatenate([segs[r][0] for r in rcs])
+            ee = np.concatenate([segs[r][1] for r in rcs])
+            t = np.r_[ss, ee]
+            dlt = np.r_[np.ones(len(ss), np.int64), -np.ones(len(ee), np.int64)]
+            o = np.lexsort((dlt, t))  # ends before starts at the same instant
+            t, dlt = t[o], dlt[o]
+            level = np.cumsum(dlt)
+            full = level[:-1] == len(rcs)
+            lens = np.where(full, np.diff(t), 0).astype(float)
+            blocked[int(a_code)] = (t, np.r_[0.0, np.cumsum(lens)])
+
+    def measure(a_code: int, x: np.ndarray) -> np.ndarray:
+        """Blocked time of the activity's pool in (-inf, x]."""
+        t, cum = blocked[a_code]
+        k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 1)
+        base = cum[k]
+        nxt = np.minimum(k + 1, len(t) - 1)
+        seg_full = (cum[nxt] - cum[k]) > 0
+        extra = np.where(seg_full & (x > t[k]), np.minimum(x, t[nxt]) - t[k], 0)
+        return np.where(x < t[0], 0.0, base + extra)
+
+    # ---- contention and prioritisation: the performer's busy time inside the window
+    # (in "pool" mode only where every capable resource was busy)
+    contention_t = np.zeros(n, dtype=np.float64)
+    priority = np.zeros(n, dtype=np.float64)
+    unavail = np.zeros(n, dtype=np.float64)
+    win_meta: dict[int, _Windows] = {}
+    for rc, (seg_s, seg_e, seg_en) in segs.items():
+        rows = by_res[rc]
+        w = rows[waiting[rows] & (win_b[rows] > win_a[rows])]
+        if not len(w):
+            continue
+        wm = _Windows(w, win_a[w], win_b[w], enabled[w], seg_s, seg_e, seg_en)
+        win_meta[rc] = wm
+        lens = (seg_e - seg_s).astype(float)
+        before = np.clip(wm.a - seg_s[wm.lo_c], 0, None).astype(float)
+        after = np.clip(seg_e[wm.hi_c] - wm.b, 0, None).astype(float)
+        own_busy, own_cont = wm.sums(lens, before, after, np.ones(len(w), dtype=bool))
+        if contention == "resource":
+            contention_t[w] = own_cont
+            priority[w] = np.clip(own_busy - own_cont, 0, None)
+        cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
+        if cal is not None:
+            # idle time outside the calendar (busy time off shift stays busy)
+            span = (wm.b - wm.a).astype(float)
+            off = span - _working_seconds(cal, wm.a, wm.b) * 1e9
+            unavail[w] = np.clip(np.minimum(off, span - own_busy), 0, None)
+    if contention == "pool" and win_meta:
+        # busy time counts only while the activity's whole pool was busy: weigh each
+        # segment by the blocked time it contains (one measure call per activity)
+        for a_code in np.unique(st.activity[np.concatenate([wm.w for wm in win_meta.values()])]):
+            a_code = int(a_code)
+            if a_code not in blocked:
+                continue
+            users = [(rc, wm, st.activity[wm.w] == a_code) for rc, wm in win_meta.items()]
+            users = [(rc, wm, sel) for rc, wm, sel in users if sel.any()]
+            seg_s_all = np.concatenate([segs[rc][0] for rc, _, _ in users])
+            seg_e_all = np.concatenate([segs[rc][1] for rc, _, _ in users])
+            ms_all, me_all = measure(a_code, seg_s_all), measure(a_code, seg_e_all)
+            ma_all = measure(a_code, np.concatenate([wm.a[sel] for _, wm, sel in users]))
+            mb_all = measure(a_code, np.concatenate([wm.b[sel] for _, wm, sel in users]))
+            o_seg = o_win = 0
+            for rc, wm, sel in users:
+                k = len(segs[rc][0])
+                ms, me = ms_all[o_seg:o_seg + k], me_all[o_seg:o_seg + k]
+                q = int(sel.sum())
+                ma, mb = ma_all[o_win:o_win + q], mb_all[o_win:o_win + q]
+                o_seg += k
+                o_win += q
+                wts = np.clip(me - ms, 0, None)
+                before = np.clip(ma - ms[wm.lo_c[sel]], 0, None)
+                after = np.clip(me[wm.hi_c[sel]] - mb, 0, None)
+                tot, cont = wm.sums(wts, before, after, sel)
+                contention_t[wm.w[sel]] = cont
+                priority[wm.w[sel]] = np.clip(tot - cont, 0, None)
+    contention_v = contention_t
+    wait_f = wait.astype(float)
+    batch_f = batch.astype(float)
+    busy = contention_v + priority
+    over = np.clip(busy + unavail + batch_f - wait_f, 0, None)  # rounding guard
+    unavail = np.clip(unavail - over, 0, None)
+    extraneous = np.clip(wait_f - batch_f - busy - unavail, 0, None)
+
+    m = waiting
+    inst = pd.DataFrame({
+        "case_id": d["case_id"].to_numpy()[m],
+        "activity": d["activity"].astype(str).to_numpy()[m],
+        "resource": res.to_numpy()[m],
+        "enabled": pd.to_datetime(enabled[m], utc=True),
+        "start": pd.to_datetime(start[m], utc=True),
+        "wait_s": wait_f[m] / 1e9,
+        "batching_s": batch_f[m] / 1e9,
+        "contention_s": contention_v[m] / 1e9,
+        "prioritisation_s": priority[m] / 1e9,
+        "unavailability_s": unavail[m] / 1e9,
+        "extraneous_s": extraneous[m] / 1e9,
+    })
+    cause_cols = [f"{c}_s" for c in WAITING_CAUSES]
+
+    def total(by: str) -> pd.DataFrame:
+        if not len(inst):
+            return pd.DataFrame(columns=[by, "instances", "wait_s", *cause_cols, *[f"{c}_share" for c in WAITING_CAUSES]])
+        g = inst.assign(**{by: inst[by].fillna("(missing)") if by == "resource" else inst[by]}).groupby(by, sort=False)
+        t = g[["wait_s", *cause_cols]].sum()
+        t.insert(0, "instances", g.size())
+        for c in WAITING_CAUSES:
+            t[f"{c}_share"] = np.where(t["wait_s"] > 0, t[f"{c}_s"] / t["wait_s"].where(t["wait_s"] > 0, 1), 0.0)
+        return t.sort_values("wait_s", ascending=False).reset_index()
+
+    totals = {"wait": float(inst["wait_s"].sum())}
+    totals.update({c: float(inst[f"{c}_s"].sum()) for c in WAITING_CAUSES})
+    if res.isna().any():
+        notes.append("instances without a resource can only show batching and extraneous waiting")
+    return WaitingCauses(inst, total("activity"), total("resource"), totals, cal_desc, notes)

@@ -1,0 +1,147 @@
+"""leanops.rca.waiting_causes: hand-built logs worked out by hand, and the loan log's true delays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leanops
+from leanops.errors import InputError
+from leanops.rca import WAITING_CAUSES, waiting_causes
+
+DAY = "2024-01-01 "
+
+
+def _log(rows) -> leanops.EventLog:
+    df = pd.DataFrame(rows, columns=["case_id", "activity", "start_time", "end_time", "resource"])
+    df["start_time"] = pd.to_datetime(DAY + df["start_time"], utc=True)
+    df["end_time"] = pd.to_datetime(DAY + df["end_time"], utc=True)
+    return leanops.from_frame(df)
+
+
+BASE = [
+    # r1 does every B: c2's B from 08:00, c1's from 09:00, c3's from 10:00, c4's from 10:30
+    ("c1", "A", "08:00", "08:30", "r0"), ("c1", "B", "09:00", "10:00", "r1"),
+    ("c2", "A", "07:00", "07:30", "r0"), ("c2", "B", "08:00", "09:00", "r1"),
+    ("c3", "A", "08:01", "08:40", "r0"), ("c3", "B", "10:00", "10:30", "r1"),
+    ("c4", "A", "07:59", "08:10", "r0"), ("c4", "B", "10:30", "10:40", "r1"),
+    # a batch of C released at 12:00 (r2 and r3 start together)
+    ("c5", "A", "11:00", "11:10", "r0"), ("c5", "C", "12:00", "12:30", "r2"),
+    ("c6", "A", "11:20", "11:30", "r0"), ("c6", "C", "12:00", "12:20", "r3"),
+]
+
+
+def _row(wc, case, activity):
+    i = wc.instances
+    r = i[(i["case_id"] == case) & (i["activity"] == activity)]
+    assert len(r) == 1
+    return {c: r.iloc[0][f"{c}_s"] / 60 for c in ("wait", *WAITING_CAUSES)}  # minutes
+
+
+@pytest.mark.parametrize("mode", ["resource", "pool"])  # r1 is B's whole pool: same answer
+def test_contention_prioritisation_batching_by_hand(mode):
+    wc = waiting_causes(_log(BASE), calendar="24/7", contention=mode)
+    # c2 waits 07:30-08:00 while r1 is idle
+    assert _row(wc, "c2", "B") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30)
+    # c1 waits 08:30-09:00 while r1 serves c2 (enabled 07:30, earlier)
+    assert _row(wc, "c1", "B") == dict(wait=30, batching=0, contention=30, prioritisation=0, unavailability=0, extraneous=0)
+    # c3 waits 08:40-10:00: r1 serves c2 (enabled 07:30) then c1 (08:30), both earlier
+    assert _row(wc, "c3", "B") == dict(wait=80, batching=0, contention=80, prioritisation=0, unavailability=0, extraneous=0)
+    # c4 (enabled 08:10) waits to 10:30: c2 until 09:00 (earlier: 50), then c1 and c3 (later: 60 + 30)
+    assert _row(wc, "c4", "B") == dict(wait=140, batching=0, contention=50, prioritisation=90, unavailability=0, extraneous=0)
+    # the C batch is ready when c6 is enabled (11:30): c5 waits 20 for it, then 30 more
+    assert _row(wc, "c5", "C") == dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=0, extraneous=30)
+    assert _row(wc, "c6", "C") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30)
+    b = wc.by_activity.set_index("activity")
+    assert b.loc["B", "wait_s"] == 280 * 60 and b.loc["B", "prioritisation_s"] == 90 * 60
+    assert b.loc["C", "batching_s"] == 20 * 60
+    assert wc.totals["wait"] == pytest.approx(sum(wc.totals[c] for c in WAITING_CAUSES))
+    r = wc.by_resource.set_index("resource")
+    assert r.loc["r1", "contention_s"] == (30 + 80 + 50) * 60
+
+
+def test_pool_mode_ignores_busy_time_while_a_colleague_is_free():
+    # r4 can also do B, and is idle except 09:40-09:50
+    rows = BASE + [("c7", "A", "09:10", "09:20", "r0"), ("c7", "B", "09:40", "09:50", "r4")]
+    pool = waiting_causes(_log(rows), calendar="24/7", contention="pool")
+    # c4 waits 08:10-10:30; the pool (r1, r4) is fully busy only 09:40-09:50, when r1 serves c1 (later)
+    assert _row(pool, "c4", "B") == dict(wait=140, batching=0, contention=0, prioritisation=10, unavailability=0, extraneous=130)
+    assert _row(pool, "c7", "B") == dict(wait=20, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=20)
+    kronos = waiting_causes(_log(rows), calendar="24/7", contention="resource")
+    assert _row(kronos, "c4", "B")["prioritisation"] == 90
+
+
+class _OpensAt:
+    """A stand-in calendar (the Calendar interface): working from ``hhmm`` to 23:00 each day."""
+
+    is_always = False
+
+    def __init__(self, hhmm: str):
+        self.open = pd.Timestamp(DAY + hhmm, tz="UTC")
+        self.close = pd.Timestamp(DAY + "23:00", tz="UTC")
+
+    def working_seconds(self, a, b):
+        a = pd.Series(a).clip(lower=self.open, upper=self.close)
+        b = pd.Series(b).clip(lower=self.open, upper=self.close)
+        return ((b - a).dt.total_seconds()).clip(lower=0).to_numpy()
+
+
+def test_unavailability_outside_the_calendar():
+    # r2 starts work at 11:45: c5's wait after the batch filled (11:30-12:00) is 15 min off shift
+    wc = waiting_causes(_log(BASE), calendar={"r2": _OpensAt("11:45")})
+    assert _row(wc, "c5", "C") == dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=15, extraneous=15)
+    # a calendar does not turn busy time into unavailability: r1 opening at 09:30
+    wc = waiting_causes(_log(BASE), calendar={"r1": _OpensAt("09:30")})
+    assert _row(wc, "c1", "B")["contention"] == 30 and _row(wc, "c1", "B")["unavailability"] == 0
+    # c2 waits 07:30-08:00 with r1 idle and off shift
+    assert _row(wc, "c2", "B") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=30, extraneous=0)
+
+
+def test_unavailability_with_a_leanops_calendar():
+    cal = leanops.Calendar.parse("Mon-Fri 11:45-23:00")
+    wc = waiting_causes(_log(BASE), calendar={"r2": cal})
+    assert _row(wc, "c5", "C") == dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=15, extraneous=15)
+    # one calendar for everybody: r1 is off shift at 07:30-08:00 too
+    wc = waiting_causes(_log(BASE), calendar=cal)
+    assert _row(wc, "c2", "B")["unavailability"] == 30
+
+
+def test_needs_start_times_and_valid_options():
+    df = pd.DataFrame({"case_id": ["a", "a"], "activity": ["X", "Y"],
+                       "time:timestamp": pd.to_datetime(["2024-01-01 08:00", "2024-01-01 09:00"], utc=True)})
+    with pytest.raises(InputError, match="needs start times"):
+        waiting_causes(leanops.from_frame(df))
+    with pytest.raises(InputError, match="contention must be one of"):
+        waiting_causes(_log(BASE), contention="team")
+    with pytest.raises(InputError, match="calendar must be"):
+        waiting_causes(_log(BASE), calendar="office")
+
+
+def test_loan_log_true_extraneous_delay_is_extraneous():
+    """The loan log records the true extraneous delay (timers) before each activity."""
+    log = leanops.datasets.load("loan_application_5_timers")
+    wc = waiting_causes(log, calendar="24/7")
+    inst = wc.instances
+    truth = log.df.set_index(["case_id", "activity", "start"])["extraneous_delay"]
+    t = truth.reindex(list(zip(inst["case_id"], inst["activity"], inst["start"]))).to_numpy()
+    delayed = t > 0
+    assert delayed.sum() == (log.df["extraneous_delay"] > 0).sum()  # every delayed instance waits
+    covered = {c: np.minimum(inst[f"{c}_s"].to_numpy()[delayed], t[delayed]).sum() / t[delayed].sum()
+               for c in WAITING_CAUSES}
+    assert covered["extraneous"] > 0.5, covered
+    assert covered["extraneous"] > 2 * covered["contention"], covered
+    # with working calendars learnt per resource, nights become unavailability, yet the
+    # true delay is still mostly extraneous and not contention
+    wc_cal = waiting_causes(log, calendar="discover")
+    assert wc_cal.calendar.startswith("working calendars discovered")
+    inst = wc_cal.instances
+    covered_cal = {c: np.minimum(inst[f"{c}_s"].to_numpy()[delayed], t[delayed]).sum() / t[delayed].sum()
+                   for c in WAITING_CAUSES}
+    assert max(covered_cal, key=covered_cal.get) == "extraneous", covered_cal
+    assert covered_cal["extraneous"] > 2 * covered_cal["contention"], covered_cal
+    assert wc_cal.totals["unavailability"] > 0
+    # the JSON document
+    doc = wc.to_dict()
+    assert set(doc["causes"]) == {f"{c}_s" for c in WAITING_CAUSES}
+    assert abs(sum(doc["shares"].values()) - 1) < 1e-9
