@@ -8,13 +8,12 @@ For each activity::
 
 * ``wait_share``: the share of all waiting in the process (summed over instances) that is
   waiting before this activity.
-* ``contention`` (0 to 1): how busy the pool doing the activity was while its instances
-  waited. For every wait (enablement to start) the pool's busy fraction (members at work
-  ÷ members, capped at 1) is integrated over the wait and divided by the working time
-  within the wait; pooled over all instances of the activity. Working time comes from
-  the calendar learnt from the whole log (the organisation's hours), so waiting outside
-  them counts neither as busy nor as working time, and overnight waits do not dilute an
-  office-hours pool's contention.
+* ``contention`` (0 to 1): how busy the step's pool (the pool doing most of its
+  instances) was while its instances waited: the pool's busy fraction (members at work
+  ÷ members, capped at 1), averaged over the working time inside all the waits before
+  the step. Working time comes from the calendar learnt from the whole log (the
+  organisation's hours), so overnight waits count neither as busy nor as idle and do
+  not dilute an office-hours pool's contention.
 * ``utilization`` (0 to 1): busy time over available time of the pool doing most of the
   activity, over the whole log (:func:`~leanops.utilization`).
 
@@ -116,7 +115,9 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
         ``queue_max`` (instances waiting for it, time-averaged and at most),
         ``queue_growth_per_day`` (trend of that queue), ``rework_share`` (instances that
         repeat the activity in their case). ``df.attrs["starts_estimated"]`` is the share
-        of instances whose start was estimated.
+        of instances whose start was estimated; ``df.attrs["queue_over_time"]`` is the
+        queue before each activity over time (a frame: time x activity, worst first,
+        averaged into at most 200 periods).
 
     Examples
     --------
@@ -218,6 +219,13 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     # trend: least-squares slope of the queue over time, in instances per day
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    # queue length over time, averaged into at most 200 periods (for charts)
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = inst.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                                   columns=list(st.activities))
 
     # ---- the pool doing most of each activity, and its contention during the waits
     main_pool = np.full(n_act, -1, dtype=np.int64)
@@ -271,6 +279,7 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out[_COLUMNS]
     out.attrs["starts_estimated"] = inst.estimated_share
+    out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
     out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
     return out
 
