@@ -28,8 +28,9 @@ constraint. A step that is merely long, with enough resources, has little waitin
 scores low. Ties are broken by utilisation.
 
 Busy members, queues and working time are counted on a time grid over the log's span
-(bins of about a tenth of a typical service time, at most 2**20 of them): each instance
-and each wait covers the bins from its rounded start to its rounded end. The counts are
+(bins of about a tenth of a typical service time; at most 2**20 of them, and at most one
+per two instances): each instance and each wait covers the bins from its rounded start
+to its rounded end. The counts are
 unbiased but resolve very short waits only approximately, and ``utilization`` here may
 differ from :func:`~leanops.utilization` (exact, overlapping work of one resource
 counted once) by a point or so.
@@ -156,7 +157,7 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
     typical = float(np.median(svc)) if len(svc) else 60.0
     want = (hi - lo) / max(typical / 10.0, 1e-3)
-    n_bins = int(max(1024, min(_MAX_BINS, want, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
+    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
     width = max((hi - lo) / n_bins, 1e-9)
     span_days = (hi - lo) / 86400.0
 
