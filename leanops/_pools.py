@@ -53,15 +53,24 @@ def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def profiles(log: Any) -> pd.DataFrame:
-    """Instances per resource (rows) and activity (columns); missing resources left out."""
+    """Instances per resource (rows) and activity (columns, all categories of the log's
+    activity column); missing resources left out. Cached on the log: treat as read-only."""
+    cached = log._cache.get("profiles")
+    if cached is not None:
+        return cached
     d = log.df
     r_codes, r_names = resource_codes(log)
     act = d["activity"].cat.codes.to_numpy().astype(np.int64)
     acts = [str(a) for a in d["activity"].cat.categories]
-    ok = r_codes >= 0
     n_r, n_a = len(r_names), len(acts)
-    m = np.bincount(r_codes[ok].astype(np.int64) * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
-    return pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
+    if len(r_codes) and r_codes.min() >= 0:
+        m = np.bincount(r_codes * n_a + act, minlength=n_r * n_a).reshape(n_r, n_a)
+    else:
+        ok = r_codes >= 0
+        m = np.bincount(r_codes[ok] * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
+    out = pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
+    log._cache["profiles"] = out
+    return out
 
 
 def _components(adj: np.ndarray) -> np.ndarray:

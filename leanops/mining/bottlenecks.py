@@ -46,6 +46,7 @@ import pandas as pd
 from ..calendar import Calendar
 from ..log import EventLog
 from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
+from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
 
 __all__ = ["bottlenecks", "rework"]
@@ -231,9 +232,10 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     # ---- the pool doing most of each activity, and its contention during the waits
     main_pool = np.full(n_act, -1, dtype=np.int64)
     if n_pool:
-        # instances per (activity, pool); rows without a pool land in an extra column
-        m = np.bincount(act * (n_pool + 1) + np.where(pool_of >= 0, pool_of, n_pool),
-                        minlength=n_act * (n_pool + 1)).reshape(n_act, n_pool + 1)[:, :n_pool]
+        # instances per (activity, pool), from the activity profiles of the resources
+        prof = profiles(log).reindex(columns=list(st.activities), fill_value=0)
+        m = np.zeros((n_act, n_pool), dtype=np.int64)
+        np.add.at(m.T, np.array([pidx[pools[r]] for r in prof.index], dtype=np.int64), prof.to_numpy())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     cnum = np.zeros(n_act)
     cden = np.zeros(n_act)

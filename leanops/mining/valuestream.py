@@ -40,7 +40,7 @@ from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
-from .._pools import resource_codes
+from .._pools import profiles
 from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
@@ -347,13 +347,9 @@ def value_stream(
     sums = _activity_sums(inst)
     cnt, pred_cnt, n_case_act = sums.count, sums.with_pred, sums.first_in_case
     proc_sum, wait_sum, gap_sum, cov_sum = sums.service, sums.wait, sums.gap, sums.covered
-    r_codes, r_names = resource_codes(inst.log)
-    n_r = len(r_names)
-    if (r_codes >= 0).all():
-        seen = np.bincount(act * n_r + r_codes, minlength=n_act * n_r).reshape(n_act, n_r)
-    else:
-        ok = r_codes >= 0
-        seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
+    # resources per activity, from the activity profiles of the resources
+    prof = profiles(log)
+    seen = prof.reindex(columns=list(st.activities), fill_value=0).to_numpy().T
     n_res = (seen > 0).sum(axis=1)
     servers = np.maximum(n_res, 1)
     work_per_case = proc_sum / max(n_cases, 1)
