@@ -60,11 +60,13 @@ def profiles(log: Any) -> pd.DataFrame:
         return cached
     d = log.df
     r_codes, r_names = resource_codes(log)
-    act = d["activity"].cat.codes.to_numpy().astype(np.int64)
+    act = d["activity"].cat.codes.to_numpy()
     acts = [str(a) for a in d["activity"].cat.categories]
     n_r, n_a = len(r_names), len(acts)
     if len(r_codes) and r_codes.min() >= 0:
-        m = np.bincount(r_codes * n_a + act, minlength=n_r * n_a).reshape(n_r, n_a)
+        key = np.multiply(r_codes, n_a, dtype=np.int64)
+        key += act
+        m = np.bincount(key, minlength=n_r * n_a).reshape(n_r, n_a)
     else:
         ok = r_codes >= 0
         m = np.bincount(r_codes[ok] * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)

@@ -220,9 +220,11 @@ def test_repeat_detection_paths_agree_with_a_loop():
     from leanops.mining.performance import _repeats
 
     rng = np.random.default_rng(0)
-    lens = rng.integers(1, 40, 300)
-    case = np.repeat(np.arange(len(lens)), lens)
-    for n_act in (5, 63, 200):  # bit-mask scan, and the sort for many activities
+    # short cases (shifted comparisons), long ones with few activities (a bit-mask scan)
+    # and with many (a sort)
+    for max_len, n_act in ((12, 5), (40, 5), (40, 63), (40, 200)):
+        lens = rng.integers(1, max_len + 1, 300)
+        case = np.repeat(np.arange(len(lens)), lens)
         act = rng.integers(0, n_act, len(case))
         expect = np.zeros(len(case), dtype=bool)
         seen: dict[tuple[int, int], bool] = {}

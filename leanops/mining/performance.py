@@ -173,9 +173,18 @@ def _repeats(case: np.ndarray, act: np.ndarray, n_act: int, masks: list[np.ndarr
     n = len(case)
     if n == 0:
         return np.zeros(0, dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
+    max_len = int(np.diff(bounds).max())
+    if max_len <= 16:
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        out = np.zeros(n, dtype=bool)
+        for k in range(1, max_len):
+            hit = act[k:] == act[:-k]
+            hit &= case[k:] == case[:-k]
+            out[k:] |= hit
+        return out
     if masks is None:
-        bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
-        masks = _same_case_masks(case, int(np.diff(bounds).max()))
+        masks = _same_case_masks(case, max_len)
     if n_act <= 63:
         # the set of activities seen so far in the case, as a bit mask: a segmented
         # OR-scan (log2 of the longest case passes), then each row checks its own bit
