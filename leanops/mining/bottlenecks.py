@@ -215,7 +215,7 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
 
     # ---- queue before each activity (instances enabled, not started)
     wq = np.flatnonzero(wait > 0)
-    queue = coverage(act[wq], n_act, to_bin(inst.enabled[wq]), b_start[wq])
+    queue = coverage(act[wq], n_act, to_bin(inst.start[wq] - wait[wq]), b_start[wq])
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
     # trend: least-squares slope of the queue over time, in instances per day

@@ -120,10 +120,8 @@ class _Instances:
     estimated: np.ndarray  # bool: start estimated
     start: np.ndarray  # float s
     end: np.ndarray  # float s
-    enabled: np.ndarray  # float s (= start for the first instance of a case)
-    wait: np.ndarray  # float s, >= 0
+    wait: np.ndarray  # float s, >= 0: start - enablement (0 for the first instance of a case)
     service: np.ndarray  # float s, >= 0
-    gap: np.ndarray  # float s: time before it in its case covered by no instance (union partition)
     covered: np.ndarray  # float s: time it adds to the union of its case's instances
     origin_ns: int
     time: str
@@ -134,6 +132,18 @@ class _Instances:
     @property
     def estimated_share(self) -> float:
         return float(self.estimated.mean()) if len(self.estimated) else 0.0
+
+    @property
+    def gap(self) -> np.ndarray:
+        """Time before the instance in its case covered by no instance (the union
+        partition of the lead time). It equals the wait: enablement is the latest earlier
+        end, clipped to the own start, so ``start - enablement = max(start - cover, 0)``."""
+        return self.wait
+
+    @property
+    def enabled(self) -> np.ndarray:
+        """Enablement, float s (= start for the first instance of a case)."""
+        return self.start - self.wait
 
 
 def _prepared_log(log: EventLog) -> tuple[EventLog, np.ndarray]:
@@ -323,13 +333,14 @@ def _activity_sums(inst: "_Instances") -> _ActivitySums:
         k = len(st.activities)
         cnt = np.bincount(act, minlength=k)
         rep_rows = np.flatnonzero(_instance_repeats(inst))
+        wait = np.bincount(act, weights=inst.wait, minlength=k)
         cache[key] = _ActivitySums(
             count=cnt,
             with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
             first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
             service=np.bincount(act, weights=inst.service, minlength=k),
-            wait=np.bincount(act, weights=inst.wait, minlength=k),
-            gap=np.bincount(act, weights=inst.gap, minlength=k),
+            wait=wait,
+            gap=wait,  # the same quantity (see _Instances.gap)
             covered=np.bincount(act, weights=inst.covered, minlength=k),
         )
     return cache[key]
@@ -361,19 +372,17 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
 
     # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
     start, end = clock(st.t_start), clock(st.end)
-    cover = clock(st.cover)
-    # Union partition of the lead time: `cover` is the latest end among earlier instances.
-    gap = np.subtract(start, cover)
-    np.maximum(gap, 0.0, out=gap)
-    covered = np.maximum(start, cover)
+    cover = clock(st.cover)  # latest end among earlier instances of the case
+    # Enablement is min(cover, start), so the wait is max(start - cover, 0): the same as
+    # the time before the instance that no instance of its case covers.
+    wait = np.subtract(start, cover)
+    np.maximum(wait, 0.0, out=wait)
+    covered = np.maximum(start, cover, out=cover)
     np.subtract(end, covered, out=covered)
     np.maximum(covered, 0.0, out=covered)
-    enabled = np.minimum(cover, start, out=cover)  # the enablement rule: never after the own start
-    wait = np.subtract(start, enabled)
     service = np.subtract(end, start)
     np.maximum(service, 0.0, out=service)
-    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
-                     starts, seg)
+    out = _Instances(work, st, estimated, start, end, wait, service, covered, origin, time, cal, starts, seg)
     log._cache[key] = out
     return out
 
