@@ -214,8 +214,8 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
-    wq = np.flatnonzero(wait > 0)
-    queue = coverage(act[wq], n_act, to_bin(inst.start[wq] - wait[wq]), b_start[wq])
+    # (rows without a wait add an empty interval, which cancels out: no need to select)
+    queue = coverage(act, n_act, to_bin(inst.start - wait), b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
     # trend: least-squares slope of the queue over time, in instances per day

@@ -312,7 +312,12 @@ def value_stream(
     n_act = len(st.activities)
 
     # ---- flow (per case)
-    lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
+    case_start_ns = st.t_start[starts]
+    case_end_ns = np.maximum.reduceat(st.end, starts)
+    if inst.calendar is None:
+        lead = (case_end_ns - case_start_ns) / 1e9
+    else:
+        lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
     covered = np.add.reduceat(inst.covered, starts)
     is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(st.activities, dtype=object), list(va))
     va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
@@ -320,8 +325,6 @@ def value_stream(
     pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
 
     # ---- throughput, WIP and Little's law: always on the wall clock
-    case_start_ns = st.t_start[starts]
-    case_end_ns = np.maximum.reduceat(st.end, starts)
     t0, t1 = int(case_start_ns.min()), int(case_end_ns.max())
     span_s = (t1 - t0) / 1e9
     throughput_per_day = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
@@ -338,9 +341,13 @@ def value_stream(
     # flow order: the mean relative position of each activity in its cases (on a regular
     # sample of at most ~200,000 cases: the order is all that is needed)
     step_ = max(1, n_cases // 200_000)
-    rows = np.flatnonzero(seg % step_ == 0) if step_ > 1 else np.arange(n_rows)
-    pos_in_case = rows - starts[seg[rows]]
-    case_len = np.diff(np.r_[starts, n_rows])[seg[rows]]
+    lens_all = np.diff(np.r_[starts, n_rows])
+    picked = np.arange(0, n_cases, step_)
+    lens = lens_all[picked]
+    offsets = np.cumsum(lens) - lens  # where each picked case begins in the sample
+    pos_in_case = np.arange(int(lens.sum())) - np.repeat(offsets, lens)
+    rows = np.repeat(starts[picked], lens) + pos_in_case
+    case_len = np.repeat(lens, lens)
     rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
     pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
         np.bincount(act[rows], minlength=n_act), 1)
