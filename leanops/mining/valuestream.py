@@ -177,12 +177,12 @@ class ValueStream:
             steps = steps.loc[sorted(keep)]
         n = len(steps)
         if ax is None:
-            _, ax = plt.subplots(figsize=(max(8.0, 2.3 * n + 3.0), 4.8))
-        ax.set_xlim(-0.3, n * 2.0 + 2.6)
+            _, ax = plt.subplots(figsize=(max(8.0, 2.6 * n + 3.0), 4.8))
+        ax.set_xlim(-0.1, n * 2.4 + 2.9)
         ax.set_ylim(-0.6, 4.4)
         ax.axis("off")
         for k, row in enumerate(steps.itertuples(index=False)):
-            x = k * 2.0 + 0.8
+            x = k * 2.4 + 0.9  # a box 1.5 wide, then a 0.9 gap holding the wait triangle
             color = "#cfe8cf" if row.value_added else "#f3d9c6"
             ax.add_patch(FancyBboxPatch((x, 2.4), 1.5, 1.3, boxstyle="round,pad=0.03", fc=color, ec="#333333"))
             ax.text(x + 0.75, 3.45, _label(row.activity), ha="center", va="center", fontsize=8.5, weight="bold", wrap=True)
@@ -193,15 +193,15 @@ class ValueStream:
             ax.add_patch(Polygon([[tx - 0.22, 2.45], [tx + 0.22, 2.45], [tx, 2.85]], closed=True, fc="#ffe680", ec="#8a6d00"))
             ax.text(tx, 2.25, _fmt_dur(row.waiting_mean_s), ha="center", va="top", fontsize=7)
             # the ladder: waiting on the upper rung, processing on the lower one
-            ax.plot([tx - 0.45, x], [1.4, 1.4], color="#b35900", lw=2)
+            ax.plot([x - 0.9, x], [1.4, 1.4], color="#b35900", lw=2)
             ax.plot([x, x], [1.4, 0.8], color="#555555", lw=1)
             ax.plot([x, x + 1.5], [0.8, 0.8], color="#2e7d32", lw=2)
             ax.plot([x + 1.5, x + 1.5], [0.8, 1.4], color="#555555", lw=1)
-            ax.text((tx - 0.45 + x) / 2, 1.5, _fmt_dur(row.waiting_mean_s), ha="center", va="bottom", fontsize=7, color="#b35900")
+            ax.text(x - 0.45, 1.5, _fmt_dur(row.waiting_mean_s), ha="center", va="bottom", fontsize=7, color="#b35900")
             ax.text(x + 0.75, 0.7, _fmt_dur(row.processing_mean_s), ha="center", va="top", fontsize=7, color="#2e7d32")
             if row.meets_takt is False:
                 ax.text(x + 0.75, 3.85, "above takt", ha="center", va="bottom", fontsize=7, color="#b00020")
-        sx = n * 2.0 + 0.5
+        sx = n * 2.4 + 0.6
         summary = (
             f"Lead time {_fmt_dur(self.lead_time_mean_s)}\n"
             f"Processing {_fmt_dur(self.processing_time_mean_s)}\n"
