@@ -10,7 +10,9 @@ activities, a pool of resources per activity), measured in the same run:
   DuckDB directly-follows query (count and mean/median/p90 wait per pair of activities,
   over the same canonical table) stands in for it, and the script says so.
 
-Prints the times, the ratio to the reference (the target is < 3x) and peak memory.
+Lazy imports are warmed up on a small log first; then three interleaved rounds of the
+reference and leanops (the machine is shared, so its load drifts). Prints every time,
+the ratios (min over min, and per round) against the target of < 3x, and peak memory.
 
 Usage::
 
@@ -153,48 +155,56 @@ def main() -> None:
     print(f"log: {log.n_cases:,} cases, {len(log):,} instances, {len(log.activities)} activities, "
           f"{len(log.resources)} resources (generated and built in {time.perf_counter() - t:.1f} s, not timed)")
 
-    # --- reference
+    # warm-up on a small log, so that lazy imports are not charged to whichever runs first
+    small = leanops.EventLog(generate(2000, seed=1), source="small")
+    for fn in (getattr(leanops, "discover", None), leanops.value_stream, leanops.bottlenecks):
+        if fn is not None:
+            fn(small)
+
+    # --- the reference
     discover = getattr(leanops, "discover", None)
     if discover is not None:
-        _, t_ref = timed(discover, log)
         ref_name = "leanops.discover (reference)"
+
+        def reference(lg):
+            return discover(lg)
     else:
-        canon = log.df[["case_id", "activity", "start", "end"]]
-        con = duckdb.connect()
-        con.register("t", canon)
-        t = time.perf_counter()
-        con.execute(DUCKDB_DF_SQL).df()
-        t_ref = time.perf_counter() - t
-        con.close()
-        del canon
         ref_name = "DuckDB DF count+wait query"
         print("NOTE: leanops.discover is not in this checkout (it is written on another branch); a DuckDB "
               "directly-follows count + wait group-by query over the same table stands in for it.")
-    print(f"{ref_name:<34} {t_ref:7.2f} s")
+        con = duckdb.connect()
+        con.register("t", log.df[["case_id", "activity", "start", "end"]])
 
-    # --- leanops, each alone (cold)
-    vs, t_vs = timed(leanops.value_stream, log)
-    b, t_b = timed(leanops.bottlenecks, log)
-    print(f"{'leanops.value_stream (cold)':<34} {t_vs:7.2f} s")
-    print(f"{'leanops.bottlenecks (cold)':<34} {t_b:7.2f} s")
+        def reference(lg):
+            return con.execute(DUCKDB_DF_SQL).df()
 
-    # --- both in a row on the same log, cold start (shared per-instance arrays)
     def both(lg):
         return leanops.value_stream(lg), leanops.bottlenecks(lg)
 
+    # Interleaved rounds, each cold (nothing cached on the log): on a shared machine the
+    # load drifts, and interleaving exposes the reference and leanops to the same drift.
+    rounds = 3
+    t_ref, t_both = [], []
+    for _ in range(rounds):
+        t_ref.append(timed(reference, log)[1])
+        t_both.append(timed(both, log)[1])
+    ratios = [b / r for b, r in zip(t_both, t_ref)]
+    print(f"{ref_name:<34} " + "  ".join(f"{t:6.2f}" for t in t_ref) + f"   s (min {min(t_ref):.2f})")
+    print(f"{'value_stream + bottlenecks':<34} " + "  ".join(f"{t:6.2f}" for t in t_both) + f"   s (min {min(t_both):.2f})")
+
+    vs, t_vs = timed(leanops.value_stream, log)
+    b, t_b = timed(leanops.bottlenecks, log)
+    print(f"{'leanops.value_stream alone':<34} {t_vs:6.2f} s")
+    print(f"{'leanops.bottlenecks alone':<34} {t_b:6.2f} s")
     log._cache.clear()
     gc.collect()
     tracemalloc.start()
-    t = time.perf_counter()
     both(log)
-    t_both = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    # the timing above ran under tracemalloc; time it again without
-    _, t_both = min((timed(both, log) for _ in range(1)), key=lambda x: x[1])
-    print(f"{'value_stream + bottlenecks (cold)':<34} {t_both:7.2f} s   peak +{mb(peak)} (tracemalloc)")
-    print(f"ratio (value_stream + bottlenecks) / reference = {t_both / t_ref:.2f}x   (target < 3x)")
-    print(f"ratio value_stream / reference = {t_vs / t_ref:.2f}x; bottlenecks / reference = {t_b / t_ref:.2f}x")
+    print(f"peak memory of value_stream + bottlenecks: +{mb(peak)} (tracemalloc)")
+    print(f"ratio (value_stream + bottlenecks) / reference: min/min {min(t_both) / min(t_ref):.2f}x, "
+          f"per round {', '.join(f'{r:.2f}x' for r in ratios)} (median {sorted(ratios)[rounds // 2]:.2f}x)   (target < 3x)")
     print(f"sanity: {vs!r}; top bottleneck {b.loc[0, 'activity']!r} (score {b.loc[0, 'score']:.3f}); "
           f"Little's law ratio {vs.littles_law_ratio:.4f}")
 
