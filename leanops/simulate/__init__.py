@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from .distributions import Distribution, fit_distribution
 from .engine import Replications, SimulationResult, kpis, replicate, run, summarize
+from .experiments import Comparison, compare
 from .fit import fit
+from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenario
 from .prosimos import from_prosimos
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
@@ -34,6 +36,13 @@ from .model import (
 __all__ = [
     "fit",
     "run",
+    "compare",
+    "Comparison",
+    "Scenario",
+    "Change",
+    "scenario",
+    "load_scenarios",
+    "apply_scenario",
     "replicate",
     "summarize",
     "kpis",
