@@ -530,7 +530,7 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
     }
     if model is not None:
         t_a, t_b = float(a_c.min()), float(c_c.max())
-        res = d["resource"].astype(object).to_numpy()
+        res = d["resource"].to_numpy(dtype=object, na_value=None)
         for p in model.pools:
             off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
             busy = avail = 0.0

@@ -121,6 +121,7 @@ class Comparison:
     warmup: int
     seed: Any
     models: dict[str, SimulationModel] = field(default_factory=dict, repr=False)
+    seeds: list[int] = field(default_factory=list, repr=False)  # replication k's seed, in every scenario
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md shape: ``baseline{kpis}``, ``scenarios[{name, kpis, delta}]``."""
@@ -305,7 +306,7 @@ def compare(
         for i, res in enumerate(per[j]):
             rows.append({"scenario": nm, "replication": i, **res})
     return Comparison(baseline, out_sc, pd.DataFrame(rows), r, cases, until, warmup, seed,
-                      models=dict(zip(["baseline"] + names, models)))
+                      models=dict(zip(["baseline"] + names, models)), seeds=seeds)
 
 
 def _order(summary: dict[str, Any], keys: list[str]) -> dict[str, Any]:
