@@ -154,14 +154,14 @@ def _change(c: Any, nm: str, i: int) -> Change:
     if not isinstance(args, Mapping):
         raise ScenarioError(f"{where} ({kind}): expected a mapping of arguments, e.g. {kind}: {{activity: A}}; got {args!r}.")
     required, optional = CHANGES[kind]
-    for k in required:
-        if k not in args:
-            raise ScenarioError(f"{where} ({kind}): the argument {k!r} is missing; {kind} takes {', '.join(required + optional)}.")
     for k in args:
         if k not in required + optional:
             hint = closest(str(k), list(required + optional))
             raise ScenarioError(f"{where} ({kind}): unknown argument {k!r}"
                                 f"{'; did you mean ' + repr(hint[0]) + '?' if hint else '.'} It takes {', '.join(required + optional)}.")
+    for k in required:
+        if k not in args:
+            raise ScenarioError(f"{where} ({kind}): the argument {k!r} is missing; {kind} takes {', '.join(required + optional)}.")
     out = []
     for k, v in args.items():
         if isinstance(v, Mapping):
