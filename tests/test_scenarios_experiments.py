@@ -97,6 +97,12 @@ def test_welch_delta_against_scipy():
     assert (d["ci_low"], d["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
     assert d["mean"] == pytest.approx(x.mean() - y.mean())
     assert d["relative"] == pytest.approx(x.mean() / y.mean() - 1)
+    y5 = y[:5]
+    d = _delta(x, y5)
+    t = stats.ttest_rel(x, y5)
+    assert d["p_value_paired"] == pytest.approx(t.pvalue, rel=1e-9)
+    ci = t.confidence_interval(0.95)
+    assert (d["ci_low_paired"], d["ci_high_paired"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
 
 
 def test_local_processes_give_the_serial_result():

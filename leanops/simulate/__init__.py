@@ -18,6 +18,7 @@ from .engine import Replications, SimulationResult, kpis, replicate, run, summar
 from .experiments import Comparison, compare
 from .fit import fit
 from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenario
+from .suggest import Suggestions, suggest
 from .prosimos import from_prosimos
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
@@ -38,6 +39,8 @@ __all__ = [
     "run",
     "compare",
     "Comparison",
+    "suggest",
+    "Suggestions",
     "Scenario",
     "Change",
     "scenario",

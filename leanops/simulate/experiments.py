@@ -77,9 +77,11 @@ def _delta(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
     """Scenario x minus baseline y: mean, Welch 95% CI, relative change and Welch p-value."""
     from scipy import stats
 
+    paired = _paired(x, y) if len(x) == len(y) else {}
     x = x[np.isfinite(x)]
     y = y[np.isfinite(y)]
     out: dict[str, float | None] = {"mean": None, "ci_low": None, "ci_high": None, "relative": None, "p_value": None}
+    out.update(paired)
     if len(x) == 0 or len(y) == 0:
         return out
     mx, my = float(x.mean()), float(y.mean())
@@ -101,6 +103,24 @@ def _delta(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
     return out
 
 
+def _paired(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """CI and p-value of the mean of the per-replication differences (replication k of the
+    scenario and of the baseline share their random numbers, so this is the sharper test)."""
+    from scipy import stats
+
+    d = (x - y)[np.isfinite(x) & np.isfinite(y)]
+    out: dict[str, float | None] = {"ci_low_paired": None, "ci_high_paired": None, "p_value_paired": None}
+    if len(d) < 2:
+        return out
+    m, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+    if se == 0:
+        out.update(ci_low_paired=m, ci_high_paired=m, p_value_paired=1.0 if m == 0 else 0.0)
+        return out
+    h = float(stats.t.ppf(0.975, len(d) - 1) * se)
+    out.update(ci_low_paired=m - h, ci_high_paired=m + h, p_value_paired=float(2 * stats.t.sf(abs(m) / se, len(d) - 1)))
+    return out
+
+
 # -- the result -----------------------------------------------------------------------------
 
 @dataclass
@@ -109,7 +129,9 @@ class Comparison:
 
     ``baseline`` and each ``scenarios[i]["kpis"]`` map a KPI to ``{mean, ci_low, ci_high}``;
     ``scenarios[i]["delta"]`` maps it to ``{mean, ci_low, ci_high, relative, p_value}``
-    (scenario minus baseline; relative = scenario / baseline - 1; Welch's t).
+    (scenario minus baseline; relative = scenario / baseline - 1; Welch's t), plus
+    ``ci_low_paired, ci_high_paired, p_value_paired`` from the per-replication differences
+    (sharper, since replication k of both shares its random numbers).
     """
 
     baseline: dict[str, dict[str, float | None]]
@@ -261,7 +283,7 @@ def compare(
     >>> cmp = simulate.compare(model, {"name": "faster", "changes": [{"scale_duration": {"activity": top, "factor": 0.5}}]},
     ...                        replications=3, cases=100, seed=1)
     >>> cmp.scenarios[0]["name"], sorted(cmp.scenarios[0]["delta"]["cycle_time_mean_s"])
-    ('faster', ['ci_high', 'ci_low', 'mean', 'p_value', 'relative'])
+    ('faster', ['ci_high', 'ci_high_paired', 'ci_low', 'ci_low_paired', 'mean', 'p_value', 'p_value_paired', 'relative'])
     """
     if not isinstance(model, SimulationModel):
         raise InputError(f"model must be a SimulationModel; got {type(model).__name__}. Fit one with leanops.simulate.fit(log).")
