@@ -601,10 +601,51 @@ def _progress(total: int, what: str, *, enabled: bool = True) -> Iterator[Callab
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=False)
+    def tick(done: int, n: int) -> None:
+        bar.total = n
+        bar.update(done - bar.n)
+
     try:
-        yield lambda done, n: bar.update(done - bar.n)
+        yield tick
     finally:
         bar.close()
+
+
+@cli.command("suggest")
+@click.argument("log", required=False)
+@log_options
+@click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Runs per candidate.")
+@click.option("--cases", type=click.IntRange(min=1), default=1000, show_default=True, help="Cases per replication.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--value-added", "value_added", metavar="A,B", default=None,
+              help="The value-adding activities (others may be removed or automated).")
+@click.option("--cost-per-hour", "cost", type=float, default=None, help="Hourly cost of one resource (shows the cost of capacity).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
+@click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value_added: str | None, cost: float | None,
+                jobs: int, scheduler: str | None, as_json: bool, **kwargs: Any) -> None:
+    """Propose SOP changes from LOG's analyses, simulate each, and rank them by cycle time."""
+    from .errors import InputError
+    from .simulate import suggest
+
+    if jobs == 0 or jobs < -1:
+        raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
+    if cost is not None and not cost >= 0:
+        raise InputError(f"--cost-per-hour must be a number >= 0; got {cost}.")
+    ev = load_log(log, pop_mapping(kwargs))
+    va = None
+    if value_added:
+        from ._validation import check_names
+
+        va = check_names("--value-added", [v.strip() for v in value_added.split(",") if v.strip()], ev.activities)
+    with _progress(replications * 8, "simulating candidates", enabled=not as_json) as tick:
+        res = suggest(ev, value_added=va, costs=cost, replications=replications, cases=cases, seed=seed,
+                      jobs=jobs, scheduler=scheduler, progress=tick)
+    if as_json:
+        emit(res.to_dict())
+        return
+    click.echo(res.table())
 
 
 # --- entry point

@@ -413,7 +413,14 @@ def _connect(address: str, timeout: float = 8.0) -> Any:
         from dask.distributed import Client
     except ImportError:
         raise InputError('scheduler= needs dask.distributed; install it with pip install "leanops[dask]".') from None
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(address if "://" in address else "tcp://" + address)
     try:
+        if u.hostname and u.port:  # fail fast when nothing listens (a Client would retry until the timeout)
+            with socket.create_connection((u.hostname, u.port), timeout=timeout):
+                pass
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}); "
