@@ -125,6 +125,14 @@ def test_dask_local_cluster_gives_the_serial_result():
     assert serial.to_dict() == dk.to_dict()
 
 
+def test_until_runs_a_time_window_without_warmup():
+    cmp = compare(mm1(), MORE, replications=2, until="20d", seed=8)
+    assert cmp.warmup == 0 and cmp.cases is None
+    # arrivals every 600 s on average: 86400 / 600 = 144 cases a day (a stable queue completes them all)
+    assert abs(cmp.baseline["throughput_per_day"]["mean"] - 144.0) < 0.1 * 144
+    assert cmp.scenarios[0]["delta"]["cycle_time_mean_s"]["mean"] < 0
+
+
 def test_bad_arguments():
     with pytest.raises(InputError, match="not both"):
         compare(tandem(), [], cases=10, until="1d")

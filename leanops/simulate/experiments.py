@@ -173,11 +173,11 @@ class Comparison:
         rows = [head]
         for k in keys:
             b = self.baseline.get(k, {})
-            row = [k, _fmt_ci(b)]
+            row = [k, _fmt_ci(b, k)]
             for s in self.scenarios:
                 v = s["kpis"].get(k, {})
                 d = s["delta"].get(k, {})
-                cell = _fmt_ci(v)
+                cell = _fmt_ci(v, k)
                 if d.get("relative") is not None:
                     sig = "*" if (d.get("p_value") is not None and d["p_value"] < 0.05) else ""
                     cell += f"  {d['relative']:+.1%}{sig}"
@@ -217,13 +217,24 @@ class Comparison:
         return ax
 
 
-def _fmt_ci(v: dict[str, Any]) -> str:
+def _num(x: float, seconds: bool) -> str:
+    if not seconds:
+        return f"{x:,.4g}"
+    a = abs(x)
+    for unit, n in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if a >= n:
+            return f"{x / n:.3g}{unit}"
+    return f"{x:.3g}s"
+
+
+def _fmt_ci(v: dict[str, Any], key: str = "") -> str:
     if not v or v.get("mean") is None:
         return "-"
+    sec = key.endswith("_s") or key.startswith("wait:")
     m = v["mean"]
     if v.get("ci_low") is None:
-        return f"{m:,.4g}"
-    return f"{m:,.4g} [{v['ci_low']:,.4g}, {v['ci_high']:,.4g}]"
+        return _num(m, sec)
+    return f"{_num(m, sec)} [{_num(v['ci_low'], sec)}, {_num(v['ci_high'], sec)}]"
 
 
 # -- running --------------------------------------------------------------------------------
