@@ -66,3 +66,16 @@ def test_value_added_steps_are_never_removed(planted):
 def test_suggest_rejects_what_is_not_a_log():
     with pytest.raises(leanops.InputError, match="EventLog"):
         simulate.suggest(pd.DataFrame())
+
+
+def test_hours_shifted_to_when_work_arrives():
+    # Prep works 06-14, Review 10-18: Review's work arrives from 06:00, four hours before it opens
+    proc = Process(steps=[Step("Prep", "early", 5), Step("Review", "late", 8)],
+                   pools={"early": Pool(2, hours=(6, 14)), "late": Pool(2, hours=(10, 18))}, interarrival=20)
+    log = _log(generate(proc, 1500, seed=4).log)
+    model = simulate.fit(log, seed=0)
+    [shift] = [c for c in candidates(log, model) if c.kind == "hours"]
+    assert shift.scenario.name == "shift Review's hours by -4h"
+    assert shift.scenario.changes[0].get("hours").startswith("Mon 06:00-14:00")
+    cmp = simulate.compare(model, shift.scenario, replications=2, cases=800, seed=1)
+    assert cmp.scenarios[0]["delta"]["cycle_time_mean_s"]["relative"] < -0.2
