@@ -148,3 +148,20 @@ def test_yaml_is_loaded_safely_and_files_name_their_scenarios(tmp_path):
     assert sc.name == "more_staff" and sc.changes[0].get("activity") == "Review"
     two = load_scenarios("- name: a\n  changes: []\n- name: b\n  changes: [{arrivals: {factor: 2}}]\n")
     assert [s.name for s in two] == ["a", "b"]
+
+
+def test_the_example_scenario_file_applies_to_its_log():
+    import warnings
+    from pathlib import Path
+
+    import leanops
+    from leanops import simulate
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "scenario_purchasing.yaml"
+    [sc] = load_scenarios(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = simulate.fit(leanops.datasets.load("purchasing_example"))
+    m = sc.apply(base)
+    assert m.activity("Send Request for Quotation to Supplier").pool is None
+    assert m.pool_of("Create Quotation comparison Map").size == base.pool_of("Create Quotation comparison Map").size + 1
