@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from bisect import bisect_right
 from heapq import heappop, heappush
 from collections import deque
@@ -68,6 +69,26 @@ def _stream(dist: Distribution, rng: np.random.Generator) -> Iterator[float]:
 def _uniforms(rng: np.random.Generator) -> Iterator[float]:
     while True:
         yield from rng.random(_BLOCK).tolist()
+
+
+class _Streams:
+    """Independent random streams keyed by what they drive (common random numbers).
+
+    Arrivals, case attributes, and each activity's durations, delays and routing draw
+    from their own stream, seeded from the run's seed and the *name* of what they drive
+    (a stable CRC, not Python's salted ``hash``). A scenario that changes one activity, or
+    removes it, leaves the draws of every other activity as they were, so the baseline
+    and a scenario see the same arrivals and the same work where the change allows.
+    """
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def get(self, *key: str) -> np.random.Generator:
+        words = [self.base & 0xFFFFFFFF, self.base >> 32]
+        words += [zlib.crc32(str(k).encode("utf-8")) for k in key]
+        words.append(len(key))
+        return np.random.default_rng(np.random.SeedSequence(words))
 
 
 # -- arrivals --------------------------------------------------------------------------------
@@ -191,8 +212,8 @@ def run(
                          f"cases={cases!r}, until={until!r}.")
     warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
     rng = check_seed(seed)
-    ss = np.random.SeedSequence(int(rng.integers(0, 2**63 - 1)))
-    r_arr, r_attr, r_route, r_dur = (np.random.default_rng(s) for s in ss.spawn(4))
+    streams = _Streams(int(rng.integers(0, 2**63 - 1)))
+    r_arr, r_attr = streams.get("arrivals"), streams.get("attributes")
 
     st = start if start is not None else model.start
     if st is None:
@@ -247,10 +268,10 @@ def run(
 
     compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
     for a in acts:
-        common = _stream(a.duration, r_dur)
-        delay = _stream(a.delay, r_dur) if a.delay is not None else None
+        common = _stream(a.duration, streams.get("duration", a.name))
+        delay = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
         if a.delay_after:
-            by_prev = {a_index[pn]: _stream(dd, r_dur) for pn, dd in a.delay_after}
+            by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
             delay = (delay, by_prev)
         if a.release:
             # a batch: wait for the next daily release (in the arrivals' time zone)
@@ -264,7 +285,8 @@ def run(
             pmembers = model.pool(a.pool).members
             base = res_names.index(pmembers[0])
             brd = dict(a.by_resource)
-            per = {base + k: (_stream(brd[m], r_dur) if m in brd else common) for k, m in enumerate(pmembers)}
+            per = {base + k: (_stream(brd[m], streams.get("duration", a.name, m)) if m in brd else common)
+                   for k, m in enumerate(pmembers)}
         compiled.append((1, waiting, free, cal, common, per, delay))
 
     attr_pos = {name: j for j, name in enumerate(attrs.names)}
@@ -286,10 +308,10 @@ def run(
         i = n_act if r.source == START else a_index[r.source]
         rules = tuple((attr_pos.get(u.attribute), u, table(u.next)) for u in r.rules)
         after = {(n_act if pv == START else a_index[pv]): table(t) for pv, t in r.after}
-        routes[i] = (table(r.next), rules, after)
+        routes[i] = (table(r.next), rules, after, _uniforms(streams.get("routing", r.source)))
     for i in range(n_act + 1):
         if routes[i] is None:  # an activity nothing follows: the case ends
-            routes[i] = (([1.0 + 1e-12], [-1]), (), {})
+            routes[i] = (([1.0 + 1e-12], [-1]), (), {}, None)
 
     prio = None
     if use_prio:
@@ -301,7 +323,6 @@ def run(
                              f"attributes: {list(attrs.names)}.")
         prio = [order.index(v) if v in order else len(order) for v in vals]
 
-    unif = _uniforms(r_route)
     rc: list[int] = []
     ra: list[int] = []
     rs: list[float] = []
@@ -315,7 +336,7 @@ def run(
     ticket = itertools.count()
 
     def choose(i: int, ci: int, before: int) -> int:
-        (cum, targets), rules, after = routes[i]
+        (cum, targets), rules, after, unif = routes[i]
         matched = False
         if rules:
             for pos, rule, tab in rules:
@@ -509,7 +530,7 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
     }
     if model is not None:
         t_a, t_b = float(a_c.min()), float(c_c.max())
-        res = d["resource"].astype(object).to_numpy()
+        res = d["resource"].to_numpy(dtype=object, na_value=None)
         for p in model.pools:
             off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
             busy = avail = 0.0
