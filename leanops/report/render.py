@@ -114,7 +114,8 @@ def _table_html(table: Table, max_rows: int) -> str:
     cols = list(table.frame.columns)
     num = [table.units.get(c, "text") in _NUMERIC_UNITS for c in cols]
     head = "".join(f'<th class="n">{_e(table.label(c))}</th>' if k else f"<th>{_e(table.label(c))}</th>" for c, k in zip(cols, num))
-    wide = [c in ("activity", "source", "target", "pool", "evidence", "activities", "reason", "feature", "value") for c in cols]
+    wide = [c in ("activity", "source", "target", "pool", "evidence", "activities", "reason", "feature", "value", "name", "why",
+                  "condition", "measure") for c in cols]
     hot = set(table.highlight)
     body = []
     for i, row in enumerate(_cells(table, n)):
