@@ -85,8 +85,8 @@ def _evidence(r: dict[str, Any]) -> str:
     elif c >= 0.4:
         body = f"; its {team} was {c:.0%} busy during those waits: partly a capacity queue"
     else:
-        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from batching, "
-                "a schedule or hand-offs, not from capacity")
+        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from off-shift "
+                "hours, batching, a schedule or hand-offs, not from capacity")
     if r["rework_share"] >= 0.05:
         body += f"; {r['rework_share']:.0%} of its instances are rework"
     return head + body + "."

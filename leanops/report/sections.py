@@ -557,7 +557,8 @@ def waiting_section(ctx: Context) -> Section:
     ))
     s.notes.append(
         "Waiting-time causes: every wait (enablement to start) is split into batching (released together with "
-        "other work), contention (the performer busy with earlier cases), prioritisation (busy with later cases), "
+        "other work), contention (every resource able to do it busy with earlier cases), prioritisation (busy with "
+        "later-arriving cases), "
         "unavailability (off shift, by working calendars learnt per resource) and extraneous (the rest), after "
         f"Lashkevich et al. Calendars: {wc.calendar}."
     )
