@@ -34,6 +34,8 @@ Busy fractions are computed on a time grid of at most 2**20 bins over the log's 
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,7 @@ import pandas as pd
 
 from ..calendar import Calendar
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from .performance import _check_log, _instances
 from .resources import CalendarSpec, _pools, _resource_codes, _utilization_table
 
@@ -102,7 +105,8 @@ def _evidence(r: dict[str, Any]) -> str:
     return head + body + "."
 
 
-def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame:
+def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = None, engine: Engine = "auto",
+                scheduler: str | None = None) -> pd.DataFrame:
     """Rank the steps that constrain the flow, worst first, with the evidence.
 
     ``score = wait_share × contention × utilization``, documented in the module docstring
@@ -138,6 +142,8 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     >>> b["score"].is_monotonic_decreasing
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("bottlenecks", log, engine=engine, scheduler=scheduler, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     inst = _instances(log)
     st = inst.st

@@ -26,6 +26,8 @@ and estimated starts):
 
 from __future__ import annotations
 
+import os
+
 import html
 import io
 import json
@@ -40,6 +42,7 @@ from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from .performance import Time, _check_log, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
@@ -257,8 +260,10 @@ def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[floa
 
 
 def value_stream(
-    log: EventLog,
+    log: EventLog | str | os.PathLike,
     *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
     value_added: Iterable[str] | None = None,
     time: Time = "calendar",
     calendar: Calendar | str | None = None,
@@ -293,6 +298,8 @@ def value_stream(
     >>> abs(vs.littles_law_ratio - 1) < 0.01
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     va = None
     if value_added is not None:

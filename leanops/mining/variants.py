@@ -6,6 +6,8 @@ Every filter returns a new :class:`~leanops.EventLog` (the input is not changed)
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -15,6 +17,7 @@ import pandas as pd
 from .._validation import check_choice, check_fraction, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from ._steps import steps
 
 __all__ = ["variants", "filter_variants", "filter_time", "filter_attribute", "filter_activity"]
@@ -66,7 +69,7 @@ def _cycle_times_ns(log: EventLog) -> np.ndarray:
     return np.maximum.reduceat(s.end, starts) - np.minimum.reduceat(s.t_start, starts)
 
 
-def variants(log: EventLog) -> pd.DataFrame:
+def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", scheduler: str | None = None) -> pd.DataFrame:
     """The variants of a log: distinct activity sequences, most frequent first.
 
     Returns
@@ -84,6 +87,8 @@ def variants(log: EventLog) -> pd.DataFrame:
     >>> int(v["cases"].sum()), bool(v["share"].is_monotonic_decreasing)
     (608, True)
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("variants", log, engine=engine, scheduler=scheduler)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log, "variants")
     codes, seqs = _case_variant_codes(log)
     ct = _cycle_times_ns(log) / 1e9
