@@ -68,7 +68,9 @@ class LogScan:
         import duckdb
 
         tmp = tempfile.mkdtemp(prefix="leanops-duckdb-")
-        con = duckdb.connect(os.path.join(tmp, "work.duckdb"))
+        # in memory, spilling to ``tmp`` beyond the limit: an on-disk database would write
+        # every intermediate table out even when it fits
+        con = duckdb.connect(":memory:")
         con.execute(f"SET memory_limit='{memory_limit or os.environ.get('LEANOPS_DUCKDB_MEMORY', '2GB')}'")
         con.execute(f"SET temp_directory='{_sql_str(os.path.join(tmp, 'spill'))}'")
         con.execute("SET preserve_insertion_order=false")

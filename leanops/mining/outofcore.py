@@ -236,22 +236,34 @@ def discover(log: Any, *, activities: float | None = None, paths: float | None =
 
 
 def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    # distinct cases per group through a DISTINCT subquery: DuckDB spills its hash table,
+    # which count(DISTINCT ...) inside a grouped aggregate does not
     nodes = ses.df(f"""
-        SELECT activity, count(*) AS count, count(DISTINCT case_id) AS cases,
-               sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
-               count(*) FILTER (WHERE has_start) AS svc_n,
-               quantile_cont(e_ns - ts, [0.5, 0.9]) FILTER (WHERE has_start) AS svc_q
-        FROM {t} GROUP BY activity""")
+        SELECT * FROM (
+          SELECT activity, count(*) AS count,
+                 sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
+                 count(*) FILTER (WHERE has_start) AS svc_n,
+                 quantile_cont(e_ns - ts, [0.5, 0.9]) FILTER (WHERE has_start) AS svc_q
+          FROM {t} GROUP BY activity)
+        JOIN ({_distinct_cases(t, "activity", "activity")}) USING (activity)""")
     edges = ses.df(f"""
-        SELECT prev_act AS source, activity AS target, count(*) AS count, count(DISTINCT case_id) AS cases,
-               sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum,
-               quantile_cont(greatest(ts - prev_end, 0), [0.5, 0.9]) AS w_q,
-               count(*) FILTER (WHERE has_start) AS with_start
-        FROM {t} WHERE pos > 1 GROUP BY prev_act, activity""")
+        SELECT * FROM (
+          SELECT prev_act AS source, activity AS target, count(*) AS count,
+                 sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum,
+                 quantile_cont(greatest(ts - prev_end, 0), [0.5, 0.9]) AS w_q,
+                 count(*) FILTER (WHERE has_start) AS with_start
+          FROM {t} WHERE pos > 1 GROUP BY prev_act, activity)
+        JOIN ({_distinct_cases(t, "prev_act AS source, activity AS target", "source, target", where="pos > 1")}) USING (source, target)""")
     ends = ses.df(f"""
         SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
         FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
     return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _distinct_cases(t: str, keys: str, cols: str, where: str = "true", name: str = "cases") -> str:
+    """SQL: per group (``keys`` select expressions named ``cols``), the number of distinct cases."""
+    return (f"SELECT {cols}, count(*) AS {name} FROM (SELECT DISTINCT case_id, {keys} FROM {t} WHERE {where}) "
+            f"GROUP BY {cols}")
 
 
 def _split_q(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +340,8 @@ def _totals(s: LogScan, keep: list[str]) -> tuple[int, int, float]:
         src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
         kl = ", ".join(_q(a) for a in keep)
         n_cases, n_acts, share = con.execute(
-            f"SELECT count(DISTINCT case_id), count(DISTINCT activity), avg((activity IN ({kl}))::INT) FROM ({src})"
+            f"SELECT (SELECT count(*) FROM (SELECT DISTINCT case_id FROM ({src}))), count(DISTINCT activity), "
+            f"avg((activity IN ({kl}))::INT) FROM ({src})"
         ).fetchone()
     finally:
         con.close()
@@ -403,14 +416,14 @@ def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "acti
 
 def _perf_group_sql(p: str, key: str) -> str:
     return f"""
-        SELECT {key} AS k, count(*) AS instances, count(DISTINCT case_id) AS cases,
+        SELECT * FROM (SELECT {key} AS k, count(*) AS instances,
                avg(svc) AS processing_mean_s, quantile_cont(svc, [0.5, 0.9]) AS pq, sum(svc) AS processing_total_s,
                avg(w) AS waiting_mean_s, quantile_cont(w, [0.5, 0.9]) AS wq, sum(w) AS waiting_total_s,
                avg(estimated::INT) AS estimated_share,
                min({{'c': case_id, 's': ts, 'e': e_ns, 't': ts0, 'f': f, 'r': r}}) AS first_row
         FROM (SELECT *, greatest(e_ns - ts, 0) / 1e9 AS svc,
                      CASE WHEN pos = 1 THEN NULL ELSE greatest(ts - cm, 0) / 1e9 END AS w FROM {p})
-        GROUP BY k"""
+        GROUP BY k) JOIN ({_distinct_cases(p, f"{key} AS k", "k")}) USING (k)"""
 
 
 def _performance_from_group(g: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -524,7 +537,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
         is_va_sql = "true" if va is None else (f"activity IN ({va_list})" if va else "false")
         cases = ses.df(_case_sql(p).format(extra=f", sum(CASE WHEN {is_va_sql} THEN cov ELSE 0 END) AS va_cov"))
         steps = ses.df(f"""
-            SELECT activity, count(*) AS instances, count(DISTINCT case_id) AS cases,
+            SELECT * FROM (SELECT activity, count(*) AS instances,
                    count(*) FILTER (WHERE pos > 1) AS pred_cnt,
                    sum(greatest(e_ns - ts, 0) / 1e9) AS proc_sum,
                    sum(CASE WHEN pos > 1 THEN greatest(ts - cm, 0) / 1e9 ELSE 0 END) AS wait_sum,
@@ -532,7 +545,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                    sum(greatest((e_ns - greatest(ts, coalesce(cm, ts))) / 1e9, 0)) AS cov_sum,
                    sum(CASE WHEN clen > 1 THEN (pos - 1) / (clen - 1) ELSE 0 END) AS pos_sum,
                    count(DISTINCT resource) AS n_res
-            FROM {p} GROUP BY activity""")
+            FROM {p} GROUP BY activity) JOIN ({_distinct_cases(p, "activity", "activity")}) USING (activity)""")
         est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
     return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share)
 
