@@ -55,10 +55,13 @@ def dispatch(name: str, log: Any, *, engine: str, scheduler: str | None, **optio
         raise InputError(f"{name}: scheduler= is for engine='dask'; got engine={engine!r}. Drop scheduler= or use engine='dask'.")
     if engine == "pandas" or (engine == "auto" and isinstance(log, EventLog)):
         ev = log if isinstance(log, EventLog) else scan(log).to_log()
-        from . import bottlenecks as _b, graph as _g, performance as _p, valuestream as _v, variants as _var
+        from .bottlenecks import bottlenecks as _b
+        from .graph import discover as _g
+        from .performance import performance as _p
+        from .valuestream import value_stream as _v
+        from .variants import variants as _var
 
-        fn = {"discover": _g.discover, "variants": _var.variants, "performance": _p.performance,
-              "value_stream": _v.value_stream, "bottlenecks": _b.bottlenecks}[name]
+        fn = {"discover": _g, "variants": _var, "performance": _p, "value_stream": _v, "bottlenecks": _b}[name]
         return fn(ev, **options)
     if isinstance(log, EventLog):
         raise InputError(
@@ -496,7 +499,7 @@ def _log_calendar(ses: _Session, t: str, tz: str):
         flat = counts.ravel()
         flat[g["slot"].to_numpy(dtype=np.int64)] += g["n"].to_numpy(dtype=np.int64)
     else:
-        reader = ses.con.execute(q).to_arrow_reader(_BATCH)
+        reader = ses.con.sql(q).to_arrow_reader(_BATCH)
         for batch in reader:
             counts += _slot_counts(batch.column(0).to_numpy(), tz)
     return _calendar_from_counts(counts, min_share=0.9, tz=tz) or Calendar.always()
@@ -719,7 +722,7 @@ def _utilization(ses: _Session, p: str, names: list[str], pools: dict[str, str],
                coalesce(max(e_ns) OVER (PARTITION BY rc ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), ts) AS cover
         FROM {p} JOIN rcode USING (resource)"""
     lut = pd.Index(names)
-    for batch in ses.con.execute(q).to_arrow_reader(_BATCH):
+    for batch in ses.con.sql(q).to_arrow_reader(_BATCH):
         r = batch.column(0).to_numpy().astype(np.int64)
         s_ns = batch.column(1).to_numpy()
         e_ns = batch.column(2).to_numpy()
@@ -777,7 +780,7 @@ def _bottleneck_rows(ses, p, acts, aidx, names, pools, pool_tab, cals):
         FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)""")
 
     def batches(cols: str):
-        for b in ses.con.execute(f"SELECT {cols} FROM bq").to_arrow_reader(_BATCH):
+        for b in ses.con.sql(f"SELECT {cols} FROM bq").to_arrow_reader(_BATCH):
             yield b
 
     def decode(b):
