@@ -251,6 +251,13 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
         together cover this share of the transitions. Paths needed to keep every kept
         activity reachable from ``●`` and able to reach ``■`` are always kept.
 
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler``. The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
+
     Returns
     -------
     ProcessGraph

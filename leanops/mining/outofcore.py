@@ -5,7 +5,9 @@ Each function here mirrors a public one (``discover``, ``variants``, ``performan
 order of instances in a case (start, falling back to end, then end, then file order), the
 enablement rule (the latest earlier end in the case, capped at the instance's own start),
 waits and their basis, start-time estimation for completion-only logs, and exact
-quantiles (DuckDB's ``quantile_cont`` interpolates like numpy). Row-level work runs in
+quantiles (read off frequency tables of the values, interpolated like numpy: a GROUP BY
+and a window that DuckDB spills to disk, where an in-memory quantile state might not fit).
+Row-level work runs in
 SQL over the Parquet files, one partition at a time where cases are split by partition,
 so DuckDB sorts one partition at a time and spills to disk beyond its memory limit. The
 steps that need Python (calendars, the bottleneck time grid) stream Arrow batches and
@@ -245,21 +247,23 @@ def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
         SELECT * FROM (
           SELECT activity, count(*) AS count,
                  sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
-                 count(*) FILTER (WHERE has_start) AS svc_n,
-                 quantile_cont(e_ns - ts, [0.5, 0.9]) FILTER (WHERE has_start) AS svc_q
+                 count(*) FILTER (WHERE has_start) AS svc_n
           FROM {t} GROUP BY activity)
         JOIN ({_distinct_cases(t, "activity", "activity")}) USING (activity)""")
     edges = ses.df(f"""
         SELECT * FROM (
           SELECT prev_act AS source, activity AS target, count(*) AS count,
                  sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum,
-                 quantile_cont(greatest(ts - prev_end, 0), [0.5, 0.9]) AS w_q,
                  count(*) FILTER (WHERE has_start) AS with_start
           FROM {t} WHERE pos > 1 GROUP BY prev_act, activity)
         JOIN ({_distinct_cases(t, "prev_act AS source, activity AS target", "source, target", where="pos > 1")}) USING (source, target)""")
     ends = ses.df(f"""
         SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
         FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
+    nodes = _with_q(nodes, _quantiles(ses, t, ["activity"], "e_ns - ts", "has_start"), ["activity"], "svc_q")
+    edges = _with_q(edges, _quantiles(ses, f"(SELECT prev_act AS source, activity AS target, * FROM {t})",
+                                      ["source", "target"], "greatest(ts - prev_end, 0)", "pos > 1"),
+                    ["source", "target"], "w_q")
     return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
@@ -267,6 +271,40 @@ def _distinct_cases(t: str, keys: str, cols: str, where: str = "true", name: str
     """SQL: per group (``keys`` select expressions named ``cols``), the number of distinct cases."""
     return (f"SELECT {cols}, count(*) AS {name} FROM (SELECT DISTINCT case_id, {keys} FROM {t} WHERE {where}) "
             f"GROUP BY {cols}")
+
+
+def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: str = "true") -> pd.DataFrame:
+    """Exact median and p90 of ``value`` per group of ``keys`` over ``src``, as numpy's
+    default (linear) quantiles: from the frequency table (value, n) with running counts,
+    the order statistics either side of each quantile's position."""
+    k = ", ".join(keys)
+    part = f"PARTITION BY {k}" if keys else ""
+    q = f"""
+        WITH f AS (SELECT {k + ',' if keys else ''} ({value}) AS v, count(*) AS n FROM {src}
+                   WHERE ({where}) AND ({value}) IS NOT NULL GROUP BY ALL),
+             c AS (SELECT *, sum(n) OVER ({part} ORDER BY v ROWS UNBOUNDED PRECEDING) AS cum,
+                          sum(n) OVER ({part}) AS m FROM f)
+        SELECT {k + ',' if keys else ''} any_value(m)::BIGINT AS m,
+               min(v) FILTER (WHERE cum > floor(0.5 * (m - 1))) AS a50,
+               min(v) FILTER (WHERE cum > least(floor(0.5 * (m - 1)) + 1, m - 1)) AS b50,
+               min(v) FILTER (WHERE cum > floor(0.9 * (m - 1))) AS a90,
+               min(v) FILTER (WHERE cum > least(floor(0.9 * (m - 1)) + 1, m - 1)) AS b90
+        FROM c {"GROUP BY " + k if keys else ""}"""
+    d = ses.df(q)
+    m = d["m"].to_numpy(dtype=np.float64)
+    out = d[keys].copy()
+    for qq, a, b in ((0.5, "a50", "b50"), (0.9, "a90", "b90")):
+        pos = qq * (m - 1)
+        frac = pos - np.floor(pos)
+        lo = d[a].to_numpy(dtype=np.float64)
+        hi = d[b].to_numpy(dtype=np.float64)
+        out[f"q{int(qq * 100)}"] = np.where(frac == 0, lo, lo + (hi - lo) * frac)
+    out["q"] = list(zip(out["q50"], out["q90"]))
+    return out.drop(columns=["q50", "q90"])
+
+
+def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+    return frame.merge(qs.rename(columns={"q": name}), on=keys, how="left")
 
 
 def _split_q(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -366,9 +404,9 @@ def _variant_parts(ses: _Session, t: str) -> pd.DataFrame:
         CREATE TABLE vc AS
         SELECT case_id, list(activity ORDER BY pos) AS seq, ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct
         FROM {t} GROUP BY case_id""")
-    return ses.df("""
-        SELECT seq, count(*) AS cases, avg(ct) AS ct_mean, quantile_cont(ct, [0.5, 0.9]) AS ct_q, min(case_id) AS example
-        FROM vc GROUP BY seq""")
+    v = ses.df("SELECT seq, count(*) AS cases, avg(ct) AS ct_mean, min(case_id) AS example FROM vc GROUP BY seq")
+    qs = _quantiles(ses, "(SELECT ct, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)", ["example"], "ct")
+    return _with_q(v, qs, ["example"], "ct_q")
 
 
 def _variants_from_parts(v: pd.DataFrame) -> pd.DataFrame:
@@ -414,14 +452,17 @@ def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "acti
             return _performance_cases(ses, p)
         key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
         g = ses.df(_perf_group_sql(p, key))
+        src = f"(SELECT {key} AS k, * FROM {p})"
+        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(e_ns - ts, 0) / 1e9"), ["k"], "pq")
+        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(ts - cm, 0) / 1e9", "pos > 1"), ["k"], "wq")
     return _performance_from_group(g, by)
 
 
 def _perf_group_sql(p: str, key: str) -> str:
     return f"""
         SELECT * FROM (SELECT {key} AS k, count(*) AS instances,
-               avg(svc) AS processing_mean_s, quantile_cont(svc, [0.5, 0.9]) AS pq, sum(svc) AS processing_total_s,
-               avg(w) AS waiting_mean_s, quantile_cont(w, [0.5, 0.9]) AS wq, sum(w) AS waiting_total_s,
+               avg(svc) AS processing_mean_s, sum(svc) AS processing_total_s,
+               avg(w) AS waiting_mean_s, sum(w) AS waiting_total_s,
                avg(estimated::INT) AS estimated_share,
                min({{'c': case_id, 's': ts, 'e': e_ns, 't': ts0, 'f': f, 'r': r}}) AS first_row
         FROM (SELECT *, greatest(e_ns - ts, 0) / 1e9 AS svc,

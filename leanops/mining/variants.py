@@ -72,6 +72,16 @@ def _cycle_times_ns(log: EventLog) -> np.ndarray:
 def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", scheduler: str | None = None) -> pd.DataFrame:
     """The variants of a log: distinct activity sequences, most frequent first.
 
+    Parameters
+    ----------
+    log : EventLog
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler``. The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
+
     Returns
     -------
     pandas.DataFrame
