@@ -132,6 +132,16 @@ def _discover(c, s: LogScan, *, activities: float | None = None, paths: float | 
             acc += n
         extra = {"total_cases": None, "n_all_acts": len(order), "keep_share": acc / total}
     parts = c.gather(c.map(_discover_partition, files, keep=keep, pure=False))
+    agg = merge_discover(parts)
+    if keep is not None:
+        # cases are local to partitions, so per-partition distinct counts add up
+        extra["total_cases"] = _total_cases(c, files)
+        agg.update(extra)
+    return _graph_from_parts(agg, s, keep=keep, activities=activities, paths=paths)
+
+
+def merge_discover(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Add up the partitions' aggregates; exact quantiles from the merged frequency tables."""
     cat = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
     nodes = cat["nodes"].groupby("activity", sort=False).sum(min_count=1).reset_index()
     nodes["svc_n"] = nodes["svc_n"].fillna(0)
@@ -141,12 +151,7 @@ def _discover(c, s: LogScan, *, activities: float | None = None, paths: float | 
     eq = _quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
     edges = edges.merge(eq, on=["source", "target"], how="left")
     ends = cat["ends"].groupby("activity", sort=False).sum().reset_index()
-    agg = {"nodes": nodes, "edges": edges, "ends": ends}
-    if keep is not None:
-        # cases are local to partitions, so per-partition distinct counts add up
-        extra["total_cases"] = _total_cases(c, files)
-        agg.update(extra)
-    return _graph_from_parts(agg, s, keep=keep, activities=activities, paths=paths)
+    return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
 def _count_cases(path: str) -> int:

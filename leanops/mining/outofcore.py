@@ -235,8 +235,14 @@ def discover(log: Any, *, activities: float | None = None, paths: float | None =
                 keep.append(str(a))
                 acc += n
             ses.keep = keep
-        t = ses.raw()
-        parts = _discover_parts(ses, t)
+        if s.split_by_case and len(s.files) > 1:
+            # one partition at a time (cases never span two): each partition's step table
+            # is built, aggregated and dropped, as the Dask engine does on its workers
+            from .distributed import _discover_partition, merge_discover
+
+            parts = merge_discover([_discover_partition(str(f), keep) for f in s.files])
+        else:
+            parts = _discover_parts(ses, ses.raw())
     return _graph_from_parts(parts, s, keep=keep, activities=activities, paths=paths)
 
 
