@@ -78,14 +78,18 @@ def connect(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     addr = address.strip()
     if "://" not in addr:
         addr = "tcp://" + addr
-    _probe(addr, address, timeout)
     import logging
+    import time
+
+    t0 = time.monotonic()
+    _probe(addr, address, timeout)
+    remaining = max(1.0, timeout - (time.monotonic() - t0))  # one budget for probe and handshake
 
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # the client logs its retries; the error below says it once
     try:
-        return distributed.Client(addr, timeout=timeout, set_as_default=False)
+        return distributed.Client(addr, timeout=remaining, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
