@@ -23,8 +23,8 @@ install: $(VENV)/.installed
 demo: install
 	@mkdir -p $(OUT)
 	$(BIN)/leanops info
-	$(BIN)/leanops discover -o $(OUT)/map.svg
-	@echo "process map written to $(OUT)/map.svg"
+	$(BIN)/leanops report -o $(OUT)
+	@echo "bottleneck report written to $(OUT)/production.html (open it in a browser)"
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

@@ -38,6 +38,7 @@ from .mining import (
     utilization,
     value_stream,
 )
+from .report import build_report
 
 __version__ = "0.1.0"
 
@@ -77,6 +78,7 @@ __all__ = [
     "multitasking",
     "bottlenecks",
     "rework",
+    "build_report",
     "__version__",
     "root_causes",
 ]

@@ -17,20 +17,62 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["resource_pools", "profiles"]
+__all__ = ["resource_pools", "profiles", "resource_codes"]
+
+
+def resource_codes(log: Any) -> tuple[np.ndarray, list[str]]:
+    """Per row, an int64 code of its resource (-1 where missing), and the names (sorted);
+    cached on the log."""
+    cached = log._cache.get("resource_codes")
+    if cached is None:
+        cached = _encode(log.df["resource"])
+        log._cache["resource_codes"] = cached
+    return cached
+
+
+def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    try:  # Arrow's dictionary encoding is several times faster than factorizing strings
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(col.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        enc = pc.dictionary_encode(arr)
+        names = [str(x) for x in enc.dictionary.to_pylist()]
+        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    except Exception:
+        codes, uniq = pd.factorize(col, sort=True, use_na_sentinel=True)
+        return codes.astype(np.int64, copy=False), [str(x) for x in uniq]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names) + 1, dtype=np.int64)
+    rank[np.array(order, dtype=np.int64)] = np.arange(len(names))
+    rank[-1] = -1  # index -1 (missing) maps to -1
+    return rank[idx], [names[i] for i in order]
 
 
 def profiles(log: Any) -> pd.DataFrame:
     """Instances per resource (rows) and activity (columns); missing resources left out."""
     d = log.df
-    mask = d["resource"].notna().to_numpy()
-    res = d["resource"].to_numpy(dtype=object, na_value=None)[mask]
-    act = d["activity"].cat.codes.to_numpy()[mask]
-    r_codes, r_names = pd.factorize(res, sort=True)
-    acts = list(d["activity"].cat.categories)
-    m = np.zeros((len(r_names), len(acts)), dtype=np.int64)
-    np.add.at(m, (r_codes, act), 1)
-    return pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=[str(a) for a in acts])
+    r_codes, r_names = resource_codes(log)
+    act = d["activity"].cat.codes.to_numpy().astype(np.int64)
+    acts = [str(a) for a in d["activity"].cat.categories]
+    ok = r_codes >= 0
+    n_r, n_a = len(r_names), len(acts)
+    m = np.bincount(r_codes[ok].astype(np.int64) * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
+    return pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
+
+
+def _components(adj: np.ndarray) -> np.ndarray:
+    """Connected-component labels of a symmetric boolean adjacency matrix."""
+    labels = np.arange(len(adj))
+    while True:  # propagate the smallest label along edges until nothing changes
+        masked = np.where(adj, labels[None, :], len(adj))
+        new = np.minimum(labels, masked.min(axis=1))
+        new = new[new]  # pointer jumping speeds up long chains
+        if np.array_equal(new, labels):
+            return pd.factorize(labels)[0]
+        labels = new
 
 
 def _prefix(members: list[str]) -> str:
@@ -71,11 +113,7 @@ def resource_pools(log: Any, *, threshold: float = 0.8, profile: pd.DataFrame | 
     norm = np.linalg.norm(x, axis=1)
     x = x / np.where(norm > 0, norm, 1.0)[:, None]
     if n <= 4000:
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        sim = x @ x.T
-        _, labels = connected_components(csr_matrix(sim >= threshold), directed=False)
+        labels = _components((x @ x.T) >= threshold - 1e-12)
     else:  # too many resources for a full similarity matrix: group by main activity set
         key = [tuple(np.flatnonzero(row >= 0.3)) for row in x]
         labels = pd.factorize(pd.Series(key))[0]

@@ -246,7 +246,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
 
 # --- mining: process maps (issue 3)
-@cli.command()
+@cli.command("discover")
 @click.argument("log", required=False)
 @log_options
 @click.option("-o", "--output", metavar="PATH", help="Write the map to PATH (.svg, .png or .dot).")
@@ -261,7 +261,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 @click.option("--paths", type=float, metavar="SHARE", help="Keep the most frequent paths covering SHARE (0-1] of transitions.")
 @click.option("--max-nodes", type=int, default=60, show_default=True, help="Simplify the drawing above this many activities.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def discover(
+def discover_cmd(
     log: str | None,
     output: str | None,
     overlay: str,
@@ -271,10 +271,15 @@ def discover(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Discover the process map of LOG: activities, paths, counts and waiting times."""
-    from .mining.graph import discover as _discover
-    from .mining.render import format_duration
+    """Discover the process map of LOG: activities, paths, counts and waiting times.
 
+    Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
+    """
+    from .mining.graph import discover as _discover
+    from .mining.render import FORMATS, format_duration
+
+    if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
+        raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
     src, eng = load_source(log, kwargs)
     g = _discover(src, activities=activities, paths=paths, **eng)
     drawn = None
@@ -294,13 +299,74 @@ def discover(
             click.echo(f"note: {note}")
         basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
         click.echo(f"\nbusiest paths{basis}:")
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
         for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {row.source} -> {row.target}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             click.echo(f"leanops: note: {note}", err=True)
         if not as_json:
             click.echo(f"map written to {output}")
+# --- report
+@cli.command("report")
+@click.argument("logs", nargs=-1)
+@click.option("-o", "--output", "out", default="leanops-report", show_default=True, metavar="OUT",
+              help="Output folder (one report per log, plus index.html for several), a file for one log, "
+                   "or - for standard output.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="html (a self-contained page; the default), md, or json with every table. "
+                   "Default: from the suffix of a file OUT.")
+@click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
+@click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@log_options
+def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
+               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+    """Bottleneck report on each LOG (the bundled demo log when none is given).
+
+    LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
+    others are still reported, and the exit code is non-zero.
+    """
+    from .report import load_config, run_batch
+
+    mapping = pop_mapping(kwargs)
+    config = load_config(config_path)
+
+    def say(line: str) -> None:
+        click.echo(f"leanops: {line}", err=True)
+
+    to_stdout = out == "-"
+    if to_stdout and len(logs) > 1:
+        raise click.UsageError("-o - (standard output) takes one LOG; pass a folder for several.")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batch(
+            list(logs) or [None], Path(tmp) / f"report.{fmt or 'html'}" if to_stdout else out, format=fmt,
+            since=since, until=until, config=config, simulate=simulate,
+            read=lambda p: load_log(p, mapping), verbose=say if verbose else None,
+        )
+        if to_stdout:
+            for path in res.outputs:
+                click.echo(path.read_text(encoding="utf-8"), nl=False)
+            res.outputs = []
+    for path in res.outputs:
+        click.echo(str(path))
+    if res.index is not None:
+        click.echo(str(res.index))
+    if res.failures:
+        if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
+            raise_input = res.exit_code == 2
+            msg = res.failures[0][1]
+            if raise_input:
+                from .errors import InputError
+
+                raise InputError(msg)
+        for name, msg, _ in res.failures:
+            click.echo(f"leanops: error: {name}: {msg}", err=True)
+        sys.exit(res.exit_code)
 
 
 # --- root causes
@@ -311,13 +377,24 @@ def discover(
               help="case_duration, sla:DURATION (e.g. sla:3d), wait:ACTIVITY or rework.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
+@click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def rca_cmd(log: str | None, target: str, top: int, waiting: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
-    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting)."""
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
+            **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
     from . import rca
 
+    if waiting and as_rules:
+        raise click.UsageError("--waiting and --rules cannot be combined; pick one.")
     ev = load_log(log, pop_mapping(kwargs))
+    if as_rules:
+        rl = rca.rules(ev, target=target, seed=seed)
+        if as_json:
+            emit(rl.to_dict())
+        else:
+            click.echo(str(rl))
+        return
     if waiting:
         wc = rca.waiting_causes(ev)
         if as_json:
@@ -534,7 +611,7 @@ def _add_engine_options(*commands: click.Command) -> None:
             help="Run on the Dask cluster at ADDRESS, e.g. tcp://host:8786 (Parquet partitions from 'leanops convert')."))
 
 
-_add_engine_options(discover, valuestream_cmd, bottlenecks_cmd)
+_add_engine_options(discover_cmd, valuestream_cmd, bottlenecks_cmd)
 
 
 @cli.command("convert")

@@ -71,7 +71,8 @@ def test_discover_csv_with_mapping(tmp_path):
     "args,needle",
     [
         (["--activities", "1.5"], "activities"),
-        (["-o", "map.jpg"], "format"),
+        (["-o", "map.jpg"], "map.jpg"),
+        (["-o", "missing/map.svg"], "missing"),
         (["--overlay", "heat"], "overlay"),
         (["no-such-file.csv"], "no-such-file"),
     ],

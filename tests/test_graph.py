@@ -254,6 +254,14 @@ def test_empty_log_is_an_input_error():
         discover(leanops.EventLog(log.df.iloc[:0]))
 
 
+def test_missing_activity_is_an_input_error():
+    df = make_log(ROWS).to_frame()
+    df["activity"] = df["activity"].astype(object)
+    df.loc[2, "activity"] = None
+    with pytest.raises(InputError, match="missing"):
+        discover(leanops.EventLog(df))
+
+
 def test_discover_does_not_mutate_the_log():
     log = make_log(ROWS)
     before = log.df.copy()
@@ -268,3 +276,40 @@ def test_simplify_equals_discover_with_sliders():
     pd.testing.assert_frame_equal(a.edges, b.edges)
     assert math.isclose(a.nodes["count"].sum(), b.nodes["count"].sum())
     assert np.all(b.nodes["count"].to_numpy()[:-1] >= b.nodes["count"].to_numpy()[1:])
+
+
+def test_waits_match_an_independent_duckdb_query():
+    duckdb = pytest.importorskip("duckdb")
+    log = leanops.datasets.load("production")  # start and end times, with overlaps
+    t = log.df[["case_id", "activity", "start", "end"]]
+    ref = duckdb.query_df(
+        t,
+        "t",
+        """
+        WITH x AS (
+          SELECT activity::VARCHAR AS tgt, lag(activity::VARCHAR) OVER w AS src,
+                 greatest(epoch_ns(coalesce(start, "end")) - epoch_ns(lag("end") OVER w), 0) / 1e9 AS wait
+          FROM t WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start, "end"), "end"))
+        SELECT src, tgt, count(*) AS n, count(DISTINCT 1) AS one, avg(wait) AS mean,
+               median(wait) AS med, quantile_cont(wait, 0.9) AS p90
+        FROM x WHERE src IS NOT NULL GROUP BY src, tgt
+        """,
+    ).df()
+    g = discover(log)
+    m = g.edges.merge(ref, left_on=["source", "target"], right_on=["src", "tgt"], how="outer", indicator=True)
+    assert (m["_merge"] == "both").all()
+    assert (m["count"] == m["n"]).all()
+    np.testing.assert_allclose(m["wait_mean_s"], m["mean"], rtol=1e-9)
+    np.testing.assert_allclose(m["wait_median_s"], m["med"], rtol=1e-9)
+    np.testing.assert_allclose(m["wait_p90_s"], m["p90"], rtol=1e-9)
+
+
+def test_same_graph_with_or_without_cached_step_arrays():
+    from leanops.mining._steps import steps
+
+    log = leanops.datasets.load("production")
+    a = discover(log)
+    steps(log)  # now discover reads the cached arrays
+    b = discover(log)
+    pd.testing.assert_frame_equal(a.nodes, b.nodes)
+    pd.testing.assert_frame_equal(a.edges, b.edges)

@@ -104,3 +104,18 @@ def test_to_bpmn_without_bpmn_raises_model_error(tmp_path):
     broken = ProcessModel(m.petri_net, None, "heuristics")
     with pytest.raises(ModelError):
         broken.to_bpmn(tmp_path / "x.bpmn")
+
+
+@pytest.mark.parametrize("view,suffix", [("petri_net", "svg"), ("bpmn", "png")])
+def test_model_render_without_system_graphviz(view, suffix, tmp_path):
+    m = discover_model(generate(10))
+    out = m.render(tmp_path / f"model.{suffix}", view=view)
+    data = out.read_bytes()
+    if suffix == "svg":
+        root = etree.fromstring(data)
+        labels = set(root.xpath("//s:text/text()", namespaces={"s": "http://www.w3.org/2000/svg"}))
+        assert set("ABCDEFG") <= labels
+    else:
+        assert data[:4] == b"\x89PNG"
+    with pytest.raises(InputError, match="svg"):
+        m.render(tmp_path / "model.pdf")

@@ -179,3 +179,38 @@ def test_performance_on_completion_only_log_flags_estimates():
     p2 = performance(estimate_start_times(log).df.pipe(leanops.EventLog))
     np.testing.assert_allclose(p.set_index("activity")["processing_mean_s"].sort_index(),
                                p2.set_index("activity")["processing_mean_s"].sort_index())
+
+
+# ------------------------------------------------- fast step arrays vs _steps
+def _check_same_steps(log):
+    from leanops.mining._steps import steps
+    from leanops.mining.performance import _fast_steps
+
+    ref = steps(leanops.EventLog(log.df))  # a fresh log: nothing cached
+    fast = _fast_steps(leanops.EventLog(log.df))
+    for f in ("case", "activity", "first", "has_start", "t_start", "end"):
+        np.testing.assert_array_equal(getattr(fast, f), getattr(ref, f), err_msg=f)
+    assert fast.activities == ref.activities
+    nat = np.iinfo(np.int64).min
+    np.testing.assert_array_equal(np.where(fast.first, nat, np.minimum(fast.cover, fast.t_start)), ref.enabled)
+    # the unclipped running max of earlier ends, against a plain per-case loop
+    end = log.df["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    expect = np.empty(len(end), dtype=np.int64)
+    for s, e in zip(log.case_starts, np.r_[log.case_starts[1:], len(end)]):
+        expect[s] = fast.t_start[s]
+        expect[s + 1:e] = np.maximum.accumulate(end[s:e])[:-1]
+    np.testing.assert_array_equal(fast.cover, expect)
+
+
+@pytest.mark.parametrize("name", ["production", "helpdesk", "purchasing_example"])
+def test_fast_steps_match_steps_on_bundled_logs(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _check_same_steps(leanops.datasets.load(name))
+
+
+def test_fast_steps_match_steps_on_hand_built_logs():
+    _check_same_steps(make_log(SEQ + PAR))
+    _check_same_steps(make_log(COMPLETION_ONLY))

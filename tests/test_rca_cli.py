@@ -46,3 +46,14 @@ def test_rca_unknown_activity_is_bad_input():
 def test_rca_bad_target_is_bad_input():
     res = run_leanops("rca", DATASETS / "production.xes.gz", "--target", "sla:soonish", "--json")
     assert_bad_input(res, "sla:DURATION")
+
+
+def test_rca_rules():
+    res = run_leanops("rca", DATASETS / "production.xes.gz", "--rules", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["target"] == "case_duration" and doc["rules"]
+    assert sum(r["n_cases"] for r in doc["rules"]) == 225
+    text = run_leanops("rca", DATASETS / "production.xes.gz", "--rules")
+    assert text.returncode == 0 and text.stdout.startswith("Rules for case_duration")
+    assert_bad_input(run_leanops("rca", DATASETS / "production.xes.gz", "--rules", "--waiting"), "cannot be combined")

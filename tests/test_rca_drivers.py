@@ -199,7 +199,7 @@ def test_no_attributes_is_nothing_to_explain():
 
 def test_too_few_cases_warns_and_marks_low_confidence():
     log = _tiny(20)
-    with pytest.warns(UserWarning, match="low confidence"):
+    with pytest.warns(leanops.rca.LowConfidenceWarning, match="low confidence"):
         rc = leanops.root_causes(log, target="case_duration")
     assert rc.low_confidence
     assert rc.to_dict()["low_confidence"] is True

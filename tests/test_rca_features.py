@@ -107,3 +107,18 @@ def test_target_bad_input():
                                           ("2.5h", 9000.0), ("45", 45.0), ("P2D", 172800.0), ("1w", 604800.0)])
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_variants_match_an_independent_join():
+    log = leanops.datasets.load("sepsis")
+    t = features(log)
+    seq = log.df.groupby("case_id", observed=True, sort=False)["activity"].agg(lambda x: " > ".join(map(str, x)))
+    seq = seq.reindex(log.case_ids)
+    named = t["variant"] != "other"
+    assert (t["variant"][named] == seq[named]).all()  # every named variant is the case's sequence
+    counts = seq.value_counts()
+    assert t["variant"][named].nunique() == 20
+    # the 20 named are the most frequent (ties at the cut may go either way)
+    cut = counts.iloc[19]
+    assert set(counts[counts > cut].index) <= set(t["variant"][named])
+    assert counts[t["variant"][named].unique()].min() >= cut

@@ -65,6 +65,7 @@ def test_charts_draw_and_escape(planted_log):
     wc = leanops.rca.waiting_causes(planted_log, calendar="24/7")
     ax = wc.plot()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(leanops.rca.WAITING_CAUSES)
+    assert "</svg>" in wc._repr_svg_() and "<table>" in wc._repr_html_()
     with pytest.raises(InputError, match="kind must be one of"):
         rc.plot("pie")
 

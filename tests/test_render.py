@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import stat
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from lxml import etree
 import leanops
 from leanops.errors import InputError
 from leanops.mining import discover
-from leanops.mining.render import escape_label, find_dot, format_duration, to_dot
+from leanops.mining.render import escape_label, find_dot, format_duration
 
 T0 = pd.Timestamp("2024-03-01 08:00", tz="UTC")
 SVG_NS = {"s": "http://www.w3.org/2000/svg"}

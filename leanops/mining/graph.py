@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, check_positive
+from .._validation import check_fraction, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from .outofcore import Engine, dispatch as _dispatch
@@ -85,6 +85,7 @@ class ProcessGraph:
     activities_share: float | None = None
     paths_share: float | None = None
     _log: EventLog | None = field(default=None, compare=False)
+    _svg: dict = field(default_factory=dict, compare=False)  # notebook reprs render once
 
     # ------------------------------------------------------------------ views
     def to_frame(self) -> pd.DataFrame:
@@ -156,13 +157,13 @@ class ProcessGraph:
         if self._log is None:
             raise InputError(f"the graph has {n} activities, more than max_nodes={max_nodes}; discover it with activities= to simplify it.")
         keep = list(self.nodes["activity"].iloc[: min(n, max_nodes)])
-        g = _discover(self._log, keep=keep, paths=None, max_edges=3 * len(keep), activities_share=self.activities_share)
+        g = _discover(self._log, keep=keep, paths=self.paths_share, max_edges=3 * len(keep), activities_share=self.activities_share)
         note = (
             f"simplified for display: {len(g.nodes)} of {n} activities ({g.n_events / max(self.n_events, 1):.0%} "
             f"of instances) and {len(g.edges)} of {len(self.edges)} paths shown; "
             f"use max_nodes= or activities=/paths= to change this"
         )
-        return replace(g, notes=self.notes + (note,))
+        return replace(g, notes=self.notes + (note,), _svg={})
 
     # -------------------------------------------------------------- rendering
     def to_dot(self, *, overlay: Overlay = "frequency", max_nodes: int = 60) -> str:
@@ -198,10 +199,12 @@ class ProcessGraph:
         return to_svg(self.display(max_nodes=max_nodes), overlay=overlay)
 
     def _repr_svg_(self) -> str | None:
-        try:
-            return self.to_svg()
-        except Exception:  # a notebook falls back to the text repr
-            return None
+        if "default" not in self._svg:
+            try:
+                self._svg["default"] = self.to_svg()
+            except Exception:  # a notebook falls back to the text repr
+                self._svg["default"] = None
+        return self._svg["default"]
 
     def _repr_html_(self) -> str:
         head = html.escape(repr(self))
@@ -245,7 +248,8 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
         Keep the most frequent activities that together cover this share of the
         instances (like a map's activity slider). The other activities are abstracted
         away: their instances are removed and their neighbours connected directly, so
-        every kept activity stays on a path from ``●`` to ``■``.
+        every kept activity stays on a path from ``●`` to ``■`` (the wait on such a
+        bridging edge includes the time spent in the activities abstracted away).
     paths : float in (0, 1], optional
         Keep the most frequent paths (including those from ``●`` and to ``■``) that
         together cover this share of the transitions. Paths needed to keep every kept
@@ -314,8 +318,9 @@ def _discover(
 ) -> ProcessGraph:
     case, act, has_start, t_start, end, first, names = _base_arrays(log)
     notes: list[str] = []
-    n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names)))) if len(act) else 0
     if keep is not None:
+        n_all_acts = int(np.count_nonzero(np.bincount(act, minlength=len(names))))
+        n_cases_all = int(first.sum())
         keep_codes = np.zeros(len(names), dtype=bool)
         idx = {a: i for i, a in enumerate(names)}
         keep_codes[[idx[a] for a in keep]] = True
@@ -324,7 +329,7 @@ def _discover(
         first = np.ones(len(case), dtype=bool)
         if len(case) > 1:
             first[1:] = case[1:] != case[:-1]
-        dropped_cases = log.n_cases - int(first.sum())
+        dropped_cases = n_cases_all - int(first.sum())
         notes.append(
             f"activities: kept the {len(keep)} most frequent of {n_all_acts} activities "
             f"({m.mean():.1%} of instances); the others are abstracted away"
@@ -382,6 +387,11 @@ def _base_arrays(log: EventLog):
     case = np.cumsum(first) - 1
     act_cat = d["activity"].cat
     act = act_cat.codes.to_numpy()
+    if n and act.min() < 0:
+        raise InputError(
+            f"column 'activity' has {int((act < 0).sum()):,} missing values; build the log with "
+            "leanops.from_frame, which drops (and counts) rows without an activity."
+        )
     names = [str(c) for c in act_cat.categories]
     start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
@@ -403,8 +413,23 @@ def _group_stats(values: np.ndarray, bounds: np.ndarray):
     p90 = np.full(g, np.nan)
     sizes = np.diff(bounds)
     nonempty = np.flatnonzero(sizes)
-    if len(nonempty):
-        total[nonempty] = np.add.reduceat(values, bounds[nonempty], dtype=np.float64)
+    if not len(nonempty):
+        return total, med, p90
+    total[nonempty] = np.add.reduceat(values, bounds[nonempty], dtype=np.float64)
+    if len(nonempty) > 256:
+        # many small groups (variants, big maps): one sort, then vectorised order statistics
+        gid = np.repeat(np.arange(g), sizes)
+        v = values[np.lexsort((values, gid))].astype(np.float64)
+        m = sizes[nonempty]
+        lo0 = bounds[nonempty]
+        for q, out in ((0.5, med), (0.9, p90)):
+            pos = q * (m - 1)
+            k = np.floor(pos).astype(np.int64)
+            frac = pos - k
+            a = v[lo0 + k]
+            b = v[lo0 + np.minimum(k + 1, m - 1)]
+            out[nonempty] = np.where(frac == 0, a, a + (b - a) * frac)
+        return total, med, p90
     for i in nonempty:
         lo, hi = bounds[i], bounds[i + 1]
         v = values[lo:hi]

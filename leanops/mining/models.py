@@ -103,6 +103,29 @@ class ProcessModel:
                 pm4py.write_bpmn(self.bpmn, str(target), auto_layout=False)
         return target
 
+    def render(self, path: str | os.PathLike[str], *, view: Literal["petri_net", "bpmn"] = "petri_net") -> Path:
+        """Draw the Petri net or the BPMN model to ``path`` (``.svg`` or ``.png``) with pm4py.
+
+        Works without a system Graphviz: the ``graphviz-pure`` binary stands in for ``dot``.
+        """
+        import pm4py
+
+        check_choice("view", view, ("petri_net", "bpmn"))
+        target = Path(path)
+        fmt = target.suffix.lower().lstrip(".")
+        if fmt not in ("svg", "png"):
+            raise InputError(f"render: path must end in .svg or .png; got {target.name!r}.")
+        if not target.parent.exists():
+            raise InputError(f"render: folder {str(target.parent)!r} does not exist; create it first.")
+        if view == "bpmn" and self.bpmn is None:
+            raise ModelError(f"this {self.method} model has no BPMN form; use view='petri_net' or method='inductive'.")
+        with _quiet(), _dot_on_path():
+            if view == "petri_net":
+                pm4py.save_vis_petri_net(self.net, self.initial_marking, self.final_marking, str(target))
+            else:
+                pm4py.save_vis_bpmn(self.bpmn, str(target))
+        return target
+
     def __repr__(self) -> str:
         n = self.net
         return (

@@ -534,20 +534,34 @@ def _performance_cases(ses: _Session, p: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------- calendars
 def _log_calendar(ses: _Session, t: str, tz: str):
-    """:func:`leanops.discover_calendar` (by log) from the recorded start and end times."""
-    from ..calendar import Calendar, _calendar_from_counts, _slot_counts
+    """:func:`leanops.discover_calendar` (by log) from the recorded start and end times,
+    on the same regular sample as the pandas engine for very large logs."""
+    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
 
+    n, n_start = (int(x) for x in ses.sql(f"SELECT count(*), count(*) FILTER (WHERE has_start) FROM {t}").fetchone())
+    total = n + n_start
+    k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
+    if k == 1:
+        q = f"SELECT ts AS x FROM {t} WHERE has_start UNION ALL SELECT e_ns - 1 AS x FROM {t}"
+    else:
+        # the instants are the recorded starts, then the ends, each in the log's row order;
+        # the sample keeps every k-th of them
+        co = _case_offsets(ses, t)
+        q = f"""
+            SELECT CASE WHEN kind = 0 THEN ts ELSE e_ns - 1 END AS x FROM (
+              SELECT ts, e_ns, 0 AS kind, soff + sum(has_start::INT) OVER (PARTITION BY case_id ORDER BY pos
+                     ROWS UNBOUNDED PRECEDING) - 1 AS i, has_start FROM {t} JOIN {co} USING (case_id)
+              UNION ALL
+              SELECT ts, e_ns, 1 AS kind, {n_start} + off + pos - 1 AS i, true AS has_start FROM {t} JOIN {co} USING (case_id))
+            WHERE has_start AND i % {k} = 0"""
     counts = np.zeros((7, 24), dtype=np.int64)
-    q = f"SELECT s_ns AS x FROM (SELECT CASE WHEN has_start THEN ts END AS s_ns FROM {t}) WHERE s_ns IS NOT NULL " \
-        f"UNION ALL SELECT e_ns - 1 AS x FROM {t}"
     if tz == "UTC":
         # (weekday, hour) slots from Monday 1970-01-05, as calendar._slot_counts
         g = ses.df(f"SELECT ((x // 1000000000 - 345600) % 604800) // 3600 AS slot, count(*) AS n FROM ({q}) GROUP BY slot")
         flat = counts.ravel()
         flat[g["slot"].to_numpy(dtype=np.int64)] += g["n"].to_numpy(dtype=np.int64)
     else:
-        reader = ses.con.sql(q).to_arrow_reader(_BATCH)
-        for batch in reader:
+        for batch in ses.con.sql(q).to_arrow_reader(_BATCH):
             counts += _slot_counts(batch.column(0).to_numpy(), tz)
     return _calendar_from_counts(counts, min_share=0.9, tz=tz) or Calendar.always()
 
@@ -593,9 +607,14 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                    sum(CASE WHEN pos > 1 THEN greatest(ts - cm, 0) / 1e9 ELSE 0 END) AS wait_sum,
                    sum(CASE WHEN pos > 1 THEN greatest((ts - cm) / 1e9, 0) ELSE 0 END) AS gap_sum,
                    sum(greatest((e_ns - greatest(ts, coalesce(cm, ts))) / 1e9, 0)) AS cov_sum,
-                   sum(CASE WHEN clen > 1 THEN (pos - 1) / (clen - 1) ELSE 0 END) AS pos_sum,
                    count(DISTINCT resource) AS n_res
             FROM {p} GROUP BY activity) JOIN ({_distinct_cases(p, "activity", "activity")}) USING (activity)""")
+        # flow order: mean relative position, on the pandas engine's sample of every k-th case
+        k = max(1, len(cases) // 200_000)
+        src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE crank % {k} = 0)"
+        pos = ses.df(f"""SELECT activity, sum(CASE WHEN clen > 1 THEN (pos - 1) / (clen - 1) ELSE 0 END) AS pos_sum,
+                                count(*) AS pos_n FROM {src} GROUP BY activity""")
+        steps = steps.merge(pos, on="activity", how="left").fillna({"pos_sum": 0.0, "pos_n": 0})
         est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
     return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share)
 
@@ -648,7 +667,7 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
             "cycle_time_s": cycle,
             "meets_takt": cycle <= takt,
             "resources_needed": work_per_case / takt if takt > 0 else np.nan,
-            "_pos": st["pos_sum"].to_numpy(dtype=float) / np.maximum(cnt, 1),
+            "_pos": st["pos_sum"].to_numpy(dtype=float) / np.maximum(st["pos_n"].to_numpy(dtype=float), 1),
         }
     )
     steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
@@ -682,27 +701,23 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
 def bottlenecks(log: Any, *, calendar: Any = None) -> pd.DataFrame:
     """:func:`leanops.bottlenecks` in DuckDB (see there).
 
-    Row-level values stream from DuckDB in Arrow batches, twice: once to build each pool's
-    busy profile and each activity's queue on the time grid, once to integrate the busy
-    profile over every wait. Memory holds those grids, not the rows.
+    Row-level values stream from DuckDB in Arrow batches once: each batch adds its counts
+    to the pools' busy coverage and the activities' queue coverage on the time grid (exact
+    integer counts per bin, as the pandas engine's) and to the per-activity sums. Memory
+    holds the grids, not the rows.
     """
-    from ..calendar import Calendar
-    from .resources import _group_calendars
-
     s = _check_scan(log, "bottlenecks")
+    if isinstance(calendar, str) and calendar == "pool":
+        raise InputError("bottlenecks: calendar='pool' is only computed by the pandas engine; use engine='pandas'.")
     with _Session(s) as ses:
         t = ses.raw()
         acts = sorted(str(a) for a in ses.df(f"SELECT DISTINCT activity FROM {t}")["activity"])
-        aidx = {a: i for i, a in enumerate(acts)}
-        pools, prof_names = _pools(ses, t, acts)
-        log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict) or calendar == "pool") else None
-        if calendar == "pool":
-            raise InputError("bottlenecks: calendar='pool' is only computed by the pandas engine; use engine='pandas'.")
-        cals, res_cals, pool_names = _calendars(calendar, pools, prof_names, log_cal)
+        pools, names = _pools(ses, t, acts)
+        pool_names = sorted(set(pools.values()))
+        log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
+        cals = _calendars(calendar, pool_names, log_cal)
         p = ses.prepared()
-        res_tab, pool_tab = _utilization(ses, p, prof_names, pools, res_cals)
-        out = _bottleneck_rows(ses, p, acts, aidx, prof_names, pools, pool_tab, cals)
-    return out
+        return _bottleneck_table(ses, p, acts, names, pools, pool_names, cals)
 
 
 def _pools(ses: _Session, t: str, acts: list[str]):
@@ -710,231 +725,189 @@ def _pools(ses: _Session, t: str, acts: list[str]):
 
     g = ses.df(f"SELECT resource, activity, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource, activity")
     names = sorted(set(g["resource"].astype(str)))
-    prof = pd.DataFrame(0, index=pd.Index(names, name="resource"), columns=acts, dtype=np.int64)
+    m = np.zeros((len(names), len(acts)), dtype=np.int64)
     if len(g):
         ri = pd.Index(names).get_indexer(g["resource"].astype(str))
         ai = pd.Index(acts).get_indexer(g["activity"].astype(str))
-        m = np.zeros((len(names), len(acts)), dtype=np.int64)
         np.add.at(m, (ri, ai), g["n"].to_numpy(dtype=np.int64))
-        prof = pd.DataFrame(m, index=pd.Index(names, name="resource"), columns=acts)
+    prof = pd.DataFrame(m, index=pd.Index(names, name="resource"), columns=acts)
     return resource_pools(None, profile=prof), names
 
 
-def _calendars(calendar, pools, names, log_cal):
+def _calendars(calendar, pool_names, log_cal):
+    """A calendar per pool, as ``resources._group_calendars`` (by="pool")."""
+    from collections.abc import Mapping
+
     from ..calendar import Calendar
 
-    pool_names = sorted(set(pools.values()))
     if isinstance(calendar, Calendar):
-        cals = {n: calendar for n in pool_names}
-    elif isinstance(calendar, str):
+        return {n: calendar for n in pool_names}
+    if isinstance(calendar, str):
         c = Calendar.parse(calendar)
-        cals = {n: c for n in pool_names}
-    elif calendar is None:
-        cals = {n: log_cal for n in pool_names}
-    elif isinstance(calendar, dict):
+        return {n: c for n in pool_names}
+    if calendar is None:
+        return {n: log_cal for n in pool_names}
+    if isinstance(calendar, Mapping):
         given = dict(calendar)
-        cals = {n: (given[n] if isinstance(given[n], Calendar) else Calendar.parse(given[n])) if n in given else log_cal
+        return {n: (given[n] if isinstance(given[n], Calendar) else Calendar.parse(given[n])) if n in given else log_cal
                 for n in pool_names}
-    else:
-        raise InputError(
-            f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
-        )
-    if isinstance(calendar, dict):
-        res_cals = {r: (Calendar.parse(calendar[r]) if isinstance(calendar[r], str) else calendar[r]) if r in calendar
-                    else cals[pools.get(r, r)] for r in names}
-    else:
-        res_cals = {r: cals[pools[r]] for r in names}
-    return cals, res_cals, pool_names
-
-
-def _clock(cal, ns: np.ndarray, origin: int) -> np.ndarray:
-    if cal.is_always:
-        return (ns - origin) / 1e9
-    return cal.working_clock(ns.view("datetime64[ns]"))
-
-
-def _utilization(ses: _Session, p: str, names: list[str], pools: dict[str, str], res_cals: dict):
-    """Per-resource and per-pool busy time: the union of each resource's instances, in its
-    calendar's working clock (as ``resources._utilization_table``)."""
-    t0, t1 = (int(x) for x in ses.sql(f"SELECT min(ts), max(e_ns) FROM {p}").fetchone())
-    ridx = {r: i for i, r in enumerate(names)}
-    cal_list = list(dict.fromkeys(res_cals[r] for r in names))
-    cal_of = np.array([cal_list.index(res_cals[r]) for r in names] + [-1], dtype=np.int64)
-    busy = np.zeros(len(names))
-    ses.sql("CREATE TABLE rcode (resource VARCHAR, rc INTEGER)")
-    if names:
-        ses.con.executemany("INSERT INTO rcode VALUES (?, ?)", [(r, i) for i, r in enumerate(names)])
-    q = f"""
-        SELECT rc, ts, e_ns,
-               coalesce(max(e_ns) OVER (PARTITION BY rc ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), ts) AS cover
-        FROM {p} JOIN rcode USING (resource)"""
-    lut = pd.Index(names)
-    for batch in ses.con.sql(q).to_arrow_reader(_BATCH):
-        r = batch.column(0).to_numpy().astype(np.int64)
-        s_ns = batch.column(1).to_numpy()
-        e_ns = batch.column(2).to_numpy()
-        c_ns = batch.column(3).to_numpy()
-        ci = cal_of[r]
-        for k, cal in enumerate(cal_list):
-            m = ci == k
-            if not m.any():
-                continue
-            s_, e_, c_ = (_clock(cal, x[m], t0) for x in (s_ns, e_ns, c_ns))
-            cov = np.maximum(e_ - np.maximum(s_, c_), 0.0)
-            busy += np.bincount(r[m], weights=cov, minlength=len(names))
-    cnt = ses.df(f"SELECT resource, count(*) AS n FROM {p} WHERE resource IS NOT NULL GROUP BY resource")
-    inst_count = np.zeros(len(names), dtype=np.int64)
-    inst_count[lut.get_indexer(cnt["resource"].astype(str))] = cnt["n"].to_numpy(dtype=np.int64)
-    window = np.array([t0, t1]).view("datetime64[ns]")
-    avail_of = {cal: float(cal.working_seconds(pd.Timestamp(window[0], tz="UTC"), pd.Timestamp(window[1], tz="UTC")))
-                for cal in cal_list}
-    res = pd.DataFrame(
-        {"resource": names, "pool": [pools.get(r, r) for r in names], "instances": inst_count, "busy_s": busy,
-         "available_s": [avail_of[res_cals[r]] for r in names], "calendar": [str(res_cals[r]) for r in names]}
+    raise InputError(
+        f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
     )
-    res["utilization"] = np.where(res["available_s"] > 0, res["busy_s"] / res["available_s"].where(res["available_s"] > 0, 1), np.nan)
-    g = res.groupby("pool", sort=True)
-    pool = pd.DataFrame({"members": g.size(), "instances": g["instances"].sum(), "busy_s": g["busy_s"].sum(),
-                         "available_s": g["available_s"].sum(), "calendar": g["calendar"].first()})
-    pool["utilization"] = np.where(pool["available_s"] > 0, pool["busy_s"] / pool["available_s"].where(pool["available_s"] > 0, 1), np.nan)
-    return res, pool.rename_axis("pool").reset_index()
 
 
-def _bottleneck_rows(ses, p, acts, aidx, names, pools, pool_tab, cals):
+def _case_offsets(ses: _Session, t: str) -> str:
+    """Table ``co``: per case, its rank in case order, the rows and recorded starts before it."""
+    if "co" not in ses.built:
+        ses.sql(f"""
+            CREATE TABLE co AS
+            SELECT case_id, row_number() OVER w - 1 AS crank,
+                   coalesce(sum(n) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS off,
+                   coalesce(sum(ns) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS soff
+            FROM (SELECT case_id, count(*) AS n, count(*) FILTER (WHERE has_start) AS ns FROM {t} GROUP BY case_id)
+            WINDOW w AS (ORDER BY case_id)""")
+        ses.built.add("co")
+    return "co"
+
+
+def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     from ..calendar import Calendar
     from .bottlenecks import _COLUMNS, _MAX_BINS, _evidence
 
     n_act = len(acts)
-    pool_names = list(pool_tab["pool"])
     pidx = {q: i for i, q in enumerate(pool_names)}
     n_pool = len(pool_names)
-    size = pool_tab["members"].to_numpy(dtype=np.float64)
-    lut_pool = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
+    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
+    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
     n, origin, hi_ns = (int(x) for x in ses.sql(f"SELECT count(*), min(ts), max(e_ns) FROM {p}").fetchone())
     lo, hi = 0.0, (hi_ns - origin) / 1e9
-    n_bins = int(max(1024, min(_MAX_BINS, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
+    # a typical service time sizes the bins: the median of the positive ones, on the
+    # pandas engine's regular sample of rows (every k-th in the log's order)
+    k = max(1, n // 1_000_000)
+    src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE (off + pos - 1) % {k} = 0)"
+    tq = _quantiles(ses, src, [], "greatest(e_ns - ts, 0) / 1e9", "e_ns > ts")
+    typical = float(tq["q"].iloc[0][0]) if len(tq) and np.isfinite(tq["q"].iloc[0][0]) else 60.0
+    want = (hi - lo) / max(typical / 10.0, 1e-3)
+    n_bins = int(max(1024, min(_MAX_BINS, want, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
     width = max((hi - lo) / n_bins, 1e-9)
-    # rows: activity, pool, start, end, enablement (ns); has_pred; rework (repeat in case)
+    span_days = (hi - lo) / 86400.0
+
     ses.sql("CREATE TABLE acode (activity VARCHAR, a INTEGER)")
     ses.con.executemany("INSERT INTO acode VALUES (?, ?)", [(x, i) for i, x in enumerate(acts)])
     ses.sql("CREATE TABLE pcode (resource VARCHAR, po INTEGER)")
     if names:
-        ses.con.executemany("INSERT INTO pcode VALUES (?, ?)", [(r, int(lut_pool[i])) for i, r in enumerate(names)])
-    ses.sql(f"""
-        CREATE TABLE bq AS
+        ses.con.executemany("INSERT INTO pcode VALUES (?, ?)", [(r, int(lut[i])) for i, r in enumerate(names)])
+    q = f"""
         SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns, CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en,
                pos > 1 AS has_pred, row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep
-        FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)""")
+        FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)"""
 
-    def batches(cols: str):
-        for b in ses.con.sql(f"SELECT {cols} FROM bq").to_arrow_reader(_BATCH):
-            yield b
-
-    def decode(b):
-        a = b.column(0).to_numpy().astype(np.int64)
-        po = b.column(1).to_numpy().astype(np.int64)
-        ts, e, en = (b.column(k).to_numpy() for k in (2, 3, 4))
-        hp = b.column(5).to_numpy(zero_copy_only=False)
-        start, end, enabled = (ts - origin) / 1e9, (e - origin) / 1e9, (en - origin) / 1e9
-        wait = np.where(hp, np.maximum(start - enabled, 0.0), 0.0)
-        return a, po, start, end, enabled, wait, hp, ts, en
-
-    cnt = np.zeros(n_act)
-    pred_cnt = np.zeros(n_act)
+    size_b = n_pool * (n_bins + 1)
+    size_q = n_act * (n_bins + 1)
+    d_busy = np.zeros(size_b, dtype=np.int64)
+    d_queue = np.zeros(size_q, dtype=np.int64)
+    cnt = np.zeros(n_act, dtype=np.int64)
+    firsts = np.zeros(n_act, dtype=np.int64)
+    reps = np.zeros(n_act, dtype=np.int64)
     wait_sum = np.zeros(n_act)
     serv_sum = np.zeros(n_act)
-    rep_sum = np.zeros(n_act)
-    main = np.zeros(n_act * max(n_pool, 1))
-    diff = np.zeros(n_pool * (n_bins + 1))
-    qd = np.zeros(n_act * (n_bins + 1))
-    for b in batches("a, po, ts, e_ns, en, has_pred, rep"):
-        a, po, start, end, enabled, wait, hp, _, _ = decode(b)
+    m = np.zeros(n_act * (n_pool + 1), dtype=np.int64)
+
+    def bins(tt: np.ndarray, group: np.ndarray) -> np.ndarray:
+        x = np.subtract(tt, lo - 0.5 * width)
+        x /= width
+        np.clip(x, 0, n_bins, out=x)
+        kk = x.astype(np.int64)
+        kk += group * (n_bins + 1)
+        return kk
+
+    for b in ses.con.sql(q).to_arrow_reader(_BATCH):
+        a = b.column(0).to_numpy().astype(np.int64)
+        po = b.column(1).to_numpy().astype(np.int64)
+        ts, e, en = (b.column(i).to_numpy() for i in (2, 3, 4))
+        hp = b.column(5).to_numpy(zero_copy_only=False)
         rep = b.column(6).to_numpy(zero_copy_only=False)
+        start, end, enabled = (ts - origin) / 1e9, (e - origin) / 1e9, (en - origin) / 1e9
+        enabled = np.minimum(enabled, start)
+        wait = start - enabled
+        service = np.maximum(end - start, 0.0)
         cnt += np.bincount(a, minlength=n_act)
-        pred_cnt += np.bincount(a, weights=hp, minlength=n_act)
+        firsts += np.bincount(a[~hp], minlength=n_act)
+        reps += np.bincount(a[rep], minlength=n_act)
         wait_sum += np.bincount(a, weights=wait, minlength=n_act)
-        serv_sum += np.bincount(a, weights=np.maximum(end - start, 0.0), minlength=n_act)
-        rep_sum += np.bincount(a, weights=rep, minlength=n_act)
+        serv_sum += np.bincount(a, weights=service, minlength=n_act)
+        m += np.bincount(a * (n_pool + 1) + np.where(po >= 0, po, n_pool), minlength=n_act * (n_pool + 1))
         ok = po >= 0
         if n_pool and ok.any():
-            main += np.bincount(a[ok] * n_pool + po[ok], minlength=n_act * n_pool)
-            b0 = np.clip(((start - lo) / width).astype(np.int64), 0, n_bins - 1)
-            b1 = np.clip(((end - lo) / width).astype(np.int64), 0, n_bins - 1)
-            frac0 = (start - lo) / width - b0
-            frac1 = (end - lo) / width - b1
-            base = po[ok] * (n_bins + 1)
-            diff += np.bincount(base + b0[ok], weights=1.0 - frac0[ok], minlength=len(diff))
-            diff += np.bincount(base + b0[ok] + 1, weights=frac0[ok], minlength=len(diff))
-            diff -= np.bincount(base + b1[ok], weights=1.0 - frac1[ok], minlength=len(diff))
-            diff -= np.bincount(base + b1[ok] + 1, weights=frac1[ok], minlength=len(diff))
-        wq = np.flatnonzero(hp & (wait > 0))
-        qb0 = np.clip(((enabled[wq] - lo) / width).astype(np.int64), 0, n_bins - 1)
-        qb1 = np.clip(((start[wq] - lo) / width).astype(np.int64), 0, n_bins - 1)
-        qd += np.bincount(a[wq] * (n_bins + 1) + qb0, minlength=len(qd))
-        qd -= np.bincount(a[wq] * (n_bins + 1) + qb1, minlength=len(qd))
-    wait_total_all = float(wait_sum.sum())
-    cnum = np.zeros(n_act)
-    cden = np.zeros(n_act)
+            d_busy += np.bincount(bins(start[ok], po[ok]), minlength=size_b)
+            d_busy -= np.bincount(bins(end[ok], po[ok]), minlength=size_b)
+        wq = wait > 0
+        if wq.any():
+            d_queue += np.bincount(bins(enabled[wq], a[wq]), minlength=size_q)
+            d_queue -= np.bincount(bins(start[wq], a[wq]), minlength=size_q)
+
+    def coverage(d: np.ndarray, groups: int) -> np.ndarray:
+        return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+
+    edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
+    work_frac: dict = {}
+    for cal in set(cals.values()):
+        if cal.is_always:
+            work_frac[cal] = np.ones(n_bins)
+        else:
+            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
+            work_frac[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+    util_pool = np.full(n_pool, np.nan)
+    frac = np.zeros((n_pool, n_bins))
+    wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
-        busy = np.cumsum(diff.reshape(n_pool, n_bins + 1), axis=1)[:, :n_bins]
-        del diff
+        busy = coverage(d_busy, n_pool)
+        del d_busy
+        for i, name in enumerate(pool_names):
+            wf_pool[i] = work_frac[cals[name]]
+        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
+        avail = size * wf_pool.sum(axis=1)
+        util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
         frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
         del busy
-        cum = np.concatenate([np.zeros((n_pool, 1)), np.cumsum(frac, axis=1) * width], axis=1)
-
-        def integral(pp: np.ndarray, tt: np.ndarray) -> np.ndarray:
-            x = np.clip((tt - lo) / width, 0, n_bins)
-            k = np.minimum(x.astype(np.int64), n_bins - 1)
-            return cum[pp, k] + (x - k) * frac[pp, k] * width
-
-        for b in batches("a, po, ts, e_ns, en, has_pred"):
-            a, po, start, end, enabled, wait, hp, ts, en = decode(b)
-            w = np.flatnonzero((po >= 0) & hp & (wait > 0))
-            pw = po[w]
-            cnum += np.bincount(a[w], weights=integral(pw, start[w]) - integral(pw, enabled[w]), minlength=n_act)
-            wiw = np.zeros(len(w))
-            for i, name in enumerate(pool_names):
-                sel = np.flatnonzero(pw == i)
-                if not len(sel):
-                    continue
-                cal: Calendar = cals.get(name) or Calendar.always()
-                if cal.is_always:
-                    wiw[sel] = wait[w[sel]]
-                else:
-                    wiw[sel] = cal.working_seconds(en[w[sel]].view("datetime64[ns]"), ts[w[sel]].view("datetime64[ns]"))
-            cden += np.bincount(a[w], weights=wiw, minlength=n_act)
-        del cum, frac
-    queue = np.cumsum(qd.reshape(n_act, n_bins + 1), axis=1)[:, :n_bins]
-    del qd
-    queue_max = queue.max(axis=1).astype(np.int64)
-    span_days = (hi - lo) / 86400.0
+    queue = coverage(d_queue, n_act)
+    del d_queue
+    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = wait_sum / max(hi - lo, 1e-9)
-    tb = (np.arange(n_bins) + 0.5) * width / 86400.0
-    tc = tb - tb.mean()
-    growth = (queue - queue.mean(axis=1, keepdims=True)) @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
+    growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    main_pool = np.full(n_act, -1, dtype=np.int64)
+    if n_pool:
+        mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
+        main_pool = np.where(mm.sum(axis=1) > 0, mm.argmax(axis=1), -1)
+    cnum = np.zeros(n_act)
+    cden = np.zeros(n_act)
+    has_pool = main_pool >= 0
+    if has_pool.any():
+        mp = main_pool[has_pool]
+        qq = queue[has_pool]
+        cnum[has_pool] = (qq * frac[mp] * wf_pool[mp]).sum(axis=1)
+        cden[has_pool] = (qq * wf_pool[mp]).sum(axis=1)
     del queue
+    pred_cnt = cnt - firsts
+    wait_total_all = float(wait_sum.sum())
     contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
     wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
     score = wait_share * contention
-    rework_share = rep_sum / np.maximum(cnt, 1)
-    main_pool = np.full(n_act, -1, dtype=np.int64)
-    if n_pool:
-        m = main.reshape(n_act, n_pool)
-        main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
-    util_pool = pool_tab["utilization"].to_numpy(dtype=np.float64) if n_pool else np.zeros(0)
+    rework_share = reps / np.maximum(cnt, 1)
     rows = []
     for a in np.flatnonzero(cnt > 0):
-        mp = int(main_pool[a])
+        mp_ = int(main_pool[a])
         r = {
             "activity": acts[a],
             "wait_mean_s": float(wait_sum[a] / pred_cnt[a]) if pred_cnt[a] else 0.0,
             "wait_share": float(wait_share[a]),
             "service_mean_s": float(serv_sum[a] / cnt[a]),
-            "utilization": float(util_pool[mp]) if mp >= 0 else float("nan"),
-            "score": float(score[a] * min(max(util_pool[mp], 0.0), 1.0)) if mp >= 0 and np.isfinite(util_pool[mp]) else 0.0,
+            "utilization": float(util_pool[mp_]) if mp_ >= 0 else float("nan"),
+            "score": float(score[a] * min(max(util_pool[mp_], 0.0), 1.0)) if mp_ >= 0 and np.isfinite(util_pool[mp_]) else 0.0,
             "contention": float(contention[a]),
-            "pool": pool_names[mp] if mp >= 0 else None,
-            "pool_size": int(size[mp]) if mp >= 0 else 0,
+            "pool": pool_names[mp_] if mp_ >= 0 else None,
+            "pool_size": int(size[mp_]) if mp_ >= 0 else 0,
             "instances": int(cnt[a]),
             "wait_total_s": float(wait_sum[a]),
             "queue_mean": float(queue_mean[a]),

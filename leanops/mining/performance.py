@@ -119,7 +119,7 @@ class _Instances:
     """Per-instance timing on one clock (float seconds), aligned with ``log.df`` rows."""
 
     log: EventLog  # the log measured (with estimated starts where the source had none)
-    st: Steps
+    st: _Rows
     estimated: np.ndarray  # bool: start estimated
     start: np.ndarray  # float s
     end: np.ndarray  # float s
@@ -131,6 +131,8 @@ class _Instances:
     origin_ns: int
     time: str
     calendar: Calendar | None
+    starts: np.ndarray  # row where each case begins
+    seg: np.ndarray  # case index (0..n_cases-1) per row
 
     @property
     def estimated_share(self) -> float:
@@ -148,12 +150,13 @@ def _prepared_log(log: EventLog) -> tuple[EventLog, np.ndarray]:
     return cached, cached.df["start_estimated"].to_numpy(dtype=bool)
 
 
-def _segment_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _segment_cummax(values: np.ndarray, first: np.ndarray, starts: np.ndarray | None = None,
+                    seg: np.ndarray | None = None) -> np.ndarray:
     """Running maximum restarting at each ``first`` row (cases are contiguous)."""
     if not len(values):
         return values.copy()
-    starts = np.flatnonzero(first)
-    seg = np.cumsum(first) - 1
+    starts = np.flatnonzero(first) if starts is None else starts
+    seg = np.cumsum(first) - 1 if seg is None else seg
     lo = np.minimum.reduceat(values, starts)
     span = np.maximum.reduceat(values, starts) - lo + 1.0
     offset = np.r_[0.0, np.cumsum(span)[:-1]]
@@ -161,8 +164,152 @@ def _segment_cummax(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     # global running max; exact to ~1 ms while the stacked spans stay below 2**52 ms.
     if offset[-1] + span[-1] < 2.0**52 / 1e3:
         shift = (offset - lo)[seg]
-        return np.maximum.accumulate(values + shift) - shift
+        out = values + shift
+        np.maximum.accumulate(out, out=out)
+        out -= shift
+        return out
     return pd.Series(values).groupby(seg, sort=False).cummax().to_numpy()
+
+
+def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+    """True for every instance whose activity already occurred earlier in its case."""
+    n = len(case)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
+    max_len = int(np.diff(bounds).max())
+    if max_len <= 48:
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        out = np.zeros(n, dtype=bool)
+        for k in range(1, max_len):
+            hit = act[k:] == act[:-k]
+            hit &= case[k:] == case[:-k]
+            out[k:] |= hit
+        return out
+    key = (case - case.min()).astype(np.int64) * n_act + act
+    # rows are grouped by case, so the key is nearly sorted and a stable sort is quick;
+    # equal keys keep their row order, so the first of each run is the first occurrence
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    out = np.empty(n, dtype=bool)
+    out[order] = np.r_[False, ks[1:] == ks[:-1]]
+    return out
+
+
+def _instance_repeats(inst: "_Instances") -> np.ndarray:
+    """:func:`_repeats` for the rows of ``inst.log`` (cached on it)."""
+    cache = inst.log._cache
+    if "repeats" not in cache:
+        cache["repeats"] = _repeats(inst.st.case, inst.st.activity, len(inst.st.activities))
+    return cache["repeats"]
+
+
+def _segment_prefix_max(values: np.ndarray, case: np.ndarray, max_len: int) -> np.ndarray:
+    """Running maximum within each case (rows grouped by case), exact for int64.
+
+    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
+    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
+    """
+    out = values.copy()
+    k = 1
+    while k < max_len:
+        same = case[k:] == case[:-k]
+        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
+        k *= 2
+    return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What the timing code needs per row (a light form of ``_steps.Steps``)."""
+
+    case: np.ndarray  # int64 case index, 0.. in row order
+    activity: np.ndarray  # activity code
+    activities: list[str]
+    first: np.ndarray  # bool: first instance of its case
+    has_start: np.ndarray  # bool
+    t_start: np.ndarray  # int64 ns: start, or end where the start is missing
+    end: np.ndarray  # int64 ns
+    cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
+
+
+def _fast_steps(log: EventLog) -> _Rows:
+    """Per-row arrays by the rule of ``leanops.mining._steps`` (checked against it by the
+    tests), computed without factorizing the case ids. The enablement of a row is
+    ``min(cover, t_start)`` (``t_start`` itself for the first instance of a case)."""
+    cached = log._cache.get("rows")
+    if cached is not None:
+        return cached
+    d = log.df
+    n = len(d)
+    st = log._cache.get("steps")
+    if st is None:
+        first = np.ones(n, dtype=bool)
+        if n > 1:
+            try:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                ids = pa.array(d["case_id"].array)
+                if isinstance(ids, pa.ChunkedArray):
+                    ids = ids.combine_chunks()
+                first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+            except Exception:  # not Arrow-backed: the log's codes
+                codes = log.case_codes
+                first[1:] = codes[1:] != codes[:-1]
+        case = np.cumsum(first, dtype=np.int64) - 1
+        act_cat = d["activity"].cat
+        activity = act_cat.codes.to_numpy().astype(np.intp)
+        activities = [str(c) for c in act_cat.categories]
+        start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        has_start = start != NAT
+        t_start = start if has_start.all() else np.where(has_start, start, end)
+    else:
+        first, case, activity, activities = st.first, st.case, st.activity.astype(np.intp), st.activities
+        has_start, t_start, end = st.has_start, st.t_start, st.end
+    starts = np.flatnonzero(first)
+    max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
+    cover = _segment_prefix_max(end, case, max_len)
+    cover[1:] = cover[:-1].copy()
+    cover[first] = t_start[first]
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover)
+    log._cache["rows"] = rows
+    return rows
+
+
+@dataclass(frozen=True)
+class _ActivitySums:
+    """Per-activity totals over the instances (index = activity code)."""
+
+    count: np.ndarray  # instances
+    with_pred: np.ndarray  # instances that have a predecessor in their case
+    first_in_case: np.ndarray  # instances that are the first of their activity in their case (= cases)
+    service: np.ndarray
+    wait: np.ndarray
+    gap: np.ndarray
+    covered: np.ndarray
+
+
+def _activity_sums(inst: "_Instances") -> _ActivitySums:
+    key = ("activity_sums", inst.time, str(inst.calendar))
+    cache = inst.log._cache
+    if key not in cache:
+        st = inst.st
+        act = st.activity
+        k = len(st.activities)
+        cnt = np.bincount(act, minlength=k)
+        rep_rows = np.flatnonzero(_instance_repeats(inst))
+        cache[key] = _ActivitySums(
+            count=cnt,
+            with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
+            first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
+            service=np.bincount(act, weights=inst.service, minlength=k),
+            wait=np.bincount(act, weights=inst.wait, minlength=k),
+            gap=np.bincount(act, weights=inst.gap, minlength=k),
+            covered=np.bincount(act, weights=inst.covered, minlength=k),
+        )
+    return cache[key]
 
 
 def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
@@ -172,34 +319,52 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
     if cached is not None:
         return cached
     work, estimated = _prepared_log(log)
-    st = steps(work)
+    st = _fast_steps(work)
     origin = int(st.t_start.min())
     cal: Calendar | None = None
     if time == "working":
         cal = _resolve_calendar(log, calendar)
+    first = st.first
+    starts = np.flatnonzero(first)
+    seg = st.case
 
     def clock(ns: np.ndarray) -> np.ndarray:
         if cal is None or cal.is_always:
-            return (ns - origin) / 1e9
+            out = np.empty(len(ns))
+            np.subtract(ns, origin, out=out)  # int64 arithmetic, cast into the float buffer
+            out /= 1e9
+            return out
         return cal.working_clock(ns.view("datetime64[ns]"))
 
+    # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
     start, end = clock(st.t_start), clock(st.end)
-    enabled = np.where(st.first, start, clock(np.where(st.first, st.t_start, st.enabled)))
-    wait = np.maximum(start - enabled, 0.0)
-    service = np.maximum(end - start, 0.0)
-    # Union partition: `cover` is the latest end among earlier instances of the case.
-    cm = _segment_cummax(end, st.first)
-    cover = np.where(st.first, start, np.r_[0.0, cm[:-1]])
-    gap = np.maximum(start - cover, 0.0)
-    covered = np.maximum(end - np.maximum(start, cover), 0.0)
-    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal)
+    cover = clock(st.cover)
+    # Union partition of the lead time: `cover` is the latest end among earlier instances.
+    gap = np.subtract(start, cover)
+    np.maximum(gap, 0.0, out=gap)
+    covered = np.maximum(start, cover)
+    np.subtract(end, covered, out=covered)
+    np.maximum(covered, 0.0, out=covered)
+    enabled = np.minimum(cover, start, out=cover)  # the enablement rule: never after the own start
+    wait = np.subtract(start, enabled)
+    service = np.subtract(end, start)
+    np.maximum(service, 0.0, out=service)
+    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
+                     starts, seg)
     log._cache[key] = out
     return out
 
 
+def _log_calendar(log: EventLog) -> Calendar:
+    """The calendar learnt from the whole log (cached on it)."""
+    if "log_calendar" not in log._cache:
+        log._cache["log_calendar"] = discover_calendar(log)
+    return log._cache["log_calendar"]
+
+
 def _resolve_calendar(log: EventLog, calendar: Calendar | str | None) -> Calendar:
     if calendar is None:
-        return discover_calendar(log)
+        return _log_calendar(log)
     if isinstance(calendar, Calendar):
         return calendar
     if isinstance(calendar, str):

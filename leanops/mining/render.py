@@ -133,7 +133,7 @@ def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"
             t = (svc[i] / smax) if smax > 0 and math.isfinite(svc[i]) else 0.0
             fill = _lerp_hex(_RED_LIGHT, _RED_DARK, t)
             dark = t > 0.6
-            sub = f"{time_txt} · {_count(row.count)}"
+            sub = f"{time_txt} · {_count(row.count)}" if math.isfinite(row.service_mean_s) else _count(row.count)
         font = "white" if dark else "black"
         label = f'<<font color="{font}"><b>{name}</b><br/><font point-size="9">{escape_label(sub)}</font></font>>'
         lines.append(f'  {ids[row.activity]} [label={label}, fillcolor="{fill}"];')
@@ -142,7 +142,8 @@ def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"
     emax = max(all_counts) if all_counts else 1
     waits = edges["wait_mean_s"].to_numpy(dtype=float)
     finite = waits[np.isfinite(waits)]
-    wmax = float(np.percentile(finite, 95)) if finite.size else 0.0
+    # colour spans the 5th..95th percentile of the drawn mean waits, so differences show
+    wmin, wmax = (float(np.percentile(finite, 5)), float(np.percentile(finite, 95))) if finite.size else (0.0, 0.0)
 
     def width(c: float) -> str:
         return f"{1.0 + 6.0 * math.sqrt(c / emax):.2f}" if emax else "1"
@@ -159,7 +160,7 @@ def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"
         if row.source not in ids or row.target not in ids:
             continue
         w = row.wait_mean_s
-        t = (w / wmax) if wmax > 0 and math.isfinite(w) else 0.0
+        t = (w - wmin) / (wmax - wmin) if wmax > wmin and math.isfinite(w) else 0.0
         color = _lerp_hex(_GREY, _RED, t)
         if overlay == "frequency":
             lab = _count(row.count)

@@ -27,12 +27,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._pools import profiles, resource_pools
+from .._pools import profiles, resource_codes, resource_pools
 from .._validation import check_choice
 from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
-from .performance import _check_log, _instances, _segment_cummax
+from .performance import _check_log, _instances, _log_calendar, _segment_cummax
 
 __all__ = ["discover_pools", "utilization", "handoffs", "multitasking"]
 
@@ -117,12 +117,6 @@ def _group_calendars(log: EventLog, names: list[str], by: str, calendar: Calenda
     return out
 
 
-def _log_calendar(log: EventLog) -> Calendar:
-    if "log_calendar" not in log._cache:
-        log._cache["log_calendar"] = discover_calendar(log)
-    return log._cache["log_calendar"]
-
-
 def _clock(cal: Calendar, ns: np.ndarray, origin: int) -> np.ndarray:
     if cal.is_always:
         return (ns - origin) / 1e9
@@ -130,9 +124,20 @@ def _clock(cal: Calendar, ns: np.ndarray, origin: int) -> np.ndarray:
 
 
 def _resource_codes(log: EventLog) -> tuple[np.ndarray, list[str]]:
-    r = log.df["resource"]
-    codes, names = pd.factorize(r, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int64), [str(x) for x in names]
+    return resource_codes(log)
+
+
+def _order_by_code_then_time(codes: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Argsort by (code, t): one int64 sort on a packed key (t to the millisecond) where it
+    fits, else a lexsort."""
+    if not len(t):
+        return np.zeros(0, dtype=np.int64)
+    ms = np.round((t - t.min()) * 1e3).astype(np.int64)
+    tbits = int(ms.max()).bit_length()
+    cbits = int(codes.max()).bit_length()
+    if tbits + cbits <= 62:
+        return np.argsort((codes.astype(np.int64) << tbits) | ms)
+    return np.lexsort((t, codes))
 
 
 def _busy(codes: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int) -> np.ndarray:
@@ -141,7 +146,7 @@ def _busy(codes: np.ndarray, start: np.ndarray, end: np.ndarray, n_groups: int) 
     rows = np.flatnonzero(ok)
     if not len(rows):
         return np.zeros(n_groups)
-    order = rows[np.lexsort((start[rows], codes[rows]))]
+    order = rows[_order_by_code_then_time(codes[rows], start[rows])]
     c, s, e = codes[order], start[order], end[order]
     first = np.r_[True, c[1:] != c[:-1]]
     cm = _segment_cummax(e, first)

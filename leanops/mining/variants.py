@@ -18,7 +18,6 @@ from .._validation import check_choice, check_fraction, check_names, check_posit
 from ..errors import InputError
 from ..log import EventLog
 from .outofcore import Engine, dispatch as _dispatch
-from ._steps import steps
 
 __all__ = ["variants", "filter_variants", "filter_time", "filter_attribute", "filter_activity"]
 
@@ -44,29 +43,32 @@ def _check_log(log: Any, name: str) -> EventLog:
     return log
 
 
+def _case_arrays(log: EventLog):
+    """Row positions where cases start, activity codes and names, first start and last end per case."""
+    from .graph import _base_arrays
+
+    _, act, _, t_start, end, first, names = _base_arrays(log)
+    starts = np.flatnonzero(first)
+    return starts, act, names, np.minimum.reduceat(t_start, starts), np.maximum.reduceat(end, starts)
+
+
 def _case_variant_codes(log: EventLog) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """Per case, a variant code; and the activity sequence of each code."""
     cached = log._cache.get("variant_codes")
     if cached is not None:
         return cached
-    s = steps(log)
-    starts = log.case_starts
-    ends = np.r_[starts[1:], len(log)]
-    width = 2 if len(s.activities) < 2**16 else 4
-    buf = s.activity.astype("<u2" if width == 2 else "<u4").tobytes()
+    starts, act, names, _, _ = _case_arrays(log)
+    ends = np.r_[starts[1:], len(act)]
+    dt = "<u2" if len(names) < 2**16 else "<u4"
+    width = np.dtype(dt).itemsize
+    buf = act.astype(dt).tobytes()
     keys = [buf[a * width : b * width] for a, b in zip(starts.tolist(), ends.tolist())]
     codes, uniq = pd.factorize(pd.Series(keys, dtype=object), sort=False)
-    dt = "<u2" if width == 2 else "<u4"
-    seqs = [tuple(s.activities[i] for i in np.frombuffer(k, dtype=dt)) for k in uniq]
+    name_arr = np.array(names, dtype=object)
+    seqs = [tuple(name_arr[np.frombuffer(k, dtype=dt)]) for k in uniq]
     out = (codes.astype(np.int64), seqs)
     log._cache["variant_codes"] = out
     return out
-
-
-def _cycle_times_ns(log: EventLog) -> np.ndarray:
-    s = steps(log)
-    starts = log.case_starts
-    return np.maximum.reduceat(s.end, starts) - np.minimum.reduceat(s.t_start, starts)
 
 
 def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", scheduler: str | None = None) -> pd.DataFrame:
@@ -88,7 +90,8 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
         One row per variant: ``variant`` (rank, 1 = most frequent), ``activities`` (the
         sequence, a tuple), ``length``, ``cases``, ``share`` of cases,
         ``cumulative_share``, cycle time ``cycle_time_mean_s``/``_median_s``/``_p90_s``
-        (first start, or end where missing, to last end) and an ``example_case`` id.
+        (first start, or end where missing, to last end) and an ``example_case`` id
+        (the variant's first case in the log's order).
 
     Examples
     --------
@@ -99,39 +102,48 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("variants", log, engine=engine, scheduler=scheduler)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
+    from .graph import _group_stats
+
     _check_log(log, "variants")
     codes, seqs = _case_variant_codes(log)
-    ct = _cycle_times_ns(log) / 1e9
+    starts, _, _, c0, c1 = _case_arrays(log)
+    ct = c1 - c0
     n_cases = len(codes)
-    frame = pd.DataFrame({"code": codes, "ct": ct, "row": np.arange(n_cases)})
-    g = frame.groupby("code", sort=False)
-    stats = pd.DataFrame(
+    n_var = len(seqs)
+    counts = np.bincount(codes, minlength=n_var)
+    order = np.argsort(codes, kind="stable")  # cases keep the log's order within a variant
+    bounds = np.r_[0, np.cumsum(counts)]
+    first_case = order[bounds[:-1]]
+    total, med, p90 = _group_stats(ct[order], bounds)
+    rank = np.lexsort((first_case, -counts))
+    example_rows = starts[first_case[rank]]
+    out = pd.DataFrame(
         {
-            "cases": g.size(),
-            "cycle_time_mean_s": g["ct"].mean(),
-            "cycle_time_median_s": g["ct"].median(),
-            "cycle_time_p90_s": g["ct"].quantile(0.9),
-            "first_row": g["row"].min(),
-        }
+            "variant": np.arange(1, n_var + 1),
+            "activities": [seqs[i] for i in rank],
+            "length": [len(seqs[i]) for i in rank],
+            "cases": counts[rank].astype(np.int64),
+            "share": counts[rank] / n_cases,
+            "cumulative_share": np.cumsum(counts[rank]) / n_cases,
+            "cycle_time_mean_s": total[rank] / counts[rank] / 1e9,
+            "cycle_time_median_s": med[rank] / 1e9,
+            "cycle_time_p90_s": p90[rank] / 1e9,
+            "example_case": log.df["case_id"].take(example_rows).astype(str).to_numpy(dtype=object),
+        },
+        columns=VARIANT_COLUMNS,
     )
-    stats["activities"] = [seqs[c] for c in stats.index]
-    stats["length"] = [len(seqs[c]) for c in stats.index]
-    stats = stats.sort_values(["cases", "first_row"], ascending=[False, True], kind="stable")
-    ids = log.case_ids
-    stats["example_case"] = [str(ids[r]) for r in stats["first_row"]]
-    stats["share"] = stats["cases"] / n_cases
-    stats["cumulative_share"] = stats["cases"].cumsum() / n_cases
-    stats["variant"] = np.arange(1, len(stats) + 1)
-    return stats[VARIANT_COLUMNS].reset_index(drop=True)
+    return out
 
 
 def _select(log: EventLog, case_mask: np.ndarray, name: str, what: str) -> EventLog:
     kept = int(case_mask.sum())
     if kept == 0:
-        raise InputError(f"{name}: {what} leaves no case (of {log.n_cases:,}); widen the filter.")
-    if kept == log.n_cases:
+        raise InputError(f"{name}: {what} leaves no case (of {len(case_mask):,}); widen the filter.")
+    if kept == len(case_mask):
         return log._derive(log.df)
-    return log.select_cases(case_mask)
+    starts = _case_arrays(log)[0]
+    rows = np.repeat(case_mask, np.diff(np.r_[starts, len(log)]))
+    return log._derive(log.df.loc[rows].reset_index(drop=True))
 
 
 def filter_variants(log: EventLog, *, coverage: float | None = None, top: int | None = None) -> EventLog:
@@ -198,10 +210,7 @@ def filter_time(
     hi = _ts(end, log, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise InputError(f"filter_time: end ({end!r}) must be after start ({start!r}).")
-    s = steps(log)
-    starts = log.case_starts
-    c0 = np.minimum.reduceat(s.t_start, starts)
-    c1 = np.maximum.reduceat(s.end, starts)
+    _, _, _, c0, c1 = _case_arrays(log)
     lo_v = np.iinfo(np.int64).min if lo is None else lo
     hi_v = np.iinfo(np.int64).max if hi is None else hi
     if mode == "contained":
@@ -280,7 +289,7 @@ def filter_attribute(
         if not keep.any():
             raise InputError(f"filter_attribute: {what} (level='event') leaves no event.")
         return log._derive(log.df.loc[keep].reset_index(drop=True))
-    per_case = np.logical_or.reduceat(match, log.case_starts)
+    per_case = np.logical_or.reduceat(match, _case_arrays(log)[0])
     return _select(log, ~per_case if exclude else per_case, "filter_attribute", what)
 
 
@@ -307,15 +316,14 @@ def filter_activity(
     exc = [skips] if isinstance(skips, str) else list(skips or [])
     if not inc and not exc:
         raise InputError("filter_activity: give contains= and/or skips= (activity names).")
-    s = steps(log)
-    check_names("filter_activity: contains", inc, s.activities)
-    check_names("filter_activity: skips", exc, s.activities)
-    idx = {a: i for i, a in enumerate(s.activities)}
-    starts = log.case_starts
-    keep = np.ones(log.n_cases, dtype=bool)
+    starts, act, names, _, _ = _case_arrays(log)
+    check_names("filter_activity: contains", inc, names)
+    check_names("filter_activity: skips", exc, names)
+    idx = {a: i for i, a in enumerate(names)}
+    keep = np.ones(len(starts), dtype=bool)
     for a in inc:
-        keep &= np.logical_or.reduceat(s.activity == idx[a], starts)
+        keep &= np.logical_or.reduceat(act == idx[a], starts)
     for a in exc:
-        keep &= ~np.logical_or.reduceat(s.activity == idx[a], starts)
+        keep &= ~np.logical_or.reduceat(act == idx[a], starts)
     desc = " and ".join(([f"contains={inc!r}"] if inc else []) + ([f"skips={exc!r}"] if exc else []))
     return _select(log, keep, "filter_activity", desc)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .drivers import Cause, RootCauses, root_causes
+from .drivers import Cause, LowConfidenceWarning, RootCauses, root_causes
 from .features import CATEGORIES, feature_category, features
 from .rules import Rules, rules
 from .targets import Target, parse_duration, target_values
@@ -23,6 +23,7 @@ __all__ = [
     "root_causes",
     "RootCauses",
     "Cause",
+    "LowConfidenceWarning",
     "target_values",
     "Target",
     "parse_duration",

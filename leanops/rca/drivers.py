@@ -19,7 +19,8 @@ How it works (the choices, so that results can be read with confidence):
    is fast (sufficient statistics on a sparse indicator matrix).
 4. **Causes before consequences.** Path features (an activity occurs, repeats, the
    variant), and the people and handoffs that come with a longer path (``involves:``,
-   ``handoffs``), are consequences of what the case is. They are considered only after the
+   ``handoffs``, who did an activity that not every case goes through), are
+   consequences of what the case is. They are considered only after the
    upstream features (attributes, resources, time, workload, data quality). A path
    condition whose effect is largely carried by an upstream cause (adding it to the model
    removes at least 20 % of that cause's effect, or it is determined by it) is reported
@@ -54,7 +55,11 @@ from ._format import condition_text, fmt_duration, fmt_effect
 from .features import features as build_features
 from .targets import Target, target_values
 
-__all__ = ["root_causes", "RootCauses", "Cause"]
+__all__ = ["root_causes", "RootCauses", "Cause", "LowConfidenceWarning"]
+
+
+class LowConfidenceWarning(UserWarning):
+    """Too few cases for the statistics to be trusted; results are marked low confidence."""
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
 MAX_VALUES = 30  # per text feature
@@ -147,6 +152,10 @@ class RootCauses:
             "reason": self.reason,
             "notes": list(self.notes),
         }
+
+    def __repr__(self) -> str:
+        what = f"{len(self.causes)} causes" if self.causes else "nothing to explain"
+        return f"<RootCauses of {self.target}: {what}, {self.n_cases:,} cases, {self.n_tested} conditions tested>"
 
     def sentences(self) -> list[str]:
         return [c.sentence for c in self.causes]
@@ -346,9 +355,8 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
     return cands, X, n_tested
 
 
-def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n_params):
+def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n: int):
     """Coefficient, t and the share of each candidate left after the selected set (vectorised)."""
-    n = n_params["n"]
     k = A_inv.shape[0]
     G = XZ @ A_inv
     xMy = xy - G @ Zy
@@ -513,7 +521,7 @@ def root_causes(
         warnings.warn(
             f"root_causes: only {n} cases with a value for target {tgt.name!r} (fewer than {MIN_CASES}); "
             "results are marked low confidence.",
-            UserWarning,
+            LowConfidenceWarning,
             stacklevel=2,
         )
     if n < 4 or float(np.nanstd(y)) == 0.0:
@@ -610,7 +618,7 @@ def root_causes(
     def select(stage_path: bool) -> None:
         while len(selected) < max_sel:
             Ainv = a_inv()
-            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, {"n": n})
+            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
             side = np.where(flippable & (np.sign(b) != want) & (want != 0), -1.0, 1.0)
             eligible = (path == stage_path) & sign_ok(b) & (raw_q < alpha) & (t != 0)
             if want != 0:
@@ -649,7 +657,7 @@ def root_causes(
     if n_upstream:
         Ainv = a_inv()
         beta = Ainv @ Zy
-        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, {"n": n})
+        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
         dir_ok = (raw_eff * want > 0) if want != 0 else np.ones(m, dtype=bool)
         for j in np.flatnonzero(path & (raw_q < alpha) & dir_ok):
             gam = G[j, 1:]  # association of the path condition with each cause (adjusted)

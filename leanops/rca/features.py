@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..log import EventLog
-from ..mining._steps import NAT, steps
+from ..mining._steps import steps
 
 __all__ = ["features", "feature_category", "CATEGORIES"]
 
@@ -66,6 +66,8 @@ _GENERATED = set(_NAMED_CATEGORY)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MAX_VARIANTS = 20
+# attributes that describe the data rather than the case (from leanops.estimate_start_times)
+_QUALITY_ATTRIBUTES = {"start_estimated"}
 MAX_INVOLVED = 60
 MAX_ANY_VALUES = 20
 
@@ -140,6 +142,8 @@ def features(log: EventLog) -> pd.DataFrame:
     def add(name: str, values, category: str) -> None:
         if name in cols:
             return
+        if name.split(":", 1)[-1].split("=", 1)[0] in _QUALITY_ATTRIBUTES:
+            category = "measurement"
         cols[name] = values
         cats[name] = category
 
@@ -192,12 +196,19 @@ def features(log: EventLog) -> pd.DataFrame:
     res_codes, res_labels = pd.factorize(res, sort=False)
     key = ci * max(n_act, 1) + act_codes
     first_occ = ~pd.Series(key).duplicated().to_numpy()
-    counts = np.zeros((n_cases, n_act), dtype=np.int64)
+    counts = np.zeros((n_cases, n_act), dtype=np.int32)
     np.add.at(counts, (ci, act_codes), 1)
+    by_act = np.argsort(act_codes, kind="stable")  # rows of each activity, in row order
+    act_bounds = np.searchsorted(act_codes[by_act], np.arange(n_act + 1))
+
+    def rows_of(a_i: int) -> np.ndarray:
+        return by_act[act_bounds[a_i]:act_bounds[a_i + 1]]
+
     if len(res_labels):
         for a_i, a in enumerate(acts):
-            m = first_occ & (act_codes == a_i)
-            if not m.any():
+            m = rows_of(a_i)
+            m = m[first_occ[m]]
+            if not len(m):
                 continue
             rc = res_codes[m]
             ok = rc >= 0
@@ -235,10 +246,7 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"occurs:{a}", occurs, "method")
         if c.max() > 1:
             add(f"count:{a}", c.astype(float), "method")
-    seq = pd.Series(np.asarray(acts, dtype=object)[act_codes] if len(d) else [], dtype=object)
-    variants = seq.groupby(ci, sort=True).agg(" > ".join) if len(d) else pd.Series(dtype=object)
-    top_variants = set(variants.value_counts().index[:MAX_VARIANTS])
-    add("variant", np.where(variants.isin(top_variants), variants, "other").astype(object), "method")
+    add("variant", _variants(act_codes, acts, starts, n_cases), "method")
 
     # ---- time (in the log's time zone)
     case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
@@ -261,7 +269,7 @@ def features(log: EventLog) -> pd.DataFrame:
     # and not yet started at that instant (defined for every case, known upfront).
     enabled = np.where(st.first, st.t_start, st.enabled)
     for a_i, a in enumerate(acts):
-        m = act_codes == a_i
+        m = rows_of(a_i)
         if not st.has_start[m].any():
             continue
         es, ss = np.sort(enabled[m]), np.sort(st.t_start[m])
@@ -285,12 +293,46 @@ def _duplicates_canonical(s: pd.Series, d: pd.DataFrame, na: np.ndarray) -> bool
     """XES files often repeat the activity or resource as an attribute; skip such copies."""
     if pd.api.types.is_numeric_dtype(s) or na.all():
         return False
-    sv = s.astype(str).to_numpy()
+    head = slice(0, 1000)  # a cheap look first: most attributes differ within the first rows
     for c in ("activity", "resource"):
-        ref = d[c].astype(str).to_numpy()
-        if np.all(na | (sv == ref)):
+        if not np.all(na[head] | (s.iloc[head].astype(str).to_numpy() == d[c].iloc[head].astype(str).to_numpy())):
+            continue
+        if np.all(na | (s.astype(str).to_numpy() == d[c].astype(str).to_numpy())):
             return True
     return False
+
+
+def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_cases: int) -> np.ndarray:
+    """The activity sequence of each case ("A > B > C"); the MAX_VARIANTS most frequent, else "other".
+
+    Sequences are told apart by two polynomial hashes and their length (vectorised), and
+    only one case per distinct sequence is spelt out.
+    """
+    n = len(act_codes)
+    if not n:
+        return np.zeros(0, dtype=object)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    codes = act_codes.astype(np.uint64) + np.uint64(1)
+    keys = []
+    with np.errstate(over="ignore"):  # the hashes wrap around modulo 2**64 on purpose
+        for base in (np.uint64(1_000_003), np.uint64(998_244_353)):
+            powers = np.ones(int(pos.max()) + 1, dtype=np.uint64)
+            for k in range(1, len(powers)):
+                powers[k] = powers[k - 1] * base
+            keys.append(np.add.reduceat(codes * powers[pos], starts))
+    keys.append(np.diff(np.r_[starts, n]).astype(np.uint64))
+    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    vid, _ = pd.factorize(pd.MultiIndex.from_frame(frame))
+    freq = np.bincount(vid)
+    top = np.argsort(-freq, kind="stable")[:MAX_VARIANTS]
+    first_case = np.full(len(freq), -1)
+    first_case[vid[::-1]] = np.arange(n_cases)[::-1]
+    labels = np.full(len(freq), "other", dtype=object)
+    bounds = np.r_[starts, n]
+    for v in top:
+        c = first_case[v]
+        labels[v] = " > ".join(acts[i] for i in act_codes[bounds[c]:bounds[c + 1]])
+    return labels[vid]
 
 
 def _as_str(s: pd.Series) -> np.ndarray:

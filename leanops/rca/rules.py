@@ -39,6 +39,9 @@ class Rules:
     table: pd.DataFrame  # rule, conditions, n_cases, support, mean, effect
     reason: str | None = None
 
+    def __repr__(self) -> str:
+        return f"<Rules for {self.target}: {len(self.table)} rules, {self.n_cases:,} cases>"
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
@@ -85,9 +88,10 @@ def _design(table: pd.DataFrame, include_path: bool) -> tuple[np.ndarray, list[t
     cols: list[np.ndarray] = []
     meta: list[tuple[str, str | None]] = []
     for c in table.columns:
-        if not include_path and (cats.get(c) == "method" or c.startswith("involves:") or c == "handoffs"):
-            continue
         s = table[c]
+        if not include_path and (cats.get(c) == "method" or c.startswith("involves:") or c == "handoffs"
+                                 or (c.startswith("resource@") and (s == "(none)").any())):
+            continue  # consequences of the path (who did an optional activity implies it happened)
         if s.dtype == bool:
             cols.append(s.to_numpy(dtype=float))
             meta.append((c, "true"))
@@ -96,8 +100,6 @@ def _design(table: pd.DataFrame, include_path: bool) -> tuple[np.ndarray, list[t
             meta.append((c, None))
         else:
             for v in s.astype(str).value_counts().index[:MAX_ONE_HOT]:
-                if v == "(none)" and c.startswith("resource@") and not include_path:
-                    continue  # "the activity did not happen" is a path feature
                 cols.append((s.astype(str) == v).to_numpy(dtype=float))
                 meta.append((c, str(v)))
     X = np.column_stack(cols) if cols else np.zeros((len(table), 0))
@@ -136,7 +138,8 @@ def rules(
         Smallest share of cases in a leaf.
     include_path : bool
         Also split on path features (an activity occurs, repeats, the variant, handoffs,
-        who was involved). Off by default: they are consequences of what the case is.
+        who was involved, who did an activity not every case goes through). Off by
+        default: they are consequences of what the case is.
     seed : int, numpy Generator or None
         For the tie-breaking of the tree.
     feature_table : DataFrame, optional
@@ -171,8 +174,10 @@ def rules(
     n = int(mask.sum())
     base = float(y.mean()) if n else float("nan")
     empty = pd.DataFrame(columns=["rule", "n_cases", "support", "mean", "effect"])
-    if n < 4 or float(np.std(y)) == 0.0:
-        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: target {tgt.name!r} does not vary")
+    if n < 4:
+        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: only {n} cases have a value for target {tgt.name!r}")
+    if float(np.std(y)) == 0.0:
+        return Rules(tgt.name, tgt.unit, base, n, empty, f"nothing to explain: target {tgt.name!r} is the same for every case")
     table = build_features(log) if feature_table is None else feature_table.reindex(log.case_ids)
     if feature_table is not None:
         table.attrs = dict(feature_table.attrs)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice
+from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
@@ -56,6 +57,10 @@ class WaitingCauses:
     totals: dict[str, float]  # seconds per cause, plus "wait"
     calendar: str  # how working calendars were obtained
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"<WaitingCauses: {len(self.instances):,} waiting instances, "
+                f"{fmt_duration(self.totals.get('wait', 0.0))} in total>")
 
     def to_frame(self) -> pd.DataFrame:
         """Waiting seconds per activity and cause (``by_activity``)."""
@@ -103,6 +108,13 @@ class WaitingCauses:
         return (f"<div><b>Waiting-time causes</b> ({e(self.calendar)})<table><tr><th>activity</th>"
                 f"<th>wait</th>{head}</tr>{rows}</table></div>")
 
+    def _repr_svg_(self) -> str | None:
+        if not len(self.by_activity):
+            return None
+        from . import charts
+
+        return charts.to_svg(self.plot())
+
     def plot(self, *, by: Literal["activity", "resource"] = "activity", top: int = 15, ax=None):
         """Stacked bars of waiting time per activity (or resource), split by cause."""
         from . import charts
@@ -110,18 +122,15 @@ class WaitingCauses:
         return charts.waiting(self, by=by, top=top, ax=ax)
 
 
-def _resolve_calendars(log: EventLog, calendar: Any) -> tuple[Any, str, list[str]]:
+CalendarSpec = Calendar | dict[str, Calendar] | Literal["discover", "24/7"] | None
+
+
+def _resolve_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str, list[str]]:
     """Return (calendar or dict of calendars or None for 24/7, description, notes)."""
     notes: list[str] = []
     if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
         return None, "24/7 calendar", notes
     if isinstance(calendar, str) and calendar == "discover":
-        try:
-            from ..calendar import discover_calendar  # core module (may not exist in old trees)
-        except ImportError:
-            notes.append("no working calendars available (leanops.calendar missing): assumed 24/7, "
-                         "so off-shift waiting counts as extraneous")
-            return None, "24/7 calendar (calendar discovery unavailable)", notes
         try:
             cals = discover_calendar(log, by="resource")
         except Exception as exc:  # discovery can fail on tiny or odd logs: fall back, say so
@@ -132,9 +141,83 @@ def _resolve_calendars(log: EventLog, calendar: Any) -> tuple[Any, str, list[str
         raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {calendar!r}.")
     if isinstance(calendar, dict):
         return calendar, "working calendars given per resource", notes
-    if hasattr(calendar, "working_seconds"):
+    if isinstance(calendar, Calendar) or hasattr(calendar, "working_seconds"):
         return calendar, f"calendar {calendar}", notes
     raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {type(calendar).__name__}.")
+
+
+class _Dominance:
+    """Sums of weights over positions ``[0, p)`` whose key is among the ``c`` smallest.
+
+    A merge-sort tree, vectorised level by level: at level L the positions are cut in
+    blocks of 2**L, each sorted by key, with cumulative weights. A prefix ``[0, p)`` is the
+    union of one block per set bit of ``p``. This answers "busy time in the window spent on
+    instances enabled before this one" for every waiting instance at once, in
+    O((segments + windows) log segments) and without materialising (window, segment) pairs.
+    """
+
+    def __init__(self, keys: np.ndarray):
+        s = len(keys)
+        self.size = s
+        self.sorted_keys = np.sort(keys, kind="stable")
+        rank = np.empty(s, dtype=np.int64)
+        rank[np.argsort(keys, kind="stable")] = np.arange(s)
+        pos = np.arange(s, dtype=np.int64)
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+        level = 0
+        while (1 << level) <= s:
+            comp = (pos >> level) * s + rank
+            order = np.argsort(comp, kind="stable")
+            self.levels.append((comp[order], order))
+            level += 1
+
+    def count_le(self, e: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.sorted_keys, e, side="right")
+
+    def cums(self, weights: np.ndarray) -> list[np.ndarray]:
+        return [np.r_[0.0, np.cumsum(weights[order])] for _, order in self.levels]
+
+    def prefix(self, cums: list[np.ndarray], p: np.ndarray, c: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(p))
+        for level, ((comp, _), cum) in enumerate(zip(self.levels, cums)):
+            has = ((p >> level) & 1).astype(bool)
+            if not has.any():
+                continue
+            m = (p[has] >> level) - 1
+            start = m << level
+            at = np.searchsorted(comp, m * self.size + c[has], side="left")
+            out[has] += cum[at] - cum[start]
+        return out
+
+
+class _Windows:
+    """The waiting windows of one resource against its busy segments."""
+
+    def __init__(self, w, a, b, e_w, seg_s, seg_e, seg_en):
+        self.w, self.a, self.b = w, a, b
+        # segments overlapping [a, b): lo..hi-1 (segment starts and ends are both sorted)
+        self.lo = np.searchsorted(seg_e, a, side="right")
+        self.hi = np.maximum(np.searchsorted(seg_s, b, side="left"), self.lo)
+        self.some = self.hi > self.lo
+        self.lo_c = np.minimum(self.lo, len(seg_s) - 1)
+        self.hi_c = np.maximum(self.hi - 1, 0)
+        self.dom = _Dominance(seg_en)
+        self.c_w = self.dom.count_le(e_w)  # contention: instances enabled no later
+        self.c_all = np.full(len(w), len(seg_en))
+        self.lo_ok = self.some & (seg_en[self.lo_c] <= e_w)
+        self.hi_ok = self.some & (seg_en[self.hi_c] <= e_w)
+
+    def sums(self, weights, before, after, sel):
+        """Weighted busy time inside the selected windows: all of it, and the contention part.
+        ``before``/``after``: the weight of the edge segments' parts outside the window."""
+        cums = self.dom.cums(weights)
+        lo, hi = self.lo[sel], self.hi[sel]
+        call, cw = self.c_all[sel], self.c_w[sel]
+        total = self.dom.prefix(cums, hi, call) - self.dom.prefix(cums, lo, call)
+        cont = self.dom.prefix(cums, hi, cw) - self.dom.prefix(cums, lo, cw)
+        total -= np.where(self.some[sel], before + after, 0.0)
+        cont -= np.where(self.lo_ok[sel], before, 0.0) + np.where(self.hi_ok[sel], after, 0.0)
+        return np.clip(total, 0, None), np.clip(cont, 0, None)
 
 
 def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray:
@@ -148,7 +231,7 @@ def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray
 def waiting_causes(
     log: EventLog,
     *,
-    calendar: Any = "discover",
+    calendar: CalendarSpec = "discover",
     batch_tolerance: str | float = "1s",
     contention: Literal["pool", "resource"] = "pool",
 ) -> WaitingCauses:
@@ -196,7 +279,8 @@ def waiting_causes(
     if len(log) and not log.has_start_times:
         raise InputError(
             "waiting_causes needs start times (waiting runs from enablement to start); this log has "
-            "completion times only. Map a start column with --start / start=..., or estimate them first."
+            "completion times only. Map a start column with --start / start=... (leanops.estimate_start_times "
+            "can fill them, but estimated starts wait for the resource by construction)."
         )
     check_choice("contention", contention, ("pool", "resource"))
     cals, cal_desc, notes = _resolve_calendars(log, calendar)
@@ -282,43 +366,55 @@ def waiting_causes(
     contention_t = np.zeros(n, dtype=np.float64)
     priority = np.zeros(n, dtype=np.float64)
     unavail = np.zeros(n, dtype=np.float64)
+    win_meta: dict[int, _Windows] = {}
     for rc, (seg_s, seg_e, seg_en) in segs.items():
         rows = by_res[rc]
         w = rows[waiting[rows] & (win_b[rows] > win_a[rows])]
         if not len(w):
             continue
-        a, b = win_a[w], win_b[w]
-        lo = np.searchsorted(seg_e, a, side="right")
-        hi = np.searchsorted(seg_s, b, side="left")
-        cnt = np.maximum(hi - lo, 0)
-        if cnt.sum():
-            rep = np.repeat(np.arange(len(w)), cnt)
-            offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            j = np.repeat(lo, cnt) + offs
-            x = np.maximum(seg_s[j], a[rep])
-            y = np.minimum(seg_e[j], b[rep])
-            ov = np.clip(y - x, 0, None).astype(float)
-            if contention == "pool":
-                acts_w = st.activity[w][rep]
-                for a_code in np.unique(acts_w):
-                    sel = acts_w == a_code
-                    if int(a_code) in blocked:
-                        ov[sel] = np.clip(measure(int(a_code), y[sel]) - measure(int(a_code), x[sel]), 0, ov[sel])
-                    else:
-                        ov[sel] = 0.0
-            later = seg_en[j] > enabled[w][rep]
-            contention_t[w] = np.bincount(rep, weights=np.where(later, 0.0, ov), minlength=len(w))
-            priority[w] = np.bincount(rep, weights=np.where(later, ov, 0.0), minlength=len(w))
+        wm = _Windows(w, win_a[w], win_b[w], enabled[w], seg_s, seg_e, seg_en)
+        win_meta[rc] = wm
+        lens = (seg_e - seg_s).astype(float)
+        before = np.clip(wm.a - seg_s[wm.lo_c], 0, None).astype(float)
+        after = np.clip(seg_e[wm.hi_c] - wm.b, 0, None).astype(float)
+        own_busy, own_cont = wm.sums(lens, before, after, np.ones(len(w), dtype=bool))
+        if contention == "resource":
+            contention_t[w] = own_cont
+            priority[w] = np.clip(own_busy - own_cont, 0, None)
         cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
         if cal is not None:
             # idle time outside the calendar (busy time off shift stays busy)
-            span = (b - a).astype(float)
-            own_busy = np.zeros(len(w))
-            if cnt.sum():
-                own_busy = np.bincount(rep, weights=np.clip(y - x, 0, None).astype(float), minlength=len(w))
-            off = span - _working_seconds(cal, a, b) * 1e9
-            idle = span - own_busy
-            unavail[w] = np.clip(np.minimum(off, idle), 0, None)
+            span = (wm.b - wm.a).astype(float)
+            off = span - _working_seconds(cal, wm.a, wm.b) * 1e9
+            unavail[w] = np.clip(np.minimum(off, span - own_busy), 0, None)
+    if contention == "pool" and win_meta:
+        # busy time counts only while the activity's whole pool was busy: weigh each
+        # segment by the blocked time it contains (one measure call per activity)
+        for a_code in np.unique(st.activity[np.concatenate([wm.w for wm in win_meta.values()])]):
+            a_code = int(a_code)
+            if a_code not in blocked:
+                continue
+            users = [(rc, wm, st.activity[wm.w] == a_code) for rc, wm in win_meta.items()]
+            users = [(rc, wm, sel) for rc, wm, sel in users if sel.any()]
+            seg_s_all = np.concatenate([segs[rc][0] for rc, _, _ in users])
+            seg_e_all = np.concatenate([segs[rc][1] for rc, _, _ in users])
+            ms_all, me_all = measure(a_code, seg_s_all), measure(a_code, seg_e_all)
+            ma_all = measure(a_code, np.concatenate([wm.a[sel] for _, wm, sel in users]))
+            mb_all = measure(a_code, np.concatenate([wm.b[sel] for _, wm, sel in users]))
+            o_seg = o_win = 0
+            for rc, wm, sel in users:
+                k = len(segs[rc][0])
+                ms, me = ms_all[o_seg:o_seg + k], me_all[o_seg:o_seg + k]
+                q = int(sel.sum())
+                ma, mb = ma_all[o_win:o_win + q], mb_all[o_win:o_win + q]
+                o_seg += k
+                o_win += q
+                wts = np.clip(me - ms, 0, None)
+                before = np.clip(ma - ms[wm.lo_c[sel]], 0, None)
+                after = np.clip(me[wm.hi_c[sel]] - mb, 0, None)
+                tot, cont = wm.sums(wts, before, after, sel)
+                contention_t[wm.w[sel]] = cont
+                priority[wm.w[sel]] = np.clip(tot - cont, 0, None)
     contention_v = contention_t
     wait_f = wait.astype(float)
     batch_f = batch.astype(float)

@@ -1,0 +1,855 @@
+"""The sections of the bottleneck report, one function each: ``Context -> Section``.
+
+A section only shows an analysis that leanops implements; each one states how its
+numbers are computed in ``notes`` (gathered in the appendix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..log import EventLog
+from . import charts
+from . import format as fmt
+from .config import ReportConfig
+from .model import Card, Figure, Finding, Section, Table
+
+__all__ = ["Context", "SECTIONS", "SECTION_TITLES", "case_times"]
+
+
+@dataclass
+class Context:
+    """What a section function gets: the (period-filtered) log and the report options."""
+
+    log: EventLog
+    config: ReportConfig
+    name: str
+    period: dict[str, Any] = field(default_factory=dict)
+    done: dict[str, Section] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+def case_times(log: EventLog) -> pd.DataFrame:
+    """Per case: ``case_id``, ``start`` (first start, or end where unknown), ``end`` (last
+    end), ``lead_time_s`` and ``instances``."""
+    cached = log._cache.get("report_case_times")
+    if cached is not None:
+        return cached
+    d = log.df
+    starts = log.case_starts
+    if len(d) == 0:
+        out = pd.DataFrame({"case_id": [], "start": [], "end": [], "lead_time_s": [], "instances": []})
+    else:
+        t0 = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
+        t1 = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        first = np.minimum.reduceat(t0, starts)
+        last = np.maximum.reduceat(t1, starts)
+        out = pd.DataFrame(
+            {
+                "case_id": d["case_id"].to_numpy()[starts],
+                "start": pd.to_datetime(first, utc=True),
+                "end": pd.to_datetime(last, utc=True),
+                "lead_time_s": (last - first) / 1e9,
+                "instances": np.diff(np.r_[starts, len(d)]),
+            }
+        )
+    log._cache["report_case_times"] = out
+    return out
+
+
+# ------------------------------------------------------------------------------ KPIs
+def kpis(ctx: Context) -> Section:
+    log = ctx.log
+    vs = _value_stream(ctx)
+    ct = case_times(log)
+    lt = ct["lead_time_s"].to_numpy(dtype=float)
+    span_s = (vs.end - vs.start).total_seconds()
+    s = Section("kpis", "Key performance indicators")
+    s.data = {
+        "cases": vs.n_cases,
+        "events": len(log),
+        "lead_time_mean_s": vs.lead_time_mean_s,
+        "lead_time_median_s": vs.lead_time_median_s,
+        "lead_time_p90_s": vs.lead_time_p90_s,
+        "pce": vs.pce,
+        "throughput_per_day": vs.throughput_per_day,
+        "wip_mean": vs.wip_mean,
+        "wip_max": vs.wip_max,
+        "takt_time_s": vs.takt_time_s,
+        "span_s": span_s,
+    }
+    s.cards = [
+        Card("Lead time (mean)", fmt.duration(vs.lead_time_mean_s)),
+        Card("Lead time (90th percentile)", fmt.duration(vs.lead_time_p90_s)),
+        Card("PCE (processing ÷ lead time)", fmt.percent(vs.pce)),
+        Card("Throughput", fmt.per_day(vs.throughput_per_day)),
+        Card("Work in progress (mean)", f"{fmt.number(vs.wip_mean, digits=1)} cases"),
+        Card("Takt time (working time per case)", fmt.duration(vs.takt_time_s)),
+    ]
+    s.summary.append(
+        f"{fmt.count(vs.n_cases)} cases over {fmt.duration(span_s)} ({_day(vs.start)} to {_day(vs.end)}): "
+        f"{fmt.per_day(vs.throughput_per_day)} on average, with {fmt.number(vs.wip_mean, digits=1)} cases in progress "
+        f"at a time (at most {fmt.count(vs.wip_max)})."
+    )
+    s.summary.append(
+        f"A case takes **{fmt.duration(vs.lead_time_mean_s)}** on average from its first to its last activity; half take "
+        f"less than {fmt.duration(vs.lead_time_median_s)} and one in ten takes more than {fmt.duration(vs.lead_time_p90_s)}."
+    )
+    s.findings.append(
+        Finding(
+            0.5,
+            f"Lead time is **{fmt.duration(vs.lead_time_mean_s)}** on average (median {fmt.duration(vs.lead_time_median_s)}), "
+            f"and one case in ten takes more than **{fmt.duration(vs.lead_time_p90_s)}**.",
+        )
+    )
+    if lt.size:
+        s.figures.append(
+            Figure(
+                "Lead time per case",
+                charts.histogram(
+                    lt, fmt=fmt.duration, label="Histogram of lead time per case",
+                    marks=[("median", vs.lead_time_median_s), ("p90", vs.lead_time_p90_s)], count_unit="cases",
+                    duration=True,
+                ),
+                f"{fmt.count(lt.size)} cases; dashed lines mark the median and the 90th percentile.",
+            )
+        )
+        weekly = ct.set_index("end")["case_id"].resample("W-MON", label="left", closed="left").count()
+        if len(weekly) >= 2:
+            s.figures.append(
+                Figure(
+                    "Cases completed per week",
+                    charts.column_chart(
+                        [f"{d:%Y-%m-%d}" for d in weekly.index],
+                        weekly.to_numpy(dtype=float), fmt=lambda v: f"{v:,.0f}", label="Cases completed per week",
+                        unit="cases", max_labels=9,
+                    ),
+                    f"Completed cases by the week (Monday to Sunday, UTC) of their last activity; {len(weekly)} weeks, "
+                    "labelled by their Monday. The first and last weeks may be partial.",
+                )
+            )
+    s.notes += [
+        "Lead time: per case, from the start of its first activity (its end where the log has no start) "
+        "to the end of its last activity, in calendar time.",
+        "Throughput: cases in the log per calendar day between the first start and the last end.",
+        "Work in progress: cases open (started, not yet ended) at each instant, averaged over that span; "
+        "Little's law ties it to throughput × mean lead time.",
+    ]
+    return s
+
+
+def _card_value(v: Any, unit: str) -> str:
+    if unit == "cases":
+        return fmt.count(v, "cases")
+    if unit == "wip":
+        return f"{fmt.number(v, digits=1)} cases"
+    return fmt.value(v, unit)
+
+
+def _day(ts: Any) -> str:
+    return "–" if ts is None or pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
+
+
+# ----------------------------------------------------------------------- data quality
+def quality(ctx: Context) -> Section:
+    log = ctx.log
+    q = log.quality
+    s = Section("quality", "Data quality")
+    rows_read, rows_kept = q.rows_read, q.rows_kept
+    n_drop, n_rep = sum(q.dropped.values()), sum(q.repaired.values())
+    d = log.df
+    no_start = int(d["start"].isna().sum())
+    no_res = int(d["resource"].isna().sum())
+    n = len(d)
+    s.summary.append(
+        f"{fmt.count(rows_read)} source rows read and {fmt.count(rows_kept)} kept "
+        f"({fmt.percent(rows_kept / rows_read if rows_read else np.nan)}), giving {fmt.count(n)} activity instances "
+        f"in {fmt.count(log.n_cases)} cases."
+        + ("" if n_drop or n_rep else " Nothing was dropped or repaired.")
+    )
+    if n_drop:
+        s.summary.append(
+            f"{fmt.count(n_drop)} rows were dropped: "
+            + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')}" for k, v in q.dropped.items()) + "."
+        )
+    if n_rep:
+        s.summary.append(
+            f"{fmt.count(n_rep)} rows were repaired: "
+            + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')}" for k, v in q.repaired.items()) + "."
+        )
+    if no_start == n and n:
+        s.summary.append(
+            "The log has completion times only, so waiting and processing cannot be told apart "
+            "within an activity; times between activities are measured end to end."
+        )
+    elif no_start:
+        s.summary.append(f"{fmt.count(no_start)} activity instances ({fmt.percent(no_start / n)}) have no start time.")
+    if no_res:
+        s.summary.append(f"{fmt.count(no_res)} activity instances ({fmt.percent(no_res / n)}) have no resource.")
+    per = ctx.period
+    if per.get("cases_before") is not None:
+        s.summary.append(
+            f"Period filter: {fmt.count(per['cases_after'])} of {fmt.count(per['cases_before'])} cases "
+            f"started {per['label']}; the other {fmt.count(per['cases_before'] - per['cases_after'])} are left out."
+        )
+    rows = [("read", "source rows", rows_read), ("kept", "source rows", rows_kept)]
+    rows += [("dropped", k, v) for k, v in q.dropped.items()]
+    rows += [("repaired", k, v) for k, v in q.repaired.items()]
+    rows += [("missing", "start time", no_start), ("missing", "resource", no_res)]
+    s.tables.append(
+        Table("Rows read, kept, dropped and repaired", pd.DataFrame(rows, columns=["kind", "reason", "rows"]),
+              units={"rows": "count"}, key="rows")
+    )
+    if q.warnings:
+        s.tables.append(Table("Warnings while reading", pd.DataFrame({"warning": list(q.warnings)}), key="warnings"))
+    g = pd.DataFrame({
+        "activity": d["activity"].astype(str),
+        "case": log.case_codes,
+        "no_start": d["start"].isna().to_numpy(),
+        "no_resource": d["resource"].isna().to_numpy(),
+    }).groupby("activity", sort=False, observed=True)
+    acts = pd.DataFrame({
+        "instances": g.size(),
+        "cases": g["case"].nunique(),
+        "without_start": g["no_start"].mean(),
+        "without_resource": g["no_resource"].mean(),
+    }).sort_values(["instances"], ascending=False, kind="stable").reset_index()
+    s.tables.append(
+        Table("Activities in the log", acts, key="activities",
+              units={"instances": "count", "cases": "count", "without_start": "percent", "without_resource": "percent"},
+              labels={"without_start": "without start time", "without_resource": "without resource"})
+    )
+    share_dropped = n_drop / rows_read if rows_read else 0.0
+    if share_dropped >= 0.01:
+        s.findings.append(
+            Finding(0.95, f"Data quality: {fmt.percent(share_dropped)} of the source rows were dropped "
+                          f"({fmt.count(n_drop)} rows); read the data-quality section before trusting the numbers.")
+        )
+    s.data = {"info": log.summary(), "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
+    s.notes.append(
+        "Data quality: rows are counted as they are read; nothing is dropped silently. Start/complete "
+        "pairs make one activity instance, so kept rows can exceed instances."
+    )
+    return s
+
+
+# -------------------------------------------------------------- shared analyses (cached)
+def _value_stream(ctx: Context):
+    if "vs" not in ctx.cache:
+        from ..mining import value_stream
+
+        ctx.cache["vs"] = value_stream(ctx.log, value_added=ctx.config.value_added)
+    return ctx.cache["vs"]
+
+
+def _bottlenecks(ctx: Context) -> pd.DataFrame:
+    if "bn" not in ctx.cache:
+        from ..mining import bottlenecks
+
+        ctx.cache["bn"] = bottlenecks(ctx.log)
+    return ctx.cache["bn"]
+
+
+def _hot_activity(ctx: Context) -> str | None:
+    """The top-ranked bottleneck (from the bottleneck section, computed first), marked in
+    red wherever it appears."""
+    sec = ctx.done.get("bottlenecks")
+    if sec is None or sec.error:
+        return None
+    return sec.data.get("top")
+
+
+# ----------------------------------------------------------------------- process map
+def process_map(ctx: Context) -> Section:
+    from ..mining import discover
+    from ..mining.graph import END, START
+
+    g = discover(ctx.log)
+    s = Section("map", "Process map", command="discover")
+    s.data = g.to_json()
+    n_act, n_paths = len(g.nodes), len(g.edges)
+    max_nodes = 30
+    shown = g
+    if n_act > 15 or n_paths > 40:  # a readable map: the main activities and paths (the tables keep all)
+        shown = discover(ctx.log, activities=0.95, paths=0.7)
+    svg = charts.sanitize_svg(shown.to_svg(overlay="performance", max_nodes=max_nodes))
+    caption = (
+        "Directly-follows map with the performance overlay: edge labels give the mean wait between "
+        "two activities, edge width follows how often the path is taken, nodes show count and mean processing time."
+    )
+    hot = _hot_activity(ctx)
+    if hot is not None:
+        svg, marked = charts.outline_node(svg, hot)
+        if marked:
+            caption += f" Outlined in red: the top-ranked bottleneck, {hot}."
+    if shown is not g:
+        caption += (f" Simplified for reading: {len(shown.nodes)} of {n_act} activities and {len(shown.edges)} of "
+                    f"{n_paths} paths are drawn; the table below and the JSON output cover them all.")
+    s.figures.append(Figure("Process map", svg, caption))
+    s.summary.append(
+        f"{fmt.count(ctx.log.n_cases)} cases follow {fmt.count(n_act)} activities along {fmt.count(n_paths)} "
+        f"distinct paths (directly-follows relations between activities)."
+    )
+    e = g.edges.copy()
+    e = e[(e["source"] != START) & (e["target"] != END)]
+    if len(e):
+        e["wait_total_s"] = e["wait_mean_s"].fillna(0) * e["count"]
+        e = e.sort_values("wait_total_s", ascending=False, kind="stable").reset_index(drop=True)
+        top = e.iloc[0]
+        total = e["wait_total_s"].sum()
+        where = (f"in the loop of **{top['source']}** back to itself" if top["source"] == top["target"]
+                 else f"between **{top['source']}** and **{top['target']}**")
+        s.summary.append(
+            f"Most waiting happens {where}: "
+            f"{fmt.count(top['count'])} times, {fmt.duration(top['wait_mean_s'])} on average "
+            f"({fmt.percent(top['wait_total_s'] / total if total else np.nan)} of all waiting between activities)."
+        )
+        cols = ["source", "target", "count", "cases", "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_total_s"]
+        s.tables.append(Table(
+            "Paths with the most waiting in total", e[cols], key="paths",
+            units={"count": "count", "cases": "count", "wait_mean_s": "duration", "wait_median_s": "duration",
+                   "wait_p90_s": "duration", "wait_total_s": "duration"},
+            labels={"count": "transitions", "wait_mean_s": "wait mean", "wait_median_s": "wait median",
+                    "wait_p90_s": "wait p90", "wait_total_s": "wait in total"},
+            highlight=[i for i, t in enumerate(e["target"].head(50)) if hot is not None and t == hot],
+            max_rows=10,
+        ))
+    s.notes.append(
+        "Process map: instances of a case are ordered by start (end where unknown); an edge a → b counts "
+        "consecutive instances. Its wait is start(b) − end(a), 0 when they overlap (parallel work), and end to "
+        "end where b has no start time. Maps with more than 15 activities or 40 paths are drawn simplified (the "
+        "most frequent activities covering 95 % of instances, the most frequent paths covering 70 % of "
+        "transitions, kept connected); the tables and the JSON hold every path."
+    )
+    return s
+
+
+# ----------------------------------------------------------------------- value stream
+def value_stream_section(ctx: Context) -> Section:
+    vs = _value_stream(ctx)
+    s = Section("valuestream", "Value stream", command="valuestream")
+    s.data = vs.to_dict()
+    lead, proc, wait = vs.lead_time_mean_s, vs.processing_time_mean_s, vs.waiting_time_mean_s
+    s.summary.append(
+        f"Of the mean lead time of {fmt.duration(lead)}, {fmt.duration(proc)} ({fmt.percent(proc / lead if lead else np.nan)}) "
+        f"is processing and **{fmt.duration(wait)} ({fmt.percent(wait / lead if lead else np.nan)}) is waiting**. "
+        f"Process cycle efficiency (PCE) is {fmt.percent(vs.pce)}."
+    )
+    steps = vs.steps.copy()
+    hot = _hot_activity(ctx)
+    by_share = steps.sort_values("share_of_lead_time", ascending=False, kind="stable")
+    if len(by_share) and by_share["share_of_lead_time"].iloc[0] > 0:
+        top = by_share.iloc[0]
+        s.summary.append(
+            f"The step that takes the largest share of lead time is **{top['activity']}** "
+            f"({fmt.percent(top['share_of_lead_time'])}: {fmt.percent(top['waiting_share'])} waiting before it, "
+            f"{fmt.percent(top['processing_share'])} processing)."
+        )
+    slow = steps[~steps["meets_takt"].astype(bool)] if "meets_takt" in steps else steps.iloc[0:0]
+    if np.isfinite(vs.takt_time_s):
+        if len(slow):
+            s.summary.append(
+                f"Takt time is {fmt.duration(vs.takt_time_s)} of working time per case; "
+                f"{fmt.count(len(slow))} steps cannot keep that pace with their current staff: "
+                + ", ".join(f"**{a}**" for a in slow["activity"].head(5)) + "."
+            )
+        else:
+            s.summary.append(
+                f"Takt time is {fmt.duration(vs.takt_time_s)} of working time per case; every step keeps that pace "
+                "with its current staff, so the waiting is not a lack of capacity on average."
+            )
+    s.findings.append(Finding(
+        0.97,
+        f"A case takes **{fmt.duration(lead)}** on average (one in ten more than {fmt.duration(vs.lead_time_p90_s)}), "
+        f"and **{fmt.percent(wait / lead if lead else np.nan)} of it is waiting** ({fmt.duration(wait)}); "
+        f"PCE is {fmt.percent(vs.pce)}."
+        + (f" The largest share goes to **{by_share.iloc[0]['activity']}** ({fmt.percent(by_share.iloc[0]['share_of_lead_time'])} of lead time)."
+           if len(by_share) else ""),
+    ))
+    s.cards = [
+        Card("Processing per case (mean)", fmt.duration(proc)),
+        Card("Waiting per case (mean)", fmt.duration(wait), hot=True),
+    ]
+    chart = by_share[by_share["share_of_lead_time"] > 0].head(12)
+    if len(chart):
+        labels = list(chart["activity"].astype(str))
+        s.figures.append(Figure(
+            "Where the lead time goes",
+            charts.stacked_bars(
+                labels,
+                [("waiting before the step", list(chart["waiting_share"] * lead), charts.WAIT),
+                 ("processing", list(chart["processing_share"] * lead), charts.PROCESS)],
+                fmt=fmt.duration, highlight=[i for i, a in enumerate(labels) if a == hot],
+                label="Lead time per case by step, waiting and processing", duration=True,
+            ),
+            f"Mean time per case attributed to each step (the {len(chart)} largest of {len(steps)}); the shares of all "
+            "steps add up to the lead time." + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+        ))
+    cols = ["activity", "instances", "processing_mean_s", "waiting_mean_s", "share_of_lead_time",
+            "value_added", "resources", "cycle_time_s", "meets_takt"]
+    cols = [c for c in cols if c in steps.columns]
+    if "value_added" in cols and vs.value_added is None:
+        cols.remove("value_added")  # every step counts as value-adding: the column says nothing
+    s.tables.append(Table(
+        "Steps in flow order", steps[cols], key="steps",
+        units={"instances": "count", "cases": "count", "processing_mean_s": "duration", "waiting_mean_s": "duration",
+               "share_of_lead_time": "percent", "resources": "count", "cycle_time_s": "duration"},
+        labels={"processing_mean_s": "processing mean", "waiting_mean_s": "wait before (mean)",
+                "share_of_lead_time": "share of lead time", "value_added": "value added",
+                "cycle_time_s": "cycle time", "meets_takt": "meets takt"},
+        highlight=[i for i, a in enumerate(steps["activity"].head(200)) if a == hot],
+    ))
+    s.notes += [
+        "Value stream: processing time of a case is the time covered by at least one of its instances (parallel "
+        "instances count once); waiting is the rest of its lead time. Every instant of a case is attributed to one "
+        "step, so the steps' shares add up to 100 %.",
+        "PCE (process cycle efficiency): value-added processing time over lead time, summed over cases; every "
+        "activity counts as value-adding unless told otherwise.",
+        "Takt time: the working time of the calendar learnt from the log, over the span, divided by the number "
+        "of cases. A step's cycle time is its processing per case divided by the resources doing it; above "
+        "takt it cannot keep pace.",
+    ]
+    if vs.starts_estimated > 0:
+        s.notes.append(f"{fmt.percent(vs.starts_estimated)} of the start times were estimated (the log lacks them).")
+    return s
+
+
+# ----------------------------------------------------------------------- bottlenecks
+def bottlenecks_section(ctx: Context) -> Section:
+    b = _bottlenecks(ctx)
+    s = Section("bottlenecks", "Bottlenecks", command="bottlenecks")
+    s.data = {"bottlenecks": b, "score": b.attrs.get("score")}
+    if not len(b):
+        s.summary.append("No step waits: there is no bottleneck to rank.")
+        return s
+    top = b.iloc[0]
+    if not top["score"] > 0:
+        most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+        if not most["wait_share"] > 0:
+            s.summary.append("No step waits: there is no bottleneck to rank.")
+            return s
+        s.summary.append(
+            f"No step waits while its resources are busy, so no step constrains the flow. Most waiting happens "
+            f"before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all waiting, "
+            f"{fmt.duration(most['wait_mean_s'])} per instance)."
+        )
+        s.findings.append(Finding(1.0, s.summary[-1], key="bottleneck"))
+        s.data["top"] = None
+    else:
+        s.data["top"] = str(top["activity"])
+        s.summary.append(str(top["evidence"]))
+    busy = float(top["contention"]) if pd.notna(top["contention"]) else 0.0
+    if s.data["top"] is None:
+        text = None
+    elif busy >= 0.6:
+        text = (
+            f"The bottleneck is **{top['activity']}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
+            f"({fmt.duration(top['wait_mean_s'])} per instance), while its pool was {fmt.percent(busy, digits=0)} busy: "
+            "work queues there for lack of capacity."
+        )
+    else:
+        text = (
+            f"Most waiting happens before **{top['activity']}** ({fmt.percent(top['wait_share'])} of all waiting, "
+            f"{fmt.duration(top['wait_mean_s'])} per instance), but its pool was only {fmt.percent(busy, digits=0)} busy "
+            "during those waits: the queue is not a lack of people."
+        )
+    if text:
+        s.findings.append(Finding(1.0, text, key="bottleneck"))
+    chart = b.head(12)
+    s.figures.append(Figure(
+        "Share of all waiting, by step (ranked by bottleneck score)",
+        charts.bar_chart(list(chart["activity"].astype(str)), list(chart["wait_share"]), fmt=lambda v: fmt.percent(v, digits=0),
+                         highlight=[0] if s.data["top"] else [], color=charts.WAIT, label="Share of all waiting by step"),
+        "Bars: the share of all waiting that happens before each step, in the order of the bottleneck score "
+        "(wait share × contention × utilisation). Red: the top-ranked bottleneck.",
+    ))
+    cols = ["rank", "activity", "score", "wait_mean_s", "wait_share", "contention", "utilization", "service_mean_s",
+            "queue_mean", "rework_share"]
+    cols = [c for c in cols if c in b.columns]
+    s.tables.append(Table(
+        "Ranking", b[cols], key="bottlenecks",
+        units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
+               "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
+               "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
+        labels={"score": "score (0 to 1)", "wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
+                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean, instances)",
+                "queue_max": "queue (max)", "rework_share": "rework"},
+        highlight=[0] if s.data["top"] else [], max_rows=10,
+    ))
+    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence"]].head(5), key="evidence",
+                          units={"rank": "count"}))
+    s.notes.append(
+        "Bottleneck score = wait share × contention × utilisation: the share of all waiting spent before the step, "
+        "times how busy its pool was during those waits (working time only), times the pool's utilisation over "
+        "the log. A long wait while the pool is idle (batching, schedules, hand-offs) scores low: it is waste, but "
+        "not a capacity constraint."
+    )
+    return s
+
+
+# -------------------------------------------------------------------- waiting causes
+_WAIT_COLOURS = {
+    "unavailability": "#4f8fc0",
+    "extraneous": "#9aa5b1",
+    "batching": "#7b61b3",
+    "contention": "#b5523b",
+    "prioritisation": "#e3a33b",
+}
+_WAIT_MEANING = {
+    "unavailability": "the resource was off shift (outside its working hours)",
+    "extraneous": "none of the other causes applies (the customer, another department, a timer, a hand-off)",
+    "batching": "work waited to be released together with other work",
+    "contention": "the resources were busy with other cases",
+    "prioritisation": "other cases that arrived later were served first",
+}
+
+
+def waiting_section(ctx: Context) -> Section:
+    from ..rca import WAITING_CAUSES, waiting_causes
+
+    wc = waiting_causes(ctx.log)
+    s = Section("waiting", "Waiting-time causes", command="waiting_causes")
+    s.data = wc.to_dict()
+    total = wc.totals.get("wait", 0.0)
+    if total <= 0:
+        s.summary.append("No activity instance waits: there is nothing to explain.")
+        return s
+    shares = sorted(wc.shares.items(), key=lambda kv: -kv[1])
+    s.summary.append(
+        f"Of {fmt.duration(total)} of waiting in total, "
+        + ", ".join(f"{fmt.percent(v)} is {k}" for k, v in shares if v > 0.0005)
+        + "."
+    )
+    main, share = shares[0]
+    s.summary.append(f"The main cause, **{main}** ({fmt.percent(share)}), means that {_WAIT_MEANING[main]}.")
+    hot = _hot_activity(ctx)
+    ba = wc.by_activity
+    if hot is not None and hot in set(ba["activity"]):
+        r = ba[ba["activity"] == hot].iloc[0]
+        cause = max(WAITING_CAUSES, key=lambda c: r[f"{c}_s"])
+        s.summary.append(
+            f"Before the top-ranked bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
+        )
+        s.findings.append(Finding(
+            0.0, f"Most of that wait is {cause} ({fmt.percent(r[f'{cause}_share'], digits=0)}): {_WAIT_MEANING[cause]}.",
+            key="bottleneck+",
+        ))
+    s.findings.append(Finding(
+        0.8,
+        f"**{fmt.percent(share, digits=0)} of all waiting is {main}**: {_WAIT_MEANING[main]}.",
+    ))
+    chart = ba.head(10)
+    if len(chart):
+        labels = list(chart["activity"].astype(str))
+        s.figures.append(Figure(
+            "Waiting before each step, by cause",
+            charts.stacked_bars(
+                labels, [(c, list(chart[f"{c}_s"]), _WAIT_COLOURS[c]) for c in WAITING_CAUSES],
+                fmt=fmt.duration, highlight=[i for i, a in enumerate(labels) if a == hot],
+                label="Waiting time by activity and cause", duration=True,
+            ),
+            f"Waiting summed over all instances, for the {len(chart)} steps with the most waiting."
+            + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+        ))
+    cols = ["activity", "instances", "wait_s"] + [f"{c}_share" for c in WAITING_CAUSES]
+    s.tables.append(Table(
+        "Waiting by step and cause", ba[cols], key="by_activity",
+        units={"instances": "count", "wait_s": "duration", **{f"{c}_share": "percent" for c in WAITING_CAUSES}},
+        labels={"wait_s": "waiting in total", **{f"{c}_share": c for c in WAITING_CAUSES}},
+        highlight=[i for i, a in enumerate(ba["activity"].head(200)) if a == hot], max_rows=10,
+    ))
+    s.notes.append(
+        "Waiting-time causes: every wait (enablement to start) is split into batching (released together with "
+        "other work), contention (the performer busy with earlier cases), prioritisation (busy with later cases), "
+        "unavailability (off shift, by working calendars learnt per resource) and extraneous (the rest), after "
+        f"Lashkevich et al. Calendars: {wc.calendar}."
+    )
+    s.notes += [str(n) for n in wc.notes]
+    return s
+
+
+# ----------------------------------------------------------------------- root causes
+def _effect_fmt(unit: str):
+    if unit == "s":
+        return fmt.duration, True
+    if unit == "share":
+        return (lambda v: "–" if v is None or not np.isfinite(v) else f"{v * 100:+.1f} pp"), False
+    return (lambda v: fmt.number(v, digits=2) + (f" {unit}" if unit and unit != "value" else "")), False
+
+
+def root_causes_section(ctx: Context) -> Section:
+    from ..rca import root_causes
+
+    rc = root_causes(ctx.log, target="case_duration", seed=0)
+    s = Section("rootcauses", "Root causes of long cases", command="rca")
+    s.data = rc.to_dict()
+    base = rc.baseline
+    if not rc.causes:
+        s.summary.append(f"No condition explains the lead time of cases: {rc.reason or 'nothing significant was found'}.")
+        return s
+    s.summary.append(
+        f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}). "
+        f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} make cases "
+        f"significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted for those ranked above it:"
+    )
+    s.summary += [c.sentence for c in rc.causes[:3]]
+    top = rc.causes[0]
+    first = top.sentence.split(". ")[0].rstrip(".")
+    s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+    frame = rc.to_frame()
+    frame.insert(2, "condition", [c.condition for c in rc.causes])
+    f, is_dur = _effect_fmt(rc.causes[0].effect_unit)
+    chart = rc.causes[:10]
+    s.figures.append(Figure(
+        "Effect on lead time, with 95 % confidence intervals",
+        charts.interval_chart([c.condition for c in chart], [c.effect for c in chart], [c.ci_low for c in chart],
+                              [c.ci_high for c in chart], fmt=f, duration=is_dur,
+                              label="Effects of the root causes on lead time"),
+        "Dots: how much longer cases meeting the condition take than the others, adjusted for the causes ranked "
+        "above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
+    ))
+    unit = "duration" if is_dur else "number"
+    cols = ["rank", "category", "condition", "effect", "ci_low", "ci_high", "p_value", "support", "n_cases"]
+    s.tables.append(Table(
+        "Ranked causes", frame[cols], key="causes",
+        units={"rank": "count", "effect": unit, "ci_low": unit, "ci_high": unit, "p_value": "pvalue",
+               "support": "percent", "n_cases": "count"},
+        labels={"effect": "effect (longer by)", "ci_low": "95 % CI low", "ci_high": "95 % CI high",
+                "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
+        highlight=[0],
+    ))
+    s.notes.append(
+        "Root causes: per-case features (attributes, resources per activity, path, time of arrival, workload, "
+        "hand-offs) are turned into conditions; forward selection with regression adjustment ranks them, "
+        "path features are treated as mediators, p-values are HC1 with Benjamini-Hochberg correction, and "
+        "confidence intervals are percentile bootstrap (seed 0)."
+    )
+    s.notes += [str(n) for n in rc.notes]
+    return s
+
+
+# ----------------------------------------------------------------------------- rework
+def rework_section(ctx: Context) -> Section:
+    from ..mining import rework
+
+    rw = rework(ctx.log)
+    s = Section("rework", "Rework")
+    s.data = {"rework": rw}
+    d = ctx.log.df
+    dup = d.duplicated(["case_id", "activity"]).to_numpy()
+    cases_rw = int(pd.unique(ctx.log.case_codes[dup]).size)
+    share = cases_rw / ctx.log.n_cases if ctx.log.n_cases else 0.0
+    s.data["cases_with_rework"] = cases_rw
+    s.data["cases_with_rework_share"] = share
+    if not len(rw):
+        s.summary.append("No case repeats an activity: there is no rework.")
+        return s
+    total = float(rw["rework_time_s"].sum())
+    s.summary.append(
+        f"{fmt.percent(share)} of cases ({fmt.count(cases_rw)} of {fmt.count(ctx.log.n_cases)}) repeat at least one "
+        f"activity; the repeats take {fmt.duration(total)} of processing and waiting in total, "
+        f"{fmt.duration(total / cases_rw if cases_rw else np.nan)} per case with rework."
+    )
+    top = rw.iloc[0]
+    s.summary.append(
+        f"The costliest is **{top['activity']}**: {fmt.count(top['repeats'])} repeats in {fmt.count(top['cases_with_rework'])} "
+        f"cases ({fmt.count(top['self_loops'])} directly after itself, {fmt.count(top['loop_backs'])} returning later"
+        + (f", most often from {top['returns_from']}" if top["returns_from"] and top["returns_from"] != top["activity"] else "")
+        + ")."
+    )
+    if share >= 0.05:
+        s.findings.append(Finding(
+            0.85 if share >= 0.2 else 0.6,
+            f"**{fmt.percent(share, digits=0)} of cases repeat work**; repeats of **{top['activity']}** alone cost "
+            f"{fmt.duration(top['rework_time_per_case_s'])} per affected case.",
+        ))
+    chart = rw.head(10)
+    s.figures.append(Figure(
+        "Time spent on repeats, by activity",
+        charts.stacked_bars(
+            list(chart["activity"].astype(str)),
+            [("waiting before repeats", list(chart["rework_waiting_s"]), charts.WAIT),
+             ("processing of repeats", list(chart["rework_processing_s"]), charts.PROCESS)],
+            fmt=fmt.duration, label="Rework time by activity", duration=True,
+        ),
+        "Summed over all cases; an instance is a repeat when its activity already occurred earlier in the case.",
+    ))
+    cols = ["activity", "cases_with_rework", "repeats", "returns_from", "rework_time_s", "rework_time_per_case_s",
+            "share_of_processing"]
+    s.tables.append(Table(
+        "Repeated activities", rw[cols], key="rework",
+        units={"cases": "count", "cases_with_rework": "count", "repeats": "count", "self_loops": "count",
+               "loop_backs": "count", "rework_time_s": "duration", "rework_time_per_case_s": "duration",
+               "share_of_processing": "percent"},
+        labels={"cases_with_rework": "cases with rework", "self_loops": "self-loops", "loop_backs": "loop-backs",
+                "returns_from": "mostly after", "rework_time_s": "time in total",
+                "rework_time_per_case_s": "time per affected case", "share_of_processing": "share of its processing"},
+        max_rows=10,
+    ))
+    s.notes.append(
+        "Rework: an instance is a repeat when its activity already occurred earlier in the same case; a self-loop "
+        "when it directly follows itself, a loop-back otherwise. Its time is its processing plus the wait before it."
+    )
+    return s
+
+
+# ------------------------------------------------------------------------ simulation
+_MEASURE_TEXT = {
+    "cycle_time_emd": ("case cycle times", "h", "EMD between the histograms of case cycle time (1-hour bins)"),
+    "ngram_3": ("activity sequences", "", "distance between the 3-gram distributions of the traces (0 to 1)"),
+    "circadian_emd": ("time of day and week of the work", "h", "EMD between event times over the hours of each weekday"),
+    "arrival_emd": ("case arrivals", "h", "EMD between case-arrival histograms (1-hour bins)"),
+}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def simulation_section(ctx: Context) -> Section:
+    from .. import simulate
+
+    log = ctx.log
+    s = Section("simulation", "Simulation model: how far to trust it", command="simulate")
+    split = simulate.split_by_time(log, train=0.8)
+    model_train = simulate.fit(split.train)
+    val = simulate.validate(model_train, split.test, train_log=split.train, seed=0)
+    table = val.to_frame()
+    wins = int(table["model_better"].fillna(False).sum())
+    s.summary.append(
+        f"A model fitted on the first 80 % of cases ({fmt.count(split.train.n_cases)}) simulated the last "
+        f"{fmt.count(split.test.n_cases)} cases, from {_day(split.cutoff)}. It is closer to what happened than the "
+        f"persistence baseline (the most recent cases replayed) on **{wins} of {len(table)}** measures."
+    )
+    better = [ _MEASURE_TEXT[m][0] for m in table.loc[table["model_better"].fillna(False).astype(bool), "measure"] if m in _MEASURE_TEXT]
+    worse = [ _MEASURE_TEXT[m][0] for m in table.loc[~table["model_better"].fillna(False).astype(bool), "measure"] if m in _MEASURE_TEXT]
+    if better:
+        s.summary.append("It reproduces " + _and(better) + " better than the baseline"
+                         + (f"; it does worse on {_and(worse)}." if worse else "."))
+    elif worse:
+        s.summary.append(f"It does worse than the baseline on {_and(worse)}: treat simulated effects with care.")
+    model = simulate.fit(log)
+    reps = simulate.replicate(model, replications=5, cases=log.n_cases, seed=0)
+    k = reps.kpis
+    vs = _value_stream(ctx)
+    ct = k.get("cycle_time_mean_s", {})
+    if ct:
+        inside = ct["ci_low"] <= vs.lead_time_mean_s <= ct["ci_high"]
+        s.summary.append(
+            f"Fitted on the whole log and run 5 times with as many cases, it gives a mean lead time of "
+            f"{fmt.duration(ct['mean'])} (95 % CI {fmt.duration(ct['ci_low'])} to {fmt.duration(ct['ci_high'])}) against "
+            f"{fmt.duration(vs.lead_time_mean_s)} observed" + (": the observed value is inside the interval." if inside
+                                                             else ": the observed value is outside the interval."))
+    rows = []
+    for m in table.itertuples(index=False):
+        name, unit, _ = _MEASURE_TEXT.get(m.measure, (m.measure, "", ""))
+        rows.append({"measure": f"{m.measure} ({name})", "model": m.model, "persistence_baseline": m.baseline,
+                     "unit": unit or "–", "model_closer": m.model_better})
+    s.tables.append(Table("Validation on the held-back cases (lower is closer)", pd.DataFrame(rows), key="validation",
+                          units={"model": "number", "persistence_baseline": "number"},
+                          labels={"persistence_baseline": "persistence baseline", "model_closer": "model closer"}))
+    names = {"cycle_time_mean_s": "lead time (mean)", "cycle_time_p90_s": "lead time (90th percentile)",
+             "wait_mean_s": "waiting per activity (mean)"}
+    krow = [{"kpi": names[key], "mean": v["mean"], "ci_low": v["ci_low"], "ci_high": v["ci_high"]}
+            for key, v in k.items() if key in names]
+    s.tables.append(Table("Simulated KPIs (5 replications, 95 % CI)", pd.DataFrame(krow), key="kpis",
+                          units={"mean": "duration", "ci_low": "duration", "ci_high": "duration"},
+                          labels={"ci_low": "95 % CI low", "ci_high": "95 % CI high"}))
+    s.data = {"validation": table, "baseline": {"kpis": k}, "scenarios": [],
+              "train_cases": split.train.n_cases, "test_cases": split.test.n_cases, "cutoff": split.cutoff}
+    s.findings.append(Finding(
+        0.7,
+        f"The simulation model beats the persistence baseline on {wins} of {len(table)} validation measures: "
+        + ("use its predictions with confidence." if wins == len(table) else
+           "use its predictions as a direction, not a promise." if wins else "do not rely on its predictions."),
+    ))
+    s.notes += [
+        "Simulation: leanops.simulate.fit discovers arrivals, routing, durations, resource pools and calendars "
+        "from the log. Validation fits on the first 80 % of cases (by start) and simulates the rest from its "
+        "first arrival (seed 0); the persistence baseline replays the most recent training cases from the same instant.",
+        "Validation measures (log-distance-measures, as in Simod): "
+        + "; ".join(f"{m}: {t[2]}" for m, t in _MEASURE_TEXT.items()) + ". Lower is closer.",
+    ]
+    return s
+
+
+# --------------------------------------------------------------------------- variants
+def _variants_table(ctx: Context) -> Table | None:
+    from ..mining import variants
+
+    v = variants(ctx.log)
+    if not len(v):
+        return None
+    t = v.copy()
+    t["activities"] = t["activities"].map(lambda a: " → ".join(map(str, a)))
+    cols = ["variant", "cases", "share", "cumulative_share", "length", "cycle_time_mean_s", "cycle_time_p90_s", "activities"]
+    return Table(
+        f"Variants ({fmt.count(len(v))} distinct activity sequences)", t[cols], key="variants",
+        units={"variant": "count", "cases": "count", "share": "percent", "cumulative_share": "percent", "length": "count",
+               "cycle_time_mean_s": "duration", "cycle_time_p90_s": "duration"},
+        labels={"cumulative_share": "cumulative", "length": "steps", "cycle_time_mean_s": "lead time mean",
+                "cycle_time_p90_s": "lead time p90"},
+        max_rows=10,
+    )
+
+
+# --------------------------------------------------------------------------- appendix
+def appendix(ctx: Context) -> Section:
+    s = Section("appendix", "Appendix: variants and method notes")
+    rows = []
+    for key in SECTIONS:
+        sec = ctx.done.get(key)
+        for note in sec.notes if sec is not None else ():
+            rows.append((sec.title, note))
+    s.tables.append(Table("How each number is computed", pd.DataFrame(rows, columns=["section", "method"]), key="method_notes", max_rows=0))
+    vt = _variants_table(ctx)
+    if vt is not None:
+        s.tables.append(vt)
+    s.summary.append(
+        "Durations are calendar time unless stated otherwise. Percentages are shares of the stated total."
+    )
+    return s
+
+
+# ------------------------------------------------------------------ executive summary
+def summary(ctx: Context) -> Section:
+    s = Section("summary", "Executive summary")
+    found = [f for sec in ctx.done.values() for f in sec.findings]
+    by_key = {f.key: f for f in found if f.key}
+    merged = []
+    for f in found:
+        if f.key.endswith("+"):
+            continue
+        extra = by_key.get(f.key + "+") if f.key else None
+        merged.append(Finding(f.weight, f.text + (" " + extra.text if extra else ""), f.key))
+    found = sorted(merged, key=lambda f: -f.weight)
+    s.summary = [f.text for f in found[:3]]
+    s.data = {"findings": [f.text for f in found[:3]]}
+    return s
+
+
+SectionFn = Callable[[Context], Section]
+
+#: Sections in report order: key -> (title, function). The executive summary is computed
+#: last (it reads the other sections' findings) and shown first. ``simulation`` runs only
+#: when asked (``simulate=True``, ``leanops report --simulate``).
+SECTIONS: dict[str, tuple[str, SectionFn]] = {
+    "summary": ("Executive summary", summary),
+    "kpis": ("Key performance indicators", kpis),
+    "quality": ("Data quality", quality),
+    "map": ("Process map", process_map),
+    "valuestream": ("Value stream", value_stream_section),
+    "bottlenecks": ("Bottlenecks", bottlenecks_section),
+    "waiting": ("Waiting-time causes", waiting_section),
+    "rootcauses": ("Root causes of long cases", root_causes_section),
+    "rework": ("Rework", rework_section),
+    "simulation": ("Simulation model: how far to trust it", simulation_section),
+    "appendix": ("Appendix: variants and method notes", appendix),
+}
+
+SECTION_TITLES = {k: v[0] for k, v in SECTIONS.items()}

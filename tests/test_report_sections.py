@@ -1,0 +1,111 @@
+"""The analysis sections of the report: their JSON follows the CLI contract, their numbers
+agree with an independent computation, and the bottleneck is marked consistently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leanops
+from leanops.report import build_report
+from leanops.report.sections import case_times
+
+CONTRACT = {
+    "discover": ["nodes", "edges", "start_activities", "end_activities"],
+    "rca": ["target", "baseline", "causes"],
+    "valuestream": ["lead_time_mean_s", "processing_time_mean_s", "waiting_time_mean_s", "pce", "throughput_per_day",
+                    "takt_time_s", "wip_mean", "steps"],
+}
+
+
+@pytest.fixture(scope="module")
+def production():
+    log = leanops.datasets.load("production")
+    return log, build_report(log)
+
+
+def test_json_reuses_the_command_shapes(production):
+    _, rep = production
+    doc = rep.to_json()
+    for command, keys in CONTRACT.items():
+        for k in keys:
+            assert k in doc[command], (command, k)
+    for k in ("activity", "processing_mean_s", "waiting_mean_s", "share_of_lead_time", "value_added"):
+        assert k in doc["valuestream"]["steps"][0]
+    b = doc["bottlenecks"]["bottlenecks"]
+    for k in ("rank", "activity", "score", "wait_mean_s", "wait_share", "service_mean_s", "utilization", "evidence"):
+        assert k in b[0]
+    assert [r["rank"] for r in b] == list(range(1, len(b) + 1))
+    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category"):
+        assert k in doc["rca"]["causes"][0]
+    assert {"total_wait_s", "causes", "shares", "by_activity"} <= set(doc["waiting_causes"])
+    assert {"activity", "count", "cases", "service_mean_s"} <= set(doc["discover"]["nodes"][0])
+    assert {"source", "target", "count", "wait_mean_s", "wait_median_s", "wait_p90_s"} <= set(doc["discover"]["edges"][0])
+
+
+def test_kpis_agree_with_an_independent_pandas_computation(production):
+    log, rep = production
+    d = log.df
+    t0 = d["start"].fillna(d["end"]).groupby(d["case_id"]).min()
+    t1 = d["end"].groupby(d["case_id"]).max()
+    lead = (t1 - t0).dt.total_seconds()
+    k = rep.section("kpis").data
+    assert k["lead_time_mean_s"] == pytest.approx(lead.mean())
+    assert k["lead_time_median_s"] == pytest.approx(lead.median())
+    assert k["lead_time_p90_s"] == pytest.approx(lead.quantile(0.9))
+    span = (t1.max() - t0.min()).total_seconds()
+    assert k["throughput_per_day"] == pytest.approx(len(lead) / (span / 86400))
+    assert k["wip_mean"] == pytest.approx(lead.sum() / span, rel=1e-6)
+    assert case_times(log)["lead_time_s"].sum() == pytest.approx(lead.sum())
+
+
+def test_the_bottleneck_is_named_and_marked_consistently(production):
+    log, rep = production
+    top = str(leanops.bottlenecks(log)["activity"].iloc[0])
+    summary = " ".join(rep.section("summary").summary)
+    assert f"**{top}**" in summary
+    vs = rep.section("valuestream")
+    steps = next(t for t in vs.tables if t.key == "steps")
+    hot_rows = [steps.frame["activity"].iloc[i] for i in steps.highlight]
+    assert hot_rows == [top]
+    assert 'fill="#c8362b" font-weight="bold"' in vs.figures[0].svg  # the red label in the chart
+    assert 'stroke="#c8362b" stroke-width="3.5"' in rep.section("map").figures[0].svg  # outlined on the map
+    assert f"the top-ranked bottleneck, {top}" in rep.section("map").figures[0].caption
+    ranking = next(t for t in rep.section("bottlenecks").tables if t.key == "bottlenecks")
+    assert ranking.highlight == [0] and ranking.frame["activity"].iloc[0] == top
+
+
+def test_sections_on_a_completion_only_log_say_why_they_are_missing():
+    rows = []
+    for c in range(30):
+        base = pd.Timestamp("2024-01-01 08:00") + pd.Timedelta(hours=5 * c)
+        rows += [(f"c{c}", "Open", base, "ann"), (f"c{c}", "Close", base + pd.Timedelta(hours=2 + c % 3), "bob")]
+    log = leanops.from_frame(pd.DataFrame(rows, columns=["case", "act", "time", "res"]),
+                             case="case", activity="act", end="time", resource="res")
+    rep = build_report(log)
+    assert not rep.failed, rep.failed  # nothing crashed
+    for sec in rep.sections:
+        if sec.error:
+            assert not sec.error.startswith("internal error"), sec.error
+    assert rep.section("kpis").error is None
+    assert rep.section("kpis").data["lead_time_mean_s"] == pytest.approx(np.mean([2, 3, 4] * 10) * 3600)
+    # the analyses' warnings reach the reader, in the section they concern
+    assert any(t.startswith("Caution:") and "low confidence" in t for t in rep.section("rootcauses").summary)
+
+
+
+def test_simulation_section_only_when_asked_and_consistent(production):
+    log, rep = production
+    assert rep.section("simulation") is None
+    sim = build_report(log, simulate=True, config=leanops.report.ReportConfig(sections=("simulation",))).section("simulation")
+    assert sim.error is None, sim.error
+    val = sim.data["validation"]
+    assert list(val["measure"]) == ["cycle_time_emd", "ngram_3", "circadian_emd", "arrival_emd"]
+    wins = int(val["model_better"].sum())
+    assert f"**{wins} of 4**" in sim.summary[0]
+    assert sim.data["train_cases"] + sim.data["test_cases"] == log.n_cases
+    ct = sim.data["baseline"]["kpis"]["cycle_time_mean_s"]
+    assert ct["ci_low"] <= ct["mean"] <= ct["ci_high"]
+    doc = leanops.report.render.to_json(leanops.report.Report("t", "t", {}, [sim], "now"))
+    assert "kpis" in doc["simulate"]["baseline"]  # the `leanops simulate --json` shape
