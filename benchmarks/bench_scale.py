@@ -11,6 +11,7 @@ events per partition, every case in one file), then every measurement runs in it
 subprocess so that its peak memory (ru_maxrss) is its own:
 
 * leanops, DuckDB out of core: ``discover(path)`` + ``bottlenecks(path)``;
+* leanops, pandas in memory (where it fits: up to 7.5M): ``read`` then the same two calls;
 * pm4py (where it fits: up to 7.5M): read the Parquet into pandas, then the frequency and
   performance DFG (``discover_dfg`` + ``discover_performance_dfg``), the nearest pm4py has
   to a process map; it has no bottleneck ranking;
@@ -111,6 +112,12 @@ def _child(kind: str, path: str) -> None:
         b = leanops.bottlenecks(path)
         extra = {"discover_s": t1 - t, "bottlenecks_s": time.perf_counter() - t1, "edges": len(g.edges),
                  "cases": g.n_cases, "top": str(b["activity"].iloc[0])}
+    elif kind == "pandas":
+        log = leanops.read(path)
+        t1 = time.perf_counter()
+        g = leanops.discover(log)
+        b = leanops.bottlenecks(log)
+        extra = {"read_s": t1 - t, "edges": len(g.edges), "top": str(b["activity"].iloc[0])}
     elif kind == "duckdb_discover":
         g = leanops.discover(path)
         extra = {"edges": len(g.edges), "wait_sum": float((g.edges["wait_mean_s"] * g.edges["count"]).sum())}
@@ -176,6 +183,14 @@ def main(argv: list[str]) -> None:
               f"(discover {r['discover_s']:.1f} s, bottlenecks {r['bottlenecks_s']:.1f} s), "
               f"peak {r['rss_mb']:.0f} MB, {per_m:.2f} s per million events")
         rows.append((m, r["s"], per_m, r["rss_mb"]))
+        if m <= 7.5:
+            q = measure("pandas", path)
+            if "error" in q:
+                print(f"  leanops pandas: FAILED {q['error']}")
+            else:
+                print(f"  leanops (pandas, in memory: read {q['read_s']:.1f} s + discover+bottlenecks "
+                      f"{q['s'] - q['read_s']:.1f} s): {q['s']:.1f} s, peak {q['rss_mb']:.0f} MB; same top bottleneck: "
+                      f"{q['top'] == r['top']}")
         if not no_pm4py and m <= 7.5:
             p = measure("pm4py", path)
             if "error" in p:

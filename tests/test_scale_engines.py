@@ -137,3 +137,17 @@ def test_engine_errors(logs, tmp_path):
     # engine="pandas" on a path loads it and gives the same graph
     a = leanops.discover(one, engine="pandas")
     same(a.edges, leanops.discover(log).edges, "pandas engine on a path")
+
+
+def test_calendar_sample_of_large_logs_is_the_same(logs, monkeypatch):
+    # on logs above two million instants the learnt calendar uses a regular sample; shrink
+    # the threshold so the bundled log takes that path in both engines
+    import leanops.calendar
+
+    monkeypatch.setattr(leanops.calendar, "_MAX_SAMPLE", 700)
+    log, _, parts = logs("production")
+    log = leanops.EventLog(log.df)  # a fresh log: no calendar cached from the other tests
+    va, vb = leanops.value_stream(log), leanops.value_stream(parts)
+    assert str(va.calendar) == str(vb.calendar)
+    assert va.takt_time_s == pytest.approx(vb.takt_time_s, rel=RTOL)
+    same(leanops.bottlenecks(log), leanops.bottlenecks(parts), "bottlenecks, sampled calendar")
