@@ -236,14 +236,56 @@ def discover(log: Any, *, activities: float | None = None, paths: float | None =
                 acc += n
             ses.keep = keep
         if s.split_by_case and len(s.files) > 1:
-            # one partition at a time (cases never span two): each partition's step table
-            # is built, aggregated and dropped, as the Dask engine does on its workers
-            from .distributed import _discover_partition, merge_discover
-
-            parts = merge_discover([_discover_partition(str(f), keep) for f in s.files])
+            parts = _discover_by_partition(ses, s, keep)
         else:
             parts = _discover_parts(ses, ses.raw())
     return _graph_from_parts(parts, s, keep=keep, activities=activities, paths=paths)
+
+
+_PART_AGGS = {
+    # per partition; cases never span two partitions, so distinct-case counts add up
+    "dn": """SELECT activity, count(*) AS count, sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
+                    count(*) FILTER (WHERE has_start) AS svc_n FROM {t} GROUP BY activity""",
+    "dc": "SELECT activity, count(*) AS cases FROM (SELECT DISTINCT case_id, activity FROM {t}) GROUP BY activity",
+    "de": """SELECT prev_act AS source, activity AS target, count(*) AS count,
+                    sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
+             FROM {t} WHERE pos > 1 GROUP BY prev_act, activity""",
+    "dec": """SELECT source, target, count(*) AS cases FROM (SELECT DISTINCT case_id, prev_act AS source,
+                     activity AS target FROM {t} WHERE pos > 1) GROUP BY source, target""",
+    "nf": "SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL",
+    "ef": "SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n FROM {t} WHERE pos > 1 GROUP BY ALL",
+    "en": """SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
+             FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""",
+}
+
+
+def _discover_by_partition(ses: _Session, s: LogScan, keep: list[str] | None) -> dict[str, pd.DataFrame]:
+    """Discover over case partitions, one at a time in one DuckDB session: each partition's
+    step table is built, aggregated into small tables and dropped; frequency tables of the
+    durations are merged in DuckDB (spilling if need be) for the exact quantiles."""
+    where = "" if keep is None else " WHERE activity IN (" + ", ".join(_q(a) for a in keep) + ")"
+    for i, f in enumerate(s.files):
+        src = f"SELECT * FROM ({_base_select(s, i, f)}){where}"
+        ses.sql("CREATE OR REPLACE TABLE tp AS " + _STEPS.format(src=src, ts="coalesce(s_ns, e_ns)", extra="",
+                                                                 order="coalesce(s_ns, e_ns), e_ns, f, r"))
+        for name, q in _PART_AGGS.items():
+            body = q.format(t="tp")
+            ses.sql(f"CREATE TABLE {name} AS {body}" if i == 0 else f"INSERT INTO {name} {body}")
+        ses.sql("DROP TABLE tp")
+    nodes = ses.df("""SELECT * FROM (SELECT activity, sum(count) AS count, sum(svc_sum) AS svc_sum, sum(svc_n) AS svc_n
+                      FROM dn GROUP BY activity) JOIN (SELECT activity, sum(cases) AS cases FROM dc GROUP BY activity)
+                      USING (activity)""")
+    edges = ses.df("""SELECT * FROM (SELECT source, target, sum(count) AS count, sum(w_sum) AS w_sum,
+                             sum(with_start) AS with_start FROM de GROUP BY source, target)
+                      JOIN (SELECT source, target, sum(cases) AS cases FROM dec GROUP BY source, target) USING (source, target)""")
+    ends = ses.df("SELECT activity, sum(n_first) AS n_first, sum(n_last) AS n_last FROM en GROUP BY activity")
+    nodes = _with_q(nodes, _quantiles(ses, "", ["activity"], "", freq="nf"), ["activity"], "svc_q")
+    edges = _with_q(edges, _quantiles(ses, "", ["source", "target"], "", freq="ef"), ["source", "target"], "w_q")
+    for c in ("count", "cases", "svc_n"):
+        nodes[c] = nodes[c].astype(np.int64)
+    for c in ("count", "cases", "with_start"):
+        edges[c] = edges[c].astype(np.int64)
+    return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
 def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
@@ -279,15 +321,19 @@ def _distinct_cases(t: str, keys: str, cols: str, where: str = "true", name: str
             f"GROUP BY {cols}")
 
 
-def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: str = "true") -> pd.DataFrame:
+def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: str = "true",
+               freq: str | None = None) -> pd.DataFrame:
     """Exact median and p90 of ``value`` per group of ``keys`` over ``src``, as numpy's
     default (linear) quantiles: from the frequency table (value, n) with running counts,
-    the order statistics either side of each quantile's position."""
+    the order statistics either side of each quantile's position. ``freq`` gives a
+    frequency table (``keys, v, n``, possibly with repeated values) instead."""
     k = ", ".join(keys)
     part = f"PARTITION BY {k}" if keys else ""
+    fsql = (f"SELECT {k + ',' if keys else ''} v, sum(n) AS n FROM {freq} GROUP BY ALL" if freq is not None else
+            f"SELECT {k + ',' if keys else ''} ({value}) AS v, count(*) AS n FROM {src} "
+            f"WHERE ({where}) AND ({value}) IS NOT NULL GROUP BY ALL")
     q = f"""
-        WITH f AS (SELECT {k + ',' if keys else ''} ({value}) AS v, count(*) AS n FROM {src}
-                   WHERE ({where}) AND ({value}) IS NOT NULL GROUP BY ALL),
+        WITH f AS ({fsql}),
              c AS (SELECT *, sum(n) OVER ({part} ORDER BY v ROWS UNBOUNDED PRECEDING) AS cum,
                           sum(n) OVER ({part}) AS m FROM f)
         SELECT {k + ',' if keys else ''} any_value(m)::BIGINT AS m,
