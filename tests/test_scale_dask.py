@@ -52,6 +52,17 @@ def test_dask_equals_local(cluster, parts, name):
                                   check_dtype=False, rtol=1e-9, atol=1e-6)
 
 
+@pytest.mark.slow
+def test_dask_performance_equals_local(cluster, parts):
+    log, path = parts["production"]
+    for by in ("activity", "resource", "case"):
+        pd.testing.assert_frame_equal(leanops.performance(log, by=by), leanops.performance(path, by=by, scheduler=cluster),
+                                      check_dtype=False, rtol=1e-9, atol=1e-6)
+    # completion-only: estimating starts follows resources across partitions
+    with pytest.raises(InputError, match="engine='duckdb'"):
+        leanops.performance(parts["helpdesk"][1], scheduler=cluster)
+
+
 def test_dask_needs_case_partitions_and_supported_functions(cluster, parts, tmp_path):
     log, path = parts["production"]
     with pytest.raises(InputError, match="engine='duckdb'"):

@@ -9,8 +9,10 @@ and p90 are asked for. Exact quantiles are read off the merged tables, so the re
 identical to the local engines'; the tables are as large as the number of distinct
 durations per group, which timestamps at second resolution keep far below the events.
 
-``discover`` and ``variants`` run on Dask; the other functions raise an InputError that
-points to ``engine="duckdb"``.
+``discover``, ``variants`` and ``performance`` (on logs with recorded start times: the
+estimation of missing starts follows resources across cases) run on Dask; ``value_stream``
+and ``bottlenecks`` raise an InputError that points to ``engine="duckdb"``: their
+resource-level and time-grid steps need the whole log in one place.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..scan import LogScan
 
 __all__ = ["run"]
 
-SUPPORTED = ("discover", "variants")
+SUPPORTED = ("discover", "variants", "performance")
 
 
 def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
@@ -44,6 +46,8 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
     with client(scheduler) as c:
         if name == "discover":
             return _discover(c, s, **options)
+        if name == "performance":
+            return _performance(c, s, **options)
         return _variants(c, s)
 
 
@@ -196,3 +200,55 @@ def _variants(c, s: LogScan) -> pd.DataFrame:
     out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": g["ct_sum"].to_numpy() / g["cases"].to_numpy(),
                         "ct_q": [q[k] for k in g.index], "example": g["example"].to_numpy()})
     return _variants_from_parts(out)
+
+
+# --------------------------------------------------------------- performance
+def _performance_partition(path: str, by: str) -> dict[str, Any]:
+    from ..scan import scan
+    from .outofcore import _perf_group_sql, _performance_cases, _Session
+
+    with _Session(scan(path)) as ses:
+        if ses.any_missing_start():
+            return {"missing": True}
+        p = ses.prepared()
+        if by == "case":
+            return {"cases": _performance_cases(ses, p)}
+        key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
+        src = f"(SELECT {key} AS k, *, greatest(e_ns - ts, 0) / 1e9 AS svc, greatest(ts - cm, 0) / 1e9 AS w FROM {p})"
+        return {
+            "g": ses.df(_perf_group_sql(p, key)),
+            "pf": ses.df(f"SELECT k, svc AS v, count(*) AS n FROM {src} GROUP BY ALL"),
+            "wf": ses.df(f"SELECT k, w AS v, count(*) AS n FROM {src} WHERE pos > 1 GROUP BY ALL"),
+        }
+
+
+def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar", calendar: Any = None) -> pd.DataFrame:
+    from .._validation import check_choice
+    from .outofcore import _TIME_MSG, _performance_from_group
+
+    check_choice("by", by, ("activity", "resource", "case"))
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="performance"))
+    parts = c.gather(c.map(_performance_partition, [str(f) for f in s.files], by=by, pure=False))
+    if any(p.get("missing") for p in parts):
+        raise InputError(
+            "performance: engine='dask' needs recorded start times (estimating missing starts follows each "
+            "resource across cases); use engine='duckdb' for this log."
+        )
+    if by == "case":
+        out = pd.concat([p["cases"] for p in parts], ignore_index=True)
+        return out.sort_values("case_id", kind="stable").reset_index(drop=True)
+    g = pd.concat([p["g"] for p in parts], ignore_index=True)
+    fr = g.groupby("k", sort=False)["first_row"].agg(
+        lambda col: min(col, key=lambda d: tuple(d[x] for x in ("c", "s", "e", "t", "f", "r"))))
+    sums = g.groupby("k", sort=False)[["instances", "cases", "processing_total_s", "waiting_total_s", "w_n"]].sum(min_count=1)
+    sums["w_n"] = sums["w_n"].fillna(0)
+    est = g.assign(e=g["estimated_share"] * g["instances"]).groupby("k", sort=False)["e"].sum()
+    agg = sums.assign(first_row=fr, estimated_share=est / sums["instances"]).reset_index()
+    agg["processing_mean_s"] = agg["processing_total_s"] / agg["instances"]
+    agg["waiting_mean_s"] = agg["waiting_total_s"] / agg["w_n"].where(agg["w_n"] > 0)
+    pq_ = _quantiles_from_freq(pd.concat([p["pf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "pq"})
+    wq_ = _quantiles_from_freq(pd.concat([p["wf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "wq"})
+    agg = agg.merge(pq_, on="k", how="left").merge(wq_, on="k", how="left")
+    return _performance_from_group(agg, by)

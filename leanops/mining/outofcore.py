@@ -514,7 +514,7 @@ def _perf_group_sql(p: str, key: str) -> str:
     return f"""
         SELECT * FROM (SELECT {key} AS k, count(*) AS instances,
                avg(svc) AS processing_mean_s, sum(svc) AS processing_total_s,
-               avg(w) AS waiting_mean_s, sum(w) AS waiting_total_s,
+               avg(w) AS waiting_mean_s, sum(w) AS waiting_total_s, count(w) AS w_n,
                avg(estimated::INT) AS estimated_share,
                min({{'c': case_id, 's': ts, 'e': e_ns, 't': ts0, 'f': f, 'r': r}}) AS first_row
         FROM (SELECT *, greatest(e_ns - ts, 0) / 1e9 AS svc,
