@@ -24,7 +24,6 @@ import gc
 import os
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 import warnings
@@ -37,95 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import leanops  # noqa: E402
 from leanops.mining import discover  # noqa: E402
+from _common import DFG_SQL, T0, PeakRSS, generate, mb  # noqa: E402
 
-T0 = pd.Timestamp("2024-01-01", tz="UTC").value
-
-
-def generate(n_cases: int, n_acts: int = 10, seed: int = 42) -> pd.DataFrame:
-    """A Markov-chain process: mean 7.5 instances per case, exponential service and waits,
-    some parallel overlap (a few instances start before the previous one ends)."""
-    rng = np.random.default_rng(seed)
-    trans = rng.dirichlet(np.full(n_acts, 0.3), size=n_acts)  # sparse-ish routing
-    cum = np.cumsum(trans, axis=1)
-    lens = rng.integers(5, 11, n_cases)  # 5..10, mean 7.5
-    max_len = int(lens.max())
-    seq = np.empty((n_cases, max_len), dtype=np.int16)
-    seq[:, 0] = rng.integers(0, min(3, n_acts), n_cases)
-    for j in range(1, max_len):
-        u = rng.random(n_cases)
-        nxt = (u[:, None] > cum[seq[:, j - 1]]).sum(axis=1)
-        seq[:, j] = np.minimum(nxt, n_acts - 1)
-    mask = np.arange(max_len)[None, :] < lens[:, None]
-    acts = seq[mask]
-    n = int(lens.sum())
-    case = np.repeat(np.arange(n_cases), lens)
-    svc = (rng.exponential(20 * 60, n) + 60).astype(np.int64)
-    gap = rng.exponential(3 * 3600, n).astype(np.int64)
-    gap[rng.random(n) < 0.05] = -60  # overlap: start one minute before the previous end
-    first = np.r_[True, case[1:] != case[:-1]]
-    arrival = rng.integers(0, 365 * 86400, n_cases)
-    # start(i) = end(i-1) + gap(i): the step from the previous start is svc(i-1) + gap(i)
-    step = np.r_[0, svc[:-1]] + gap
-    step[first] = 0
-    csum = np.cumsum(step)
-    start = np.repeat(arrival, lens) + csum - np.repeat(csum[first], lens)  # seconds
-    end = start + svc
-    ids = np.char.add("case-", case.astype(str))
-    return pd.DataFrame(
-        {
-            "case_id": pd.array(ids, dtype="string[pyarrow]"),
-            "activity": pd.Categorical.from_codes(acts, [f"Activity {i:02d}" for i in range(n_acts)]),
-            "start": pd.to_datetime(T0 + start * 10**9, utc=True),
-            "end": pd.to_datetime(T0 + end * 10**9, utc=True),
-        }
-    )
-
-
-class PeakRSS:
-    """Peak resident memory above the level at entry, sampled every 5 ms (for DuckDB and
-    pm4py, whose memory tracemalloc cannot see or would slow down; large arrays are
-    mmapped, so at the default size the RSS increase is a fair measure)."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._proc = psutil.Process()
-        self.peak = 0
-
-    def __enter__(self) -> "PeakRSS":
-        self._base = self._proc.memory_info().rss
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss - self._base)
-            self._stop.wait(0.005)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss - self._base)
-
-
-def mb(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB"
-
-
-DUCKDB_SQL = """
-WITH x AS (
-  SELECT activity AS tgt,
-         lag(activity) OVER w AS src,
-         greatest(epoch_ns(coalesce(start, "end")) - epoch_ns(lag("end") OVER w), 0) AS wait_ns
-  FROM t
-  WINDOW w AS (PARTITION BY case_id ORDER BY coalesce(start, "end"), "end")
-)
-SELECT src, tgt, count(*) AS n, avg(wait_ns) AS mean_ns, median(wait_ns) AS median_ns,
-       quantile_cont(wait_ns, 0.9) AS p90_ns
-FROM x WHERE src IS NOT NULL GROUP BY src, tgt
-"""
 
 
 def main() -> None:
@@ -166,7 +78,7 @@ def main() -> None:
     con.register("t", canon)
     with PeakRSS() as mem_dd:
         t = time.perf_counter()
-        ref = con.execute(DUCKDB_SQL).df()
+        ref = con.execute(DFG_SQL).df()
         t_dd = time.perf_counter() - t
     threads = con.execute("select current_setting('threads')").fetchone()[0]
     print(f"DuckDB window + group-by    {t_dd:7.2f} s   peak +{mb(mem_dd.peak)} (RSS)   ({len(ref)} edges, {threads} threads)")

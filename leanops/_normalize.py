@@ -221,10 +221,18 @@ def from_frame(
     w["resource"] = (
         to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
     )
+    # Readers that parse dates themselves (XES) say which rows did not parse.
+    pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
     end_raw = df[m["end"]].reset_index(drop=True)
     w["end"], bad_end = parse_times(end_raw, tz, name=m["end"])
+    end_bad_mask, bad_example = None, None
+    if m["end"] in pre_bad:
+        end_bad_mask, bad_example = pre_bad[m["end"]]
+        bad_end = int(end_bad_mask.sum())
     if m["start"]:
         w["start"], bad_start = parse_times(df[m["start"]].reset_index(drop=True), tz, name=m["start"])
+        if m["start"] in pre_bad:
+            bad_start = int(pre_bad[m["start"]][0].sum())
     else:
         w["start"], bad_start = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]"), 0
     for a in attrs:
@@ -235,7 +243,8 @@ def from_frame(
             q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
         w[name] = df[a].reset_index(drop=True)
     if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
-        raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {str(end_raw.dropna().iloc[0])[:40]!r}); check the column or its format.")
+        example = bad_example if bad_example is not None else str(end_raw.dropna().iloc[0])[:40]
+        raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format.")
 
     strict_problems: list[str] = []
 
@@ -252,7 +261,10 @@ def from_frame(
     _drop(w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case")
     _drop(w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity")
     if bad_end:
-        unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
+        if end_bad_mask is not None:
+            unparsable = end_bad_mask[w.index.to_numpy()]
+        else:
+            unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
         _drop(unparsable, "unparsable_end")
     _drop(w["end"].isna(), "missing_end")
     if bad_start:

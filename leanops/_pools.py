@@ -40,7 +40,8 @@ def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
             arr = arr.combine_chunks()
         enc = pc.dictionary_encode(arr)
         names = [str(x) for x in enc.dictionary.to_pylist()]
-        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        ind = enc.indices if enc.indices.null_count == 0 else pc.fill_null(enc.indices, -1)
+        idx = ind.to_numpy(zero_copy_only=False)
     except Exception:
         codes, uniq = pd.factorize(col, sort=True, use_na_sentinel=True)
         return codes.astype(np.int64, copy=False), [str(x) for x in uniq]
@@ -52,15 +53,26 @@ def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def profiles(log: Any) -> pd.DataFrame:
-    """Instances per resource (rows) and activity (columns); missing resources left out."""
+    """Instances per resource (rows) and activity (columns, all categories of the log's
+    activity column); missing resources left out. Cached on the log: treat as read-only."""
+    cached = log._cache.get("profiles")
+    if cached is not None:
+        return cached
     d = log.df
     r_codes, r_names = resource_codes(log)
-    act = d["activity"].cat.codes.to_numpy().astype(np.int64)
+    act = d["activity"].cat.codes.to_numpy()
     acts = [str(a) for a in d["activity"].cat.categories]
-    ok = r_codes >= 0
     n_r, n_a = len(r_names), len(acts)
-    m = np.bincount(r_codes[ok].astype(np.int64) * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
-    return pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
+    if len(r_codes) and r_codes.min() >= 0:
+        key = np.multiply(r_codes, n_a, dtype=np.int64)
+        key += act
+        m = np.bincount(key, minlength=n_r * n_a).reshape(n_r, n_a)
+    else:
+        ok = r_codes >= 0
+        m = np.bincount(r_codes[ok] * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
+    out = pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
+    log._cache["profiles"] = out
+    return out
 
 
 def _components(adj: np.ndarray) -> np.ndarray:

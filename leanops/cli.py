@@ -466,15 +466,24 @@ def _write_sim_csv(log: Any, path: str) -> None:
 @click.option("-o", "--output", "output", metavar="MODEL.json", help="Write the simulation model (JSON).")
 @click.option("--calendars", type=click.Choice(["discover", "24/7"]), default="discover", show_default=True,
               help="Learn working hours per pool, or assume 24/7.")
-@click.option("--recency", type=float, default=None, metavar="SHARE",
-              help="Half-life (share of the log's span) for weighting recent cases in arrivals and routing.")
+@click.option("--recency", default="auto", show_default=True, metavar="SHARE|auto|none",
+              help="Half-life (share of the log's span) for weighting recent cases; 'auto' when arrivals drift.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
-def fit_cmd(log: str | None, output: str | None, calendars: str, recency: float | None, as_json: bool, **kwargs: Any) -> None:
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, **kwargs: Any) -> None:
     """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
+    from .errors import InputError
     from .simulate import fit
 
+    rec: Any
+    if recency.lower() in ("auto", "none"):
+        rec = None if recency.lower() == "none" else "auto"
+    else:
+        try:
+            rec = float(recency)
+        except ValueError:
+            raise InputError(f"--recency must be a number > 0, 'auto' or 'none'; got {recency!r}.") from None
     ev = load_log(log, pop_mapping(kwargs))
-    model = fit(ev, calendars=calendars, recency=recency)  # type: ignore[arg-type]
+    model = fit(ev, calendars=calendars, recency=rec)  # type: ignore[arg-type]
     if output:
         with atomic_output(output) as tmp:
             model.save(tmp)
@@ -491,66 +500,76 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: float 
 @cli.command("simulate")
 @click.argument("model_or_log", required=False)
 @_sim_log_options
+@click.option("--scenario", "scenario_files", multiple=True, metavar="S.yaml",
+              help="An SOP change scenario (YAML); repeat for several. Each is compared with the baseline.")
 @click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
 @click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
 @click.option("--start", "sim_start", metavar="ISO", default=None,
               help="First arrival of the simulation (default: where the fitted log ends).")
 @click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
+@click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
 @click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def simulate_cmd(model_or_log: str | None, cases: int | None, replications: int, seed: int, sim_start: str | None,
-                 warmup: int, output: str | None, as_json: bool, **kwargs: Any) -> None:
+def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, replications: int,
+                 seed: int, sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
+                 as_json: bool, **kwargs: Any) -> None:
     """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
 
-    Prints the baseline KPIs with 95% confidence intervals over the replications.
+    Prints the baseline KPIs with 95% confidence intervals over the replications, and for
+    each --scenario its KPIs and the change from the baseline (CI, relative, Welch p-value).
     """
     import pandas as pd
 
     from .errors import InputError
-    from .simulate import SimulationModel, fit, replicate
+    from .simulate import SimulationModel, compare, fit, load_scenarios, run
 
     mapping = pop_mapping(kwargs)
     start_col = kwargs.pop("start_col", None)
     if start_col:
         mapping["start"] = start_col
+    if sim_start is not None:
+        try:
+            pd.Timestamp(sim_start)
+        except (TypeError, ValueError):
+            raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
+    if jobs == 0 or jobs < -1:
+        raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
+    n = cases if cases is not None else 1000
+    if warmup >= n:
+        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    scenarios = []
+    for path in scenario_files:
+        scenarios.extend(load_scenarios(os.fspath(path) if path.lower().endswith((".yaml", ".yml")) else _read_text(path)))
     if model_or_log is not None and _is_model_file(model_or_log):
         model = SimulationModel.load(model_or_log)
         source = "model"
     else:
         model = fit(load_log(model_or_log, mapping))
         source = "log"
-    if sim_start is not None:
-        try:
-            pd.Timestamp(sim_start)
-        except (TypeError, ValueError):
-            raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
-    n = cases if cases is not None else 1000
-    if warmup >= n:
-        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
-    rep = replicate(model, replications=replications, cases=n, seed=seed, warmup=warmup, start=sim_start)
+    with _progress(replications * (1 + len(scenarios)), "simulating", enabled=not as_json) as tick:
+        cmp = compare(model, scenarios, replications=replications, cases=n, seed=seed, warmup=warmup,
+                      start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick)
     if output:
-        _write_sim_csv(rep.log, output)
+        first = run(model, cases=n, seed=cmp.seeds[0], warmup=warmup, start=sim_start)
+        _write_sim_csv(first.log, output)
+    st = sim_start if sim_start is not None else model.start
     doc = {
         "source": source,
         "cases": n,
         "replications": replications,
         "seed": seed,
-        "start": rep.first.cases["arrival"].min(),
-        "baseline": {"kpis": rep.kpis},
-        "scenarios": [],
+        "warmup": warmup,
+        "start": _utc(st),
+        **cmp.to_dict(),
         "output": output,
     }
     if as_json:
         emit(doc)
         return
-    rows = [("cases x replications", f"{n:,} x {replications}"), ("first arrival", str(rep.first.cases["arrival"].min()))]
-    for k, v in rep.kpis.items():
-        if v["mean"] is None:
-            continue
-        ci = f"  [{v['ci_low']:,.3g}, {v['ci_high']:,.3g}]" if v["ci_low"] is not None else ""
-        rows.append((k, f"{v['mean']:,.4g}{ci}"))
-    click.echo(_fmt_table(rows))
+    click.echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
+    click.echo(cmp.table())
     if output:
         click.echo(f"simulated log written to {output}")
 
@@ -640,6 +659,81 @@ def convert_cmd(log: str, output: str, partitions: int | None, overwrite: bool, 
         emit(doc)
         return
     click.echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({len(s.files)} file{'s' if len(s.files) > 1 else ''})")
+
+
+def _utc(t: Any) -> Any:
+    import pandas as pd
+
+    if t is None:
+        return None
+    ts = pd.Timestamp(t)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
+
+
+def _read_text(path: str) -> str:
+    from .errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise InputError(f"--scenario {path!r} cannot be read ({exc.strerror}); check the path.") from None
+
+
+@contextlib.contextmanager
+def _progress(total: int, what: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal); yields the callback compare() calls."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda done, n: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=False)
+    def tick(done: int, n: int) -> None:
+        bar.total = n
+        bar.update(done - bar.n)
+
+    try:
+        yield tick
+    finally:
+        bar.close()
+
+
+@cli.command("suggest")
+@click.argument("log", required=False)
+@log_options
+@click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Runs per candidate.")
+@click.option("--cases", type=click.IntRange(min=1), default=1000, show_default=True, help="Cases per replication.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--value-added", "value_added", metavar="A,B", default=None,
+              help="The value-adding activities (others may be removed or automated).")
+@click.option("--cost-per-hour", "cost", type=float, default=None, help="Hourly cost of one resource (shows the cost of capacity).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
+@click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value_added: str | None, cost: float | None,
+                jobs: int, scheduler: str | None, as_json: bool, **kwargs: Any) -> None:
+    """Propose SOP changes from LOG's analyses, simulate each, and rank them by cycle time."""
+    from .errors import InputError
+    from .simulate import suggest
+
+    if jobs == 0 or jobs < -1:
+        raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
+    if cost is not None and not cost >= 0:
+        raise InputError(f"--cost-per-hour must be a number >= 0; got {cost}.")
+    ev = load_log(log, pop_mapping(kwargs))
+    va = None
+    if value_added:
+        from ._validation import check_names
+
+        va = check_names("--value-added", [v.strip() for v in value_added.split(",") if v.strip()], ev.activities)
+    with _progress(replications * 8, "simulating candidates", enabled=not as_json) as tick:
+        res = suggest(ev, value_added=va, costs=cost, replications=replications, cases=cases, seed=seed,
+                      jobs=jobs, scheduler=scheduler, progress=tick)
+    if as_json:
+        emit(res.to_dict())
+        return
+    click.echo(res.table())
 
 
 # --- entry point

@@ -120,7 +120,7 @@ def read(
 
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> EventLog:
     if fmt == "xes":
-        frame, quality = read_xes_frame(p)
+        frame, quality = read_xes_frame(p, tz=mapping["tz"])
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         for role, key in _XES_KEYS.items():
             if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
@@ -188,9 +188,9 @@ def _check_text(data: bytes, p: Path) -> None:
 
 
 def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
-    data = _read_all_bytes(p)
-    _check_text(data, p)
-    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    head = _head(p)
+    _check_text(head, p)
+    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     if sep is None:
         counts = {c: first.count(c) for c in (",", ";", "\t", "|")}
         sep = max(counts, key=lambda c: counts[c])
@@ -200,10 +200,17 @@ def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
                 "A log needs at least a case, an activity and a timestamp column."
             )
     try:
-        # pyarrow's reader is multi-threaded and parses ISO timestamps natively.
-        return pd.read_csv(io.BytesIO(data), sep=sep, engine="pyarrow")
+        # pyarrow's reader is multi-threaded, parses ISO timestamps natively, and its
+        # strings become pandas Arrow strings without a copy into Python objects.
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(str(p), parse_options=pacsv.ParseOptions(delimiter=sep))
+        strings = (pa.string(), pa.large_string())
+        return table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
     except Exception:
-        pass
+        pass  # the pandas reader below gives the precise error, or reads what Arrow would not
+    data = _read_all_bytes(p)
     try:
         return pd.read_csv(io.BytesIO(data), sep=sep, low_memory=False)
     except pd.errors.EmptyDataError:
@@ -230,11 +237,99 @@ _XES_KEYS = {
 }
 
 
-def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityReport]:
+_CHUNK = 1 << 16  # events per conversion batch: bounds the memory held as Python strings
+
+
+class _XesColumns:
+    """Attribute values gathered column by column and converted to arrays in batches.
+
+    Dates are parsed batch by batch, so the unique timestamp strings of a large log never
+    all live at once; repeated labels are interned, so a label column costs one pointer
+    per event. Values that do not parse are remembered per row, so that ``from_frame``
+    can count them as unparsable rather than missing.
+    """
+
+    def __init__(self, tz: str) -> None:
+        self.tz = tz
+        self.current: dict[str, list[Any]] = {}  # values of events [base, n)
+        self.kinds: dict[str, str] = {}
+        self.done: dict[str, list[Any]] = {}
+        self.filled: dict[str, int] = {}  # events already converted, per column
+        self.bad: dict[str, list[np.ndarray]] = {}
+        self.bad_example: dict[str, str] = {}
+        self.base = 0
+
+    def flush(self, upto: int) -> None:
+        size = upto - self.base
+        for key, col in self.current.items():
+            if len(col) < size:
+                col.extend([None] * (size - len(col)))
+            kind = self.kinds[key]
+            done = self.done.setdefault(key, [])
+            gap = self.base - self.filled.get(key, 0)
+            if gap:
+                done.append(self._missing(key, kind, gap))
+            done.append(self._convert(key, kind, col))
+            self.filled[key] = upto
+            col.clear()
+        self.base = upto
+
+    def _missing(self, key: str, kind: str, k: int) -> Any:
+        if kind == "date":
+            self.bad.setdefault(key, []).append(np.zeros(k, dtype=bool))
+            return np.full(k, np.datetime64("NaT"), dtype="datetime64[ns]")
+        if kind in _NUMERIC:
+            return np.full(k, np.nan)
+        return [None] * k
+
+    def _convert(self, key: str, kind: str, col: list[Any]) -> Any:
+        if kind == "date":
+            from ._normalize import parse_times
+
+            raw = pd.Series(col, dtype=object)
+            parsed, n_bad = parse_times(raw, self.tz, name=key)
+            mask = np.zeros(len(col), dtype=bool)
+            if n_bad:
+                mask = (raw.notna() & (raw.astype(str).str.strip() != "") & parsed.isna()).to_numpy()
+                self.bad_example.setdefault(key, str(raw[mask].iloc[0])[:40])
+            self.bad.setdefault(key, []).append(mask)
+            return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        if kind in _NUMERIC:
+            return pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(dtype=float)
+        if kind == "boolean":
+            return [None if v is None else v.strip().lower() == "true" for v in col]
+        return list(col)
+
+    def frame(self, n: int) -> pd.DataFrame:
+        self.flush(n)
+        out: dict[str, Any] = {}
+        unparsable: dict[str, tuple[np.ndarray, str]] = {}
+        for key, chunks in self.done.items():
+            kind = self.kinds[key]
+            if kind == "date":
+                out[key] = pd.Series(np.concatenate(chunks)).dt.tz_localize("UTC")
+                mask = np.concatenate(self.bad[key])
+                if mask.any():
+                    unparsable[key] = (mask, self.bad_example[key])
+            elif kind in _NUMERIC:
+                values = np.concatenate(chunks)
+                finite = values[~np.isnan(values)]
+                integral = kind == "int" and finite.size == values.size and np.all(np.mod(finite, 1) == 0)
+                out[key] = values.astype(np.int64) if integral else values
+            else:
+                out[key] = pd.Series([v for c in chunks for v in c], dtype=object)
+        frame = pd.DataFrame(out)
+        if unparsable:
+            frame.attrs["leanops_unparsable"] = unparsable
+        return frame
+
+
+def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd.DataFrame, QualityReport]:
     """Parse an XES file into a flat frame, one row per event, with XES key names.
 
-    Trace attributes become ``case:<key>`` columns, as in pm4py. Nested attribute
-    values (lists, containers) are skipped. Entities and DTDs are never resolved.
+    Trace attributes become ``case:<key>`` columns, as in pm4py. Dates are parsed to
+    UTC (naive ones read in ``tz``), ints and floats to numbers. Nested attribute values
+    (lists, containers) are skipped. Entities and DTDs are never resolved.
     """
     from lxml import etree
 
@@ -250,8 +345,8 @@ def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityR
             f"{str(p)!r} declares a DTD or entities (<!DOCTYPE/<!ENTITY>); leanops does not resolve them, "
             "for safety. Remove the DOCTYPE declaration from the file."
         )
-    cols: dict[str, list[Any]] = {}
-    kinds: dict[str, str] = {}
+    acc = _XesColumns(tz)
+    cols, kinds = acc.current, acc.kinds
     n = 0
     trace_first = 0
     try:
@@ -264,6 +359,7 @@ def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityR
             for _, elem in ctx:
                 tag = elem.tag
                 if tag[-5:] == "event":
+                    i = n - acc.base
                     for child in elem:
                         key = child.get("key")
                         if key is None:
@@ -272,36 +368,37 @@ def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityR
                         if col is None:
                             col = cols[key] = []
                             kinds[key] = etree.QName(child).localname if isinstance(child.tag, str) else "string"
-                        if len(col) < n:
-                            col.extend([None] * (n - len(col)))
+                        if len(col) < i:
+                            col.extend([None] * (i - len(col)))
                         v = child.get("value")
                         # Labels repeat across events: share one string object (memory).
                         col.append(v if v is None or kinds[key] == "date" else intern(v))
                     n += 1
-                    parent = elem.getparent()
-                    if parent is not None:
-                        parent.remove(elem)
-                    else:
-                        elem.clear()
                 elif tag[-5:] == "trace":
+                    first_i, i = trace_first - acc.base, n - acc.base
                     for child in elem:
                         key = child.get("key")
-                        if key is None or not isinstance(child.tag, str):
+                        if key is None or not isinstance(child.tag, str) or child.tag[-5:] == "event":
                             continue
                         ckey = "case:" + key
                         col = cols.get(ckey)
                         if col is None:
                             col = cols[ckey] = []
                             kinds[ckey] = etree.QName(child).localname
-                        if len(col) < trace_first:
-                            col.extend([None] * (trace_first - len(col)))
-                        col.extend([child.get("value")] * (n - trace_first))
+                        if len(col) < first_i:
+                            col.extend([None] * (first_i - len(col)))
+                        v = child.get("value")
+                        col.extend([v if v is None or kinds[ckey] == "date" else intern(v)] * (i - first_i))
                     trace_first = n
-                    parent = elem.getparent()
-                    if parent is not None:
-                        parent.remove(elem)
-                    else:
-                        elem.clear()
+                    if n - acc.base >= _CHUNK:
+                        acc.flush(n)
+                else:
+                    continue
+                parent = elem.getparent()
+                if parent is not None:
+                    parent.remove(elem)
+                else:
+                    elem.clear()
     except etree.XMLSyntaxError as exc:
         raise InputError(f"{str(p)!r} is not well-formed XES ({str(exc).splitlines()[0]}).") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -310,17 +407,7 @@ def read_xes_frame(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, QualityR
         raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
     if n == 0:
         raise InputError(f"{str(p)!r} has no <event> elements; is it an XES event log?")
-    frame = pd.DataFrame({k: (v + [None] * (n - len(v))) if len(v) < n else v for k, v in cols.items()})
-    for key, kind in kinds.items():
-        if key in ("time:timestamp", "case:concept:name", "concept:name"):
-            continue
-        if kind in _NUMERIC:
-            frame[key] = pd.to_numeric(frame[key], errors="coerce")
-        elif kind == "boolean":
-            frame[key] = frame[key].map({"true": True, "false": False, "True": True, "False": False})
-        elif kind == "date":
-            frame[key] = pd.to_datetime(frame[key], format="ISO8601", utc=True, errors="coerce")
-    return frame, QualityReport(rows_read=n)
+    return acc.frame(n), QualityReport(rows_read=n)
 
 
 # ----------------------------------------------------------------------- write

@@ -143,3 +143,13 @@ def test_rework_against_generator_probability():
     assert rw.loc["Fix", "repeats"] / 1500 == pytest.approx(0.3 / 0.7, rel=0.1)
     assert rw.loc["Fix", "self_loops"] == rw.loc["Fix", "repeats"]
     assert "Register" not in rw.index
+
+
+def test_queue_over_time_matches_wait_total():
+    b, _ = _run("Review")
+    q = b.attrs["queue_over_time"]
+    assert list(q.columns) == list(b["activity"])
+    # the time integral of the queue is the total waiting (Little's law per step)
+    span = (q.index[-1] - q.index[0]).total_seconds() * len(q) / (len(q) - 1)
+    total = q["Review"].mean() * span
+    assert total == pytest.approx(b.set_index("activity").loc["Review", "wait_total_s"], rel=0.05)

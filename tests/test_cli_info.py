@@ -100,7 +100,7 @@ def test_truncated_gzip(tmp_path):
     p.write_bytes(data[: len(data) // 2])
     assert_bad_input(run_leanops("info", p), "truncated or corrupt gzip")
     c = tmp_path / "cut.csv.gz"
-    c.write_bytes(gzip.compress((DATASETS / "purchasing_example.csv.gz").read_bytes())[:-200])
+    c.write_bytes(gzip.compress(gzip.decompress((DATASETS / "purchasing_example.csv.gz").read_bytes()))[:-200])
     assert_bad_input(run_leanops("info", c), "truncated or corrupt gzip")
 
 

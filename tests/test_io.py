@@ -208,3 +208,35 @@ def test_loan_ground_truth_log_keeps_its_delay_column():
     log = leanops.datasets.load("loan_application_5_timers")
     assert "extraneous_delay" in log.attributes
     assert np.isfinite(log.df["extraneous_delay"]).all()
+
+
+def test_xes_batches_give_the_same_frame(tmp_path, monkeypatch):
+    import leanops.io as lio
+
+    whole = leanops.datasets.load("production")
+    monkeypatch.setattr(lio, "_CHUNK", 7)  # many small batches, split inside traces' lifetimes
+    batched = leanops.datasets.load("production")
+    pd.testing.assert_frame_equal(batched.df, whole.df)
+    assert batched.quality.to_dict() == whole.quality.to_dict()
+
+
+def test_xes_unparsable_timestamps_are_counted_as_such(tmp_path):
+    bad = XES.replace('value="2024-03-02T10:00:00Z"', 'value="next tuesday"')
+    p = tmp_path / "bad.xes"
+    p.write_text(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        log = leanops.read(p)
+    assert log.quality.dropped == {"unparsable_end": 1}
+    assert list(log.df["case_id"]) == ["T1"]
+    allbad = tmp_path / "allbad.xes"
+    allbad.write_text(bad.replace("2024-03-01T09:00:00.000+01:00", "x").replace("2024-03-01T09:30:00.000+01:00", "y"))
+    with pytest.raises(InputError, match="could be parsed"):
+        leanops.read(allbad)
+
+
+def test_xes_naive_dates_read_in_given_zone(tmp_path):
+    p = tmp_path / "naive.xes"
+    p.write_text(XES.replace("2024-03-02T10:00:00Z", "2024-03-02T10:00:00"))
+    log = leanops.read(p, tz="Europe/Amsterdam")
+    assert log.df["end"].iloc[1] == pd.Timestamp("2024-03-02 09:00", tz="UTC")

@@ -214,3 +214,21 @@ def test_fast_steps_match_steps_on_bundled_logs(name):
 def test_fast_steps_match_steps_on_hand_built_logs():
     _check_same_steps(make_log(SEQ + PAR))
     _check_same_steps(make_log(COMPLETION_ONLY))
+
+
+def test_repeat_detection_paths_agree_with_a_loop():
+    from leanops.mining.performance import _repeats
+
+    rng = np.random.default_rng(0)
+    # short cases (shifted comparisons), long ones with few activities (a bit-mask scan)
+    # and with many (a sort)
+    for max_len, n_act in ((12, 5), (40, 5), (40, 63), (40, 200)):
+        lens = rng.integers(1, max_len + 1, 300)
+        case = np.repeat(np.arange(len(lens)), lens)
+        act = rng.integers(0, n_act, len(case))
+        expect = np.zeros(len(case), dtype=bool)
+        seen: dict[tuple[int, int], bool] = {}
+        for i, (c, a) in enumerate(zip(case, act)):
+            expect[i] = (c, a) in seen
+            seen[(c, a)] = True
+        np.testing.assert_array_equal(_repeats(case, act, n_act), expect)

@@ -61,3 +61,10 @@ def test_bad_options(tmp_path):
     out = tmp_path / "missing" / "sim.csv"
     assert_bad_input(run_leanops("simulate", model, "--cases", "5", "-o", out), "does not exist")
     assert not out.exists()
+
+
+def test_fit_recency_option(tmp_path):
+    res = run_leanops("fit", DATASETS / "production.xes.gz", "--recency", "0.3", "--json")
+    assert res.returncode == 0, res.stderr
+    assert any("recent-weighted" in n or "recency" in n for n in json.loads(res.stdout)["notes"])
+    assert_bad_input(run_leanops("fit", DATASETS / "production.xes.gz", "--recency", "lots"), "--recency")

@@ -14,6 +14,7 @@ import leanops
 from leanops import simulate
 
 N = 3000
+FIT_KW: dict = {}
 
 
 def _log(df: pd.DataFrame) -> leanops.EventLog:
@@ -39,7 +40,7 @@ def round_trip(proc: Process, pairs: int = 3) -> tuple[float, float, simulate.Si
         a = generate(proc, N, seed=100 + 2 * k)
         b = generate(proc, N, seed=101 + 2 * k)
         la = _log(a.log)
-        model = simulate.fit(la, seed=0)
+        model = simulate.fit(la, seed=0, **FIT_KW)
         # a long simulation, so that its own sampling noise does not count against the model
         sim = simulate.run(model, cases=3 * N, seed=k, start=la.start_time)
         ct_sim = _cycle_times(sim.log.df, "start", "end")
@@ -148,3 +149,45 @@ def test_round_trip_rework_slow_resource_and_mixed_calendars():
     # rework: B repeats itself with probability about 0.2
     after_b = dict([r for r in model.routing if r.source == "B"][0].next)
     assert abs(after_b["B"] - 0.2) < 0.03
+
+
+def test_daily_batch_release_is_discovered():
+    proc = Process(
+        steps=[Step("Triage", "clerks", 10), Step("Ship", "dock", 5, batch_hour=15.0), Step("Invoice", "clerks", 6)],
+        pools={"clerks": Pool(2), "dock": Pool(2)},
+        interarrival=15,
+    )
+    a = generate(proc, N, seed=100)
+    b = generate(proc, N, seed=101)
+    la = _log(a.log)
+    model = simulate.fit(la, seed=0)
+    assert model.activity("Ship").release == (15 * 3600,)
+    assert model.activity("Triage").release == () and model.activity("Invoice").release == ()
+    ct_b = _cycle_times(b.log, "start_time", "end_time")
+    sim = simulate.run(model, cases=N, seed=1, start=la.start_time)
+    no_batch = simulate.run(simulate.fit(la, seed=0, batches=False), cases=N, seed=1, start=la.start_time)
+    emd = wasserstein_distance(_cycle_times(sim.log.df, "start", "end"), ct_b)
+    emd_without = wasserstein_distance(_cycle_times(no_batch.log.df, "start", "end"), ct_b)
+    # the batch explains most of the waiting: far closer than a model without it
+    assert emd < 0.3 * emd_without, (emd, emd_without)
+    # every simulated Ship starts at or after 15:00 on its day, or later days' release
+    ship = sim.log.df[sim.log.df["activity"] == "Ship"]
+    assert (ship["start"].dt.hour >= 15).all()
+
+
+def test_priority_class_is_discovered():
+    proc = Process(
+        steps=[Step("Triage", "clerks", 10), Step("Review", "experts", 15)],
+        pools={"clerks": Pool(2), "experts": Pool(2)},
+        interarrival=10,
+        attributes={"prio": lambda rng, a: "high" if rng.random() < 0.3 else "low"},
+        priority=("prio", ["high", "low"]),
+    )
+    emd, floor, model = round_trip(proc, pairs=2)
+    assert model.queue.discipline == "priority" and model.queue.attribute == "prio"
+    assert model.queue.order == ("high", "low")
+    assert emd <= 1.5 * floor, (emd, floor)
+    # the data-aware round trip has an attribute too, but no priority: it must not find one
+    plain = _log(generate(Process(steps=[Step("A", "p", 10)], pools={"p": Pool(1)}, interarrival=14,
+                                  attributes={"kind": lambda rng, a: "x" if rng.random() < 0.5 else "y"}), 1500, seed=5).log)
+    assert simulate.fit(plain).queue.discipline == "fifo"

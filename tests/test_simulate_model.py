@@ -19,7 +19,8 @@ def model() -> SimulationModel:
         activities=(
             Activity("Check", "clerks", Distribution("gamma", (2.0, 150.0)),
                      by_resource=(("ann", Distribution.fixed(100.0)),)),
-            Activity("Audit", None, Distribution.empirical([10, 20, 30, 40]), delay=Distribution.exponential(60.0)),
+            Activity("Audit", None, Distribution.empirical([10, 20, 30, 40]), delay=Distribution.exponential(60.0),
+                     delay_after=(("Check", Distribution.fixed(30.0)),), release=(54000,)),
         ),
         routing=(
             Routing(START, (("Check", 1.0),)),
@@ -70,6 +71,8 @@ def _broken(tmp_path, change) -> str:
         (lambda d: d["pools"][0]["calendar"].update(intervals=[]), "intervals"),
         (lambda d: d["routing"][1]["rules"][0].update(op="~"), "op"),
         (lambda d: d.pop("routing"), "routing"),
+        (lambda d: d["activities"][1].update(release=[90000]), "release"),
+        (lambda d: d["activities"][1].update(delay_after={"Nope": {"kind": "fixed", "params": [1]}}), "delay_after"),
     ],
 )
 def test_bad_model_names_the_field(tmp_path, change, field):

@@ -8,13 +8,12 @@ For each activity::
 
 * ``wait_share``: the share of all waiting in the process (summed over instances) that is
   waiting before this activity.
-* ``contention`` (0 to 1): how busy the pool doing the activity was while its instances
-  waited. For every wait (enablement to start) the pool's busy fraction (members at work
-  ÷ members, capped at 1) is integrated over the wait and divided by the working time
-  within the wait; pooled over all instances of the activity. Working time comes from
-  the calendar learnt from the whole log (the organisation's hours), so waiting outside
-  them counts neither as busy nor as working time, and overnight waits do not dilute an
-  office-hours pool's contention.
+* ``contention`` (0 to 1): how busy the step's pool (the pool doing most of its
+  instances) was while its instances waited: the pool's busy fraction (members at work
+  ÷ members, capped at 1), averaged over the working time inside all the waits before
+  the step. Working time comes from the calendar learnt from the whole log (the
+  organisation's hours), so overnight waits count neither as busy nor as idle and do
+  not dilute an office-hours pool's contention.
 * ``utilization`` (0 to 1): busy time over available time of the pool doing most of the
   activity, over the whole log (:func:`~leanops.utilization`).
 
@@ -29,8 +28,9 @@ constraint. A step that is merely long, with enough resources, has little waitin
 scores low. Ties are broken by utilisation.
 
 Busy members, queues and working time are counted on a time grid over the log's span
-(bins of about a tenth of a typical service time, at most 2**20 of them): each instance
-and each wait covers the bins from its rounded start to its rounded end. The counts are
+(bins of about a tenth of a typical service time; at most 2**20 of them, and at most one
+per two instances): each instance and each wait covers the bins from its rounded start
+to its rounded end. The counts are
 unbiased but resolve very short waits only approximately, and ``utilization`` here may
 differ from :func:`~leanops.utilization` (exact, overlapping work of one resource
 counted once) by a point or so.
@@ -49,6 +49,7 @@ from ..calendar import Calendar
 from ..log import EventLog
 from .outofcore import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
+from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
 
 __all__ = ["bottlenecks", "rework"]
@@ -127,7 +128,9 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         ``queue_max`` (instances waiting for it, time-averaged and at most),
         ``queue_growth_per_day`` (trend of that queue), ``rework_share`` (instances that
         repeat the activity in their case). ``df.attrs["starts_estimated"]`` is the share
-        of instances whose start was estimated.
+        of instances whose start was estimated; ``df.attrs["queue_over_time"]`` is the
+        queue before each activity over time (a frame: time x activity, worst first,
+        averaged into at most 200 periods).
 
     Examples
     --------
@@ -168,29 +171,30 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
     typical = float(np.median(svc)) if len(svc) else 60.0
     want = (hi - lo) / max(typical / 10.0, 1e-3)
-    n_bins = int(max(1024, min(_MAX_BINS, want, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
+    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
     width = max((hi - lo) / n_bins, 1e-9)
     span_days = (hi - lo) / 86400.0
 
-    def coverage(group: np.ndarray, n_groups: int, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
-        """Per group and bin, how many of the intervals [t0, t1) cover it (on average)."""
+    def to_bin(t: np.ndarray) -> np.ndarray:
+        """The grid line nearest to each instant (0..n_bins)."""
+        x = np.subtract(t, lo - 0.5 * width)
+        x /= width
+        np.clip(x, 0, n_bins, out=x)
+        return x.astype(np.int64)
+
+    def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+        """Per group and bin, how many of the intervals [b0, b1) cover it."""
         # Each interval covers the bins from its rounded start to its rounded end: an
         # unbiased count (off by at most half a bin at either end), in two plain bincounts.
-        # (in place: on millions of rows, fresh temporaries cost more than the arithmetic)
         base = np.multiply(group, n_bins + 1, dtype=np.int64)
         size_ = n_groups * (n_bins + 1)
-        d = None
-        for t, sign in ((t0, 1), (t1, -1)):
-            x = np.subtract(t, lo - 0.5 * width)
-            x /= width
-            np.clip(x, 0, n_bins, out=x)
-            k = x.astype(np.int64)
-            del x
-            k += base
-            c = np.bincount(k, minlength=size_)
-            del k
-            d = c if d is None else d - c
+        k = np.add(base, b0)
+        d = np.bincount(k, minlength=size_)
+        np.add(base, b1, out=k)
+        d -= np.bincount(k, minlength=size_)
         return np.cumsum(d.reshape(n_groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+
+    b_start = to_bin(inst.start)
 
     # share of each bin that is working time, per distinct calendar
     edges_ns = inst.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
@@ -207,11 +211,13 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     frac = np.zeros((n_pool, n_bins))
     wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
+        b_end = to_bin(inst.end)
         if (pool_of >= 0).all():
-            busy = coverage(pool_of, n_pool, inst.start, inst.end)
+            busy = coverage(pool_of, n_pool, b_start, b_end)
         else:
             ok = pool_of >= 0
-            busy = coverage(pool_of[ok], n_pool, inst.start[ok], inst.end[ok])
+            busy = coverage(pool_of[ok], n_pool, b_start[ok], b_end[ok])
+        del b_end
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
@@ -221,20 +227,28 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
-    wq = np.flatnonzero(wait > 0)
-    queue = coverage(act[wq].astype(np.int64), n_act, inst.enabled[wq], inst.start[wq])
+    # (rows without a wait add an empty interval, which cancels out: no need to select)
+    queue = coverage(act, n_act, to_bin(inst.start - wait), b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
     # trend: least-squares slope of the queue over time, in instances per day
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    # queue length over time, averaged into at most 200 periods (for charts)
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = inst.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                                   columns=list(st.activities))
 
     # ---- the pool doing most of each activity, and its contention during the waits
     main_pool = np.full(n_act, -1, dtype=np.int64)
     if n_pool:
-        # instances per (activity, pool); rows without a pool land in an extra column
-        m = np.bincount(act * (n_pool + 1) + np.where(pool_of >= 0, pool_of, n_pool),
-                        minlength=n_act * (n_pool + 1)).reshape(n_act, n_pool + 1)[:, :n_pool]
+        # instances per (activity, pool), from the activity profiles of the resources
+        prof = profiles(log).reindex(columns=list(st.activities), fill_value=0)
+        m = np.zeros((n_act, n_pool), dtype=np.int64)
+        np.add.at(m.T, np.array([pidx[pools[r]] for r in prof.index], dtype=np.int64), prof.to_numpy())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     cnum = np.zeros(n_act)
     cden = np.zeros(n_act)
@@ -281,6 +295,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out[_COLUMNS]
     out.attrs["starts_estimated"] = inst.estimated_share
+    out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
     out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
     return out
 

@@ -373,18 +373,10 @@ def _base_arrays(log: EventLog):
         return cached.case, cached.activity, cached.has_start, cached.t_start, cached.end, cached.first, cached.activities
     d = log.df
     n = len(d)
+    case = log.case_codes
     first = np.ones(n, dtype=bool)
     if n > 1:
-        try:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            ids = pa.array(d["case_id"].array)
-            first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-        except Exception:  # not Arrow-backed: fall back to the log's codes
-            codes = log.case_codes
-            first[1:] = codes[1:] != codes[:-1]
-    case = np.cumsum(first) - 1
+        first[1:] = case[1:] != case[:-1]
     act_cat = d["activity"].cat
     act = act_cat.codes.to_numpy()
     if n and act.min() < 0:

@@ -834,7 +834,7 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     tq = _quantiles(ses, src, [], "greatest(e_ns - ts, 0) / 1e9", "e_ns > ts")
     typical = float(tq["q"].iloc[0][0]) if len(tq) and np.isfinite(tq["q"].iloc[0][0]) else 60.0
     want = (hi - lo) / max(typical / 10.0, 1e-3)
-    n_bins = int(max(1024, min(_MAX_BINS, want, 4 * n, 20_000_000 // max(n_act, n_pool, 1))))
+    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
     width = max((hi - lo) / n_bins, 1e-9)
     span_days = (hi - lo) / 86400.0
 
@@ -887,10 +887,10 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         if n_pool and ok.any():
             d_busy += np.bincount(bins(start[ok], po[ok]), minlength=size_b)
             d_busy -= np.bincount(bins(end[ok], po[ok]), minlength=size_b)
-        wq = wait > 0
-        if wq.any():
-            d_queue += np.bincount(bins(enabled[wq], a[wq]), minlength=size_q)
-            d_queue -= np.bincount(bins(start[wq], a[wq]), minlength=size_q)
+        # from the enablement (start - wait, as the pandas engine) to the start; rows
+        # without a wait add an empty interval
+        d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
+        d_queue -= np.bincount(bins(start, a), minlength=size_q)
 
     def coverage(d: np.ndarray, groups: int) -> np.ndarray:
         return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
@@ -922,6 +922,13 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     queue_mean = wait_sum / max(hi - lo, 1e-9)
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    # queue length over time, averaged into at most 200 periods (for charts)
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = origin + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                                   columns=list(acts))
     main_pool = np.full(n_act, -1, dtype=np.int64)
     if n_pool:
         mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
@@ -971,5 +978,6 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     out = out[_COLUMNS]
     est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
     out.attrs["starts_estimated"] = float(est)
+    out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
     out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
     return out

@@ -123,10 +123,8 @@ class _Instances:
     estimated: np.ndarray  # bool: start estimated
     start: np.ndarray  # float s
     end: np.ndarray  # float s
-    enabled: np.ndarray  # float s (= start for the first instance of a case)
-    wait: np.ndarray  # float s, >= 0
+    wait: np.ndarray  # float s, >= 0: start - enablement (0 for the first instance of a case)
     service: np.ndarray  # float s, >= 0
-    gap: np.ndarray  # float s: time before it in its case covered by no instance (union partition)
     covered: np.ndarray  # float s: time it adds to the union of its case's instances
     origin_ns: int
     time: str
@@ -137,6 +135,18 @@ class _Instances:
     @property
     def estimated_share(self) -> float:
         return float(self.estimated.mean()) if len(self.estimated) else 0.0
+
+    @property
+    def gap(self) -> np.ndarray:
+        """Time before the instance in its case covered by no instance (the union
+        partition of the lead time). It equals the wait: enablement is the latest earlier
+        end, clipped to the own start, so ``start - enablement = max(start - cover, 0)``."""
+        return self.wait
+
+    @property
+    def enabled(self) -> np.ndarray:
+        """Enablement, float s (= start for the first instance of a case)."""
+        return self.start - self.wait
 
 
 def _prepared_log(log: EventLog) -> tuple[EventLog, np.ndarray]:
@@ -171,20 +181,36 @@ def _segment_cummax(values: np.ndarray, first: np.ndarray, starts: np.ndarray | 
     return pd.Series(values).groupby(seg, sort=False).cummax().to_numpy()
 
 
-def _repeats(case: np.ndarray, act: np.ndarray, n_act: int) -> np.ndarray:
+def _repeats(case: np.ndarray, act: np.ndarray, n_act: int, masks: list[np.ndarray] | None = None) -> np.ndarray:
     """True for every instance whose activity already occurred earlier in its case."""
     n = len(case)
     if n == 0:
         return np.zeros(0, dtype=bool)
     bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
     max_len = int(np.diff(bounds).max())
-    if max_len <= 48:
+    if max_len <= 16:
         # short cases: compare each row with the rows 1..max_len-1 before it, in its case
         out = np.zeros(n, dtype=bool)
         for k in range(1, max_len):
             hit = act[k:] == act[:-k]
             hit &= case[k:] == case[:-k]
             out[k:] |= hit
+        return out
+    if masks is None:
+        masks = _same_case_masks(case, max_len)
+    if n_act <= 63:
+        # the set of activities seen so far in the case, as a bit mask: a segmented
+        # OR-scan (log2 of the longest case passes), then each row checks its own bit
+        bits = np.left_shift(np.int64(1), act.astype(np.int64))
+        seen = bits.copy()
+        for j, same in enumerate(masks):
+            k = 1 << j
+            np.bitwise_or(seen[k:], seen[:-k], out=seen[k:], where=same)
+        out = np.zeros(n, dtype=bool)
+        if n > 1:
+            np.bitwise_and(seen[:-1], bits[1:], out=seen[:-1])
+            out[1:] = seen[:-1] != 0
+            out[1:] &= case[1:] == case[:-1]
         return out
     key = (case - case.min()).astype(np.int64) * n_act + act
     # rows are grouped by case, so the key is nearly sorted and a stable sort is quick;
@@ -200,22 +226,30 @@ def _instance_repeats(inst: "_Instances") -> np.ndarray:
     """:func:`_repeats` for the rows of ``inst.log`` (cached on it)."""
     cache = inst.log._cache
     if "repeats" not in cache:
-        cache["repeats"] = _repeats(inst.st.case, inst.st.activity, len(inst.st.activities))
+        cache["repeats"] = _repeats(inst.st.case, inst.st.activity, len(inst.st.activities), inst.st.masks)
     return cache["repeats"]
 
 
-def _segment_prefix_max(values: np.ndarray, case: np.ndarray, max_len: int) -> np.ndarray:
+def _same_case_masks(case: np.ndarray, max_len: int) -> list[np.ndarray]:
+    """For strides k = 1, 2, 4, ... below ``max_len``: whether row i and row i - k share a case."""
+    masks = []
+    k = 1
+    while k < max_len:
+        masks.append(case[k:] == case[:-k])
+        k *= 2
+    return masks
+
+
+def _segment_prefix_max(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     """Running maximum within each case (rows grouped by case), exact for int64.
 
     A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
     2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
     """
     out = values.copy()
-    k = 1
-    while k < max_len:
-        same = case[k:] == case[:-k]
+    for j, same in enumerate(masks):
+        k = 1 << j
         np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
-        k *= 2
     return out
 
 
@@ -231,6 +265,7 @@ class _Rows:
     t_start: np.ndarray  # int64 ns: start, or end where the start is missing
     end: np.ndarray  # int64 ns
     cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
+    masks: list  # _same_case_masks(case, longest case)
 
 
 def _fast_steps(log: EventLog) -> _Rows:
@@ -270,10 +305,11 @@ def _fast_steps(log: EventLog) -> _Rows:
         has_start, t_start, end = st.has_start, st.t_start, st.end
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
-    cover = _segment_prefix_max(end, case, max_len)
+    masks = _same_case_masks(case, max_len)
+    cover = _segment_prefix_max(end, masks)
     cover[1:] = cover[:-1].copy()
     cover[first] = t_start[first]
-    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover)
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover, masks)
     log._cache["rows"] = rows
     return rows
 
@@ -300,13 +336,14 @@ def _activity_sums(inst: "_Instances") -> _ActivitySums:
         k = len(st.activities)
         cnt = np.bincount(act, minlength=k)
         rep_rows = np.flatnonzero(_instance_repeats(inst))
+        wait = np.bincount(act, weights=inst.wait, minlength=k)
         cache[key] = _ActivitySums(
             count=cnt,
             with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
             first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
             service=np.bincount(act, weights=inst.service, minlength=k),
-            wait=np.bincount(act, weights=inst.wait, minlength=k),
-            gap=np.bincount(act, weights=inst.gap, minlength=k),
+            wait=wait,
+            gap=wait,  # the same quantity (see _Instances.gap)
             covered=np.bincount(act, weights=inst.covered, minlength=k),
         )
     return cache[key]
@@ -338,19 +375,17 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
 
     # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
     start, end = clock(st.t_start), clock(st.end)
-    cover = clock(st.cover)
-    # Union partition of the lead time: `cover` is the latest end among earlier instances.
-    gap = np.subtract(start, cover)
-    np.maximum(gap, 0.0, out=gap)
-    covered = np.maximum(start, cover)
+    cover = clock(st.cover)  # latest end among earlier instances of the case
+    # Enablement is min(cover, start), so the wait is max(start - cover, 0): the same as
+    # the time before the instance that no instance of its case covers.
+    wait = np.subtract(start, cover)
+    np.maximum(wait, 0.0, out=wait)
+    covered = np.maximum(start, cover, out=cover)
     np.subtract(end, covered, out=covered)
     np.maximum(covered, 0.0, out=covered)
-    enabled = np.minimum(cover, start, out=cover)  # the enablement rule: never after the own start
-    wait = np.subtract(start, enabled)
     service = np.subtract(end, start)
     np.maximum(service, 0.0, out=service)
-    out = _Instances(work, st, estimated, start, end, enabled, wait, service, gap, covered, origin, time, cal,
-                     starts, seg)
+    out = _Instances(work, st, estimated, start, end, wait, service, covered, origin, time, cal, starts, seg)
     log._cache[key] = out
     return out
 

@@ -43,7 +43,7 @@ from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
 from .outofcore import Engine, dispatch as _dispatch
-from .._pools import resource_codes
+from .._pools import profiles
 from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
@@ -180,12 +180,12 @@ class ValueStream:
             steps = steps.loc[sorted(keep)]
         n = len(steps)
         if ax is None:
-            _, ax = plt.subplots(figsize=(max(8.0, 2.3 * n + 3.0), 4.8))
-        ax.set_xlim(-0.3, n * 2.0 + 2.6)
+            _, ax = plt.subplots(figsize=(max(8.0, 2.6 * n + 3.0), 4.8))
+        ax.set_xlim(-0.1, n * 2.4 + 2.9)
         ax.set_ylim(-0.6, 4.4)
         ax.axis("off")
         for k, row in enumerate(steps.itertuples(index=False)):
-            x = k * 2.0 + 0.8
+            x = k * 2.4 + 0.9  # a box 1.5 wide, then a 0.9 gap holding the wait triangle
             color = "#cfe8cf" if row.value_added else "#f3d9c6"
             ax.add_patch(FancyBboxPatch((x, 2.4), 1.5, 1.3, boxstyle="round,pad=0.03", fc=color, ec="#333333"))
             ax.text(x + 0.75, 3.45, _label(row.activity), ha="center", va="center", fontsize=8.5, weight="bold", wrap=True)
@@ -196,15 +196,15 @@ class ValueStream:
             ax.add_patch(Polygon([[tx - 0.22, 2.45], [tx + 0.22, 2.45], [tx, 2.85]], closed=True, fc="#ffe680", ec="#8a6d00"))
             ax.text(tx, 2.25, _fmt_dur(row.waiting_mean_s), ha="center", va="top", fontsize=7)
             # the ladder: waiting on the upper rung, processing on the lower one
-            ax.plot([tx - 0.45, x], [1.4, 1.4], color="#b35900", lw=2)
+            ax.plot([x - 0.9, x], [1.4, 1.4], color="#b35900", lw=2)
             ax.plot([x, x], [1.4, 0.8], color="#555555", lw=1)
             ax.plot([x, x + 1.5], [0.8, 0.8], color="#2e7d32", lw=2)
             ax.plot([x + 1.5, x + 1.5], [0.8, 1.4], color="#555555", lw=1)
-            ax.text((tx - 0.45 + x) / 2, 1.5, _fmt_dur(row.waiting_mean_s), ha="center", va="bottom", fontsize=7, color="#b35900")
+            ax.text(x - 0.45, 1.5, _fmt_dur(row.waiting_mean_s), ha="center", va="bottom", fontsize=7, color="#b35900")
             ax.text(x + 0.75, 0.7, _fmt_dur(row.processing_mean_s), ha="center", va="top", fontsize=7, color="#2e7d32")
             if row.meets_takt is False:
                 ax.text(x + 0.75, 3.85, "above takt", ha="center", va="bottom", fontsize=7, color="#b00020")
-        sx = n * 2.0 + 0.5
+        sx = n * 2.4 + 0.6
         summary = (
             f"Lead time {_fmt_dur(self.lead_time_mean_s)}\n"
             f"Processing {_fmt_dur(self.processing_time_mean_s)}\n"
@@ -326,7 +326,12 @@ def value_stream(
     n_act = len(st.activities)
 
     # ---- flow (per case)
-    lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
+    case_start_ns = st.t_start[starts]
+    case_end_ns = np.maximum.reduceat(st.end, starts)
+    if inst.calendar is None:
+        lead = (case_end_ns - case_start_ns) / 1e9
+    else:
+        lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
     covered = np.add.reduceat(inst.covered, starts)
     is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(st.activities, dtype=object), list(va))
     va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
@@ -334,8 +339,6 @@ def value_stream(
     pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
 
     # ---- throughput, WIP and Little's law: always on the wall clock
-    case_start_ns = st.t_start[starts]
-    case_end_ns = np.maximum.reduceat(st.end, starts)
     t0, t1 = int(case_start_ns.min()), int(case_end_ns.max())
     span_s = (t1 - t0) / 1e9
     throughput_per_day = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
@@ -352,22 +355,22 @@ def value_stream(
     # flow order: the mean relative position of each activity in its cases (on a regular
     # sample of at most ~200,000 cases: the order is all that is needed)
     step_ = max(1, n_cases // 200_000)
-    rows = np.flatnonzero(seg % step_ == 0) if step_ > 1 else np.arange(n_rows)
-    pos_in_case = rows - starts[seg[rows]]
-    case_len = np.diff(np.r_[starts, n_rows])[seg[rows]]
+    lens_all = np.diff(np.r_[starts, n_rows])
+    picked = np.arange(0, n_cases, step_)
+    lens = lens_all[picked]
+    offsets = np.cumsum(lens) - lens  # where each picked case begins in the sample
+    pos_in_case = np.arange(int(lens.sum())) - np.repeat(offsets, lens)
+    rows = np.repeat(starts[picked], lens) + pos_in_case
+    case_len = np.repeat(lens, lens)
     rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
     pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
         np.bincount(act[rows], minlength=n_act), 1)
     sums = _activity_sums(inst)
     cnt, pred_cnt, n_case_act = sums.count, sums.with_pred, sums.first_in_case
     proc_sum, wait_sum, gap_sum, cov_sum = sums.service, sums.wait, sums.gap, sums.covered
-    r_codes, r_names = resource_codes(inst.log)
-    n_r = len(r_names)
-    if (r_codes >= 0).all():
-        seen = np.bincount(act * n_r + r_codes, minlength=n_act * n_r).reshape(n_act, n_r)
-    else:
-        ok = r_codes >= 0
-        seen = np.bincount(act[ok].astype(np.int64) * n_r + r_codes[ok], minlength=n_act * n_r).reshape(n_act, n_r)
+    # resources per activity, from the activity profiles of the resources
+    prof = profiles(log)
+    seen = prof.reindex(columns=list(st.activities), fill_value=0).to_numpy().T
     n_res = (seen > 0).sum(axis=1)
     servers = np.maximum(n_res, 1)
     work_per_case = proc_sum / max(n_cases, 1)

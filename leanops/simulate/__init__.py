@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from .distributions import Distribution, fit_distribution
 from .engine import Replications, SimulationResult, kpis, replicate, run, summarize
+from .experiments import Comparison, compare
 from .fit import fit
+from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenario
+from .suggest import Suggestions, suggest
+from .prosimos import from_prosimos
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
@@ -33,10 +37,20 @@ from .model import (
 __all__ = [
     "fit",
     "run",
+    "compare",
+    "Comparison",
+    "suggest",
+    "Suggestions",
+    "Scenario",
+    "Change",
+    "scenario",
+    "load_scenarios",
+    "apply_scenario",
     "replicate",
     "summarize",
     "kpis",
     "validate",
+    "from_prosimos",
     "split_by_time",
     "persistence_baseline",
     "compare_logs",

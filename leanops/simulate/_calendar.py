@@ -83,7 +83,7 @@ def intervals_to_spec(intervals: Intervals) -> str:
 class FastCalendar:
     """Calendar arithmetic on float seconds since the epoch (UTC)."""
 
-    __slots__ = ("always", "starts", "ends", "n", "offset", "weekly")
+    __slots__ = ("always", "starts", "ends", "n", "offset", "weekly", "_a", "_b", "_c", "_d")
 
     def __init__(self, intervals: Intervals, offset: float = 0.0) -> None:
         iv = normalize_intervals(intervals)
@@ -96,16 +96,28 @@ class FastCalendar:
         self.n = len(iv)
         self.offset = float(offset)
         self.weekly = float(sum(b - a for a, b in iv))
+        # caches (absolute seconds): the last working interval found [_a, _b), and the last
+        # off-shift stretch [_c, _d) seen, _d being the next opening
+        self._a = self._b = self._c = self._d = 0.0
+
 
     def next_working(self, t: float) -> float:
-        if self.always:
+        if self._a <= t < self._b or self.always:
             return t
+        if self._c <= t < self._d:
+            return self._d
         w = (t + self.offset - _MONDAY0) % WEEK
         i = bisect_right(self.ends, w)
         if i == self.n:
-            return t - w + WEEK + self.starts[0]
+            nxt = t - w + WEEK + self.starts[0]
+            self._c, self._d = t - w + (self.ends[-1] if self.n else 0.0), nxt
+            return nxt
         s = self.starts[i]
-        return t if w >= s else t - w + s
+        if w >= s:
+            self._a, self._b = t - w + s, t - w + self.ends[i]
+            return t
+        self._c, self._d = t - w + (self.ends[i - 1] if i > 0 else 0.0), t - w + s
+        return t - w + s
 
     def add_working(self, t: float, work: float) -> float:
         if self.always:

@@ -1,15 +1,24 @@
-"""The SimPy engine: one process per case, resource pools as SimPy resources.
+"""The SimPy engine: one process per case on a SimPy environment.
 
 Per-event Python work is kept small: arrival times, case attributes, uniform numbers for
-routing and durations are drawn from numpy in blocks before or during the run, pools are
-``simpy.Resource`` (``PriorityResource`` for priority queues), and the log is recorded in
-plain lists that become one DataFrame at the end.
+routing and durations are drawn from numpy in blocks before or during the run, and the
+log is recorded in plain lists that become one DataFrame at the end. A pool is a free
+list plus a queue of waiting cases (FIFO, or a heap for priority queues): a case that
+finds a free member takes it without any SimPy event, and a finishing case hands its
+member straight to the first waiting one by triggering that case's event. This has the
+semantics of ``simpy.Resource``/``PriorityResource`` without their per-request objects.
+
+Calendars: a member works only in its hours; work in progress pauses at the end of a
+shift and resumes at the next one (``FastCalendar.add_working``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import zlib
 from bisect import bisect_right
+from heapq import heappop, heappush
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +69,26 @@ def _stream(dist: Distribution, rng: np.random.Generator) -> Iterator[float]:
 def _uniforms(rng: np.random.Generator) -> Iterator[float]:
     while True:
         yield from rng.random(_BLOCK).tolist()
+
+
+class _Streams:
+    """Independent random streams keyed by what they drive (common random numbers).
+
+    Arrivals, case attributes, and each activity's durations, delays and routing draw
+    from their own stream, seeded from the run's seed and the *name* of what they drive
+    (a stable CRC, not Python's salted ``hash``). A scenario that changes one activity, or
+    removes it, leaves the draws of every other activity as they were, so the baseline
+    and a scenario see the same arrivals and the same work where the change allows.
+    """
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def get(self, *key: str) -> np.random.Generator:
+        words = [self.base & 0xFFFFFFFF, self.base >> 32]
+        words += [zlib.crc32(str(k).encode("utf-8")) for k in key]
+        words.append(len(key))
+        return np.random.default_rng(np.random.SeedSequence(words))
 
 
 # -- arrivals --------------------------------------------------------------------------------
@@ -183,8 +212,8 @@ def run(
                          f"cases={cases!r}, until={until!r}.")
     warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
     rng = check_seed(seed)
-    ss = np.random.SeedSequence(int(rng.integers(0, 2**63 - 1)))
-    r_arr, r_attr, r_route, r_dur = (np.random.default_rng(s) for s in ss.spawn(4))
+    streams = _Streams(int(rng.integers(0, 2**63 - 1)))
+    r_arr, r_attr = streams.get("arrivals"), streams.get("attributes")
 
     st = start if start is not None else model.start
     if st is None:
@@ -226,30 +255,39 @@ def run(
         cal = FastCalendar(p.intervals, off)
         first = len(res_names)
         res_names.extend(p.members)
-        resource = (simpy.PriorityResource if use_prio else simpy.Resource)(env, capacity=p.size)
+        # a pool is a free list plus a queue of waiting cases; a finishing case hands its
+        # member straight to the first in line (no SimPy Request/Release objects per event)
+        waiting: Any = [] if use_prio else deque()
         pool_idx[p.name] = len(pool_objs)
         if p.member_intervals:
             # members with their own hours: hand the case to the free member who works soonest
             mcal = {first + k: FastCalendar(p.hours_of(m), off) for k, m in enumerate(p.members)}
-            pool_objs.append((resource, list(range(first, first + p.size)), mcal))
+            pool_objs.append((waiting, list(range(first, first + p.size)), mcal))
         else:
-            pool_objs.append((resource, deque(range(first, first + p.size)), None if cal.always else cal))
+            pool_objs.append((waiting, deque(range(first, first + p.size)), None if cal.always else cal))
 
     compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
     for a in acts:
-        common = _stream(a.duration, r_dur)
-        delay = _stream(a.delay, r_dur) if a.delay is not None else None
+        common = _stream(a.duration, streams.get("duration", a.name))
+        delay = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
+        if a.delay_after:
+            by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
+            delay = (delay, by_prev)
+        if a.release:
+            # a batch: wait for the next daily release (in the arrivals' time zone)
+            delay = ("release", [float(x) for x in a.release], delay)
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
-        resource, free, cal = pool_objs[pool_idx[a.pool]]
+        waiting, free, cal = pool_objs[pool_idx[a.pool]]
         per = None
         if a.by_resource:
             pmembers = model.pool(a.pool).members
             base = res_names.index(pmembers[0])
             brd = dict(a.by_resource)
-            per = {base + k: (_stream(brd[m], r_dur) if m in brd else common) for k, m in enumerate(pmembers)}
-        compiled.append((1, resource, free, cal, common, per, delay))
+            per = {base + k: (_stream(brd[m], streams.get("duration", a.name, m)) if m in brd else common)
+                   for k, m in enumerate(pmembers)}
+        compiled.append((1, waiting, free, cal, common, per, delay))
 
     attr_pos = {name: j for j, name in enumerate(attrs.names)}
 
@@ -269,10 +307,11 @@ def run(
     for r in model.routing:
         i = n_act if r.source == START else a_index[r.source]
         rules = tuple((attr_pos.get(u.attribute), u, table(u.next)) for u in r.rules)
-        routes[i] = (table(r.next), rules)
+        after = {(n_act if pv == START else a_index[pv]): table(t) for pv, t in r.after}
+        routes[i] = (table(r.next), rules, after, _uniforms(streams.get("routing", r.source)))
     for i in range(n_act + 1):
         if routes[i] is None:  # an activity nothing follows: the case ends
-            routes[i] = (([1.0 + 1e-12], [-1]), ())
+            routes[i] = (([1.0 + 1e-12], [-1]), (), {}, None)
 
     prio = None
     if use_prio:
@@ -284,7 +323,6 @@ def run(
                              f"attributes: {list(attrs.names)}.")
         prio = [order.index(v) if v in order else len(order) for v in vals]
 
-    unif = _uniforms(r_route)
     rc: list[int] = []
     ra: list[int] = []
     rs: list[float] = []
@@ -293,70 +331,99 @@ def run(
     done = [0.0] * n
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
+    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
+    event = env.event
+    ticket = itertools.count()
 
-    def choose(i: int, ci: int) -> int:
-        (cum, targets), rules = routes[i]
+    def choose(i: int, ci: int, before: int) -> int:
+        (cum, targets), rules, after, unif = routes[i]
+        matched = False
         if rules:
             for pos, rule, tab in rules:
                 v = attr_cols[rule.attribute][ci] if pos is not None else None
                 if rule.matches(v):
                     cum, targets = tab
+                    matched = True
                     break
+        if after and not matched:
+            tab = after.get(before if before >= 0 else n_act)
+            if tab is not None:
+                cum, targets = tab
         if len(targets) == 1:
             return targets[0]
         return targets[bisect_right(cum, next(unif))]
 
     def case(ci: int):
-        a = choose(n_act, ci)
+        a = choose(n_act, ci, -1)
+        prev = -1
         pr = prio[ci] if prio is not None else 0
         while a >= 0:
-            kind, resource, free, cal, common, per, delay = compiled[a]
+            kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
-                yield timeout(next(delay))
+                if type(delay) is tuple and delay[0] == "release":
+                    _, rel, inner = delay
+                    if type(inner) is tuple:
+                        inner = inner[1].get(prev, inner[0])
+                    if inner is not None:
+                        yield timeout(next(inner))
+                    now = env.now
+                    tod = (now + rel_off) % 86400.0
+                    k = bisect_right(rel, tod - 1e-9)
+                    wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
+                    if wait > 0:
+                        yield timeout(wait)
+                elif type(delay) is tuple:
+                    dl = delay[1].get(prev, delay[0])
+                    if dl is not None:
+                        yield timeout(next(dl))
+                else:
+                    yield timeout(next(delay))
+            before = prev
+            prev = a
             if kind == 0:
                 begin = env.now
                 yield timeout(next(common))
                 m = -1
             else:
-                req = resource.request(priority=pr) if use_prio else resource.request()
-                yield req
-                if type(cal) is dict:
-                    now = env.now
-                    m, best = free[0], math.inf
-                    for x in free:
-                        t = cal[x].next_working(now)
-                        if t < best:
-                            m, best = x, t
-                    free.remove(m)
-                    mc = cal[m]
-                    d = next(per[m]) if per is not None else next(common)
-                    begin = mc.next_working(now)
-                    yield timeout(mc.add_working(begin, d) - now)
-                    free.append(m)
-                    resource.release(req)
-                    rc_app(ci)
-                    ra_app(a)
-                    rs_app(begin)
-                    re_app(env.now)
-                    rr_app(m)
-                    a = choose(a, ci)
-                    continue
-                m = free.popleft()
+                if free and not waiting:
+                    if type(cal) is dict:
+                        now = env.now
+                        m, best = free[0], math.inf
+                        for x in free:
+                            t = cal[x].next_working(now)
+                            if t < best:
+                                m, best = x, t
+                                if t <= now:
+                                    break
+                        free.remove(m)
+                    else:
+                        m = free.popleft()
+                else:
+                    ev = event()
+                    if use_prio:
+                        heappush(waiting, (pr, next(ticket), ev))
+                    else:
+                        waiting.append(ev)
+                    m = yield ev
+                now = env.now
                 d = next(per[m]) if per is not None else next(common)
                 if cal is None:
-                    begin = env.now
+                    begin = now
                     yield timeout(d)
                 else:
-                    begin = cal.next_working(env.now)
-                    yield timeout(cal.add_working(begin, d) - env.now)
-                free.append(m)
-                resource.release(req)
+                    mc = cal[m] if type(cal) is dict else cal
+                    begin = mc.next_working(now)
+                    yield timeout(mc.add_working(begin, d) - now)
+                if waiting:
+                    (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
+                else:
+                    free.append(m)
             rc_app(ci)
             ra_app(a)
             rs_app(begin)
             re_app(env.now)
             rr_app(m)
-            a = choose(a, ci)
+            a = choose(a, ci, before)
         done[ci] = env.now
 
     arr_list = arr.tolist()
@@ -463,7 +530,7 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
     }
     if model is not None:
         t_a, t_b = float(a_c.min()), float(c_c.max())
-        res = d["resource"].astype(object).to_numpy()
+        res = d["resource"].to_numpy(dtype=object, na_value=None)
         for p in model.pools:
             off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
             busy = avail = 0.0

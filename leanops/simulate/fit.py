@@ -28,9 +28,13 @@ def fit(
     calendars: Literal["discover", "24/7"] = "discover",
     data_aware: bool = True,
     per_resource: bool = True,
-    recency: float | None = None,
+    recency: float | Literal["auto"] | None = "auto",
+    order: Literal[1, 2] = 1,
     delays: bool = True,
+    batches: bool = True,
+    priorities: bool = True,
     min_samples: int = 20,
+    min_member_events: int = 400,
     queue: Queue | None = None,
     seed: int | np.random.Generator | None = 0,
 ) -> SimulationModel:
@@ -47,16 +51,31 @@ def fit(
         ``amount >= 10000 -> Audit``), chosen by a likelihood-ratio test with a BIC penalty.
     per_resource : bool
         Fit separate durations for resources that are clearly faster or slower.
-    recency : float, optional
+    recency : float, "auto" or None
         Half-life, as a share of the log's time span, for weighting recent cases more in
-        the arrival rate and the routing probabilities. None weighs all cases equally.
+        the arrival rate, the routing probabilities and the calibrated delays. None weighs
+        all cases equally; "auto" uses 0.25 when the log drifts (the arrival rate in the first
+        and second half of the span differs beyond sampling error) and None otherwise.
+    order : {1, 2}
+        Routing memory: 1 chooses the next activity from the current one; 2 also from
+        the one before it, where the data show a clear difference.
     delays : bool
         Calibrate waiting that resource contention does not explain (a customer who has
         not replied, a batch, a resource busy elsewhere): the model is simulated over the
         log's period once, and each activity whose observed waits exceed the simulated
         ones gets a delay before it, shaped like its observed waits, making up the rest.
+    batches : bool
+        Detect activities released in a daily batch: their instances all waited across
+        the same time of day (the busiest start minute), so cases wait for that release.
+    priorities : bool
+        Detect a priority queue: a case attribute with a few values whose classes wait
+        consistently differently (at least 2x, in every activity with enough data) is
+        taken as the queue priority, shortest-waiting class first.
     min_samples : int
         Fewer observations than this give an empirical (or fixed) duration, with a warning.
+    min_member_events : int
+        A pool member with at least this many instance starts and ends, whose working
+        hours are clearly shorter than the pool's, gets a calendar of its own.
     queue : Queue, optional
         The queue discipline; FIFO by default.
     seed : int, Generator or None
@@ -79,8 +98,9 @@ def fit(
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
     check_choice("calendars", calendars, ("discover", "24/7"))
-    if recency is not None:
+    if recency is not None and recency != "auto":
         check_positive("recency", recency)
+    check_choice("order", order, (1, 2))
     if len(log) == 0:
         raise InputError("log has no activity instances; a simulation model needs at least one case.")
     rng = check_seed(seed)
@@ -107,6 +127,9 @@ def fit(
     last[np.r_[cstarts[1:] - 1, n - 1]] = True
     arrival = np.minimum.reduceat(start, cstarts)
     span = float(max(arrival.max() - arrival.min(), 1.0))
+    if recency == "auto":
+        recency, why = _drift(arrival, np.maximum.reduceat(end, cstarts) - arrival)
+        notes.append(f"recency: {'half-life ' + str(recency) + ' of the span' if recency else 'none'} ({why})")
     if recency is not None:
         half = recency * span
         cw = 0.5 ** ((arrival.max() - arrival) / half)
@@ -151,14 +174,35 @@ def fit(
 
     # -- calendars ------------------------------------------------------------------------
     cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
+    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
     if calendars == "discover" and used_pools:
         s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
         inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
+        log_iv = _discover_intervals(np.concatenate([s_ns, e_ns]), tz)
+        sparse = []
         for p in used_pools:
             m = inst_pool == p
+            if 2 * m.sum() < min_member_events / 2:
+                # too little data to learn this pool's own week: use the whole log's
+                cals[p] = (log_iv, tz)
+                sparse.append(p)
+                continue
             iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
             cals[p] = (iv, tz)
+            if len(pool_members[p]) < 2:
+                continue
+            # members with plenty of data and clearly shorter hours keep their own calendar
+            pool_h = sum(b - a for a, b in iv)
+            for r in pool_members[p]:
+                mr = m & (res == r)
+                if 2 * mr.sum() < min_member_events:
+                    continue
+                ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
+                if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
+                    member_cals.setdefault(p, {})[r] = ivr
+        if sparse:
+            notes.append(f"{len(sparse)} pools with under {min_member_events // 4} instances use the log's working hours")
     else:
         cals = {p: (ALWAYS, tz) for p in used_pools}
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
@@ -172,7 +216,13 @@ def fit(
         m = np.array([act_pool.get(acts[c]) == p for c in range(len(acts))])[act_code]
         if m.any():
             dur[m] = cal.working_seconds(start[m], end[m])
+        for r, ivr in member_cals.get(p, {}).items():
+            mr = m & (res == r)
+            if mr.any():
+                dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
     dur = np.maximum(dur, 0.0)
+    cm_end = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
+    enabled_at = np.where(first, np.nan, np.r_[np.nan, cm_end[:-1]])
     small: list[str] = []
     activities: list[Activity] = []
     for i, a in enumerate(acts):
@@ -193,7 +243,10 @@ def fit(
                 others = np.array([r not in special for r in res[m]], dtype=bool)
                 if others.sum() >= 1:
                     dist = fit_distribution(x[others], min_samples=min_samples, seed=fit_seed)
-        activities.append(Activity(a, pool, dist, tuple(by_res)))
+        release = _batch_release(start[m], enabled_at[m], tz_offset(tz, t_ref)) if batches else ()
+        if release:
+            notes.append(f"{a}: released in a daily batch at {release[0] // 3600:02d}:{release[0] % 3600 // 60:02d}")
+        activities.append(Activity(a, pool, dist, tuple(by_res), release=release))
     if small:
         msg = (f"too few observations to fit a distribution for {len(small)} activities "
                f"({', '.join(small[:5])}{' …' if len(small) > 5 else ''}); using empirical or fixed durations")
@@ -202,16 +255,29 @@ def fit(
 
     # -- routing --------------------------------------------------------------------------
     routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
-                       attr_names if data_aware else [], notes)
+                       attr_names if data_aware else [], notes, order)
 
     # -- arrivals -------------------------------------------------------------------------
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
+    # a pool that only works on batches: the release times explain when it works, and
+    # hours learned from that work would wrongly stop a long batch at a made-up closing time
+    for p in used_pools:
+        mine = [x for x in activities if x.pool == p]
+        if mine and all(x.release for x in mine) and cals[p][0] != ALWAYS:
+            cals[p] = (ALWAYS, cals[p][1])
+            member_cals.pop(p, None)
+            notes.append(f"pool {p}: works only on batches; its hours are taken as 24/7")
     pools = tuple(
-        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1]) for p in used_pools
+        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1], tuple(sorted(member_cals.get(p, {}).items())))
+        for p in used_pools
     )
     for p in pools:
-        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}")
+        own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
+        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
+    if queue is None and attr_names and priorities:
+        queue = _discover_priority(attr_frame, attr_names, act_code, first, case, start, enabled_at,
+                                   [acts.index(a.name) for a in activities if a.pool is not None], notes)
     model = SimulationModel(
         activities=tuple(activities),
         routing=routing,
@@ -235,20 +301,6 @@ def _observed_waits(start: np.ndarray, end: np.ndarray, first: np.ndarray, case:
     return np.maximum(np.nan_to_num(w, nan=0.0), 0.0)
 
 
-def _sim_waits(model: SimulationModel, log: EventLog, seed: int) -> pd.Series:
-    from .engine import run
-
-    res = run(model, cases=log.n_cases, seed=seed, start=log.start_time)
-    sd = res.log.df
-    s_st = sd["start"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
-    s_en = sd["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
-    s_first = np.zeros(len(sd), dtype=bool)
-    s_first[res.log.case_starts] = True
-    s_w = _observed_waits(s_st, s_en, s_first, res.log.case_codes)
-    keep = ~s_first
-    return pd.Series(s_w[keep]).groupby(sd["activity"].astype(str).to_numpy()[keep]).mean()
-
-
 def _weighted_empirical(x: np.ndarray, w: np.ndarray, n: int = 101) -> Distribution:
     if np.allclose(w, w[0]):
         return Distribution.empirical(x)
@@ -260,48 +312,119 @@ def _weighted_empirical(x: np.ndarray, w: np.ndarray, n: int = 101) -> Distribut
     return Distribution("empirical", (), tuple(float(v) for v in q))
 
 
+def _prev_codes(act_code: np.ndarray, first: np.ndarray) -> np.ndarray:
+    return np.where(first, -1, np.r_[-1, act_code[:-1]])
+
+
+def _sim_waits(model: SimulationModel, log: EventLog, seed: int, acts: list[str]) -> pd.Series:
+    """Mean simulated wait per (previous activity code, activity code), over the log's period."""
+    from .engine import run
+
+    res = run(model, cases=log.n_cases, seed=seed, start=log.start_time)
+    sd = res.log.df
+    s_st = sd["start"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
+    s_en = sd["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
+    s_first = np.zeros(len(sd), dtype=bool)
+    s_first[res.log.case_starts] = True
+    s_w = _observed_waits(s_st, s_en, s_first, res.log.case_codes)
+    index = {a: i for i, a in enumerate(acts)}
+    code = np.array([index[str(a)] for a in sd["activity"].cat.categories], dtype=np.int64)[sd["activity"].cat.codes.to_numpy()]
+    prev = _prev_codes(code, s_first)
+    keep = ~s_first
+    return pd.Series(s_w[keep]).groupby([prev[keep], code[keep]]).mean()
+
+
 def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], act_code: np.ndarray,
                       start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray,
-                      seed: int, weights: np.ndarray, rounds: int = 3) -> SimulationModel:
-    """Add per-activity delays until simulated mean waits match the observed ones.
+                      seed: int, weights: np.ndarray, rounds: int = 3, min_pair: int = 20) -> SimulationModel:
+    """Add delays until simulated mean waits match the observed ones, per transition.
 
-    Each round simulates the log's period and moves every activity's delay scale by the
-    remaining gap; the delay keeps the shape of the activity's observed waits.
+    The wait before an activity often depends on what came before it (waiting for a
+    supplier after 'Send request' is not waiting after 'Rework'), so delays are fitted per
+    (preceding activity, activity) pair with at least ``min_pair`` observations, and per
+    activity for the rest. Only waits that resources leave largely unexplained (observed
+    more than twice the simulated ones) get a delay. Each round simulates the log's period
+    and moves every delay's scale by the remaining gap; a delay keeps the shape of the
+    observed waits.
     """
     import dataclasses
 
     obs = _observed_waits(start, end, first, case)
-    shapes: dict[str, Distribution] = {}
-    w_obs: dict[str, float] = {}
+    prev = _prev_codes(act_code, first)
+    keep = ~first
+    pair_n = pd.Series(1, index=pd.MultiIndex.from_arrays([prev[keep], act_code[keep]])).groupby(level=[0, 1]).sum()
+    # keys: (prev code or -2 for "any other", activity code)
+    shapes: dict[tuple[int, int], Distribution] = {}
+    w_obs: dict[tuple[int, int], float] = {}
+    masks: dict[tuple[int, int], np.ndarray] = {}
     for a in model.activities:
-        m = (act_code == acts.index(a.name)) & ~first
-        if m.sum() >= 1 and obs[m].mean() > 0:
-            ww = weights[m]
-            shapes[a.name] = _weighted_empirical(obs[m], ww)
-            w_obs[a.name] = float((obs[m] * ww).sum() / ww.sum())
+        ai = acts.index(a.name)
+        m_act = (act_code == ai) & keep
+        if not m_act.any():
+            continue
+        rest = m_act.copy()
+        for (pv, ac), cnt in pair_n.items():
+            if ac == ai and cnt >= min_pair:
+                mm = m_act & (prev == pv)
+                masks[(int(pv), ai)] = mm
+                rest &= ~mm
+        if rest.any():
+            masks[(-2, ai)] = rest
+    for key, mm in masks.items():
+        ww = weights[mm]
+        wo = float((obs[mm] * ww).sum() / ww.sum())
+        if wo > 0:
+            shapes[key] = _weighted_empirical(obs[mm], ww)
+            w_obs[key] = wo
     if not shapes:
         return model
-    scale = {a: 0.0 for a in shapes}
+
+    def sim_mean(ws: pd.Series, key: tuple[int, int]) -> float:
+        pv, ai = key
+        if pv >= 0:
+            return float(ws.get((pv, ai), 0.0))
+        others = [(p, a) for (p, a) in ws.index if a == ai and (p, ai) not in masks]
+        vals = [float(ws[k]) for k in others]
+        return float(np.mean(vals)) if vals else 0.0
+
+    w0 = _sim_waits(model, log, seed, acts)
+    for key in list(shapes):
+        if w_obs[key] <= 2.0 * sim_mean(w0, key) + 60.0:
+            del shapes[key], w_obs[key]
+    if not shapes:
+        return model
+    scale = {k: 0.0 for k in shapes}
+
+    def build() -> SimulationModel:
+        new = []
+        for x in model.activities:
+            ai = acts.index(x.name)
+            d_any = shapes.get((-2, ai))
+            s_any = scale.get((-2, ai), 0.0)
+            after = tuple((acts[pv], shapes[(pv, a2)].scaled(scale[(pv, a2)]))
+                          for (pv, a2) in shapes if a2 == ai and pv >= 0 and scale[(pv, a2)] > 0)
+            new.append(dataclasses.replace(x, delay=d_any.scaled(s_any) if d_any is not None and s_any > 0 else None,
+                                           delay_after=after))
+        return dataclasses.replace(model, activities=tuple(new))
+
     current = model
-    for _ in range(rounds):
-        w_sim = _sim_waits(current, log, seed)
+    for r in range(rounds):
+        ws = w0 if r == 0 else _sim_waits(current, log, seed, acts)
         changed = False
-        for a, wo in w_obs.items():
-            gap = (wo - float(w_sim.get(a, 0.0))) / wo
-            if abs(gap) > 0.05 and not (scale[a] == 0.0 and gap < 0.05 + 60.0 / wo):
-                scale[a] = max(0.0, scale[a] + gap)
+        for k, wo in w_obs.items():
+            gap = (wo - sim_mean(ws, k)) / wo
+            if abs(gap) > 0.05:
+                scale[k] = max(0.0, scale[k] + gap)
                 changed = True
         if not changed:
             break
-        current = dataclasses.replace(current, activities=tuple(
-            dataclasses.replace(x, delay=shapes[x.name].scaled(scale[x.name]) if scale.get(x.name, 0.0) > 0 else None)
-            for x in model.activities
-        ))
-    added = [f"{a} (+{scale[a] * w_obs[a]:,.0f}s)" for a in shapes if scale[a] > 0]
+        current = build()
+    added = sorted({acts[k[1]] for k in shapes if scale[k] > 0})
     if not added:
         return model
-    note = (f"delays calibrated for {len(added)} activities whose waits resources do not explain: "
-            f"{', '.join(added[:6])}{' …' if len(added) > 6 else ''}")
+    n_pairs = sum(1 for k in shapes if k[0] >= 0 and scale[k] > 0)
+    note = (f"delays calibrated for {len(added)} activities whose waits resources do not explain "
+            f"({n_pairs} by preceding activity): {', '.join(added[:6])}{' …' if len(added) > 6 else ''}")
     return dataclasses.replace(current, notes=model.notes + (note,))
 
 
@@ -340,6 +463,89 @@ def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
         return ALWAYS
     iv = [(dd * 86400 + h * 3600, dd * 86400 + (h + 1) * 3600) for dd in range(7) for h in range(24) if working[dd, h]]
     return normalize_intervals(iv) or ALWAYS
+
+
+def _discover_priority(frame: pd.DataFrame, names: list[str], act_code: np.ndarray, first: np.ndarray,
+                       case: np.ndarray, start: np.ndarray, enabled: np.ndarray, pooled: list[int],
+                       notes: list[str], min_group: int = 30) -> Queue | None:
+    from scipy import stats
+
+    wait = np.where(first, np.nan, start - enabled)
+    ok = np.isfinite(wait) & np.isin(act_code, pooled)
+    best: tuple[float, str, list] | None = None
+    for name in names:
+        col = frame[name]
+        if pd.api.types.is_numeric_dtype(col) and col.nunique() > 5:
+            continue
+        vals = col.to_numpy(dtype=object)[case]
+        levels = [v for v in pd.unique(col.dropna()) if v is not None]
+        if not 2 <= len(levels) <= 5:
+            continue
+        ratios, orders = [], []
+        for ai in np.unique(act_code[ok]):
+            m = ok & (act_code == ai)
+            groups = {v: wait[m & (vals == v)] for v in levels}
+            if any(len(g) < min_group for g in groups.values()):
+                continue
+            means = {v: float(g.mean()) for v, g in groups.items()}
+            if min(means.values()) <= 0 or stats.kruskal(*groups.values()).pvalue > 1e-6:
+                ratios.append(1.0)
+                orders.append(None)
+                continue
+            ratios.append(max(means.values()) / min(means.values()))
+            orders.append(tuple(sorted(levels, key=lambda v: means[v])))
+        if not ratios or any(o is None for o in orders) or len(set(orders)) != 1:
+            continue
+        r = float(np.median(ratios))
+        if r >= 2.0 and (best is None or r > best[0]):
+            best = (r, name, list(orders[0]))
+    if best is None:
+        return None
+    notes.append(f"queue: priority by {best[1]} {best[2]} (waits differ {best[0]:.1f}x, first served first)")
+    return Queue("priority", best[1], tuple(best[2]))
+
+
+def _batch_release(start: np.ndarray, enabled: np.ndarray, offset: float, min_n: int = 30,
+                   share: float = 0.95) -> tuple[int, ...]:
+    """(T,) when at least ``share`` of the instances waited across the daily time T, the
+    minute of day at which most of them start; () otherwise."""
+    ok = np.isfinite(enabled)
+    if ok.sum() < min_n:
+        return ()
+    s, e = start[ok], enabled[ok]
+    tod = np.floor(((s + offset) % 86400.0) / 60.0).astype(np.int64)
+    counts = np.bincount(tod, minlength=1440)
+    t_min = int(np.argmax(counts))
+    if counts[t_min] < 5:
+        return ()
+    t_sec = t_min * 60
+    until = (t_sec - (e + offset) % 86400.0) % 86400.0  # from enablement to the next T
+    crossed = s >= e + until - 1.0
+    if crossed.mean() >= share:
+        return (t_sec,)
+    return ()
+
+
+def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
+    """0.25 if the first and second half of the cases differ clearly, else None."""
+    from scipy import stats
+
+    n = len(arrival)
+    if n < 40:
+        return None, "too few cases to tell drift"
+    order_ = np.argsort(arrival)
+    a, c = arrival[order_], cycle[order_]
+    h = n // 2
+    # arrival rate: counts in the two halves of the time span against a binomial(n, 1/2)
+    mid = (a[0] + a[-1]) / 2
+    k = int((a < mid).sum())
+    p_rate = float(stats.binomtest(k, n, 0.5).pvalue)
+    p_ct = float(stats.mannwhitneyu(c[:h], c[h:]).pvalue)
+    # cycle times of a stationary queue are autocorrelated (a busy spell slows many cases
+    # in a row), so their test overstates drift: it only informs, the arrival rate decides
+    if p_rate < 0.001:
+        return 0.25, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
+    return None, f"no drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
 
 
 def _plain(v: Any) -> Any:
@@ -450,7 +656,7 @@ def _probs(counts: np.ndarray, labels: list[str]) -> tuple[tuple[str, float], ..
     return tuple((labels[j], float(counts[j] / tot)) for j in np.flatnonzero(counts > 0))
 
 
-def _routing(acts, act_code, first, last, case, cw, attr_frame, attr_names, notes) -> tuple[Routing, ...]:
+def _routing(acts, act_code, first, last, case, cw, attr_frame, attr_names, notes, order=1) -> tuple[Routing, ...]:
     k = len(acts)
     labels = acts + [END]
     src = np.where(first, k, np.r_[0, act_code[:-1]])
@@ -461,6 +667,11 @@ def _routing(acts, act_code, first, last, case, cw, attr_frame, attr_names, note
     d_all = np.concatenate([dst, np.full(int(last.sum()), k)])
     w_all = np.concatenate([w, w[last]])
     c_all = np.concatenate([case, case[last]])
+    # the activity before the source: START (k) when the source is the case's first, -1 for START itself
+    before_src = np.where(first, -1, np.r_[k, src[:-1]])
+    before_src = np.where(~first & np.r_[False, first[:-1]], k, before_src)
+    pp_last = np.where(first[last], k, src[last])
+    b_all = np.concatenate([before_src, pp_last])
     mat = np.zeros((k + 1, k + 1))
     np.add.at(mat, (s_all, d_all), w_all)
     out = []
@@ -477,7 +688,33 @@ def _routing(acts, act_code, first, last, case, cw, attr_frame, attr_names, note
                 row = np.bincount(d_all[sel][rest], weights=w_all[sel][rest], minlength=k + 1)
             for r in rules:
                 notes.append(f"data-aware routing after {source}: if {r} -> {dict((a, round(p, 3)) for a, p in r.next)}")
-        out.append(Routing(source, _probs(row, labels), tuple(rules)))
+        after = _second_order(s_all[sel], d_all[sel], b_all[sel], w_all[sel], k, labels, acts) if s < k and order == 2 else ()
+        out.append(Routing(source, _probs(row, labels), tuple(rules), after))
+    n_after = sum(len(r.after) for r in out)
+    if n_after:
+        notes.append(f"routing depends on the activity before for {n_after} (previous, current) pairs")
+    return tuple(out)
+
+
+def _second_order(s, d, b, w, k, labels, acts, min_support: int = 20):
+    """Tables of what follows the source given the activity before it, where the data
+    show a clear difference from the first-order table (G-test with a BIC penalty)."""
+    w = w * (len(w) / w.sum())  # weights as effective counts, for the test
+    total = np.bincount(d, weights=w, minlength=k + 1)
+    if (total > 0).sum() < 2:
+        return ()
+    p_all = total / total.sum()
+    out = []
+    for pv in np.unique(b):
+        m = b == pv
+        if m.sum() < min_support or pv < 0:
+            continue
+        c = np.bincount(d[m], weights=w[m], minlength=k + 1)
+        nz = c > 0
+        g = 2.0 * float((c[nz] * np.log((c[nz] / c.sum()) / p_all[nz])).sum())
+        df = max(int((total > 0).sum()) - 1, 1)
+        if g > df * math.log(int(m.sum())) + 5.0:
+            out.append((START if pv == k else acts[pv], _probs(c, labels)))
     return tuple(out)
 
 

@@ -11,7 +11,9 @@ JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
       "activities": [{"name": "Review", "pool": "experts" | null,   # null: no resource needed
                       "duration": DIST,           # working seconds
                       "by_resource": {"ann": DIST, ...},             # optional
-                      "delay": DIST | null}],     # optional wait before the activity, not for a resource
+                      "delay": DIST | null,       # optional wait before the activity, not for a resource
+                      "delay_after": {"Send": DIST},  # optional: the wait when it follows that activity
+                      "release": [54000]}],       # optional: released in a batch daily at 15:00 (seconds, arrivals.tz)
       "routing": [{"source": "__start__" | ACTIVITY,
                    "next": {ACTIVITY | "__end__": probability, ...},
                    "rules": [{"attribute": "amount", "op": ">=", "value": 10000,
@@ -111,6 +113,7 @@ class Routing:
     source: str
     next: Probs
     rules: tuple[Rule, ...] = ()
+    after: tuple[tuple[str, Probs], ...] = ()  # by the activity before source (START for none); rules win
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class Activity:
     duration: Distribution
     by_resource: tuple[tuple[str, Distribution], ...] = ()
     delay: Distribution | None = None
+    delay_after: tuple[tuple[str, Distribution], ...] = ()  # wait by preceding activity (overrides delay)
+    release: tuple[int, ...] = ()  # batch: cases wait for these daily release times (seconds after midnight)
 
 
 @dataclass(frozen=True)
@@ -272,10 +277,18 @@ class SimulationModel:
         for a in self.activities:
             extra = f", {len(a.by_resource)} resource-specific" if a.by_resource else ""
             dl = f", delay mean {a.delay.mean:,.0f}s" if a.delay else ""
+            if a.release:
+                dl += ", released daily at " + ", ".join(f"{r // 3600:02d}:{r % 3600 // 60:02d}" for r in a.release)
+            if a.delay_after:
+                dl += ", delays after " + ", ".join(f"{p} {d.mean:,.0f}s" for p, d in a.delay_after[:3])
+                dl += " …" if len(a.delay_after) > 3 else ""
             lines.append(f"activity {a.name}: pool {a.pool or '-'}, {a.duration.describe()}{extra}{dl}")
         for r in self.routing:
             for rule in r.rules:
                 lines.append(f"rule after {r.source}: if {rule} -> {dict(rule.next)}")
+        n_after = sum(len(r.after) for r in self.routing)
+        if n_after:
+            lines.append(f"routing: {n_after} tables depend on the activity before")
         if self.attributes.names:
             lines.append(f"case attributes: {', '.join(self.attributes.names)} ({len(self.attributes.rows)} rows)")
         if self.queue.discipline == "priority":
@@ -329,6 +342,8 @@ class SimulationModel:
                     "duration": a.duration.to_dict(),
                     "by_resource": {r: d.to_dict() for r, d in a.by_resource},
                     "delay": None if a.delay is None else a.delay.to_dict(),
+                    **({"delay_after": {p: d.to_dict() for p, d in a.delay_after}} if a.delay_after else {}),
+                    **({"release": list(a.release)} if a.release else {}),
                 }
                 for a in self.activities
             ],
@@ -337,6 +352,7 @@ class SimulationModel:
                     "source": r.source,
                     "next": dict(r.next),
                     "rules": [{"attribute": u.attribute, "op": u.op, "value": u.value, "next": dict(u.next)} for u in r.rules],
+                    **({"after": {pv: dict(t) for pv, t in r.after}} if r.after else {}),
                 }
                 for r in self.routing
             ],
@@ -421,6 +437,12 @@ def _probs(d: Any, where: str) -> Probs:
     return tuple(out)
 
 
+def _release(v: list, where: str) -> tuple[int, ...]:
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 86400 for x in v):
+        raise _err(where, "seconds after midnight in [0, 86400)", v)
+    return tuple(sorted(int(x) for x in v))
+
+
 def _from_dict(doc: Any) -> SimulationModel:
     if not isinstance(doc, dict):
         raise _err("(top level)", "a JSON object", type(doc).__name__)
@@ -474,12 +496,15 @@ def _from_dict(doc: Any) -> SimulationModel:
         w = f"activities[{name!r}]"
         br = _get(a, "by_resource", w, default={}, kind=dict) or {}
         delay = _get(a, "delay", w, default=None)
+        da = _get(a, "delay_after", w, default={}, kind=dict) or {}
         acts.append(Activity(
             name=name,
             pool=_get(a, "pool", w, default=None, kind=str),
             duration=_dist(_get(a, "duration", w), f"{w}.duration"),
             by_resource=tuple((str(r), _dist(d, f"{w}.by_resource.{r}")) for r, d in br.items()),
             delay=None if delay is None else _dist(delay, f"{w}.delay"),
+            delay_after=tuple((str(pn), _dist(dd, f"{w}.delay_after.{pn}")) for pn, dd in da.items()),
+            release=_release(_get(a, "release", w, default=[], kind=list) or [], f"{w}.release"),
         ))
     routing = []
     for i, r in enumerate(_get(doc, "routing", "(top level)", kind=list)):
@@ -491,7 +516,9 @@ def _from_dict(doc: Any) -> SimulationModel:
             if op not in _OPS:
                 raise _err(f"{wu}.op", f"one of {_OPS}", op)
             rules.append(Rule(str(_get(u, "attribute", wu, kind=str)), op, _get(u, "value", wu), _probs(_get(u, "next", wu), f"{wu}.next")))
-        routing.append(Routing(str(_get(r, "source", w, kind=str)), _probs(_get(r, "next", w), f"{w}.next"), tuple(rules)))
+        after = _get(r, "after", w, default={}, kind=dict) or {}
+        routing.append(Routing(str(_get(r, "source", w, kind=str)), _probs(_get(r, "next", w), f"{w}.next"), tuple(rules),
+                               tuple((str(pv), _probs(t, f"{w}.after.{pv}")) for pv, t in after.items())))
     attrs = _get(doc, "attributes", "(top level)", default={"names": [], "rows": []}, kind=dict)
     names = tuple(str(n) for n in _get(attrs, "names", "attributes", default=[], kind=list))
     rows = _get(attrs, "rows", "attributes", default=[], kind=list)
@@ -533,6 +560,9 @@ def _check(m: SimulationModel) -> None:
             raise _err(f"pools[{p.name!r}].members", "at least one member", list(p.members))
     known = set(names)
     for a in m.activities:
+        for pn, _ in a.delay_after:
+            if pn not in names:
+                raise _err(f"activities[{a.name!r}].delay_after", f"names of activities {names[:8]}", pn)
         if a.pool is not None and a.pool not in pool_names:
             raise _err(f"activities[{a.name!r}].pool", f"one of the pools {pool_names} or null", a.pool)
     sources = set()
@@ -547,7 +577,12 @@ def _check(m: SimulationModel) -> None:
         if r.source in sources:
             raise _err(f"{w}.source", "one routing entry per source", r.source)
         sources.add(r.source)
-        for tab, wt in [(r.next, f"{w}.next")] + [(u.next, f"{w}.rules[{j}].next") for j, u in enumerate(r.rules)]:
+        for pv, _ in r.after:
+            if pv != START and pv not in known:
+                raise _err(f"{w}.after", f"names of activities or {START!r}", pv)
+        tabs = [(r.next, f"{w}.next")] + [(u.next, f"{w}.rules[{j}].next") for j, u in enumerate(r.rules)]
+        tabs += [(t, f"{w}.after.{pv}") for pv, t in r.after]
+        for tab, wt in tabs:
             for t, _ in tab:
                 if t != END and t not in known:
                     from .._validation import closest

@@ -148,8 +148,14 @@ def validate(
     train_log: EventLog | None = None,
     seed: int | np.random.Generator | None = 0,
     measures: tuple[str, ...] = MEASURES,
+    observe_window: bool = True,
 ) -> Validation:
     """Simulate the test log's period (as many cases, from its first arrival) and compare.
+
+    The test log was extracted at some moment: cases still running then appear cut short.
+    With ``observe_window`` (the default), the simulated log (and the baseline) are seen
+    through the same window: only instances completed by the test log's last timestamp
+    count. Without it, complete simulated cases are compared with censored real ones.
 
     With ``train_log``, the persistence baseline (the most recent training cases replayed
     from the test start) is scored too: a model worth trusting beats it.
@@ -169,9 +175,20 @@ def validate(
         raise InputError(f"test_log must be a leanops.EventLog; got {type(test_log).__name__}.")
     start = _case_first_start(test_log).min()
     sim = run(model, cases=test_log.n_cases, seed=seed, start=start).log
-    scores = compare_logs(test_log, sim, measures=measures)
+    until = test_log.end_time if observe_window else None
+    scores = compare_logs(test_log, _observed(sim, until), measures=measures)
     base = None
     if train_log is not None:
         pb = persistence_baseline(train_log, cases=test_log.n_cases, start=start)
-        base = compare_logs(test_log, pb, measures=measures)
+        base = compare_logs(test_log, _observed(pb, until), measures=measures)
     return Validation(scores, base, sim)
+
+
+def _observed(log: EventLog, until: pd.Timestamp | None) -> EventLog:
+    """What a log extracted at ``until`` would show: instances completed by then."""
+    if until is None:
+        return log
+    keep = (log.df["end"] <= until).to_numpy()
+    if keep.all() or not keep.any():
+        return log
+    return log._derive(log.df[keep].reset_index(drop=True))
