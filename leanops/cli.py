@@ -27,10 +27,14 @@ _MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep",
 
 def log_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The column-mapping options shared by every command that reads a log."""
+    return _mapping_options(f, start_flag="--start", start_dest="start")
+
+
+def _mapping_options(f: Callable[..., Any], *, start_flag: str, start_dest: str) -> Callable[..., Any]:
     opts = [
         click.option("--case", metavar="COL", help="Case id column (detected by default)."),
         click.option("--activity", metavar="COL", help="Activity column (detected by default)."),
-        click.option("--start", metavar="COL", help="Start time column (detected by default)."),
+        click.option(start_flag, start_dest, metavar="COL", help="Start time column (detected by default)."),
         click.option("--end", "--timestamp", "end", metavar="COL", help="End/complete time column (detected by default)."),
         click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
         click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
@@ -320,7 +324,7 @@ def discover_cmd(
                    "Default: from the suffix of a file OUT.")
 @click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
-@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @log_options
@@ -416,20 +420,7 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: boo
 def _sim_log_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The mapping options, with the start-time column as --start-column: in ``simulate``,
     --start is the first arrival of the simulation (DESIGN.md)."""
-    opts = [
-        click.option("--case", metavar="COL", help="Case id column (detected by default)."),
-        click.option("--activity", metavar="COL", help="Activity column (detected by default)."),
-        click.option("--start-column", "start_col", metavar="COL", help="Start time column of LOG (detected by default)."),
-        click.option("--end", "--timestamp", "end", metavar="COL", help="End/complete time column (detected by default)."),
-        click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
-        click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
-        click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
-        click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
-        click.option("--strict", is_flag=True, help="Fail instead of repairing or dropping rows."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    return _mapping_options(f, start_flag="--start-column", start_dest="start_col")
 
 
 def _is_model_file(path: str) -> bool:
