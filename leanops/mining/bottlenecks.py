@@ -38,6 +38,8 @@ counted once) by a point or so.
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,7 @@ import pandas as pd
 
 from ..calendar import Calendar
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
@@ -92,7 +95,8 @@ def _evidence(r: dict[str, Any]) -> str:
     return head + body + "."
 
 
-def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame:
+def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = None, engine: Engine = "auto",
+                scheduler: str | None = None) -> pd.DataFrame:
     """Rank the steps that constrain the flow, worst first, with the evidence.
 
     ``score = wait_share × contention × utilization``, documented in the module docstring
@@ -105,6 +109,13 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     calendar : Calendar, str or dict, optional
         Working hours of the pools (as in :func:`~leanops.utilization`); learnt from the
         log by default.
+
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler`` (not for this function yet). The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 
     Returns
     -------
@@ -130,6 +141,8 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     >>> b["score"].is_monotonic_decreasing
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("bottlenecks", log, engine=engine, scheduler=scheduler, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     inst = _instances(log)
     st = inst.st
