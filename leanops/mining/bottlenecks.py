@@ -261,25 +261,43 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     del queue
 
     # ---- per activity
-    cnt, pred_cnt, wait_sum, serv_sum = sums.count, sums.with_pred, sums.wait, sums.service
+    return _rank_table(
+        activities=st.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
+        service_sum=sums.service, repeats=sums.count - sums.first_in_case, cnum=cnum, cden=cden,
+        main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
+        queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
+        starts_estimated=inst.estimated_share,
+    )
+
+
+def _rank_table(
+    *, activities: list[str], count: np.ndarray, with_pred: np.ndarray, wait_sum: np.ndarray,
+    service_sum: np.ndarray, repeats: np.ndarray, cnum: np.ndarray, cden: np.ndarray,
+    main_pool: np.ndarray, util_pool: np.ndarray, pool_names: list[str], pool_size: np.ndarray,
+    queue_mean: np.ndarray, queue_max: np.ndarray, growth: np.ndarray, queue_over_time: pd.DataFrame,
+    starts_estimated: float,
+) -> pd.DataFrame:
+    """The ranked bottleneck table from per-activity sums (shared by the in-memory and
+    out-of-core engines, so both score and word it the same way)."""
+    wait_total_all = float(wait_sum.sum())
     contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
-    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
+    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(len(activities))
     score = wait_share * contention
-    rework_share = (cnt - sums.first_in_case) / np.maximum(cnt, 1)
+    rework_share = repeats / np.maximum(count, 1)
     rows = []
-    for a in np.flatnonzero(cnt > 0):  # one iteration per activity, not per row
+    for a in np.flatnonzero(count > 0):  # one iteration per activity, not per row
         mp = int(main_pool[a])
         r = {
-            "activity": st.activities[a],
-            "wait_mean_s": float(wait_sum[a] / pred_cnt[a]) if pred_cnt[a] else 0.0,
+            "activity": activities[a],
+            "wait_mean_s": float(wait_sum[a] / with_pred[a]) if with_pred[a] else 0.0,
             "wait_share": float(wait_share[a]),
-            "service_mean_s": float(serv_sum[a] / cnt[a]),
+            "service_mean_s": float(service_sum[a] / count[a]),
             "utilization": float(util_pool[mp]) if mp >= 0 else float("nan"),
             "score": float(score[a] * min(max(util_pool[mp], 0.0), 1.0)) if mp >= 0 and np.isfinite(util_pool[mp]) else 0.0,
             "contention": float(contention[a]),
             "pool": pool_names[mp] if mp >= 0 else None,
-            "pool_size": int(size[mp]) if mp >= 0 else 0,
-            "instances": int(cnt[a]),
+            "pool_size": int(pool_size[mp]) if mp >= 0 else 0,
+            "instances": int(count[a]),
             "wait_total_s": float(wait_sum[a]),
             "queue_mean": float(queue_mean[a]),
             "queue_max": int(queue_max[a]),
@@ -294,7 +312,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     out = out.drop(columns="_u").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out[_COLUMNS]
-    out.attrs["starts_estimated"] = inst.estimated_share
+    out.attrs["starts_estimated"] = starts_estimated
     out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
     out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
     return out

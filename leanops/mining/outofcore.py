@@ -818,7 +818,7 @@ def _case_offsets(ses: _Session, t: str) -> str:
 
 def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     from ..calendar import Calendar
-    from .bottlenecks import _COLUMNS, _MAX_BINS, _evidence
+    from .bottlenecks import _MAX_BINS, _rank_table
 
     n_act = len(acts)
     pidx = {q: i for i, q in enumerate(pool_names)}
@@ -942,42 +942,10 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         cnum[has_pool] = (qq * frac[mp] * wf_pool[mp]).sum(axis=1)
         cden[has_pool] = (qq * wf_pool[mp]).sum(axis=1)
     del queue
-    pred_cnt = cnt - firsts
-    wait_total_all = float(wait_sum.sum())
-    contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
-    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
-    score = wait_share * contention
-    rework_share = reps / np.maximum(cnt, 1)
-    rows = []
-    for a in np.flatnonzero(cnt > 0):
-        mp_ = int(main_pool[a])
-        r = {
-            "activity": acts[a],
-            "wait_mean_s": float(wait_sum[a] / pred_cnt[a]) if pred_cnt[a] else 0.0,
-            "wait_share": float(wait_share[a]),
-            "service_mean_s": float(serv_sum[a] / cnt[a]),
-            "utilization": float(util_pool[mp_]) if mp_ >= 0 else float("nan"),
-            "score": float(score[a] * min(max(util_pool[mp_], 0.0), 1.0)) if mp_ >= 0 and np.isfinite(util_pool[mp_]) else 0.0,
-            "contention": float(contention[a]),
-            "pool": pool_names[mp_] if mp_ >= 0 else None,
-            "pool_size": int(size[mp_]) if mp_ >= 0 else 0,
-            "instances": int(cnt[a]),
-            "wait_total_s": float(wait_sum[a]),
-            "queue_mean": float(queue_mean[a]),
-            "queue_max": int(queue_max[a]),
-            "queue_growth_per_day": float(growth[a]),
-            "rework_share": float(rework_share[a]),
-        }
-        r["evidence"] = _evidence(r)
-        rows.append(r)
-    out = pd.DataFrame(rows)
-    out["_u"] = out["utilization"].fillna(-1.0)
-    out = out.sort_values(["score", "_u", "wait_share", "activity"], ascending=[False, False, False, True], kind="stable")
-    out = out.drop(columns="_u").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out = out[_COLUMNS]
     est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
-    out.attrs["starts_estimated"] = float(est)
-    out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
-    out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
-    return out
+    return _rank_table(
+        activities=acts, count=cnt, with_pred=cnt - firsts, wait_sum=wait_sum, service_sum=serv_sum,
+        repeats=reps, cnum=cnum, cden=cden, main_pool=main_pool, util_pool=util_pool, pool_names=pool_names,
+        pool_size=size, queue_mean=queue_mean, queue_max=queue_max, growth=growth,
+        queue_over_time=queue_over_time, starts_estimated=float(est),
+    )
