@@ -22,7 +22,7 @@ from .errors import LeanopsError
 
 __all__ = ["main", "cli", "log_options", "load_log", "emit", "atomic_output"]
 
-_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep", "dedupe", "strict")
+_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep", "encoding", "dedupe", "strict")
 
 
 def log_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,6 +39,7 @@ def _mapping_options(f: Callable[..., Any], *, start_flag: str, start_dest: str)
         click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
         click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
         click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
+        click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of a CSV log."),
         click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
         click.option("--strict", is_flag=True, help="Fail instead of repairing or dropping rows."),
     ]
@@ -65,21 +66,11 @@ def emit(doc: Any) -> None:
     click.echo(dumps(doc))
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
     """Yield a temporary path next to ``path``; move it into place only on success."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise click.UsageError(f"output folder {str(target.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    from ._files import atomic_path
+
+    return atomic_path(path)
 
 
 def _fmt_table(rows: list[tuple[str, Any]]) -> str:
@@ -578,7 +569,7 @@ def load_source(path: str | None, kwargs: dict[str, Any]) -> tuple[Any, dict[str
     scheduler = kwargs.pop("scheduler", None)
     mapping = pop_mapping(kwargs)
     custom = any(mapping.get(k) for k in ("case", "activity", "start", "end", "resource", "sep", "dedupe", "strict")) \
-        or mapping.get("tz", "UTC") != "UTC"
+        or mapping.get("tz", "UTC") != "UTC" or mapping.get("encoding", "utf-8").lower() not in ("utf-8", "utf8")
     if engine == "dask" and scheduler is None:
         raise click.UsageError("--engine dask needs --scheduler tcp://host:8786 (start one with 'dask scheduler')")
     if scheduler is not None:

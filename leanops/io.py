@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ._normalize import from_frame
-from ._validation import check_choice
+from ._validation import check_choice, check_tz
 from .errors import InputError
+from ._files import atomic_path
 from .log import EventLog, QualityReport
 
 __all__ = ["read", "read_xes_frame", "write", "convert"]
@@ -43,6 +44,7 @@ def read(
     tz: str = "UTC",
     format: Format | None = None,
     sep: str | None = None,
+    encoding: str = "utf-8",
     dedupe: bool = False,
     on_negative: Literal["swap", "drop"] = "swap",
     strict: bool = False,
@@ -65,7 +67,9 @@ def read(
     format : {'csv', 'parquet', 'xes'}, optional
         Force a format instead of detecting it.
     sep : str, optional
-        CSV delimiter; detected from the header line by default.
+        CSV delimiter (one character); detected from the header line by default.
+    encoding : str
+        Text encoding of a CSV file (default UTF-8), e.g. ``"latin-1"``.
     dedupe : bool
         Drop exact duplicate rows (kept, with a warning, by default).
     on_negative : {'swap', 'drop'}
@@ -94,10 +98,13 @@ def read(
     p = Path(path)
     if format is not None:
         check_choice("format", format, ("csv", "parquet", "xes"))
+    if sep is not None and len(sep) != 1:
+        raise InputError(f"sep must be one character such as ',' or ';'; got {sep!r}.")
+    check_tz(tz)
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
     if p.is_dir():
-        parts = sorted(p.rglob("*.parquet"))
+        parts = _parquet_files(p)
         if parts and format in (None, "parquet"):
             fmt: str = "parquet"
         else:
@@ -111,14 +118,14 @@ def read(
         lifecycle=lifecycle, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
     )
     try:
-        return _read_as(p, fmt, sep, mapping)
+        return _read_as(p, fmt, sep, mapping, encoding)
     except InputError as exc:
         if str(p) in str(exc):
             raise
         raise InputError(f"{str(p)!r}: {exc}") from None
 
 
-def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> EventLog:
+def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
@@ -132,7 +139,7 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> Eve
             return canonical
         frame = _read_parquet(p)
     else:
-        frame = _read_csv(p, sep=sep)
+        frame = _read_csv(p, sep=sep, encoding=encoding)
     return from_frame(frame, **mapping)
 
 
@@ -187,10 +194,10 @@ def _check_text(data: bytes, p: Path) -> None:
         raise InputError(f"{str(p)!r} is a binary file, not a CSV/XES log; give a CSV, Parquet or XES export.")
 
 
-def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
+def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFrame:
     head = _head(p)
     _check_text(head, p)
-    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
     if sep is None:
         counts = {c: first.count(c) for c in (",", ";", "\t", "|")}
         sep = max(counts, key=lambda c: counts[c])
@@ -199,23 +206,36 @@ def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
                 f"{str(p)!r} does not look like a CSV log: its first line has no delimiter (',', ';', tab or '|'). "
                 "A log needs at least a case, an activity and a timestamp column."
             )
+    not_text = InputError(
+        f"{str(p)!r} is not {encoding} text; re-save it as UTF-8, or name its encoding "
+        "(leanops.read(path, encoding='latin-1'), --encoding latin-1)."
+    )
     try:
         # pyarrow's reader is multi-threaded, parses ISO timestamps natively, and its
         # strings become pandas Arrow strings without a copy into Python objects.
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(str(p), parse_options=pacsv.ParseOptions(delimiter=sep))
+        table = pacsv.read_csv(
+            str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding)
+        )
+    except Exception:
+        table = None  # the pandas reader below gives the precise error, or reads what Arrow would not
+    if table is not None:
+        if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+            raise not_text  # Arrow keeps bytes that are not valid text as binary columns
         strings = (pa.string(), pa.large_string())
         return table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
-    except Exception:
-        pass  # the pandas reader below gives the precise error, or reads what Arrow would not
     data = _read_all_bytes(p)
     try:
-        return pd.read_csv(io.BytesIO(data), sep=sep, low_memory=False)
+        return pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding, low_memory=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{str(p)!r} has no rows; export the log again.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise not_text from None
+    except LookupError:
+        raise InputError(f"encoding must be a codec name such as 'utf-8' or 'latin-1'; got {encoding!r}.") from None
+    except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
 
@@ -422,15 +442,28 @@ def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None 
         ``.csv``, ``.csv.gz`` or ``.parquet``.
     format : {'csv', 'parquet'}, optional
         Overrides the format implied by the name.
+
+    The file appears only when it is complete: it is written next to ``path`` under a
+    temporary name and moved into place.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, leanops
+    >>> log = leanops.datasets.load("purchasing_example")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = leanops.write(log, pathlib.Path(d) / "log.csv")
+    ...     leanops.read(p).n_cases
+    608
     """
     p = Path(path)
     fmt = format or ("parquet" if p.suffix.lower() in (".parquet", ".pq") else "csv")
     check_choice("format", fmt, ("csv", "parquet"))
-    if fmt == "parquet":
-        _write_canonical(log.df, p, log, partition=None)
-    else:
-        out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
-        out.to_csv(p, index=False)
+    with atomic_path(p) as tmp:
+        if fmt == "parquet":
+            _write_canonical(log.df, tmp, log, partition=None)
+        else:
+            out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
+            out.to_csv(tmp, index=False, compression="gzip" if p.name.lower().endswith(".gz") else None)
     return p
 
 
@@ -446,7 +479,11 @@ PARQUET_FORMAT_VERSION = 1
 
 
 def _parquet_files(p: Path) -> list[Path]:
-    return sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    """The files of a Parquet dataset: its own ``*.parquet`` files and those one level down
+    (Hive-style ``key=value`` folders); deeper trees are not scanned."""
+    if not p.is_dir():
+        return [p]
+    return sorted(p.glob("*.parquet")) + sorted(p.glob("*/*.parquet"))
 
 
 def parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
