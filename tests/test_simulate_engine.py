@@ -198,3 +198,14 @@ def test_members_with_their_own_hours():
     # work pauses outside the member's hours: an instance never runs over its shift's end into off time
     h_end = d["end"].dt.hour + d["end"].dt.minute / 60 + d["end"].dt.second / 3600
     assert h_end[early].between(6, 12).all() and h_end[~early].between(14, 20).all()
+
+
+def test_summary_intervals_stay_within_the_kpi_range():
+    from leanops.simulate.engine import summarize
+
+    runs = [{"cycle_time_p90_s": v, "utilization:clerks": u} for v, u in ((10.0, 0.99), (5000.0, 0.2))]
+    s = summarize(runs)
+    # Two very different replications: the plain t interval would reach below 0 and above 1.
+    assert s["cycle_time_p90_s"]["ci_low"] == 0.0
+    assert s["cycle_time_p90_s"]["ci_high"] > 5000.0
+    assert s["utilization:clerks"]["ci_high"] == 1.0 and s["utilization:clerks"]["ci_low"] == 0.0
