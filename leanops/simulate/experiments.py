@@ -377,9 +377,10 @@ def _execute(tasks: list[tuple], *, jobs: int, scheduler: Any, progress: Callabl
             futs = [client.submit(_remote_task, remote[id(t[0])], *t[1:], pure=False) for t in tasks]
             from dask.distributed import as_completed
 
-            for _ in as_completed(futs):
-                tick()
-            return client.gather(futs)
+            with client.as_current():  # the shared connection helper does not set a default client
+                for _ in as_completed(futs):
+                    tick()
+                return client.gather(futs)
         finally:
             if owned:
                 client.close()
