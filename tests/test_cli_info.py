@@ -7,22 +7,25 @@ import json
 
 import pytest
 
+import leanops
+
 from conftest import DATASETS, assert_bad_input, run_leanops
 
 from test_io import EXPECTED
 
 
-def test_info_json_shape_on_every_bundled_log():
-    for name, (cases, instances, activities, has_start) in EXPECTED.items():
-        res = run_leanops("info", DATASETS / f"{name}{'.xes.gz' if name in ('production', 'receipt', 'sepsis', 'helpdesk') else '.csv.gz'}", "--json")
-        assert res.returncode == 0, res.stderr
-        doc = json.loads(res.stdout)
-        for key in ("cases", "events", "activities", "resources", "start", "end", "has_start_times", "quality"):
-            assert key in doc
-        for key in ("rows_read", "rows_kept", "dropped", "warnings"):
-            assert key in doc["quality"]
-        assert (doc["cases"], doc["events"], doc["activities"], doc["has_start_times"]) == (cases, instances, activities, has_start)
-        assert doc["start"].endswith("+00:00")
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_info_json_shape_on_every_bundled_log(name):
+    cases, instances, activities, has_start = EXPECTED[name]
+    res = run_leanops("info", leanops.datasets.path(name), "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for key in ("cases", "events", "activities", "resources", "start", "end", "has_start_times", "quality"):
+        assert key in doc
+    for key in ("rows_read", "rows_kept", "dropped", "warnings"):
+        assert key in doc["quality"]
+    assert (doc["cases"], doc["events"], doc["activities"], doc["has_start_times"]) == (cases, instances, activities, has_start)
+    assert doc["start"].endswith("+00:00")
 
 
 def test_info_reports_helpdesk_duplicates_as_a_warning():
