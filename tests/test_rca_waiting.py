@@ -107,6 +107,28 @@ def test_unavailability_with_a_leanops_calendar():
     assert _row(wc, "c2", "B")["unavailability"] == 30
 
 
+def test_a_task_open_over_night_is_paused_not_busy():
+    # r1 works Mon-Fri 09:00-17:00. c1's B runs Mon 16:30 -> Tue 09:30: 30 min each day,
+    # paused overnight. c2's B waits Mon 16:40 -> Tue 09:30 (1010 min) behind it: r1 busy
+    # 16:40-17:00 and 09:00-09:30 (50 min contention), off shift 17:00-09:00 (960 min).
+    df = pd.DataFrame([
+        ("c1", "A", "2024-01-01 15:00", "2024-01-01 15:30", "r0"),
+        ("c1", "B", "2024-01-01 16:30", "2024-01-02 09:30", "r1"),
+        ("c2", "A", "2024-01-01 16:00", "2024-01-01 16:40", "r0"),
+        ("c2", "B", "2024-01-02 09:30", "2024-01-02 10:00", "r1"),
+    ], columns=["case_id", "activity", "start_time", "end_time", "resource"])
+    log = leanops.from_frame(df)
+    cal = leanops.Calendar.parse("Mon-Fri 09:00-17:00")
+    for mode in ("pool", "resource"):
+        wc = waiting_causes(log, calendar={"r1": cal}, contention=mode)
+        assert _row(wc, "c2", "B") == dict(wait=1010, batching=0, contention=50, prioritisation=0, unavailability=960, extraneous=0)
+    # with 24/7 the night is busy time
+    assert _row(waiting_causes(log, calendar="24/7"), "c2", "B")["contention"] == 1010
+    # work seen off shift (overtime) stays busy: r1 serves c2 08:00-09:00 before an 11:45 opening
+    wc = waiting_causes(_log(BASE), calendar=leanops.Calendar.parse("Mon-Fri 11:45-23:00"))
+    assert _row(wc, "c1", "B") == dict(wait=30, batching=0, contention=30, prioritisation=0, unavailability=0, extraneous=0)
+
+
 def test_needs_start_times_and_valid_options():
     df = pd.DataFrame({"case_id": ["a", "a"], "activity": ["X", "Y"],
                        "time:timestamp": pd.to_datetime(["2024-01-01 08:00", "2024-01-01 09:00"], utc=True)})
