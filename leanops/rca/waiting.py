@@ -20,9 +20,16 @@ It is split, in this order, into:
 Kronos looks only at the resource that performed the instance; ``contention="resource"``
 does that. By default (``"pool"``) busy time counts only while the whole pool was busy:
 when a colleague able to do the work sat idle, the wait was not caused by a lack of
-capacity (this matters for timers and other delays that are not in the log). Instances without a resource can only
-show batching and extraneous waiting. Busy time outside the calendar is counted as busy,
-so unavailability is the off-calendar part of the idle time, bounded by it.
+capacity (this matters for timers and other delays that are not in the log); a colleague
+off shift is not free. Instances without a resource can only show batching and extraneous
+waiting.
+
+Calendars: a task open across a whole closed period (a night, a weekend) was paused there,
+as working calendars stop the clock: that time is unavailability, not busy time. Work seen
+to start or end off shift is overtime and stays busy. With ``calendar="24/7"`` nothing is
+off shift, so idle nights count as extraneous. When discovering calendars, a resource with
+too few events to learn from gets the log's calendar; if most of its own work falls outside
+it, it is taken as always available (its off-calendar hours are not unavailability).
 """
 
 from __future__ import annotations
