@@ -20,9 +20,16 @@ It is split, in this order, into:
 Kronos looks only at the resource that performed the instance; ``contention="resource"``
 does that. By default (``"pool"``) busy time counts only while the whole pool was busy:
 when a colleague able to do the work sat idle, the wait was not caused by a lack of
-capacity (this matters for timers and other delays that are not in the log). Instances without a resource can only
-show batching and extraneous waiting. Busy time outside the calendar is counted as busy,
-so unavailability is the off-calendar part of the idle time, bounded by it.
+capacity (this matters for timers and other delays that are not in the log); a colleague
+off shift is not free. Instances without a resource can only show batching and extraneous
+waiting.
+
+Calendars: a task open across a whole closed period (a night, a weekend) was paused there,
+as working calendars stop the clock: that time is unavailability, not busy time. Work seen
+to start or end off shift is overtime and stays busy. With ``calendar="24/7"`` nothing is
+off shift, so idle nights count as extraneous. When discovering calendars, a resource with
+too few events to learn from gets the log's calendar; if most of its own work falls outside
+it, it is taken as always available (its off-calendar hours are not unavailability).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice
-from ..calendar import Calendar, discover_calendar
+from ..calendar import _MONDAY0_S, DAY_S, WEEK_S, Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
@@ -136,6 +143,24 @@ def _resolve_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str,
         except Exception as exc:  # discovery can fail on tiny or odd logs: fall back, say so
             notes.append(f"calendar discovery failed ({exc}); assumed 24/7")
             return None, "24/7 calendar (discovery failed)", notes
+        # A resource with too few events to learn from gets the log's calendar; when its own
+        # work mostly falls outside that calendar, the calendar does not describe it, and
+        # charging its off-calendar hours as unavailability would be wrong: take it as 24/7.
+        d = log.df
+        t_s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        t_e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
+        has = t_s != np.iinfo(np.int64).min
+        misfit = []
+        for r, rows in pd.Series(np.arange(len(d))).groupby(d["resource"].to_numpy(dtype=object, na_value=None), sort=False).indices.items():
+            cal = cals.get(r)
+            if cal is None or cal.is_always:
+                continue
+            inst = np.r_[t_s[rows][has[rows]], t_e[rows]]
+            if np.mean(cal.is_working(pd.DatetimeIndex(inst.view("datetime64[ns]"), tz="UTC"))) < 0.9:
+                cals[r] = Calendar.always()
+                misfit.append(str(r))
+        if misfit:
+            notes.append(f"{len(misfit)} resource(s) work mostly outside any calendar learnt for them (e.g. {misfit[0]}); taken as always available")
         return cals, "working calendars discovered per resource", notes
     if isinstance(calendar, str):
         raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {calendar!r}.")
@@ -218,6 +243,81 @@ class _Windows:
         total -= np.where(self.some[sel], before + after, 0.0)
         cont -= np.where(self.lo_ok[sel], before, 0.0) + np.where(self.hi_ok[sel], after, 0.0)
         return np.clip(total, 0, None), np.clip(cont, 0, None)
+
+
+_MAX_PERIODS = 2_000_000  # working periods listed per calendar; beyond that, busy time is not split
+
+
+def _closed_periods(cal: Any, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Off-calendar periods ``[start, end)`` (UTC ns) of a weekly Calendar covering ``[t0, t1]``.
+
+    None when the calendar is always open, has no working time, or is not a leanops
+    Calendar (any object with ``working_seconds`` is accepted as a calendar, but only a
+    Calendar can list its periods).
+    """
+    if not isinstance(cal, Calendar) or cal.is_always or not len(cal.intervals):
+        return None
+    a = np.array([i[0] for i in cal.intervals], dtype=np.float64)
+    b = np.array([i[1] for i in cal.intervals], dtype=np.float64)
+    lo, hi = cal._local_s(np.array([t0, t1], dtype=np.int64))
+    # a week and a day of margin: a working period surely opens before t0 and after t1
+    w0 = np.floor((lo - WEEK_S - DAY_S - _MONDAY0_S) / WEEK_S)
+    w1 = np.floor((hi + WEEK_S + DAY_S - _MONDAY0_S) / WEEK_S)
+    weeks = np.arange(w0, w1 + 1)
+    if len(weeks) * len(a) > _MAX_PERIODS:
+        return None
+    ws = (_MONDAY0_S + weeks[:, None] * WEEK_S + a[None, :]).ravel()
+    we = (_MONDAY0_S + weeks[:, None] * WEEK_S + b[None, :]).ravel()
+    for h in cal._hol_start:  # whole days off cut the working periods
+        he = h + DAY_S
+        cut = (ws < he) & (we > h)
+        if cut.any():
+            ws = np.r_[ws[~cut], ws[cut], np.maximum(ws[cut], he)]
+            we = np.r_[we[~cut], np.minimum(we[cut], h), we[cut]]
+            keep = we > ws
+            ws, we = ws[keep], we[keep]
+    o = np.argsort(ws, kind="stable")
+    ws, we = cal._utc_ns(ws[o]), cal._utc_ns(we[o])
+    if not len(ws):
+        return None
+    # merge touching periods (Sunday 24:00 = Monday 00:00); the gaps between are closed
+    cm = np.maximum.accumulate(we)
+    new = np.r_[True, ws[1:] > cm[:-1]]
+    ps, pe = ws[new], np.maximum.reduceat(we, np.flatnonzero(new))
+    return pe[:-1], ps[1:]
+
+
+def _pause(seg_s, seg_e, seg_en, closed):
+    """Cut out of busy segments the closed periods they span whole.
+
+    A task open across a whole night or weekend was paused there (work calendars stop the
+    clock): the resource was off shift, not busy. Off-calendar work that starts or ends
+    off shift (overtime) stays busy.
+    """
+    cs, ce = closed
+    lo = np.searchsorted(cs, seg_s, side="left")  # first closed period starting in the segment
+    hi = np.searchsorted(ce, seg_e, side="right")  # closed periods ending by the segment's end
+    k = np.maximum(hi - lo, 0)
+    if not k.any():
+        return seg_s, seg_e, seg_en
+    m = k + 1  # pieces per segment
+    idx = np.repeat(np.arange(len(seg_s)), m)
+    j = np.arange(len(idx)) - np.repeat(np.cumsum(m) - m, m)  # piece number inside its segment
+    p = lo[idx] + j  # closed period before (j - 1) and after (j) the piece
+    ps = np.where(j == 0, seg_s[idx], ce[np.clip(p - 1, 0, len(ce) - 1)])
+    pe = np.where(j == k[idx], seg_e[idx], cs[np.clip(p, 0, len(cs) - 1)])
+    keep = pe > ps
+    return ps[keep], pe[keep], seg_en[idx][keep]
+
+
+def _union(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    o = np.argsort(s, kind="stable")
+    s, e = s[o], e[o]
+    if not len(s):
+        return s, e
+    cm = np.maximum.accumulate(e)
+    new = np.r_[True, s[1:] > cm[:-1]]
+    return s[new], np.maximum.reduceat(e, np.flatnonzero(new))
 
 
 def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray:
@@ -314,7 +414,11 @@ def waiting_causes(
     # instances at once is busy once)
     res = d["resource"]
     codes, labels = pd.factorize(res, sort=False)
-    segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # busy pieces on shift or overtime
+    raw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    closed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # off-calendar periods
+    t_lo = int(min(enabled[st.has_start].min(), start[st.has_start].min())) if st.has_start.any() else 0
+    t_hi = int(end.max()) if n else 0
     by_res = pd.Series(np.arange(n)).groupby(codes).indices if n else {}
     for rc, rows in by_res.items():
         if rc < 0:
@@ -328,7 +432,14 @@ def waiting_causes(
         cm = np.maximum.accumulate(e_r)
         seg_s = np.maximum(s_r, np.r_[np.iinfo(np.int64).min, cm[:-1]])
         seg_e = np.maximum(e_r, seg_s)
-        segs[rc] = (seg_s, seg_e, enabled[o])
+        raw[rc] = (seg_s, seg_e)
+        cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
+        cl = _closed_periods(cal, t_lo, t_hi) if cal is not None else None
+        if cl is not None:
+            closed[rc] = cl
+            segs[rc] = _pause(seg_s, seg_e, enabled[o], cl)
+        else:
+            segs[rc] = (seg_s, seg_e, enabled[o])
 
     # ---- when was every resource able to do an activity busy ("pool" contention)?
     blocked: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # activity -> cumulative measure knots
@@ -340,8 +451,11 @@ def waiting_causes(
             rcs = [r for r in rcs if r in segs]
             if not rcs:
                 continue
-            ss = np.concatenate([segs[r][0] for r in rcs])
-            ee = np.concatenate([segs[r][1] for r in rcs])
+            # a resource cannot take the work while busy or off shift
+            unable = [_union(np.r_[raw[r][0], closed[r][0]], np.r_[raw[r][1], closed[r][1]]) if r in closed
+                      else raw[r] for r in rcs]
+            ss = np.concatenate([u[0] for u in unable])
+            ee = np.concatenate([u[1] for u in unable])
             t = np.r_[ss, ee]
             dlt = np.r_[np.ones(len(ss), np.int64), -np.ones(len(ee), np.int64)]
             o = np.lexsort((dlt, t))  # ends before starts at the same instant
@@ -383,10 +497,20 @@ def waiting_causes(
             priority[w] = np.clip(own_busy - own_cont, 0, None)
         cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
         if cal is not None:
-            # idle time outside the calendar (busy time off shift stays busy)
+            # off-calendar time minus the overtime worked in it (busy off shift stays busy)
             span = (wm.b - wm.a).astype(float)
             off = span - _working_seconds(cal, wm.a, wm.b) * 1e9
-            unavail[w] = np.clip(np.minimum(off, span - own_busy), 0, None)
+            if rc in closed:
+                wc = lambda x: np.asarray(cal.working_clock(pd.DatetimeIndex(x.view("datetime64[ns]"), tz="UTC")), dtype=float) * 1e9
+                ws_, we_ = wc(seg_s), wc(seg_e)
+                wa, wb = wc(wm.a), wc(wm.b)
+                b_before = np.clip(wa - ws_[wm.lo_c], 0, None)
+                b_after = np.clip(we_[wm.hi_c] - wb, 0, None)
+                on_shift, _ = wm.sums(we_ - ws_, b_before, b_after, np.ones(len(w), dtype=bool))
+                overtime = np.clip(own_busy - on_shift, 0, None)
+                unavail[w] = np.clip(np.minimum(off - overtime, span - own_busy), 0, None)
+            else:
+                unavail[w] = np.clip(np.minimum(off, span - own_busy), 0, None)
     if contention == "pool" and win_meta:
         # busy time counts only while the activity's whole pool was busy: weigh each
         # segment by the blocked time it contains (one measure call per activity)
