@@ -883,14 +883,30 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         wait_sum += np.bincount(a, weights=wait, minlength=n_act)
         serv_sum += np.bincount(a, weights=service, minlength=n_act)
         m += np.bincount(a * (n_pool + 1) + np.where(po >= 0, po, n_pool), minlength=n_act * (n_pool + 1))
-        ok = po >= 0
-        if n_pool and ok.any():
-            d_busy += np.bincount(bins(start[ok], po[ok]), minlength=size_b)
-            d_busy -= np.bincount(bins(end[ok], po[ok]), minlength=size_b)
         # from the enablement (start - wait, as the pandas engine) to the start; rows
         # without a wait add an empty interval
         d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
         d_queue -= np.bincount(bins(start, a), minlength=size_q)
+
+    if n_pool:
+        # distinct members at work: each resource's instances, in order of start, clipped
+        # to begin after the furthest end among its earlier ones (so one resource on two
+        # overlapping instances counts once); the pieces of a busy spell abut, so on the
+        # grid they add up to the same counts as the pandas engine's merged bin ranges
+        qb = f"""
+            SELECT po, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a,
+                       CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END AS b
+            FROM (SELECT pcode.po, ts, e_ns,
+                         max(e_ns) OVER (PARTITION BY x.resource ORDER BY ts
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                  FROM {p} x JOIN pcode USING (resource))
+            WHERE (CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END)
+                  > (CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END)"""
+        for b in ses.con.sql(qb).to_arrow_reader(_BATCH):
+            po = b.column(0).to_numpy().astype(np.int64)
+            a_ns, b_ns = (b.column(i).to_numpy() for i in (1, 2))
+            d_busy += np.bincount(bins((a_ns - origin) / 1e9, po), minlength=size_b)
+            d_busy -= np.bincount(bins((b_ns - origin) / 1e9, po), minlength=size_b)
 
     def coverage(d: np.ndarray, groups: int) -> np.ndarray:
         return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
