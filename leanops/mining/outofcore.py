@@ -627,7 +627,7 @@ def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
 # -------------------------------------------------------------- value stream
 def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None):
     """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
-    from .valuestream import ValueStream, _wip_sweep
+    from .valuestream import ValueStream, _littles_law, _wip_sweep
 
     s = _check_scan(log, "value_stream")
     check_choice("time", time, ("calendar", "working"))
@@ -666,7 +666,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
 
 
 def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
-    from .valuestream import ValueStream, _wip_sweep
+    from .valuestream import ValueStream, _littles_law, _wip_sweep
 
     _DAY = 86400.0
     c0 = cases["s_ns"].to_numpy(dtype=np.int64)
@@ -682,8 +682,7 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
     throughput = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
     order = np.argsort(cases["case_id"].to_numpy(dtype=object), kind="stable")
     wip_mean, wip_max, wip = _wip_sweep(c0[order], c1[order])
-    lead_wall_mean = float(np.mean((c1 - c0) / 1e9))
-    little = wip_mean / (n_cases / span_s * lead_wall_mean) if span_s > 0 and lead_wall_mean > 0 else float("nan")
+    little = _littles_law(c0, c1)
     window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
     available = float(cal.working_seconds(window[0], window[1]))
     takt = available / n_cases if n_cases else float("nan")
