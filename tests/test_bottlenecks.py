@@ -197,3 +197,27 @@ def test_pool_utilization_agrees_with_utilization_on_production():
     assert len(b) >= 5
     for pool, value in b.items():
         assert value == pytest.approx(u[pool], abs=0.01), pool
+
+
+@pytest.mark.parametrize("code_scale", [1, 1 << 45])  # packed-key sort, and the lexsort fallback
+def test_merged_bins_cover_each_resources_union_once(code_scale):
+    import numpy as np
+
+    from leanops.mining.bottlenecks import _merged_bins
+
+    rng = np.random.default_rng(4)
+    n, n_bins = 400, 1 << 10
+    res = rng.integers(-1, 5, n)  # -1: no resource
+    b0 = rng.integers(0, n_bins, n)
+    b1 = np.minimum(b0 + rng.integers(0, 60, n), n_bins)
+    codes = np.where(res >= 0, res * code_scale, -1)
+    c, a, b = _merged_bins(codes, b0, b1, n_bins)
+    for r in range(5):
+        truth = np.zeros(n_bins, dtype=int)  # brute force: is any instance of r on the bin
+        for s, e in zip(b0[res == r], b1[res == r]):
+            truth[s:e] = 1
+        got = np.zeros(n_bins + 1, dtype=int)
+        mine = c == r * code_scale
+        np.add.at(got, a[mine], 1)
+        np.add.at(got, b[mine], -1)
+        assert (np.cumsum(got)[:n_bins] == truth).all()

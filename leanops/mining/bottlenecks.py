@@ -279,12 +279,13 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per resource, the union of the bin ranges ``[b0, b1)`` of its instances, as disjoint
-    pieces ``(resource code, first bin, end bin)``; rows with code -1 are left out.
+    pieces ``(resource code, first bin, end bin)`` (some empty); rows with code -1 are
+    left out.
 
     Each resource's ranges are taken in order of their first bin, and each is clipped to
     begin after the furthest end among the resource's earlier ones (a running maximum),
-    so that the pieces cover each bin at most once per resource. As the bins of an
-    instant are monotone in it, this union of rounded intervals equals the rounded union
+    so that the pieces cover each bin at most once per resource. As the bin of an
+    instant is monotone in it, this union of rounded intervals equals the rounded union
     of the exact intervals: the out-of-core engine merges the exact intervals in SQL and
     gets the same counts.
     """
@@ -294,33 +295,31 @@ def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int)
     if not len(codes):
         z = np.zeros(0, dtype=np.int64)
         return z, z, z
-    m = n_bins + 1
-    # lift each resource onto its own stretch of the integer line: one global sort and one
-    # global running maximum then act per resource
-    lifted0 = np.multiply(codes, m, dtype=np.int64)
-    lifted0 += b0
     bits = int(n_bins).bit_length()
-    if int(lifted0.max()).bit_length() + bits <= 62:  # one in-place sort of packed keys
-        key = lifted0 << bits
-        key |= b1
+    mask = (1 << bits) - 1
+    # each resource on its own stretch of the integer line (code << bits | bin), so that
+    # one global sort and one global running maximum act per resource
+    if int(codes.max()).bit_length() + 2 * bits <= 62:  # one in-place sort of packed keys
+        key = np.left_shift(codes, 2 * bits, dtype=np.int64)
+        key |= np.left_shift(b0, bits)
+        key |= np.maximum(b1, b0)  # (an end before the start covers nothing)
         key.sort()
         l0 = key >> bits
-        key &= (1 << bits) - 1
-        e = key
+        l1 = key
+        l1 &= mask
+        l1 |= l0 & ~mask
     else:
-        o = np.lexsort((b1, lifted0))
-        l0, e = lifted0[o], b1[o]
-    c = l0 // m
-    base = c * m
-    l1 = e + base
+        lift = np.left_shift(codes, bits, dtype=np.int64)
+        l0, l1 = lift | b0, lift | np.maximum(b1, b0)
+        o = np.lexsort((l1, l0))
+        l0, l1 = l0[o], l1[o]
     reach = np.maximum.accumulate(l1)  # furthest end so far (earlier resources lie below)
     prev = np.empty_like(reach)
     prev[0] = -1
     prev[1:] = reach[:-1]
-    a = np.maximum(l0, prev)
+    a = np.maximum(l0, prev, out=l0)
     b = np.maximum(l1, prev, out=l1)
-    keep = b > a
-    return c[keep], (a - base)[keep], (b - base)[keep]
+    return a >> bits, a & mask, b & mask
 
 
 def _rank_table(
