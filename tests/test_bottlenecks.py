@@ -153,3 +153,71 @@ def test_queue_over_time_matches_wait_total():
     span = (q.index[-1] - q.index[0]).total_seconds() * len(q) / (len(q) - 1)
     total = q["Review"].mean() * span
     assert total == pytest.approx(b.set_index("activity").loc["Review", "wait_total_s"], rel=0.05)
+
+
+# ------------------------------------------------- distinct busy resources
+# pool B = {r1, r2} over a 10 h span (24/7): r1 holds c1's and c2's B at once over 3-6 h
+OVERLAP = [
+    ("c1", "A", 0, 1, "ra"), ("c1", "B", 2, 6, "r1"),
+    ("c2", "A", 1, 2, "ra"), ("c2", "B", 3, 7, "r1"),
+    ("c3", "A", 2, 3, "ra"), ("c3", "B", 4, 8, "r2"),
+    ("c4", "A", 3, 4, "ra"), ("c4", "B", 9, 10, "r2"),
+]
+
+
+def _check_overlap_counted_once(b):
+    b = b.set_index("activity")
+    # busy: r1 over 2-7 h (5 h, not 4 + 4), r2 over 4-8 and 9-10 h (5 h); available 2 x 10 h
+    assert b.loc["B", "pool_size"] == 2
+    assert b.loc["B", "utilization"] == pytest.approx(10 / 20, abs=0.005)
+    # waits before B: 1-2 h (nobody busy), 2-3 h (r1: 1 of 2), 3-4 h (r1 on two instances:
+    # still 1 of 2), 4-9 h (2 of 2 for 3 h, 1 of 2 for 1 h, 0 for 1 h)
+    assert b.loc["B", "contention"] == pytest.approx((0 + 0.5 + 0.5 + 3 * 1 + 0.5 + 0) / 8, abs=0.005)
+
+
+def test_one_resource_on_two_overlapping_instances_counts_once():
+    log = make_log(OVERLAP)
+    _check_overlap_counted_once(bottlenecks(log, calendar=leanops.Calendar.always()))
+    u = leanops.utilization(log, calendar=leanops.Calendar.always()).set_index("pool")
+    b = bottlenecks(log, calendar=leanops.Calendar.always()).set_index("activity")
+    assert u.loc[b.loc["B", "pool"], "utilization"] == pytest.approx(0.5)
+
+
+def test_one_resource_on_two_overlapping_instances_counts_once_out_of_core(tmp_path):
+    path = leanops.convert(make_log(OVERLAP), tmp_path / "overlap.parquet")
+    _check_overlap_counted_once(bottlenecks(path, calendar=leanops.Calendar.always(), engine="duckdb"))
+
+
+def test_pool_utilization_agrees_with_utilization_on_production():
+    # bottlenecks counts busy members on a time grid, utilization() merges exact intervals:
+    # only the grid's rounding of interval ends may separate them
+    log = leanops.datasets.load("production")
+    b = bottlenecks(log).dropna(subset=["pool"]).drop_duplicates("pool").set_index("pool")["utilization"]
+    u = leanops.utilization(log).set_index("pool")["utilization"]
+    assert len(b) >= 5
+    for pool, value in b.items():
+        assert value == pytest.approx(u[pool], abs=0.01), pool
+
+
+@pytest.mark.parametrize("code_scale", [1, 1 << 45])  # packed-key sort, and the lexsort fallback
+def test_merged_bins_cover_each_resources_union_once(code_scale):
+    import numpy as np
+
+    from leanops.mining.bottlenecks import _merged_bins
+
+    rng = np.random.default_rng(4)
+    n, n_bins = 400, 1 << 10
+    res = rng.integers(-1, 5, n)  # -1: no resource
+    b0 = rng.integers(0, n_bins, n)
+    b1 = np.minimum(b0 + rng.integers(0, 60, n), n_bins)
+    codes = np.where(res >= 0, res * code_scale, -1)
+    c, a, b = _merged_bins(codes, b0, b1, n_bins)
+    for r in range(5):
+        truth = np.zeros(n_bins, dtype=int)  # brute force: is any instance of r on the bin
+        for s, e in zip(b0[res == r], b1[res == r]):
+            truth[s:e] = 1
+        got = np.zeros(n_bins + 1, dtype=int)
+        mine = c == r * code_scale
+        np.add.at(got, a[mine], 1)
+        np.add.at(got, b[mine], -1)
+        assert (np.cumsum(got)[:n_bins] == truth).all()

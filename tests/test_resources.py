@@ -114,3 +114,25 @@ def test_pool_calendars_option():
     assert Calendar.parse(u.loc["agents", "calendar"]).weekly_hours >= 160
     for pool, truth in res.utilization.items():
         assert u.loc[pool, "utilization"] == pytest.approx(truth, abs=0.05), pool
+
+
+@pytest.mark.parametrize("calendar", [Calendar.always(), "Mon-Fri 09:00-17:00", None])
+def test_utilization_of_a_saturated_multitasking_resource_is_one(calendar):
+    # r holds two overlapping instances over the whole span: fully busy, not twice busy
+    rows = [("c1", "A", 0, 30, "r"), ("c2", "A", 0, 30, "r"), ("c3", "A", 10, 12, "s")]
+    u = utilization(make_log(rows), by="resource", calendar=calendar).set_index("resource")
+    assert u.loc["r", "busy_s"] == u.loc["r", "available_s"] > 0
+    assert u.loc["r", "utilization"] == 1.0
+
+
+@pytest.mark.parametrize("name", [d["name"] for d in leanops.datasets.list()])
+def test_utilization_within_zero_and_one_on_every_bundled_log(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = leanops.datasets.load(name)
+    for calendar in (None, "pool", "Mon-Fri 09:00-17:00"):
+        for by in ("resource", "pool"):
+            u = utilization(log, by=by, calendar=calendar)["utilization"].dropna()
+            assert ((u >= 0) & (u <= 1)).all(), (calendar, by, u.max())

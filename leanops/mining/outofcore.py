@@ -627,7 +627,7 @@ def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
 # -------------------------------------------------------------- value stream
 def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None):
     """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
-    from .valuestream import ValueStream, _wip_sweep
+    from .valuestream import ValueStream, _littles_law, _wip_sweep
 
     s = _check_scan(log, "value_stream")
     check_choice("time", time, ("calendar", "working"))
@@ -666,7 +666,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
 
 
 def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
-    from .valuestream import ValueStream, _wip_sweep
+    from .valuestream import ValueStream, _littles_law, _wip_sweep
 
     _DAY = 86400.0
     c0 = cases["s_ns"].to_numpy(dtype=np.int64)
@@ -682,8 +682,7 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
     throughput = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
     order = np.argsort(cases["case_id"].to_numpy(dtype=object), kind="stable")
     wip_mean, wip_max, wip = _wip_sweep(c0[order], c1[order])
-    lead_wall_mean = float(np.mean((c1 - c0) / 1e9))
-    little = wip_mean / (n_cases / span_s * lead_wall_mean) if span_s > 0 and lead_wall_mean > 0 else float("nan")
+    little = _littles_law(c0, c1)
     window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
     available = float(cal.working_seconds(window[0], window[1]))
     takt = available / n_cases if n_cases else float("nan")
@@ -883,14 +882,30 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         wait_sum += np.bincount(a, weights=wait, minlength=n_act)
         serv_sum += np.bincount(a, weights=service, minlength=n_act)
         m += np.bincount(a * (n_pool + 1) + np.where(po >= 0, po, n_pool), minlength=n_act * (n_pool + 1))
-        ok = po >= 0
-        if n_pool and ok.any():
-            d_busy += np.bincount(bins(start[ok], po[ok]), minlength=size_b)
-            d_busy -= np.bincount(bins(end[ok], po[ok]), minlength=size_b)
         # from the enablement (start - wait, as the pandas engine) to the start; rows
         # without a wait add an empty interval
         d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
         d_queue -= np.bincount(bins(start, a), minlength=size_q)
+
+    if n_pool:
+        # distinct members at work: each resource's instances, in order of start, clipped
+        # to begin after the furthest end among its earlier ones (so one resource on two
+        # overlapping instances counts once); the pieces of a busy spell abut, so on the
+        # grid they add up to the same counts as the pandas engine's merged bin ranges
+        qb = f"""
+            SELECT po, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a,
+                       CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END AS b
+            FROM (SELECT pcode.po, ts, e_ns,
+                         max(e_ns) OVER (PARTITION BY x.resource ORDER BY ts
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                  FROM {p} x JOIN pcode USING (resource))
+            WHERE (CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END)
+                  > (CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END)"""
+        for b in ses.con.sql(qb).to_arrow_reader(_BATCH):
+            po = b.column(0).to_numpy().astype(np.int64)
+            a_ns, b_ns = (b.column(i).to_numpy() for i in (1, 2))
+            d_busy += np.bincount(bins((a_ns - origin) / 1e9, po), minlength=size_b)
+            d_busy -= np.bincount(bins((b_ns - origin) / 1e9, po), minlength=size_b)
 
     def coverage(d: np.ndarray, groups: int) -> np.ndarray:
         return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)

@@ -232,13 +232,16 @@ def utilization(
     pandas.DataFrame
         ``pool, members, instances, busy_s, available_s, calendar, utilization`` (or
         ``resource, pool, ...`` per resource), busiest first. Busy time counts overlapping
-        instances once and only working time; see the module docstring.
+        instances once and only working time; see the module docstring. ``utilization``
+        lies in [0, 1]: a resource's busy time is a union of intervals inside the log's
+        span, measured on the same calendar as its available time over that span (a pool
+        sums both over its members).
 
     Examples
     --------
     >>> import leanops
     >>> u = leanops.utilization(leanops.datasets.load("production"))
-    >>> bool(((u["utilization"] >= 0) & (u["utilization"] <= 1.5)).all())
+    >>> bool(((u["utilization"] >= 0) & (u["utilization"] <= 1)).all())
     True
     """
     _check_log(log)
