@@ -40,9 +40,13 @@ def test_save_load_round_trip(tmp_path):
     p = tmp_path / "m.json"
     m.save(p)
     doc = json.loads(p.read_text())
-    assert doc["format"] == "leanops.simulation_model" and doc["version"] == 1
+    assert doc["format"] == "leanops.simulation_model" and doc["version"] == 2
     back = SimulationModel.load(p)
     assert back == m
+    # a version-1 file (before traces) loads with the defaults
+    doc["version"] = 1
+    doc.pop("traces", None)
+    assert SimulationModel.from_dict(doc) == m
     assert back.pool("clerks").hours == "Mon 08:00-17:00"
     assert "Check" in m.summary() and "amount >= 10000" in m.summary()
     assert list(m.to_frame()["activity"]) == ["Check", "Audit"]

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
 from .distributions import Distribution, fit_distribution
-from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel
+from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces, routing_digest
 
 __all__ = ["fit"]
 
@@ -30,6 +30,7 @@ def fit(
     per_resource: bool = True,
     recency: float | Literal["auto"] | None = "auto",
     order: Literal[1, 2] = 1,
+    routing: Literal["markov", "variants"] = "variants",
     delays: bool = True,
     batches: bool = True,
     priorities: bool = True,
@@ -59,6 +60,12 @@ def fit(
     order : {1, 2}
         Routing memory: 1 chooses the next activity from the current one; 2 also from
         the one before it, where the data show a clear difference.
+    routing : {"variants", "markov"}
+        "variants" draws each simulated case's whole route (with its attributes) from the
+        most recent cases, weighted by recency, so loops, rework counts and longer-range
+        dependencies between steps are reproduced; the routing tables are still fitted
+        and take over where a scenario changes the routing. "markov" routes step by step
+        from the tables only.
     delays : bool
         Calibrate waiting that resource contention does not explain (a customer who has
         not replied, a batch, a resource busy elsewhere): the model is simulated over the
@@ -101,6 +108,8 @@ def fit(
     if recency is not None and recency != "auto":
         check_positive("recency", recency)
     check_choice("order", order, (1, 2))
+    check_choice("routing", routing, ("markov", "variants"))
+    routing_mode = routing
     if len(log) == 0:
         raise InputError("log has no activity instances; a simulation model needs at least one case.")
     rng = check_seed(seed)
@@ -137,12 +146,12 @@ def fit(
         cw = np.ones(log.n_cases)
 
     # -- case attributes ------------------------------------------------------------------
+    # the most recent cases (by arrival) describe today's mix best; their attribute rows
+    # and their routes (when routing="variants") are drawn together
+    recent = np.sort(np.argsort(arrival, kind="stable")[-_MAX_ATTR_ROWS:])
     attr_names, attr_frame = _case_attributes(log)
     if attr_names:
-        rows = attr_frame[attr_names]
-        if len(rows) > _MAX_ATTR_ROWS:
-            # most recent cases first: they describe today's mix best
-            rows = rows.iloc[-_MAX_ATTR_ROWS:]
+        rows = attr_frame[attr_names].iloc[recent]
         attr_rows = tuple(tuple(_plain(v) for v in r) for r in rows.itertuples(index=False, name=None))
         attributes = CaseAttributes(tuple(attr_names), attr_rows)
     else:
@@ -257,6 +266,17 @@ def fit(
     routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
                        attr_names if data_aware else [], notes, order)
 
+    traces = Traces()
+    if routing_mode == "variants":
+        seqs = np.split(act_code, cstarts[1:])
+        keys: dict[tuple[int, ...], int] = {}
+        case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
+        variants = tuple(tuple(acts[x] for x in v) for v in keys)
+        traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
+                        tuple((r.source, routing_digest(r)) for r in routing))
+        notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
+                     "drawn with their attributes; the routing tables serve scenarios that change routing")
+
     # -- arrivals -------------------------------------------------------------------------
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
@@ -287,6 +307,7 @@ def fit(
         queue=queue if queue is not None else Queue(),
         start=log.end_time,
         notes=tuple(notes),
+        traces=traces,
     )
     if delays and log.n_cases >= 2:
         model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case])

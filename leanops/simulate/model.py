@@ -48,12 +48,12 @@ from ._calendar import ALWAYS, Intervals, intervals_to_spec, normalize_intervals
 from .distributions import Distribution
 
 __all__ = [
-    "SimulationModel", "Activity", "Pool", "Routing", "Rule", "Arrivals", "CaseAttributes", "Queue",
+    "SimulationModel", "Activity", "Pool", "Routing", "Rule", "Arrivals", "CaseAttributes", "Queue", "Traces",
     "START", "END", "FORMAT", "VERSION",
 ]
 
 FORMAT = "leanops.simulation_model"
-VERSION = 1
+VERSION = 2  # 2: optional "traces" (whole routes sampled per case); version-1 files load unchanged
 START = "__start__"
 END = "__end__"
 _OPS = ("<", ">=", "==", "!=")
@@ -178,6 +178,35 @@ class CaseAttributes:
 
 
 @dataclass(frozen=True)
+class Traces:
+    """Whole routes of recent cases, sampled per case instead of step-by-step routing.
+
+    ``variants`` are the distinct activity sequences; ``cases`` gives each sampled case's
+    variant and ``weights`` its (recency) weight. When ``cases`` has as many entries as the
+    model's attribute rows, row ``k`` of the attributes belongs to case ``k``, so a case's
+    attributes and its route are drawn together (data-aware branching survives).
+    ``fitted`` holds a digest of each source's routing at fit time: a case follows its
+    route while the routing it passes through is unchanged, and continues by the routing
+    tables where a scenario changed them.
+    """
+
+    variants: tuple[tuple[str, ...], ...] = ()
+    cases: tuple[int, ...] = ()
+    weights: tuple[float, ...] = ()
+    fitted: tuple[tuple[str, str], ...] = ()
+
+
+def routing_digest(r: "Routing") -> str:
+    """A stable digest of one source's routing (to tell whether it was changed)."""
+    import zlib
+
+    doc = [r.source, [list(x) for x in r.next],
+           [[u.attribute, u.op, repr(u.value), [list(x) for x in u.next]] for u in r.rules],
+           [[pv, [list(x) for x in t]] for pv, t in r.after]]
+    return format(zlib.crc32(json.dumps(doc, default=repr).encode("utf-8")), "08x")
+
+
+@dataclass(frozen=True)
 class Queue:
     discipline: Literal["fifo", "priority"] = "fifo"
     attribute: str | None = None
@@ -201,6 +230,7 @@ class SimulationModel:
     queue: Queue = Queue()
     start: pd.Timestamp | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    traces: Traces = Traces()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -315,6 +345,9 @@ class SimulationModel:
             "queue": self.queue.discipline,
             "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
             "notes": list(self.notes),
+            **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted)}}
+               if self.traces.variants else {}),
         }
 
     def __repr__(self) -> str:
@@ -364,6 +397,9 @@ class SimulationModel:
             "attributes": {"names": list(self.attributes.names), "rows": [list(r) for r in self.attributes.rows]},
             "queue": {"discipline": self.queue.discipline, "attribute": self.queue.attribute, "order": list(self.queue.order)},
             "notes": list(self.notes),
+            **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted)}}
+               if self.traces.variants else {}),
         }
 
     def to_json(self) -> str:
@@ -537,10 +573,21 @@ def _from_dict(doc: Any) -> SimulationModel:
         raise _err("start", "an ISO 8601 timestamp", start) from None
     if start_ts is not None and start_ts.tzinfo is None:
         start_ts = start_ts.tz_localize("UTC")
+    tr = _get(doc, "traces", "(top level)", default={}, kind=dict) or {}
+    variants = tuple(tuple(str(a) for a in v) for v in _get(tr, "variants", "traces", default=[], kind=list))
+    cases = _get(tr, "cases", "traces", default=[], kind=list)
+    weights = _get(tr, "weights", "traces", default=[], kind=list)
+    if variants:
+        if not cases or not all(isinstance(c, int) and 0 <= c < len(variants) for c in cases):
+            raise _err("traces.cases", f"variant indices 0..{len(variants) - 1}", cases)
+        if len(weights) != len(cases) or not all(isinstance(x, (int, float)) and x >= 0 for x in weights) or sum(weights) <= 0:
+            raise _err("traces.weights", f"{len(cases)} non-negative numbers, not all zero", weights)
+    traces = Traces(variants, tuple(cases), tuple(float(x) for x in weights),
+                    tuple((str(k), str(v)) for k, v in (_get(tr, "fitted", "traces", default={}, kind=dict) or {}).items()))
     return SimulationModel(
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
-        notes=tuple(str(n) for n in doc.get("notes") or ()),
+        notes=tuple(str(n) for n in doc.get("notes") or ()), traces=traces,
     )
 
 
@@ -593,6 +640,10 @@ def _check(m: SimulationModel) -> None:
             s = sum(p for _, p in tab)
             if not math.isclose(s, 1.0, abs_tol=1e-6):
                 raise _err(wt, "probabilities summing to 1", round(s, 6))
+    for j, v in enumerate(m.traces.variants):
+        for a in v:
+            if a not in known:
+                raise _err(f"traces.variants[{j}]", f"names of activities {names[:8]}", a)
     if START not in sources:
         raise _err("routing", f"an entry with source {START!r} (the first activities)", sorted(sources))
     if m.queue.discipline == "priority" and not m.queue.attribute:
