@@ -336,7 +336,17 @@ def run(
         for i, a in enumerate(acts):
             if a.name not in fitted and all(r.source != a.name for r in model.routing):
                 same[i] = True  # nothing followed it then, nothing follows it now
-        variants = [[a_index.get(x, -1) for x in v] + [-1] for v in tr.variants]
+        variants = [[a_index.get(x, -2) for x in v] + [-1] for v in tr.variants]  # -2: removed by a scenario
+    # waits kept per case (model.traces.ranks): empirical delays read at the case's rank
+    case_rank = None
+    dq: list[Any] = []
+    if case_route is not None and tr.ranks:
+        case_rank = [tr.ranks[k] for k in tpick.tolist()]
+
+        def qtab(dd):
+            return list(dd.values) if dd is not None and dd.kind == "empirical" and len(dd.values) >= 2 else None
+
+        dq = [(qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after}) for a in acts]
 
     prio = None
     if use_prio:
@@ -379,12 +389,13 @@ def run(
         return targets[bisect_right(cum, next(unif))]
 
     def case(ci: int):
-        if case_route is not None and same[n_act]:
+        if case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
             route = variants[case_route[ci]]
+            rank = case_rank[ci] if case_rank is not None else None
             a = route[0]
             pos = 1
         else:
-            route = None
+            route = rank = None
             a = choose(n_act, ci, -1)
         prev = -1
         pr = prio[ci] if prio is not None else 0
@@ -403,6 +414,20 @@ def run(
                     wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
                     if wait > 0:
                         yield timeout(wait)
+                elif rank is not None:
+                    # the case waits where the recorded case it follows ranked among waits
+                    qa, qp = dq[a]
+                    if type(delay) is tuple:
+                        dl = delay[1].get(prev, delay[0])
+                        tab = qp.get(prev, qa) if prev in delay[1] else qa
+                    else:
+                        dl, tab = delay, qa
+                    if tab is not None:
+                        x = rank[pos - 1] * (len(tab) - 1)
+                        j = min(int(x), len(tab) - 2)
+                        yield timeout(tab[j] + (tab[j + 1] - tab[j]) * (x - j))
+                    elif dl is not None:
+                        yield timeout(next(dl))
                 elif type(delay) is tuple:
                     dl = delay[1].get(prev, delay[0])
                     if dl is not None:
@@ -454,11 +479,11 @@ def run(
             rs_app(begin)
             re_app(env.now)
             rr_app(m)
-            if route is not None and same[a]:
+            if route is not None and same[a] and route[pos] != -2:
                 a = route[pos]
                 pos += 1
             else:
-                route = None
+                route = rank = None
                 a = choose(a, ci, before)
         done[ci] = env.now
 

@@ -31,6 +31,7 @@ def fit(
     recency: float | Literal["auto"] | None = "auto",
     order: Literal[1, 2] = 1,
     routing: Literal["markov", "variants"] = "variants",
+    case_waits: bool = True,
     delays: bool = True,
     batches: bool = True,
     priorities: bool = True,
@@ -66,6 +67,11 @@ def fit(
         dependencies between steps are reproduced; the routing tables are still fitted
         and take over where a scenario changes the routing. "markov" routes step by step
         from the tables only.
+    case_waits : bool
+        With ``routing="variants"`` and calibrated delays: a simulated case waits where
+        the recorded case whose route it follows ranked among the waits of the same
+        transition, so waits stay correlated within a case as in the log, instead of
+        being drawn independently at each step.
     delays : bool
         Calibrate waiting that resource contention does not explain (a customer who has
         not replied, a batch, a resource busy elsewhere): the model is simulated over the
@@ -310,7 +316,8 @@ def fit(
         traces=traces,
     )
     if delays and log.n_cases >= 2:
-        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case])
+        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
+                                  recent=recent if case_waits else None)
     return model
 
 
@@ -357,7 +364,8 @@ def _sim_waits(model: SimulationModel, log: EventLog, seed: int, acts: list[str]
 
 def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], act_code: np.ndarray,
                       start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray,
-                      seed: int, weights: np.ndarray, rounds: int = 3, min_pair: int = 20) -> SimulationModel:
+                      seed: int, weights: np.ndarray, rounds: int = 3, min_pair: int = 20,
+                      recent: np.ndarray | None = None) -> SimulationModel:
     """Add delays until simulated mean waits match the observed ones, per transition.
 
     The wait before an activity often depends on what came before it (waiting for a
@@ -443,10 +451,36 @@ def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], ac
     added = sorted({acts[k[1]] for k in shapes if scale[k] > 0})
     if not added:
         return model
+    if current.traces.variants and recent is not None:
+        # each recorded case's rank among the waits of its transitions, so that a case
+        # drawn from the log keeps its waits together (long waiters wait long throughout)
+        ranks = _wait_ranks(obs, masks, weights)
+        per_case = np.split(ranks, np.flatnonzero(np.diff(case)) + 1)
+        current = dataclasses.replace(current, traces=dataclasses.replace(
+            current.traces, ranks=tuple(tuple(round(float(x), 4) for x in per_case[c]) for c in recent)))
     n_pairs = sum(1 for k in shapes if k[0] >= 0 and scale[k] > 0)
     note = (f"delays calibrated for {len(added)} activities whose waits resources do not explain "
             f"({n_pairs} by preceding activity): {', '.join(added[:6])}{' …' if len(added) > 6 else ''}")
     return dataclasses.replace(current, notes=model.notes + (note,))
+
+
+def _wait_ranks(obs: np.ndarray, masks: dict[tuple[int, int], np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Weighted mid-rank (0..1) of each wait among the waits of its transition; ties share one."""
+    out = np.zeros(len(obs))
+    for mm in masks.values():
+        idx = np.flatnonzero(mm)
+        x, w = obs[idx], weights[idx]
+        o = np.argsort(x, kind="stable")
+        xs, ws = x[o], w[o]
+        cw = np.cumsum(ws)
+        mid = (cw - ws / 2) / cw[-1]
+        # ties: the mean position of their block
+        _, inv = np.unique(xs, return_inverse=True)
+        mid = (np.bincount(inv, weights=mid * ws) / np.bincount(inv, weights=ws))[inv]
+        r = np.empty(len(idx))
+        r[o] = mid
+        out[idx] = np.clip(r, 0.0, 1.0)
+    return out
 
 
 def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:

@@ -187,13 +187,17 @@ class Traces:
     attributes and its route are drawn together (data-aware branching survives).
     ``fitted`` holds a digest of each source's routing at fit time: a case follows its
     route while the routing it passes through is unchanged, and continues by the routing
-    tables where a scenario changed them.
+    tables where a scenario changed them. ``ranks`` (optional, one tuple per entry of
+    ``cases``) keeps each recorded case's waits together: an empirical delay is read at the
+    rank the case's own wait had among the waits of the same transition, so a case that
+    waited long in the log waits long throughout, as it did.
     """
 
     variants: tuple[tuple[str, ...], ...] = ()
     cases: tuple[int, ...] = ()
     weights: tuple[float, ...] = ()
     fitted: tuple[tuple[str, str], ...] = ()
+    ranks: tuple[tuple[float, ...], ...] = ()  # per case: each step's wait rank (0..1) among its transition's waits
 
 
 def routing_digest(r: "Routing") -> str:
@@ -346,7 +350,8 @@ class SimulationModel:
             "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
             "notes": list(self.notes),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
-                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted)}}
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
+                           **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
                if self.traces.variants else {}),
         }
 
@@ -398,7 +403,8 @@ class SimulationModel:
             "queue": {"discipline": self.queue.discipline, "attribute": self.queue.attribute, "order": list(self.queue.order)},
             "notes": list(self.notes),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
-                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted)}}
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
+                           **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
                if self.traces.variants else {}),
         }
 
@@ -582,8 +588,21 @@ def _from_dict(doc: Any) -> SimulationModel:
             raise _err("traces.cases", f"variant indices 0..{len(variants) - 1}", cases)
         if len(weights) != len(cases) or not all(isinstance(x, (int, float)) and x >= 0 for x in weights) or sum(weights) <= 0:
             raise _err("traces.weights", f"{len(cases)} non-negative numbers, not all zero", weights)
+    known = {a.name for a in acts}
+    for j, v in enumerate(variants):
+        for a in v:
+            if a not in known:
+                raise _err(f"traces.variants[{j}]", "names of the model's activities", a)
+    ranks = _get(tr, "ranks", "traces", default=[], kind=list) or []
+    if ranks:
+        ok = len(ranks) == len(cases) and all(
+            isinstance(r, list) and len(r) == len(variants[c]) and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in r)
+            for r, c in zip(ranks, cases))
+        if not ok:
+            raise _err("traces.ranks", "one list per case, a number in [0, 1] per step of its variant", ranks)
     traces = Traces(variants, tuple(cases), tuple(float(x) for x in weights),
-                    tuple((str(k), str(v)) for k, v in (_get(tr, "fitted", "traces", default={}, kind=dict) or {}).items()))
+                    tuple((str(k), str(v)) for k, v in (_get(tr, "fitted", "traces", default={}, kind=dict) or {}).items()),
+                    tuple(tuple(float(x) for x in r) for r in ranks))
     return SimulationModel(
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
@@ -640,10 +659,6 @@ def _check(m: SimulationModel) -> None:
             s = sum(p for _, p in tab)
             if not math.isclose(s, 1.0, abs_tol=1e-6):
                 raise _err(wt, "probabilities summing to 1", round(s, 6))
-    for j, v in enumerate(m.traces.variants):
-        for a in v:
-            if a not in known:
-                raise _err(f"traces.variants[{j}]", f"names of activities {names[:8]}", a)
     if START not in sources:
         raise _err("routing", f"an entry with source {START!r} (the first activities)", sorted(sources))
     if m.queue.discipline == "priority" and not m.queue.attribute:
