@@ -56,7 +56,7 @@ def fit(
     recency : float, "auto" or None
         Half-life, as a share of the log's time span, for weighting recent cases more in
         the arrival rate, the routing probabilities and the calibrated delays. None weighs
-        all cases equally; "auto" uses 0.25 when the log drifts (the arrival rate in the first
+        all cases equally; "auto" uses 0.1 when the log drifts (the arrival rate in the first
         and second half of the span differs beyond sampling error) and None otherwise.
     order : {1, 2}
         Routing memory: 1 chooses the next activity from the current one; 2 also from
@@ -582,7 +582,7 @@ def _batch_release(start: np.ndarray, enabled: np.ndarray, offset: float, min_n:
 
 
 def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
-    """0.25 if the first and second half of the cases differ clearly, else None."""
+    """0.1 if the first and second half of the cases differ clearly, else None."""
     from scipy import stats
 
     n = len(arrival)
@@ -599,7 +599,7 @@ def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
     # cycle times of a stationary queue are autocorrelated (a busy spell slows many cases
     # in a row), so their test overstates drift: it only informs, the arrival rate decides
     if p_rate < 0.001:
-        return 0.25, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
+        return 0.1, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
     return None, f"no drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
 
 
