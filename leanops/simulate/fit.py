@@ -30,7 +30,7 @@ def fit(
     per_resource: bool = True,
     recency: float | Literal["auto"] | None = "auto",
     order: Literal[1, 2] = 1,
-    routing: Literal["markov", "variants"] = "variants",
+    routing: Literal["auto", "markov", "variants"] = "auto",
     case_waits: bool = True,
     delays: bool = True,
     batches: bool = True,
@@ -61,12 +61,13 @@ def fit(
     order : {1, 2}
         Routing memory: 1 chooses the next activity from the current one; 2 also from
         the one before it, where the data show a clear difference.
-    routing : {"variants", "markov"}
+    routing : {"auto", "variants", "markov"}
         "variants" draws each simulated case's whole route (with its attributes) from the
         most recent cases, weighted by recency, so loops, rework counts and longer-range
         dependencies between steps are reproduced; the routing tables are still fitted
         and take over where a scenario changes the routing. "markov" routes step by step
-        from the tables only.
+        from the tables only. "auto" takes whole routes when the data show that the next
+        step depends on more than the current one (as in ``order=2``), else "markov".
     case_waits : bool
         With ``routing="variants"`` and calibrated delays: a simulated case waits where
         the recorded case whose route it follows ranked among the waits of the same
@@ -114,7 +115,7 @@ def fit(
     if recency is not None and recency != "auto":
         check_positive("recency", recency)
     check_choice("order", order, (1, 2))
-    check_choice("routing", routing, ("markov", "variants"))
+    check_choice("routing", routing, ("auto", "markov", "variants"))
     routing_mode = routing
     if len(log) == 0:
         raise InputError("log has no activity instances; a simulation model needs at least one case.")
@@ -272,6 +273,14 @@ def fit(
     routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
                        attr_names if data_aware else [], notes, order)
 
+    if routing_mode == "auto":
+        # whole routes where step-by-step routing misses what the data show: the next step
+        # depends on the one before the current (a second-order G-test with a BIC penalty)
+        probe = _routing(acts, act_code, first, last, case, cw, None, [], [], 2)
+        n_dep = sum(len(r.after) for r in probe)
+        routing_mode = "variants" if n_dep else "markov"
+        notes.append(f"routing: {'whole routes' if n_dep else 'step by step'} "
+                     f"({n_dep} (previous, current) pairs where the next step depends on the previous)")
     traces = Traces()
     if routing_mode == "variants":
         seqs = np.split(act_code, cstarts[1:])
