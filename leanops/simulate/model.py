@@ -1,9 +1,10 @@
 """The simulation model: frozen dataclasses saved as versioned, documented JSON.
 
-JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
+JSON layout (``format: "leanops.simulation_model"``, ``version: 2``; version-1 files,
+which have no ``traces``, load unchanged)::
 
     {
-      "format": "leanops.simulation_model", "version": 1,
+      "format": "leanops.simulation_model", "version": 2,
       "start": "2024-03-01T00:00:00+00:00",      # default first arrival of a simulation
       "arrivals": {"interarrival": DIST,          # in rate-weighted seconds (see Arrivals)
                    "profile": [168 floats],       # relative arrival rate per hour of week, mean 1
@@ -22,8 +23,18 @@ JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
                  "calendar": {"intervals": [[28800, 61200], ...], "tz": "UTC"}}],
       "attributes": {"names": ["amount"], "rows": [[1200.0], ...]},  # sampled jointly, per case
       "queue": {"discipline": "fifo" | "priority", "attribute": null, "order": []},
-      "notes": ["what fit discovered or approximated", ...]
+      "notes": ["what fit discovered or approximated", ...],
+      "traces": {"variants": [["Triage", "Review", "Review"], ...],  # optional: whole routes
+                 "cases": [0, 2, ...],            # each recorded case's variant (aligned with attributes.rows when as many)
+                 "weights": [1.0, 0.93, ...],     # each recorded case's chance of being drawn (recency)
+                 "fitted": {"Review": "1a2b3c4d"},  # digest of each source's routing at fit time
+                 "ranks": [[0.0, 0.5, 0.97], ...]}   # optional: each step's wait rank among its transition's waits
     }
+
+With ``traces``, each simulated case draws a recorded case (by weight) and follows its
+route, with its attribute row; where a scenario changed a source's routing (its digest no
+longer matches), the case continues by the routing tables. With ``ranks``, an empirical
+``delay``/``delay_after`` is read at the recorded case's rank instead of drawn afresh.
 
 DIST is ``{"kind": ..., "params": [...], "values": [...], "low": 0, "high": ...}``, see
 :mod:`leanops.simulate.distributions`. Calendar intervals are seconds since Monday 00:00
