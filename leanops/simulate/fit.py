@@ -13,7 +13,7 @@ from .._validation import check_choice, check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
-from .distributions import Distribution, fit_distribution
+from .distributions import Distribution, fit_distribution, mean_preserving
 from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces, routing_digest
 
 __all__ = ["fit"]
@@ -345,7 +345,7 @@ def _weighted_empirical(x: np.ndarray, w: np.ndarray, n: int = 101) -> Distribut
     x, w = x[o], w[o]
     cw = np.cumsum(w)
     cw = (cw - w / 2) / cw[-1]
-    q = np.interp(np.linspace(0, 1, n), cw, x)
+    q = mean_preserving(np.interp(np.linspace(0, 1, n), cw, x), float((x * w).sum() / w.sum()))
     return Distribution("empirical", (), tuple(float(v) for v in q))
 
 
