@@ -16,8 +16,9 @@ from . import datasets
 from ._normalize import from_frame
 from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
-from .io import read, write
+from .io import convert, read, write
 from .log import EventLog, QualityReport
+from .scan import LogScan, scan
 from .mining import (
     ProcessGraph,
     discover,
@@ -46,6 +47,9 @@ __all__ = [
     "QualityReport",
     "read",
     "write",
+    "convert",
+    "scan",
+    "LogScan",
     "from_frame",
     "Calendar",
     "discover_calendar",

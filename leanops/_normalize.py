@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice
+from ._validation import check_choice, check_tz
 from .errors import InputError
 from .log import STRING_DTYPE, EventLog, QualityReport, sort_canonical, to_string_ids, warn_quality
 
@@ -202,6 +202,7 @@ def from_frame(
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
     check_choice("on_negative", on_negative, ("swap", "drop"))
+    check_tz(tz)
     if timestamp is not None and end is not None and timestamp != end:
         raise InputError(f"end and timestamp are aliases; got two columns {end!r} and {timestamp!r}.")
     end = end if end is not None else timestamp

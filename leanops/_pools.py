@@ -111,9 +111,13 @@ def _pool_name(members: list[str], prof: pd.DataFrame, taken: set[str], prefix: 
     return name
 
 
-def resource_pools(log: Any, *, threshold: float = 0.8) -> dict[str, str]:
-    """Map each resource to a pool name (see the module docstring)."""
-    prof = profiles(log)
+def resource_pools(log: Any, *, threshold: float = 0.8, profile: pd.DataFrame | None = None) -> dict[str, str]:
+    """Map each resource to a pool name (see the module docstring).
+
+    ``profile`` (as returned by :func:`profiles`) replaces ``log`` when given: the
+    out-of-core engines count it without loading the log.
+    """
+    prof = profiles(log) if profile is None else profile
     n = len(prof)
     if n == 0:
         return {}

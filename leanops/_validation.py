@@ -7,6 +7,7 @@ and what was got, e.g. ``overlay must be one of 'frequency', 'performance'; got 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["check_choice", "check_fraction", "check_positive", "check_seed", "closest", "check_names"]
+__all__ = ["check_choice", "check_fraction", "check_positive", "check_seed", "check_tz", "closest", "check_names"]
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -64,9 +65,32 @@ def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: 
             raise ValueError
     except (TypeError, ValueError):
         raise InputError(f"{name} must be {kind} {bound}; got {value!r}.") from None
-    if v < 0 or (v == 0 and not allow_zero):
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise InputError(f"{name} must be {kind} {bound}; got {value!r}.")
     return v
+
+
+def check_tz(tz: Any, name: str = "tz") -> str:
+    """Check a time zone name (``"UTC"``, ``"Europe/Amsterdam"``) and return it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(tz, str) or not tz.strip():
+        raise InputError(f"{name} must be a time zone name such as 'UTC' or 'Europe/Amsterdam'; got {tz!r}.")
+    if tz.upper() == "UTC":
+        return tz
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = ""
+        try:
+            import zoneinfo
+
+            near = closest(tz, sorted(zoneinfo.available_timezones()))
+            hint = f" Did you mean {near[0]!r}?" if near else ""
+        except Exception:  # the tz database may be unavailable; the message stands without a hint
+            pass
+        raise InputError(f"{name} must be a time zone name such as 'UTC' or 'Europe/Amsterdam'; got {tz!r}.{hint}") from None
+    return tz
 
 
 def check_seed(seed: int | np.random.Generator | None) -> np.random.Generator:

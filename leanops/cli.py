@@ -22,7 +22,7 @@ from .errors import LeanopsError
 
 __all__ = ["main", "cli", "log_options", "load_log", "emit", "atomic_output"]
 
-_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep", "dedupe", "strict")
+_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep", "encoding", "dedupe", "strict")
 
 
 def log_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,6 +39,7 @@ def _mapping_options(f: Callable[..., Any], *, start_flag: str, start_dest: str)
         click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
         click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
         click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
+        click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of a CSV log."),
         click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
         click.option("--strict", is_flag=True, help="Fail instead of repairing or dropping rows."),
     ]
@@ -65,21 +66,11 @@ def emit(doc: Any) -> None:
     click.echo(dumps(doc))
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
     """Yield a temporary path next to ``path``; move it into place only on success."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise click.UsageError(f"output folder {str(target.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    from ._files import atomic_path
+
+    return atomic_path(path)
 
 
 def _fmt_table(rows: list[tuple[str, Any]]) -> str:
@@ -182,8 +173,8 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     cal = Calendar.parse(calendar) if calendar is not None else None
     if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
-    ev = load_log(log, pop_mapping(kwargs))
-    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal)
+    ev, eng = load_source(log, kwargs)
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, **eng)
     if plot_path is not None:
         import matplotlib
 
@@ -235,8 +226,8 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
     from .mining.bottlenecks import bottlenecks
 
     cal = Calendar.parse(calendar) if calendar is not None else None
-    ev = load_log(log, pop_mapping(kwargs))
-    table = bottlenecks(ev, calendar=cal)
+    ev, eng = load_source(log, kwargs)
+    table = bottlenecks(ev, calendar=cal, **eng)
     if top is not None:
         table = table.head(top)
     if as_json:
@@ -284,7 +275,8 @@ def discover_cmd(
 
     if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
         raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
-    g = _discover(load_log(log, pop_mapping(kwargs)), activities=activities, paths=paths)
+    src, eng = load_source(log, kwargs)
+    g = _discover(src, activities=activities, paths=paths, **eng)
     drawn = None
     if output:
         drawn = g.display(max_nodes=max_nodes)
@@ -323,7 +315,7 @@ def discover_cmd(
                    "Default: from the suffix of a file OUT.")
 @click.option("--since", metavar="ISO", help="Keep cases that start at or after this date/time.")
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
-@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows.")
+@click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @log_options
@@ -562,6 +554,93 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
     click.echo(cmp.table())
     if output:
         click.echo(f"simulated log written to {output}")
+
+
+# --- scale: Parquet conversion, out-of-core and Dask engines (issue 9)
+def load_source(path: str | None, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The log argument of a mining command and the engine keywords for the function.
+
+    A canonical Parquet file or directory (``leanops convert``) read without mapping
+    options is passed on as a path, so it is analysed out of core in DuckDB (or on Dask
+    with ``--scheduler``); anything else is read into memory. Pops ``engine``,
+    ``scheduler`` and the mapping options from ``kwargs``.
+    """
+    engine = kwargs.pop("engine", None) or "auto"
+    scheduler = kwargs.pop("scheduler", None)
+    mapping = pop_mapping(kwargs)
+    custom = any(mapping.get(k) for k in ("case", "activity", "start", "end", "resource", "sep", "dedupe", "strict")) \
+        or mapping.get("tz", "UTC") != "UTC" or mapping.get("encoding", "utf-8").lower() not in ("utf-8", "utf8")
+    if engine == "dask" and scheduler is None:
+        raise click.UsageError("--engine dask needs --scheduler tcp://host:8786 (start one with 'dask scheduler')")
+    if scheduler is not None:
+        engine = "dask"
+    lazy = path is not None and not custom and engine != "pandas" and _is_parquet(path)
+    if lazy and engine == "auto":
+        from .errors import InputError
+        from .scan import scan
+
+        try:
+            scan(path)
+        except InputError:  # not canonical: read and map it in memory
+            lazy = False
+    if engine in ("duckdb", "dask") and not lazy:
+        from .errors import InputError
+
+        raise InputError(
+            f"--engine {engine} works on canonical Parquet; convert the log first: leanops convert LOG out.parquet"
+            + (" (column mapping options apply to the conversion)" if custom else "")
+        )
+    if lazy:
+        return path, {"engine": engine if engine != "auto" else "duckdb", "scheduler": scheduler}
+    return load_log(path, mapping), {}
+
+
+def _is_parquet(path: str) -> bool:
+    p = Path(path)
+    if p.is_dir():
+        return any(p.rglob("*.parquet"))
+    return p.suffix.lower() in (".parquet", ".pq")
+
+
+def _add_engine_options(*commands: click.Command) -> None:
+    for cmd in commands:
+        cmd.params.append(click.Option(
+            ["--engine"], type=click.Choice(["auto", "pandas", "duckdb", "dask"]), default="auto", show_default=True,
+            help="pandas (in memory), duckdb (out of core, for Parquet) or dask; auto: duckdb for canonical Parquet."))
+        cmd.params.append(click.Option(
+            ["--scheduler"], metavar="ADDRESS",
+            help="Run on the Dask cluster at ADDRESS, e.g. tcp://host:8786 (Parquet partitions from 'leanops convert')."))
+
+
+_add_engine_options(discover_cmd, valuestream_cmd, bottlenecks_cmd)
+
+
+@cli.command("convert")
+@click.argument("log")
+@click.argument("output")
+@log_options
+@click.option("--partitions", type=click.IntRange(min=1), default=None,
+              help="Write a directory of N Parquet files, cases split by hash of case_id (default: one file for .parquet).")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def convert_cmd(log: str, output: str, partitions: int | None, overwrite: bool, as_json: bool, **kwargs: Any) -> None:
+    """Convert LOG to canonical Parquet OUTPUT (a file, or a directory of partitions).
+
+    The quality report of the read is kept in the Parquet metadata. Mining commands on
+    the result run out of core in DuckDB, or on Dask with --scheduler.
+    """
+    from .io import convert
+    from .scan import scan
+
+    ev = load_log(log, pop_mapping(kwargs))
+    out = convert(ev, output, partitions=partitions, overwrite=overwrite)
+    s = scan(out)
+    doc = {"output": str(out), "files": len(s.files), "events": len(ev), "cases": ev.n_cases,
+           "quality": ev.quality.to_dict()}
+    if as_json:
+        emit(doc)
+        return
+    click.echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({len(s.files)} file{'s' if len(s.files) > 1 else ''})")
 
 
 def _utc(t: Any) -> Any:

@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from ._normalize import from_frame
-from ._validation import check_choice
+from ._validation import check_choice, check_tz
 from .errors import InputError
+from ._files import atomic_path
 from .log import EventLog, QualityReport
 
-__all__ = ["read", "read_xes_frame", "write"]
+__all__ = ["read", "read_xes_frame", "write", "convert"]
 
 Format = Literal["csv", "parquet", "xes"]
 _GZ_MAGIC = b"\x1f\x8b"
@@ -43,6 +44,7 @@ def read(
     tz: str = "UTC",
     format: Format | None = None,
     sep: str | None = None,
+    encoding: str = "utf-8",
     dedupe: bool = False,
     on_negative: Literal["swap", "drop"] = "swap",
     strict: bool = False,
@@ -65,7 +67,9 @@ def read(
     format : {'csv', 'parquet', 'xes'}, optional
         Force a format instead of detecting it.
     sep : str, optional
-        CSV delimiter; detected from the header line by default.
+        CSV delimiter (one character); detected from the header line by default.
+    encoding : str
+        Text encoding of a CSV file (default UTF-8), e.g. ``"latin-1"``.
     dedupe : bool
         Drop exact duplicate rows (kept, with a warning, by default).
     on_negative : {'swap', 'drop'}
@@ -94,10 +98,13 @@ def read(
     p = Path(path)
     if format is not None:
         check_choice("format", format, ("csv", "parquet", "xes"))
+    if sep is not None and len(sep) != 1:
+        raise InputError(f"sep must be one character such as ',' or ';'; got {sep!r}.")
+    check_tz(tz)
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
     if p.is_dir():
-        parts = sorted(p.rglob("*.parquet"))
+        parts = _parquet_files(p)
         if parts and format in (None, "parquet"):
             fmt: str = "parquet"
         else:
@@ -111,14 +118,14 @@ def read(
         lifecycle=lifecycle, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
     )
     try:
-        return _read_as(p, fmt, sep, mapping)
+        return _read_as(p, fmt, sep, mapping, encoding)
     except InputError as exc:
         if str(p) in str(exc):
             raise
         raise InputError(f"{str(p)!r}: {exc}") from None
 
 
-def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> EventLog:
+def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
@@ -127,9 +134,12 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any]) -> Eve
                 mapping[role] = key
         return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
+        canonical = _read_canonical_parquet(p, mapping)
+        if canonical is not None:
+            return canonical
         frame = _read_parquet(p)
     else:
-        frame = _read_csv(p, sep=sep)
+        frame = _read_csv(p, sep=sep, encoding=encoding)
     return from_frame(frame, **mapping)
 
 
@@ -184,10 +194,10 @@ def _check_text(data: bytes, p: Path) -> None:
         raise InputError(f"{str(p)!r} is a binary file, not a CSV/XES log; give a CSV, Parquet or XES export.")
 
 
-def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
+def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFrame:
     head = _head(p)
     _check_text(head, p)
-    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
     if sep is None:
         counts = {c: first.count(c) for c in (",", ";", "\t", "|")}
         sep = max(counts, key=lambda c: counts[c])
@@ -196,23 +206,36 @@ def _read_csv(p: Path, *, sep: str | None) -> pd.DataFrame:
                 f"{str(p)!r} does not look like a CSV log: its first line has no delimiter (',', ';', tab or '|'). "
                 "A log needs at least a case, an activity and a timestamp column."
             )
+    not_text = InputError(
+        f"{str(p)!r} is not {encoding} text; re-save it as UTF-8, or name its encoding "
+        "(leanops.read(path, encoding='latin-1'), --encoding latin-1)."
+    )
     try:
         # pyarrow's reader is multi-threaded, parses ISO timestamps natively, and its
         # strings become pandas Arrow strings without a copy into Python objects.
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(str(p), parse_options=pacsv.ParseOptions(delimiter=sep))
+        table = pacsv.read_csv(
+            str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding)
+        )
+    except Exception:
+        table = None  # the pandas reader below gives the precise error, or reads what Arrow would not
+    if table is not None:
+        if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+            raise not_text  # Arrow keeps bytes that are not valid text as binary columns
         strings = (pa.string(), pa.large_string())
         return table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
-    except Exception:
-        pass  # the pandas reader below gives the precise error, or reads what Arrow would not
     data = _read_all_bytes(p)
     try:
-        return pd.read_csv(io.BytesIO(data), sep=sep, low_memory=False)
+        return pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding, low_memory=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{str(p)!r} has no rows; export the log again.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise not_text from None
+    except LookupError:
+        raise InputError(f"encoding must be a codec name such as 'utf-8' or 'latin-1'; got {encoding!r}.") from None
+    except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
 
@@ -419,13 +442,292 @@ def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None 
         ``.csv``, ``.csv.gz`` or ``.parquet``.
     format : {'csv', 'parquet'}, optional
         Overrides the format implied by the name.
+
+    The file appears only when it is complete: it is written next to ``path`` under a
+    temporary name and moved into place.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, leanops
+    >>> log = leanops.datasets.load("purchasing_example")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = leanops.write(log, pathlib.Path(d) / "log.csv")
+    ...     leanops.read(p).n_cases
+    608
     """
     p = Path(path)
     fmt = format or ("parquet" if p.suffix.lower() in (".parquet", ".pq") else "csv")
     check_choice("format", fmt, ("csv", "parquet"))
-    if fmt == "parquet":
-        log.df.to_parquet(p, index=False)
-    else:
-        out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
-        out.to_csv(p, index=False)
+    with atomic_path(p) as tmp:
+        if fmt == "parquet":
+            _write_canonical(log.df, tmp, log, partition=None)
+        else:
+            out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
+            out.to_csv(tmp, index=False, compression="gzip" if p.name.lower().endswith(".gz") else None)
     return p
+
+
+# ------------------------------------------------------- canonical Parquet (scale)
+# A Parquet file written by leanops carries the canonical schema and, under the key
+# ``leanops`` of the file metadata, a JSON document: format version, the quality report of
+# the read that produced it, the time zone, the source, the number of partitions and
+# whether cases are split by partition (each case lies in exactly one file). Reading such
+# a file skips column mapping and re-sorting; the engines rely on the case split.
+
+PARQUET_META_KEY = b"leanops"
+PARQUET_FORMAT_VERSION = 1
+
+
+def _parquet_files(p: Path) -> list[Path]:
+    """The files of a Parquet dataset: its own ``*.parquet`` files and those one level down
+    (Hive-style ``key=value`` folders); deeper trees are not scanned."""
+    if not p.is_dir():
+        return [p]
+    return sorted(p.glob("*.parquet")) + sorted(p.glob("*/*.parquet"))
+
+
+def parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``leanops`` metadata document of a Parquet file (first partition of a directory)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    files = _parquet_files(Path(path))
+    if not files:
+        return None
+    try:
+        meta = pq.read_schema(files[0]).metadata or {}
+    except Exception:
+        return None
+    raw = meta.get(PARQUET_META_KEY)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _canonical_table(df: pd.DataFrame, meta: dict[str, Any]):
+    import json
+
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    md = dict(table.schema.metadata or {})
+    md[PARQUET_META_KEY] = json.dumps(meta).encode()
+    return table.replace_schema_metadata(md)
+
+
+def _meta_doc(log: EventLog, *, partitions: int | None, partition: int | None) -> dict[str, Any]:
+    return {
+        "format": PARQUET_FORMAT_VERSION,
+        "canonical": True,
+        "partitions": partitions,
+        "partition": partition,
+        "split_by_case": True,
+        "tz": log.tz,
+        "source": log.source,
+        "mapping": dict(log.mapping),
+        "quality": log.quality.to_dict(),
+        "n_events": len(log),
+        "n_cases": log.n_cases,
+    }
+
+
+def _write_canonical(df: pd.DataFrame, p: Path, log: EventLog, *, partition: int | None,
+                     partitions: int | None = None, row_group_size: int = 1_000_000) -> None:
+    import pyarrow.parquet as pq
+
+    table = _canonical_table(df, _meta_doc(log, partitions=partitions, partition=partition))
+    pq.write_table(table, p, row_group_size=row_group_size, compression="zstd")
+
+
+def case_partition(case_ids: pd.Series | np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each case id: a stable hash of the id modulo ``partitions``.
+
+    The hash (pandas' SipHash with its fixed key) does not depend on the process, so the
+    same id always lands in the same partition.
+    """
+    h = pd.util.hash_array(np.asarray(pd.Series(case_ids).astype(object).to_numpy()), categorize=True)
+    return (h % np.uint64(partitions)).astype(np.int64)
+
+
+def convert(
+    source: EventLog | str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    partitions: int | None = None,
+    overwrite: bool = False,
+    **mapping: Any,
+) -> Path:
+    """Write a log as canonical Parquet: one file, or a directory of partitions split by case.
+
+    The columns are the EventLog's (``case_id, activity, start, end, resource``, then the
+    attributes) and the file metadata keeps the quality report of the read, so
+    :func:`leanops.read` gets it back without mapping columns again, and
+    :func:`leanops.scan` can hand the file to DuckDB or Dask.
+
+    Parameters
+    ----------
+    source : EventLog or path
+        A log, or a file to read with :func:`leanops.read` (``mapping`` is passed on).
+    dest : path
+        ``out.parquet`` for one file, or a directory for partitions
+        (``part-00000.parquet``, ...). A ``dest`` that does not end in ``.parquet`` is a
+        directory.
+    partitions : int, optional
+        Number of partitions, each holding the cases whose id hashes to it (so every case
+        lies in one file). By default 1 for a ``.parquet`` name, else about one per
+        million instances.
+    overwrite : bool
+        Replace an existing ``dest``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+
+    Examples
+    --------
+    >>> import leanops, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> out = leanops.convert(leanops.datasets.path("production"), os.path.join(d, "parts"), partitions=3)
+    >>> sorted(p.name for p in out.iterdir())
+    ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+    >>> leanops.read(out).n_cases
+    225
+    """
+    import shutil
+
+    log = source if isinstance(source, EventLog) else read(source, **mapping)
+    if isinstance(source, EventLog) and mapping:
+        raise InputError(f"convert: column mapping options {sorted(mapping)} apply to a file, not to an EventLog; drop them.")
+    out = Path(dest)
+    as_dir = partitions is not None and partitions > 1 or not out.name.lower().endswith((".parquet", ".pq"))
+    if partitions is not None and (not isinstance(partitions, (int, np.integer)) or isinstance(partitions, bool) or partitions < 1):
+        raise InputError(f"convert: partitions must be a positive integer; got {partitions!r}.")
+    if out.exists():
+        if not overwrite:
+            raise InputError(f"convert: {str(out)!r} exists; remove it or pass overwrite=True (CLI: --overwrite).")
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    tmp = out.with_name(out.name + ".tmp-leanops")
+    if tmp.exists():
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    try:
+        if not as_dir:
+            _write_canonical(log.df, tmp, log, partition=None, partitions=1)
+        else:
+            k = int(partitions or max(1, round(len(log) / 1_000_000)))
+            tmp.mkdir(parents=True)
+            ids = log.df["case_id"]
+            starts = log.case_starts
+            part_of_case = case_partition(ids.iloc[starts].to_numpy(), k)
+            sizes = np.diff(np.r_[starts, len(log)])
+            part_of_row = np.repeat(part_of_case, sizes)
+            for i in range(k):
+                rows = np.flatnonzero(part_of_row == i)
+                _write_canonical(log.df.take(rows).reset_index(drop=True), tmp / f"part-{i:05d}.parquet", log,
+                                 partition=i, partitions=k)
+        tmp.rename(out)
+    except BaseException:
+        if tmp.exists():
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        raise
+    return out
+
+
+def _read_canonical_parquet(p: Path, mapping: dict[str, Any]) -> EventLog | None:
+    """Read a leanops-written Parquet file (or directory) without re-mapping columns.
+
+    Arrow buffers are shared where pandas can use them as they are (``case_id`` and
+    ``resource`` stay Arrow strings, ``end`` and complete ``start`` columns are not
+    copied); returns None when the file is not canonical or options ask for a re-mapping.
+    """
+    meta = parquet_metadata(p)
+    if not meta or not meta.get("canonical"):
+        return None
+    if any(mapping.get(k) is not None for k in ("case", "activity", "start", "end", "timestamp", "resource", "lifecycle")):
+        return None
+    if mapping.get("dedupe") or mapping.get("strict"):
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = _parquet_files(p)
+    try:
+        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive") if len(files) > 1 \
+            else pq.read_table(files[0])
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{str(p)!r} is not a readable Parquet file ({msg}).") from None
+    check_canonical_schema(table.schema, str(p))
+
+    order = list(table.column_names)
+    strings = {}
+    for c in ("case_id", "resource"):
+        if c in order and not pa.types.is_dictionary(table.schema.field(c).type):
+            col = table.column(c)
+            if pa.types.is_null(col.type):
+                col = col.cast(pa.large_string())
+            strings[c] = pd.Series(pd.arrays.ArrowStringArray(col.cast(pa.large_string()) if pa.types.is_string(col.type) else col))
+            table = table.drop_columns([c])
+    df = table.to_pandas(split_blocks=True, self_destruct=True)
+    for c, v in strings.items():
+        df[c] = v
+    df = df[order]
+    act = df["activity"]
+    if isinstance(act.dtype, pd.CategoricalDtype):
+        # the EventLog's categories are sorted Arrow strings (partitions may differ in order)
+        cats = pd.Index(act.cat.categories.astype(str), dtype="string[pyarrow]")
+        order = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+        if cats.has_duplicates:
+            df["activity"] = act.astype("string[pyarrow]").astype("category")
+        else:
+            remap = np.empty(len(cats), dtype=np.int64)
+            remap[order] = np.arange(len(cats))
+            codes = act.cat.codes.to_numpy()
+            new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+            df["activity"] = pd.Categorical.from_codes(new_codes, categories=cats[order])
+    q = meta.get("quality") or {}
+    quality = QualityReport(
+        rows_read=int(q.get("rows_read", len(df))), rows_kept=int(q.get("rows_kept", len(df))),
+        dropped=dict(q.get("dropped", {})), repaired=dict(q.get("repaired", {})), warnings=list(q.get("warnings", [])),
+    )
+    # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
+    return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=meta.get("tz") or "UTC",
+                    quality=quality, sort=len(files) > 1)
+
+
+#: Canonical columns and the Arrow types a canonical Parquet log must have.
+def check_canonical_schema(schema: Any, where: str) -> None:
+    """Raise InputError naming the missing or mistyped canonical columns of ``schema``."""
+    import pyarrow as pa
+
+    names = set(schema.names)
+    missing = [c for c in ("case_id", "activity", "end") if c not in names]
+    bad: list[str] = []
+
+    def base(t):
+        return t.value_type if pa.types.is_dictionary(t) else t
+
+    for c, ok in (
+        ("case_id", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+        ("activity", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+        ("resource", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)),
+        ("start", lambda t: pa.types.is_timestamp(t) or pa.types.is_null(t)),
+        ("end", pa.types.is_timestamp),
+    ):
+        if c in names and not ok(base(schema.field(c).type)):
+            bad.append(f"{c} ({schema.field(c).type})")
+    if missing or bad:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if bad:
+            parts.append(f"wrong types: {', '.join(bad)}")
+        raise InputError(
+            f"{where}: not a canonical leanops Parquet log: {'; '.join(parts)}; it needs case_id (string), "
+            f"activity (string), start (timestamp, may be null), end (timestamp), resource (string). "
+            f"Convert the log first: leanops convert LOG out.parquet (or leanops.convert)."
+        )

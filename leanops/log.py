@@ -253,6 +253,10 @@ class EventLog:
     def _derive(self, df: pd.DataFrame, *, sort: bool = False, note: str | None = None) -> "EventLog":
         """A new EventLog from a canonical frame derived from this one (same metadata)."""
         q = self.quality.copy()
+        removed = len(self._df) - len(df)
+        if removed > 0:
+            # Not a data-quality drop, but the counts must add up: say what a filter took out.
+            q.drop("filtered_out_after_reading", removed)
         if note:
             q.warnings.append(note)
         return EventLog(df, source=self.source, mapping=self.mapping, tz=self.tz, quality=q, sort=sort)
@@ -265,7 +269,18 @@ class EventLog:
                 raise InputError(f"case mask must have one value per case ({self.n_cases}); got {len(ids)}.")
             keep = np.asarray(ids)[self._case_index_per_row()]
         else:
-            keep = self._df["case_id"].isin(ids.astype(str)).to_numpy()
+            wanted = pd.Index(ids.astype(str))
+            unknown = wanted.difference(pd.Index(self.case_ids))
+            if len(unknown):
+                from ._validation import closest
+
+                hint = closest(str(unknown[0]), self.case_ids[:10000])
+                tip = f" Did you mean {hint[0]!r}?" if hint else ""
+                raise InputError(
+                    f"select_cases: {len(unknown)} unknown case id(s), e.g. {str(unknown[0])!r}.{tip} "
+                    f"The log has {self.n_cases:,} cases (log.case_ids)."
+                )
+            keep = self._df["case_id"].isin(wanted).to_numpy()
         return self._derive(self._df.loc[keep].reset_index(drop=True))
 
     def _case_index_per_row(self) -> np.ndarray:

@@ -7,22 +7,25 @@ import json
 
 import pytest
 
+import leanops
+
 from conftest import DATASETS, assert_bad_input, run_leanops
 
 from test_io import EXPECTED
 
 
-def test_info_json_shape_on_every_bundled_log():
-    for name, (cases, instances, activities, has_start) in EXPECTED.items():
-        res = run_leanops("info", DATASETS / f"{name}{'.xes.gz' if name in ('production', 'receipt', 'sepsis', 'helpdesk') else '.csv.gz'}", "--json")
-        assert res.returncode == 0, res.stderr
-        doc = json.loads(res.stdout)
-        for key in ("cases", "events", "activities", "resources", "start", "end", "has_start_times", "quality"):
-            assert key in doc
-        for key in ("rows_read", "rows_kept", "dropped", "warnings"):
-            assert key in doc["quality"]
-        assert (doc["cases"], doc["events"], doc["activities"], doc["has_start_times"]) == (cases, instances, activities, has_start)
-        assert doc["start"].endswith("+00:00")
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_info_json_shape_on_every_bundled_log(name):
+    cases, instances, activities, has_start = EXPECTED[name]
+    res = run_leanops("info", leanops.datasets.path(name), "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    for key in ("cases", "events", "activities", "resources", "start", "end", "has_start_times", "quality"):
+        assert key in doc
+    for key in ("rows_read", "rows_kept", "dropped", "warnings"):
+        assert key in doc["quality"]
+    assert (doc["cases"], doc["events"], doc["activities"], doc["has_start_times"]) == (cases, instances, activities, has_start)
+    assert doc["start"].endswith("+00:00")
 
 
 def test_info_reports_helpdesk_duplicates_as_a_warning():
@@ -119,3 +122,25 @@ def test_usage_errors_are_one_line():
     assert_bad_input(res, "no such option")
     res = run_leanops("nosuchcommand")
     assert_bad_input(res, "no such command")
+
+
+def test_bad_encoding_separator_and_time_zone(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes("case_id,activity,timestamp\n1,Café,2024-01-01 10:00\n1,b,2024-01-01 11:00\n".encode("latin-1"))
+    assert_bad_input(run_leanops("info", p), "is not utf-8 text", "--encoding")
+    ok = run_leanops("info", p, "--encoding", "latin-1", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["events"] == 2
+    assert_bad_input(run_leanops("info", p, "--sep", "||"), "sep must be one character")
+    assert_bad_input(run_leanops("info", DATASETS / "production.xes.gz", "--tz", "Mars/Phobos"), "tz must be a time zone")
+
+
+def test_output_files_are_complete_and_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "map.svg"
+    res = run_leanops("discover", DATASETS / "purchasing_example.csv.gz", "-o", out)
+    assert res.returncode == 0, res.stderr
+    assert out.stat().st_mode & stat.S_IROTH
+    assert sorted(os.listdir(tmp_path)) == ["map.svg"]  # no temporary file left behind
+    assert_bad_input(run_leanops("fit", DATASETS / "purchasing_example.csv.gz", "-o", tmp_path), "is a folder")

@@ -266,3 +266,19 @@ def test_select_cases_and_constructor_coercion():
     assert list(log.select_cases(mask).case_ids) == [log.case_ids[0], log.case_ids[2]]
     with pytest.raises(InputError, match="canonical columns"):
         EventLog(pd.DataFrame({"x": [1]}))
+
+
+def test_select_cases_rejects_unknown_ids_and_counts_what_filters_remove():
+    log = leanops.datasets.load("purchasing_example")
+    with pytest.raises(InputError, match="unknown case id"):
+        log.select_cases([log.case_ids[0], "no-such-case"])
+    sub = log.select_cases(list(log.case_ids[:3]))
+    removed = len(log) - len(sub)
+    assert sub.quality.dropped["filtered_out_after_reading"] == removed > 0
+    assert "filtered_out_after_reading" not in log.quality.dropped  # the original is untouched
+
+
+def test_tz_is_checked_even_when_no_timestamp_is_naive():
+    df = frame([("c", "a", "2024-01-15T10:00:00Z", "2024-01-15T11:00:00Z", "r")])
+    with pytest.raises(InputError, match="Mars/Phobos"):
+        leanops.from_frame(df, tz="Mars/Phobos")

@@ -122,3 +122,18 @@ def test_variants_match_an_independent_join():
     cut = counts.iloc[19]
     assert set(counts[counts > cut].index) <= set(t["variant"][named])
     assert counts[t["variant"][named].unique()].min() >= cut
+
+
+def test_attribute_that_restates_the_variant_is_a_path_feature():
+    # 40 cases over two paths; "path_no" is the exported variant number, "channel" is not
+    # tied to the path. Only the former is path information (method).
+    rows = []
+    for i in range(40):
+        acts = ["A", "B"] if i % 2 else ["A", "C", "B"]
+        for k, a in enumerate(acts):
+            t = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(hours=i * 5 + k)
+            rows.append((f"c{i}", a, t, t + pd.Timedelta(minutes=30), "r", 1 + i % 2, "web" if i % 4 < 2 else "phone"))
+    df = pd.DataFrame(rows, columns=["case_id", "activity", "start", "end", "resource", "path_no", "channel"])
+    cats = features(leanops.from_frame(df)).attrs["categories"]
+    assert cats["path_no"] == "method"
+    assert cats["channel"] == "material"

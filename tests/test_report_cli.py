@@ -167,7 +167,7 @@ def test_progress_bars_go_to_stderr_when_asked(tmp_path, capsys):
     res = run_batch([str(a), str(b)], tmp_path / "out", read=leanops.read, progress=True, verbose=lines.append)
     assert res.exit_code == 0 and len(res.outputs) == 2
     err = capsys.readouterr().err
-    assert "logs" in err and "2/2" in err  # the tqdm bar over logs
+    assert "logs:" in err and "/2 " in err and "section" in err  # the tqdm bars: over logs, over sections
     assert any(line.endswith(" s") and "section kpis" in line for line in lines)
     run_batch([str(a)], tmp_path / "out2", read=leanops.read, progress=False)
     assert capsys.readouterr().err == ""

@@ -103,7 +103,14 @@ def test_simulation_section_only_when_asked_and_consistent(production):
     val = sim.data["validation"]
     assert list(val["measure"]) == ["cycle_time_emd", "ngram_3", "circadian_emd", "arrival_emd"]
     wins = int(val["model_better"].sum())
-    assert f"**{wins} of 4**" in sim.summary[0]
+    assert any(f"**{wins} of 4**" in t for t in sim.summary)
+    ranking = sim.data["suggestions"]
+    assert list(ranking["rank"]) == list(range(1, len(ranking) + 1))
+    assert list(ranking["delta_s"].dropna()) == sorted(ranking["delta_s"].dropna())
+    significant = ranking[(ranking["p_value"] < 0.05) & (ranking["delta_s"] < 0)]
+    named = significant.iloc[0]["name"] if len(significant) else ranking.iloc[0]["name"]
+    assert f"**{'Recommended SOP change: ' if len(significant) else ''}{named}**" in sim.summary[0]
+    assert len(sim.data["scenarios"]) == len(ranking)
     assert sim.data["train_cases"] + sim.data["test_cases"] == log.n_cases
     ct = sim.data["baseline"]["kpis"]["cycle_time_mean_s"]
     assert ct["ci_low"] <= ct["mean"] <= ct["ci_high"]

@@ -242,3 +242,14 @@ def test_changed_routing_overrides_the_recorded_routes():
     assert set(d["activity"]) == {"A"} and d["case_id"].nunique() == 100
     # the traces survive a JSON round trip
     assert SimulationModel.from_dict(json.loads(m.to_json())) == m
+
+
+def test_summary_intervals_stay_within_the_kpi_range():
+    from leanops.simulate.engine import summarize
+
+    runs = [{"cycle_time_p90_s": v, "utilization:clerks": u} for v, u in ((10.0, 0.99), (5000.0, 0.2))]
+    s = summarize(runs)
+    # Two very different replications: the plain t interval would reach below 0 and above 1.
+    assert s["cycle_time_p90_s"]["ci_low"] == 0.0
+    assert s["cycle_time_p90_s"]["ci_high"] > 5000.0
+    assert s["utilization:clerks"]["ci_high"] == 1.0 and s["utilization:clerks"]["ci_low"] == 0.0

@@ -38,6 +38,8 @@ counted once) by a point or so.
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,7 @@ import pandas as pd
 
 from ..calendar import Calendar
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
@@ -85,14 +88,15 @@ def _evidence(r: dict[str, Any]) -> str:
     elif c >= 0.4:
         body = f"; its {team} was {c:.0%} busy during those waits: partly a capacity queue"
     else:
-        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from batching, "
-                "a schedule or hand-offs, not from capacity")
+        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from off-shift "
+                "hours, batching, a schedule or hand-offs, not from capacity")
     if r["rework_share"] >= 0.05:
         body += f"; {r['rework_share']:.0%} of its instances are rework"
     return head + body + "."
 
 
-def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame:
+def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = None, engine: Engine = "auto",
+                scheduler: str | None = None) -> pd.DataFrame:
     """Rank the steps that constrain the flow, worst first, with the evidence.
 
     ``score = wait_share × contention × utilization``, documented in the module docstring
@@ -105,6 +109,13 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     calendar : Calendar, str or dict, optional
         Working hours of the pools (as in :func:`~leanops.utilization`); learnt from the
         log by default.
+
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler`` (not for this function yet). The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 
     Returns
     -------
@@ -130,6 +141,8 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     >>> b["score"].is_monotonic_decreasing
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("bottlenecks", log, engine=engine, scheduler=scheduler, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     inst = _instances(log)
     st = inst.st
@@ -248,25 +261,43 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     del queue
 
     # ---- per activity
-    cnt, pred_cnt, wait_sum, serv_sum = sums.count, sums.with_pred, sums.wait, sums.service
+    return _rank_table(
+        activities=st.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
+        service_sum=sums.service, repeats=sums.count - sums.first_in_case, cnum=cnum, cden=cden,
+        main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
+        queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
+        starts_estimated=inst.estimated_share,
+    )
+
+
+def _rank_table(
+    *, activities: list[str], count: np.ndarray, with_pred: np.ndarray, wait_sum: np.ndarray,
+    service_sum: np.ndarray, repeats: np.ndarray, cnum: np.ndarray, cden: np.ndarray,
+    main_pool: np.ndarray, util_pool: np.ndarray, pool_names: list[str], pool_size: np.ndarray,
+    queue_mean: np.ndarray, queue_max: np.ndarray, growth: np.ndarray, queue_over_time: pd.DataFrame,
+    starts_estimated: float,
+) -> pd.DataFrame:
+    """The ranked bottleneck table from per-activity sums (shared by the in-memory and
+    out-of-core engines, so both score and word it the same way)."""
+    wait_total_all = float(wait_sum.sum())
     contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
-    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(n_act)
+    wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(len(activities))
     score = wait_share * contention
-    rework_share = (cnt - sums.first_in_case) / np.maximum(cnt, 1)
+    rework_share = repeats / np.maximum(count, 1)
     rows = []
-    for a in np.flatnonzero(cnt > 0):  # one iteration per activity, not per row
+    for a in np.flatnonzero(count > 0):  # one iteration per activity, not per row
         mp = int(main_pool[a])
         r = {
-            "activity": st.activities[a],
-            "wait_mean_s": float(wait_sum[a] / pred_cnt[a]) if pred_cnt[a] else 0.0,
+            "activity": activities[a],
+            "wait_mean_s": float(wait_sum[a] / with_pred[a]) if with_pred[a] else 0.0,
             "wait_share": float(wait_share[a]),
-            "service_mean_s": float(serv_sum[a] / cnt[a]),
+            "service_mean_s": float(service_sum[a] / count[a]),
             "utilization": float(util_pool[mp]) if mp >= 0 else float("nan"),
             "score": float(score[a] * min(max(util_pool[mp], 0.0), 1.0)) if mp >= 0 and np.isfinite(util_pool[mp]) else 0.0,
             "contention": float(contention[a]),
             "pool": pool_names[mp] if mp >= 0 else None,
-            "pool_size": int(size[mp]) if mp >= 0 else 0,
-            "instances": int(cnt[a]),
+            "pool_size": int(pool_size[mp]) if mp >= 0 else 0,
+            "instances": int(count[a]),
             "wait_total_s": float(wait_sum[a]),
             "queue_mean": float(queue_mean[a]),
             "queue_max": int(queue_max[a]),
@@ -281,7 +312,7 @@ def bottlenecks(log: EventLog, *, calendar: CalendarSpec = None) -> pd.DataFrame
     out = out.drop(columns="_u").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out[_COLUMNS]
-    out.attrs["starts_estimated"] = inst.estimated_share
+    out.attrs["starts_estimated"] = starts_estimated
     out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
     out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
     return out

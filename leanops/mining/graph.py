@@ -16,6 +16,8 @@ Rules (also in :func:`discover`'s docstring):
 
 from __future__ import annotations
 
+import os
+
 import heapq
 import html
 from dataclasses import dataclass, field, replace
@@ -28,6 +30,7 @@ import pandas as pd
 from .._validation import check_fraction, check_positive
 from ..errors import InputError
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from ._steps import NAT
 
 __all__ = ["ProcessGraph", "discover", "START", "END"]
@@ -234,7 +237,8 @@ class ProcessGraph:
 
 
 # ---------------------------------------------------------------- discovery
-def discover(log: EventLog, *, activities: float | None = None, paths: float | None = None) -> ProcessGraph:
+def discover(log: EventLog | str | os.PathLike, *, activities: float | None = None, paths: float | None = None,
+             engine: Engine = "auto", scheduler: str | None = None) -> ProcessGraph:
     """Discover the process map: a directly-follows graph with frequency and performance.
 
     Parameters
@@ -250,6 +254,13 @@ def discover(log: EventLog, *, activities: float | None = None, paths: float | N
         Keep the most frequent paths (including those from ``●`` and to ``■``) that
         together cover this share of the transitions. Paths needed to keep every kept
         activity reachable from ``●`` and able to reach ``■`` are always kept.
+
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler``. The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 
     Returns
     -------
@@ -274,6 +285,8 @@ def discover(log: EventLog, *, activities: float | None = None, paths: float | N
     >>> sum(g.start_activities.values())
     225
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("discover", log, engine=engine, scheduler=scheduler, activities=activities, paths=paths)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
     if len(log) == 0:

@@ -17,6 +17,8 @@ Definitions (shared by the value stream and the bottleneck analysis):
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +29,7 @@ from .._validation import check_choice
 from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from ._steps import NAT, Steps, steps
 
 __all__ = ["performance", "estimate_start_times"]
@@ -429,8 +432,10 @@ def _stats(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def performance(
-    log: EventLog,
+    log: EventLog | str | os.PathLike,
     *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
     by: Literal["activity", "resource", "case"] = "activity",
     time: Time = "calendar",
     calendar: Calendar | str | None = None,
@@ -447,6 +452,13 @@ def performance(
         Measure durations on the wall clock, or in working time of ``calendar``.
     calendar : Calendar or str, optional
         For ``time="working"``; by default learnt from the log.
+
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler`` (logs with recorded start times). The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 
     Returns
     -------
@@ -469,6 +481,8 @@ def performance(
     >>> int(perf["instances"].sum()) == len(log)
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("performance", log, engine=engine, scheduler=scheduler, by=by, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     check_choice("by", by, ("activity", "resource", "case"))
     inst = _instances(log, time=time, calendar=calendar)

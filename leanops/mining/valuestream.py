@@ -26,6 +26,8 @@ and estimated starts):
 
 from __future__ import annotations
 
+import os
+
 import html
 import io
 import json
@@ -40,6 +42,7 @@ from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 from .._pools import profiles
 from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 
@@ -260,8 +263,10 @@ def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[floa
 
 
 def value_stream(
-    log: EventLog,
+    log: EventLog | str | os.PathLike,
     *,
+    engine: Engine = "auto",
+    scheduler: str | None = None,
     value_added: Iterable[str] | None = None,
     time: Time = "calendar",
     calendar: Calendar | str | None = None,
@@ -280,6 +285,13 @@ def value_stream(
         Working hours, for takt time (and for ``time="working"``). By default learnt from
         the log (:func:`~leanops.discover_calendar`).
 
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler`` (not for this function yet). The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
+
     Returns
     -------
     ValueStream
@@ -296,6 +308,8 @@ def value_stream(
     >>> abs(vs.littles_law_ratio - 1) < 0.01
     True
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     _check_log(log)
     va = None
     if value_added is not None:

@@ -6,6 +6,8 @@ Every filter returns a new :class:`~leanops.EventLog` (the input is not changed)
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -15,6 +17,7 @@ import pandas as pd
 from .._validation import check_choice, check_fraction, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
+from .outofcore import Engine, dispatch as _dispatch
 
 __all__ = ["variants", "filter_variants", "filter_time", "filter_attribute", "filter_activity"]
 
@@ -68,8 +71,18 @@ def _case_variant_codes(log: EventLog) -> tuple[np.ndarray, list[tuple[str, ...]
     return out
 
 
-def variants(log: EventLog) -> pd.DataFrame:
+def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", scheduler: str | None = None) -> pd.DataFrame:
     """The variants of a log: distinct activity sequences, most frequent first.
+
+    Parameters
+    ----------
+    log : EventLog
+    engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
+        ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
+        or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
+        on the cluster at ``scheduler``. The results are identical to the pandas engine's.
+    scheduler : str, optional
+        A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 
     Returns
     -------
@@ -87,6 +100,8 @@ def variants(log: EventLog) -> pd.DataFrame:
     >>> int(v["cases"].sum()), bool(v["share"].is_monotonic_decreasing)
     (608, True)
     """
+    if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
+        return _dispatch("variants", log, engine=engine, scheduler=scheduler)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     from .graph import _group_stats
 
     _check_log(log, "variants")

@@ -246,7 +246,13 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"occurs:{a}", occurs, "method")
         if c.max() > 1:
             add(f"count:{a}", c.astype(float), "method")
-    add("variant", _variants(act_codes, acts, starts, n_cases), "method")
+    variant_labels, variant_ids = _variants(act_codes, acts, starts, n_cases)
+    add("variant", variant_labels, "method")
+    # A case attribute that restates the path (an exported variant number, say) is path
+    # information: it is weighed with the path features, after the causes.
+    for name in [c for c, cat in cats.items() if cat == "material" and (":" not in c or c.startswith("attr:"))]:
+        if _restates_path(np.asarray(cols[name]), variant_ids):
+            cats[name] = "method"
 
     # ---- time (in the log's time zone)
     case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
@@ -302,15 +308,16 @@ def _duplicates_canonical(s: pd.Series, d: pd.DataFrame, na: np.ndarray) -> bool
     return False
 
 
-def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_cases: int) -> np.ndarray:
-    """The activity sequence of each case ("A > B > C"); the MAX_VARIANTS most frequent, else "other".
+def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_cases: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per case, the variant label ("A > B > C"; the MAX_VARIANTS most frequent, else
+    "other") and a variant id that tells every distinct sequence apart.
 
     Sequences are told apart by two polynomial hashes and their length (vectorised), and
     only one case per distinct sequence is spelt out.
     """
     n = len(act_codes)
     if not n:
-        return np.zeros(0, dtype=object)
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
     pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     codes = act_codes.astype(np.uint64) + np.uint64(1)
     keys = []
@@ -332,7 +339,20 @@ def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_case
     for v in top:
         c = first_case[v]
         labels[v] = " > ".join(acts[i] for i in act_codes[bounds[c]:bounds[c + 1]])
-    return labels[vid]
+    return labels[vid], vid
+
+
+def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
+    """True when each variant (seen in at least two cases) has one value, and values differ."""
+    n = len(variant_ids)
+    if n < 20 or variant_ids.max(initial=0) + 1 > 0.5 * n:
+        return False
+    codes = pd.factorize(values, use_na_sentinel=False)[0]
+    if codes.max(initial=0) < 1:
+        return False
+    pairs = pd.DataFrame({"v": variant_ids, "a": codes})
+    shared = pairs["v"].duplicated(keep=False).to_numpy()
+    return bool(pairs[shared].drop_duplicates()["v"].is_unique)
 
 
 def _as_str(s: pd.Series) -> np.ndarray:

@@ -40,7 +40,7 @@ CSS = f"""
 .lo strong {{ font-weight:650; }}
 .lo .cards {{ display:grid; grid-template-columns:repeat(auto-fill,minmax(170px,1fr)); gap:10px; margin:10px 0 16px; }}
 .lo .card {{ border:1px solid var(--line); border-radius:6px; padding:10px 12px; }}
-.lo .card .v {{ font-size:22px; font-weight:650; line-height:1.2; }}
+.lo .card .v {{ font-size:20px; font-weight:650; line-height:1.2; white-space:nowrap; }}
 .lo .card .k {{ font-size:12px; color:var(--muted); }}
 .lo .card.hot {{ border-color:var(--hot); }} .lo .card.hot .v {{ color:var(--hot); }}
 .lo .tw {{ overflow-x:auto; margin:4px 0 6px; }}
@@ -114,7 +114,8 @@ def _table_html(table: Table, max_rows: int) -> str:
     cols = list(table.frame.columns)
     num = [table.units.get(c, "text") in _NUMERIC_UNITS for c in cols]
     head = "".join(f'<th class="n">{_e(table.label(c))}</th>' if k else f"<th>{_e(table.label(c))}</th>" for c, k in zip(cols, num))
-    wide = [c in ("activity", "source", "target", "pool", "evidence", "activities", "reason", "feature", "value") for c in cols]
+    wide = [c in ("activity", "source", "target", "pool", "evidence", "activities", "reason", "feature", "value", "name", "why",
+                  "condition", "measure") for c in cols]
     hot = set(table.highlight)
     body = []
     for i, row in enumerate(_cells(table, n)):

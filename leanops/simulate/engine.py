@@ -629,7 +629,10 @@ class Replications:
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float | None]]:
-    """Mean and 95% t confidence interval of each KPI over replications."""
+    """Mean and 95% t confidence interval of each KPI over replications.
+
+    Bounds are clipped to the KPI's range (non-negative; utilisation at most 1).
+    """
     from scipy import stats
 
     keys = list(dict.fromkeys(k for r in runs for k in r))
@@ -645,7 +648,14 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float | None]
             out[k] = {"mean": m, "ci_low": None, "ci_high": None}
             continue
         h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-        out[k] = {"mean": m, "ci_low": m - h, "ci_high": m + h}
+        lo, hi = m - h, m + h
+        # The t interval ignores the KPI's range: times, rates and counts are never
+        # negative and utilisation never exceeds 1, so the bounds are clipped there.
+        if (x >= 0).all():
+            lo = max(lo, 0.0)
+        if k.startswith("utilization") and (x <= 1).all():
+            hi = min(hi, 1.0)
+        out[k] = {"mean": m, "ci_low": lo, "ci_high": hi}
     return out
 
 

@@ -377,9 +377,10 @@ def _execute(tasks: list[tuple], *, jobs: int, scheduler: Any, progress: Callabl
             futs = [client.submit(_remote_task, remote[id(t[0])], *t[1:], pure=False) for t in tasks]
             from dask.distributed import as_completed
 
-            for _ in as_completed(futs):
-                tick()
-            return client.gather(futs)
+            with client.as_current():  # the shared connection helper does not set a default client
+                for _ in as_completed(futs):
+                    tick()
+                return client.gather(futs)
         finally:
             if owned:
                 client.close()
@@ -412,30 +413,9 @@ def _client(scheduler: Any) -> tuple[Any, bool]:
     """(a dask.distributed Client, whether we opened it): a Client passed in is used as is."""
     if hasattr(scheduler, "submit") and hasattr(scheduler, "gather"):
         return scheduler, False
-    try:
-        from .._dask import connect  # the shared helper (timeout, one-line error), once on main
-    except ImportError:
-        connect = _connect
+    from .._dask import connect  # one timeout, one-line errors naming the address
+
     return connect(str(scheduler)), True
-
-
-def _connect(address: str, timeout: float = 8.0) -> Any:
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise InputError('scheduler= needs dask.distributed; install it with pip install "leanops[dask]".') from None
-    import socket
-    from urllib.parse import urlsplit
-
-    u = urlsplit(address if "://" in address else "tcp://" + address)
-    try:
-        if u.hostname and u.port:  # fail fast when nothing listens (a Client would retry until the timeout)
-            with socket.create_connection((u.hostname, u.port), timeout=timeout):
-                pass
-        return Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({type(exc).__name__}); "
-                         "check the address and that 'dask scheduler' is running there.") from None
 
 
 def _remote_task(model: SimulationModel, cases: Any, until: Any, seed: int, warmup: int, start: Any) -> dict[str, float]:

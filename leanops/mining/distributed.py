@@ -1,0 +1,254 @@
+"""The Dask engine: one task per case partition, only aggregates come back.
+
+Each task runs the DuckDB engine's per-instance SQL (:mod:`leanops.mining.outofcore`) on
+one Parquet partition on a worker. As every case lies in one partition (see
+:func:`leanops.convert`), per-case work (ordering, directly-follows pairs, waits, variant
+sequences) stays local, and partitions return per-group counts, distinct-case counts and
+sums, which add up, plus *frequency tables* (value, count) of the durations whose median
+and p90 are asked for. Exact quantiles are read off the merged tables, so the results are
+identical to the local engines'; the tables are as large as the number of distinct
+durations per group, which timestamps at second resolution keep far below the events.
+
+``discover``, ``variants`` and ``performance`` (on logs with recorded start times: the
+estimation of missing starts follows resources across cases) run on Dask; ``value_stream``
+and ``bottlenecks`` raise an InputError that points to ``engine="duckdb"``: their
+resource-level and time-grid steps need the whole log in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_fraction
+from ..errors import InputError
+from ..scan import LogScan
+
+__all__ = ["run"]
+
+SUPPORTED = ("discover", "variants", "performance")
+
+
+def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
+    if name not in SUPPORTED:
+        raise InputError(
+            f"{name}: engine='dask' covers {', '.join(SUPPORTED)}; use engine='duckdb' (out of core on one machine) for {name}."
+        )
+    if not s.split_by_case:
+        raise InputError(
+            f"{name}: engine='dask' needs Parquet partitions split by case; write them with "
+            f"leanops convert LOG DIR --partitions N (got {len(s.files)} files without that guarantee)."
+        )
+    from .._dask import client
+
+    with client(scheduler) as c:
+        if name == "discover":
+            return _discover(c, s, **options)
+        if name == "performance":
+            return _performance(c, s, **options)
+        return _variants(c, s)
+
+
+def _quantiles_from_freq(freq: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Exact median and p90 per group from merged (value, n) tables, as numpy/DuckDB."""
+    if not len(freq):
+        return pd.DataFrame(columns=keys + ["q"])
+    f = freq.groupby(keys + ["v"], sort=False, dropna=False)["n"].sum().reset_index()
+    f = f.sort_values(keys + ["v"], kind="stable")
+    out = []
+    for k, g in f.groupby(keys, sort=False, dropna=False):
+        v = g["v"].to_numpy(dtype=np.float64)
+        cum = np.cumsum(g["n"].to_numpy(dtype=np.int64))
+        m = int(cum[-1])
+        qs = []
+        for q in (0.5, 0.9):
+            p = q * (m - 1)
+            lo = int(np.floor(p))
+            frac = p - lo
+            a = v[np.searchsorted(cum, lo, side="right")]
+            b = v[np.searchsorted(cum, min(lo + 1, m - 1), side="right")]
+            qs.append(a if frac == 0 else a + (b - a) * frac)
+        out.append((*(k if isinstance(k, tuple) else (k,)), qs))
+    return pd.DataFrame(out, columns=keys + ["q"])
+
+
+# ------------------------------------------------------------------ discover
+def _activity_counts(path: str) -> pd.DataFrame:
+    from ..scan import scan
+    from .outofcore import _Session
+
+    with _Session(scan(path)) as ses:
+        return ses.df("SELECT activity, count(*) AS n, count(DISTINCT case_id) AS cases FROM "
+                      f"({ses_base(ses)}) GROUP BY activity")
+
+
+def ses_base(ses) -> str:
+    from .outofcore import _base_select
+
+    return " UNION ALL ".join(_base_select(ses.scan, i, f) for i, f in enumerate(ses.scan.files))
+
+
+def _discover_partition(path: str, keep: list[str] | None) -> dict[str, pd.DataFrame]:
+    from ..scan import scan
+    from .outofcore import _Session
+
+    with _Session(scan(path), keep=keep) as ses:
+        t = ses.raw()
+        return {
+            "nodes": ses.df(f"""
+                SELECT activity, count(*) AS count, count(DISTINCT case_id) AS cases,
+                       sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
+                       count(*) FILTER (WHERE has_start) AS svc_n
+                FROM {t} GROUP BY activity"""),
+            "node_freq": ses.df(f"SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL"),
+            "edges": ses.df(f"""
+                SELECT prev_act AS source, activity AS target, count(*) AS count, count(DISTINCT case_id) AS cases,
+                       sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
+                FROM {t} WHERE pos > 1 GROUP BY prev_act, activity"""),
+            "edge_freq": ses.df(f"""SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
+                                    FROM {t} WHERE pos > 1 GROUP BY ALL"""),
+            "ends": ses.df(f"""
+                SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
+                FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity"""),
+        }
+
+
+def _discover(c, s: LogScan, *, activities: float | None = None, paths: float | None = None):
+    from .outofcore import _graph_from_parts
+
+    activities = check_fraction("activities", activities)
+    paths = check_fraction("paths", paths)
+    files = [str(f) for f in s.files]
+    keep = None
+    extra: dict[str, Any] = {}
+    if activities is not None and activities < 1.0:
+        counts = pd.concat(c.gather(c.map(_activity_counts, files, pure=False)), ignore_index=True)
+        tot = counts.groupby("activity")["n"].sum()
+        order = sorted(((str(a), int(n)) for a, n in tot.items()), key=lambda kv: (-kv[1], kv[0]))
+        total = sum(n for _, n in order)
+        keep, acc = [], 0
+        for a, n in order:
+            if acc >= activities * total - 1e-9 and keep:
+                break
+            keep.append(a)
+            acc += n
+        extra = {"total_cases": None, "n_all_acts": len(order), "keep_share": acc / total}
+    parts = c.gather(c.map(_discover_partition, files, keep=keep, pure=False))
+    agg = merge_discover(parts)
+    if keep is not None:
+        # cases are local to partitions, so per-partition distinct counts add up
+        extra["total_cases"] = _total_cases(c, files)
+        agg.update(extra)
+    return _graph_from_parts(agg, s, keep=keep, activities=activities, paths=paths)
+
+
+def merge_discover(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Add up the partitions' aggregates; exact quantiles from the merged frequency tables."""
+    cat = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
+    nodes = cat["nodes"].groupby("activity", sort=False).sum(min_count=1).reset_index()
+    nodes["svc_n"] = nodes["svc_n"].fillna(0)
+    nq = _quantiles_from_freq(cat["node_freq"], ["activity"]).rename(columns={"q": "svc_q"})
+    nodes = nodes.merge(nq, on="activity", how="left")
+    edges = cat["edges"].groupby(["source", "target"], sort=False).sum().reset_index()
+    eq = _quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
+    edges = edges.merge(eq, on=["source", "target"], how="left")
+    ends = cat["ends"].groupby("activity", sort=False).sum().reset_index()
+    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _count_cases(path: str) -> int:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return int(con.execute("SELECT count(DISTINCT case_id) FROM read_parquet(?)", [path]).fetchone()[0])
+    finally:
+        con.close()
+
+
+def _total_cases(c, files: list[str]) -> int:
+    return int(sum(c.gather(c.map(_count_cases, files, pure=False))))
+
+
+# ------------------------------------------------------------------ variants
+def _variants_partition(path: str) -> dict[str, pd.DataFrame]:
+    from ..scan import scan
+    from .outofcore import _Session
+
+    with _Session(scan(path)) as ses:
+        t = ses.raw()
+        ses.sql(f"""CREATE TABLE vc AS SELECT case_id, list(activity ORDER BY pos) AS seq,
+                    ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct FROM {t} GROUP BY case_id""")
+        return {
+            "v": ses.df("SELECT seq, count(*) AS cases, sum(ct) AS ct_sum, min(case_id) AS example FROM vc GROUP BY seq"),
+            "freq": ses.df("SELECT seq, ct AS v, count(*) AS n FROM vc GROUP BY ALL"),
+        }
+
+
+def _variants(c, s: LogScan) -> pd.DataFrame:
+    from .outofcore import _variants_from_parts
+
+    parts = c.gather(c.map(_variants_partition, [str(f) for f in s.files], pure=False))
+    v = pd.concat([p["v"] for p in parts], ignore_index=True)
+    v["key"] = [tuple(x) for x in v["seq"]]
+    g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), example=("example", "min"))
+    f = pd.concat([p["freq"] for p in parts], ignore_index=True)
+    f["key"] = [tuple(x) for x in f["seq"]]
+    q = _quantiles_from_freq(f[["key", "v", "n"]], ["key"]).set_index("key")["q"]
+    out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": g["ct_sum"].to_numpy() / g["cases"].to_numpy(),
+                        "ct_q": [q[k] for k in g.index], "example": g["example"].to_numpy()})
+    return _variants_from_parts(out)
+
+
+# --------------------------------------------------------------- performance
+def _performance_partition(path: str, by: str) -> dict[str, Any]:
+    from ..scan import scan
+    from .outofcore import _perf_group_sql, _performance_cases, _Session
+
+    with _Session(scan(path)) as ses:
+        if ses.any_missing_start():
+            return {"missing": True}
+        p = ses.prepared()
+        if by == "case":
+            return {"cases": _performance_cases(ses, p)}
+        key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
+        src = f"(SELECT {key} AS k, *, greatest(e_ns - ts, 0) / 1e9 AS svc, greatest(ts - cm, 0) / 1e9 AS w FROM {p})"
+        return {
+            "g": ses.df(_perf_group_sql(p, key)),
+            "pf": ses.df(f"SELECT k, svc AS v, count(*) AS n FROM {src} GROUP BY ALL"),
+            "wf": ses.df(f"SELECT k, w AS v, count(*) AS n FROM {src} WHERE pos > 1 GROUP BY ALL"),
+        }
+
+
+def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar", calendar: Any = None) -> pd.DataFrame:
+    from .._validation import check_choice
+    from .outofcore import _TIME_MSG, _performance_from_group
+
+    check_choice("by", by, ("activity", "resource", "case"))
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="performance"))
+    parts = c.gather(c.map(_performance_partition, [str(f) for f in s.files], by=by, pure=False))
+    if any(p.get("missing") for p in parts):
+        raise InputError(
+            "performance: engine='dask' needs recorded start times (estimating missing starts follows each "
+            "resource across cases); use engine='duckdb' for this log."
+        )
+    if by == "case":
+        out = pd.concat([p["cases"] for p in parts], ignore_index=True)
+        return out.sort_values("case_id", kind="stable").reset_index(drop=True)
+    g = pd.concat([p["g"] for p in parts], ignore_index=True)
+    fr = g.groupby("k", sort=False)["first_row"].agg(
+        lambda col: min(col, key=lambda d: tuple(d[x] for x in ("c", "s", "e", "t", "f", "r"))))
+    sums = g.groupby("k", sort=False)[["instances", "cases", "processing_total_s", "waiting_total_s", "w_n"]].sum(min_count=1)
+    sums["w_n"] = sums["w_n"].fillna(0)
+    est = g.assign(e=g["estimated_share"] * g["instances"]).groupby("k", sort=False)["e"].sum()
+    agg = sums.assign(first_row=fr, estimated_share=est / sums["instances"]).reset_index()
+    agg["processing_mean_s"] = agg["processing_total_s"] / agg["instances"]
+    agg["waiting_mean_s"] = agg["waiting_total_s"] / agg["w_n"].where(agg["w_n"] > 0)
+    pq_ = _quantiles_from_freq(pd.concat([p["pf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "pq"})
+    wq_ = _quantiles_from_freq(pd.concat([p["wf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "wq"})
+    agg = agg.merge(pq_, on="k", how="left").merge(wq_, on="k", how="left")
+    return _performance_from_group(agg, by)

@@ -1,0 +1,951 @@
+"""Out-of-core mining in DuckDB: the same results as the pandas engine, on Parquet on disk.
+
+Each function here mirrors a public one (``discover``, ``variants``, ``performance``,
+``value_stream``, ``bottlenecks``) and follows its documented definitions exactly: the
+order of instances in a case (start, falling back to end, then end, then file order), the
+enablement rule (the latest earlier end in the case, capped at the instance's own start),
+waits and their basis, start-time estimation for completion-only logs, and exact
+quantiles (read off frequency tables of the values, interpolated like numpy: a GROUP BY
+and a window that DuckDB spills to disk, where an in-memory quantile state might not fit).
+Row-level work runs in
+SQL over the Parquet files, one partition at a time where cases are split by partition,
+so DuckDB sorts one partition at a time and spills to disk beyond its memory limit. The
+steps that need Python (calendars, the bottleneck time grid) stream Arrow batches and
+keep only per-activity, per-pool or per-case arrays in memory.
+
+The public functions dispatch here (see :func:`dispatch`) when given a Parquet path or a
+:class:`~leanops.LogScan`, or ``engine="duckdb"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice, check_fraction, check_names
+from ..errors import InputError
+from ..log import EventLog
+from ..scan import LogScan, close, scan
+
+__all__ = ["dispatch", "Engine"]
+
+Engine = Literal["auto", "pandas", "duckdb", "dask"]
+ENGINES = ("auto", "pandas", "duckdb", "dask")
+_NS = 1e9
+_BATCH = 1 << 21
+
+
+# ------------------------------------------------------------------ dispatch
+def is_lazy(log: Any) -> bool:
+    return isinstance(log, (LogScan, str, os.PathLike))
+
+
+def dispatch(name: str, log: Any, *, engine: str, scheduler: str | None, **options: Any) -> Any:
+    """Run ``name`` on ``log`` with the chosen engine (called by the public functions).
+
+    ``engine="auto"`` uses pandas for an EventLog and DuckDB for a path or LogScan; a
+    ``scheduler`` address implies Dask.
+    """
+    check_choice("engine", engine, ENGINES)
+    if scheduler is not None and engine == "auto":
+        engine = "dask"
+    if scheduler is not None and engine != "dask":
+        raise InputError(f"{name}: scheduler= is for engine='dask'; got engine={engine!r}. Drop scheduler= or use engine='dask'.")
+    if engine == "pandas" or (engine == "auto" and isinstance(log, EventLog)):
+        ev = log if isinstance(log, EventLog) else scan(log).to_log()
+        from .bottlenecks import bottlenecks as _b
+        from .graph import discover as _g
+        from .performance import performance as _p
+        from .valuestream import value_stream as _v
+        from .variants import variants as _var
+
+        fn = {"discover": _g, "variants": _var, "performance": _p, "value_stream": _v, "bottlenecks": _b}[name]
+        return fn(ev, **options)
+    if isinstance(log, EventLog):
+        raise InputError(
+            f"{name}: engine={engine!r} works on Parquet on disk; got an EventLog in memory. "
+            "Write it with leanops.convert(log, 'out.parquet') and pass the path, or use engine='pandas'."
+        )
+    if not is_lazy(log):
+        raise InputError(f"{name}: log must be a leanops.EventLog, a Parquet path or a leanops.scan(); got {type(log).__name__}.")
+    s = scan(log)
+    if engine == "dask":
+        from . import distributed
+
+        return distributed.run(name, s, scheduler=scheduler, **options)
+    return {"discover": discover, "variants": variants, "performance": performance,
+            "value_stream": value_stream, "bottlenecks": bottlenecks}[name](s, **options)
+
+
+# ------------------------------------------------------------ row tables
+def _q(s: Any) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _base_select(scan_: LogScan, i: int, f: os.PathLike) -> str:
+    cols = set(scan_.columns)
+    start = 'epoch_ns("start")' if "start" in cols else "NULL::BIGINT"
+    res = "resource::VARCHAR" if "resource" in cols else "NULL::VARCHAR"
+    return (
+        f'SELECT case_id::VARCHAR AS case_id, activity::VARCHAR AS activity, {res} AS resource, '
+        f'{start} AS s_ns, epoch_ns("end") AS e_ns, {i} AS f, file_row_number AS r '
+        f"FROM read_parquet({_q(f)}, file_row_number=true)"
+    )
+
+
+# Per-instance steps, in the EventLog's order within a case: start (end where missing),
+# end, then file order. ``cm`` is the running maximum of earlier ends (enablement before
+# capping), ``pos`` is 1-based.
+_STEPS = """
+SELECT case_id, activity, resource, s_ns IS NOT NULL AS has_start, {ts} AS ts, e_ns, f, r, {extra}
+  row_number() OVER w AS pos,
+  count(*) OVER (PARTITION BY case_id) AS clen,
+  lag(activity) OVER w AS prev_act,
+  lag(e_ns) OVER w AS prev_end,
+  max(e_ns) OVER (PARTITION BY case_id ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS cm
+FROM ({src}) b
+WINDOW w AS (PARTITION BY case_id ORDER BY {order})
+"""
+
+
+class _Session:
+    """A DuckDB connection over a scan, with the row tables built so far."""
+
+    def __init__(self, s: LogScan, keep: list[str] | None = None):
+        self.scan = s
+        self.con = s.connect()
+        self.keep = keep
+        self.built: set[str] = set()
+
+    def __enter__(self) -> "_Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        close(self.con)
+
+    def sql(self, q: str, params: Any = None):
+        return self.con.execute(q, params) if params is not None else self.con.execute(q)
+
+    def df(self, q: str) -> pd.DataFrame:
+        return self.con.execute(q).df()
+
+    def _per_file(self, table: str, template: str, **fmt: Any) -> None:
+        """Build ``table`` from ``template`` over each file (or all files at once if cases
+        are not split by file)."""
+        where = ""
+        if self.keep is not None:
+            where = " WHERE activity IN (" + ", ".join(_q(a) for a in self.keep) + ")"
+        if self.scan.split_by_case:
+            for i, f in enumerate(self.scan.files):
+                src = f"SELECT * FROM ({_base_select(self.scan, i, f)}){where}"
+                body = template.format(src=src, **fmt)
+                self.sql(f"CREATE TABLE {table} AS {body}" if i == 0 else f"INSERT INTO {table} {body}")
+        else:
+            src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+            src = f"SELECT * FROM ({src}){where}"
+            self.sql(f"CREATE TABLE {table} AS {template.format(src=src, **fmt)}")
+
+    def raw(self) -> str:
+        """Table ``t``: steps over the recorded times (starts may be missing)."""
+        if "t" not in self.built:
+            self._per_file("t", _STEPS, ts="coalesce(s_ns, e_ns)", extra="", order="coalesce(s_ns, e_ns), e_ns, f, r")
+            self.built.add("t")
+        return "t"
+
+    def any_missing_start(self) -> bool:
+        t = self.raw()
+        return bool(self.sql(f"SELECT bool_or(NOT has_start) FROM {t}").fetchone()[0])
+
+    def prepared(self) -> str:
+        """Table ``p``: steps with every start known, estimated where missing, as
+        :func:`leanops.estimate_start_times` does (columns ``estimated``, ``ts`` = start)."""
+        if "p" in self.built:
+            return "p"
+        t = self.raw()
+        if not self.any_missing_start():
+            self.sql(f"CREATE VIEW p AS SELECT *, false AS estimated, ts AS ts0 FROM {t}")
+            self.built.add("p")
+            return "p"
+        # enablement (capped at the instance's own start), the resource's previous end by
+        # end time (ties in row order), then the activity's typical processing time for the
+        # first instance of a case; see leanops.mining.performance._estimated_starts.
+        self.sql(f"""
+            CREATE TABLE est0 AS
+            SELECT *, CASE WHEN pos = 1 THEN NULL ELSE least(cm, ts) END AS en,
+                   CASE WHEN resource IS NULL THEN NULL ELSE
+                        lag(e_ns) OVER (PARTITION BY resource ORDER BY e_ns, case_id, ts, f, r) END AS rp
+            FROM {t}""")
+        self.sql("""
+            CREATE TABLE est1 AS
+            SELECT *, CASE WHEN en IS NULL AND rp IS NULL THEN NULL
+                           ELSE least(greatest(coalesce(en, rp), coalesce(rp, en)), e_ns) END AS est
+            FROM est0""")
+        self.sql("""
+            CREATE TABLE typical AS
+            SELECT activity, trunc(median((e_ns - est)::DOUBLE))::BIGINT AS typ
+            FROM est1 WHERE pos > 1 AND est IS NOT NULL GROUP BY activity""")
+        self.sql("""
+            CREATE TABLE est2 AS
+            SELECT e.case_id, e.activity, e.resource, e.e_ns, e.f, e.r, e.ts AS ts0, NOT e.has_start AS estimated,
+                   CASE WHEN e.has_start THEN e.ts ELSE (
+                     CASE WHEN x IS NULL THEN e.e_ns ELSE least(x, e.e_ns) END) END AS s_ns
+            FROM (SELECT *, CASE WHEN pos = 1 THEN greatest(e_ns - coalesce(typ, 0), coalesce(rp, e_ns - coalesce(typ, 0)))
+                                 ELSE est END AS x
+                  FROM est1 LEFT JOIN typical USING (activity)) e""")
+        self.sql(_STEPS.format(src="SELECT * FROM est2", ts="s_ns", extra="estimated, ts0,",
+                               order="s_ns, e_ns, ts0, f, r").replace("SELECT case_id", "CREATE TABLE p AS SELECT case_id", 1))
+        for tb in ("est0", "est1", "est2"):
+            self.sql(f"DROP TABLE {tb}")
+        self.built.add("p")
+        return "p"
+
+
+def _check_scan(log: Any, name: str) -> LogScan:
+    s = scan(log)
+    if s.n_events == 0:
+        raise InputError(f"{name}: the log has no activity instances; check the filters applied before.")
+    return s
+
+
+# ------------------------------------------------------------------ discover
+def discover(log: Any, *, activities: float | None = None, paths: float | None = None):
+    """:func:`leanops.discover` in DuckDB (see there)."""
+    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _overall_basis, _select_paths
+
+    s = _check_scan(log, "discover")
+    activities = check_fraction("activities", activities)
+    paths = check_fraction("paths", paths)
+    with _Session(s) as ses:
+        keep = None
+        notes: list[str] = []
+        if activities is not None and activities < 1.0:
+            counts = ses.df(
+                "SELECT activity, count(*) AS n FROM ("
+                + " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files)) + ") GROUP BY activity")
+            order = sorted(zip(counts["activity"], counts["n"].astype(int)), key=lambda kv: (-kv[1], str(kv[0])))
+            total = sum(n for _, n in order)
+            keep, acc = [], 0
+            for a, n in order:
+                if acc >= activities * total - 1e-9 and keep:
+                    break
+                keep.append(str(a))
+                acc += n
+            ses.keep = keep
+        if s.split_by_case and len(s.files) > 1:
+            parts = _discover_by_partition(ses, s, keep)
+        else:
+            parts = _discover_parts(ses, ses.raw())
+    return _graph_from_parts(parts, s, keep=keep, activities=activities, paths=paths)
+
+
+_PART_AGGS = {
+    # per partition; cases never span two partitions, so distinct-case counts add up
+    "dn": """SELECT activity, count(*) AS count, sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
+                    count(*) FILTER (WHERE has_start) AS svc_n FROM {t} GROUP BY activity""",
+    "dc": "SELECT activity, count(*) AS cases FROM (SELECT DISTINCT case_id, activity FROM {t}) GROUP BY activity",
+    "de": """SELECT prev_act AS source, activity AS target, count(*) AS count,
+                    sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
+             FROM {t} WHERE pos > 1 GROUP BY prev_act, activity""",
+    "dec": """SELECT source, target, count(*) AS cases FROM (SELECT DISTINCT case_id, prev_act AS source,
+                     activity AS target FROM {t} WHERE pos > 1) GROUP BY source, target""",
+    "nf": "SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL",
+    "ef": "SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n FROM {t} WHERE pos > 1 GROUP BY ALL",
+    "en": """SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
+             FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""",
+}
+
+
+def _discover_by_partition(ses: _Session, s: LogScan, keep: list[str] | None) -> dict[str, pd.DataFrame]:
+    """Discover over case partitions, one at a time in one DuckDB session: each partition's
+    step table is built, aggregated into small tables and dropped; frequency tables of the
+    durations are merged in DuckDB (spilling if need be) for the exact quantiles."""
+    where = "" if keep is None else " WHERE activity IN (" + ", ".join(_q(a) for a in keep) + ")"
+    for i, f in enumerate(s.files):
+        src = f"SELECT * FROM ({_base_select(s, i, f)}){where}"
+        ses.sql("CREATE OR REPLACE TABLE tp AS " + _STEPS.format(src=src, ts="coalesce(s_ns, e_ns)", extra="",
+                                                                 order="coalesce(s_ns, e_ns), e_ns, f, r"))
+        for name, q in _PART_AGGS.items():
+            body = q.format(t="tp")
+            ses.sql(f"CREATE TABLE {name} AS {body}" if i == 0 else f"INSERT INTO {name} {body}")
+        ses.sql("DROP TABLE tp")
+    nodes = ses.df("""SELECT * FROM (SELECT activity, sum(count) AS count, sum(svc_sum) AS svc_sum, sum(svc_n) AS svc_n
+                      FROM dn GROUP BY activity) JOIN (SELECT activity, sum(cases) AS cases FROM dc GROUP BY activity)
+                      USING (activity)""")
+    edges = ses.df("""SELECT * FROM (SELECT source, target, sum(count) AS count, sum(w_sum) AS w_sum,
+                             sum(with_start) AS with_start FROM de GROUP BY source, target)
+                      JOIN (SELECT source, target, sum(cases) AS cases FROM dec GROUP BY source, target) USING (source, target)""")
+    ends = ses.df("SELECT activity, sum(n_first) AS n_first, sum(n_last) AS n_last FROM en GROUP BY activity")
+    nodes = _with_q(nodes, _quantiles(ses, "", ["activity"], "", freq="nf"), ["activity"], "svc_q")
+    edges = _with_q(edges, _quantiles(ses, "", ["source", "target"], "", freq="ef"), ["source", "target"], "w_q")
+    for c in ("count", "cases", "svc_n"):
+        nodes[c] = nodes[c].astype(np.int64)
+    for c in ("count", "cases", "with_start"):
+        edges[c] = edges[c].astype(np.int64)
+    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    # distinct cases per group through a DISTINCT subquery: DuckDB spills its hash table,
+    # which count(DISTINCT ...) inside a grouped aggregate does not
+    nodes = ses.df(f"""
+        SELECT * FROM (
+          SELECT activity, count(*) AS count,
+                 sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
+                 count(*) FILTER (WHERE has_start) AS svc_n
+          FROM {t} GROUP BY activity)
+        JOIN ({_distinct_cases(t, "activity", "activity")}) USING (activity)""")
+    edges = ses.df(f"""
+        SELECT * FROM (
+          SELECT prev_act AS source, activity AS target, count(*) AS count,
+                 sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum,
+                 count(*) FILTER (WHERE has_start) AS with_start
+          FROM {t} WHERE pos > 1 GROUP BY prev_act, activity)
+        JOIN ({_distinct_cases(t, "prev_act AS source, activity AS target", "source, target", where="pos > 1")}) USING (source, target)""")
+    ends = ses.df(f"""
+        SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
+        FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
+    nodes = _with_q(nodes, _quantiles(ses, t, ["activity"], "e_ns - ts", "has_start"), ["activity"], "svc_q")
+    edges = _with_q(edges, _quantiles(ses, f"(SELECT prev_act AS source, activity AS target, * FROM {t})",
+                                      ["source", "target"], "greatest(ts - prev_end, 0)", "pos > 1"),
+                    ["source", "target"], "w_q")
+    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _distinct_cases(t: str, keys: str, cols: str, where: str = "true", name: str = "cases") -> str:
+    """SQL: per group (``keys`` select expressions named ``cols``), the number of distinct cases."""
+    return (f"SELECT {cols}, count(*) AS {name} FROM (SELECT DISTINCT case_id, {keys} FROM {t} WHERE {where}) "
+            f"GROUP BY {cols}")
+
+
+def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: str = "true",
+               freq: str | None = None) -> pd.DataFrame:
+    """Exact median and p90 of ``value`` per group of ``keys`` over ``src``, as numpy's
+    default (linear) quantiles: from the frequency table (value, n) with running counts,
+    the order statistics either side of each quantile's position. ``freq`` gives a
+    frequency table (``keys, v, n``, possibly with repeated values) instead."""
+    k = ", ".join(keys)
+    part = f"PARTITION BY {k}" if keys else ""
+    fsql = (f"SELECT {k + ',' if keys else ''} v, sum(n) AS n FROM {freq} GROUP BY ALL" if freq is not None else
+            f"SELECT {k + ',' if keys else ''} ({value}) AS v, count(*) AS n FROM {src} "
+            f"WHERE ({where}) AND ({value}) IS NOT NULL GROUP BY ALL")
+    q = f"""
+        WITH f AS ({fsql}),
+             c AS (SELECT *, sum(n) OVER ({part} ORDER BY v ROWS UNBOUNDED PRECEDING) AS cum,
+                          sum(n) OVER ({part}) AS m FROM f)
+        SELECT {k + ',' if keys else ''} any_value(m)::BIGINT AS m,
+               min(v) FILTER (WHERE cum > floor(0.5 * (m - 1))) AS a50,
+               min(v) FILTER (WHERE cum > least(floor(0.5 * (m - 1)) + 1, m - 1)) AS b50,
+               min(v) FILTER (WHERE cum > floor(0.9 * (m - 1))) AS a90,
+               min(v) FILTER (WHERE cum > least(floor(0.9 * (m - 1)) + 1, m - 1)) AS b90
+        FROM c {"GROUP BY " + k if keys else ""}"""
+    d = ses.df(q)
+    m = d["m"].to_numpy(dtype=np.float64)
+    out = d[keys].copy()
+    for qq, a, b in ((0.5, "a50", "b50"), (0.9, "a90", "b90")):
+        pos = qq * (m - 1)
+        frac = pos - np.floor(pos)
+        lo = d[a].to_numpy(dtype=np.float64)
+        hi = d[b].to_numpy(dtype=np.float64)
+        out[f"q{int(qq * 100)}"] = np.where(frac == 0, lo, lo + (hi - lo) * frac)
+    out["q"] = list(zip(out["q50"], out["q90"]))
+    return out.drop(columns=["q50", "q90"])
+
+
+def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+    return frame.merge(qs.rename(columns={"q": name}), on=keys, how="left")
+
+
+def _split_q(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    q = [v if isinstance(v, (list, tuple, np.ndarray)) and len(v) == 2 else None for v in frame[col].to_list()]
+    med = np.array([np.nan if v is None or v[0] is None else v[0] for v in q], dtype=float)
+    p90 = np.array([np.nan if v is None or v[1] is None else v[1] for v in q], dtype=float)
+    return med, p90
+
+
+def _graph_from_parts(parts: dict[str, pd.DataFrame], s: LogScan, *, keep, activities, paths):
+    """Build the ProcessGraph from the aggregated tables, in the pandas engine's order."""
+    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _overall_basis, _select_paths
+
+    nd, ed, en = parts["nodes"], parts["edges"], parts["ends"]
+    n_events = int(nd["count"].sum())
+    med, p90 = _split_q(nd, "svc_q")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        svc_mean = nd["svc_sum"].to_numpy(dtype=float) / nd["svc_n"].to_numpy(dtype=float)
+    nodes = pd.DataFrame(
+        {"activity": nd["activity"].astype(str).to_numpy(dtype=object), "count": nd["count"].astype(np.int64).to_numpy(),
+         "cases": nd["cases"].astype(np.int64).to_numpy(), "service_mean_s": svc_mean / _NS,
+         "service_median_s": med / _NS, "service_p90_s": p90 / _NS},
+        columns=NODE_COLUMNS,
+    )
+    # the pandas engine lists activities in category (name) order before its stable sort
+    nodes = nodes.sort_values("activity", kind="stable")
+    nodes = nodes.sort_values(["count", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    wmed, wp90 = _split_q(ed, "w_q")
+    cnt = ed["count"].to_numpy(dtype=np.int64)
+    ws = ed["with_start"].to_numpy(dtype=np.int64)
+    basis = np.where(ws == cnt, "start", np.where(ws == 0, "end", "mixed")).astype(object)
+    edges = pd.DataFrame(
+        {"source": ed["source"].astype(str).to_numpy(dtype=object), "target": ed["target"].astype(str).to_numpy(dtype=object),
+         "count": cnt, "cases": ed["cases"].astype(np.int64).to_numpy(),
+         "wait_mean_s": ed["w_sum"].to_numpy(dtype=float) / cnt / _NS if len(ed) else np.zeros(0),
+         "wait_median_s": wmed / _NS, "wait_p90_s": wp90 / _NS, "wait_basis": basis},
+        columns=EDGE_COLUMNS,
+    )
+    edges = edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    en = en.assign(activity=en["activity"].astype(str)).sort_values("activity", kind="stable")
+    sa = en[en["n_first"] > 0].sort_values("n_first", ascending=False, kind="stable")
+    ea = en[en["n_last"] > 0].sort_values("n_last", ascending=False, kind="stable")
+    start_acts = {a: int(n) for a, n in zip(sa["activity"], sa["n_first"])}
+    end_acts = {a: int(n) for a, n in zip(ea["activity"], ea["n_last"])}
+    n_cases = int(sum(start_acts.values()))
+    notes: list[str] = []
+    if keep is not None:
+        total_cases = parts.get("total_cases")
+        n_all = parts.get("n_all_acts")
+        share = parts.get("keep_share")
+        if total_cases is None:
+            total_cases, n_all, share = _totals(s, keep)
+        dropped = total_cases - n_cases
+        notes.append(
+            f"activities: kept the {len(keep)} most frequent of {n_all} activities "
+            f"({share:.1%} of instances); the others are abstracted away"
+            + (f"; {dropped:,} cases with none of them are not shown" if dropped else "")
+        )
+    if paths is not None:
+        edges, start_acts, end_acts, note = _select_paths(nodes, edges, start_acts, end_acts, share=paths, max_edges=None)
+        notes.append(note)
+    return ProcessGraph(
+        nodes=nodes, edges=edges, start_activities=start_acts, end_activities=end_acts, n_cases=n_cases,
+        n_events=n_events, wait_basis=_overall_basis(edges), notes=tuple(notes), activities_share=activities,
+        paths_share=paths, _log=None,
+    )
+
+
+def _totals(s: LogScan, keep: list[str]) -> tuple[int, int, float]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
+        kl = ", ".join(_q(a) for a in keep)
+        n_cases, n_acts, share = con.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT DISTINCT case_id FROM ({src}))), count(DISTINCT activity), "
+            f"avg((activity IN ({kl}))::INT) FROM ({src})"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(n_cases), int(n_acts), float(share)
+
+
+# ------------------------------------------------------------------ variants
+def variants(log: Any) -> pd.DataFrame:
+    """:func:`leanops.variants` in DuckDB (see there)."""
+    s = _check_scan(log, "variants")
+    with _Session(s) as ses:
+        t = ses.raw()
+        per_variant = _variant_parts(ses, t)
+    return _variants_from_parts(per_variant)
+
+
+def _variant_parts(ses: _Session, t: str) -> pd.DataFrame:
+    ses.sql(f"""
+        CREATE TABLE vc AS
+        SELECT case_id, list(activity ORDER BY pos) AS seq, ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct
+        FROM {t} GROUP BY case_id""")
+    v = ses.df("SELECT seq, count(*) AS cases, avg(ct) AS ct_mean, min(case_id) AS example FROM vc GROUP BY seq")
+    qs = _quantiles(ses, "(SELECT ct, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)", ["example"], "ct")
+    return _with_q(v, qs, ["example"], "ct_q")
+
+
+def _variants_from_parts(v: pd.DataFrame) -> pd.DataFrame:
+    from .variants import VARIANT_COLUMNS
+
+    med, p90 = _split_q(v, "ct_q")
+    n_cases = int(v["cases"].sum())
+    out = pd.DataFrame(
+        {
+            "activities": [tuple(str(a) for a in sq) for sq in v["seq"]],
+            "cases": v["cases"].astype(np.int64).to_numpy(),
+            "cycle_time_mean_s": v["ct_mean"].to_numpy(dtype=float),
+            "cycle_time_median_s": med,
+            "cycle_time_p90_s": p90,
+            "example_case": v["example"].astype(str).to_numpy(dtype=object),
+        }
+    )
+    out["length"] = [len(a) for a in out["activities"]]
+    # the pandas engine breaks ties by the first case in case order: the smallest id
+    out = out.sort_values("example_case", kind="stable").sort_values("cases", ascending=False, kind="stable")
+    out["share"] = out["cases"] / n_cases
+    out["cumulative_share"] = out["cases"].cumsum() / n_cases
+    out["variant"] = np.arange(1, len(out) + 1)
+    return out[VARIANT_COLUMNS].reset_index(drop=True)
+
+
+# --------------------------------------------------------------- performance
+_TIME_MSG = ("{name}: time='working' is only computed by the pandas engine; use engine='pandas' "
+             "(leanops.read(path)) or time='calendar'.")
+
+
+def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "activity", time: str = "calendar",
+                calendar: Any = None) -> pd.DataFrame:
+    """:func:`leanops.performance` in DuckDB (see there); wall-clock time only."""
+    s = _check_scan(log, "performance")
+    check_choice("by", by, ("activity", "resource", "case"))
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="performance"))
+    with _Session(s) as ses:
+        p = ses.prepared()
+        if by == "case":
+            return _performance_cases(ses, p)
+        key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
+        g = ses.df(_perf_group_sql(p, key))
+        src = f"(SELECT {key} AS k, * FROM {p})"
+        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(e_ns - ts, 0) / 1e9"), ["k"], "pq")
+        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(ts - cm, 0) / 1e9", "pos > 1"), ["k"], "wq")
+    return _performance_from_group(g, by)
+
+
+def _perf_group_sql(p: str, key: str) -> str:
+    return f"""
+        SELECT * FROM (SELECT {key} AS k, count(*) AS instances,
+               avg(svc) AS processing_mean_s, sum(svc) AS processing_total_s,
+               avg(w) AS waiting_mean_s, sum(w) AS waiting_total_s, count(w) AS w_n,
+               avg(estimated::INT) AS estimated_share,
+               min({{'c': case_id, 's': ts, 'e': e_ns, 't': ts0, 'f': f, 'r': r}}) AS first_row
+        FROM (SELECT *, greatest(e_ns - ts, 0) / 1e9 AS svc,
+                     CASE WHEN pos = 1 THEN NULL ELSE greatest(ts - cm, 0) / 1e9 END AS w FROM {p})
+        GROUP BY k) JOIN ({_distinct_cases(p, f"{key} AS k", "k")}) USING (k)"""
+
+
+def _performance_from_group(g: pd.DataFrame, by: str) -> pd.DataFrame:
+    pmed, p90 = _split_q(g, "pq")
+    wmed, w90 = _split_q(g, "wq")
+    # groups appear in the pandas engine in the order of their first row
+    fr = g["first_row"].to_list()
+    order = sorted(range(len(g)), key=lambda i: tuple(fr[i][k] for k in ("c", "s", "e", "t", "f", "r")))
+    out = pd.DataFrame(
+        {
+            by: g["k"].astype(str).to_numpy(dtype=object),
+            "instances": g["instances"].astype(np.int64).to_numpy(),
+            "cases": g["cases"].astype(np.int64).to_numpy(),
+            "processing_mean_s": g["processing_mean_s"].to_numpy(dtype=float),
+            "processing_median_s": pmed,
+            "processing_p90_s": p90,
+            "processing_total_s": g["processing_total_s"].to_numpy(dtype=float),
+            "waiting_mean_s": g["waiting_mean_s"].to_numpy(dtype=float),
+            "waiting_median_s": wmed,
+            "waiting_p90_s": w90,
+            "waiting_total_s": g["waiting_total_s"].fillna(0.0).to_numpy(dtype=float),
+            "estimated_share": g["estimated_share"].to_numpy(dtype=float),
+        }
+    ).iloc[order]
+    for c in ("waiting_mean_s", "waiting_median_s", "waiting_p90_s"):
+        out[c] = out[c].fillna(0.0)
+    out = out.sort_values(["waiting_total_s", "instances"], ascending=False, kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _case_sql(p: str) -> str:
+    # per case: first start, last end, covered (union) time, counts; ``cover`` is the
+    # latest end among earlier instances (the instance's own start for the first one)
+    return f"""
+        SELECT case_id, count(*) AS instances, min(ts) AS s_ns, max(e_ns) AS e_ns,
+               sum(cov) AS covered, avg(estimated::INT) AS estimated_share {{extra}}
+        FROM (SELECT *, greatest((e_ns - greatest(ts, coalesce(cm, ts))) / 1e9, 0) AS cov FROM {p})
+        GROUP BY case_id"""
+
+
+def _performance_cases(ses: _Session, p: str) -> pd.DataFrame:
+    c = ses.df(_case_sql(p).format(extra="") + " ORDER BY case_id")
+    lead = (c["e_ns"].to_numpy(dtype=np.int64) - c["s_ns"].to_numpy(dtype=np.int64)) / _NS
+    cov = c["covered"].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "case_id": pd.array(c["case_id"].astype(str), dtype="string[pyarrow]"),
+            "instances": c["instances"].astype(np.int64).to_numpy(),
+            "start": pd.to_datetime(c["s_ns"].to_numpy(dtype=np.int64), utc=True),
+            "end": pd.to_datetime(c["e_ns"].to_numpy(dtype=np.int64), utc=True),
+            "lead_time_s": lead,
+            "processing_s": cov,
+            "waiting_s": np.maximum(lead - cov, 0.0),
+            "estimated_share": c["estimated_share"].to_numpy(dtype=float),
+        }
+    )
+
+
+# --------------------------------------------------------------- calendars
+def _log_calendar(ses: _Session, t: str, tz: str):
+    """:func:`leanops.discover_calendar` (by log) from the recorded start and end times,
+    on the same regular sample as the pandas engine for very large logs."""
+    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
+
+    n, n_start = (int(x) for x in ses.sql(f"SELECT count(*), count(*) FILTER (WHERE has_start) FROM {t}").fetchone())
+    total = n + n_start
+    k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
+    if k == 1:
+        q = f"SELECT ts AS x FROM {t} WHERE has_start UNION ALL SELECT e_ns - 1 AS x FROM {t}"
+    else:
+        # the instants are the recorded starts, then the ends, each in the log's row order;
+        # the sample keeps every k-th of them
+        co = _case_offsets(ses, t)
+        q = f"""
+            SELECT CASE WHEN kind = 0 THEN ts ELSE e_ns - 1 END AS x FROM (
+              SELECT ts, e_ns, 0 AS kind, soff + sum(has_start::INT) OVER (PARTITION BY case_id ORDER BY pos
+                     ROWS UNBOUNDED PRECEDING) - 1 AS i, has_start FROM {t} JOIN {co} USING (case_id)
+              UNION ALL
+              SELECT ts, e_ns, 1 AS kind, {n_start} + off + pos - 1 AS i, true AS has_start FROM {t} JOIN {co} USING (case_id))
+            WHERE has_start AND i % {k} = 0"""
+    counts = np.zeros((7, 24), dtype=np.int64)
+    if tz == "UTC":
+        # (weekday, hour) slots from Monday 1970-01-05, as calendar._slot_counts
+        g = ses.df(f"SELECT ((x // 1000000000 - 345600) % 604800) // 3600 AS slot, count(*) AS n FROM ({q}) GROUP BY slot")
+        flat = counts.ravel()
+        flat[g["slot"].to_numpy(dtype=np.int64)] += g["n"].to_numpy(dtype=np.int64)
+    else:
+        for batch in ses.con.sql(q).to_arrow_reader(_BATCH):
+            counts += _slot_counts(batch.column(0).to_numpy(), tz)
+    return _calendar_from_counts(counts, min_share=0.9, tz=tz) or Calendar.always()
+
+
+def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
+    from ..calendar import Calendar
+
+    if calendar is None:
+        return _log_calendar(ses, ses.raw(), s.tz)
+    if isinstance(calendar, Calendar):
+        return calendar
+    if isinstance(calendar, str):
+        return Calendar.parse(calendar)
+    raise InputError(f"calendar must be a leanops.Calendar, a text like 'Mon-Fri 08:00-17:00' or None; got {type(calendar).__name__}.")
+
+
+# -------------------------------------------------------------- value stream
+def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None):
+    """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
+    from .valuestream import ValueStream, _wip_sweep
+
+    s = _check_scan(log, "value_stream")
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="value_stream"))
+    with _Session(s) as ses:
+        t = ses.raw()
+        names = [str(a) for a in ses.df(f"SELECT DISTINCT activity FROM {t}")["activity"]]
+        va = None
+        if value_added is not None:
+            if isinstance(value_added, str):
+                value_added = [value_added]
+            va = tuple(check_names("value_added", list(value_added), names, what="activity"))
+        cal = _resolve_cal(ses, s, calendar)
+        p = ses.prepared()
+        va_list = ", ".join(_q(a) for a in (va or ()))
+        is_va_sql = "true" if va is None else (f"activity IN ({va_list})" if va else "false")
+        cases = ses.df(_case_sql(p).format(extra=f", sum(CASE WHEN {is_va_sql} THEN cov ELSE 0 END) AS va_cov"))
+        steps = ses.df(f"""
+            SELECT * FROM (SELECT activity, count(*) AS instances,
+                   count(*) FILTER (WHERE pos > 1) AS pred_cnt,
+                   sum(greatest(e_ns - ts, 0) / 1e9) AS proc_sum,
+                   sum(CASE WHEN pos > 1 THEN greatest(ts - cm, 0) / 1e9 ELSE 0 END) AS wait_sum,
+                   sum(CASE WHEN pos > 1 THEN greatest((ts - cm) / 1e9, 0) ELSE 0 END) AS gap_sum,
+                   sum(greatest((e_ns - greatest(ts, coalesce(cm, ts))) / 1e9, 0)) AS cov_sum,
+                   count(DISTINCT resource) AS n_res
+            FROM {p} GROUP BY activity) JOIN ({_distinct_cases(p, "activity", "activity")}) USING (activity)""")
+        # flow order: mean relative position, on the pandas engine's sample of every k-th case
+        k = max(1, len(cases) // 200_000)
+        src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE crank % {k} = 0)"
+        pos = ses.df(f"""SELECT activity, sum(CASE WHEN clen > 1 THEN (pos - 1) / (clen - 1) ELSE 0 END) AS pos_sum,
+                                count(*) AS pos_n FROM {src} GROUP BY activity""")
+        steps = steps.merge(pos, on="activity", how="left").fillna({"pos_sum": 0.0, "pos_n": 0})
+        est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
+    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share)
+
+
+def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
+    from .valuestream import ValueStream, _wip_sweep
+
+    _DAY = 86400.0
+    c0 = cases["s_ns"].to_numpy(dtype=np.int64)
+    c1 = cases["e_ns"].to_numpy(dtype=np.int64)
+    lead = (c1 - c0) / _NS
+    covered = cases["covered"].to_numpy(dtype=float)
+    va_cov = cases["va_cov"].to_numpy(dtype=float)
+    n_cases = len(cases)
+    lead_sum = float(lead.sum())
+    pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
+    t0, t1 = int(c0.min()), int(c1.max())
+    span_s = (t1 - t0) / 1e9
+    throughput = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
+    order = np.argsort(cases["case_id"].to_numpy(dtype=object), kind="stable")
+    wip_mean, wip_max, wip = _wip_sweep(c0[order], c1[order])
+    lead_wall_mean = float(np.mean((c1 - c0) / 1e9))
+    little = wip_mean / (n_cases / span_s * lead_wall_mean) if span_s > 0 and lead_wall_mean > 0 else float("nan")
+    window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
+    available = float(cal.working_seconds(window[0], window[1]))
+    takt = available / n_cases if n_cases else float("nan")
+    st = st.assign(activity=st["activity"].astype(str)).sort_values("activity", kind="stable").reset_index(drop=True)
+    cnt = st["instances"].to_numpy(dtype=np.int64)
+    proc_sum = st["proc_sum"].to_numpy(dtype=float)
+    pred_cnt = st["pred_cnt"].to_numpy(dtype=np.int64)
+    wait_sum = st["wait_sum"].to_numpy(dtype=float)
+    gap_sum = st["gap_sum"].to_numpy(dtype=float)
+    cov_sum = st["cov_sum"].to_numpy(dtype=float)
+    n_res = st["n_res"].to_numpy(dtype=np.int64)
+    is_va = np.ones(len(st), dtype=bool) if va is None else st["activity"].isin(list(va)).to_numpy()
+    work_per_case = proc_sum / max(n_cases, 1)
+    cycle = work_per_case / np.maximum(n_res, 1)
+    steps = pd.DataFrame(
+        {
+            "activity": st["activity"].to_numpy(dtype=object),
+            "instances": cnt,
+            "cases": st["cases"].to_numpy(dtype=np.int64),
+            "processing_mean_s": proc_sum / np.maximum(cnt, 1),
+            "waiting_mean_s": np.where(pred_cnt > 0, wait_sum / np.maximum(pred_cnt, 1), 0.0),
+            "share_of_lead_time": (gap_sum + cov_sum) / lead_sum if lead_sum > 0 else np.nan,
+            "processing_share": cov_sum / lead_sum if lead_sum > 0 else np.nan,
+            "waiting_share": gap_sum / lead_sum if lead_sum > 0 else np.nan,
+            "value_added": is_va,
+            "resources": n_res,
+            "cycle_time_s": cycle,
+            "meets_takt": cycle <= takt,
+            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
+            "_pos": st["pos_sum"].to_numpy(dtype=float) / np.maximum(st["pos_n"].to_numpy(dtype=float), 1),
+        }
+    )
+    steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
+    steps = steps.reset_index(drop=True)
+    return ValueStream(
+        lead_time_mean_s=float(lead.mean()),
+        lead_time_median_s=float(np.median(lead)),
+        lead_time_p90_s=float(np.quantile(lead, 0.9)),
+        processing_time_mean_s=float(covered.mean()),
+        waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
+        value_added_time_mean_s=float(va_cov.mean()),
+        pce=pce,
+        throughput_per_day=float(throughput),
+        takt_time_s=float(takt),
+        wip_mean=float(wip_mean),
+        wip_max=int(wip_max),
+        littles_law_ratio=float(little),
+        n_cases=int(n_cases),
+        start=window[0],
+        end=window[1],
+        time=time,
+        calendar=cal,
+        value_added=va,
+        starts_estimated=est_share,
+        steps=steps,
+        wip=wip,
+    )
+
+
+# --------------------------------------------------------------- bottlenecks
+def bottlenecks(log: Any, *, calendar: Any = None) -> pd.DataFrame:
+    """:func:`leanops.bottlenecks` in DuckDB (see there).
+
+    Row-level values stream from DuckDB in Arrow batches once: each batch adds its counts
+    to the pools' busy coverage and the activities' queue coverage on the time grid (exact
+    integer counts per bin, as the pandas engine's) and to the per-activity sums. Memory
+    holds the grids, not the rows.
+    """
+    s = _check_scan(log, "bottlenecks")
+    if isinstance(calendar, str) and calendar == "pool":
+        raise InputError("bottlenecks: calendar='pool' is only computed by the pandas engine; use engine='pandas'.")
+    with _Session(s) as ses:
+        t = ses.raw()
+        acts = sorted(str(a) for a in ses.df(f"SELECT DISTINCT activity FROM {t}")["activity"])
+        pools, names = _pools(ses, t, acts)
+        pool_names = sorted(set(pools.values()))
+        log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
+        cals = _calendars(calendar, pool_names, log_cal)
+        p = ses.prepared()
+        return _bottleneck_table(ses, p, acts, names, pools, pool_names, cals)
+
+
+def _pools(ses: _Session, t: str, acts: list[str]):
+    from .._pools import resource_pools
+
+    g = ses.df(f"SELECT resource, activity, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource, activity")
+    names = sorted(set(g["resource"].astype(str)))
+    m = np.zeros((len(names), len(acts)), dtype=np.int64)
+    if len(g):
+        ri = pd.Index(names).get_indexer(g["resource"].astype(str))
+        ai = pd.Index(acts).get_indexer(g["activity"].astype(str))
+        np.add.at(m, (ri, ai), g["n"].to_numpy(dtype=np.int64))
+    prof = pd.DataFrame(m, index=pd.Index(names, name="resource"), columns=acts)
+    return resource_pools(None, profile=prof), names
+
+
+def _calendars(calendar, pool_names, log_cal):
+    """A calendar per pool, as ``resources._group_calendars`` (by="pool")."""
+    from collections.abc import Mapping
+
+    from ..calendar import Calendar
+
+    if isinstance(calendar, Calendar):
+        return {n: calendar for n in pool_names}
+    if isinstance(calendar, str):
+        c = Calendar.parse(calendar)
+        return {n: c for n in pool_names}
+    if calendar is None:
+        return {n: log_cal for n in pool_names}
+    if isinstance(calendar, Mapping):
+        given = dict(calendar)
+        return {n: (given[n] if isinstance(given[n], Calendar) else Calendar.parse(given[n])) if n in given else log_cal
+                for n in pool_names}
+    raise InputError(
+        f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
+    )
+
+
+def _case_offsets(ses: _Session, t: str) -> str:
+    """Table ``co``: per case, its rank in case order, the rows and recorded starts before it."""
+    if "co" not in ses.built:
+        ses.sql(f"""
+            CREATE TABLE co AS
+            SELECT case_id, row_number() OVER w - 1 AS crank,
+                   coalesce(sum(n) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS off,
+                   coalesce(sum(ns) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS soff
+            FROM (SELECT case_id, count(*) AS n, count(*) FILTER (WHERE has_start) AS ns FROM {t} GROUP BY case_id)
+            WINDOW w AS (ORDER BY case_id)""")
+        ses.built.add("co")
+    return "co"
+
+
+def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
+    from ..calendar import Calendar
+    from .bottlenecks import _MAX_BINS, _rank_table
+
+    n_act = len(acts)
+    pidx = {q: i for i, q in enumerate(pool_names)}
+    n_pool = len(pool_names)
+    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
+    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
+    n, origin, hi_ns = (int(x) for x in ses.sql(f"SELECT count(*), min(ts), max(e_ns) FROM {p}").fetchone())
+    lo, hi = 0.0, (hi_ns - origin) / 1e9
+    # a typical service time sizes the bins: the median of the positive ones, on the
+    # pandas engine's regular sample of rows (every k-th in the log's order)
+    k = max(1, n // 1_000_000)
+    src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE (off + pos - 1) % {k} = 0)"
+    tq = _quantiles(ses, src, [], "greatest(e_ns - ts, 0) / 1e9", "e_ns > ts")
+    typical = float(tq["q"].iloc[0][0]) if len(tq) and np.isfinite(tq["q"].iloc[0][0]) else 60.0
+    want = (hi - lo) / max(typical / 10.0, 1e-3)
+    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
+    width = max((hi - lo) / n_bins, 1e-9)
+    span_days = (hi - lo) / 86400.0
+
+    ses.sql("CREATE TABLE acode (activity VARCHAR, a INTEGER)")
+    ses.con.executemany("INSERT INTO acode VALUES (?, ?)", [(x, i) for i, x in enumerate(acts)])
+    ses.sql("CREATE TABLE pcode (resource VARCHAR, po INTEGER)")
+    if names:
+        ses.con.executemany("INSERT INTO pcode VALUES (?, ?)", [(r, int(lut[i])) for i, r in enumerate(names)])
+    q = f"""
+        SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns, CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en,
+               pos > 1 AS has_pred, row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep
+        FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)"""
+
+    size_b = n_pool * (n_bins + 1)
+    size_q = n_act * (n_bins + 1)
+    d_busy = np.zeros(size_b, dtype=np.int64)
+    d_queue = np.zeros(size_q, dtype=np.int64)
+    cnt = np.zeros(n_act, dtype=np.int64)
+    firsts = np.zeros(n_act, dtype=np.int64)
+    reps = np.zeros(n_act, dtype=np.int64)
+    wait_sum = np.zeros(n_act)
+    serv_sum = np.zeros(n_act)
+    m = np.zeros(n_act * (n_pool + 1), dtype=np.int64)
+
+    def bins(tt: np.ndarray, group: np.ndarray) -> np.ndarray:
+        x = np.subtract(tt, lo - 0.5 * width)
+        x /= width
+        np.clip(x, 0, n_bins, out=x)
+        kk = x.astype(np.int64)
+        kk += group * (n_bins + 1)
+        return kk
+
+    for b in ses.con.sql(q).to_arrow_reader(_BATCH):
+        a = b.column(0).to_numpy().astype(np.int64)
+        po = b.column(1).to_numpy().astype(np.int64)
+        ts, e, en = (b.column(i).to_numpy() for i in (2, 3, 4))
+        hp = b.column(5).to_numpy(zero_copy_only=False)
+        rep = b.column(6).to_numpy(zero_copy_only=False)
+        start, end, enabled = (ts - origin) / 1e9, (e - origin) / 1e9, (en - origin) / 1e9
+        enabled = np.minimum(enabled, start)
+        wait = start - enabled
+        service = np.maximum(end - start, 0.0)
+        cnt += np.bincount(a, minlength=n_act)
+        firsts += np.bincount(a[~hp], minlength=n_act)
+        reps += np.bincount(a[rep], minlength=n_act)
+        wait_sum += np.bincount(a, weights=wait, minlength=n_act)
+        serv_sum += np.bincount(a, weights=service, minlength=n_act)
+        m += np.bincount(a * (n_pool + 1) + np.where(po >= 0, po, n_pool), minlength=n_act * (n_pool + 1))
+        ok = po >= 0
+        if n_pool and ok.any():
+            d_busy += np.bincount(bins(start[ok], po[ok]), minlength=size_b)
+            d_busy -= np.bincount(bins(end[ok], po[ok]), minlength=size_b)
+        # from the enablement (start - wait, as the pandas engine) to the start; rows
+        # without a wait add an empty interval
+        d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
+        d_queue -= np.bincount(bins(start, a), minlength=size_q)
+
+    def coverage(d: np.ndarray, groups: int) -> np.ndarray:
+        return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+
+    edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
+    work_frac: dict = {}
+    for cal in set(cals.values()):
+        if cal.is_always:
+            work_frac[cal] = np.ones(n_bins)
+        else:
+            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
+            work_frac[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+    util_pool = np.full(n_pool, np.nan)
+    frac = np.zeros((n_pool, n_bins))
+    wf_pool = np.ones((n_pool, n_bins))
+    if n_pool:
+        busy = coverage(d_busy, n_pool)
+        del d_busy
+        for i, name in enumerate(pool_names):
+            wf_pool[i] = work_frac[cals[name]]
+        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
+        avail = size * wf_pool.sum(axis=1)
+        util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
+        frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
+        del busy
+    queue = coverage(d_queue, n_act)
+    del d_queue
+    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
+    queue_mean = wait_sum / max(hi - lo, 1e-9)
+    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
+    growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
+    # queue length over time, averaged into at most 200 periods (for charts)
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = origin + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                                   columns=list(acts))
+    main_pool = np.full(n_act, -1, dtype=np.int64)
+    if n_pool:
+        mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
+        main_pool = np.where(mm.sum(axis=1) > 0, mm.argmax(axis=1), -1)
+    cnum = np.zeros(n_act)
+    cden = np.zeros(n_act)
+    has_pool = main_pool >= 0
+    if has_pool.any():
+        mp = main_pool[has_pool]
+        qq = queue[has_pool]
+        cnum[has_pool] = (qq * frac[mp] * wf_pool[mp]).sum(axis=1)
+        cden[has_pool] = (qq * wf_pool[mp]).sum(axis=1)
+    del queue
+    est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
+    return _rank_table(
+        activities=acts, count=cnt, with_pred=cnt - firsts, wait_sum=wait_sum, service_sum=serv_sum,
+        repeats=reps, cnum=cnum, cden=cden, main_pool=main_pool, util_pool=util_pool, pool_names=pool_names,
+        pool_size=size, queue_mean=queue_mean, queue_max=queue_max, growth=growth,
+        queue_over_time=queue_over_time, starts_estimated=float(est),
+    )
