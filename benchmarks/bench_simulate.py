@@ -252,6 +252,7 @@ def part4() -> None:
             print(f"   {name:<20} {m:<15} {mv:>12.4g} {bv:>12.4g}  {'yes' if better else 'no'}")
         print(f"   {name:<20} (fit {t_fit:.1f}s; model scores are the mean of 3 seeds; "
               f"{next((n for n in model.notes if n.startswith('recency')), 'recency: none')})")
+        print(f"   {name:<20} ({next((n for n in model.notes if n.startswith('routing: ') and '(' in n), 'routing: step by step')})")
     print(f"   model beats the persistence baseline on {wins} of {total} measure-log pairs")
 
 

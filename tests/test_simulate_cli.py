@@ -15,7 +15,7 @@ def test_fit_then_simulate(tmp_path):
     doc = json.loads(res.stdout)
     assert len(doc["activities"]) == 21 and doc["pools"] and doc["output"] == str(model)
     saved = json.loads(model.read_text())
-    assert saved["format"] == "leanops.simulation_model" and saved["version"] == 1
+    assert saved["format"] == "leanops.simulation_model" and saved["version"] == 2
 
     out = tmp_path / "sim.csv"
     res = run_leanops("simulate", model, "--cases", "60", "--replications", "3", "--seed", "4",

@@ -3,6 +3,8 @@ never serves two instances at once, arrival rate, determinism, no case lost, cal
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -198,6 +200,48 @@ def test_members_with_their_own_hours():
     # work pauses outside the member's hours: an instance never runs over its shift's end into off time
     h_end = d["end"].dt.hour + d["end"].dt.minute / 60 + d["end"].dt.second / 3600
     assert h_end[early].between(6, 12).all() and h_end[~early].between(14, 20).all()
+
+
+def _traced(weights: tuple[float, float]) -> SimulationModel:
+    """Unlimited capacity, every case A then B; B waits by an empirical delay of 0..1000 s.
+    The two recorded cases waited at the bottom (rank 0) and the top (rank 1) of that delay."""
+    import dataclasses
+
+    from leanops.simulate.model import Traces, routing_digest
+
+    m = tandem(size_a=1000, size_b=1000, ia=60.0)
+    routing = (Routing(START, (("A", 1.0),)), Routing("A", (("B", 1.0),)), Routing("B", ((END, 1.0),)))
+    acts = (m.activities[0], dataclasses.replace(m.activities[1], delay=Distribution.empirical(np.linspace(0.0, 1000.0, 11))))
+    tr = Traces(variants=(("A", "B"),), cases=(0, 0), weights=weights,
+                fitted=tuple((r.source, routing_digest(r)) for r in routing), ranks=((0.0, 0.0), (0.0, 1.0)))
+    return dataclasses.replace(m, activities=acts, routing=routing, traces=tr)
+
+
+def test_traced_case_waits_at_its_recorded_rank():
+    for weights, expected in (((1.0, 0.0), 0.0), ((0.0, 1.0), 1000.0)):
+        d = run(_traced(weights), cases=200, seed=1).log.df
+        prev_end = d.groupby("case_id", observed=True)["end"].shift()
+        gap = (d["start"] - prev_end).dt.total_seconds().dropna().to_numpy()
+        assert len(gap) == 200
+        assert np.allclose(gap, expected, atol=1e-3), (weights, gap[:5])
+    # both recorded cases equally likely: the simulated waits are the two extremes, about half each
+    d = run(_traced((1.0, 1.0)), cases=400, seed=2).log.df
+    gap = (d["start"] - d.groupby("case_id", observed=True)["end"].shift()).dt.total_seconds().dropna().to_numpy()
+    assert np.all(np.isclose(gap, 0.0, atol=1e-3) | np.isclose(gap, 1000.0, atol=1e-3))
+    assert 160 <= np.isclose(gap, 1000.0, atol=1e-3).sum() <= 240  # binomial(400, 1/2) within 4 sd
+
+
+def test_changed_routing_overrides_the_recorded_routes():
+    import dataclasses
+
+    m = _traced((1.0, 1.0))
+    assert set(run(m, cases=100, seed=1).log.df["activity"]) == {"A", "B"}
+    # a scenario sends every case from A to the end: the recorded routes give way
+    changed = dataclasses.replace(m, routing=(m.routing[0], Routing("A", ((END, 1.0),)), m.routing[2]))
+    d = run(changed, cases=100, seed=1).log.df
+    assert set(d["activity"]) == {"A"} and d["case_id"].nunique() == 100
+    # the traces survive a JSON round trip
+    assert SimulationModel.from_dict(json.loads(m.to_json())) == m
 
 
 def test_summary_intervals_stay_within_the_kpi_range():

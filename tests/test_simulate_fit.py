@@ -191,3 +191,60 @@ def test_priority_class_is_discovered():
     plain = _log(generate(Process(steps=[Step("A", "p", 10)], pools={"p": Pool(1)}, interarrival=14,
                                   attributes={"kind": lambda rng, a: "x" if rng.random() < 0.5 else "y"}), 1500, seed=5).log)
     assert simulate.fit(plain).queue.discipline == "fifo"
+
+
+def _exactly_one(df: pd.DataFrame, a: str, b: str) -> float:
+    has = df.groupby("case_id", observed=True)["activity"].agg(lambda s: (a in set(s)) != (b in set(s)))
+    return float(has.mean())
+
+
+def test_variants_keep_a_hidden_case_type_together():
+    # a case type that the log does not record decides two steps far apart: Check and
+    # Archive happen together or not at all. Step-by-step routing after Review cannot know
+    # whether Check happened; whole recorded routes can.
+    proc = Process(
+        steps=[
+            Step("Intake", "clerks", 5),
+            Step("Check", "clerks", 6, prob=lambda a: 1.0 if a["kind"] == "x" else 0.0),
+            Step("Review", "experts", 8),
+            Step("Archive", "clerks", 4, prob=lambda a: 1.0 if a["kind"] == "x" else 0.0),
+        ],
+        pools={"clerks": Pool(3), "experts": Pool(1)},
+        interarrival=11,
+        attributes={"kind": lambda rng, a: "x" if rng.random() < 0.5 else "y"},
+    )
+    a = generate(proc, N, seed=300)
+    b = generate(proc, N, seed=301)
+    la = _log(a.log.drop(columns=["kind"]))
+    lb = _log(b.log.drop(columns=["kind"]))
+    assert _exactly_one(a.log, "Check", "Archive") == 0.0
+    floor = simulate.compare_logs(lb, la, measures=("ngram_3",))["ngram_3"]
+    out = {}
+    for routing in ("variants", "markov"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # the default ("auto") sees that the step after Review depends on the one before it
+            model = simulate.fit(la, seed=0) if routing == "variants" else simulate.fit(la, seed=0, routing="markov")
+        assert bool(model.traces.variants) == (routing == "variants")
+        # as many cases as the true sample: the 3-gram distance compares counts, not shares
+        sim = simulate.run(model, cases=N, seed=1, start=la.start_time).log
+        out[routing] = (_exactly_one(sim.df, "Check", "Archive"), simulate.compare_logs(lb, sim, measures=("ngram_3",))["ngram_3"])
+    # step-by-step routing splits the type about half the time (P(Check) x P(no Archive) x 2)
+    assert out["markov"][0] > 0.3, out
+    assert out["variants"][0] == 0.0, out
+    assert out["variants"][1] <= 1.5 * floor + 0.01, (out, floor)
+    assert out["variants"][1] < out["markov"][1], out
+
+
+def test_wait_ranks_worked_by_hand():
+    from leanops.simulate.fit import _wait_ranks
+
+    obs = np.array([30.0, 0.0, 10.0, 10.0, 99.0, 1.0])
+    masks = {(0, 1): np.array([True, True, True, True, False, False]),
+             (-2, 2): np.array([False, False, False, False, True, True])}
+    # first transition: sorted 0, 10, 10, 30 -> mid-ranks 1/8, 3/8, 5/8, 7/8; the tied tens share 1/2
+    r = _wait_ranks(obs, masks, np.ones(6))
+    assert np.allclose(r, [0.875, 0.125, 0.5, 0.5, 0.75, 0.25])
+    # weights count as repeated observations: the 0 counting 3 times is 3 of 6
+    r = _wait_ranks(obs, masks, np.array([1.0, 3.0, 1.0, 1.0, 1.0, 1.0]))
+    assert np.allclose(r[:4], [11 / 12, 0.25, 2 / 3, 2 / 3])

@@ -40,9 +40,13 @@ def test_save_load_round_trip(tmp_path):
     p = tmp_path / "m.json"
     m.save(p)
     doc = json.loads(p.read_text())
-    assert doc["format"] == "leanops.simulation_model" and doc["version"] == 1
+    assert doc["format"] == "leanops.simulation_model" and doc["version"] == 2
     back = SimulationModel.load(p)
     assert back == m
+    # a version-1 file (before traces) loads with the defaults
+    doc["version"] = 1
+    doc.pop("traces", None)
+    assert SimulationModel.from_dict(doc) == m
     assert back.pool("clerks").hours == "Mon 08:00-17:00"
     assert "Check" in m.summary() and "amount >= 10000" in m.summary()
     assert list(m.to_frame()["activity"]) == ["Check", "Audit"]
@@ -114,3 +118,23 @@ def test_fit_distribution_picks_the_family_and_falls_back():
     # sampling reproduces the mean
     g = Distribution("gamma", (2.0, 150.0))
     assert abs(g.sample(rng, 100_000).mean() - 300) < 3
+
+
+def test_empirical_quantiles_keep_the_mean_of_a_heavy_tail():
+    from leanops.simulate.distributions import mean_preserving
+
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(5.0, 2.5, 20_000)  # the top 1% holds much of the mean
+    raw = np.quantile(x, np.linspace(0, 1, 101))
+    w = np.r_[0.5, np.ones(99), 0.5]
+    assert (raw * w).sum() / 100 > 1.2 * x.mean()  # plain quantile interpolation overstates it
+    d = Distribution.empirical(x)
+    assert d.mean == pytest.approx(x.mean(), rel=1e-9)
+    assert np.all(np.diff(d.values) >= 0) and d.values[:90] == tuple(raw[:90])  # only the top moves
+    assert d.sample(rng, 400_000).mean() == pytest.approx(x.mean(), rel=0.05)
+    # worked by hand: (0, 1, 2) interpolated has mean (0+1)/4 + (1+2)/4 = 1; to reach 1.5
+    # the maximum rises to 4 ((0+1)/4 + (1+4)/4 = 1.5)
+    assert list(mean_preserving([0.0, 1.0, 2.0], 1.5)) == [0.0, 1.0, 4.0]
+    # to reach 0.5 the top comes down: first the maximum to 1 (mean 0.75), then both
+    # together to 2/3 ((0+2/3)/4 + (2/3+2/3)/4 = 0.5)
+    assert np.allclose(mean_preserving([0.0, 1.0, 2.0], 0.5), [0.0, 2 / 3, 2 / 3])

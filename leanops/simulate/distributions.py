@@ -68,9 +68,16 @@ class Distribution:
 
     @classmethod
     def empirical(cls, data: Any, *, n: int = _N_QUANTILES) -> "Distribution":
+        """Quantiles of ``data``, sampled by linear interpolation, with the data's mean.
+
+        Up to ``n`` observations are kept as they are. Beyond, ``n`` quantiles are kept;
+        interpolating between them misstates the mean of a heavy tail (the last slice
+        runs linearly up to the maximum), so the top of the table is adjusted until the
+        table's mean is the data's (see :func:`mean_preserving`).
+        """
         x = np.sort(np.asarray(data, dtype=float))
         if len(x) > n:
-            x = np.quantile(x, np.linspace(0, 1, n))
+            x = mean_preserving(np.quantile(x, np.linspace(0, 1, n)), float(x.mean()))
         return cls("empirical", (), tuple(float(v) for v in x))
 
     # -- properties ---------------------------------------------------------------------
@@ -167,6 +174,34 @@ class Distribution:
         if lo > 0 or math.isfinite(hi) or k in ("normal", "uniform", "empirical", "fixed"):
             x = np.clip(x, lo, hi)
         return x
+
+
+def mean_preserving(values: Any, target: float) -> np.ndarray:
+    """Sorted quantile values adjusted at the top so that sampling them by linear
+    interpolation has mean ``target``: the highest values come down (never below the
+    one before them) when the table overstates the mean, the maximum goes up when it
+    understates it."""
+    v = np.array(values, dtype=float)
+    k = len(v)
+    if k < 2 or not math.isfinite(target):
+        return v
+    w = np.ones(k)
+    w[0] = w[-1] = 0.5
+    excess = float((v * w).sum() - target * (k - 1))  # in units of sum(weights * values)
+    if excess < 0:
+        v[-1] -= excess / w[-1]
+        return v
+    j = k - 1  # the top block v[j:], all equal, comes down together
+    while excess > 0 and j > 0:
+        w_top = float(w[j:].sum())
+        room = (v[j] - v[j - 1]) * w_top
+        if room >= excess:
+            v[j:] -= excess / w_top
+            break
+        v[j:] = v[j - 1]
+        excess -= room
+        j -= 1
+    return v
 
 
 def fit_distribution(

@@ -232,9 +232,20 @@ def run(
         arr = arrival_times(model.arrivals, t0, r_arr, until=t_until)
         n = len(arr)
 
-    # case attributes: whole rows drawn jointly
+    # whole routes of recent cases (model.traces): one drawn per case, with its attributes
     attrs = model.attributes
-    if attrs.names and attrs.rows:
+    tr = model.traces
+    case_route = None
+    if tr.variants:
+        cw = np.cumsum(np.asarray(tr.weights, dtype=float))
+        tpick = np.minimum(np.searchsorted(cw, r_attr.random(n) * cw[-1], side="right"), len(cw) - 1)
+        case_route = np.asarray(tr.cases, dtype=np.int64)[tpick].tolist()
+    # case attributes: whole rows drawn jointly
+    if attrs.names and attrs.rows and case_route is not None and len(attrs.rows) == len(tr.cases):
+        pick = tpick
+        cols = list(zip(*attrs.rows))
+        attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
+    elif attrs.names and attrs.rows:
         pick = r_attr.integers(0, len(attrs.rows), n)
         cols = list(zip(*attrs.rows))
         attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
@@ -312,6 +323,30 @@ def run(
     for i in range(n_act + 1):
         if routes[i] is None:  # an activity nothing follows: the case ends
             routes[i] = (([1.0 + 1e-12], [-1]), (), {}, None)
+    # a case follows its route while the routing it passes through is as fitted
+    same = [False] * (n_act + 1)
+    variants: list[list[int]] = []
+    if case_route is not None:
+        from .model import routing_digest
+
+        fitted = dict(tr.fitted)
+        for r in model.routing:
+            if fitted.get(r.source) == routing_digest(r):
+                same[n_act if r.source == START else a_index[r.source]] = True
+        for i, a in enumerate(acts):
+            if a.name not in fitted and all(r.source != a.name for r in model.routing):
+                same[i] = True  # nothing followed it then, nothing follows it now
+        variants = [[a_index.get(x, -2) for x in v] + [-1] for v in tr.variants]  # -2: removed by a scenario
+    # waits kept per case (model.traces.ranks): empirical delays read at the case's rank
+    case_rank = None
+    dq: list[Any] = []
+    if case_route is not None and tr.ranks:
+        case_rank = [tr.ranks[k] for k in tpick.tolist()]
+
+        def qtab(dd):
+            return list(dd.values) if dd is not None and dd.kind == "empirical" and len(dd.values) >= 2 else None
+
+        dq = [(qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after}) for a in acts]
 
     prio = None
     if use_prio:
@@ -354,7 +389,14 @@ def run(
         return targets[bisect_right(cum, next(unif))]
 
     def case(ci: int):
-        a = choose(n_act, ci, -1)
+        if case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
+            route = variants[case_route[ci]]
+            rank = case_rank[ci] if case_rank is not None else None
+            a = route[0]
+            pos = 1
+        else:
+            route = rank = None
+            a = choose(n_act, ci, -1)
         prev = -1
         pr = prio[ci] if prio is not None else 0
         while a >= 0:
@@ -372,6 +414,20 @@ def run(
                     wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
                     if wait > 0:
                         yield timeout(wait)
+                elif rank is not None:
+                    # the case waits where the recorded case it follows ranked among waits
+                    qa, qp = dq[a]
+                    if type(delay) is tuple:
+                        dl = delay[1].get(prev, delay[0])
+                        tab = qp.get(prev, qa) if prev in delay[1] else qa
+                    else:
+                        dl, tab = delay, qa
+                    if tab is not None:
+                        x = rank[pos - 1] * (len(tab) - 1)
+                        j = min(int(x), len(tab) - 2)
+                        yield timeout(tab[j] + (tab[j + 1] - tab[j]) * (x - j))
+                    elif dl is not None:
+                        yield timeout(next(dl))
                 elif type(delay) is tuple:
                     dl = delay[1].get(prev, delay[0])
                     if dl is not None:
@@ -423,7 +479,12 @@ def run(
             rs_app(begin)
             re_app(env.now)
             rr_app(m)
-            a = choose(a, ci, before)
+            if route is not None and same[a] and route[pos] != -2:
+                a = route[pos]
+                pos += 1
+            else:
+                route = rank = None
+                a = choose(a, ci, before)
         done[ci] = env.now
 
     arr_list = arr.tolist()

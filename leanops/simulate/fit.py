@@ -13,8 +13,8 @@ from .._validation import check_choice, check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
-from .distributions import Distribution, fit_distribution
-from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel
+from .distributions import Distribution, fit_distribution, mean_preserving
+from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces, routing_digest
 
 __all__ = ["fit"]
 
@@ -30,6 +30,8 @@ def fit(
     per_resource: bool = True,
     recency: float | Literal["auto"] | None = "auto",
     order: Literal[1, 2] = 1,
+    routing: Literal["auto", "markov", "variants"] = "auto",
+    case_waits: bool = True,
     delays: bool = True,
     batches: bool = True,
     priorities: bool = True,
@@ -54,11 +56,23 @@ def fit(
     recency : float, "auto" or None
         Half-life, as a share of the log's time span, for weighting recent cases more in
         the arrival rate, the routing probabilities and the calibrated delays. None weighs
-        all cases equally; "auto" uses 0.25 when the log drifts (the arrival rate in the first
+        all cases equally; "auto" uses 0.1 when the log drifts (the arrival rate in the first
         and second half of the span differs beyond sampling error) and None otherwise.
     order : {1, 2}
         Routing memory: 1 chooses the next activity from the current one; 2 also from
         the one before it, where the data show a clear difference.
+    routing : {"auto", "variants", "markov"}
+        "variants" draws each simulated case's whole route (with its attributes) from the
+        most recent cases, weighted by recency, so loops, rework counts and longer-range
+        dependencies between steps are reproduced; the routing tables are still fitted
+        and take over where a scenario changes the routing. "markov" routes step by step
+        from the tables only. "auto" takes whole routes when the data show that the next
+        step depends on more than the current one (as in ``order=2``), else "markov".
+    case_waits : bool
+        With ``routing="variants"`` and calibrated delays: a simulated case waits where
+        the recorded case whose route it follows ranked among the waits of the same
+        transition, so waits stay correlated within a case as in the log, instead of
+        being drawn independently at each step.
     delays : bool
         Calibrate waiting that resource contention does not explain (a customer who has
         not replied, a batch, a resource busy elsewhere): the model is simulated over the
@@ -101,6 +115,8 @@ def fit(
     if recency is not None and recency != "auto":
         check_positive("recency", recency)
     check_choice("order", order, (1, 2))
+    check_choice("routing", routing, ("auto", "markov", "variants"))
+    routing_mode = routing
     if len(log) == 0:
         raise InputError("log has no activity instances; a simulation model needs at least one case.")
     rng = check_seed(seed)
@@ -137,12 +153,12 @@ def fit(
         cw = np.ones(log.n_cases)
 
     # -- case attributes ------------------------------------------------------------------
+    # the most recent cases (by arrival) describe today's mix best; their attribute rows
+    # and their routes (when routing="variants") are drawn together
+    recent = np.sort(np.argsort(arrival, kind="stable")[-_MAX_ATTR_ROWS:])
     attr_names, attr_frame = _case_attributes(log)
     if attr_names:
-        rows = attr_frame[attr_names]
-        if len(rows) > _MAX_ATTR_ROWS:
-            # most recent cases first: they describe today's mix best
-            rows = rows.iloc[-_MAX_ATTR_ROWS:]
+        rows = attr_frame[attr_names].iloc[recent]
         attr_rows = tuple(tuple(_plain(v) for v in r) for r in rows.itertuples(index=False, name=None))
         attributes = CaseAttributes(tuple(attr_names), attr_rows)
     else:
@@ -257,6 +273,25 @@ def fit(
     routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
                        attr_names if data_aware else [], notes, order)
 
+    if routing_mode == "auto":
+        # whole routes where step-by-step routing misses what the data show: the next step
+        # depends on the one before the current (a second-order G-test with a BIC penalty)
+        probe = _routing(acts, act_code, first, last, case, cw, None, [], [], 2)
+        n_dep = sum(len(r.after) for r in probe)
+        routing_mode = "variants" if n_dep else "markov"
+        notes.append(f"routing: {'whole routes' if n_dep else 'step by step'} "
+                     f"({n_dep} (previous, current) pairs where the next step depends on the previous)")
+    traces = Traces()
+    if routing_mode == "variants":
+        seqs = np.split(act_code, cstarts[1:])
+        keys: dict[tuple[int, ...], int] = {}
+        case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
+        variants = tuple(tuple(acts[x] for x in v) for v in keys)
+        traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
+                        tuple((r.source, routing_digest(r)) for r in routing))
+        notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
+                     "drawn with their attributes; the routing tables serve scenarios that change routing")
+
     # -- arrivals -------------------------------------------------------------------------
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
@@ -287,9 +322,11 @@ def fit(
         queue=queue if queue is not None else Queue(),
         start=log.end_time,
         notes=tuple(notes),
+        traces=traces,
     )
     if delays and log.n_cases >= 2:
-        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case])
+        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
+                                  recent=recent if case_waits else None)
     return model
 
 
@@ -308,7 +345,7 @@ def _weighted_empirical(x: np.ndarray, w: np.ndarray, n: int = 101) -> Distribut
     x, w = x[o], w[o]
     cw = np.cumsum(w)
     cw = (cw - w / 2) / cw[-1]
-    q = np.interp(np.linspace(0, 1, n), cw, x)
+    q = mean_preserving(np.interp(np.linspace(0, 1, n), cw, x), float((x * w).sum() / w.sum()))
     return Distribution("empirical", (), tuple(float(v) for v in q))
 
 
@@ -336,7 +373,8 @@ def _sim_waits(model: SimulationModel, log: EventLog, seed: int, acts: list[str]
 
 def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], act_code: np.ndarray,
                       start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray,
-                      seed: int, weights: np.ndarray, rounds: int = 3, min_pair: int = 20) -> SimulationModel:
+                      seed: int, weights: np.ndarray, rounds: int = 3, min_pair: int = 20,
+                      recent: np.ndarray | None = None) -> SimulationModel:
     """Add delays until simulated mean waits match the observed ones, per transition.
 
     The wait before an activity often depends on what came before it (waiting for a
@@ -422,10 +460,36 @@ def _calibrate_delays(model: SimulationModel, log: EventLog, acts: list[str], ac
     added = sorted({acts[k[1]] for k in shapes if scale[k] > 0})
     if not added:
         return model
+    if current.traces.variants and recent is not None:
+        # each recorded case's rank among the waits of its transitions, so that a case
+        # drawn from the log keeps its waits together (long waiters wait long throughout)
+        ranks = _wait_ranks(obs, masks, weights)
+        per_case = np.split(ranks, np.flatnonzero(np.diff(case)) + 1)
+        current = dataclasses.replace(current, traces=dataclasses.replace(
+            current.traces, ranks=tuple(tuple(round(float(x), 4) for x in per_case[c]) for c in recent)))
     n_pairs = sum(1 for k in shapes if k[0] >= 0 and scale[k] > 0)
     note = (f"delays calibrated for {len(added)} activities whose waits resources do not explain "
             f"({n_pairs} by preceding activity): {', '.join(added[:6])}{' …' if len(added) > 6 else ''}")
     return dataclasses.replace(current, notes=model.notes + (note,))
+
+
+def _wait_ranks(obs: np.ndarray, masks: dict[tuple[int, int], np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Weighted mid-rank (0..1) of each wait among the waits of its transition; ties share one."""
+    out = np.zeros(len(obs))
+    for mm in masks.values():
+        idx = np.flatnonzero(mm)
+        x, w = obs[idx], weights[idx]
+        o = np.argsort(x, kind="stable")
+        xs, ws = x[o], w[o]
+        cw = np.cumsum(ws)
+        mid = (cw - ws / 2) / cw[-1]
+        # ties: the mean position of their block
+        _, inv = np.unique(xs, return_inverse=True)
+        mid = (np.bincount(inv, weights=mid * ws) / np.bincount(inv, weights=ws))[inv]
+        r = np.empty(len(idx))
+        r[o] = mid
+        out[idx] = np.clip(r, 0.0, 1.0)
+    return out
 
 
 def _discover_intervals(ns: np.ndarray, tz: str) -> tuple[tuple[int, int], ...]:
@@ -527,7 +591,7 @@ def _batch_release(start: np.ndarray, enabled: np.ndarray, offset: float, min_n:
 
 
 def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
-    """0.25 if the first and second half of the cases differ clearly, else None."""
+    """0.1 if the first and second half of the cases differ clearly, else None."""
     from scipy import stats
 
     n = len(arrival)
@@ -544,7 +608,7 @@ def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
     # cycle times of a stationary queue are autocorrelated (a busy spell slows many cases
     # in a row), so their test overstates drift: it only informs, the arrival rate decides
     if p_rate < 0.001:
-        return 0.25, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
+        return 0.1, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
     return None, f"no drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
 
 

@@ -1,9 +1,10 @@
 """The simulation model: frozen dataclasses saved as versioned, documented JSON.
 
-JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
+JSON layout (``format: "leanops.simulation_model"``, ``version: 2``; version-1 files,
+which have no ``traces``, load unchanged)::
 
     {
-      "format": "leanops.simulation_model", "version": 1,
+      "format": "leanops.simulation_model", "version": 2,
       "start": "2024-03-01T00:00:00+00:00",      # default first arrival of a simulation
       "arrivals": {"interarrival": DIST,          # in rate-weighted seconds (see Arrivals)
                    "profile": [168 floats],       # relative arrival rate per hour of week, mean 1
@@ -22,8 +23,18 @@ JSON layout (``format: "leanops.simulation_model"``, ``version: 1``)::
                  "calendar": {"intervals": [[28800, 61200], ...], "tz": "UTC"}}],
       "attributes": {"names": ["amount"], "rows": [[1200.0], ...]},  # sampled jointly, per case
       "queue": {"discipline": "fifo" | "priority", "attribute": null, "order": []},
-      "notes": ["what fit discovered or approximated", ...]
+      "notes": ["what fit discovered or approximated", ...],
+      "traces": {"variants": [["Triage", "Review", "Review"], ...],  # optional: whole routes
+                 "cases": [0, 2, ...],            # each recorded case's variant (aligned with attributes.rows when as many)
+                 "weights": [1.0, 0.93, ...],     # each recorded case's chance of being drawn (recency)
+                 "fitted": {"Review": "1a2b3c4d"},  # digest of each source's routing at fit time
+                 "ranks": [[0.0, 0.5, 0.97], ...]}   # optional: each step's wait rank among its transition's waits
     }
+
+With ``traces``, each simulated case draws a recorded case (by weight) and follows its
+route, with its attribute row; where a scenario changed a source's routing (its digest no
+longer matches), the case continues by the routing tables. With ``ranks``, an empirical
+``delay``/``delay_after`` is read at the recorded case's rank instead of drawn afresh.
 
 DIST is ``{"kind": ..., "params": [...], "values": [...], "low": 0, "high": ...}``, see
 :mod:`leanops.simulate.distributions`. Calendar intervals are seconds since Monday 00:00
@@ -48,12 +59,12 @@ from ._calendar import ALWAYS, Intervals, intervals_to_spec, normalize_intervals
 from .distributions import Distribution
 
 __all__ = [
-    "SimulationModel", "Activity", "Pool", "Routing", "Rule", "Arrivals", "CaseAttributes", "Queue",
+    "SimulationModel", "Activity", "Pool", "Routing", "Rule", "Arrivals", "CaseAttributes", "Queue", "Traces",
     "START", "END", "FORMAT", "VERSION",
 ]
 
 FORMAT = "leanops.simulation_model"
-VERSION = 1
+VERSION = 2  # 2: optional "traces" (whole routes sampled per case); version-1 files load unchanged
 START = "__start__"
 END = "__end__"
 _OPS = ("<", ">=", "==", "!=")
@@ -178,6 +189,39 @@ class CaseAttributes:
 
 
 @dataclass(frozen=True)
+class Traces:
+    """Whole routes of recent cases, sampled per case instead of step-by-step routing.
+
+    ``variants`` are the distinct activity sequences; ``cases`` gives each sampled case's
+    variant and ``weights`` its (recency) weight. When ``cases`` has as many entries as the
+    model's attribute rows, row ``k`` of the attributes belongs to case ``k``, so a case's
+    attributes and its route are drawn together (data-aware branching survives).
+    ``fitted`` holds a digest of each source's routing at fit time: a case follows its
+    route while the routing it passes through is unchanged, and continues by the routing
+    tables where a scenario changed them. ``ranks`` (optional, one tuple per entry of
+    ``cases``) keeps each recorded case's waits together: an empirical delay is read at the
+    rank the case's own wait had among the waits of the same transition, so a case that
+    waited long in the log waits long throughout, as it did.
+    """
+
+    variants: tuple[tuple[str, ...], ...] = ()
+    cases: tuple[int, ...] = ()
+    weights: tuple[float, ...] = ()
+    fitted: tuple[tuple[str, str], ...] = ()
+    ranks: tuple[tuple[float, ...], ...] = ()  # per case: each step's wait rank (0..1) among its transition's waits
+
+
+def routing_digest(r: "Routing") -> str:
+    """A stable digest of one source's routing (to tell whether it was changed)."""
+    import zlib
+
+    doc = [r.source, [list(x) for x in r.next],
+           [[u.attribute, u.op, repr(u.value), [list(x) for x in u.next]] for u in r.rules],
+           [[pv, [list(x) for x in t]] for pv, t in r.after]]
+    return format(zlib.crc32(json.dumps(doc, default=repr).encode("utf-8")), "08x")
+
+
+@dataclass(frozen=True)
 class Queue:
     discipline: Literal["fifo", "priority"] = "fifo"
     attribute: str | None = None
@@ -201,6 +245,7 @@ class SimulationModel:
     queue: Queue = Queue()
     start: pd.Timestamp | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    traces: Traces = Traces()
 
     def __post_init__(self) -> None:
         _check(self)
@@ -315,6 +360,10 @@ class SimulationModel:
             "queue": self.queue.discipline,
             "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
             "notes": list(self.notes),
+            **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
+                           **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
+               if self.traces.variants else {}),
         }
 
     def __repr__(self) -> str:
@@ -364,6 +413,10 @@ class SimulationModel:
             "attributes": {"names": list(self.attributes.names), "rows": [list(r) for r in self.attributes.rows]},
             "queue": {"discipline": self.queue.discipline, "attribute": self.queue.attribute, "order": list(self.queue.order)},
             "notes": list(self.notes),
+            **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
+                           "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
+                           **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
+               if self.traces.variants else {}),
         }
 
     def to_json(self) -> str:
@@ -537,10 +590,34 @@ def _from_dict(doc: Any) -> SimulationModel:
         raise _err("start", "an ISO 8601 timestamp", start) from None
     if start_ts is not None and start_ts.tzinfo is None:
         start_ts = start_ts.tz_localize("UTC")
+    tr = _get(doc, "traces", "(top level)", default={}, kind=dict) or {}
+    variants = tuple(tuple(str(a) for a in v) for v in _get(tr, "variants", "traces", default=[], kind=list))
+    cases = _get(tr, "cases", "traces", default=[], kind=list)
+    weights = _get(tr, "weights", "traces", default=[], kind=list)
+    if variants:
+        if not cases or not all(isinstance(c, int) and 0 <= c < len(variants) for c in cases):
+            raise _err("traces.cases", f"variant indices 0..{len(variants) - 1}", cases)
+        if len(weights) != len(cases) or not all(isinstance(x, (int, float)) and x >= 0 for x in weights) or sum(weights) <= 0:
+            raise _err("traces.weights", f"{len(cases)} non-negative numbers, not all zero", weights)
+    known = {a.name for a in acts}
+    for j, v in enumerate(variants):
+        for a in v:
+            if a not in known:
+                raise _err(f"traces.variants[{j}]", "names of the model's activities", a)
+    ranks = _get(tr, "ranks", "traces", default=[], kind=list) or []
+    if ranks:
+        ok = len(ranks) == len(cases) and all(
+            isinstance(r, list) and len(r) == len(variants[c]) and all(isinstance(x, (int, float)) and 0 <= x <= 1 for x in r)
+            for r, c in zip(ranks, cases))
+        if not ok:
+            raise _err("traces.ranks", "one list per case, a number in [0, 1] per step of its variant", ranks)
+    traces = Traces(variants, tuple(cases), tuple(float(x) for x in weights),
+                    tuple((str(k), str(v)) for k, v in (_get(tr, "fitted", "traces", default={}, kind=dict) or {}).items()),
+                    tuple(tuple(float(x) for x in r) for r in ranks))
     return SimulationModel(
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
-        notes=tuple(str(n) for n in doc.get("notes") or ()),
+        notes=tuple(str(n) for n in doc.get("notes") or ()), traces=traces,
     )
 
 

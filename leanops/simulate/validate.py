@@ -9,6 +9,14 @@ The measures come from the ``log-distance-measures`` package (used in Simod's pa
 * ``arrival_emd``: EMD between case-arrival histograms over absolute time (1-hour bins), in hours.
 
 Lower is better for all.
+
+Unfinished cases. A test log cut from a longer log at some instant shows the cases that
+were still running then as cut short: their last instances are missing and their cycle
+times are censored. :func:`validate` therefore sees the simulated log *and* the persistence
+baseline through the same window: only instances completed by the test log's last
+timestamp count (``observe_window=True``, the default). Both the model and the baseline
+start empty at the test's first arrival; neither is told about the work in progress
+carried over from the training period, and neither sees anything after the test ends.
 """
 
 from __future__ import annotations
