@@ -27,17 +27,10 @@ ALWAYS: Intervals = ((0, 604800),)
 
 
 def normalize_intervals(intervals: Sequence[Sequence[float]]) -> Intervals:
-    """Sort, clip to the week and merge touching intervals."""
-    iv = sorted((max(0, int(round(a))), min(604800, int(round(b)))) for a, b in intervals)
-    out: list[list[int]] = []
-    for a, b in iv:
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return tuple((a, b) for a, b in out)
+    """Sort, clip to the week and merge touching intervals (seconds rounded to whole)."""
+    from ..calendar import _merge
+
+    return _merge((round(a), round(b)) for a, b in intervals)
 
 
 def tz_offset(tz: str, at: pd.Timestamp | None = None) -> float:
