@@ -49,4 +49,5 @@ def jsonable(obj: Any) -> Any:
 
 
 def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """The JSON text of ``obj`` (via :func:`jsonable`), pretty-printed by default."""
     return json.dumps(jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)

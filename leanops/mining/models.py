@@ -161,9 +161,11 @@ class ConformanceResult:
     cases: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
+        """The per-case fitness table."""
         return self.cases.copy()
 
     def to_json(self) -> dict[str, Any]:
+        """Fitness, precision and the share of fitting cases as a JSON-ready dict."""
         return {"fitness": self.fitness, "precision": self.precision, "fit_cases_share": self.fit_cases_share}
 
     def __repr__(self) -> str:

@@ -96,9 +96,11 @@ class Cause:
 
     @property
     def condition(self) -> str:
+        """The condition as text, e.g. ``channel = phone``."""
         return f"{self.feature} {self.value}" if self.value[:1] in "<>" else f"{self.feature} = {self.value}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The cause as in ``leanops rca --json`` (feature, value, effect, CI, p-value, ...)."""
         return {
             "rank": self.rank, "feature": self.feature, "value": self.value, "effect": self.effect,
             "effect_unit": self.effect_unit, "ci_low": self.ci_low, "ci_high": self.ci_high,
@@ -158,6 +160,7 @@ class RootCauses:
         return f"<RootCauses of {self.target}: {what}, {self.n_cases:,} cases, {self.n_tested} conditions tested>"
 
     def sentences(self) -> list[str]:
+        """One plain sentence per cause, ready for a report."""
         return [c.sentence for c in self.causes]
 
     def __str__(self) -> str:

@@ -43,9 +43,11 @@ class Rules:
         return f"<Rules for {self.target}: {len(self.table)} rules, {self.n_cases:,} cases>"
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per rule: the conditions, support and effect."""
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
+        """The rules as a JSON-ready dict."""
         return {
             "target": self.target, "unit": self.unit, "baseline": self.baseline, "n_cases": self.n_cases,
             "rules": self.table.to_dict(orient="records"), "reason": self.reason,

@@ -75,6 +75,7 @@ class WaitingCauses:
 
     @property
     def shares(self) -> dict[str, float]:
+        """Per activity, the share of its waiting time that each cause explains."""
         tot = self.totals.get("wait", 0.0)
         return {c: (self.totals[c] / tot if tot > 0 else 0.0) for c in WAITING_CAUSES}
 

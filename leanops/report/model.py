@@ -142,6 +142,7 @@ class Report:
     failed: list[str] = field(default_factory=list)
 
     def section(self, key: str) -> Section | None:
+        """The section with the given key."""
         return next((s for s in self.sections if s.key == key), None)
 
     @property
@@ -150,16 +151,19 @@ class Report:
         return {s.key: s.elapsed_s for s in self.sections}
 
     def to_html(self) -> str:
+        """The report as one self-contained HTML document."""
         from .render import to_html
 
         return to_html(self)
 
     def to_markdown(self) -> str:
+        """The report as Markdown (charts referenced as SVG files)."""
         from .render import to_markdown
 
         return to_markdown(self)
 
     def to_json(self) -> dict[str, Any]:
+        """Every table of the report as a JSON-ready dict, in the commands' shapes."""
         from .render import to_json
 
         return to_json(self)

@@ -60,10 +60,12 @@ class Distribution:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def fixed(cls, value: float) -> "Distribution":
+        """A distribution that always returns ``value``."""
         return cls("fixed", (float(value),))
 
     @classmethod
     def exponential(cls, mean: float) -> "Distribution":
+        """An exponential distribution with the given mean."""
         return cls("exponential", (float(mean),))
 
     @classmethod
@@ -83,6 +85,7 @@ class Distribution:
     # -- properties ---------------------------------------------------------------------
     @property
     def mean(self) -> float:
+        """The distribution's mean."""
         k, p = self.kind, self.params
         if k == "fixed":
             return p[0]
@@ -122,11 +125,13 @@ class Distribution:
         return Distribution(k, params, tuple(v * f for v in self.values), self.low * f, self.high * f, self.note)
 
     def describe(self) -> str:
+        """A short readable description, e.g. ``lognormal(mean 12 min)``."""
         if self.kind == "empirical":
             return f"empirical({len(self.values)} quantiles, mean {self.mean:.4g}s)"
         return f"{self.kind}({', '.join(f'{p:.4g}' for p in self.params)}; mean {self.mean:.4g}s)"
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form used in model files."""
         d: dict[str, Any] = {"kind": self.kind, "params": list(self.params)}
         if self.values:
             d["values"] = list(self.values)
@@ -138,6 +143,7 @@ class Distribution:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Distribution":
+        """Read the JSON form written by :meth:`to_dict`."""
         return cls(
             kind=d["kind"],
             params=tuple(float(v) for v in d.get("params", ())),
@@ -148,6 +154,7 @@ class Distribution:
 
     # -- sampling -----------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draw samples from the distribution with the given numpy Generator."""
         k, p = self.kind, self.params
         if k == "fixed":
             x = np.full(size, p[0])

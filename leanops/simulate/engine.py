@@ -51,6 +51,7 @@ class SimulationResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
+        """The KPIs as a table (one row per KPI)."""
         return pd.DataFrame({"kpi": list(self.kpis), "value": list(self.kpis.values())})
 
     def _repr_html_(self) -> str:
@@ -622,6 +623,7 @@ class Replications:
         return self.first.log
 
     def to_frame(self) -> pd.DataFrame:
+        """Mean and 95% CI per KPI across replications."""
         return pd.DataFrame([{"kpi": k, **v} for k, v in self.kpis.items()])
 
     def _repr_html_(self) -> str:

@@ -253,9 +253,11 @@ class SimulationModel:
     # -- lookups ------------------------------------------------------------------------
     @property
     def activity_names(self) -> list[str]:
+        """The names of the model's activities."""
         return [a.name for a in self.activities]
 
     def activity(self, name: str) -> Activity:
+        """The activity with this name (ModelError with close names if unknown)."""
         for a in self.activities:
             if a.name == name:
                 return a
@@ -265,12 +267,14 @@ class SimulationModel:
         raise AssertionError  # pragma: no cover
 
     def pool(self, name: str) -> Pool:
+        """The resource pool with this name."""
         for p in self.pools:
             if p.name == name:
                 return p
         raise ModelError(f"pool {name!r} is not in the model; pools: {[p.name for p in self.pools]}.")
 
     def pool_of(self, activity: str) -> Pool | None:
+        """The pool that performs this activity, or None when it needs no resource."""
         a = self.activity(activity)
         return None if a.pool is None else self.pool(a.pool)
 
@@ -375,6 +379,7 @@ class SimulationModel:
 
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form of the model (see the module docstring)."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -420,6 +425,7 @@ class SimulationModel:
         }
 
     def to_json(self) -> str:
+        """The model as JSON text."""
         from .._json import jsonable
 
         return json.dumps(jsonable(self.to_dict()), indent=1, ensure_ascii=False, allow_nan=False)
@@ -443,6 +449,7 @@ class SimulationModel:
 
     @classmethod
     def from_dict(cls, doc: Any) -> "SimulationModel":
+        """Check and read the JSON form; ModelError names the first bad field."""
         return _from_dict(doc)
 
 

@@ -61,10 +61,12 @@ class Change:
         return dict(self.args).get(key, default)
 
     def describe(self) -> str:
+        """The change as a readable line."""
         inner = ", ".join(f"{k}: {_short(v)}" for k, v in self.args)
         return f"{self.kind} {{{inner}}}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The change in its YAML structure."""
         return {self.kind: {k: _plain(v) for k, v in self.args}}
 
 
@@ -76,12 +78,15 @@ class Scenario:
     changes: tuple[Change, ...]
 
     def apply(self, model: SimulationModel) -> SimulationModel:
+        """A new model with the scenario's changes applied in order."""
         return apply_scenario(model, self)
 
     def describe(self) -> str:
+        """The scenario's changes as readable lines."""
         return "; ".join(c.describe() for c in self.changes) or "(no change)"
 
     def to_dict(self) -> dict[str, Any]:
+        """The scenario in its YAML structure."""
         return {"name": self.name, "changes": [c.to_dict() for c in self.changes]}
 
 

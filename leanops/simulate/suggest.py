@@ -63,6 +63,7 @@ class Suggestions:
         return self.ranking.copy()
 
     def to_dict(self) -> dict[str, Any]:
+        """The ranked suggestions as a JSON-ready dict."""
         rows = []
         for r in self.ranking.to_dict("records"):
             sc = next(s for s in self.comparison.scenarios if s["name"] == r["name"])
@@ -71,6 +72,7 @@ class Suggestions:
                 "baseline": {"kpis": self.comparison.baseline}, "suggestions": rows}
 
     def table(self) -> str:
+        """The ranked suggestions as a readable text table."""
         base = self.comparison.baseline.get("cycle_time_mean_s", {}).get("mean")
         lines = [f"baseline mean cycle time: {_dur(base)}  ({self.comparison.replications} replications)"]
         for r in self.ranking.itertuples():

@@ -138,6 +138,7 @@ class Validation:
     simulated: EventLog = field(repr=False)
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per measure: the model's distance, the baseline's, and which is closer."""
         rows = []
         for m, v in self.model.items():
             b = self.baseline.get(m) if self.baseline else None
