@@ -78,29 +78,29 @@ def test_features_do_not_mutate_the_log():
 
 def test_targets_by_hand():
     log = hand_log()
-    d = target_values(log, "case_duration").values
+    d = target_values(log, target="case_duration").values
     assert list(d) == [3600.0, 5100.0, 300.0]
-    assert list(target_values(log, "rework").values) == [0.0, 1.0, 0.0]
-    assert list(target_values(log, "sla:1h").values) == [0.0, 1.0, 0.0]  # 60 min is not a breach
-    w = target_values(log, "wait:B").values
+    assert list(target_values(log, target="rework").values) == [0.0, 1.0, 0.0]
+    assert list(target_values(log, target="sla:1h").values) == [0.0, 1.0, 0.0]  # 60 min is not a breach
+    w = target_values(log, target="wait:B").values
     assert w["c1"] == 1200.0  # 09:10 -> 09:30
     assert w["c2"] == 1800.0  # 09:20 -> 09:40 plus 09:50 -> 10:00
     assert np.isnan(w["c3"])  # no B
     s = pd.Series({"c1": 1.0, "c3": 3.0}, name="cost")
-    tv = target_values(log, s)
+    tv = target_values(log, target=s)
     assert tv.name == "cost" and tv.values["c3"] == 3.0 and np.isnan(tv.values["c2"])
 
 
 def test_target_bad_input():
     log = hand_log()
     with pytest.raises(InputError, match="unknown activity 'Bx'.*'A', 'B'"):
-        target_values(log, "wait:Bx")
+        target_values(log, target="wait:Bx")
     with pytest.raises(InputError, match="target must be"):
-        target_values(log, "duration")
+        target_values(log, target="duration")
     with pytest.raises(InputError, match="duration like"):
-        target_values(log, "sla:soon")
+        target_values(log, target="sla:soon")
     with pytest.raises(InputError, match="matches no case id"):
-        target_values(log, pd.Series({"zz": 1.0}))
+        target_values(log, target=pd.Series({"zz": 1.0}))
 
 
 @pytest.mark.parametrize("text,seconds", [("3d", 259200.0), ("1d12h", 129600.0), ("90min", 5400.0),

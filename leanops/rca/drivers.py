@@ -505,7 +505,7 @@ def root_causes(
     check_positive("n_boot", n_boot, integer=True)
     rng = check_seed(seed)
 
-    tgt = target_values(log, target)
+    tgt = target_values(log, target=target)
     yall = tgt.values.to_numpy(dtype=float)
     mask = np.isfinite(yall)
     y = yall[mask]

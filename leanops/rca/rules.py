@@ -169,7 +169,7 @@ def rules(
     check_positive("max_depth", max_depth, integer=True)
     min_support = check_fraction("min_support", min_support, allow_none=False)
     rng = check_seed(seed)
-    tgt: Target = target_values(log, target)
+    tgt: Target = target_values(log, target=target)
     y_all = tgt.values.to_numpy(dtype=float)
     mask = np.isfinite(y_all)
     y = y_all[mask]

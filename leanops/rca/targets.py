@@ -93,14 +93,14 @@ def _case_duration(log: EventLog) -> np.ndarray:
     return (b - a) / 1e9
 
 
-def target_values(log: EventLog, target: str | pd.Series) -> Target:
+def target_values(log: EventLog, *, target: str | pd.Series) -> Target:
     """Resolve ``target`` (see the module documentation) to one value per case.
 
     Examples
     --------
     >>> import leanops
     >>> log = leanops.datasets.load("production")
-    >>> t = target_values(log, "sla:10d")
+    >>> t = target_values(log, target="sla:10d")
     >>> t.kind, round(float(t.values.mean()), 2) == round(float((t.values > 0).mean()), 2)
     ('rate', True)
     """
