@@ -244,10 +244,15 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
             del d
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
-        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
+        # (in place on few buffers: these tables are pools x bins)
+        t = np.minimum(busy, size[:, None])
+        t *= wf_pool
+        busy_work = t.sum(axis=1)
+        del t
         avail = size * wf_pool.sum(axis=1)
         util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
-        frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
+        busy /= np.maximum(size, 1.0)[:, None]
+        frac = np.minimum(busy, 1.0, out=busy)
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
@@ -278,10 +283,16 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     cden = np.zeros(n_act)
     has_pool = main_pool >= 0
     if has_pool.any():
-        mp = main_pool[has_pool]
-        q = queue[has_pool]
-        cnum[has_pool] = (q * frac[mp] * wf_pool[mp]).sum(axis=1)
-        cden[has_pool] = (q * wf_pool[mp]).sum(axis=1)
+        # one activity at a time (row temporaries, not activities x bins ones)
+        t = np.empty(n_bins)
+        for i in np.flatnonzero(has_pool):
+            mp = main_pool[i]
+            np.multiply(queue[i], frac[mp], out=t)
+            t *= wf_pool[mp]
+            cnum[i] = t.sum()
+            np.multiply(queue[i], wf_pool[mp], out=t)
+            cden[i] = t.sum()
+        del t
     del queue
 
     # ---- per activity
