@@ -345,7 +345,18 @@ def _merged_packed(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: in
         key |= buf
         np.maximum(b1, b0, out=buf)  # (an end before the start covers nothing)
         key |= buf
-        key.sort()
+        top = int(codes.max())
+        if 16 <= top < 1 << 15:
+            # group by resource first (a linear radix argsort of int16 codes), then sort
+            # each resource's stretch alone: small sorts that stay in cache; the same
+            # sorted keys as one global sort
+            key = key[np.argsort(codes.astype(np.int16), kind="stable")]
+            bounds = np.searchsorted(key, np.arange(top + 2, dtype=np.int64) << (2 * bits))
+            for s0, s1 in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                if s1 - s0 > 1:
+                    key[s0:s1].sort()
+        else:
+            key.sort()
         l0 = np.right_shift(key, bits, out=buf)
         l1 = key
         l1 &= mask
