@@ -222,15 +222,37 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
-        res_, p0, p1 = _merged_bins(codes, b_start, to_bin(inst.end), n_bins)
-        busy = coverage(lut[res_], n_pool, p0, p1)
-        del res_, p0, p1
+        busy = np.zeros((n_pool, n_bins))
+        packed = _merged_packed(codes, b_start, to_bin(inst.end), n_bins)
+        if packed is not None:
+            a, b, bits = packed
+            # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
+            mask = (1 << bits) - 1
+            base = np.right_shift(a, bits)
+            np.take(lut * (n_bins + 1), base, out=base)
+            a &= mask
+            a += base
+            b &= mask
+            b += base
+            del base
+            size_ = n_pool * (n_bins + 1)
+            d = np.bincount(a, minlength=size_)
+            del a
+            d -= np.bincount(b, minlength=size_)
+            del b
+            busy = np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+            del d
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
-        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
+        # (in place on few buffers: these tables are pools x bins)
+        t = np.minimum(busy, size[:, None])
+        t *= wf_pool
+        busy_work = t.sum(axis=1)
+        del t
         avail = size * wf_pool.sum(axis=1)
         util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
-        frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
+        busy /= np.maximum(size, 1.0)[:, None]
+        frac = np.minimum(busy, 1.0, out=busy)
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
@@ -261,10 +283,16 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     cden = np.zeros(n_act)
     has_pool = main_pool >= 0
     if has_pool.any():
-        mp = main_pool[has_pool]
-        q = queue[has_pool]
-        cnum[has_pool] = (q * frac[mp] * wf_pool[mp]).sum(axis=1)
-        cden[has_pool] = (q * wf_pool[mp]).sum(axis=1)
+        # one activity at a time (row temporaries, not activities x bins ones)
+        t = np.empty(n_bins)
+        for i in np.flatnonzero(has_pool):
+            mp = main_pool[i]
+            np.multiply(queue[i], frac[mp], out=t)
+            t *= wf_pool[mp]
+            cnum[i] = t.sum()
+            np.multiply(queue[i], wf_pool[mp], out=t)
+            cden[i] = t.sum()
+        del t
     del queue
 
     # ---- per activity
@@ -289,37 +317,63 @@ def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int)
     of the exact intervals: the out-of-core engine merges the exact intervals in SQL and
     gets the same counts.
     """
+    packed = _merged_packed(codes, b0, b1, n_bins)
+    if packed is None:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    a, b, bits = packed
+    mask = (1 << bits) - 1
+    return a >> bits, a & mask, b & mask
+
+
+def _merged_packed(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """:func:`_merged_bins` with the pieces packed as ``(code << bits | first bin, code << bits
+    | end bin)``, and ``bits``; None when no row has a resource. Works in place on few
+    buffers (the arrays are as long as the log)."""
     ok = codes >= 0
     if not ok.all():
         codes, b0, b1 = codes[ok], b0[ok], b1[ok]
     if not len(codes):
-        z = np.zeros(0, dtype=np.int64)
-        return z, z, z
+        return None
     bits = int(n_bins).bit_length()
     mask = (1 << bits) - 1
     # each resource on its own stretch of the integer line (code << bits | bin), so that
     # one global sort and one global running maximum act per resource
     if int(codes.max()).bit_length() + 2 * bits <= 62:  # one in-place sort of packed keys
         key = np.left_shift(codes, 2 * bits, dtype=np.int64)
-        key |= np.left_shift(b0, bits)
-        key |= np.maximum(b1, b0)  # (an end before the start covers nothing)
-        key.sort()
-        l0 = key >> bits
+        buf = np.left_shift(b0, bits, dtype=np.int64)
+        key |= buf
+        np.maximum(b1, b0, out=buf)  # (an end before the start covers nothing)
+        key |= buf
+        top = int(codes.max())
+        if 16 <= top < 1 << 15:
+            # group by resource first (a linear radix argsort of int16 codes), then sort
+            # each resource's stretch alone: small sorts that stay in cache; the same
+            # sorted keys as one global sort
+            key = key[np.argsort(codes.astype(np.int16), kind="stable")]
+            bounds = np.searchsorted(key, np.arange(top + 2, dtype=np.int64) << (2 * bits))
+            for s0, s1 in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                if s1 - s0 > 1:
+                    key[s0:s1].sort()
+        else:
+            key.sort()
+        l0 = np.right_shift(key, bits, out=buf)
         l1 = key
         l1 &= mask
-        l1 |= l0 & ~mask
+        tmp = np.bitwise_and(l0, ~mask)
+        l1 |= tmp
     else:
         lift = np.left_shift(codes, bits, dtype=np.int64)
         l0, l1 = lift | b0, lift | np.maximum(b1, b0)
         o = np.lexsort((l1, l0))
         l0, l1 = l0[o], l1[o]
-    reach = np.maximum.accumulate(l1)  # furthest end so far (earlier resources lie below)
-    prev = np.empty_like(reach)
-    prev[0] = -1
-    prev[1:] = reach[:-1]
-    a = np.maximum(l0, prev, out=l0)
-    b = np.maximum(l1, prev, out=l1)
-    return a >> bits, a & mask, b & mask
+        tmp = lift
+    reach = np.maximum.accumulate(l1, out=tmp)  # furthest end so far (earlier resources lie below)
+    # clip each range to begin after the furthest end among the earlier ones (in place:
+    # element i reads reach[i - 1] only)
+    np.maximum(l0[1:], reach[:-1], out=l0[1:])
+    np.maximum(l1[1:], reach[:-1], out=l1[1:])
+    return l0, l1, bits
 
 
 def _rank_table(
