@@ -666,7 +666,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
 
 
 def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
-    from .valuestream import ValueStream, _littles_law, _wip_sweep
+    from .valuestream import ValueStream, _littles_law, _steps_table, _wip_sweep
 
     _DAY = 86400.0
     c0 = cases["s_ns"].to_numpy(dtype=np.int64)
@@ -695,28 +695,12 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
     cov_sum = st["cov_sum"].to_numpy(dtype=float)
     n_res = st["n_res"].to_numpy(dtype=np.int64)
     is_va = np.ones(len(st), dtype=bool) if va is None else st["activity"].isin(list(va)).to_numpy()
-    work_per_case = proc_sum / max(n_cases, 1)
-    cycle = work_per_case / np.maximum(n_res, 1)
-    steps = pd.DataFrame(
-        {
-            "activity": st["activity"].to_numpy(dtype=object),
-            "instances": cnt,
-            "cases": st["cases"].to_numpy(dtype=np.int64),
-            "processing_mean_s": proc_sum / np.maximum(cnt, 1),
-            "waiting_mean_s": np.where(pred_cnt > 0, wait_sum / np.maximum(pred_cnt, 1), 0.0),
-            "share_of_lead_time": (gap_sum + cov_sum) / lead_sum if lead_sum > 0 else np.nan,
-            "processing_share": cov_sum / lead_sum if lead_sum > 0 else np.nan,
-            "waiting_share": gap_sum / lead_sum if lead_sum > 0 else np.nan,
-            "value_added": is_va,
-            "resources": n_res,
-            "cycle_time_s": cycle,
-            "meets_takt": cycle <= takt,
-            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
-            "_pos": st["pos_sum"].to_numpy(dtype=float) / np.maximum(st["pos_n"].to_numpy(dtype=float), 1),
-        }
+    steps = _steps_table(
+        activities=st["activity"].to_numpy(dtype=object), instances=cnt, cases=st["cases"].to_numpy(dtype=np.int64),
+        proc_sum=proc_sum, wait_sum=wait_sum, pred_cnt=pred_cnt, gap_sum=gap_sum, cov_sum=cov_sum, n_res=n_res,
+        is_va=is_va, position=st["pos_sum"].to_numpy(dtype=float) / np.maximum(st["pos_n"].to_numpy(dtype=float), 1),
+        n_cases=n_cases, lead_sum=lead_sum, takt=takt,
     )
-    steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
-    steps = steps.reset_index(drop=True)
     return ValueStream(
         lead_time_mean_s=float(lead.mean()),
         lead_time_median_s=float(np.median(lead)),

@@ -403,30 +403,11 @@ def value_stream(
     prof = profiles(log)
     seen = prof.reindex(columns=list(st.activities), fill_value=0).to_numpy().T
     n_res = (seen > 0).sum(axis=1)
-    servers = np.maximum(n_res, 1)
-    work_per_case = proc_sum / max(n_cases, 1)
-    cycle = work_per_case / servers
-    present = cnt > 0
-    steps = pd.DataFrame(
-        {
-            "activity": np.array(st.activities, dtype=object),
-            "instances": cnt,
-            "cases": n_case_act,
-            "processing_mean_s": proc_sum / np.maximum(cnt, 1),
-            "waiting_mean_s": np.where(pred_cnt > 0, wait_sum / np.maximum(pred_cnt, 1), 0.0),
-            "share_of_lead_time": (gap_sum + cov_sum) / lead_sum if lead_sum > 0 else np.nan,
-            "processing_share": cov_sum / lead_sum if lead_sum > 0 else np.nan,
-            "waiting_share": gap_sum / lead_sum if lead_sum > 0 else np.nan,
-            "value_added": is_va,
-            "resources": n_res,
-            "cycle_time_s": cycle,
-            "meets_takt": cycle <= takt,
-            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
-            "_pos": pos_mean,
-        }
-    )[present]
-    steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
-    steps = steps.reset_index(drop=True)
+    steps = _steps_table(
+        activities=np.array(st.activities, dtype=object), instances=cnt, cases=n_case_act, proc_sum=proc_sum,
+        wait_sum=wait_sum, pred_cnt=pred_cnt, gap_sum=gap_sum, cov_sum=cov_sum, n_res=n_res, is_va=is_va,
+        position=pos_mean, n_cases=n_cases, lead_sum=lead_sum, takt=takt,
+    )
 
     return ValueStream(
         lead_time_mean_s=float(lead.mean()),
@@ -451,3 +432,34 @@ def value_stream(
         steps=steps,
         wip=wip,
     )
+
+
+def _steps_table(
+    *, activities: np.ndarray, instances: np.ndarray, cases: np.ndarray, proc_sum: np.ndarray,
+    wait_sum: np.ndarray, pred_cnt: np.ndarray, gap_sum: np.ndarray, cov_sum: np.ndarray, n_res: np.ndarray,
+    is_va: np.ndarray, position: np.ndarray, n_cases: int, lead_sum: float, takt: float,
+) -> pd.DataFrame:
+    """The value stream's step table from per-activity sums, in flow order (shared by the
+    in-memory and out-of-core engines). Activities with no instance are left out."""
+    work_per_case = proc_sum / max(n_cases, 1)
+    cycle = work_per_case / np.maximum(n_res, 1)
+    steps = pd.DataFrame(
+        {
+            "activity": activities,
+            "instances": instances,
+            "cases": cases,
+            "processing_mean_s": proc_sum / np.maximum(instances, 1),
+            "waiting_mean_s": np.where(pred_cnt > 0, wait_sum / np.maximum(pred_cnt, 1), 0.0),
+            "share_of_lead_time": (gap_sum + cov_sum) / lead_sum if lead_sum > 0 else np.nan,
+            "processing_share": cov_sum / lead_sum if lead_sum > 0 else np.nan,
+            "waiting_share": gap_sum / lead_sum if lead_sum > 0 else np.nan,
+            "value_added": is_va,
+            "resources": n_res,
+            "cycle_time_s": cycle,
+            "meets_takt": cycle <= takt,
+            "resources_needed": work_per_case / takt if takt > 0 else np.nan,
+            "_pos": position,
+        }
+    )[instances > 0]
+    steps = steps.sort_values(["_pos", "instances"], ascending=[True, False], kind="stable").drop(columns="_pos")
+    return steps.reset_index(drop=True)
