@@ -207,13 +207,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
     # share of each bin that is working time, per distinct calendar
     edges_ns = inst.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
-    work_frac: dict[Calendar, np.ndarray] = {}
-    for cal in set(cals.values()):
-        if cal.is_always:
-            work_frac[cal] = np.ones(n_bins)
-        else:
-            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
-            work_frac[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+    work_frac = _work_fractions(cals.values(), edges_ns, width)
 
     # ---- pools: members at work per bin, utilisation
     util_pool = np.full(n_pool, np.nan)
@@ -374,6 +368,18 @@ def _merged_packed(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: in
     np.maximum(l0[1:], reach[:-1], out=l0[1:])
     np.maximum(l1[1:], reach[:-1], out=l1[1:])
     return l0, l1, bits
+
+
+def _work_fractions(cals: Any, edges_ns: np.ndarray, width: float) -> dict[Calendar, np.ndarray]:
+    """Per distinct calendar, the share of each grid bin (edges in ns) that is working time."""
+    out: dict[Calendar, np.ndarray] = {}
+    for cal in set(cals):
+        if cal.is_always:
+            out[cal] = np.ones(len(edges_ns) - 1)
+        else:
+            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
+            out[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+    return out
 
 
 def _rank_table(

@@ -297,14 +297,7 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
     if activities is not None and activities < 1.0:
         counts = log.df["activity"].value_counts(sort=False)
         counts = counts[counts > 0]
-        order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-        total = sum(n for _, n in order)
-        keep, acc = [], 0
-        for a, n in order:
-            if acc >= activities * total - 1e-9 and keep:
-                break
-            keep.append(str(a))
-            acc += n
+        keep = _activities_covering(counts.items(), activities)
     return _discover(log, keep=keep, paths=paths, max_edges=None, activities_share=activities)
 
 
@@ -359,6 +352,20 @@ def _overall_basis(edges: pd.DataFrame) -> str:
     if not kinds:
         return "none"
     return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _activities_covering(counts: Any, share: float) -> list[str]:
+    """The most frequent activities (ties by name) that together cover ``share`` of the
+    instances; ``counts`` is (activity, count) pairs. Always at least one."""
+    order = sorted(((str(a), int(n)) for a, n in counts), key=lambda kv: (-kv[1], kv[0]))
+    total = sum(n for _, n in order)
+    keep, acc = [], 0
+    for a, n in order:
+        if acc >= share * total - 1e-9 and keep:
+            break
+        keep.append(a)
+        acc += n
+    return keep
 
 
 def _base_arrays(log: EventLog):

@@ -214,7 +214,7 @@ def _check_scan(log: Any, name: str) -> LogScan:
 # ------------------------------------------------------------------ discover
 def discover(log: Any, *, activities: float | None = None, paths: float | None = None):
     """:func:`leanops.discover` in DuckDB (see there)."""
-    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _overall_basis, _select_paths
+    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _activities_covering, _overall_basis, _select_paths
 
     s = _check_scan(log, "discover")
     activities = check_fraction("activities", activities)
@@ -226,15 +226,7 @@ def discover(log: Any, *, activities: float | None = None, paths: float | None =
             counts = ses.df(
                 "SELECT activity, count(*) AS n FROM ("
                 + " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files)) + ") GROUP BY activity")
-            order = sorted(zip(counts["activity"], counts["n"].astype(int)), key=lambda kv: (-kv[1], str(kv[0])))
-            total = sum(n for _, n in order)
-            keep, acc = [], 0
-            for a, n in order:
-                if acc >= activities * total - 1e-9 and keep:
-                    break
-                keep.append(str(a))
-                acc += n
-            ses.keep = keep
+            keep = ses.keep = _activities_covering(zip(counts["activity"], counts["n"]), activities)
         if s.split_by_case and len(s.files) > 1:
             parts = _discover_by_partition(ses, s, keep)
         else:
@@ -368,7 +360,7 @@ def _split_q(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _graph_from_parts(parts: dict[str, pd.DataFrame], s: LogScan, *, keep, activities, paths):
     """Build the ProcessGraph from the aggregated tables, in the pandas engine's order."""
-    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _overall_basis, _select_paths
+    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _activities_covering, _overall_basis, _select_paths
 
     nd, ed, en = parts["nodes"], parts["edges"], parts["ends"]
     n_events = int(nd["count"].sum())
@@ -801,7 +793,7 @@ def _case_offsets(ses: _Session, t: str) -> str:
 
 def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     from ..calendar import Calendar
-    from .bottlenecks import _MAX_BINS, _rank_table
+    from .bottlenecks import _MAX_BINS, _rank_table, _work_fractions
 
     n_act = len(acts)
     pidx = {q: i for i, q in enumerate(pool_names)}
@@ -895,13 +887,7 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
 
     edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
-    work_frac: dict = {}
-    for cal in set(cals.values()):
-        if cal.is_always:
-            work_frac[cal] = np.ones(n_bins)
-        else:
-            w = cal.working_clock(edges_ns.view("datetime64[ns]"))
-            work_frac[cal] = np.clip(np.diff(w) / width, 0.0, 1.0)
+    work_frac = _work_fractions(cals.values(), edges_ns, width)
     util_pool = np.full(n_pool, np.nan)
     frac = np.zeros((n_pool, n_bins))
     wf_pool = np.ones((n_pool, n_bins))
