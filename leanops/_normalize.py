@@ -17,7 +17,12 @@ from ._validation import check_choice, check_tz
 from .errors import InputError
 from .log import STRING_DTYPE, EventLog, QualityReport, sort_canonical, to_string_ids, warn_quality
 
-__all__ = ["from_frame", "resolve_columns"]
+__all__ = ["from_frame", "resolve_columns", "LIFECYCLE_MODES"]
+
+#: How lifecycle transitions are read: ``pair`` start with complete events (default),
+#: ``classifier`` makes each event a completion whose activity is the XES classifier
+#: (or activity + lifecycle), ``ignore`` makes each event a completion of its activity.
+LIFECYCLE_MODES = ("pair", "classifier", "ignore")
 
 # Detected names per role, best first, compared after lower-casing and removing every
 # character that is not a letter or digit ("Case ID" == "case_id" == "caseid").
@@ -157,6 +162,7 @@ def from_frame(
     timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
+    lifecycle_column: str | None = None,
     tz: str = "UTC",
     dedupe: bool = False,
     on_negative: Literal["swap", "drop"] = "swap",
@@ -175,6 +181,16 @@ def from_frame(
         (``case_id``, ``case:concept:name``, ``concept:name``, ``start_time``,
         ``time:timestamp``, ``org:resource``, ``lifecycle:transition``, ...).
         An explicit name always wins. ``timestamp`` is an alias of ``end``.
+    lifecycle : {'pair', 'classifier', 'ignore'}, optional
+        How lifecycle transitions are read. ``pair`` (default) pairs start and complete
+        events into instances. ``classifier`` takes every event as a completion whose
+        activity is the XES ``<classifier>`` declared in the file (the first one that
+        includes the activity key), or activity + lifecycle (``"Accepted+In Progress"``)
+        when none is declared: for logs whose transitions are statuses. ``ignore`` takes
+        every event as a completion of its activity and keeps the transition as an
+        attribute. Any other string names the lifecycle column (as in earlier versions).
+    lifecycle_column : str, optional
+        The lifecycle column (``lifecycle:transition`` and similar names are detected).
     tz : str
         Time zone of naive timestamps. Offsets present in the data are honoured.
     dedupe : bool
@@ -206,6 +222,7 @@ def from_frame(
     if timestamp is not None and end is not None and timestamp != end:
         raise InputError(f"end and timestamp are aliases; got two columns {end!r} and {timestamp!r}.")
     end = end if end is not None else timestamp
+    mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
     q.rows_read = q.rows_read or len(df)
     if len(df) == 0:
@@ -214,11 +231,14 @@ def from_frame(
         list(df.columns),
         {"case": case, "activity": activity, "start": start, "end": end, "resource": resource, "lifecycle": lifecycle},
     )
-    used = {v for v in m.values() if v}
+    used = {v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")}
     attrs = [c for c in df.columns if c not in used]
     w = pd.DataFrame(index=pd.RangeIndex(len(df)))
     w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
-    w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
+    if mode == "classifier":
+        w["activity"] = _classified(df, m, q)
+    else:
+        w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
     w["resource"] = (
         to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
     )
@@ -274,7 +294,8 @@ def from_frame(
             strict_problems.append(f"{bad_start} unparsable start times")
 
     rows_used = len(w)
-    if m["lifecycle"]:
+    paired = bool(m["lifecycle"]) and mode == "pair"
+    if paired:
         w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems if strict else None)
 
     neg = (w["start"] > w["end"]).to_numpy()
@@ -290,7 +311,7 @@ def from_frame(
         else:
             q.drop("end_before_start", n_neg)
             w = w.loc[~neg]
-            rows_used -= n_neg * (2 if m["lifecycle"] else 1)
+            rows_used -= n_neg * (2 if paired else 1)
 
     if strict and strict_problems:
         raise InputError(
@@ -298,9 +319,14 @@ def from_frame(
             "Fix the source, or read it with strict=False to repair and count them."
         )
     if len(w) == 0:
+        hint = ""
+        if paired and any(r.startswith("lifecycle:") for r in q.dropped):
+            # Transitions that are statuses ("In Progress", "Resolved") cannot be paired.
+            hint = (" The lifecycle column holds statuses, not start/complete: read it with --lifecycle classifier "
+                    "(lifecycle='classifier': activity + status) or --lifecycle ignore (each event a completion).")
         raise InputError(
             f"no usable rows in the log{' ' + source if source else ''}: every row was dropped "
-            f"({', '.join(f'{n} {r}' for r, n in q.dropped.items())})."
+            f"({', '.join(f'{n} {r}' for r, n in q.dropped.items())}).{hint}"
         )
 
     w = w[["case_id", "activity", "start", "end", "resource", *[c for c in w.columns if c not in ("case_id", "activity", "start", "end", "resource")]]]
@@ -310,7 +336,7 @@ def from_frame(
     if n_dup:
         if dedupe:
             q.drop("duplicate", n_dup)
-            rows_used -= n_dup * (2 if m["lifecycle"] else 1)
+            rows_used -= n_dup * (2 if paired else 1)
             w = w.loc[~dup]
         else:
             q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
@@ -320,9 +346,59 @@ def from_frame(
     w["activity"] = w["activity"].astype("category")
     w = sort_canonical(w)
     mapping = {k2: v for k2, v in zip(("case_id", "activity", "start", "end", "resource", "lifecycle"),
-                                        (m["case"], m["activity"], m["start"], m["end"], m["resource"], m["lifecycle"])) if v}
+                                        (m["case"], m["activity"], m["start"], m["end"], m["resource"],
+                                         m["lifecycle"] if mode != "ignore" else None)) if v}
     warn_quality(q, source)
     return EventLog(w, source=source, mapping=mapping, tz=tz, quality=q, sort=False)
+
+
+def lifecycle_mode(lifecycle: str | None, column: str | None) -> tuple[str, str | None]:
+    """Split the ``lifecycle`` option into (mode, lifecycle column).
+
+    A mode name (``pair``, ``classifier``, ``ignore``) is the mode; any other string is the
+    lifecycle column, read with ``pair`` as before the modes existed.
+    """
+    if lifecycle is None or lifecycle in LIFECYCLE_MODES:
+        return lifecycle or "pair", column
+    if not isinstance(lifecycle, str):
+        check_choice("lifecycle", lifecycle, LIFECYCLE_MODES)
+    if column is not None and column != lifecycle:
+        check_choice("lifecycle", lifecycle, LIFECYCLE_MODES)
+    return "pair", lifecycle
+
+
+def pick_classifier(classifiers: list[tuple[str, list[str]]], activity_key: str) -> tuple[str, list[str]] | None:
+    """The XES classifier that defines activities: the first declared one holding ``activity_key``."""
+    for name, keys in classifiers:
+        if activity_key in keys:
+            return name, keys
+    return None
+
+
+def _classified(df: pd.DataFrame, m: dict[str, str | None], q: QualityReport) -> pd.Series:
+    """Activity labels under ``lifecycle='classifier'``: the parts joined with ``+`` as pm4py
+    does; missing parts are left out ("A" rather than "A+")."""
+    declared = pick_classifier(df.attrs.get("leanops_classifiers", []), "concept:name")
+    alias = {"concept:name": m["activity"], "lifecycle:transition": m["lifecycle"]}
+    if declared is not None:
+        keys = [alias.get(k) or k for k in declared[1]]
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise InputError(
+                f"the XES classifier {declared[0]!r} names attributes {missing} that no event has; "
+                "read with lifecycle='ignore' (--lifecycle ignore) instead."
+            )
+        how = f"the XES classifier {declared[0]!r} ({' + '.join(declared[1])})"
+    else:
+        keys = [k for k in (m["activity"], m["lifecycle"]) if k]
+        how = " + ".join(keys)
+    out: pd.Series | None = None
+    for k in keys:
+        part = df[k].reset_index(drop=True).astype(STRING_DTYPE).str.strip()
+        part = part.where(part != "")
+        out = part if out is None else (out + "+" + part).fillna(out).fillna(part)
+    q.warnings.append(f"lifecycle='classifier': each event is a completion; activities are {how}")
+    return out.astype(STRING_DTYPE)
 
 
 def _pair_lifecycle(

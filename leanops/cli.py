@@ -22,7 +22,7 @@ from .errors import LeanopsError
 
 __all__ = ["main", "cli", "log_options", "load_log", "emit", "atomic_output"]
 
-_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "tz", "sep", "encoding", "dedupe", "strict")
+_MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "lifecycle", "tz", "sep", "encoding", "dedupe", "strict")
 
 
 def log_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,6 +37,9 @@ def _mapping_options(f: Callable[..., Any], *, start_flag: str, start_dest: str)
         click.option(start_flag, start_dest, metavar="COL", help="Start time column (detected by default)."),
         click.option("--end", "--timestamp", "end", metavar="COL", help="End/complete time column (detected by default)."),
         click.option("--resource", metavar="COL", help="Resource column (detected by default)."),
+        click.option("--lifecycle", type=click.Choice(["pair", "classifier", "ignore"]), default="pair", show_default=True,
+                     help="Pair start/complete events; or take each event as a completion, its activity being the "
+                          "XES classifier (activity+lifecycle) or the activity alone."),
         click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
         click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
         click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of a CSV log."),
@@ -569,6 +572,7 @@ def load_source(path: str | None, kwargs: dict[str, Any]) -> tuple[Any, dict[str
     scheduler = kwargs.pop("scheduler", None)
     mapping = pop_mapping(kwargs)
     custom = any(mapping.get(k) for k in ("case", "activity", "start", "end", "resource", "sep", "dedupe", "strict")) \
+        or mapping.get("lifecycle", "pair") != "pair" \
         or mapping.get("tz", "UTC") != "UTC" or mapping.get("encoding", "utf-8").lower() not in ("utf-8", "utf8")
     if engine == "dask" and scheduler is None:
         raise click.UsageError("--engine dask needs --scheduler tcp://host:8786 (start one with 'dask scheduler')")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._normalize import from_frame
+from ._normalize import LIFECYCLE_MODES, from_frame, lifecycle_mode
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path
@@ -41,6 +41,7 @@ def read(
     timestamp: str | None = None,
     resource: str | None = None,
     lifecycle: str | None = None,
+    lifecycle_column: str | None = None,
     tz: str = "UTC",
     format: Format | None = None,
     sep: str | None = None,
@@ -57,11 +58,17 @@ def read(
         A ``.csv``, ``.csv.gz``, ``.parquet`` (or a directory of Parquet partitions),
         ``.xes`` or ``.xes.gz`` file. The format is taken from the name, or sniffed from
         the content when the name does not tell.
-    case, activity, start, end, resource, lifecycle : str, optional
+    case, activity, start, end, resource, lifecycle_column : str, optional
         Source column names. Unnamed ones are detected (``case_id``,
         ``case:concept:name``, ``concept:name``, ``start_time``, ``time:timestamp``,
-        ``org:resource``, ...); an explicit name always wins. ``timestamp`` is an alias
-        of ``end``.
+        ``org:resource``, ``lifecycle:transition``, ...); an explicit name always wins.
+        ``timestamp`` is an alias of ``end``.
+    lifecycle : {'pair', 'classifier', 'ignore'}, optional
+        ``pair`` (default) pairs start and complete events into instances;
+        ``classifier`` makes the activity the XES ``<classifier>`` declared in the file
+        (or activity + lifecycle) and each event a completion, for logs whose
+        transitions are statuses ("In Progress", "Resolved"); ``ignore`` takes each event
+        as a completion. See :func:`leanops.from_frame`.
     tz : str
         Time zone of naive timestamps (default UTC). Offsets in the data are honoured.
     format : {'csv', 'parquet', 'xes'}, optional
@@ -101,6 +108,7 @@ def read(
     if sep is not None and len(sep) != 1:
         raise InputError(f"sep must be one character such as ',' or ';'; got {sep!r}.")
     check_tz(tz)
+    lifecycle_mode(lifecycle, lifecycle_column)  # a bad mode fails before the file is read
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
     if p.is_dir():
@@ -115,7 +123,7 @@ def read(
         fmt = format or _detect_format(p)
     mapping: dict[str, Any] = dict(
         case=case, activity=activity, start=start, end=end, timestamp=timestamp, resource=resource,
-        lifecycle=lifecycle, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
+        lifecycle=lifecycle, lifecycle_column=lifecycle_column, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
     )
     try:
         return _read_as(p, fmt, sep, mapping, encoding)
@@ -129,6 +137,8 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
+        mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
+        mapping["lifecycle"] = mode
         for role, key in _XES_KEYS.items():
             if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
                 mapping[role] = key
@@ -253,7 +263,7 @@ def _read_parquet(p: Path) -> pd.DataFrame:
 _NUMERIC = {"int": "int", "float": "float"}
 _XES_KEYS = {
     "case": "case:concept:name", "activity": "concept:name", "end": "time:timestamp",
-    "resource": "org:resource", "lifecycle": "lifecycle:transition",
+    "resource": "org:resource", "lifecycle_column": "lifecycle:transition",
 }
 
 
@@ -369,11 +379,12 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     cols, kinds = acc.current, acc.kinds
     n = 0
     trace_first = 0
+    classifiers: list[tuple[str, list[str]]] = []
     try:
         fh = _open_text_bytes(p)
         with fh:
             ctx = etree.iterparse(
-                fh, events=("end",), tag=("{*}event", "{*}trace", "event", "trace"),
+                fh, events=("end",), tag=("{*}event", "{*}trace", "event", "trace", "{*}classifier", "classifier"),
                 resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, remove_comments=True,
             )
             for _, elem in ctx:
@@ -412,6 +423,8 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
                     trace_first = n
                     if n - acc.base >= _CHUNK:
                         acc.flush(n)
+                elif tag[-10:] == "classifier":
+                    classifiers.append((elem.get("name") or "", _classifier_keys(elem.get("keys") or "")))
                 else:
                     continue
                 parent = elem.getparent()
@@ -427,7 +440,17 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
         raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
     if n == 0:
         raise InputError(f"{str(p)!r} has no <event> elements; is it an XES event log?")
-    return acc.frame(n), QualityReport(rows_read=n)
+    frame = acc.frame(n)
+    frame.attrs["leanops_classifiers"] = classifiers
+    return frame, QualityReport(rows_read=n)
+
+
+def _classifier_keys(text: str) -> list[str]:
+    """The keys of an XES ``<classifier keys="...">``: whitespace-separated, and keys
+    holding spaces in single quotes (XES 2.0)."""
+    import re
+
+    return [a or b for a, b in re.findall(r"'([^']*)'|(\S+)", text)]
 
 
 # ----------------------------------------------------------------------- write
@@ -647,7 +670,11 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any]) -> EventLog | None
     meta = parquet_metadata(p)
     if not meta or not meta.get("canonical"):
         return None
-    if any(mapping.get(k) is not None for k in ("case", "activity", "start", "end", "timestamp", "resource", "lifecycle")):
+    # A canonical file holds instances already, so the lifecycle mode has nothing left to pair.
+    if any(mapping.get(k) is not None for k in ("case", "activity", "start", "end", "timestamp", "resource",
+                                                "lifecycle_column")):
+        return None
+    if mapping.get("lifecycle") not in (None, *LIFECYCLE_MODES):
         return None
     if mapping.get("dedupe") or mapping.get("strict"):
         return None
