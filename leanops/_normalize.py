@@ -129,6 +129,116 @@ def parse_times(s: pd.Series, tz: str, *, name: str) -> tuple[pd.Series, int]:
     return out, bad
 
 
+_OFFSET_PARTS = re.compile(r"(?:([Zz])|([+-])(\d{2}):?(\d{2})?)$")
+_SAMPLE = 512  # (instant, offset) pairs kept per parsed batch: enough to tell a zone's rules
+
+
+def offset_samples(txt: pd.Series | list[Any], utc: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A regular sample of (UTC instant in ns, UTC offset in minutes) from timestamp text.
+
+    Only values that carry an offset (``Z``, ``+02:00``, ``-0500``) are sampled: they say
+    which local clock the source system wrote. Naive values say nothing.
+    """
+    n = len(utc)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    idx = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE)).astype(np.int64))
+    values = txt.iloc[idx].tolist() if isinstance(txt, pd.Series) else [txt[i] for i in idx]
+    ns = utc.iloc[idx].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    keep_t: list[int] = []
+    keep_o: list[int] = []
+    for v, t in zip(values, ns.tolist()):
+        if not isinstance(v, str) or t == np.iinfo(np.int64).min:
+            continue
+        hit = _OFFSET_PARTS.search(v.strip())
+        if hit is None:
+            continue
+        z, sign, hh, mm = hit.groups()
+        minutes = 0 if z else (int(hh) * 60 + int(mm or 0)) * (-1 if sign == "-" else 1)
+        keep_t.append(t)
+        keep_o.append(minutes)
+    return np.asarray(keep_t, dtype=np.int64), np.asarray(keep_o, dtype=np.int64)
+
+
+# Fixed offsets that are not whole hours, and a zone that has kept each one without DST.
+_FIXED_ZONES = {330: "Asia/Kolkata", 345: "Asia/Kathmandu", 390: "Asia/Yangon", 270: "Asia/Kabul",
+                570: "Australia/Darwin", -570: "Pacific/Marquesas"}
+
+
+def local_zone(t_ns: np.ndarray, off_min: np.ndarray, tz: str, q: QualityReport | None = None) -> str:
+    """The log's local time zone, for hour-of-day and weekday views (storage stays UTC).
+
+    ``tz`` wins when it is not UTC (the user named the zone). Otherwise the offsets written
+    in the data decide: one offset gives that fixed zone (``-05:00`` is ``Etc/GMT+5``);
+    offsets that change with daylight saving give a zone whose rules reproduce every
+    sampled offset at its instant (named in a quality warning, since several zones share
+    rules); offsets no zone reproduces leave the log in UTC.
+    """
+    if tz.upper() != "UTC" or len(off_min) == 0:
+        return tz
+    distinct = np.unique(off_min)
+    if distinct.size == 1:
+        o = int(distinct[0])
+        if o == 0:
+            return "UTC"
+        if o % 60 == 0 and abs(o) <= 14 * 60:
+            return f"Etc/GMT{'-' if o > 0 else '+'}{abs(o) // 60}"  # POSIX names flip the sign
+        if o in _FIXED_ZONES:
+            return _FIXED_ZONES[o]
+    else:
+        found = _zone_with_rules(t_ns, off_min)
+        if found:
+            if q is not None:
+                shown = ", ".join(_fmt_offset(int(o)) for o in distinct)
+                q.warnings.append(
+                    f"local time: the offsets in the data ({shown}) follow the daylight-saving rules of {found}; "
+                    f"hours of day and calendars use that zone (name another with tz=, --tz)"
+                )
+            return found
+    # Offsets no single zone explains (UTC "Z" beside "+02:00", say) do not tell one local
+    # clock: views stay in UTC, the storage zone, rather than guess one.
+    return "UTC"
+
+
+def _end_offsets(df: pd.DataFrame, raw: pd.Series, utc: pd.Series, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled (instant, offset) pairs of the end column, from whichever form it came in."""
+    pre = df.attrs.get("leanops_offsets", {})
+    if key in pre:  # the XES reader sampled the text before parsing it
+        return pre[key]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        if str(raw.dt.tz) == "UTC":
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        sample = raw.dropna().iloc[:: max(1, len(raw) // _SAMPLE)]
+        off = (sample.dt.tz_localize(None) - sample.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds()
+        return sample.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view(np.int64), (off // 60).to_numpy(np.int64)
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        return offset_samples(raw, utc)
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
+def _fmt_offset(minutes: int) -> str:
+    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _zone_with_rules(t_ns: np.ndarray, off_min: np.ndarray) -> str | None:
+    import zoneinfo
+
+    utc = pd.DatetimeIndex(t_ns.view("datetime64[ns]")).tz_localize("UTC")
+    want = off_min * 60_000_000_000
+    naive = utc.tz_localize(None).asi8
+    # Several zones share rules; regions come in a fixed order, so the choice is stable.
+    regions = ("Europe/", "America/", "Asia/", "Australia/", "Africa/", "Pacific/", "Atlantic/", "Indian/")
+    names = [z for r in regions for z in sorted(zoneinfo.available_timezones()) if z.startswith(r)]
+    for name in names:
+        try:
+            got = utc.tz_convert(name).tz_localize(None).asi8 - naive
+        except Exception:  # a zone this tzdata cannot load
+            continue
+        if np.array_equal(got, want):
+            return name
+    return None
+
+
 def _to_datetime(txt: pd.Series, *, utc: bool) -> pd.Series:
     res = pd.to_datetime(txt, format="ISO8601", errors="coerce", utc=utc)
     if res.isna().mean() > 0.5:
@@ -250,6 +360,11 @@ def from_frame(
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
         bad_end = int(end_bad_mask.sum())
+    named = str(end_raw.dt.tz) if isinstance(end_raw.dtype, pd.DatetimeTZDtype) else "UTC"
+    if tz.upper() == "UTC" and named.upper() != "UTC" and "/" in named:
+        local = named  # a tz-aware column (Parquet, pandas) names its zone
+    else:
+        local = local_zone(*_end_offsets(df, end_raw, w["end"], m["end"]), tz, q)
     if m["start"]:
         w["start"], bad_start = parse_times(df[m["start"]].reset_index(drop=True), tz, name=m["start"])
         if m["start"] in pre_bad:
@@ -349,7 +464,7 @@ def from_frame(
                                         (m["case"], m["activity"], m["start"], m["end"], m["resource"],
                                          m["lifecycle"] if mode != "ignore" else None)) if v}
     warn_quality(q, source)
-    return EventLog(w, source=source, mapping=mapping, tz=tz, quality=q, sort=False)
+    return EventLog(w, source=source, mapping=mapping, tz=local, quality=q, sort=False)
 
 
 def lifecycle_mode(lifecycle: str | None, column: str | None) -> tuple[str, str | None]:

@@ -235,7 +235,13 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
             raise not_text  # Arrow keeps bytes that are not valid text as binary columns
         strings = (pa.string(), pa.large_string())
-        return table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
+        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
+        aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+        if aware:
+            # Arrow turned offsets into UTC: read those columns again as text, to learn the
+            # local clock the source wrote (see _normalize.local_zone).
+            frame.attrs["leanops_offsets"] = _csv_offsets(p, sep, encoding, aware, frame)
+        return frame
     data = _read_all_bytes(p)
     try:
         return pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding, low_memory=False)
@@ -248,6 +254,19 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
+
+
+def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.DataFrame) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from ._normalize import offset_samples
+
+    text = pacsv.read_csv(
+        str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
+        convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
+    )
+    return {c: offset_samples(text.column(c).to_pandas(), frame[c]) for c in cols}
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
@@ -287,6 +306,7 @@ class _XesColumns:
         self.filled: dict[str, int] = {}  # events already converted, per column
         self.bad: dict[str, list[np.ndarray]] = {}
         self.bad_example: dict[str, str] = {}
+        self.offsets: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # sampled UTC offsets per date key
         self.base = 0
 
     def flush(self, upto: int) -> None:
@@ -314,10 +334,13 @@ class _XesColumns:
 
     def _convert(self, key: str, kind: str, col: list[Any]) -> Any:
         if kind == "date":
-            from ._normalize import parse_times
+            from ._normalize import offset_samples, parse_times
 
             raw = pd.Series(col, dtype=object)
             parsed, n_bad = parse_times(raw, self.tz, name=key)
+            t, o = offset_samples(raw, parsed)
+            prev = self.offsets.get(key)
+            self.offsets[key] = (t, o) if prev is None else (np.r_[prev[0], t], np.r_[prev[1], o])
             mask = np.zeros(len(col), dtype=bool)
             if n_bad:
                 mask = (raw.notna() & (raw.astype(str).str.strip() != "") & parsed.isna()).to_numpy()
@@ -349,6 +372,7 @@ class _XesColumns:
             else:
                 out[key] = pd.Series([v for c in chunks for v in c], dtype=object)
         frame = pd.DataFrame(out)
+        frame.attrs["leanops_offsets"] = self.offsets
         if unparsable:
             frame.attrs["leanops_unparsable"] = unparsable
         return frame

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import check_choice
 from .errors import DataQualityWarning, InputError
 
 __all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS"]
@@ -117,7 +118,12 @@ class EventLog:
     mapping : dict, optional
         Canonical column -> source column, as mapped at read time.
     tz : str
-        The time zone assumed for naive timestamps in the source.
+        The log's local time zone: the ``tz=`` given when reading (which naive timestamps
+        were read in), else the zone of the UTC offsets written in the data (``-05:00``
+        gives ``Etc/GMT+5``; offsets that follow daylight saving give a zone with those
+        rules), else UTC. Storage is always UTC; hour-of-day and weekday views
+        (calendars, circadian profiles, ``start_hour`` features, arrival profiles) use
+        this zone, through :meth:`local_times`.
     quality : QualityReport, optional
         The data-quality report of the read.
 
@@ -244,6 +250,22 @@ class EventLog:
     @property
     def end_time(self) -> pd.Timestamp | None:
         return self._df["end"].max() if len(self._df) else None
+
+    def local_times(self, col: str = "end") -> pd.Series:
+        """A time column (``start`` or ``end``) on the log's local clock (``log.tz``).
+
+        Use it for anything that derives an hour of day or a weekday: a team working
+        08:00-17:00 at -05:00 shows 08:00-17:00 here, not 13:00-22:00.
+
+        Examples
+        --------
+        >>> import leanops
+        >>> log = leanops.datasets.load("production")
+        >>> log.tz, str(log.local_times("end").dt.tz)
+        ('Europe/Athens', 'Europe/Athens')
+        """
+        check_choice("col", col, ("start", "end"))
+        return self._df[col].dt.tz_convert(self.tz or "UTC")
 
     def sort_time(self) -> pd.Series:
         """Per row, the start time, or the end time where the start is missing."""

@@ -245,4 +245,4 @@ def test_discover_calendar_on_bundled_log_is_valid():
     log = leanops.datasets.load("production")
     cal = discover_calendar(log)
     assert 0 < cal.weekly_hours <= 168
-    assert Calendar.parse(str(cal)) == cal
+    assert Calendar.parse(str(cal), tz=cal.tz) == cal  # the log's local zone (issue 17)
