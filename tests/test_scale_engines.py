@@ -151,7 +151,7 @@ def test_calendar_sample_of_large_logs_is_the_same(logs, monkeypatch):
 
     monkeypatch.setattr(leanops.calendar, "_MAX_SAMPLE", 700)
     log, _, parts = logs("production")
-    log = leanops.EventLog(log.df)  # a fresh log: no calendar cached from the other tests
+    log = leanops.EventLog(log.df, tz=log.tz)  # a fresh log: no calendar cached from the other tests; same local zone
     va, vb = leanops.value_stream(log), leanops.value_stream(parts)
     assert str(va.calendar) == str(vb.calendar)
     assert va.takt_time_s == pytest.approx(vb.takt_time_s, rel=RTOL)

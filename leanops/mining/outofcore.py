@@ -599,8 +599,9 @@ def _log_calendar(ses: _Session, t: str, tz: str):
         flat = counts.ravel()
         flat[g["slot"].to_numpy(dtype=np.int64)] += g["n"].to_numpy(dtype=np.int64)
     else:
-        for batch in ses.con.sql(q).to_arrow_reader(_BATCH):
-            counts += _slot_counts(batch.column(0).to_numpy(), tz)
+        # the sample is bounded (every k-th instant), so it is fetched whole: a streaming
+        # reader left the connection with an unfinished result for the next query
+        counts += _slot_counts(ses.df(q)["x"].to_numpy(dtype=np.int64), tz)
     return _calendar_from_counts(counts, min_share=0.9, tz=tz) or Calendar.always()
 
 
