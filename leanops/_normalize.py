@@ -103,10 +103,13 @@ def parse_times(s: pd.Series, tz: str, *, name: str) -> tuple[pd.Series, int]:
     Naive values are read in ``tz``; values with an offset keep it. Mixed ISO precision
     (``12:14:47.813`` beside ``12:16:37.14``) parses.
     """
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), 0
-    if pd.api.types.is_datetime64_dtype(s.dtype):
-        return _localize(s, tz), 0
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        # Parquet and Arrow hold years pandas' nanoseconds cannot (1600, 3000, 9999):
+        # those are unparsable, like text that does not parse.
+        s, n_out = _in_ns_range(s)
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            return s.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), n_out
+        return _localize(s, tz), n_out
     if pd.api.types.is_numeric_dtype(s.dtype) and not s.isna().all():
         raise InputError(
             f"column {name!r} holds numbers, not timestamps. Map a column of dates with "
@@ -147,9 +150,11 @@ def offset_samples(txt: pd.Series | list[Any], utc: pd.Series) -> tuple[np.ndarr
     ns = utc.iloc[idx].to_numpy(dtype="datetime64[ns]").view(np.int64)
     keep_t: list[int] = []
     keep_o: list[int] = []
+    present = 0
     for v, t in zip(values, ns.tolist()):
         if not isinstance(v, str) or t == np.iinfo(np.int64).min:
             continue
+        present += 1
         hit = _OFFSET_PARTS.search(v.strip())
         if hit is None:
             continue
@@ -157,6 +162,9 @@ def offset_samples(txt: pd.Series | list[Any], utc: pd.Series) -> tuple[np.ndarr
         minutes = 0 if z else (int(hh) * 60 + int(mm or 0)) * (-1 if sign == "-" else 1)
         keep_t.append(t)
         keep_o.append(minutes)
+    if 2 * len(keep_t) < present:
+        # mostly naive times (read in tz=): a few offsets do not make the log's clock
+        keep_t, keep_o = [], []
     return np.asarray(keep_t, dtype=np.int64), np.asarray(keep_o, dtype=np.int64)
 
 
@@ -237,6 +245,22 @@ def _zone_with_rules(t_ns: np.ndarray, off_min: np.ndarray) -> str | None:
         if np.array_equal(got, want):
             return name
     return None
+
+
+def _in_ns_range(s: pd.Series) -> tuple[pd.Series, int]:
+    """``s`` with values outside pandas' nanosecond range (1677-2262) set to NaT, and their count."""
+    unit = s.dtype.unit if isinstance(s.dtype, pd.DatetimeTZDtype) else np.datetime_data(s.dtype)[0]
+    if unit == "ns":
+        return s, 0
+    zone = s.dt.tz if isinstance(s.dtype, pd.DatetimeTZDtype) else None
+    v = (s.dt.tz_convert("UTC").dt.tz_localize(None) if zone is not None else s).to_numpy()
+    lo, hi = np.datetime64(pd.Timestamp.min.ceil("us")), np.datetime64(pd.Timestamp.max.floor("us"))
+    out = ~np.isnat(v) & ((v < lo) | (v > hi))
+    v = np.where(out, np.datetime64("NaT"), v).astype("datetime64[ns]")
+    res = pd.Series(v, index=s.index)
+    if zone is not None:
+        res = res.dt.tz_localize("UTC").dt.tz_convert(zone)
+    return res, int(out.sum())
 
 
 def _to_datetime(txt: pd.Series, *, utc: bool) -> pd.Series:
@@ -608,5 +632,10 @@ def _pair_lifecycle(
         if len(lone):
             strict_problems.append(f"{len(lone)} complete events without a start")
     out = pd.concat([inst, lone], ignore_index=True) if len(lone) else inst.reset_index(drop=True)
+    # File order, so that instances with equal times keep it through the stable sort by
+    # time: a paired instance sits where its start event was, a lone completion where it was.
+    pos = np.r_[sp, np.asarray(lone_complete, dtype=np.int64)]
+    if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
+        out = out.take(np.argsort(pos, kind="stable")).reset_index(drop=True)
     rows_used = 2 * len(inst) + len(lone)
     return out, rows_used

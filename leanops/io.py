@@ -108,6 +108,7 @@ def read(
     if sep is not None and len(sep) != 1:
         raise InputError(f"sep must be one character such as ',' or ';'; got {sep!r}.")
     check_tz(tz)
+    _check_encoding(encoding)
     lifecycle_mode(lifecycle, lifecycle_column)  # a bad mode fails before the file is read
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
@@ -131,6 +132,18 @@ def read(
         if str(p) in str(exc):
             raise
         raise InputError(f"{str(p)!r}: {exc}") from None
+
+
+def _check_encoding(encoding: Any) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise InputError(
+            f"encoding must be a text codec name such as 'utf-8', 'latin-1' or 'cp1252'; got {encoding!r} "
+            "(--encoding, encoding=)."
+        ) from None
 
 
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
@@ -204,6 +217,11 @@ def _check_text(data: bytes, p: Path) -> None:
         raise InputError(f"{str(p)!r} is a binary file, not a CSV/XES log; give a CSV, Parquet or XES export.")
 
 
+#: Cells read as missing by both CSV readers (pandas' defaults): "NA", "None", "null", "nan", ...
+_NA_VALUES = sorted({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
 def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFrame:
     head = _head(p)
     _check_text(head, p)
@@ -227,7 +245,9 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow.csv as pacsv
 
         table = pacsv.read_csv(
-            str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding)
+            str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
+            # the same missing-value markers as the pandas fallback below, in text columns too
+            convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
         )
     except Exception:
         table = None  # the pandas reader below gives the precise error, or reads what Arrow would not
@@ -244,7 +264,8 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         return frame
     data = _read_all_bytes(p)
     try:
-        return pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding, low_memory=False)
+        return pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding, low_memory=False,
+                           keep_default_na=False, na_values=_NA_VALUES)
     except pd.errors.EmptyDataError:
         raise InputError(f"{str(p)!r} has no rows; export the log again.") from None
     except UnicodeDecodeError:

@@ -456,7 +456,8 @@ def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
 
 
 def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
-    """Sort by case, then start (end where start is missing), then end; stable."""
+    """Sort by case, then start (end where start is missing), then end; stable, so rows with
+    equal times keep the order they came in (the file order, for logs read from a file)."""
     if len(d) == 0:
         return d.reset_index(drop=True)
     key = d["start"].fillna(d["end"])
