@@ -395,13 +395,17 @@ def from_frame(
             bad_start = int(pre_bad[m["start"]][0].sum())
     else:
         w["start"], bad_start = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]"), 0
+    extra: dict[str, pd.Series] = {}
     for a in attrs:
         name = a
         if a in ("case_id", "activity", "start", "end", "resource"):
             # An unmapped column that carries a canonical name is kept under another name.
             name = f"src:{a}"
             q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
-        w[name] = df[a].reset_index(drop=True)
+        extra[name] = df[a].reset_index(drop=True)
+    if extra:
+        # all at once: inserting thousands of columns one by one is quadratic
+        w = pd.concat([w, pd.DataFrame(extra, index=w.index)], axis=1)
     if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
         example = bad_example if bad_example is not None else str(end_raw.dropna().iloc[0])[:40]
         raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format.")

@@ -49,6 +49,9 @@ def read(
     dedupe: bool = False,
     on_negative: Literal["swap", "drop"] = "swap",
     strict: bool = False,
+    max_columns: int | None = None,
+    max_attributes: int | None = None,
+    max_gzip_ratio: float | None = None,
 ) -> EventLog:
     """Read an event log file into an :class:`EventLog`.
 
@@ -83,6 +86,17 @@ def read(
         Instances that end before they start are swapped (default) or dropped.
     strict : bool
         Raise :class:`InputError` instead of dropping or repairing anything.
+    max_columns : int, optional
+        Most columns (CSV, Parquet) or distinct attribute keys (XES) a log may have;
+        default 2,000 (environment: ``LEANOPS_MAX_COLUMNS``). Wider files are refused
+        before their rows are read.
+    max_attributes : int, optional
+        Most attributes one XES event may carry; default 1,000
+        (``LEANOPS_MAX_ATTRIBUTES``).
+    max_gzip_ratio : float, optional
+        A gzip file may expand to at most this many times its size (and always to
+        64 MB); default 100 (``LEANOPS_MAX_GZIP_RATIO``). Bundled logs expand 19-43
+        times; a gzip bomb is refused while it is read, before it fills memory.
 
     Returns
     -------
@@ -109,6 +123,7 @@ def read(
         raise InputError(f"sep must be one character such as ',' or ';'; got {sep!r}.")
     check_tz(tz)
     _check_encoding(encoding)
+    limits = _limits(max_columns=max_columns, max_attributes=max_attributes, max_gzip_ratio=max_gzip_ratio)
     lifecycle_mode(lifecycle, lifecycle_column)  # a bad mode fails before the file is read
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Check the path (leanops datasets lists the bundled logs).")
@@ -126,12 +141,84 @@ def read(
         case=case, activity=activity, start=start, end=end, timestamp=timestamp, resource=resource,
         lifecycle=lifecycle, lifecycle_column=lifecycle_column, tz=tz, dedupe=dedupe, on_negative=on_negative, strict=strict, source=str(p),
     )
+    token = _LIMITS.set(limits)
     try:
         return _read_as(p, fmt, sep, mapping, encoding)
     except InputError as exc:
         if str(p) in str(exc):
             raise
         raise InputError(f"{str(p)!r}: {exc}") from None
+    finally:
+        _LIMITS.reset(token)
+
+
+# ---------------------------------------------------------------------- limits
+# Bounds that keep hostile files (a gzip bomb, 50k columns, an event with 100k attributes)
+# from hanging a run or filling memory. Each has a read() option and an environment variable.
+_LIMIT_DEFAULTS = {"max_columns": 2000, "max_attributes": 1000, "max_gzip_ratio": 100.0}
+_LIMIT_ENV = {"max_columns": "LEANOPS_MAX_COLUMNS", "max_attributes": "LEANOPS_MAX_ATTRIBUTES",
+              "max_gzip_ratio": "LEANOPS_MAX_GZIP_RATIO"}
+_GZIP_FLOOR = 64 * 1024 * 1024  # any gzip may expand this far, whatever its ratio
+
+import contextvars  # noqa: E402  (the limits of the read in progress, per thread/task)
+
+_LIMITS: contextvars.ContextVar[dict[str, float]] = contextvars.ContextVar("leanops_read_limits", default=dict(_LIMIT_DEFAULTS))
+
+
+def _limits(**given: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, default in _LIMIT_DEFAULTS.items():
+        v, where = given.get(name), f"{name}="
+        if v is None and os.environ.get(_LIMIT_ENV[name]):
+            v, where = os.environ[_LIMIT_ENV[name]], _LIMIT_ENV[name]
+        if v is None:
+            out[name] = default
+            continue
+        try:
+            num = float(v)
+        except (TypeError, ValueError):
+            num = float("nan")
+        if not num > 0 or isinstance(v, bool):
+            raise InputError(f"{where} must be a positive number such as {default:g}; got {v!r}.")
+        out[name] = num
+    return out
+
+
+def _limit_hint(name: str) -> str:
+    return f"raise the limit with {name}= (Python) or {_LIMIT_ENV[name]} (command line)"
+
+
+def _check_columns(n: int, p: Path) -> None:
+    lim = _LIMITS.get()["max_columns"]
+    if n > lim:
+        raise InputError(f"{str(p)!r} has {n:,} columns, more than the limit of {int(lim):,}; "
+                         f"{_limit_hint('max_columns')}.")
+
+
+class _Bounded(io.RawIOBase):
+    """A decompressing stream that stops with an InputError past ``limit`` bytes."""
+
+    def __init__(self, raw: Any, limit: float, p: Path, packed: int) -> None:
+        self._raw, self._limit, self._p, self._packed, self._n = raw, limit, p, packed, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._raw.readinto(b)
+        self._n += n or 0
+        if self._n > self._limit:
+            ratio = _LIMITS.get()["max_gzip_ratio"]
+            raise InputError(
+                f"{str(self._p)!r} expands to more than {self._limit / 1e6:,.0f} MB, over {ratio:g} times its "
+                f"compressed size of {self._packed / 1e6:,.1f} MB: a gzip bomb, or a log too large to read in memory "
+                f"(convert it to Parquet); {_limit_hint('max_gzip_ratio')}."
+            )
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _check_encoding(encoding: Any) -> None:
@@ -196,15 +283,36 @@ def _detect_format(p: Path) -> str:
 
 
 def _open_text_bytes(p: Path):
+    """The file's bytes, decompressed when it is gzip, within the gzip expansion limit."""
     with open(p, "rb") as fh:
         magic = fh.read(2)
-    return gzip.open(p, "rb") if magic == _GZ_MAGIC else open(p, "rb")
+    if magic != _GZ_MAGIC:
+        return open(p, "rb")
+    packed = p.stat().st_size
+    limit = max(_GZIP_FLOOR, _LIMITS.get()["max_gzip_ratio"] * packed)
+    return io.BufferedReader(_Bounded(gzip.open(p, "rb"), limit, p, packed), 1 << 20)
+
+
+def _first_line(fh: Any, cap: int = 64 << 20) -> bytes:
+    out = bytearray()
+    while len(out) < cap:
+        chunk = fh.read(1 << 20)
+        if not chunk:
+            break
+        cut = chunk.find(b"\n")
+        if cut >= 0:
+            out += chunk[:cut]
+            break
+        out += chunk
+    return bytes(out)
 
 
 def _read_all_bytes(p: Path) -> bytes:
     try:
         with _open_text_bytes(p) as fh:
             return fh.read()
+    except InputError:
+        raise
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
 
@@ -226,6 +334,10 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
     head = _head(p)
     _check_text(head, p)
     first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
+    if len(head) == 65536 and b"\n" not in head:
+        # a header line longer than 64 KB: count its delimiters without decoding it whole
+        with _open_text_bytes(p) as fh:
+            first = _first_line(fh).decode(encoding, errors="replace")
     if sep is None:
         counts = {c: first.count(c) for c in (",", ";", "\t", "|")}
         sep = max(counts, key=lambda c: counts[c])
@@ -234,6 +346,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
                 f"{str(p)!r} does not look like a CSV log: its first line has no delimiter (',', ';', tab or '|'). "
                 "A log needs at least a case, an activity and a timestamp column."
             )
+    _check_columns(first.count(sep) + 1, p)  # an upper bound (quoted delimiters count too), before any row is read
     not_text = InputError(
         f"{str(p)!r} is not {encoding} text; re-save it as UTF-8, or name its encoding "
         "(leanops.read(path, encoding='latin-1'), --encoding latin-1)."
@@ -244,11 +357,14 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(
-            str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
-            # the same missing-value markers as the pandas fallback below, in text columns too
-            convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
-        )
+        with _open_text_bytes(p) as src:
+            table = pacsv.read_csv(
+                src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
+                # the same missing-value markers as the pandas fallback below, in text columns too
+                convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
+            )
+    except InputError:
+        raise
     except Exception:
         table = None  # the pandas reader below gives the precise error, or reads what Arrow would not
     if table is not None:
@@ -283,16 +399,24 @@ def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.Da
 
     from ._normalize import offset_samples
 
-    text = pacsv.read_csv(
-        str(p), parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
-        convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
-    )
+    with _open_text_bytes(p) as src:
+        text = pacsv.read_csv(
+            src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
+            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
+        )
     return {c: offset_samples(text.column(c).to_pandas(), frame[c]) for c in cols}
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
     try:
+        import pyarrow.parquet as pq
+
+        files = _parquet_files(p)
+        if files:
+            _check_columns(len(pq.read_schema(files[0]).names), p)
         return pd.read_parquet(p)
+    except InputError:
+        raise
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable Parquet file ({msg}).") from None
@@ -425,6 +549,7 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     n = 0
     trace_first = 0
     classifiers: list[tuple[str, list[str]]] = []
+    max_attrs, max_cols = _LIMITS.get()["max_attributes"], _LIMITS.get()["max_columns"]
     try:
         fh = _open_text_bytes(p)
         with fh:
@@ -435,6 +560,11 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
             for _, elem in ctx:
                 tag = elem.tag
                 if tag[-5:] == "event":
+                    if len(elem) > max_attrs:
+                        raise InputError(
+                            f"{str(p)!r}: event {n + 1:,} has {len(elem):,} attributes, more than the limit of "
+                            f"{int(max_attrs):,}; {_limit_hint('max_attributes')}."
+                        )
                     i = n - acc.base
                     for child in elem:
                         key = child.get("key")
@@ -444,6 +574,8 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
                         if col is None:
                             col = cols[key] = []
                             kinds[key] = etree.QName(child).localname if isinstance(child.tag, str) else "string"
+                            if len(cols) > max_cols:
+                                _check_columns(len(cols), p)
                         if len(col) < i:
                             col.extend([None] * (i - len(col)))
                         v = child.get("value")
@@ -461,6 +593,8 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
                         if col is None:
                             col = cols[ckey] = []
                             kinds[ckey] = etree.QName(child).localname
+                            if len(cols) > max_cols:
+                                _check_columns(len(cols), p)
                         if len(col) < first_i:
                             col.extend([None] * (first_i - len(col)))
                         v = child.get("value")

@@ -95,3 +95,80 @@ def test_missing_value_markers_agree_in_both_csv_readers(tmp_path, ragged):
     log = quiet_read(p)
     assert log.quality.dropped == {"missing_case": 5}
     assert log.case_ids.tolist() == ["keep"] and len(log) == 2
+
+
+# ----------------------------------------------------------------- limits, in bounded subprocesses
+BOUNDED = r"""
+import resource, runpy, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.argv = ["leanops", *sys.argv[2:]]
+runpy.run_module("leanops", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_bounded(*args, mem_mb: int = 1500):
+    """The CLI in a subprocess whose address space is capped: a blow-up fails, not swaps."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    return subprocess.run([sys.executable, "-c", BOUNDED, str(mem_mb << 20), *map(str, args)],
+                          capture_output=True, text=True, env=cli_env(), timeout=120)
+
+
+def test_csv_gzip_bomb_is_refused_within_memory(tmp_path):
+    import gzip
+
+    p = tmp_path / "bomb.csv.gz"
+    row = b"1,a,2024-01-01T10:00:00\n" * 50_000
+    with gzip.open(p, "wb", compresslevel=9) as fh:
+        fh.write(b"case_id,activity,time\n")
+        for _ in range(70):  # 84 MB of text in well under 1 MB
+            fh.write(row)
+    res = run_bounded("info", p)
+    assert_bad_input(res, "gzip bomb", "max_gzip_ratio")
+
+
+def test_xes_gzip_bomb_is_refused(tmp_path, monkeypatch):
+    import gzip
+
+    import leanops.io
+
+    monkeypatch.setattr(leanops.io, "_GZIP_FLOOR", 1 << 20)  # a small bomb for a quick test
+    p = tmp_path / "bomb.xes.gz"
+    ev = b'<event><string key="concept:name" value="a"/><date key="time:timestamp" value="2024-01-01T10:00:00"/></event>'
+    with gzip.open(p, "wb", compresslevel=9) as fh:
+        fh.write(b'<log><trace><string key="concept:name" value="1"/>' + ev * 40_000 + b"</trace></log>")
+    assert p.stat().st_size * 100 < 4_000_000
+    with pytest.raises(InputError, match="gzip bomb.*max_gzip_ratio"):
+        leanops.read(p)
+    assert len(quiet_read(p, max_gzip_ratio=10_000)) == 40_000  # raising the limit reads it
+
+
+def test_wide_csv_and_many_xes_attributes_are_refused_within_memory(tmp_path):
+    wide = tmp_path / "wide.csv"
+    names = ["case_id", "activity", "time"] + [f"c{i}" for i in range(50_000)]
+    wide.write_text(",".join(names) + "\n" + ",".join(["1", "a", "2024-01-01"] + ["x"] * 50_000) + "\n")
+    assert_bad_input(run_bounded("info", wide), "50,003 columns", "max_columns", "LEANOPS_MAX_COLUMNS")
+    xes = tmp_path / "attrs.xes"
+    xes.write_text('<log><trace><string key="concept:name" value="1"/><event><string key="concept:name" value="a"/>'
+                   '<date key="time:timestamp" value="2024-01-01T10:00:00"/>'
+                   + "".join(f'<string key="k{i}" value="v"/>' for i in range(100_000)) + "</event></trace></log>")
+    assert_bad_input(run_bounded("info", xes), "100,002 attributes", "max_attributes")
+
+
+def test_raised_column_limit_reads_a_wide_log(tmp_path, monkeypatch):
+    n = 3000
+    p = tmp_path / "wide.csv"
+    rows = [",".join(["case_id", "activity", "time"] + [f"a{i}" for i in range(n)])]
+    rows += [",".join([str(c), "x", f"2024-01-0{c + 1}T10:00:00"] + [str(c)] * n) for c in range(3)]
+    p.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="3,003 columns.*max_columns"):
+        leanops.read(p)
+    monkeypatch.setenv("LEANOPS_MAX_COLUMNS", "5000")
+    log = leanops.read(p)
+    assert len(log.attributes) == n and log.df["a2999"].tolist() == [0, 1, 2]
+    with pytest.raises(InputError, match="max_columns= must be a positive number"):
+        leanops.read(p, max_columns=-1)
