@@ -244,10 +244,13 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
                 mapping[role] = key
         return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
-        canonical = _read_canonical_parquet(p, mapping)
+        notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
+        canonical = _read_canonical_parquet(p, mapping, notes)
         if canonical is not None:
             return canonical
         frame = _read_parquet(p)
+        if notes:
+            return from_frame(frame, quality=QualityReport(warnings=notes), **mapping)
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
     return from_frame(frame, **mapping)
@@ -681,11 +684,74 @@ PARQUET_FORMAT_VERSION = 1
 
 
 def _parquet_files(p: Path) -> list[Path]:
-    """The files of a Parquet dataset: its own ``*.parquet`` files and those one level down
-    (Hive-style ``key=value`` folders); deeper trees are not scanned."""
+    """The files of a Parquet dataset: every ``*.parquet`` below the folder, at any depth
+    (Hive-style ``key=value`` folders too), in path order. The in-memory reader and the
+    engines (:func:`leanops.scan`) use this one list, so they read the same rows."""
     if not p.is_dir():
         return [p]
-    return sorted(p.glob("*.parquet")) + sorted(p.glob("*/*.parquet"))
+    return sorted(p.rglob("*.parquet"))
+
+
+def check_partitions(files: list[Path], where: str) -> list[str]:
+    """Check that the files of a partitioned canonical log belong together.
+
+    Raises InputError for a file without leanops metadata among canonical partitions (a
+    foreign file) and for a partition number held by two files (a copy); returns notes
+    for the quality report when partitions are missing or come from different sources.
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    if len(files) < 2:
+        return []
+    seen: dict[Any, Path] = {}
+    foreign: list[Path] = []
+    totals, sources = set(), set()
+    for f in files:
+        try:
+            raw = (pq.read_schema(f).metadata or {}).get(PARQUET_META_KEY)
+            meta = json.loads(raw) if raw is not None else None
+        except Exception:
+            meta = None
+        if not isinstance(meta, dict) or not meta.get("canonical"):
+            foreign.append(f)
+            continue
+        k = meta.get("partition")
+        if k in seen:
+            raise InputError(
+                f"{where}: partition {k} is in two files, {str(seen[k])!r} and {str(f)!r} (a copy?); "
+                "remove one, or convert the log again with --overwrite."
+            )
+        seen[k] = f
+        totals.add(meta.get("partitions"))
+        sources.add(str(meta.get("source")))
+    if seen and foreign:
+        raise InputError(
+            f"{where}: {str(foreign[0])!r} is not a partition of this log (no leanops metadata), beside "
+            f"{len(seen)} that are; move it out of the folder."
+        )
+    notes = []
+    if seen and len(totals) == 1 and None not in totals and next(iter(totals)) != len(seen):
+        notes.append(f"partitions: {len(seen)} of the {next(iter(totals))} written are present; the rest are missing")
+    if len(sources) > 1:
+        notes.append(f"partitions: the files come from {len(sources)} different sources")
+    return notes
+
+
+def meta_quality(meta: dict[str, Any], n: int, where: str) -> QualityReport:
+    """The QualityReport stored in a canonical file's metadata (``n`` rows when absent)."""
+    q = meta.get("quality") or {}
+    try:
+        return QualityReport(
+            rows_read=int(q.get("rows_read", n)), rows_kept=int(q.get("rows_kept", n)),
+            dropped={str(k): int(v) for k, v in dict(q.get("dropped", {})).items()},
+            repaired={str(k): int(v) for k, v in dict(q.get("repaired", {})).items()},
+            warnings=[str(w) for w in list(q.get("warnings", []))],
+        )
+    except (TypeError, ValueError, AttributeError):
+        raise InputError(f"{where}: the leanops metadata of this Parquet file is corrupt (quality report); "
+                         "convert the source log again.") from None
 
 
 def parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -705,9 +771,10 @@ def parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except ValueError:
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _canonical_table(df: pd.DataFrame, meta: dict[str, Any]):
@@ -839,7 +906,7 @@ def convert(
     return out
 
 
-def _read_canonical_parquet(p: Path, mapping: dict[str, Any]) -> EventLog | None:
+def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) -> EventLog | None:
     """Read a leanops-written Parquet file (or directory) without re-mapping columns.
 
     Arrow buffers are shared where pandas can use them as they are (``case_id`` and
@@ -895,13 +962,12 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any]) -> EventLog | None
             codes = act.cat.codes.to_numpy()
             new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
             df["activity"] = pd.Categorical.from_codes(new_codes, categories=cats[order])
-    q = meta.get("quality") or {}
-    quality = QualityReport(
-        rows_read=int(q.get("rows_read", len(df))), rows_kept=int(q.get("rows_kept", len(df))),
-        dropped=dict(q.get("dropped", {})), repaired=dict(q.get("repaired", {})), warnings=list(q.get("warnings", [])),
-    )
+    quality = meta_quality(meta, len(df), str(p))
+    quality.warnings.extend(notes)
     # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
-    return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=meta.get("tz") or "UTC",
+    tz = meta.get("tz") or "UTC"
+    check_tz(tz, f"{str(p)!r}: the time zone in its leanops metadata")
+    return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=tz,
                     quality=quality, sort=len(files) > 1)
 
 

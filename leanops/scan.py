@@ -137,14 +137,15 @@ def scan(path: str | os.PathLike[str]) -> LogScan:
     """
     import pyarrow.parquet as pq
 
-    from .io import check_canonical_schema, parquet_metadata
+    from ._validation import check_tz
+    from .io import _parquet_files, check_canonical_schema, check_partitions, meta_quality, parquet_metadata
 
     if isinstance(path, LogScan):
         return path
     p = Path(path)
     if not p.exists():
         raise InputError(f"file not found: {str(p)!r}. Give a Parquet file or a directory of Parquet partitions.")
-    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    files = _parquet_files(p)
     if not files:
         raise InputError(f"{str(p)!r} holds no *.parquet files; write them with leanops convert LOG {str(p)!r}.")
     n = 0
@@ -163,13 +164,12 @@ def scan(path: str | os.PathLike[str]) -> LogScan:
         elif s.names != schema.names:
             check_canonical_schema(s, str(f))
     meta = parquet_metadata(p) or {}
-    q = meta.get("quality") or {}
-    quality = QualityReport(
-        rows_read=int(q.get("rows_read", n)), rows_kept=int(q.get("rows_kept", n)),
-        dropped=dict(q.get("dropped", {})), repaired=dict(q.get("repaired", {})), warnings=list(q.get("warnings", [])),
-    )
+    quality = meta_quality(meta, n, str(p))
+    quality.warnings.extend(check_partitions(files, str(p)))
+    tz = meta.get("tz") or "UTC"
+    check_tz(tz, f"{str(p)!r}: the time zone in its leanops metadata")
     split = len(files) == 1 or bool(meta.get("split_by_case") and meta.get("partitions") == len(files))
     return LogScan(
         path=p, files=tuple(files), n_events=n, columns=tuple(schema.names) if schema is not None else (),
-        split_by_case=split, quality=quality, tz=meta.get("tz") or "UTC", meta=meta,
+        split_by_case=split, quality=quality, tz=tz, meta=meta,
     )

@@ -172,3 +172,31 @@ def test_raised_column_limit_reads_a_wide_log(tmp_path, monkeypatch):
     assert len(log.attributes) == n and log.df["a2999"].tolist() == [0, 1, 2]
     with pytest.raises(InputError, match="max_columns= must be a positive number"):
         leanops.read(p, max_columns=-1)
+
+
+# ------------------------------------------------------------------- partitioned Parquet folders
+def test_partition_folders_read_the_same_rows_in_memory_and_in_duckdb(tmp_path, leanops_cli):
+    import shutil
+
+    src = leanops.datasets.load("production")
+    out = leanops.convert(src, tmp_path / "parts", partitions=4)
+    deep = out / "year=2024" / "month=01"
+    deep.mkdir(parents=True)
+    shutil.move(out / "part-00003.parquet", deep / "part-00003.parquet")  # two levels down
+    assert leanops.read(out).n_cases == src.n_cases == 225
+    assert leanops.discover(leanops.scan(out)).n_cases == 225
+    # a copy of a partition would count its cases twice: refused, in both readers
+    shutil.copy(out / "part-00001.parquet", deep / "part-00001.parquet")
+    for reader in (leanops.read, leanops.scan):
+        with pytest.raises(InputError, match="partition 1 is in two files"):
+            reader(out)
+    (deep / "part-00001.parquet").unlink()
+    # a missing partition is said in the quality report, with the counts that remain
+    removed = out / "part-00000.parquet"
+    removed.unlink()
+    log = leanops.read(out)
+    assert any("3 of the 4" in w for w in log.quality.warnings)
+    assert any("3 of the 4" in w for w in leanops.scan(out).quality.warnings)
+    # a foreign Parquet file among the partitions
+    src.df.head(3).to_parquet(out / "other.parquet")
+    assert_bad_input(leanops_cli("info", out), "not a partition of this log")
