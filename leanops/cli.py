@@ -40,7 +40,9 @@ def _mapping_options(f: Callable[..., Any], *, start_flag: str, start_dest: str)
         click.option("--lifecycle", type=click.Choice(["pair", "classifier", "ignore"]), default="pair", show_default=True,
                      help="Pair start/complete events; or take each event as a completion, its activity being the "
                           "XES classifier (activity+lifecycle) or the activity alone."),
-        click.option("--tz", default="UTC", show_default=True, help="Time zone of naive timestamps."),
+        click.option("--tz", default="UTC", show_default=True,
+                     help="Time zone of naive timestamps; a zone other than UTC is also the log's local zone "
+                          "for hours of day (by default taken from the offsets in the data)."),
         click.option("--sep", default=None, help="CSV delimiter (detected by default)."),
         click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of a CSV log."),
         click.option("--dedupe", is_flag=True, help="Drop exact duplicate rows (counted in the quality report)."),
