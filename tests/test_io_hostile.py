@@ -200,3 +200,20 @@ def test_partition_folders_read_the_same_rows_in_memory_and_in_duckdb(tmp_path, 
     # a foreign Parquet file among the partitions
     src.df.head(3).to_parquet(out / "other.parquet")
     assert_bad_input(leanops_cli("info", out), "not a partition of this log")
+
+
+def test_parquet_metadata_that_lies_is_one_line_in_memory_and_lazily(tmp_path, leanops_cli):
+    import json
+
+    import pyarrow.parquet as pq
+
+    out = leanops.convert(leanops.datasets.path("production"), tmp_path / "c.parquet")
+    t = pq.read_table(out)
+    meta = json.loads(t.schema.metadata[b"leanops"])
+    for name, change, words in (("quality", {"quality": {"dropped": [1, 2]}}, "corrupt"),
+                                ("zone", {"tz": "Mars/Olympus"}, "Mars/Olympus")):
+        p = tmp_path / f"{name}.parquet"
+        pq.write_table(t.replace_schema_metadata({b"leanops": json.dumps({**meta, **change}).encode()}), p)
+        with pytest.raises(InputError, match=words):
+            leanops.read(p)
+        assert_bad_input(leanops_cli("discover", p, "--json"), words)  # the DuckDB path
