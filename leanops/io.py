@@ -296,6 +296,16 @@ def _open_text_bytes(p: Path):
     return io.BufferedReader(_Bounded(gzip.open(p, "rb"), limit, p, packed), 1 << 20)
 
 
+def _csv_source(p: Path):
+    """What pyarrow reads: the path of a plain file (its native reader), or the bounded
+    decompressing stream of a gzip file."""
+    import contextlib
+
+    with open(p, "rb") as fh:
+        gz = fh.read(2) == _GZ_MAGIC
+    return _open_text_bytes(p) if gz else contextlib.nullcontext(str(p))
+
+
 def _first_line(fh: Any, cap: int = 64 << 20) -> bytes:
     out = bytearray()
     while len(out) < cap:
@@ -360,7 +370,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        with _open_text_bytes(p) as src:
+        with _csv_source(p) as src:
             table = pacsv.read_csv(
                 src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
                 # the same missing-value markers as the pandas fallback below, in text columns too
@@ -402,7 +412,7 @@ def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.Da
 
     from ._normalize import offset_samples
 
-    with _open_text_bytes(p) as src:
+    with _csv_source(p) as src:
         text = pacsv.read_csv(
             src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
             convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
