@@ -384,8 +384,12 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
             raise not_text  # Arrow keeps bytes that are not valid text as binary columns
         strings = (pa.string(), pa.large_string())
-        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None)
         aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+        # self_destruct frees each Arrow column once converted, so the two copies never coexist
+        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
+                                split_blocks=True, self_destruct=True)
+        del table
+        pa.default_memory_pool().release_unused()
         if aware:
             # Arrow turned offsets into UTC: read those columns again as text, to learn the
             # local clock the source wrote (see _normalize.local_zone).
