@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["atomic_path", "register_input", "run_scope", "check_not_input", "neutralise_formulas"]
+__all__ = ["atomic_path", "preflight", "register_input", "run_scope", "check_not_input", "neutralise_formulas"]
 
 _INPUTS: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("leanops_run_inputs", default=None)
 
@@ -80,6 +80,16 @@ def check_not_input(target: str | os.PathLike[str], inputs: Iterable[str | os.Pa
                 f"output {str(t)!r} is the input {str(p)!r} of this run (or holds it); "
                 "refusing to overwrite an input: choose another output path."
             )
+
+
+def _special(target: Path) -> bool:
+    """A path under /dev or /proc (``/dev/stdout`` is a symlink to a pipe or to the file the
+    shell redirected to): written to directly, never replaced by a rename."""
+    try:
+        a = os.path.abspath(target)
+        return a.startswith(("/dev/", "/proc/")) or os.path.realpath(target).startswith(("/dev/", "/proc/"))
+    except (OSError, ValueError):
+        return False
 
 
 def _why(exc: BaseException) -> str:
@@ -138,6 +148,46 @@ def _move_into_place(tmp: Path, target: Path) -> None:
             shutil.rmtree(o, ignore_errors=True) if o.is_dir() else o.unlink(missing_ok=True)
 
 
+def preflight(path: str | os.PathLike[str], *, directory: bool = False, overwrite: bool = True,
+              inputs: Iterable[str | os.PathLike[str] | None] = ()) -> str:
+    """Check an output path before any work is done: the checks of :func:`atomic_path`
+    (input, folder, device, read-only, missing folder). Returns ``'device'`` for a character
+    device or FIFO (written directly), else ``'file'``.
+    """
+    target = Path(path)
+    shown = str(target)
+    check_not_input(target, inputs)
+    if _special(target):
+        if directory:
+            raise InputError(f"output {shown!r} is a device, not a folder; give a folder path.")
+        return "device"
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InputError(f"output {shown!r} cannot be used ({_why(exc)}); choose another output path.") from None
+    if st is not None:
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+            if directory:
+                raise InputError(f"output {shown!r} is a device, not a folder; give a folder path.")
+            return "device"
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            raise InputError(f"output {shown!r} is a device or socket, not a file; give the path of a file to write.")
+        if stat.S_ISDIR(st.st_mode) and not directory:
+            raise InputError(f"output {shown!r} is a folder; give the path of a file to write.")
+        if not overwrite:
+            raise InputError(f"output {shown!r} exists; remove it or pass overwrite=True (CLI: --overwrite).")
+        if stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222:
+            raise InputError(f"output {shown!r} is read-only; make it writable or choose another output path.")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder {str(parent)!r} does not exist; create it first.")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write output {shown!r}: folder {str(parent)!r} is not writable; choose another output path.")
+    return "file"
+
+
 @contextlib.contextmanager
 def atomic_path(
     path: str | os.PathLike[str],
@@ -173,31 +223,13 @@ def atomic_path(
     """
     target = Path(path)
     shown = str(target)
-    check_not_input(target, inputs)
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise InputError(f"output {shown!r} cannot be used ({_why(exc)}); choose another output path.") from None
-    if st is not None:
-        if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-            if directory:
-                raise InputError(f"output {shown!r} is a device, not a folder; give a folder path.")
-            with _to_device(target) as tmp:
-                yield tmp
-            return
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-            raise InputError(f"output {shown!r} is a device or socket, not a file; give the path of a file to write.")
-        if stat.S_ISDIR(st.st_mode) and not directory:
-            raise InputError(f"output {shown!r} is a folder; give the path of a file to write.")
-        if not overwrite:
-            raise InputError(f"output {shown!r} exists; remove it or pass overwrite=True (CLI: --overwrite).")
-        if stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222:
-            raise InputError(f"output {shown!r} is read-only; make it writable or choose another output path.")
+    if preflight(target, directory=directory, overwrite=overwrite, inputs=inputs) == "device":
+        with _to_device(target) as tmp:
+            yield tmp
+        return
+    if target.is_symlink() and target.exists():
+        target = Path(os.path.realpath(target))  # replace the file it points to; the link stays a link
     parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"output folder {str(parent)!r} does not exist; create it first.")
     try:
         if directory:
             tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
