@@ -818,6 +818,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = bool(os.environ.get("LEANOPS_DEBUG"))
     if not debug:
         warnings.simplefilter("ignore")
+        # "Exception ignored in Client.__del__" and the like, printed at exit after a failed
+        # connection, would add a traceback after the one-line error
+        sys.unraisablehook = lambda unraisable: None
     from ._files import run_scope
 
     try:
