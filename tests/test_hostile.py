@@ -210,16 +210,18 @@ def test_yaml_limits_in_python():
 
 @READER
 def test_gzip_bomb_csv(tmp_path):
-    p = hc.gzip_bomb(tmp_path / "bomb.csv.gz", 800 << 20, head=b"case_id,activity,end_time,resource\n")
+    p = hc.gzip_bomb(tmp_path / "bomb.csv.gz", 600 << 20, head=b"case_id,activity,end_time,resource\n")
     assert p.stat().st_size < 5 << 20
-    res = hc.run("info", p, cwd=tmp_path)
-    check(res, inputs=[p], before=hc.digest([p]))
+    before = hc.digest([p])
+    res = hc.run("info", p, cwd=tmp_path, cpu=20)
+    check(res, expect=0 if res.returncode == 0 else 2, inputs=[p], before=before)  # refused, or read within bounds
 
 
 @READER
 def test_wide_csv_and_many_xes_attributes(tmp_path):
-    check(hc.run("info", hc.wide_csv(tmp_path / "wide.csv", 50_000), cwd=tmp_path, cpu=30))
-    check(hc.run("info", hc.xes_many_attributes(tmp_path / "many.xes", 100_000), cwd=tmp_path, cpu=30))
+    for p in (hc.wide_csv(tmp_path / "wide.csv", 50_000), hc.xes_many_attributes(tmp_path / "many.xes", 100_000)):
+        res = hc.run("info", p, cwd=tmp_path, cpu=10)
+        check(res, expect=0 if res.returncode == 0 else 2)  # refused naming the limit, or read within bounds
 
 
 # -- 4. injection into what users open next ---------------------------------------------------
@@ -305,6 +307,7 @@ def test_report_batch_on_a_full_disk(work, tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
 
 
+@READER
 @pytest.mark.parametrize("value", ["1600-01-01T00:00:00", "2300-01-01T00:00:00", "9999-12-31T00:00:00"])
 def test_out_of_range_times_are_counted(tmp_path, value):
     log = hc.write_log(tmp_path / "t.csv", hc.LogSpec(cases=6), times=[value])
@@ -316,14 +319,12 @@ def test_out_of_range_times_are_counted(tmp_path, value):
         check(res)
 
 
-@READER
-@pytest.mark.parametrize("args", [["--encoding", "klingon"], ["--tz", "Klingon/Qonos"]])
+@pytest.mark.parametrize("args", [pytest.param(["--encoding", "klingon"], marks=READER), ["--tz", "Klingon/Qonos"]])
 def test_reader_options(tmp_path, args):
     log = hc.write_log(tmp_path / "l.csv", hc.LogSpec(cases=4))
     check(hc.run("info", log, *args, cwd=tmp_path), inputs=[log], before=hc.digest([log]))
 
 
-@READER
 def test_mixed_naive_and_aware_times(tmp_path):
     log = hc.write_log(tmp_path / "m.csv", hc.LogSpec(cases=6), times=["2024-01-01T10:00:00+02:00"])
     res = hc.run("info", log, "--json", cwd=tmp_path)

@@ -701,6 +701,18 @@ def check_start(ts: Any, where: str = "start") -> pd.Timestamp:
     return t
 
 
+def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Every node reachable from ``start`` along ``edges`` (not ``start`` itself unless on a cycle)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for t in edges.get(stack.pop(), ()):
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return seen
+
+
 def stuck_steps(m: "SimulationModel") -> tuple[list[str], bool]:
     """Activities a case can reach but never leave towards the end, and whether the end is
     reachable from the start at all (routing entries with probability > 0)."""
@@ -709,24 +721,11 @@ def stuck_steps(m: "SimulationModel") -> tuple[list[str], bool]:
     for r in m.routing:
         tabs = [r.next] + [u.next for u in r.rules] + [t for _, t in r.after]
         succ[r.source] = {t for tab in tabs for t, p in tab if p > 0}
-    reach, stack = set(), [START]
-    while stack:
-        s = stack.pop()
-        for t in succ.get(s, ()):
-            if t not in reach:
-                reach.add(t)
-                stack.append(t)
     pred: dict[str, set[str]] = {}
     for s, ts in succ.items():
         for t in ts:
             pred.setdefault(t, set()).add(s)
-    can_end, stack = {END}, [END]
-    while stack:
-        t = stack.pop()
-        for s in pred.get(t, ()):
-            if s not in can_end:
-                can_end.add(s)
-                stack.append(s)
+    reach, can_end = _closure(START, succ), _closure(END, pred) | {END}
     return sorted(a for a in reach if a != END and a not in can_end), END in reach
 
 
