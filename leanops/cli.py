@@ -745,6 +745,8 @@ def _read_text(path: str) -> str:
             return f.read()
     except OSError as exc:
         raise InputError(f"--scenario {path!r} cannot be read ({exc.strerror}); check the path.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--scenario {path!r} is not UTF-8 text; save it as UTF-8 YAML.") from None
 
 
 @contextlib.contextmanager

@@ -201,6 +201,8 @@ def load_scenarios(source: Any) -> list[Scenario]:
                 text = f.read()
         except OSError as exc:
             raise ScenarioError(f"scenario file {path!r} cannot be read ({exc.strerror}); check the path.") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"scenario file {path!r} is not UTF-8 text; save it as UTF-8 YAML.") from None
         default = os.path.splitext(os.path.basename(path))[0]
         return _from_doc(_yaml(text, f"scenario file {path!r}"), default)
     if isinstance(source, str):
