@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 OUT ?= out
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench fuzz clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leanops needs Python >= 3.11; got " + sys.version.split()[0])'
@@ -31,6 +31,12 @@ test: install
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# hostile-input corpus, randomised and longer (not part of make test): FUZZ_CASES, FUZZ_SEED
+FUZZ_CASES ?= 150
+FUZZ_SEED ?= 0
+fuzz: install
+	$(BIN)/python tests/fuzz_hostile.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -38,14 +38,45 @@ def _probe(addr: str, shown: str, timeout: float) -> None:
     if not host or not port:
         raise InputError(f"scheduler address {shown!r} needs a host and a port, e.g. 'tcp://host:8786'.")
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if u.scheme == "tcp":
+                # a Dask scheduler sends its handshake as soon as a connection opens; something
+                # that accepts and never speaks would keep the Client's own handshake waiting forever
+                sock.settimeout(timeout)
+                try:
+                    first = sock.recv(1)
+                except TimeoutError:
+                    raise InputError(
+                        f"no Dask scheduler answered at {shown} within {timeout:g} s (the port accepts connections "
+                        "but says nothing); check the address and port, or wait longer with "
+                        "'tcp://host:port?timeout=SECONDS'."
+                    ) from None
+                if not first:
+                    raise InputError(f"no Dask scheduler answered at {shown} (the connection was closed); "
+                                     "check the address and port.")
     except OSError as exc:
         why = exc.strerror or type(exc).__name__ if not isinstance(exc, TimeoutError) else "timed out"
         raise InputError(
             f"cannot reach the Dask scheduler at {shown} within {timeout:g} s ({why}); "
-            "check the address and that 'dask scheduler' is running there."
+            "check the address and that 'dask scheduler' is running there (wait longer with '?timeout=SECONDS')."
         ) from None
+
+
+def _split_timeout(addr: str, timeout: float) -> tuple[str, float]:
+    """``tcp://host:8786?timeout=30`` -> (``tcp://host:8786``, 30.0): how the command line
+    raises the connection timeout (Dask addresses have no query part of their own)."""
+    base, sep, query = addr.partition("?")
+    if not sep:
+        return addr, timeout
+    key, _, value = query.partition("=")
+    try:
+        t = float(value)
+    except ValueError:
+        t = float("nan")
+    if key != "timeout" or not 0 < t <= 3600:
+        raise InputError(f"scheduler address {addr!r}: the only option is '?timeout=SECONDS' (0-3600); "
+                         "e.g. 'tcp://host:8786?timeout=30'.")
+    return base, t
 
 
 def _import_distributed():
@@ -62,7 +93,8 @@ def connect(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     Parameters
     ----------
     address : str
-        ``tcp://host:8786`` (a bare ``host:port`` is taken as TCP).
+        ``tcp://host:8786`` (a bare ``host:port`` is taken as TCP). A suffix
+        ``?timeout=SECONDS`` overrides ``timeout`` (the command line's way to raise it).
     timeout : float, default 8
         Seconds to wait for the scheduler before giving up.
 
@@ -75,7 +107,7 @@ def connect(address: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     distributed = _import_distributed()
     if not isinstance(address, str) or not address.strip():
         raise InputError(f"scheduler must be an address such as 'tcp://host:8786'; got {address!r}.")
-    addr = address.strip()
+    addr, timeout = _split_timeout(address.strip(), timeout)
     if "://" not in addr:
         addr = "tcp://" + addr
     import logging

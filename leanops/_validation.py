@@ -98,6 +98,8 @@ def check_seed(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, (int, np.integer)):
+        if seed is not None and seed < 0:
+            raise InputError(f"seed must be a whole number >= 0; got {seed}.")
         return np.random.default_rng(seed)
     raise InputError(f"seed must be an int, a numpy Generator or None; got {type(seed).__name__}.")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -20,7 +21,7 @@ import click
 from ._json import dumps
 from .errors import LeanopsError
 
-__all__ = ["main", "cli", "log_options", "load_log", "emit", "atomic_output"]
+__all__ = ["main", "cli", "log_options", "load_log", "emit", "echo", "clean_text", "atomic_output"]
 
 _MAPPING_OPTIONS = ("case", "activity", "start", "end", "resource", "lifecycle", "tz", "sep", "encoding", "dedupe", "strict")
 
@@ -61,21 +62,55 @@ def pop_mapping(kwargs: dict[str, Any]) -> dict[str, Any]:
 def load_log(path: str | None, mapping: dict[str, Any]):
     """Read LOG with the mapping options, or the bundled demo log when LOG is omitted."""
     from . import datasets
+    from ._files import register_input
     from .io import read
 
+    register_input(path)  # the run's outputs must never replace it (leanops._files)
     return read(datasets.path(datasets.DEMO) if path is None else path, **mapping)
 
 
+# Names in a log are untrusted: an activity called "\x1b]0;pwned\x07" must not drive the
+# terminal. Everything the CLI prints goes through echo(), which blanks C0/C1 controls (but
+# newline and tab), DEL and the bidi/zero-width marks that reorder or hide text.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_JSON_RAW = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with terminal control characters blanked (see :func:`echo`).
+
+    >>> clean_text("Review\x1b[2J\x07 ok\ttab")
+    'Review [2J  ok\ttab'
+    """
+    return _CONTROLS.sub(" ", text)
+
+
+def echo(message: Any = None, **kwargs: Any) -> None:
+    """The one place the CLI prints: ``click.echo`` with control characters blanked."""
+    click.echo(None if message is None else clean_text(str(message)), **kwargs)
+
+
 def emit(doc: Any) -> None:
-    """Print one JSON document on stdout."""
-    click.echo(dumps(doc))
+    """Print one JSON document on stdout (JSON escapes C0 controls itself; C1 and the bidi
+    marks are escaped here, so the document still parses to the same strings)."""
+    click.echo(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumps(doc)))
 
 
 def atomic_output(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
-    """Yield a temporary path next to ``path``; move it into place only on success."""
+    """Yield a temporary path next to ``path``; move it into place only on success (the one
+    writer, :func:`leanops._files.atomic_path`: never over an input of this run)."""
     from ._files import atomic_path
 
     return atomic_path(path)
+
+
+def check_output(path: str | None, **kwargs: Any) -> None:
+    """Check an output path before the work starts (after the inputs are registered), so a
+    bad ``-o`` fails in one line at once instead of after the analysis."""
+    if path:
+        from ._files import preflight
+
+        preflight(path, **kwargs)
 
 
 def _fmt_table(rows: list[tuple[str, Any]]) -> str:
@@ -121,7 +156,7 @@ def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
     rows += [(f"dropped: {r}", f"{n:,}") for r, n in q["dropped"].items()]
     rows += [(f"repaired: {r}", f"{n:,}") for r, n in q["repaired"].items()]
     rows += [("warning", w) for w in q["warnings"]]
-    click.echo(_fmt_table(rows))
+    echo(_fmt_table(rows))
 
 
 @cli.command("datasets")
@@ -136,8 +171,8 @@ def datasets_cmd(as_json: bool) -> None:
         return
     for d in items:
         counts = f"{d['cases']:,} cases, {d['events']:,} instances" if d["cases"] else ""
-        click.echo(f"{d['name']:<28} {d['kind']}{'; ' + counts if counts else ''}")
-        click.echo(f"{'':<28} source: {d['source']}; licence: {d['licence']}")
+        echo(f"{d['name']:<28} {d['kind']}{'; ' + counts if counts else ''}")
+        echo(f"{'':<28} source: {d['source']}; licence: {d['licence']}")
 
 
 # --- value stream and bottlenecks (issue 4)
@@ -179,6 +214,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
     ev, eng = load_source(log, kwargs)
+    check_output(plot_path)
     vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, **eng)
     if plot_path is not None:
         import matplotlib
@@ -206,12 +242,12 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     ]
     if vs.starts_estimated:
         rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
-    click.echo(_fmt_table(rows))
-    click.echo("")
+    echo(_fmt_table(rows))
+    echo("")
     width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
-    click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+    echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
     for r in vs.steps.itertuples(index=False):
-        click.echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
+        echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
                    f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
 
 
@@ -240,9 +276,9 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
               "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
         return
     for r in table.itertuples(index=False):
-        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+        echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
                    f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
-        click.echo(f"    {r.evidence}")
+        echo(f"    {r.evidence}")
 
 
 # --- mining: process maps (issue 3)
@@ -281,6 +317,7 @@ def discover_cmd(
     if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
         raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
     src, eng = load_source(log, kwargs)
+    check_output(output)
     g = _discover(src, activities=activities, paths=paths, **eng)
     drawn = None
     if output:
@@ -294,21 +331,21 @@ def discover_cmd(
             doc["drawn_notes"] = list(drawn.notes)
         emit(doc)
     else:
-        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
+        echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
         for note in g.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
         basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
-        click.echo(f"\nbusiest paths{basis}:")
+        echo(f"\nbusiest paths{basis}:")
         def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
             return "".join(ch if ch.isprintable() else " " for ch in name)
 
         for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+            echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
-            click.echo(f"leanops: note: {note}", err=True)
+            echo(f"leanops: note: {note}", err=True)
         if not as_json:
-            click.echo(f"map written to {output}")
+            echo(f"map written to {output}")
 # --- report
 @cli.command("report")
 @click.argument("logs", nargs=-1)
@@ -323,21 +360,31 @@ def discover_cmd(
 @click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
+@click.option("--full-path", is_flag=True, help="Show each log's full local path in the report (default: its file name).")
 @log_options
 def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
-               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+               config_path: str | None, simulate: bool, verbose: bool, full_path: bool, **kwargs: Any) -> None:
     """Bottleneck report on each LOG (the bundled demo log when none is given).
 
     LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
     others are still reported, and the exit code is non-zero.
     """
+    import dataclasses
+
+    from ._files import register_input
     from .report import load_config, run_batch
+    from .report.batch import expand_logs
 
     mapping = pop_mapping(kwargs)
+    register_input(config_path)
+    for p in expand_logs(list(logs)):  # every log of the batch is protected from every output
+        register_input(p)
     config = load_config(config_path)
+    if full_path:
+        config = dataclasses.replace(config, full_path=True)
 
     def say(line: str) -> None:
-        click.echo(f"leanops: {line}", err=True)
+        echo(f"leanops: {line}", err=True)
 
     to_stdout = out == "-"
     if to_stdout and len(logs) > 1:
@@ -350,12 +397,12 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
         )
         if to_stdout:
             for path in res.outputs:
-                click.echo(path.read_text(encoding="utf-8"), nl=False)
+                echo(path.read_text(encoding="utf-8"), nl=False)
             res.outputs = []
     for path in res.outputs:
-        click.echo(str(path))
+        echo(str(path))
     if res.index is not None:
-        click.echo(str(res.index))
+        echo(str(res.index))
     if res.failures:
         if len(logs) <= 1 and len(res.failures) == 1 and not res.outputs:
             raise_input = res.exit_code == 2
@@ -365,7 +412,7 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
 
                 raise InputError(msg)
         for name, msg, _ in res.failures:
-            click.echo(f"leanops: error: {name}: {msg}", err=True)
+            echo(f"leanops: error: {name}: {msg}", err=True)
         sys.exit(res.exit_code)
 
 
@@ -378,7 +425,7 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Report at most this many causes.")
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
 @click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap (>= 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
             **kwargs: Any) -> None:
@@ -393,14 +440,14 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: boo
         if as_json:
             emit(rl.to_dict())
         else:
-            click.echo(str(rl))
+            echo(str(rl))
         return
     if waiting:
         wc = rca.waiting_causes(ev)
         if as_json:
             emit(wc.to_dict())
         else:
-            click.echo(str(wc))
+            echo(str(wc))
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -408,7 +455,7 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: boo
     if as_json:
         emit(res.to_dict())
     else:
-        click.echo(str(res))
+        echo(str(res))
 
 
 # --- simulation (leanops fit, leanops simulate) -------------------------------------------------
@@ -438,11 +485,15 @@ def _is_model_file(path: str) -> bool:
     return isinstance(doc, dict)
 
 
-def _write_sim_csv(log: Any, path: str) -> None:
+def _write_sim_csv(log: Any, path: str, *, keep_formulas: bool = False) -> None:
+    from ._files import neutralise_formulas
+
     d = log.df
     out = d.rename(columns={"start": "start_time", "end": "end_time"})
     for c in ("start_time", "end_time"):
         out[c] = out[c].map(lambda t: None if t is None or t != t else t.isoformat())
+    if not keep_formulas:  # names come from the fitted log: a cell "=HYPERLINK(...)" must not run
+        out = neutralise_formulas(out)[0]
     with atomic_output(path) as tmp:
         out.to_csv(tmp, index=False)
 
@@ -470,6 +521,7 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         except ValueError:
             raise InputError(f"--recency must be a number > 0, 'auto' or 'none'; got {recency!r}.") from None
     ev = load_log(log, pop_mapping(kwargs))
+    check_output(output)
     model = fit(ev, calendars=calendars, recency=rec)  # type: ignore[arg-type]
     if output:
         with atomic_output(output) as tmp:
@@ -479,9 +531,9 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         doc["output"] = output
         emit(doc)
         return
-    click.echo(model.summary())
+    echo(model.summary())
     if output:
-        click.echo(f"model written to {output}")
+        echo(f"model written to {output}")
 
 
 @cli.command("simulate")
@@ -491,56 +543,83 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
               help="An SOP change scenario (YAML); repeat for several. Each is compared with the baseline.")
 @click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
 @click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed >= 0 (same seed, same result).")
 @click.option("--start", "sim_start", metavar="ISO", default=None,
               help="First arrival of the simulation (default: where the fitted log ends).")
 @click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
 @click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
 @click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
+@click.option("--keep-formulas", is_flag=True,
+              help="In -o, keep text cells starting with = + - @ as they are (default: prefixed with ' so a "
+                   "spreadsheet does not run them as formulas).")
+@click.option("--limit", "limits", multiple=True, metavar="NAME=N",
+              help="Raise a run limit: cases (10,000,000), steps_per_case (10,000), pool_size (100,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, replications: int,
                  seed: int, sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
-                 as_json: bool, **kwargs: Any) -> None:
+                 keep_formulas: bool, limits: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
 
     Prints the baseline KPIs with 95% confidence intervals over the replications, and for
     each --scenario its KPIs and the change from the baseline (CI, relative, Welch p-value).
     """
-    import pandas as pd
-
     from .errors import InputError
-    from .simulate import SimulationModel, compare, fit, load_scenarios, run
 
     mapping = pop_mapping(kwargs)
     start_col = kwargs.pop("start_col", None)
     if start_col:
         mapping["start"] = start_col
     if sim_start is not None:
+        from .errors import ModelError
+        from .simulate.model import check_start
+
         try:
-            pd.Timestamp(sim_start)
-        except (TypeError, ValueError):
-            raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
+            check_start(sim_start, "--start")
+        except ModelError:
+            raise InputError(f"--start must be an ISO 8601 timestamp between 1900 and 2200; got {sim_start!r}.") from None
     if jobs == 0 or jobs < -1:
         raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
     n = cases if cases is not None else 1000
     if warmup >= n:
         raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    with _run_limits(limits):
+        _simulate(model_or_log, scenario_files, n, replications, seed, sim_start, warmup, jobs, scheduler, output,
+                  keep_formulas, as_json, mapping)
+
+
+def _run_limits(limits: tuple[str, ...]) -> contextlib.AbstractContextManager[Any]:
+    from .simulate._limits import parse_limit, using
+
+    return using(**dict(parse_limit(x) for x in limits))
+
+
+def _simulate(model_or_log: str | None, scenario_files: tuple[str, ...], n: int, replications: int, seed: int,
+              sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
+              keep_formulas: bool, as_json: bool, mapping: dict[str, Any]) -> None:
+    from ._files import register_input
+    from .simulate import SimulationModel, compare, fit, load_scenarios, run
+    from .simulate._limits import check_cases
+
+    check_cases(n, what="--cases")  # before fitting: fail fast
     scenarios = []
     for path in scenario_files:
+        register_input(path)
         scenarios.extend(load_scenarios(os.fspath(path) if path.lower().endswith((".yaml", ".yml")) else _read_text(path)))
     if model_or_log is not None and _is_model_file(model_or_log):
+        register_input(model_or_log)
         model = SimulationModel.load(model_or_log)
         source = "model"
     else:
         model = fit(load_log(model_or_log, mapping))
         source = "log"
+    check_output(output)
     with _progress(replications * (1 + len(scenarios)), "simulating", enabled=not as_json) as tick:
         cmp = compare(model, scenarios, replications=replications, cases=n, seed=seed, warmup=warmup,
                       start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick)
     if output:
         first = run(model, cases=n, seed=cmp.seeds[0], warmup=warmup, start=sim_start)
-        _write_sim_csv(first.log, output)
+        _write_sim_csv(first.log, output, keep_formulas=keep_formulas)
     st = sim_start if sim_start is not None else model.start
     doc = {
         "source": source,
@@ -555,10 +634,10 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
     if as_json:
         emit(doc)
         return
-    click.echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
-    click.echo(cmp.table())
+    echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
+    echo(cmp.table())
     if output:
-        click.echo(f"simulated log written to {output}")
+        echo(f"simulated log written to {output}")
 
 
 # --- scale: Parquet conversion, out-of-core and Dask engines (issue 9)
@@ -597,6 +676,9 @@ def load_source(path: str | None, kwargs: dict[str, Any]) -> tuple[Any, dict[str
             + (" (column mapping options apply to the conversion)" if custom else "")
         )
     if lazy:
+        from ._files import register_input
+
+        register_input(path)
         return path, {"engine": engine if engine != "auto" else "duckdb", "scheduler": scheduler}
     return load_log(path, mapping), {}
 
@@ -639,6 +721,9 @@ def convert_cmd(log: str, output: str, partitions: int | None, overwrite: bool, 
     from .scan import scan
 
     ev = load_log(log, pop_mapping(kwargs))
+    from ._files import check_not_input
+
+    check_not_input(output)
     out = convert(ev, output, partitions=partitions, overwrite=overwrite)
     s = scan(out)
     doc = {"output": str(out), "files": len(s.files), "events": len(ev), "cases": ev.n_cases,
@@ -646,7 +731,7 @@ def convert_cmd(log: str, output: str, partitions: int | None, overwrite: bool, 
     if as_json:
         emit(doc)
         return
-    click.echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({len(s.files)} file{'s' if len(s.files) > 1 else ''})")
+    echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({len(s.files)} file{'s' if len(s.files) > 1 else ''})")
 
 
 def _utc(t: Any) -> Any:
@@ -666,6 +751,8 @@ def _read_text(path: str) -> str:
             return f.read()
     except OSError as exc:
         raise InputError(f"--scenario {path!r} cannot be read ({exc.strerror}); check the path.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--scenario {path!r} is not UTF-8 text; save it as UTF-8 YAML.") from None
 
 
 @contextlib.contextmanager
@@ -692,15 +779,17 @@ def _progress(total: int, what: str, *, enabled: bool = True) -> Iterator[Callab
 @log_options
 @click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Runs per candidate.")
 @click.option("--cases", type=click.IntRange(min=1), default=1000, show_default=True, help="Cases per replication.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed >= 0 (same seed, same result).")
 @click.option("--value-added", "value_added", metavar="A,B", default=None,
               help="The value-adding activities (others may be removed or automated).")
 @click.option("--cost-per-hour", "cost", type=float, default=None, help="Hourly cost of one resource (shows the cost of capacity).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
 @click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
+@click.option("--limit", "limits", multiple=True, metavar="NAME=N",
+              help="Raise a run limit: cases (10,000,000), steps_per_case (10,000), pool_size (100,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value_added: str | None, cost: float | None,
-                jobs: int, scheduler: str | None, as_json: bool, **kwargs: Any) -> None:
+                jobs: int, scheduler: str | None, limits: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Propose SOP changes from LOG's analyses, simulate each, and rank them by cycle time."""
     from .errors import InputError
     from .simulate import suggest
@@ -715,13 +804,16 @@ def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value
         from ._validation import check_names
 
         va = check_names("--value-added", [v.strip() for v in value_added.split(",") if v.strip()], ev.activities)
-    with _progress(replications * 8, "simulating candidates", enabled=not as_json) as tick:
+    with _run_limits(limits), _progress(replications * 8, "simulating candidates", enabled=not as_json) as tick:
+        from .simulate._limits import check_cases
+
+        check_cases(cases, what="--cases")
         res = suggest(ev, value_added=va, costs=cost, replications=replications, cases=cases, seed=seed,
                       jobs=jobs, scheduler=scheduler, progress=tick)
     if as_json:
         emit(res.to_dict())
         return
-    click.echo(res.table())
+    echo(res.table())
 
 
 # --- entry point
@@ -734,34 +826,40 @@ def main(argv: list[str] | None = None) -> None:
     debug = bool(os.environ.get("LEANOPS_DEBUG"))
     if not debug:
         warnings.simplefilter("ignore")
+        # "Exception ignored in Client.__del__" and the like, printed at exit after a failed
+        # connection, would add a traceback after the one-line error
+        sys.unraisablehook = lambda unraisable: None
+    from ._files import run_scope
+
     try:
-        cli.main(args=argv, prog_name="leanops", standalone_mode=False)
+        with run_scope():  # inputs registered during the command are protected from its outputs
+            cli.main(args=argv, prog_name="leanops", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("leanops: aborted", err=True)
+        echo("leanops: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx else "leanops"
-        click.echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+        echo(f"leanops: error: {_one_line(exc.format_message())} (see '{cmd} --help')", err=True)
         sys.exit(2)
     except click.ClickException as exc:
-        click.echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
+        echo(f"leanops: error: {_one_line(exc.format_message())}", err=True)
         sys.exit(2)
     except (LeanopsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if debug:
             raise
-        click.echo(f"leanops: error: {_one_line(str(exc))}", err=True)
+        echo(f"leanops: error: {_one_line(str(exc))}", err=True)
         sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
     except KeyboardInterrupt:
-        click.echo("leanops: interrupted", err=True)
+        echo("leanops: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # internal error: still one line, but exit 1
         if debug:
             raise
-        click.echo(
+        echo(
             f"leanops: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
             "(set LEANOPS_DEBUG=1 for the traceback, and please report it)",
             err=True,

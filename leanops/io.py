@@ -21,7 +21,7 @@ import pandas as pd
 from ._normalize import LIFECYCLE_MODES, from_frame, lifecycle_mode
 from ._validation import check_choice, check_tz
 from .errors import InputError
-from ._files import atomic_path
+from ._files import atomic_path, neutralise_formulas
 from .log import EventLog, QualityReport
 
 __all__ = ["read", "read_xes_frame", "write", "convert"]
@@ -651,7 +651,8 @@ def _classifier_keys(text: str) -> list[str]:
 
 # ----------------------------------------------------------------------- write
 
-def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None = None) -> Path:
+def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None = None,
+          formulas: Literal["neutralise", "keep"] = "neutralise") -> Path:
     """Write a log as CSV (``case_id, activity, start_time, end_time, resource, ...``) or Parquet.
 
     Parameters
@@ -661,8 +662,12 @@ def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None 
         ``.csv``, ``.csv.gz`` or ``.parquet``.
     format : {'csv', 'parquet'}, optional
         Overrides the format implied by the name.
+    formulas : {'neutralise', 'keep'}, default 'neutralise'
+        CSV only: text cells starting with ``= + - @``, a tab or CR (which a spreadsheet
+        would run as a formula) get a leading ``'``; ``'keep'`` writes them raw. Numbers,
+        and text that reads as a plain number (``-5``), are never changed.
 
-    The file appears only when it is complete: it is written next to ``path`` under a
+    The file never replaces the log's own source file. It appears only when it is complete: it is written next to ``path`` under a
     temporary name and moved into place.
 
     Examples
@@ -677,11 +682,14 @@ def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None 
     p = Path(path)
     fmt = format or ("parquet" if p.suffix.lower() in (".parquet", ".pq") else "csv")
     check_choice("format", fmt, ("csv", "parquet"))
-    with atomic_path(p) as tmp:
+    check_choice("formulas", formulas, ("neutralise", "keep"))
+    with atomic_path(p, inputs=(log.source,)) as tmp:
         if fmt == "parquet":
             _write_canonical(log.df, tmp, log, partition=None)
         else:
             out = log.df.rename(columns={"start": "start_time", "end": "end_time"})
+            if formulas == "neutralise":
+                out = neutralise_formulas(out)[0]
             out.to_csv(tmp, index=False, compression="gzip" if p.name.lower().endswith(".gz") else None)
     return p
 
@@ -881,8 +889,6 @@ def convert(
     >>> leanops.read(out).n_cases
     225
     """
-    import shutil
-
     log = source if isinstance(source, EventLog) else read(source, **mapping)
     if isinstance(source, EventLog) and mapping:
         raise InputError(f"convert: column mapping options {sorted(mapping)} apply to a file, not to an EventLog; drop them.")
@@ -890,19 +896,13 @@ def convert(
     as_dir = partitions is not None and partitions > 1 or not out.name.lower().endswith((".parquet", ".pq"))
     if partitions is not None and (not isinstance(partitions, (int, np.integer)) or isinstance(partitions, bool) or partitions < 1):
         raise InputError(f"convert: partitions must be a positive integer; got {partitions!r}.")
-    if out.exists():
-        if not overwrite:
-            raise InputError(f"convert: {str(out)!r} exists; remove it or pass overwrite=True (CLI: --overwrite).")
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    tmp = out.with_name(out.name + ".tmp-leanops")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    try:
+    # one writer (leanops._files): never over an input, unique temp names, the old output
+    # replaced only once the new one is complete
+    with atomic_path(out, directory=as_dir, overwrite=overwrite, inputs=(log.source,)) as tmp:
         if not as_dir:
             _write_canonical(log.df, tmp, log, partition=None, partitions=1)
         else:
             k = int(partitions or max(1, round(len(log) / 1_000_000)))
-            tmp.mkdir(parents=True)
             ids = log.df["case_id"]
             starts = log.case_starts
             part_of_case = case_partition(ids.iloc[starts].to_numpy(), k)
@@ -912,11 +912,6 @@ def convert(
                 rows = np.flatnonzero(part_of_row == i)
                 _write_canonical(log.df.take(rows).reset_index(drop=True), tmp / f"part-{i:05d}.parquet", log,
                                  partition=i, partitions=k)
-        tmp.rename(out)
-    except BaseException:
-        if tmp.exists():
-            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-        raise
     return out
 
 

@@ -178,13 +178,25 @@ def build_report(
     return Report(
         title=config.title or f"Bottleneck report: {name}",
         name=name,
-        info=log.summary(),
+        info=_info(log, full_path=config.full_path),
         sections=sections,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         period=period,
         max_rows=config.max_rows,
         failed=failed,
     )
+
+
+def _info(log: EventLog, *, full_path: bool) -> dict:
+    """The log summary; its ``source`` reduced to the file name unless the full path is asked
+    for (reports get forwarded, and a local path tells about the machine and its user)."""
+    import os
+
+    info = log.summary()
+    src = info.get("source")
+    if src and not full_path:
+        info["source"] = os.path.basename(str(src).replace("\\", "/").rstrip("/")) or str(src)
+    return info
 
 
 def _name_of(log: EventLog) -> str:

@@ -12,6 +12,7 @@ Example ``report.yaml``::
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -38,6 +39,9 @@ class ReportConfig:
         output holds them all.
     value_added : tuple of str or None
         The activities that add value for the customer, for PCE (default: all of them).
+    full_path : bool
+        Show the source log's full local path in the report; by default only its file
+        name, since reports get forwarded (CLI: ``--full-path``).
     """
 
     title: str | None = None
@@ -45,6 +49,7 @@ class ReportConfig:
     exclude: tuple[str, ...] = field(default_factory=tuple)
     max_rows: int = 15
     value_added: tuple[str, ...] | None = None
+    full_path: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "report config") -> "ReportConfig":
@@ -69,6 +74,10 @@ class ReportConfig:
                 kw[key] = tuple(str(s) for s in v)
         if d.get("max_rows") is not None:
             kw["max_rows"] = int(check_positive(f"{where}: max_rows", d["max_rows"], integer=True))
+        if d.get("full_path") is not None:
+            if not isinstance(d["full_path"], bool):
+                raise InputError(f"{where}: full_path must be true or false; got {d['full_path']!r}.")
+            kw["full_path"] = d["full_path"]
         return cls(**kw)
 
 
@@ -76,15 +85,9 @@ def load_config(path: str | os.PathLike[str] | None) -> ReportConfig:
     """Read a ``report.yaml`` (safely); None gives the defaults."""
     if path is None:
         return ReportConfig()
-    import yaml
+    from .._yaml import load_yaml
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputError(f"config file {str(path)!r} does not exist; pass --config path/to/report.yaml.") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"config file {str(path)!r} is not valid YAML{at}; fix the syntax.") from None
+    if not os.path.exists(path):
+        raise InputError(f"config file {str(path)!r} does not exist; pass --config path/to/report.yaml.")
+    doc = load_yaml(Path(path), what="config file")
     return ReportConfig.from_dict(doc or {}, where=f"config {os.path.basename(str(path))!r}")

@@ -20,6 +20,7 @@ from .fit import fit
 from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenario
 from .suggest import Suggestions, suggest
 from .prosimos import from_prosimos
+from ._limits import using as run_limits
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
@@ -35,6 +36,7 @@ from .model import (
 )
 
 __all__ = [
+    "run_limits",
     "fit",
     "run",
     "compare",

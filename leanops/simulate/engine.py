@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..log import EventLog
 from ._calendar import WEEK, FastCalendar, _MONDAY0, tz_offset
 from .distributions import Distribution
+from ._limits import check_cases, current as current_limits, step_limit_error
 from .model import END, START, Arrivals, SimulationModel
 
 __all__ = ["run", "replicate", "summarize", "SimulationResult", "Replications", "kpis"]
@@ -222,6 +223,7 @@ def run(
     t0 = _to_epoch(st, "start")
     if cases is not None:
         n = int(check_positive("cases", cases, integer=True))
+        check_cases(n)
         arr = arrival_times(model.arrivals, t0, r_arr, n=n)
     else:
         if isinstance(until, (str, pd.Timedelta)) and not _looks_like_time(until):
@@ -232,6 +234,7 @@ def run(
             raise InputError(f"until must be after the start {pd.Timestamp(t0, unit='s', tz='UTC')}; got {until!r}.")
         arr = arrival_times(model.arrivals, t0, r_arr, until=t_until)
         n = len(arr)
+        check_cases(n, what="cases arriving before until")
 
     # whole routes of recent cases (model.traces): one drawn per case, with its attributes
     attrs = model.attributes
@@ -389,6 +392,8 @@ def run(
             return targets[0]
         return targets[bisect_right(cum, next(unif))]
 
+    max_steps = current_limits().steps_per_case
+
     def case(ci: int):
         if case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
             route = variants[case_route[ci]]
@@ -400,7 +405,11 @@ def run(
             a = choose(n_act, ci, -1)
         prev = -1
         pr = prio[ci] if prio is not None else 0
+        steps = 0
         while a >= 0:
+            steps += 1
+            if steps > max_steps:  # a loop the routing almost never leaves (simulate/_limits.py)
+                raise step_limit_error(acts[a].name, acts[prev].name if prev >= 0 else None, max_steps)
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
                 if type(delay) is tuple and delay[0] == "release":

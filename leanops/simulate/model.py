@@ -50,11 +50,12 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 from ._calendar import ALWAYS, Intervals, intervals_to_spec, normalize_intervals, to_calendar
 from .distributions import Distribution
 
@@ -432,19 +433,24 @@ class SimulationModel:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model as JSON (never pickle)."""
+        from .._files import atomic_path  # the one output writer: atomic, never over an input
+
         text = self.to_json()
-        with open(path, "w", encoding="utf-8") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "SimulationModel":
         """Read a model saved by :meth:`save`; a bad file raises ModelError naming the field."""
+        from .._yaml import load_json  # depth and size limits: a tampered file fails in one line
+
         try:
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"model file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                             "save models with SimulationModel.save or 'leanops fit'.") from None
+            doc = load_json(Path(path), what="model file")
+        except InputError as exc:
+            msg = str(exc)
+            if "not valid JSON" in msg:
+                msg = msg.rstrip(".") + "; save models with SimulationModel.save or 'leanops fit'."
+            raise ModelError(msg) from None
         return cls.from_dict(doc)
 
     @classmethod
@@ -591,12 +597,7 @@ def _from_dict(doc: Any) -> SimulationModel:
         raise _err("queue.discipline", "'fifo' or 'priority'", disc)
     queue = Queue(disc, q.get("attribute"), tuple(q.get("order") or ()))
     start = doc.get("start")
-    try:
-        start_ts = None if start is None else pd.Timestamp(start)
-    except (TypeError, ValueError):
-        raise _err("start", "an ISO 8601 timestamp", start) from None
-    if start_ts is not None and start_ts.tzinfo is None:
-        start_ts = start_ts.tz_localize("UTC")
+    start_ts = None if start is None else check_start(start)
     tr = _get(doc, "traces", "(top level)", default={}, kind=dict) or {}
     variants = tuple(tuple(str(a) for a in v) for v in _get(tr, "variants", "traces", default=[], kind=list))
     cases = _get(tr, "cases", "traces", default=[], kind=list)
@@ -621,11 +622,132 @@ def _from_dict(doc: Any) -> SimulationModel:
     traces = Traces(variants, tuple(cases), tuple(float(x) for x in weights),
                     tuple((str(k), str(v)) for k, v in (_get(tr, "fitted", "traces", default={}, kind=dict) or {}).items()),
                     tuple(tuple(float(x) for x in r) for r in ranks))
-    return SimulationModel(
+    m = SimulationModel(
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
         notes=tuple(str(n) for n in doc.get("notes") or ()), traces=traces,
     )
+    stuck, ends = stuck_steps(m)
+    if stuck or not ends:
+        what = f"from {stuck[0]!r}" if stuck else f"from {START!r}"
+        raise ModelError(f"model field routing: no case can reach the end {what} (a self-loop or cycle with "
+                         "probability 1); give it a probability > 0 to '__end__' or to a step that leads there.")
+    return m
+
+
+# -- value domains and reachability (the one model validator; scenarios use it too) ---------
+
+#: Durations and inter-arrival means above this many seconds (~317 years) would carry a
+#: simulation past the last timestamp pandas can hold (2262).
+MAX_SECONDS = 1e10
+#: First arrivals must lie in this range: the simulated timeline runs forward from there.
+START_RANGE = (pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
+
+_POSITIVE_SHAPE = {"gamma": "shape", "weibull": "shape"}
+
+
+def check_distribution(d: Distribution, where: str) -> None:
+    """Every parameter of ``d`` in its domain (ModelError naming ``where`` otherwise).
+
+    Scales, standard deviations and values must be >= 0, shapes > 0, uniform bounds
+    ordered, ``low <= high``, and the mean at most :data:`MAX_SECONDS`.
+    """
+    k, p = d.kind, d.params
+
+    def bad(what: str, got: Any) -> ModelError:
+        return _err(f"{where}.params" if what != "values" else f"{where}.values", what, got)
+
+    if k in ("fixed", "exponential") and p[0] < 0:
+        raise bad(f"a {'value' if k == 'fixed' else 'mean'} >= 0 seconds", list(p))
+    if k == "lognormal" and p[1] < 0:
+        raise bad("[mu, sigma] with sigma >= 0", list(p))
+    if k in ("gamma", "weibull") and (p[0] <= 0 or p[1] < 0):
+        raise bad("[shape, scale] with shape > 0 and scale >= 0", list(p))
+    if k == "normal" and p[1] < 0:
+        raise bad("[mean, std] with std >= 0", list(p))
+    if k == "uniform" and not (0 <= p[0] <= p[1]):
+        raise bad("[low, high] with 0 <= low <= high", list(p))
+    if k == "empirical" and min(d.values) < 0:
+        raise bad("values >= 0 seconds", min(d.values))
+    if not (0 <= d.low <= d.high) or math.isnan(d.high):
+        raise _err(f"{where}.low/high", "0 <= low <= high", [d.low, d.high])
+    try:
+        mean = d.mean
+    except (OverflowError, ValueError):
+        mean = math.inf
+    if not (mean <= MAX_SECONDS):
+        raise _err(where, f"a mean of at most {MAX_SECONDS:.0e} seconds (~317 years)", mean)
+
+
+def _check_tz_name(tz: str, where: str) -> None:
+    # accepted exactly when the engine's conversion accepts it (IANA names, fixed offsets)
+    try:
+        pd.Timestamp(0, tz="UTC").tz_convert(str(tz))
+    except Exception:  # unknown names raise KeyError or ValueError subclasses, by tz library
+        raise _err(where, "an IANA time-zone name such as 'UTC' or 'Europe/Amsterdam'", tz) from None
+
+
+def check_start(ts: Any, where: str = "start") -> pd.Timestamp:
+    """A first arrival as a UTC Timestamp within :data:`START_RANGE` (ModelError otherwise)."""
+    try:
+        t = pd.Timestamp(ts)
+    except (TypeError, ValueError, OverflowError):
+        raise _err(where, "an ISO 8601 timestamp between 1900 and 2200", ts) from None
+    if t is pd.NaT:
+        raise _err(where, "an ISO 8601 timestamp between 1900 and 2200", ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t
+    if not START_RANGE[0] <= t < START_RANGE[1]:
+        raise _err(where, "an ISO 8601 timestamp between 1900 and 2200", str(ts))
+    return t
+
+
+def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Every node reachable from ``start`` along ``edges`` (not ``start`` itself unless on a cycle)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for t in edges.get(stack.pop(), ()):
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return seen
+
+
+def stuck_steps(m: "SimulationModel") -> tuple[list[str], bool]:
+    """Activities a case can reach but never leave towards the end, and whether the end is
+    reachable from the start at all (routing entries with probability > 0)."""
+    names = m.activity_names
+    succ: dict[str, set[str]] = {n: {END} for n in names}  # an activity without routing ends the case
+    for r in m.routing:
+        tabs = [r.next] + [u.next for u in r.rules] + [t for _, t in r.after]
+        succ[r.source] = {t for tab in tabs for t, p in tab if p > 0}
+    pred: dict[str, set[str]] = {}
+    for s, ts in succ.items():
+        for t in ts:
+            pred.setdefault(t, set()).add(s)
+    reach, can_end = _closure(START, succ), _closure(END, pred) | {END}
+    return sorted(a for a in reach if a != END and a not in can_end), END in reach
+
+
+def _check_values(m: "SimulationModel") -> None:
+    """Domains of every distribution parameter, time-zone name and timestamp."""
+    check_distribution(m.arrivals.interarrival, "arrivals.interarrival")
+    if m.arrivals.interarrival.mean <= 0:
+        raise _err("arrivals.interarrival", "a mean > 0 seconds between arrivals", m.arrivals.interarrival.mean)
+    _check_tz_name(m.arrivals.tz, "arrivals.tz")
+    for a in m.activities:
+        w = f"activities[{a.name!r}]"
+        check_distribution(a.duration, f"{w}.duration")
+        for r, d in a.by_resource:
+            check_distribution(d, f"{w}.by_resource.{r}")
+        if a.delay is not None:
+            check_distribution(a.delay, f"{w}.delay")
+        for pn, d in a.delay_after:
+            check_distribution(d, f"{w}.delay_after.{pn}")
+    for p in m.pools:
+        _check_tz_name(p.tz, f"pools[{p.name!r}].calendar.tz")
+    if m.start is not None:
+        check_start(m.start)
 
 
 def _check(m: SimulationModel) -> None:
@@ -679,5 +801,6 @@ def _check(m: SimulationModel) -> None:
                 raise _err(wt, "probabilities summing to 1", round(s, 6))
     if START not in sources:
         raise _err("routing", f"an entry with source {START!r} (the first activities)", sorted(sources))
+    _check_values(m)
     if m.queue.discipline == "priority" and not m.queue.attribute:
         raise _err("queue.attribute", "an attribute name for priority queues", m.queue.attribute)

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._validation import closest
-from ..errors import ModelError, ScenarioError
+from ..errors import InputError, ModelError, ScenarioError
+from ._limits import check_pool_size
 from .distributions import Distribution
-from .model import END, START, Activity, Queue, Routing, Rule, SimulationModel
+from .model import END, START, Activity, Queue, Routing, Rule, SimulationModel, stuck_steps
 
 __all__ = ["Scenario", "Change", "CHANGES", "load_scenarios", "scenario", "apply_scenario"]
 
@@ -200,8 +201,10 @@ def load_scenarios(source: Any) -> list[Scenario]:
                 text = f.read()
         except OSError as exc:
             raise ScenarioError(f"scenario file {path!r} cannot be read ({exc.strerror}); check the path.") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"scenario file {path!r} is not UTF-8 text; save it as UTF-8 YAML.") from None
         default = os.path.splitext(os.path.basename(path))[0]
-        return _from_doc(_yaml(text, path), default)
+        return _from_doc(_yaml(text, f"scenario file {path!r}"), default)
     if isinstance(source, str):
         return _from_doc(_yaml(source, "scenario text"), None)
     if isinstance(source, Mapping):
@@ -215,15 +218,16 @@ def load_scenarios(source: Any) -> list[Scenario]:
 
 
 def _yaml(text: str, where: str) -> Any:
-    import yaml
+    # the one YAML loader: safe_load semantics, with alias, size and nesting limits
+    from .._yaml import load_yaml
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{where} is not valid YAML{at} ({getattr(exc, 'problem', None) or exc}); "
-                            "write {name: ..., changes: [...]}.") from None
+        return load_yaml(text, what=where)
+    except InputError as exc:
+        msg = str(exc)
+        if "not valid YAML" in msg:
+            msg = msg.rstrip(".") + "; write {name: ..., changes: [...]}."
+        raise ScenarioError(msg) from None
 
 
 def _from_doc(doc: Any, default: str | None) -> list[Scenario]:
@@ -311,6 +315,7 @@ def _add_resources(m: SimulationModel, ch: Change, where: str) -> SimulationMode
     p = m.pool(a.pool)
     if p.size + count < 1:
         raise ScenarioError(f"{where}: the pool doing {a.name!r} has {p.size} members; count {count} would leave none.")
+    check_pool_size(p.size + count, where=where)  # a count of 1e9 would build a billion member names
     return m.with_pool(p.name, size=p.size + count)
 
 
@@ -461,31 +466,8 @@ _APPLY = {
 
 def _check_ends(m: SimulationModel, where: str) -> None:
     """Every activity a case can reach must still have a way to the end."""
-    names = m.activity_names
-    succ: dict[str, set[str]] = {n: {END} for n in names}  # an activity without routing ends the case
-    for r in m.routing:
-        tabs = [r.next] + [u.next for u in r.rules] + [t for _, t in r.after]
-        succ[r.source] = {t for tab in tabs for t, p in tab if p > 0}
-    reach, stack = set(), [START]
-    while stack:
-        s = stack.pop()
-        for t in succ.get(s, ()):
-            if t not in reach:
-                reach.add(t)
-                stack.append(t)
-    pred: dict[str, set[str]] = {}
-    for s, ts in succ.items():
-        for t in ts:
-            pred.setdefault(t, set()).add(s)
-    can_end, stack = {END}, [END]
-    while stack:
-        t = stack.pop()
-        for s in pred.get(t, ()):
-            if s not in can_end:
-                can_end.add(s)
-                stack.append(s)
-    stuck = sorted(a for a in reach if a != END and a not in can_end)
-    if END not in reach or stuck:
+    stuck, ends = stuck_steps(m)
+    if not ends or stuck:
         what = f"from {stuck[0]!r}" if stuck else "from the start"
         raise ScenarioError(f"{where}: this removes the only path to the end ({what} no case can finish); "
                             "route those cases to an activity that leads to the end, or to 'end'.")
