@@ -479,24 +479,42 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         click.echo(f"model written to {output}")
 
 
+def _warmup_option(v: str) -> int | str:
+    """--warmup: 'auto' or a whole number of cases >= 0."""
+    from .errors import InputError
+
+    if str(v).strip().lower() == "auto":
+        return "auto"
+    try:
+        k = int(v)
+    except (TypeError, ValueError):
+        k = -1
+    if k < 0:
+        raise InputError(f"--warmup must be 'auto' or a whole number of cases >= 0; got {v!r}.")
+    return k
+
+
 @cli.command("simulate")
 @click.argument("model_or_log", required=False)
 @_sim_log_options
 @click.option("--scenario", "scenario_files", multiple=True, metavar="S.yaml",
               help="An SOP change scenario (YAML); repeat for several. Each is compared with the baseline.")
-@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
+@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000, or --days).")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Size each replication by simulated time instead: arrivals for N days.")
 @click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
 @click.option("--start", "sim_start", metavar="ISO", default=None,
               help="First arrival of the simulation (default: where the fitted log ends).")
-@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
+@click.option("--warmup", default="auto", show_default=True, metavar="N|auto",
+              help="Leading cases left out of the KPIs; 'auto' finds the warm-up (MSER-5) and leaves out the drain.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
 @click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
 @click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, replications: int,
-                 seed: int, sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
-                 as_json: bool, **kwargs: Any) -> None:
+def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, days: float | None,
+                 replications: int, seed: int, sim_start: str | None, warmup: str, jobs: int, scheduler: str | None,
+                 output: str | None, as_json: bool, **kwargs: Any) -> None:
     """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
 
     Prints the baseline KPIs with 95% confidence intervals over the replications, and for
@@ -518,9 +536,13 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
             raise InputError(f"--start must be an ISO 8601 timestamp; got {sim_start!r}.") from None
     if jobs == 0 or jobs < -1:
         raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
-    n = cases if cases is not None else 1000
-    if warmup >= n:
-        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    if cases is not None and days is not None:
+        raise InputError(f"give --cases or --days, not both; got --cases {cases} and --days {days:g}.")
+    n = cases if cases is not None or days is not None else 1000
+    until = f"{days * 86400.0:.0f}s" if days is not None else None
+    wu: int | str = _warmup_option(warmup)
+    if isinstance(wu, int) and n is not None and wu >= n:
+        raise InputError(f"--warmup ({wu}) must be smaller than --cases ({n}).")
     scenarios = []
     for path in scenario_files:
         scenarios.extend(load_scenarios(os.fspath(path) if path.lower().endswith((".yaml", ".yml")) else _read_text(path)))
@@ -531,18 +553,22 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         model = fit(load_log(model_or_log, mapping))
         source = "log"
     with _progress(replications * (1 + len(scenarios)), "simulating", enabled=not as_json) as tick:
-        cmp = compare(model, scenarios, replications=replications, cases=n, seed=seed, warmup=warmup,
+        cmp = compare(model, scenarios, replications=replications, cases=n, until=until, seed=seed, warmup=wu,
                       start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick)
     if output:
-        first = run(model, cases=n, seed=cmp.seeds[0], warmup=warmup, start=sim_start)
+        first = run(model, cases=n, until=until, seed=cmp.seeds[0], warmup=wu, start=sim_start)
         _write_sim_csv(first.log, output)
-    st = sim_start if sim_start is not None else model.start
+    from ._format import duration as _duration
+    from .simulate.engine import _start_epoch
+
+    st = pd.Timestamp(_start_epoch(model, sim_start), unit="s", tz="UTC")
     doc = {
         "source": source,
         "cases": n,
+        **({"days": days} if days is not None else {}),
         "replications": replications,
         "seed": seed,
-        "warmup": warmup,
+        "warmup": wu,
         "start": _utc(st),
         **cmp.to_dict(),
         "output": output,
@@ -550,7 +576,12 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
     if as_json:
         emit(doc)
         return
-    click.echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
+    size = f"{n:,} cases" if n is not None else f"{days:g} days of arrivals"
+    click.echo(f"{size} x {replications} replications, seed {seed}, first arrival {doc['start']}")
+    if cmp.window:
+        w = cmp.window
+        click.echo(f"KPIs over the steady-state window {w['start']} to {w['end']} "
+                   f"(warm-up {_duration(w['warmup_s'])}, {w['cases_counted']:,} cases counted)")
     click.echo(cmp.table())
     if output:
         click.echo(f"simulated log written to {output}")

@@ -22,7 +22,7 @@ from heapq import heappop, heappush
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -171,7 +171,7 @@ def run(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = None,
-    warmup: int = 0,
+    warmup: int | Literal["auto"] = 0,
     start: Any = None,
 ) -> SimulationResult:
     """Simulate ``model`` and return the simulated EventLog with its KPIs.
@@ -186,10 +186,16 @@ def run(
         duration such as ``"30d"`` after ``start``); all of them still complete.
     seed : int, Generator or None
         Same seed, same log.
-    warmup : int
+    warmup : int or "auto"
         Leading cases left out of the log and the KPIs (the system starts empty).
+        ``"auto"`` measures steady state: the warm-up is found by MSER-5 (the truncation
+        that minimises the standard error of the remaining cycle times, in batches of 5)
+        and deleted, the drain after the last arrival is left out of throughput, WIP and
+        utilisation, and ``stats["window"]`` says which window the KPIs cover. A window too
+        short for a ±10% mean cycle time, or with no steady state found, is warned about.
     start : timestamp, optional
-        First arrival; default ``model.start`` (where the fitted log ended).
+        First arrival; default ``model.start`` (where the fitted log ended), moved to the
+        earliest working time of the pools.
 
     Returns
     -------
@@ -211,15 +217,14 @@ def run(
     if (cases is None) == (until is None):
         raise InputError("run needs exactly one of cases=N or until=TIME; got "
                          f"cases={cases!r}, until={until!r}.")
-    warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
+    auto = warmup == "auto"
+    if not auto:
+        warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
     rng = check_seed(seed)
     streams = _Streams(int(rng.integers(0, 2**63 - 1)))
     r_arr, r_attr = streams.get("arrivals"), streams.get("attributes")
 
-    st = start if start is not None else model.start
-    if st is None:
-        st = pd.Timestamp("2024-01-01", tz="UTC")
-    t0 = _to_epoch(st, "start")
+    t0 = _start_epoch(model, start)
     if cases is not None:
         n = int(check_positive("cases", cases, integer=True))
         arr = arrival_times(model.arrivals, t0, r_arr, n=n)
@@ -503,6 +508,13 @@ def run(
     env.run()
 
     # -- the log ---------------------------------------------------------------------------
+    window = None
+    if auto:
+        done_a = np.asarray(done)
+        warmup, ok = mser5(done_a - arr)
+        w_end = t_until if cases is None else float(arr[-1])
+        window = (float(arr[min(warmup, n - 1)]), max(w_end, float(arr[min(warmup, n - 1)])))
+        _check_window(done_a[warmup:] - arr[warmup:], ok)
     rc_a = np.asarray(rc, dtype=np.int64)
     keep = rc_a >= warmup
     width = max(6, len(str(n)))
@@ -527,14 +539,97 @@ def run(
     log = EventLog(df, source="leanops.simulate", sort=True)
     arr_kept = arr[warmup:]
     done_kept = np.asarray(done)[warmup:]
-    k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0)
+    k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0, window=window)
+    stats: dict[str, Any] = {"cases": n - warmup, "instances": int(keep.sum())}
+    if window is not None:
+        stats["window"] = {"start": pd.Timestamp(window[0], unit="s", tz="UTC").isoformat(),
+                           "end": pd.Timestamp(window[1], unit="s", tz="UTC").isoformat(),
+                           "warmup_s": round(window[0] - t0, 3), "cases_counted": int(n - warmup)}
+        if window[1] > window[0]:
+            # time-averaged work in process within the window, every case's overlap with it
+            ov = np.minimum(np.asarray(done), window[1]) - np.maximum(arr, window[0])
+            stats["wip_mean"] = float(np.maximum(ov, 0.0).sum() / (window[1] - window[0]))
     cases_df = pd.DataFrame({
         "case_id": case_names[warmup:],
         "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
         "completion": pd.to_datetime(np.round(done_kept * 1e6).astype(np.int64), unit="us", utc=True),
     })
-    return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup,
-                            stats={"cases": n - warmup, "instances": int(keep.sum())})
+    return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup, stats=stats)
+
+
+def mser5(y: np.ndarray, *, batch: int = 5) -> tuple[int, bool]:
+    """Warm-up length (in observations) by MSER-5, and whether a steady state was found.
+
+    ``y`` in order of arrival is cut into batch means of 5; the truncation ``d`` (in
+    batches, at most half of them) minimises ``var(z[d:]) / (k - d)``, the squared
+    standard error of the mean that remains (White, 1997). A minimum in the second half
+    means the run never settled: ``ok`` is False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.r_[np.linspace(0, 9, 50), np.full(200, 10.0) + np.tile([-1.0, 1.0], 100)]
+    >>> mser5(y)
+    (50, True)
+    """
+    y = np.asarray(y, dtype=float)
+    k = len(y) // batch
+    if k < 4:
+        return 0, False
+    z = y[: k * batch].reshape(k, batch).mean(axis=1)
+    # suffix sums give every truncation's variance in one pass
+    rev = z[::-1]
+    cnt = np.arange(1, k + 1, dtype=float)
+    s1 = np.cumsum(rev)[::-1]
+    s2 = np.cumsum(rev * rev)[::-1]
+    m = cnt[::-1]
+    var = np.maximum(s2 / m - (s1 / m) ** 2, 0.0)
+    crit = var / m
+    half = k // 2
+    d = int(np.argmin(crit[: half + 1]))
+    return d * batch, d < half
+
+
+#: the relative 95% half-width of the mean cycle time a steady-state window should reach
+_PRECISION = 0.10
+
+
+def _check_window(ct: np.ndarray, settled: bool) -> None:
+    """Warn when the steady-state window cannot give the mean cycle time to ±10%."""
+    import warnings
+
+    from scipy import stats
+
+    if not settled:
+        warnings.warn("simulation: no steady state found (the cycle times still drift at the end of the run); "
+                      "KPIs describe a transient. Simulate more cases (--cases) or days (--days).",
+                      UserWarning, stacklevel=3)
+        return
+    nb = 10
+    if len(ct) < 5 * nb:
+        half = math.inf
+    else:
+        z = ct[: len(ct) // nb * nb].reshape(nb, -1).mean(axis=1)
+        mean = float(z.mean())
+        half = float(stats.t.ppf(0.975, nb - 1) * z.std(ddof=1) / math.sqrt(nb)) / mean if mean > 0 else 0.0
+    if half > _PRECISION:
+        warnings.warn(f"simulation: the steady-state window is too short for a mean cycle time within "
+                      f"±{_PRECISION:.0%}; simulate more cases (--cases) or days (--days).",
+                      UserWarning, stacklevel=3)
+
+
+def _start_epoch(model: SimulationModel, start: Any) -> float:
+    """The first arrival: ``start``, or where the fitted log ended moved to the earliest
+    working time of any pool (a log that ends after closing time would otherwise open the
+    run with every case waiting for the next shift)."""
+    if start is not None:
+        return _to_epoch(start, "start")
+    if model.start is None:
+        return _to_epoch(pd.Timestamp("2024-01-01", tz="UTC"), "start")
+    t0 = _to_epoch(model.start, "start")
+    at = pd.Timestamp(t0, unit="s", tz="UTC")
+    nxt = [FastCalendar(p.intervals, tz_offset(p.tz, at)).next_working(t0) for p in model.pools]
+    return min(nxt) if nxt else t0
 
 
 def _looks_like_time(x: Any) -> bool:
@@ -548,7 +643,8 @@ def _looks_like_time(x: Any) -> bool:
 
 
 def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.ndarray | None = None,
-         model: SimulationModel | None = None, offset_t0: float | None = None) -> dict[str, float]:
+         model: SimulationModel | None = None, offset_t0: float | None = None,
+         window: tuple[float, float] | None = None) -> dict[str, float]:
     """KPIs of a (simulated or real) log.
 
     ``cycle_time_mean_s`` and ``cycle_time_p90_s`` (arrival to last end), ``wait_mean_s``
@@ -556,6 +652,10 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
     the arrival for the first), ``throughput_per_day`` (cases completed per day between the
     first and the last arrival) and ``utilization:<pool>`` (busy working time over
     available working time, per pool, when a model is given).
+
+    With ``window=(a, b)`` (epoch seconds, a steady-state window), throughput counts the
+    completions in the window over its length and utilisation is measured within it, so
+    the drain after the last arrival is left out.
     """
     d = log.df
     if len(d) == 0:
@@ -579,7 +679,9 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
     ready = np.where(first, a_c[codes] if len(a_c) == log.n_cases else st, prev_end)
     wait = np.maximum(st - ready, 0.0)
     span = float(a_c.max() - a_c.min())
-    if span > 0:
+    if window is not None and window[1] > window[0]:
+        thr = float(((c_c >= window[0]) & (c_c <= window[1])).sum()) / ((window[1] - window[0]) / 86400.0)
+    elif span > 0:
         done_in = ((c_c >= a_c.min()) & (c_c <= a_c.max())).sum()
         thr = done_in / (span / 86400.0)
     else:
@@ -591,7 +693,9 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
         "wait_mean_s": float(wait.mean()),
     }
     if model is not None:
-        t_a, t_b = float(a_c.min()), float(c_c.max())
+        t_a, t_b = (float(a_c.min()), float(c_c.max())) if window is None else window
+        if window is not None:
+            st, end = np.clip(st, t_a, t_b), np.clip(end, t_a, t_b)
         res = d["resource"].to_numpy(dtype=object, na_value=None)
         for p in model.pools:
             off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
@@ -668,10 +772,12 @@ def replicate(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = None,
-    warmup: int = 0,
+    warmup: int | Literal["auto"] = "auto",
     start: Any = None,
 ) -> Replications:
     """Run ``replications`` independent runs; KPIs with 95% confidence intervals.
+
+    By default each run measures steady state (``warmup="auto"``, see :func:`run`).
 
     Examples
     --------

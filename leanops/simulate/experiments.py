@@ -33,8 +33,8 @@ __all__ = ["compare", "Comparison", "replication_kpis"]
 HEADLINE = ("cycle_time_mean_s", "cycle_time_p90_s", "throughput_per_day", "wait_mean_s", "wip_mean")
 
 
-def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, seed: int, warmup: int,
-                     start: Any) -> dict[str, float]:
+def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, seed: int, warmup: int | str,
+                     start: Any) -> dict[str, Any]:
     """One replication's KPIs: the engine's, plus ``wip_mean`` and ``wait:<activity>``."""
     res = run(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
     k = dict(res.kpis)
@@ -45,6 +45,10 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
         span = float(b.max() - a.min())
         # time-averaged work in process over the observed window (Little: L = sum of sojourns / T)
         k["wip_mean"] = float((b - a).sum() / span) if span > 0 else float("nan")
+    if "wip_mean" in res.stats:
+        k["wip_mean"] = res.stats["wip_mean"]  # within the steady-state window
+    if "window" in res.stats:
+        k["_window"] = res.stats["window"]  # not a KPI: compare() takes it out
     d = res.log.df
     if len(d):
         end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
@@ -140,15 +144,17 @@ class Comparison:
     replications: int
     cases: int | None
     until: Any
-    warmup: int
+    warmup: int | str
     seed: Any
     models: dict[str, SimulationModel] = field(default_factory=dict, repr=False)
     seeds: list[int] = field(default_factory=list, repr=False)  # replication k's seed, in every scenario
+    window: dict[str, Any] | None = None  # {start, end, warmup_s, cases_counted} with warmup="auto"
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md shape: ``baseline{kpis}``, ``scenarios[{name, kpis, delta}]``."""
         return {
             "replications": self.replications, "cases": self.cases, "warmup": self.warmup,
+            **({"window": self.window} if self.window else {}),
             "baseline": {"kpis": self.baseline},
             "scenarios": [{"name": s["name"], "changes": s["changes"], "kpis": s["kpis"], "delta": s["delta"]}
                           for s in self.scenarios],
@@ -247,7 +253,7 @@ def compare(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = 0,
-    warmup: int | None = None,
+    warmup: int | str | None = None,
     start: Any = None,
     jobs: int = 1,
     scheduler: Any = None,
@@ -269,9 +275,10 @@ def compare(
         :func:`~leanops.simulate.run`). Default ``cases=1000``.
     seed : int, Generator or None
         Same seed, same result (serial, on processes or on Dask).
-    warmup : int, optional
+    warmup : int or "auto", optional
         Leading cases left out of the KPIs (the simulation starts empty). Default: 10%
-        of ``cases`` (0 with ``until``).
+        of ``cases`` (0 with ``until``). ``"auto"`` measures steady state (MSER-5
+        warm-up, drain left out, see :func:`~leanops.simulate.run`) and sets ``.window``.
     jobs : int
         Local processes to run replications on (1: in this process; -1: one per core).
     scheduler : str or dask.distributed.Client, optional
@@ -307,8 +314,9 @@ def compare(
         cases = int(check_positive("cases", cases, integer=True))
     if warmup is None:
         warmup = cases // 10 if cases is not None else 0
-    warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
-    if cases is not None and warmup >= cases:
+    if warmup != "auto":
+        warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
+    if cases is not None and warmup != "auto" and warmup >= cases:
         raise InputError(f"warmup ({warmup}) must be smaller than cases ({cases}).")
     jobs = int(jobs)
     if jobs == 0 or jobs < -1:
@@ -321,6 +329,7 @@ def compare(
     tasks = [(m, cases, until, s, warmup, start) for m in models for s in seeds]
     results = _execute(tasks, jobs=jobs, scheduler=scheduler, progress=progress)
 
+    windows = [res.pop("_window", None) for res in results]
     per = [results[j * r:(j + 1) * r] for j in range(len(models))]
     base_runs = per[0]
     keys = list(dict.fromkeys(k for res in results for k in res))
@@ -339,7 +348,16 @@ def compare(
         for i, res in enumerate(per[j]):
             rows.append({"scenario": nm, "replication": i, **res})
     return Comparison(baseline, out_sc, pd.DataFrame(rows), r, cases, until, warmup, seed,
-                      models=dict(zip(["baseline"] + names, models)), seeds=seeds)
+                      models=dict(zip(["baseline"] + names, models)), seeds=seeds,
+                      window=_window(windows[:r]))
+
+
+def _window(ws: list[Any]) -> dict[str, Any] | None:
+    """The baseline's steady-state window: the first replication's, cases counted on average."""
+    ws = [w for w in ws if w]
+    if not ws:
+        return None
+    return {**ws[0], "cases_counted": int(round(float(np.mean([w["cases_counted"] for w in ws]))))}
 
 
 def _order(summary: dict[str, Any], keys: list[str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from typing import Any, Literal
@@ -189,38 +190,11 @@ def fit(
     used_pools = sorted({p for p in act_pool.values() if p is not None})
 
     # -- calendars ------------------------------------------------------------------------
-    cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
-    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
     if calendars == "discover" and used_pools:
-        s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
-        inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
-        log_iv = _discover_intervals(np.concatenate([s_ns, e_ns]), tz)
-        sparse = []
-        for p in used_pools:
-            m = inst_pool == p
-            if 2 * m.sum() < min_member_events / 2:
-                # too little data to learn this pool's own week: use the whole log's
-                cals[p] = (log_iv, tz)
-                sparse.append(p)
-                continue
-            iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
-            cals[p] = (iv, tz)
-            if len(pool_members[p]) < 2:
-                continue
-            # members with plenty of data and clearly shorter hours keep their own calendar
-            pool_h = sum(b - a for a, b in iv)
-            for r in pool_members[p]:
-                mr = m & (res == r)
-                if 2 * mr.sum() < min_member_events:
-                    continue
-                ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
-                if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
-                    member_cals.setdefault(p, {})[r] = ivr
-        if sparse:
-            notes.append(f"{len(sparse)} pools with under {min_member_events // 4} instances use the log's working hours")
+        cals, member_cals = _calendars(d, acts, act_code, act_pool, used_pools, pool_members, res, tz,
+                                       min_member_events, notes)
     else:
-        cals = {p: (ALWAYS, tz) for p in used_pools}
+        cals, member_cals = {p: (ALWAYS, tz) for p in used_pools}, {}
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
     fast = {p: FastCalendar(iv, tz_offset(ctz, t_ref)) for p, (iv, ctz) in cals.items()}
 
@@ -327,7 +301,117 @@ def fit(
     if delays and log.n_cases >= 2:
         model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
                                   recent=recent if case_waits else None)
-    return model
+    ct_log = float((np.maximum.reduceat(end, cstarts) - arrival).mean())
+    return dataclasses.replace(model, trust=_trust(model, ct_log, log.n_cases, fit_seed))
+
+
+#: a baseline whose mean cycle time is off the log's by more than this factor is flagged
+_TRUST_FACTOR = 2.0
+
+
+def _trust(model: SimulationModel, ct_log: float, n_cases: int, seed: int) -> dict[str, Any]:
+    """Simulate the baseline as a user would (default start) and set it against the log.
+
+    A baseline whose mean cycle time is off by more than :data:`_TRUST_FACTOR` is flagged,
+    with a warning: the usual cause is a calendar or a start time that the log does not
+    support, and every scenario delta inherits the error.
+    """
+    from .._format import duration
+    from .engine import run
+
+    res = run(model, cases=int(min(max(n_cases, 50), 500)), seed=seed)
+    ct_sim = float(res.kpis["cycle_time_mean_s"])
+    ratio = ct_sim / ct_log if ct_log > 0 else float("nan")
+    ok = bool(ct_log > 0 and 1 / _TRUST_FACTOR <= ratio <= _TRUST_FACTOR)
+    if ct_log <= 0:
+        statement = "unmeasurable: the log's cases take no time"
+    elif ok:
+        statement = (f"baseline mean cycle time {duration(ct_sim)} against {duration(ct_log)} in the log "
+                     f"({ratio:.2f}x): consistent")
+    else:
+        statement = (f"baseline mean cycle time {duration(ct_sim)} is far from the log's {duration(ct_log)} "
+                     f"({ratio:.2f}x): check the pools' working hours and the start time before trusting "
+                     "scenario effects")
+        warnings.warn(f"simulation model: {statement}", UserWarning, stacklevel=3)
+    return {"log_cycle_time_mean_s": round(ct_log, 1), "simulated_cycle_time_mean_s": round(ct_sim, 1),
+            "ratio": round(ratio, 3) if ratio == ratio else None, "ok": ok, "statement": statement}
+
+
+# a weekly calendar needs most of a week seen (5 days' span) and three active days; from
+# less, hours learnt from one Monday would close the process for the rest of the week
+_MIN_SPAN_DAYS = 5.0
+_MIN_ACTIVE_DAYS = 3
+
+
+def _evidence(ns: np.ndarray, tz: str) -> tuple[float, int]:
+    """(span in days, distinct local days with activity) of UTC ns instants."""
+    if len(ns) == 0:
+        return 0.0, 0
+    span = float(ns.max() - ns.min()) / 86400e9
+    off = tz_offset(tz, pd.Timestamp(int(ns.max()), unit="ns", tz="UTC")) * 1e9
+    days = np.unique(((ns + off) // (86400 * 10**9)).astype(np.int64))
+    return span, int(len(days))
+
+
+def _enough(ns: np.ndarray, tz: str) -> bool:
+    span, days = _evidence(ns, tz)
+    return span >= _MIN_SPAN_DAYS and days >= _MIN_ACTIVE_DAYS
+
+
+def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool: dict[str, str | None],
+               used_pools: list[str], pool_members: dict[str, list[str]], res: np.ndarray, tz: str,
+               min_member_events: int, notes: list[str]):
+    """Weekly hours per pool (and per member with clearly shorter hours).
+
+    A pool's own hours need enough evidence: at least ``min_member_events // 4`` instances
+    over most of a week (:data:`_MIN_SPAN_DAYS` span, :data:`_MIN_ACTIVE_DAYS` active days).
+    With less, the pool falls back to the whole log's hours, and when the log itself is
+    too short for that, to 24/7; each fallback is warned about, naming the pool.
+    """
+    cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
+    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
+    s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
+    inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
+    all_ns = np.concatenate([s_ns, e_ns])
+    log_ok = _enough(all_ns, tz)
+    log_iv = _discover_intervals(all_ns, tz) if log_ok else ALWAYS
+    to_log, to_always = [], []
+    for p in used_pools:
+        m = inst_pool == p
+        p_ns = np.concatenate([s_ns[m], e_ns[m]])
+        if 2 * m.sum() < min_member_events / 2 or not _enough(p_ns, tz):
+            # too little evidence for this pool's own week: the log's, or 24/7
+            cals[p] = (log_iv, tz)
+            (to_log if log_ok else to_always).append(p)
+            continue
+        iv = _discover_intervals(p_ns, tz)
+        cals[p] = (iv, tz)
+        if len(pool_members[p]) < 2:
+            continue
+        # members with plenty of data and clearly shorter hours keep their own calendar
+        pool_h = sum(b - a for a, b in iv)
+        for r in pool_members[p]:
+            mr = m & (res == r)
+            if 2 * mr.sum() < min_member_events or not _enough(np.concatenate([s_ns[mr], e_ns[mr]]), tz):
+                continue
+            ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
+            if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
+                member_cals.setdefault(p, {})[r] = ivr
+    need = (f"under {min_member_events // 4} instances, or under {_MIN_SPAN_DAYS:g} days' span "
+            f"or {_MIN_ACTIVE_DAYS} active days")
+    if to_log:
+        notes.append(f"{len(to_log)} pools with too little evidence for their own hours ({need}) use the log's "
+                     f"working hours: {', '.join(to_log[:6])}{' …' if len(to_log) > 6 else ''}")
+    if to_always:
+        span, days = _evidence(all_ns, tz)
+        msg = (f"calendar: too little evidence to learn working hours ({need}; the log spans {span:.1f} days "
+               f"over {days} active days); pools {', '.join(to_always[:6])}{' …' if len(to_always) > 6 else ''} "
+               "are taken as working 24/7. Fit a longer log, or pass calendars='24/7' to silence this")
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        notes.append(msg)
+    return cals, member_cals
+
 
 
 def _observed_waits(start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray) -> np.ndarray:
@@ -655,36 +739,10 @@ def _case_attributes(log: EventLog) -> tuple[list[str], pd.DataFrame]:
 
 
 def _with_start_times(log: EventLog) -> tuple[EventLog, str]:
-    """Fill missing start times: leanops.estimate_start_times if present, else a simple rule."""
-    try:
-        from .. import estimate_start_times  # type: ignore[attr-defined]
+    """Fill missing start times with :func:`leanops.mining.performance.estimate_start_times`."""
+    from ..mining.performance import estimate_start_times
 
-        return estimate_start_times(log), "leanops.estimate_start_times"
-    except ImportError:
-        pass
-    d = log.df
-    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    nat = np.iinfo(np.int64).min
-    n = len(d)
-    cstarts = log.case_starts
-    first = np.zeros(n, dtype=bool)
-    first[cstarts] = True
-    prev_case_end = np.where(first, nat, np.r_[nat, end[:-1]])
-    # previous completion by the same resource
-    res = d["resource"].to_numpy(dtype=object, na_value=None)
-    order = np.lexsort((end, pd.factorize(res, use_na_sentinel=True)[0]))
-    prev_res_end = np.full(n, nat)
-    r_sorted = np.asarray(pd.factorize(res)[0])[order]
-    e_sorted = end[order]
-    same = np.r_[False, (r_sorted[1:] == r_sorted[:-1]) & (r_sorted[1:] >= 0)]
-    prev_res_end[order] = np.where(same, np.r_[nat, e_sorted[:-1]], nat)
-    est = np.maximum(prev_case_end, prev_res_end)
-    est = np.where(est == nat, end, np.minimum(est, end))
-    new_start = np.where(start == nat, est, start)
-    df = d.copy()
-    df["start"] = pd.to_datetime(new_start, utc=True)
-    return log._derive(df, sort=True), "start = max(end of the case's previous instance, the resource's previous completion)"
+    return estimate_start_times(log), "leanops.estimate_start_times"
 
 
 def _per_resource(x: np.ndarray, res: np.ndarray, members: list[str], base: Distribution,

@@ -24,6 +24,8 @@ which have no ``traces``, load unchanged)::
       "attributes": {"names": ["amount"], "rows": [[1200.0], ...]},  # sampled jointly, per case
       "queue": {"discipline": "fifo" | "priority", "attribute": null, "order": []},
       "notes": ["what fit discovered or approximated", ...],
+      "trust": {"log_cycle_time_mean_s": 2160.0,  # optional (fit): the baseline against the log
+                "simulated_cycle_time_mean_s": 2340.0, "ratio": 1.08, "ok": true, "statement": "..."},
       "traces": {"variants": [["Triage", "Review", "Review"], ...],  # optional: whole routes
                  "cases": [0, 2, ...],            # each recorded case's variant (aligned with attributes.rows when as many)
                  "weights": [1.0, 0.93, ...],     # each recorded case's chance of being drawn (recency)
@@ -246,6 +248,9 @@ class SimulationModel:
     start: pd.Timestamp | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     traces: Traces = Traces()
+    #: how far to trust the baseline (set by ``fit``): the log's and the simulated mean
+    #: cycle time, their ratio, ``ok`` and a one-line ``statement``
+    trust: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -343,6 +348,8 @@ class SimulationModel:
         if self.queue.discipline == "priority":
             lines.append(f"queue: priority by {self.queue.attribute} {list(self.queue.order)}")
         lines += [f"note: {n}" for n in self.notes]
+        if self.trust:
+            lines.append(f"trust: {self.trust.get('statement', '')}")
         return "\n".join(lines)
 
     def to_summary(self) -> dict[str, Any]:
@@ -364,6 +371,7 @@ class SimulationModel:
             "queue": self.queue.discipline,
             "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
             "notes": list(self.notes),
+            **({"trust": dict(self.trust)} if self.trust else {}),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
                            "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
                            **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
@@ -418,6 +426,7 @@ class SimulationModel:
             "attributes": {"names": list(self.attributes.names), "rows": [list(r) for r in self.attributes.rows]},
             "queue": {"discipline": self.queue.discipline, "attribute": self.queue.attribute, "order": list(self.queue.order)},
             "notes": list(self.notes),
+            **({"trust": dict(self.trust)} if self.trust else {}),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
                            "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
                            **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
@@ -625,6 +634,7 @@ def _from_dict(doc: Any) -> SimulationModel:
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
         notes=tuple(str(n) for n in doc.get("notes") or ()), traces=traces,
+        trust=dict(doc["trust"]) if isinstance(doc.get("trust"), dict) else None,
     )
 
 
