@@ -570,6 +570,7 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         "seed": seed,
         "warmup": wu,
         "start": _utc(st),
+        **({"trust": model.trust} if model.trust else {}),
         **cmp.to_dict(),
         "output": output,
     }
@@ -582,6 +583,8 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         w = cmp.window
         click.echo(f"KPIs over the steady-state window {w['start']} to {w['end']} "
                    f"(warm-up {_duration(w['warmup_s'])}, {w['cases_counted']:,} cases counted)")
+    for msg in cmp.warnings + ([f"trust: {model.trust['statement']}"] if model.trust and not model.trust.get("ok") else []):
+        click.echo(f"warning: {msg}")
     click.echo(cmp.table())
     if output:
         click.echo(f"simulated log written to {output}")

@@ -514,7 +514,7 @@ def run(
         warmup, ok = mser5(done_a - arr)
         w_end = t_until if cases is None else float(arr[-1])
         window = (float(arr[min(warmup, n - 1)]), max(w_end, float(arr[min(warmup, n - 1)])))
-        _check_window(done_a[warmup:] - arr[warmup:], ok)
+        notices = _check_window(done_a[warmup:] - arr[warmup:], ok)
     rc_a = np.asarray(rc, dtype=np.int64)
     keep = rc_a >= warmup
     width = max(6, len(str(n)))
@@ -549,6 +549,12 @@ def run(
             # time-averaged work in process within the window, every case's overlap with it
             ov = np.minimum(np.asarray(done), window[1]) - np.maximum(arr, window[0])
             stats["wip_mean"] = float(np.maximum(ov, 0.0).sum() / (window[1] - window[0]))
+        if notices:
+            import warnings
+
+            stats["warnings"] = notices
+            for msg in notices:
+                warnings.warn(msg, UserWarning, stacklevel=2)
     cases_df = pd.DataFrame({
         "case_id": case_names[warmup:],
         "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
@@ -594,17 +600,14 @@ def mser5(y: np.ndarray, *, batch: int = 5) -> tuple[int, bool]:
 _PRECISION = 0.10
 
 
-def _check_window(ct: np.ndarray, settled: bool) -> None:
-    """Warn when the steady-state window cannot give the mean cycle time to ±10%."""
-    import warnings
-
+def _check_window(ct: np.ndarray, settled: bool) -> list[str]:
+    """What is wrong with a steady-state window: no steady state, or too short a window for
+    the mean cycle time within ±10% (batch means over 10 batches)."""
     from scipy import stats
 
     if not settled:
-        warnings.warn("simulation: no steady state found (the cycle times still drift at the end of the run); "
-                      "KPIs describe a transient. Simulate more cases (--cases) or days (--days).",
-                      UserWarning, stacklevel=3)
-        return
+        return ["simulation: no steady state found (the cycle times still drift at the end of the run); "
+                "KPIs describe a transient. Simulate more cases (--cases) or days (--days)."]
     nb = 10
     if len(ct) < 5 * nb:
         half = math.inf
@@ -613,9 +616,9 @@ def _check_window(ct: np.ndarray, settled: bool) -> None:
         mean = float(z.mean())
         half = float(stats.t.ppf(0.975, nb - 1) * z.std(ddof=1) / math.sqrt(nb)) / mean if mean > 0 else 0.0
     if half > _PRECISION:
-        warnings.warn(f"simulation: the steady-state window is too short for a mean cycle time within "
-                      f"±{_PRECISION:.0%}; simulate more cases (--cases) or days (--days).",
-                      UserWarning, stacklevel=3)
+        return [f"simulation: the steady-state window is too short for a mean cycle time within "
+                f"±{_PRECISION:.0%}; simulate more cases (--cases) or days (--days)."]
+    return []
 
 
 def _start_epoch(model: SimulationModel, start: Any) -> float:

@@ -48,7 +48,8 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
     if "wip_mean" in res.stats:
         k["wip_mean"] = res.stats["wip_mean"]  # within the steady-state window
     if "window" in res.stats:
-        k["_window"] = res.stats["window"]  # not a KPI: compare() takes it out
+        # not KPIs: compare() takes them out
+        k["_window"] = {**res.stats["window"], "warnings": res.stats.get("warnings", [])}
     d = res.log.df
     if len(d):
         end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
@@ -149,12 +150,14 @@ class Comparison:
     models: dict[str, SimulationModel] = field(default_factory=dict, repr=False)
     seeds: list[int] = field(default_factory=list, repr=False)  # replication k's seed, in every scenario
     window: dict[str, Any] | None = None  # {start, end, warmup_s, cases_counted} with warmup="auto"
+    warnings: list[str] = field(default_factory=list)  # about the runs' windows, once each
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md shape: ``baseline{kpis}``, ``scenarios[{name, kpis, delta}]``."""
         return {
             "replications": self.replications, "cases": self.cases, "warmup": self.warmup,
             **({"window": self.window} if self.window else {}),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
             "baseline": {"kpis": self.baseline},
             "scenarios": [{"name": s["name"], "changes": s["changes"], "kpis": s["kpis"], "delta": s["delta"]}
                           for s in self.scenarios],
@@ -349,7 +352,8 @@ def compare(
             rows.append({"scenario": nm, "replication": i, **res})
     return Comparison(baseline, out_sc, pd.DataFrame(rows), r, cases, until, warmup, seed,
                       models=dict(zip(["baseline"] + names, models)), seeds=seeds,
-                      window=_window(windows[:r]))
+                      window=_window(windows[:r]),
+                      warnings=list(dict.fromkeys(m for w in windows if w for m in w["warnings"])))
 
 
 def _window(ws: list[Any]) -> dict[str, Any] | None:
@@ -357,7 +361,8 @@ def _window(ws: list[Any]) -> dict[str, Any] | None:
     ws = [w for w in ws if w]
     if not ws:
         return None
-    return {**ws[0], "cases_counted": int(round(float(np.mean([w["cases_counted"] for w in ws]))))}
+    first = {k: v for k, v in ws[0].items() if k != "warnings"}
+    return {**first, "cases_counted": int(round(float(np.mean([w["cases_counted"] for w in ws]))))}
 
 
 def _order(summary: dict[str, Any], keys: list[str]) -> dict[str, Any]:
