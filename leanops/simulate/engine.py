@@ -153,6 +153,54 @@ def arrival_times(arrivals: Arrivals, t0: float, rng: np.random.Generator, *, n:
     return out[out < until] if len(out) > 1 else out
 
 
+# -- delays ----------------------------------------------------------------------------------
+
+class _Delay:
+    """The wait before an activity that no resource explains.
+
+    ``own`` is the activity's delay stream, ``by_prev`` the streams by previous activity
+    (``delay_after``); with ``tabs`` (empirical quantile tables) a case that follows a
+    recorded route reads its wait at the recorded case's rank instead of drawing it; a
+    ``release`` (daily times of day) makes the case wait for the next batch on top.
+    """
+
+    __slots__ = ("own", "by_prev", "tabs", "release", "offset")
+
+    def __init__(self, own: Iterator[float] | None, by_prev: dict[int, Iterator[float]],
+                 release: list[float] | None, offset: float) -> None:
+        self.own, self.by_prev, self.release, self.offset = own, by_prev, release, offset
+        self.tabs: tuple[list[float] | None, dict[int, list[float] | None]] | None = None
+
+    @classmethod
+    def compile(cls, a: Any, streams: _Streams, a_index: dict[str, int], offset: float) -> "_Delay | None":
+        own = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
+        by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
+        release = [float(x) for x in a.release] if a.release else None
+        if own is None and not by_prev and release is None:
+            return None
+        return cls(own, by_prev, release, offset)
+
+    def draw(self, prev: int, rank: Any, pos: int) -> float | None:
+        """Seconds to wait after the previous activity ``prev``; None: no wait at all."""
+        s = self.by_prev.get(prev, self.own) if self.by_prev else self.own
+        if rank is not None and self.release is None and self.tabs is not None:
+            qa, qp = self.tabs
+            tab = qp.get(prev, qa)
+            if tab is not None:
+                x = rank[pos - 1] * (len(tab) - 1)
+                j = min(int(x), len(tab) - 2)
+                return tab[j] + (tab[j + 1] - tab[j]) * (x - j)
+        return next(s) if s is not None else None
+
+    def release_wait(self, now: float) -> float:
+        """Seconds from ``now`` to the next daily release (in the arrivals' time zone)."""
+        rel = self.release
+        assert rel is not None
+        tod = (now + self.offset) % 86400.0
+        k = bisect_right(rel, tod - 1e-9)
+        return (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def _to_epoch(ts: Any, name: str) -> float:
@@ -283,16 +331,11 @@ def run(
         else:
             pool_objs.append((waiting, deque(range(first, first + p.size)), None if cal.always else cal))
 
-    compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
+    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
+    compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, _Delay | None)
     for a in acts:
         common = _stream(a.duration, streams.get("duration", a.name))
-        delay = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
-        if a.delay_after:
-            by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
-            delay = (delay, by_prev)
-        if a.release:
-            # a batch: wait for the next daily release (in the arrivals' time zone)
-            delay = ("release", [float(x) for x in a.release], delay)
+        delay = _Delay.compile(a, streams, a_index, rel_off)
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
@@ -345,14 +388,15 @@ def run(
         variants = [[a_index.get(x, -2) for x in v] + [-1] for v in tr.variants]  # -2: removed by a scenario
     # waits kept per case (model.traces.ranks): empirical delays read at the case's rank
     case_rank = None
-    dq: list[Any] = []
     if case_route is not None and tr.ranks:
         case_rank = [tr.ranks[k] for k in tpick.tolist()]
 
         def qtab(dd):
             return list(dd.values) if dd is not None and dd.kind == "empirical" and len(dd.values) >= 2 else None
 
-        dq = [(qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after}) for a in acts]
+        for a, c in zip(acts, compiled):
+            if c[6] is not None:
+                c[6].tabs = (qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after})
 
     prio = None
     if use_prio:
@@ -372,7 +416,6 @@ def run(
     done = [0.0] * n
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
-    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
     event = env.event
     ticket = itertools.count()
 
@@ -394,52 +437,44 @@ def run(
             return targets[0]
         return targets[bisect_right(cum, next(unif))]
 
-    def case(ci: int):
-        if case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
+    def hand_over(waiting: Any, free: Any, m: int) -> None:
+        # the member goes straight to the first case in line, or back to the free list
+        if waiting:
+            (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
+        else:
+            free.append(m)
+
+    def case(ci: int, last: int = -1, before_last: int = -1, credit: float = 0.0):
+        # last >= 0: an open case (from_log) that continues after its activity `last`
+        if last >= 0:
+            route = rank = None
+            a = choose(last, ci, before_last)
+            prev = last
+        elif case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
             route = variants[case_route[ci]]
             rank = case_rank[ci] if case_rank is not None else None
             a = route[0]
             pos = 1
+            prev = -1
         else:
             route = rank = None
             a = choose(n_act, ci, -1)
-        prev = -1
+            prev = -1
         pr = prio[ci] if prio is not None else 0
         while a >= 0:
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
-                if type(delay) is tuple and delay[0] == "release":
-                    _, rel, inner = delay
-                    if type(inner) is tuple:
-                        inner = inner[1].get(prev, inner[0])
-                    if inner is not None:
-                        yield timeout(next(inner))
-                    now = env.now
-                    tod = (now + rel_off) % 86400.0
-                    k = bisect_right(rel, tod - 1e-9)
-                    wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
-                    if wait > 0:
-                        yield timeout(wait)
-                elif rank is not None:
-                    # the case waits where the recorded case it follows ranked among waits
-                    qa, qp = dq[a]
-                    if type(delay) is tuple:
-                        dl = delay[1].get(prev, delay[0])
-                        tab = qp.get(prev, qa) if prev in delay[1] else qa
-                    else:
-                        dl, tab = delay, qa
-                    if tab is not None:
-                        x = rank[pos - 1] * (len(tab) - 1)
-                        j = min(int(x), len(tab) - 2)
-                        yield timeout(tab[j] + (tab[j + 1] - tab[j]) * (x - j))
-                    elif dl is not None:
-                        yield timeout(next(dl))
-                elif type(delay) is tuple:
-                    dl = delay[1].get(prev, delay[0])
-                    if dl is not None:
-                        yield timeout(next(dl))
-                else:
-                    yield timeout(next(delay))
+                x = delay.draw(prev, rank, pos if rank is not None else 0)
+                if x is not None:
+                    if credit:
+                        # an open case has waited this long already
+                        x, credit = max(x - credit, 0.0), 0.0
+                    yield timeout(x)
+                if delay.release is not None:
+                    x = delay.release_wait(env.now)
+                    if x > 0:
+                        yield timeout(x)
+            credit = 0.0
             before = prev
             prev = a
             if kind == 0:
@@ -476,10 +511,7 @@ def run(
                     mc = cal[m] if type(cal) is dict else cal
                     begin = mc.next_working(now)
                     yield timeout(mc.add_working(begin, d) - now)
-                if waiting:
-                    (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
-                else:
-                    free.append(m)
+                hand_over(waiting, free, m)
             rc_app(ci)
             ra_app(a)
             rs_app(begin)
@@ -492,6 +524,23 @@ def run(
                 route = rank = None
                 a = choose(a, ci, before)
         done[ci] = env.now
+
+    def resume(ci: int, a: int, before: int, m: int, remaining: float, begin: float):
+        # an open case's activity in progress at the start: its member stays busy until it ends
+        kind, waiting, free, cal, *_ = compiled[a]
+        if m < 0 or cal is None:
+            yield timeout(remaining)
+        else:
+            mc = cal[m] if type(cal) is dict else cal
+            yield timeout(mc.add_working(mc.next_working(env.now), remaining) - env.now)
+        if m >= 0:
+            hand_over(waiting, free, m)
+        rc_app(ci)
+        ra_app(a)
+        rs_app(begin)
+        re_app(env.now)
+        rr_app(m)
+        yield from case(ci, a, before)
 
     arr_list = arr.tolist()
 
