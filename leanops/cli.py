@@ -479,6 +479,38 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         click.echo(f"model written to {output}")
 
 
+def _utc_arg(v: str, name: str) -> Any:
+    import pandas as pd
+
+    from .errors import InputError
+
+    try:
+        return pd.Timestamp(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be an ISO 8601 timestamp such as 2024-03-04T09:00; got {v!r}.") from None
+
+
+def _echo_forecast(fc: dict[str, Any]) -> None:
+    """The forecast in a few lines: counts with their 90% intervals, the slowest open cases."""
+    from ._format import duration
+
+    def iv(x: dict[str, Any]) -> str:
+        return f"{x['mean']:,.1f} (90%: {x['low']:,.0f}-{x['high']:,.0f})" if x["mean"] is not None else "-"
+
+    click.echo(f"forecast from {fc['at']} for {fc['days']:g} days ({fc['open_at_start']:,} open cases, "
+               f"SLA {duration(fc['sla_s'])}):")
+    click.echo(f"  completions {iv(fc['completions'])}, WIP at the end {iv(fc['wip'])}, "
+               f"SLA breaches {iv(fc['sla_breaches'])}")
+    for sc in fc.get("scenarios", []):
+        click.echo(f"  {sc['name']}: completions {iv(sc['completions'])}, WIP {iv(sc['wip'])}, "
+                   f"SLA breaches {iv(sc['sla_breaches'])}")
+    late = sorted((c for c in fc["open_cases"] if c["remaining_s"]["mean"] is not None),
+                  key=lambda c: -c["remaining_s"]["mean"])[:5]
+    for c in late:
+        click.echo(f"  open {c['case_id']}: {duration(c['elapsed_s'])} so far, about {duration(c['remaining_s']['mean'])} "
+                   f"to go, SLA missed in {c['sla_breach_probability']:.0%} of runs")
+
+
 def _warmup_option(v: str) -> int | str:
     """--warmup: 'auto' or a whole number of cases >= 0."""
     from .errors import InputError
@@ -506,6 +538,11 @@ def _warmup_option(v: str) -> int | str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same result).")
 @click.option("--start", "sim_start", metavar="ISO", default=None,
               help="First arrival of the simulation (default: where the fitted log ends).")
+@click.option("--from-state", "from_state", is_flag=True,
+              help="Start from the open cases of LOG at --at and forecast the next --days (default 7).")
+@click.option("--at", "at", metavar="ISO", default=None, help="With --from-state: the instant (default: LOG's last timestamp).")
+@click.option("--sla", "sla", metavar="DURATION", default=None,
+              help="With --from-state: the case SLA for sla_breaches, e.g. 5d (default: LOG's 90th-percentile cycle time).")
 @click.option("--warmup", default="auto", show_default=True, metavar="N|auto",
               help="Leading cases left out of the KPIs; 'auto' finds the warm-up (MSER-5) and leaves out the drain.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
@@ -513,8 +550,8 @@ def _warmup_option(v: str) -> int | str:
 @click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, days: float | None,
-                 replications: int, seed: int, sim_start: str | None, warmup: str, jobs: int, scheduler: str | None,
-                 output: str | None, as_json: bool, **kwargs: Any) -> None:
+                 replications: int, seed: int, sim_start: str | None, from_state: bool, at: str | None, sla: str | None,
+                 warmup: str, jobs: int, scheduler: str | None, output: str | None, as_json: bool, **kwargs: Any) -> None:
     """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
 
     Prints the baseline KPIs with 95% confidence intervals over the replications, and for
@@ -538,8 +575,25 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
     if cases is not None and days is not None:
         raise InputError(f"give --cases or --days, not both; got --cases {cases} and --days {days:g}.")
+    if not from_state and (at is not None or sla is not None):
+        raise InputError("--at and --sla need --from-state; add it, or drop them.")
+    if from_state:
+        if cases is not None or sim_start is not None:
+            raise InputError("--from-state starts at --at and runs for --days; drop --cases and --start.")
+        if model_or_log is not None and _is_model_file(model_or_log):
+            raise InputError(f"--from-state needs a LOG (its open cases are the state); got the model file {model_or_log!r}.")
+        if at is not None:
+            _utc_arg(at, "--at")
+        if sla is not None:
+            try:
+                ok = pd.Timedelta(sla).total_seconds() > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(f"--sla must be a positive duration such as 5d or 36h; got {sla!r}.")
+        days = 7.0 if days is None else days
     n = cases if cases is not None or days is not None else 1000
-    until = f"{days * 86400.0:.0f}s" if days is not None else None
+    until = f"{days * 86400.0:.0f}s" if days is not None and not from_state else None
     wu: int | str = _warmup_option(warmup)
     if isinstance(wu, int) and n is not None and wu >= n:
         raise InputError(f"--warmup ({wu}) must be smaller than --cases ({n}).")
@@ -550,18 +604,28 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         model = SimulationModel.load(model_or_log)
         source = "model"
     else:
-        model = fit(load_log(model_or_log, mapping))
+        ev = load_log(model_or_log, mapping)
+        model = fit(ev)
         source = "log"
+    state_kw: dict[str, Any] = {}
+    if from_state:
+        state_kw = {"from_log": ev, "at": at, "days": days, "sla": sla}
+        wu = 0
     with _progress(replications * (1 + len(scenarios)), "simulating", enabled=not as_json) as tick:
         cmp = compare(model, scenarios, replications=replications, cases=n, until=until, seed=seed, warmup=wu,
-                      start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick)
+                      start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick, **state_kw)
     if output:
-        first = run(model, cases=n, until=until, seed=cmp.seeds[0], warmup=wu, start=sim_start)
+        if from_state:
+            fc_end = pd.Timestamp(cmp.forecast["at"]) + pd.Timedelta(days=days)
+            first = run(model, until=fc_end, seed=cmp.seeds[0], from_log=ev, at=at)
+        else:
+            first = run(model, cases=n, until=until, seed=cmp.seeds[0], warmup=wu, start=sim_start)
         _write_sim_csv(first.log, output)
     from ._format import duration as _duration
     from .simulate.engine import _start_epoch
 
-    st = pd.Timestamp(_start_epoch(model, sim_start), unit="s", tz="UTC")
+    st = (pd.Timestamp(cmp.forecast["at"]) if cmp.forecast else
+          pd.Timestamp(_start_epoch(model, sim_start), unit="s", tz="UTC"))
     doc = {
         "source": source,
         "cases": n,
@@ -577,6 +641,8 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
     if as_json:
         emit(doc)
         return
+    if cmp.forecast:
+        _echo_forecast(cmp.forecast)
     size = f"{n:,} cases" if n is not None else f"{days:g} days of arrivals"
     click.echo(f"{size} x {replications} replications, seed {seed}, first arrival {doc['start']}")
     if cmp.window:

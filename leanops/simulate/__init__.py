@@ -20,6 +20,7 @@ from .fit import fit
 from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenario
 from .suggest import Suggestions, suggest
 from .prosimos import from_prosimos
+from .state import OpenCase, State, current_state
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
@@ -51,6 +52,9 @@ __all__ = [
     "kpis",
     "validate",
     "from_prosimos",
+    "current_state",
+    "State",
+    "OpenCase",
     "split_by_time",
     "persistence_baseline",
     "compare_logs",

@@ -33,6 +33,7 @@ from ..log import EventLog
 from ._calendar import WEEK, FastCalendar, _MONDAY0, tz_offset
 from .distributions import Distribution
 from .model import END, START, Arrivals, SimulationModel
+from .state import OpenCase, State, current_state
 
 __all__ = ["run", "replicate", "summarize", "SimulationResult", "Replications", "kpis"]
 
@@ -221,6 +222,8 @@ def run(
     seed: int | np.random.Generator | None = None,
     warmup: int | Literal["auto"] = 0,
     start: Any = None,
+    from_log: EventLog | State | None = None,
+    at: Any = None,
 ) -> SimulationResult:
     """Simulate ``model`` and return the simulated EventLog with its KPIs.
 
@@ -244,6 +247,16 @@ def run(
     start : timestamp, optional
         First arrival; default ``model.start`` (where the fitted log ended), moved to the
         earliest working time of the pools.
+    from_log : EventLog or State, optional
+        Start from where this log's process stands at ``at`` instead of empty (see
+        :func:`~leanops.simulate.current_state`): its open cases continue from their
+        current step with their elapsed time, ids and attributes; an activity in progress
+        keeps its resource busy for the rest of a duration drawn beyond the time it has
+        already taken; cases between steps wait for the next as they are (a delay they
+        have partly waited is shortened by that much). New arrivals follow the model from
+        ``at``. ``warmup`` is not applied (a forecast is a transient by design).
+    at : timestamp, optional
+        With ``from_log``: the instant (default: the log's last timestamp).
 
     Returns
     -------
@@ -272,6 +285,14 @@ def run(
     streams = _Streams(int(rng.integers(0, 2**63 - 1)))
     r_arr, r_attr = streams.get("arrivals"), streams.get("attributes")
 
+    state = None
+    if from_log is not None:
+        state = from_log if isinstance(from_log, State) else current_state(from_log, model=model, at=at)
+        if start is not None:
+            raise InputError("run takes start= or from_log= (which starts at its `at`), not both.")
+        start, warmup, auto = state.at, 0, False
+    elif at is not None:
+        raise InputError("at= needs from_log=: the log whose state to start from.")
     t0 = _start_epoch(model, start)
     if cases is not None:
         n = int(check_positive("cases", cases, integer=True))
@@ -306,6 +327,14 @@ def run(
     else:
         attr_cols = {}
         pick = None
+    opened = state.open if state is not None else ()
+    if opened:
+        # a case can continue only from an activity the model knows (a scenario may remove one)
+        known = {a.name for a in model.activities}
+        opened = tuple(oc for oc in opened if oc.current in known or (oc.current is None and oc.last in known))
+    if opened and attrs.names:
+        attr_cols = {nm: list(attr_cols.get(nm, [None] * n)) + [oc.attributes.get(nm) for oc in opened]
+                     for nm in attrs.names}
 
     # compile activities, pools and routing into plain lists indexed by integers
     acts = model.activities
@@ -413,7 +442,7 @@ def run(
     rs: list[float] = []
     re_: list[float] = []
     rr: list[int] = []
-    done = [0.0] * n
+    done = [0.0] * (n + len(opened))
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
     event = env.event
@@ -553,6 +582,8 @@ def run(
                 now = t
             env.process(case(ci))
 
+    if opened:
+        _open_cases(opened, n, t0, model, acts, a_index, compiled, res_names, streams, env, case, resume)
     env.process(source())
     env.run()
 
@@ -564,32 +595,21 @@ def run(
         w_end = t_until if cases is None else float(arr[-1])
         window = (float(arr[min(warmup, n - 1)]), max(w_end, float(arr[min(warmup, n - 1)])))
         notices = _check_window(done_a[warmup:] - arr[warmup:], ok)
-    rc_a = np.asarray(rc, dtype=np.int64)
-    keep = rc_a >= warmup
+    if opened:
+        arr = np.r_[arr, [oc.arrival for oc in opened]]
     width = max(6, len(str(n)))
-    case_names = np.array([f"sim_{i:0{width}d}" for i in range(n)], dtype=object)
-    act_names = pd.Categorical.from_codes(np.asarray(ra, dtype=np.int64)[keep], categories=[a.name for a in acts])
-    rr_a = np.asarray(rr, dtype=np.int64)[keep]
-    res_arr = np.array(res_names + [None], dtype=object)
-    rr_a = np.where(rr_a < 0, len(res_names), rr_a)
-    df = pd.DataFrame({
-        "case_id": case_names[rc_a[keep]],
-        "activity": act_names,
-        "start": pd.to_datetime(np.round(np.asarray(rs)[keep] * 1e6).astype(np.int64), unit="us", utc=True),
-        "end": pd.to_datetime(np.round(np.asarray(re_)[keep] * 1e6).astype(np.int64), unit="us", utc=True),
-        "resource": res_arr[rr_a],
-    })
-    for name, vals in attr_cols.items():
-        df[name] = np.asarray(vals, dtype=object)[rc_a[keep]]
-        try:
-            df[name] = pd.to_numeric(df[name]) if all(isinstance(v, (int, float)) for v in vals[:100]) else df[name]
-        except (TypeError, ValueError):
-            pass
-    log = EventLog(df, source="leanops.simulate", sort=True)
+    case_names = np.array([f"sim_{i:0{width}d}" for i in range(n)] + [oc.case_id for oc in opened], dtype=object)
+    log, n_inst = _to_log(rc, ra, rs, re_, rr, warmup, case_names, acts, res_names, attr_cols)
     arr_kept = arr[warmup:]
     done_kept = np.asarray(done)[warmup:]
-    k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0, window=window)
-    stats: dict[str, Any] = {"cases": n - warmup, "instances": int(keep.sum())}
+    if opened:
+        # the log sorts cases by id; the open cases' ids do not follow the new ones'
+        pos = pd.Index(case_names[warmup:]).get_indexer(log.case_ids)
+        k = kpis(log, arrivals=arr_kept[pos] if len(pos) == len(arr_kept) else None,
+                 completions=done_kept[pos] if len(pos) == len(arr_kept) else None, model=model, offset_t0=t0)
+    else:
+        k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0, window=window)
+    stats: dict[str, Any] = {"cases": n + len(opened) - warmup, "instances": n_inst}
     if window is not None:
         stats["window"] = {"start": pd.Timestamp(window[0], unit="s", tz="UTC").isoformat(),
                            "end": pd.Timestamp(window[1], unit="s", tz="UTC").isoformat(),
@@ -609,7 +629,73 @@ def run(
         "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
         "completion": pd.to_datetime(np.round(done_kept * 1e6).astype(np.int64), unit="us", utc=True),
     })
+    if opened:
+        cases_df["open"] = np.r_[np.zeros(n, dtype=bool), np.ones(len(opened), dtype=bool)]
+        stats["open_cases"] = len(opened)
+        stats["open_cases_left_out"] = len(state.open) - len(opened)
     return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup, stats=stats)
+
+
+def _to_log(rc: list[int], ra: list[int], rs: list[float], re_: list[float], rr: list[int], warmup: int,
+            case_names: np.ndarray, acts: Any, res_names: list[str], attr_cols: dict[str, list[Any]]) -> tuple[EventLog, int]:
+    """The recorded instances (plain lists) as an EventLog, leaving out the warm-up cases."""
+    rc_a = np.asarray(rc, dtype=np.int64)
+    keep = rc_a >= warmup
+    act_names = pd.Categorical.from_codes(np.asarray(ra, dtype=np.int64)[keep], categories=[a.name for a in acts])
+    rr_a = np.asarray(rr, dtype=np.int64)[keep]
+    res_arr = np.array(res_names + [None], dtype=object)
+    rr_a = np.where(rr_a < 0, len(res_names), rr_a)
+    df = pd.DataFrame({
+        "case_id": case_names[rc_a[keep]],
+        "activity": act_names,
+        "start": pd.to_datetime(np.round(np.asarray(rs)[keep] * 1e6).astype(np.int64), unit="us", utc=True),
+        "end": pd.to_datetime(np.round(np.asarray(re_)[keep] * 1e6).astype(np.int64), unit="us", utc=True),
+        "resource": res_arr[rr_a],
+    })
+    for name, vals in attr_cols.items():
+        df[name] = np.asarray(vals, dtype=object)[rc_a[keep]]
+        try:
+            df[name] = pd.to_numeric(df[name]) if all(isinstance(v, (int, float)) for v in vals[:100]) else df[name]
+        except (TypeError, ValueError):
+            pass
+    return EventLog(df, source="leanops.simulate", sort=True), int(keep.sum())
+
+
+def _open_cases(opened: tuple[OpenCase, ...], n: int, t0: float, model: SimulationModel, acts: Any,
+                a_index: dict[str, int], compiled: list[Any], res_names: list[str], streams: _Streams,
+                env: Any, case: Any, resume: Any) -> None:
+    """Start the open cases of a state (case indices from ``n``): those with an activity in
+    progress first, holding their member (the one named in the log if it is free, else
+    the first free one of the pool), then those waiting for their next step, oldest first."""
+    rng = streams.get("state")
+    by_name = {r: i for i, r in enumerate(res_names)}
+    order = sorted(range(len(opened)), key=lambda j: (opened[j].current is None, opened[j].last_end))
+    for j in order:
+        oc = opened[j]
+        ci = n + j
+        before = a_index.get(oc.last, -1) if oc.last is not None else -1
+        a = a_index.get(oc.current, -1) if oc.current is not None else -1
+        if a >= 0:
+            kind, _, free, cal, *_ = compiled[a]
+            m = -1
+            if kind == 1 and free:
+                want = by_name.get(oc.resource, -1) if oc.resource is not None else -1
+                m = want if want in free else free[0]
+                free.remove(m)
+            act = acts[a]
+            dist = dict(act.by_resource).get(res_names[m], act.duration) if m >= 0 else act.duration
+            mc = (cal[m] if type(cal) is dict else cal) if m >= 0 else None
+            elapsed = (float(mc.working_seconds(np.array([oc.current_start]), np.array([t0]))[0])
+                       if mc is not None else t0 - oc.current_start)
+            # the rest of a duration drawn beyond what the instance has already taken; an
+            # instance older than every draw is overdue and ends at once
+            draws = dist.sample(rng, 64)
+            longer = draws[draws > elapsed]
+            remaining = float(longer[0] - elapsed) if len(longer) else 0.0
+            env.process(resume(ci, a, before, m, remaining, oc.current_start))
+        elif oc.last is not None and oc.last in a_index:
+            env.process(case(ci, a_index[oc.last], a_index.get(oc.before_last, -1) if oc.before_last else -1,
+                             max(t0 - oc.last_end, 0.0)))
 
 
 def mser5(y: np.ndarray, *, batch: int = 5) -> tuple[int, bool]:

@@ -24,9 +24,12 @@ import pandas as pd
 
 from .._validation import check_positive, check_seed
 from ..errors import InputError
+from ..log import EventLog
 from .engine import run, summarize
+from .forecast import default_sla, horizon_counts, summarize_forecast
 from .model import SimulationModel
 from .scenarios import Scenario, apply_scenario, load_scenarios
+from .state import State, current_state
 
 __all__ = ["compare", "Comparison", "replication_kpis"]
 
@@ -34,9 +37,15 @@ HEADLINE = ("cycle_time_mean_s", "cycle_time_p90_s", "throughput_per_day", "wait
 
 
 def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, seed: int, warmup: int | str,
-                     start: Any) -> dict[str, Any]:
-    """One replication's KPIs: the engine's, plus ``wip_mean`` and ``wait:<activity>``."""
-    res = run(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+                     start: Any, state: tuple[State, float, float] | None = None) -> dict[str, Any]:
+    """One replication's KPIs: the engine's, plus ``wip_mean`` and ``wait:<activity>``.
+
+    With ``state=(State, sla_s, horizon_end_s)`` the run starts from the state and the
+    forecast counts (:func:`~leanops.simulate.forecast.horizon_counts`) come along.
+    """
+    res = run(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start,
+              from_log=state[0] if state is not None else None)
+    k_fc = horizon_counts(res.cases, state[0].at.value / 1e9, state[2], state[1]) if state is not None else None
     k = dict(res.kpis)
     c = res.cases
     if len(c):
@@ -47,6 +56,8 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
         k["wip_mean"] = float((b - a).sum() / span) if span > 0 else float("nan")
     if "wip_mean" in res.stats:
         k["wip_mean"] = res.stats["wip_mean"]  # within the steady-state window
+    if k_fc is not None:
+        k["_forecast"] = k_fc  # not a KPI: compare() takes it out
     if "window" in res.stats:
         # not KPIs: compare() takes them out
         k["_window"] = {**res.stats["window"], "warnings": res.stats.get("warnings", [])}
@@ -72,8 +83,8 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
 
 
 def _task(args: tuple) -> dict[str, float]:
-    model, cases, until, seed, warmup, start = args
-    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+    model, cases, until, seed, warmup, start, state = args
+    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start, state=state)
 
 
 # -- statistics -----------------------------------------------------------------------------
@@ -151,6 +162,7 @@ class Comparison:
     seeds: list[int] = field(default_factory=list, repr=False)  # replication k's seed, in every scenario
     window: dict[str, Any] | None = None  # {start, end, warmup_s, cases_counted} with warmup="auto"
     warnings: list[str] = field(default_factory=list)  # about the runs' windows, once each
+    forecast: dict[str, Any] | None = None  # with from_log: see leanops.simulate.forecast
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md shape: ``baseline{kpis}``, ``scenarios[{name, kpis, delta}]``."""
@@ -158,6 +170,7 @@ class Comparison:
             "replications": self.replications, "cases": self.cases, "warmup": self.warmup,
             **({"window": self.window} if self.window else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"forecast": self.forecast} if self.forecast is not None else {}),
             "baseline": {"kpis": self.baseline},
             "scenarios": [{"name": s["name"], "changes": s["changes"], "kpis": s["kpis"], "delta": s["delta"]}
                           for s in self.scenarios],
@@ -261,6 +274,10 @@ def compare(
     jobs: int = 1,
     scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    from_log: EventLog | State | None = None,
+    at: Any = None,
+    days: float | None = None,
+    sla: Any = None,
 ) -> Comparison:
     """Simulate the baseline and each scenario; KPIs with 95% CIs and changes vs the baseline.
 
@@ -288,6 +305,16 @@ def compare(
         Run on a Dask cluster instead: a scheduler address (``"tcp://host:8786"``) or a client.
     progress : callable(done, total), optional
         Called as replications finish (the CLI draws a progress bar with it).
+    from_log, at : EventLog or State, timestamp, optional
+        Start every run from where this log's process stands at ``at`` (default its last
+        timestamp; see :func:`~leanops.simulate.run`), the baseline and each scenario from
+        the same open cases, and forecast the next ``days`` (``.forecast``, see
+        :mod:`leanops.simulate.forecast`).
+    days : float, optional
+        The forecast horizon (with ``from_log``); new arrivals until its end. Default 7.
+    sla : duration, optional
+        With ``from_log``: the case SLA for ``sla_breaches`` (e.g. ``"5d"``); default the
+        log's 90th-percentile cycle time.
 
     Returns
     -------
@@ -309,6 +336,18 @@ def compare(
     if not isinstance(model, SimulationModel):
         raise InputError(f"model must be a SimulationModel; got {type(model).__name__}. Fit one with leanops.simulate.fit(log).")
     r = int(check_positive("replications", replications, integer=True))
+    state_args = None
+    if from_log is not None:
+        st = from_log if isinstance(from_log, State) else current_state(from_log, model=model, at=at)
+        days = 7.0 if days is None else float(check_positive("days", days))
+        sla_s = _sla_seconds(sla, from_log)
+        end_s = st.at.value / 1e9 + days * 86400.0
+        if cases is None and until is None:
+            until = pd.Timestamp(end_s, unit="s", tz="UTC")
+        warmup, start = 0, None
+        state_args = (st, sla_s, end_s)
+    elif at is not None or days is not None or sla is not None:
+        raise InputError("at=, days= and sla= need from_log=: the log whose state to start from.")
     if cases is None and until is None:
         cases = 1000
     if cases is not None and until is not None:
@@ -329,8 +368,9 @@ def compare(
     models = [model] + [apply_scenario(model, s) for s in scs]
     rng = check_seed(seed)
     seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=r)]
-    tasks = [(m, cases, until, s, warmup, start) for m in models for s in seeds]
+    tasks = [(m, cases, until, s, warmup, start, state_args) for m in models for s in seeds]
     results = _execute(tasks, jobs=jobs, scheduler=scheduler, progress=progress)
+    fcs = [res.pop("_forecast", None) for res in results]
 
     windows = [res.pop("_window", None) for res in results]
     per = [results[j * r:(j + 1) * r] for j in range(len(models))]
@@ -353,7 +393,35 @@ def compare(
     return Comparison(baseline, out_sc, pd.DataFrame(rows), r, cases, until, warmup, seed,
                       models=dict(zip(["baseline"] + names, models)), seeds=seeds,
                       window=_window(windows[:r]),
-                      warnings=list(dict.fromkeys(m for w in windows if w for m in w["warnings"])))
+                      warnings=list(dict.fromkeys(m for w in windows if w for m in w["warnings"])),
+                      forecast=_forecast(fcs, r, names, state_args, days))
+
+
+def _forecast(fcs: list[Any], r: int, names: list[str], state_args: Any, days: float | None) -> dict[str, Any] | None:
+    """The baseline's forecast document, with each scenario's counts beside it."""
+    if state_args is None:
+        return None
+    st, sla_s, _ = state_args
+    doc = summarize_forecast(fcs[:r], st, float(days or 0.0), sla_s)
+    doc["scenarios"] = []
+    for j, nm in enumerate(names, 1):
+        sc = summarize_forecast(fcs[j * r:(j + 1) * r], st, float(days or 0.0), sla_s)
+        doc["scenarios"].append({"name": nm, **{k: sc[k] for k in ("completions", "wip", "sla_breaches")}})
+    return doc
+
+
+def _sla_seconds(sla: Any, log: Any) -> float:
+    if sla is None:
+        if not isinstance(log, EventLog):
+            raise InputError("sla= is needed when from_log is a State (the default is the log's 90th-percentile cycle time).")
+        return default_sla(log)
+    try:
+        s = pd.Timedelta(sla).total_seconds() if isinstance(sla, str) else float(sla)
+    except (TypeError, ValueError):
+        s = -1.0
+    if not s > 0:
+        raise InputError(f"sla must be a positive duration such as '5d' or seconds; got {sla!r}.")
+    return s
 
 
 def _window(ws: list[Any]) -> dict[str, Any] | None:
@@ -441,5 +509,6 @@ def _client(scheduler: Any) -> tuple[Any, bool]:
     return connect(str(scheduler)), True
 
 
-def _remote_task(model: SimulationModel, cases: Any, until: Any, seed: int, warmup: int, start: Any) -> dict[str, float]:
-    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+def _remote_task(model: SimulationModel, cases: Any, until: Any, seed: int, warmup: int, start: Any,
+                 state: Any = None) -> dict[str, float]:
+    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start, state=state)
