@@ -451,7 +451,9 @@ def _write_sim_csv(log: Any, path: str) -> None:
 @click.option("--recency", default="auto", show_default=True, metavar="SHARE|auto|none",
               help="Half-life (share of the log's span) for weighting recent cases; 'auto' when arrivals drift.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
-def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, **kwargs: Any) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, quiet: bool,
+            **kwargs: Any) -> None:
     """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
     from .errors import InputError
     from .simulate import fit
@@ -465,7 +467,8 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         except ValueError:
             raise InputError(f"--recency must be a number > 0, 'auto' or 'none'; got {recency!r}.") from None
     ev = load_log(log, pop_mapping(kwargs))
-    model = fit(ev, calendars=calendars, recency=rec)  # type: ignore[arg-type]
+    with _progress(8, "fitting", enabled=not quiet, unit="stage") as tick:
+        model = fit(ev, calendars=calendars, recency=rec, progress=tick)  # type: ignore[arg-type]
     if output:
         with atomic_output(output) as tmp:
             model.save(tmp)
@@ -474,7 +477,7 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         doc["output"] = output
         emit(doc)
         return
-    click.echo(model.summary())
+    click.echo(model.brief())
     if output:
         click.echo(f"model written to {output}")
 
@@ -763,14 +766,14 @@ def _read_text(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _progress(total: int, what: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+def _progress(total: int, what: str, *, enabled: bool = True, unit: str = "run") -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr (only on a terminal); yields the callback compare() calls."""
     if not enabled or not sys.stderr.isatty():
         yield lambda done, n: None
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=False)
+    bar = tqdm(total=total, desc=what, unit=unit, file=sys.stderr, leave=False)
     def tick(done: int, n: int) -> None:
         bar.total = n
         bar.update(done - bar.n)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +42,7 @@ def fit(
     min_member_events: int = 400,
     queue: Queue | None = None,
     seed: int | np.random.Generator | None = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationModel:
     """Discover a simulation model from ``log``.
 
@@ -95,6 +98,8 @@ def fit(
         The queue discipline; FIFO by default.
     seed : int, Generator or None
         For the subsampling in distribution fitting.
+    progress : callable(done, total), optional
+        Called as the fit's stages finish (the CLI draws a progress bar with it).
 
     Returns
     -------
@@ -123,6 +128,7 @@ def fit(
     rng = check_seed(seed)
     fit_seed = int(rng.integers(0, 2**31 - 1))
     notes: list[str] = []
+    tick = _ticker(progress, 8)
 
     if not log.has_start_times or log.df["start"].isna().any():
         log, how = _with_start_times(log)
@@ -153,6 +159,7 @@ def fit(
     else:
         cw = np.ones(log.n_cases)
 
+    tick()
     # -- case attributes ------------------------------------------------------------------
     # the most recent cases (by arrival) describe today's mix best; their attribute rows
     # and their routes (when routing="variants") are drawn together
@@ -165,6 +172,7 @@ def fit(
     else:
         attributes = CaseAttributes()
 
+    tick()
     # -- pools ----------------------------------------------------------------------------
     from .._pools import resource_pools
 
@@ -189,6 +197,7 @@ def fit(
             notes.append(f"{a}: {share:.0%} of instances by pool {counts.index[0]!r}; the others' share is served by it too")
     used_pools = sorted({p for p in act_pool.values() if p is not None})
 
+    tick()
     # -- calendars ------------------------------------------------------------------------
     if calendars == "discover" and used_pools:
         cals, member_cals = _calendars(d, acts, act_code, act_pool, used_pools, pool_members, res, tz,
@@ -198,6 +207,7 @@ def fit(
     t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
     fast = {p: FastCalendar(iv, tz_offset(ctz, t_ref)) for p, (iv, ctz) in cals.items()}
 
+    tick()
     # -- durations ------------------------------------------------------------------------
     dur = end - start
     for p, cal in fast.items():
@@ -243,9 +253,11 @@ def fit(
         warnings.warn(msg, UserWarning, stacklevel=2)
         notes.append(msg)
 
+    tick()
     # -- routing --------------------------------------------------------------------------
+    drivers = _routing_attributes(attr_names, attr_frame, act_code, cstarts, notes) if attr_names else []
     routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
-                       attr_names if data_aware else [], notes, order)
+                       drivers if data_aware else [], notes, order)
 
     if routing_mode == "auto":
         # whole routes where step-by-step routing misses what the data show: the next step
@@ -266,6 +278,7 @@ def fit(
         notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
                      "drawn with their attributes; the routing tables serve scenarios that change routing")
 
+    tick()
     # -- arrivals -------------------------------------------------------------------------
     arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
@@ -284,8 +297,8 @@ def fit(
     for p in pools:
         own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
         notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
-    if queue is None and attr_names and priorities:
-        queue = _discover_priority(attr_frame, attr_names, act_code, first, case, start, enabled_at,
+    if queue is None and drivers and priorities:
+        queue = _discover_priority(attr_frame, drivers, act_code, first, case, start, enabled_at,
                                    [acts.index(a.name) for a in activities if a.pool is not None], notes)
     model = SimulationModel(
         activities=tuple(activities),
@@ -301,8 +314,23 @@ def fit(
     if delays and log.n_cases >= 2:
         model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
                                   recent=recent if case_waits else None)
+    tick()
     ct_log = float((np.maximum.reduceat(end, cstarts) - arrival).mean())
-    return dataclasses.replace(model, trust=_trust(model, ct_log, log.n_cases, fit_seed))
+    model = dataclasses.replace(model, trust=_trust(model, ct_log, log.n_cases, fit_seed))
+    tick()
+    return model
+
+
+def _ticker(progress: Callable[[int, int], None] | None, total: int) -> Callable[[], None]:
+    """A callable that reports one more finished stage of ``total`` to ``progress``."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    return tick
 
 
 #: a baseline whose mean cycle time is off the log's by more than this factor is flagged
@@ -439,11 +467,17 @@ def _prev_codes(act_code: np.ndarray, first: np.ndarray) -> np.ndarray:
     return np.where(first, -1, np.r_[-1, act_code[:-1]])
 
 
+#: cases simulated per delay-calibration round (at most)
+_CALIBRATION_CASES = 3000
+
+
 def _sim_waits(model: SimulationModel, log: EventLog, seed: int, acts: list[str]) -> pd.Series:
     """Mean simulated wait per (previous activity code, activity code), over the log's period."""
     from .engine import run
 
-    res = run(model, cases=log.n_cases, seed=seed, start=log.start_time)
+    # a long log's period is represented by its first cases: the waits each transition sees
+    # settle within a few thousand, and each calibration round is a full simulation
+    res = run(model, cases=min(log.n_cases, _CALIBRATION_CASES), seed=seed, start=log.start_time)
     sd = res.log.df
     s_st = sd["start"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
     s_en = sd["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
@@ -738,6 +772,39 @@ def _case_attributes(log: EventLog) -> tuple[list[str], pd.DataFrame]:
             continue  # identifiers are no use for routing or RCA
         keep.append(c)
     return keep, firsts[keep]
+
+
+_PATH_NAME = re.compile(r"variant|trace[ _:-]?(id|index|key)|(^|[^a-z])path($|[^a-z])")
+
+
+def _routing_attributes(names: list[str], frame: pd.DataFrame, act_code: np.ndarray, cstarts: np.ndarray,
+                        notes: list[str]) -> list[str]:
+    """The case attributes that may drive routing: not those that restate the path.
+
+    A column named like a variant (``variant``, ``variant_index``, ``case:variant-index``,
+    ``trace_id``, ``path``), or whose every value belongs to a single variant while it
+    has values for at least half of the variants (at least 3), is the route itself written
+    as data: a routing rule keyed on it would only replay the log.
+    """
+    seqs = np.split(act_code, cstarts[1:])
+    variant = pd.Series(pd.factorize(pd.Series([s.tobytes() for s in seqs]))[0])
+    n_var = int(variant.nunique())
+    out, dropped = [], []
+    for nm in names:
+        col = frame[nm].reset_index(drop=True)
+        if _PATH_NAME.search(str(nm).lower()):
+            dropped.append(nm)
+            continue
+        k = int(col.nunique(dropna=True))
+        if n_var >= 3 and k >= max(3, n_var // 2):
+            per = variant.groupby(col.astype(object).to_numpy()).nunique()
+            if len(per) and int(per.max()) == 1:
+                dropped.append(nm)
+                continue
+        out.append(nm)
+    if dropped:
+        notes.append(f"not used for routing, as they restate the path: {', '.join(map(str, dropped))}")
+    return out
 
 
 def _with_start_times(log: EventLog) -> tuple[EventLog, str]:

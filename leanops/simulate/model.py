@@ -352,20 +352,61 @@ class SimulationModel:
             lines.append(f"trust: {self.trust.get('statement', '')}")
         return "\n".join(lines)
 
+    def brief(self, *, max_lines: int = 15) -> str:
+        """What ``leanops fit`` prints: at most ``max_lines`` lines, numbers rounded.
+
+        The largest pools, the slowest activities, what fit could not learn (calendar
+        fallbacks, thin data) and how far to trust the baseline; ``summary()`` and the
+        model JSON hold everything.
+        """
+        from .._format import duration
+
+        flat = max(self.arrivals.profile) - min(self.arrivals.profile) < 1e-9
+        lines = [
+            f"simulation model: {len(self.activities)} activities, {len(self.pools)} pools, "
+            f"{sum(p.size for p in self.pools)} resources"
+            + (f", routing by whole routes of {len(self.traces.cases):,} recent cases" if self.traces.variants else ""),
+            f"arrivals: one every {duration(self.arrivals.mean_interarrival_s)} on average "
+            f"({self.arrivals.interarrival.kind}, {'flat' if flat else 'weekly profile'})",
+        ]
+        pools = sorted(self.pools, key=lambda p: -p.size)
+        shown = ", ".join(f"{p.name} ({p.size}, {_short_hours(p)})" for p in pools[:3])
+        lines.append(f"pools: {shown}" + (f" and {len(pools) - 3} more" if len(pools) > 3 else ""))
+        slow = sorted(self.activities, key=lambda a: -(a.duration.mean + (a.delay.mean if a.delay else 0.0)))[:3]
+        lines.append("slowest steps: " + ", ".join(
+            f"{a.name} {duration(a.duration.mean)}" + (f" + {duration(a.delay.mean)} delay" if a.delay else "") for a in slow))
+        n_rules = sum(len(r.rules) for r in self.routing)
+        if n_rules:
+            lines.append(f"routing rules on case attributes: {n_rules}")
+        if self.queue.discipline == "priority":
+            lines.append(f"queue: priority by {self.queue.attribute} {list(self.queue.order)}")
+        keys = ("too little evidence", "too few observations", "restate the path", "delays calibrated", "recency:")
+        for n in self.notes:
+            if any(k in n for k in keys):
+                lines.append(n if len(n) <= 160 else n[:157] + "...")
+        if self.trust:
+            lines.append(f"trust: {self.trust.get('statement', '')}")
+        extra = len(lines) - (max_lines - 1)
+        if extra > 0:
+            lines = lines[: max_lines - 1]
+        lines.append(f"{len(self.notes)} notes in full: leanops fit --json, or model.summary()")
+        return "\n".join(lines[:max_lines])
+
     def to_summary(self) -> dict[str, Any]:
         """A JSON-ready digest (what ``leanops fit --json`` prints)."""
         return {
             "activities": [
-                {"activity": a.name, "pool": a.pool, "duration": a.duration.kind, "duration_mean_s": a.duration.mean,
+                {"activity": a.name, "pool": a.pool, "duration": a.duration.kind, "duration_mean_s": round(a.duration.mean, 1),
                  "per_resource": [r for r, _ in a.by_resource]}
                 for a in self.activities
             ],
             "pools": [{"name": p.name, "size": p.size, "members": list(p.members), "hours": p.hours} for p in self.pools],
             "arrivals": {"interarrival": self.arrivals.interarrival.kind,
-                         "mean_interarrival_s": self.arrivals.mean_interarrival_s,
+                         "mean_interarrival_s": round(self.arrivals.mean_interarrival_s, 1),
                          "weekly_profile": max(self.arrivals.profile) - min(self.arrivals.profile) > 1e-9,
                          "tz": self.arrivals.tz},
-            "rules": [{"after": r.source, "attribute": u.attribute, "op": u.op, "value": u.value, "next": dict(u.next)}
+            "rules": [{"after": r.source, "attribute": u.attribute, "op": u.op, "value": u.value,
+                       "next": {k: round(v, 4) for k, v in u.next}}
                       for r in self.routing for u in r.rules],
             "attributes": list(self.attributes.names),
             "queue": self.queue.discipline,
@@ -460,6 +501,27 @@ class SimulationModel:
     def from_dict(cls, doc: Any) -> "SimulationModel":
         """Check and read the JSON form; ModelError names the first bad field."""
         return _from_dict(doc)
+
+
+def _short_hours(p: "Pool") -> str:
+    """A pool's hours in a few characters: 24/7, 'Mon-Fri 09:00-17:00', or 'N h/week'."""
+    if p.intervals == ((0, 604800),):
+        return "24/7"
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    spans = {}
+    for a, b in p.intervals:
+        d = int(a // 86400)
+        if int((b - 1) // 86400) != d or d in spans:
+            spans = {}
+            break
+        spans[d] = (a - d * 86400, b - d * 86400)
+    if spans and len(set(spans.values())) == 1:
+        ds = sorted(spans)
+        if ds == list(range(ds[0], ds[-1] + 1)):
+            a, b = next(iter(spans.values()))
+            rng = days[ds[0]] if len(ds) == 1 else f"{days[ds[0]]}-{days[ds[-1]]}"
+            return f"{rng} {a // 3600:02.0f}:{a % 3600 // 60:02.0f}-{b // 3600:02.0f}:{b % 3600 // 60:02.0f}"
+    return f"{sum(b - a for a, b in p.intervals) / 3600:.0f} h/week"
 
 
 # -- parsing and checking -------------------------------------------------------------------
