@@ -605,8 +605,9 @@ def run(
     if opened:
         # the log sorts cases by id; the open cases' ids do not follow the new ones'
         pos = pd.Index(case_names[warmup:]).get_indexer(log.case_ids)
-        k = kpis(log, arrivals=arr_kept[pos] if len(pos) == len(arr_kept) else None,
-                 completions=done_kept[pos] if len(pos) == len(arr_kept) else None, model=model, offset_t0=t0)
+        aligned = len(pos) == len(arr_kept)
+        k = kpis(log, arrivals=arr_kept[pos] if aligned else None, completions=done_kept[pos] if aligned else None,
+                 model=model, offset_t0=t0, seen_from=np.where(pos >= n, arr_kept[pos], np.nan) if aligned else None)
     else:
         k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0, window=window)
     stats: dict[str, Any] = {"cases": n + len(opened) - warmup, "instances": n_inst}
@@ -782,10 +783,15 @@ def _looks_like_time(x: Any) -> bool:
 
 def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.ndarray | None = None,
          model: SimulationModel | None = None, offset_t0: float | None = None,
-         window: tuple[float, float] | None = None) -> dict[str, float]:
+         window: tuple[float, float] | None = None, seen_from: np.ndarray | None = None) -> dict[str, float]:
     """KPIs of a (simulated or real) log.
 
-    ``cycle_time_mean_s`` and ``cycle_time_p90_s`` (arrival to last end), ``wait_mean_s``
+    ``cycle_time_mean_s`` and ``cycle_time_p90_s`` (arrival to last end; for a fitted
+    model, whose arrivals are the logged first starts (``model.arrivals.basis ==
+    "first_start"``), first start to last end, as the log shows a case: the wait before
+    the first activity, which no log shows, is counted in ``wait_mean_s`` but not in cycle
+    times; ``seen_from``, where not NaN, overrides the start, e.g. with the real first start
+    of a case that was open at a state's instant), ``wait_mean_s``
     (per activity instance: start minus the end of the case's previous instance, or minus
     the arrival for the first), ``throughput_per_day`` (cases completed per day between the
     first and the last arrival) and ``utilization:<pool>`` (busy working time over
@@ -812,7 +818,10 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
         a_c, c_c = np.asarray(arrivals, dtype=float), np.asarray(completions, dtype=float)
     else:
         a_c, c_c = case_first, case_last
-    ct = c_c - a_c
+    first_seen = case_first if model is not None and model.arrivals.basis == "first_start" else a_c
+    if seen_from is not None:
+        first_seen = np.where(np.isnan(seen_from), first_seen, seen_from)
+    ct = c_c - first_seen
     prev_end = np.r_[np.nan, end[:-1]]
     ready = np.where(first, a_c[codes] if len(a_c) == log.n_cases else st, prev_end)
     wait = np.maximum(st - ready, 0.0)

@@ -280,7 +280,8 @@ def fit(
 
     tick()
     # -- arrivals -------------------------------------------------------------------------
-    arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
+    arrivals = dataclasses.replace(_arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes),
+                                   basis="first_start")
 
     # a pool that only works on batches: the release times explain when it works, and
     # hours learned from that work would wrongly stop a long batch at a made-up closing time

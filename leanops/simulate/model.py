@@ -8,7 +8,8 @@ which have no ``traces``, load unchanged)::
       "start": "2024-03-01T00:00:00+00:00",      # default first arrival of a simulation
       "arrivals": {"interarrival": DIST,          # in rate-weighted seconds (see Arrivals)
                    "profile": [168 floats],       # relative arrival rate per hour of week, mean 1
-                   "tz": "UTC"},
+                   "tz": "UTC",
+                   "basis": "first_start"},       # optional: fit's arrivals are the logged first starts
       "activities": [{"name": "Review", "pool": "experts" | null,   # null: no resource needed
                       "duration": DIST,           # working seconds
                       "by_resource": {"ann": DIST, ...},             # optional
@@ -87,6 +88,10 @@ class Arrivals:
     interarrival: Distribution
     profile: tuple[float, ...] = (1.0,) * 168
     tz: str = "UTC"
+    #: what an arrival stands for: "arrival" (a case enters, as in a hand-built model) or
+    #: "first_start" (``fit``: a log shows a case only from its first start, so the fitted
+    #: arrivals are those starts and cycle times count from the first start, as in the log)
+    basis: str = "arrival"
 
     @property
     def mean_interarrival_s(self) -> float:
@@ -437,6 +442,7 @@ class SimulationModel:
                 "interarrival": self.arrivals.interarrival.to_dict(),
                 "profile": list(self.arrivals.profile),
                 "tz": self.arrivals.tz,
+                **({"basis": self.arrivals.basis} if self.arrivals.basis != "arrival" else {}),
             },
             "activities": [
                 {
@@ -592,8 +598,11 @@ def _from_dict(doc: Any) -> SimulationModel:
     profile = _get(arr, "profile", "arrivals", default=[1.0] * 168, kind=list)
     if len(profile) != 168 or not all(isinstance(x, (int, float)) and x >= 0 for x in profile) or sum(profile) <= 0:
         raise _err("arrivals.profile", "168 non-negative numbers, not all zero", profile)
+    basis = arr.get("basis", "arrival")
+    if basis not in ("arrival", "first_start"):
+        raise _err("arrivals.basis", "'arrival' or 'first_start'", basis)
     arrivals = Arrivals(_dist(_get(arr, "interarrival", "arrivals"), "arrivals.interarrival"),
-                        tuple(float(x) for x in profile), str(_get(arr, "tz", "arrivals", default="UTC")))
+                        tuple(float(x) for x in profile), str(_get(arr, "tz", "arrivals", default="UTC")), basis)
     pools = []
     for i, p in enumerate(_get(doc, "pools", "(top level)", kind=list)):
         w = f"pools[{i}]"
