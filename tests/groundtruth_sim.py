@@ -29,3 +29,21 @@ def one_day_claims(n: int = 60, seed: int = 0, day: str = "2023-01-02") -> leano
     df = pd.DataFrame(rows, columns=["case_id", "activity", "start_time", "end_time", "resource"])
     return leanops.from_frame(df, case="case_id", activity="activity", start="start_time", end="end_time",
                               resource="resource")
+
+
+def three_step(position: int, *, experts: int = 2, factor: float = 1.0, hours: tuple[int, int] | None = (8, 17),
+               interarrival: float = 30.0):
+    """Three steps A, B, C; the one at ``position`` is the bottleneck (``experts`` people,
+    12 min x ``factor``), the others have two clerks each (4 min). Office hours by default,
+    arrivals around the clock: cases that arrive at night queue for the morning."""
+    from groundtruth import Pool, Process, Step
+
+    steps, pools = [], {}
+    for i, name in enumerate("ABC"):
+        if i == position:
+            steps.append(Step(name, "experts", 12.0 * factor))
+        else:
+            steps.append(Step(name, f"clerks{i}", 4.0))
+            pools[f"clerks{i}"] = Pool(2, hours=hours)
+    pools["experts"] = Pool(experts, hours=hours)
+    return Process(steps=steps, pools=pools, interarrival=interarrival)
