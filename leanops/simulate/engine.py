@@ -564,11 +564,8 @@ def run(
             yield timeout(mc.add_working(mc.next_working(env.now), remaining) - env.now)
         if m >= 0:
             hand_over(waiting, free, m)
-        rc_app(ci)
-        ra_app(a)
-        rs_app(begin)
-        re_app(env.now)
-        rr_app(m)
+        for column, value in zip((rc, ra, rs, re_, rr), (ci, a, begin, env.now, m)):
+            column.append(value)
         yield from case(ci, a, before)
 
     arr_list = arr.tolist()
