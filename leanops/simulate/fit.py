@@ -174,28 +174,8 @@ def fit(
 
     tick()
     # -- pools ----------------------------------------------------------------------------
-    from .._pools import resource_pools
-
     res = d["resource"].to_numpy(dtype=object, na_value=None)
-    res_pool = resource_pools(log)
-    pool_members: dict[str, list[str]] = {}
-    for r, p in res_pool.items():
-        pool_members.setdefault(p, []).append(r)
-    act_pool: dict[str, str | None] = {}
-    for i, a in enumerate(acts):
-        if not used[i]:
-            continue
-        rr = res[act_code == i]
-        rr = [r for r in rr if r is not None]
-        if not rr:
-            act_pool[a] = None
-            continue
-        counts = pd.Series([res_pool[str(r)] for r in rr]).value_counts()
-        act_pool[a] = str(counts.index[0])
-        share = counts.iloc[0] / counts.sum()
-        if share < 0.9:
-            notes.append(f"{a}: {share:.0%} of instances by pool {counts.index[0]!r}; the others' share is served by it too")
-    used_pools = sorted({p for p in act_pool.values() if p is not None})
+    pool_members, act_pool, used_pools = _pools(log, res, acts, act_code, used, notes)
 
     tick()
     # -- calendars ------------------------------------------------------------------------
@@ -209,49 +189,12 @@ def fit(
 
     tick()
     # -- durations ------------------------------------------------------------------------
-    dur = end - start
-    for p, cal in fast.items():
-        if cal.always:
-            continue
-        m = np.array([act_pool.get(acts[c]) == p for c in range(len(acts))])[act_code]
-        if m.any():
-            dur[m] = cal.working_seconds(start[m], end[m])
-        for r, ivr in member_cals.get(p, {}).items():
-            mr = m & (res == r)
-            if mr.any():
-                dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
-    dur = np.maximum(dur, 0.0)
+    dur = _working_durations(start, end, res, acts, act_code, act_pool, fast, member_cals, tz, t_ref)
     cm_end = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
     enabled_at = np.where(first, np.nan, np.r_[np.nan, cm_end[:-1]])
-    small: list[str] = []
-    activities: list[Activity] = []
-    for i, a in enumerate(acts):
-        if not used[i]:
-            continue
-        m = act_code == i
-        x = dur[m]
-        dist = fit_distribution(x, min_samples=min_samples, seed=fit_seed)
-        if len(x) < min_samples:
-            small.append(f"{a} ({len(x)})")
-        by_res: list[tuple[str, Distribution]] = []
-        pool = act_pool[a]
-        if per_resource and pool is not None and len(x) >= 2 * min_samples:
-            by_res = _per_resource(x, res[m], pool_members[pool], dist, min_samples, fit_seed)
-            if by_res:
-                # the shared distribution describes the other members only
-                special = {r for r, _ in by_res}
-                others = np.array([r not in special for r in res[m]], dtype=bool)
-                if others.sum() >= 1:
-                    dist = fit_distribution(x[others], min_samples=min_samples, seed=fit_seed)
-        release = _batch_release(start[m], enabled_at[m], tz_offset(tz, t_ref)) if batches else ()
-        if release:
-            notes.append(f"{a}: released in a daily batch at {release[0] // 3600:02d}:{release[0] % 3600 // 60:02d}")
-        activities.append(Activity(a, pool, dist, tuple(by_res), release=release))
-    if small:
-        msg = (f"too few observations to fit a distribution for {len(small)} activities "
-               f"({', '.join(small[:5])}{' …' if len(small) > 5 else ''}); using empirical or fixed durations")
-        warnings.warn(msg, UserWarning, stacklevel=2)
-        notes.append(msg)
+    activities = _activities(acts, used, act_code, dur, res, act_pool, pool_members, start, enabled_at,
+                             tz_offset(tz, t_ref), min_samples=min_samples, per_resource=per_resource,
+                             batches=batches, seed=fit_seed, notes=notes)
 
     tick()
     # -- routing --------------------------------------------------------------------------
@@ -267,37 +210,14 @@ def fit(
         routing_mode = "variants" if n_dep else "markov"
         notes.append(f"routing: {'whole routes' if n_dep else 'step by step'} "
                      f"({n_dep} (previous, current) pairs where the next step depends on the previous)")
-    traces = Traces()
-    if routing_mode == "variants":
-        seqs = np.split(act_code, cstarts[1:])
-        keys: dict[tuple[int, ...], int] = {}
-        case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
-        variants = tuple(tuple(acts[x] for x in v) for v in keys)
-        traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
-                        tuple((r.source, routing_digest(r)) for r in routing))
-        notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
-                     "drawn with their attributes; the routing tables serve scenarios that change routing")
+    traces = _traces(acts, act_code, cstarts, recent, cw, routing, notes) if routing_mode == "variants" else Traces()
 
     tick()
     # -- arrivals -------------------------------------------------------------------------
     arrivals = dataclasses.replace(_arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes),
                                    basis="first_start")
 
-    # a pool that only works on batches: the release times explain when it works, and
-    # hours learned from that work would wrongly stop a long batch at a made-up closing time
-    for p in used_pools:
-        mine = [x for x in activities if x.pool == p]
-        if mine and all(x.release for x in mine) and cals[p][0] != ALWAYS:
-            cals[p] = (ALWAYS, cals[p][1])
-            member_cals.pop(p, None)
-            notes.append(f"pool {p}: works only on batches; its hours are taken as 24/7")
-    pools = tuple(
-        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1], tuple(sorted(member_cals.get(p, {}).items())))
-        for p in used_pools
-    )
-    for p in pools:
-        own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
-        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
+    pools = _final_pools(used_pools, pool_members, cals, member_cals, activities, notes)
     if queue is None and drivers and priorities:
         queue = _discover_priority(attr_frame, drivers, act_code, first, case, start, enabled_at,
                                    [acts.index(a.name) for a in activities if a.pool is not None], notes)
@@ -443,6 +363,124 @@ def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool:
         notes.append(msg)
     return cals, member_cals
 
+
+
+def _pools(log: EventLog, res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
+           notes: list[str]) -> tuple[dict[str, list[str]], dict[str, str | None], list[str]]:
+    """(members per pool, each activity's pool, the pools used): the pool serving most of
+    an activity's instances serves all of them."""
+    from .._pools import resource_pools
+
+    res_pool = resource_pools(log)
+    pool_members: dict[str, list[str]] = {}
+    for r, p in res_pool.items():
+        pool_members.setdefault(p, []).append(r)
+    act_pool: dict[str, str | None] = {}
+    for i, a in enumerate(acts):
+        if not used[i]:
+            continue
+        rr = res[act_code == i]
+        rr = [r for r in rr if r is not None]
+        if not rr:
+            act_pool[a] = None
+            continue
+        counts = pd.Series([res_pool[str(r)] for r in rr]).value_counts()
+        act_pool[a] = str(counts.index[0])
+        share = counts.iloc[0] / counts.sum()
+        if share < 0.9:
+            notes.append(f"{a}: {share:.0%} of instances by pool {counts.index[0]!r}; the others' share is served by it too")
+    used_pools = sorted({p for p in act_pool.values() if p is not None})
+    return pool_members, act_pool, used_pools
+
+
+def _working_durations(start: np.ndarray, end: np.ndarray, res: np.ndarray, acts: list[str], act_code: np.ndarray,
+                       act_pool: dict[str, str | None], fast: dict[str, FastCalendar],
+                       member_cals: dict[str, dict[str, Any]], tz: str, t_ref: pd.Timestamp) -> np.ndarray:
+    """Each instance's duration in working time of its pool's (or member's) calendar."""
+    dur = end - start
+    for p, cal in fast.items():
+        if cal.always:
+            continue
+        m = np.array([act_pool.get(acts[c]) == p for c in range(len(acts))])[act_code]
+        if m.any():
+            dur[m] = cal.working_seconds(start[m], end[m])
+        for r, ivr in member_cals.get(p, {}).items():
+            mr = m & (res == r)
+            if mr.any():
+                dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
+    return np.maximum(dur, 0.0)
+
+
+def _activities(acts: list[str], used: np.ndarray, act_code: np.ndarray, dur: np.ndarray, res: np.ndarray,
+                act_pool: dict[str, str | None], pool_members: dict[str, list[str]], start: np.ndarray,
+                enabled_at: np.ndarray, offset: float, *, min_samples: int, per_resource: bool, batches: bool,
+                seed: int, notes: list[str]) -> list[Activity]:
+    """Durations (shared, and per resource where clearly different) and daily batch releases."""
+    small: list[str] = []
+    activities: list[Activity] = []
+    for i, a in enumerate(acts):
+        if not used[i]:
+            continue
+        m = act_code == i
+        x = dur[m]
+        dist = fit_distribution(x, min_samples=min_samples, seed=seed)
+        if len(x) < min_samples:
+            small.append(f"{a} ({len(x)})")
+        by_res: list[tuple[str, Distribution]] = []
+        pool = act_pool[a]
+        if per_resource and pool is not None and len(x) >= 2 * min_samples:
+            by_res = _per_resource(x, res[m], pool_members[pool], dist, min_samples, seed)
+            if by_res:
+                # the shared distribution describes the other members only
+                special = {r for r, _ in by_res}
+                others = np.array([r not in special for r in res[m]], dtype=bool)
+                if others.sum() >= 1:
+                    dist = fit_distribution(x[others], min_samples=min_samples, seed=seed)
+        release = _batch_release(start[m], enabled_at[m], offset) if batches else ()
+        if release:
+            notes.append(f"{a}: released in a daily batch at {release[0] // 3600:02d}:{release[0] % 3600 // 60:02d}")
+        activities.append(Activity(a, pool, dist, tuple(by_res), release=release))
+    if small:
+        msg = (f"too few observations to fit a distribution for {len(small)} activities "
+               f"({', '.join(small[:5])}{' …' if len(small) > 5 else ''}); using empirical or fixed durations")
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        notes.append(msg)
+    return activities
+
+
+def _traces(acts: list[str], act_code: np.ndarray, cstarts: np.ndarray, recent: np.ndarray, cw: np.ndarray,
+            routing: tuple[Routing, ...], notes: list[str]) -> Traces:
+    """Whole routes of the most recent cases, with their recency weights."""
+    seqs = np.split(act_code, cstarts[1:])
+    keys: dict[tuple[int, ...], int] = {}
+    case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
+    variants = tuple(tuple(acts[x] for x in v) for v in keys)
+    traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
+                    tuple((r.source, routing_digest(r)) for r in routing))
+    notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
+                 "drawn with their attributes; the routing tables serve scenarios that change routing")
+    return traces
+
+
+def _final_pools(used_pools: list[str], pool_members: dict[str, list[str]], cals: dict[str, Any],
+                 member_cals: dict[str, Any], activities: list[Activity], notes: list[str]) -> tuple[Pool, ...]:
+    """The model's pools with their hours (24/7 for a pool that only works on batches)."""
+    # a pool that only works on batches: the release times explain when it works, and
+    # hours learned from that work would wrongly stop a long batch at a made-up closing time
+    for p in used_pools:
+        mine = [x for x in activities if x.pool == p]
+        if mine and all(x.release for x in mine) and cals[p][0] != ALWAYS:
+            cals[p] = (ALWAYS, cals[p][1])
+            member_cals.pop(p, None)
+            notes.append(f"pool {p}: works only on batches; its hours are taken as 24/7")
+    pools = tuple(
+        Pool(p, tuple(sorted(pool_members[p])), cals[p][0], cals[p][1], tuple(sorted(member_cals.get(p, {}).items())))
+        for p in used_pools
+    )
+    for p in pools:
+        own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
+        notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
+    return pools
 
 
 def _observed_waits(start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray) -> np.ndarray:
