@@ -294,9 +294,63 @@ def run(
     elif at is not None:
         raise InputError("at= needs from_log=: the log whose state to start from.")
     t0 = _start_epoch(model, start)
+    arr, n, t_until = _arrival_plan(model, cases, until, t0, r_arr)
+    case_route, tpick, attr_cols = _case_draws(model, n, r_attr)
+    opened = state.open if state is not None else ()
+    if opened:
+        # a case can continue only from an activity the model knows (a scenario may remove one)
+        known = {a.name for a in model.activities}
+        opened = tuple(oc for oc in opened if oc.current in known or (oc.current is None and oc.last in known))
+    if opened and model.attributes.names:
+        attr_cols = {nm: list(attr_cols.get(nm, [None] * n)) + [oc.attributes.get(nm) for oc in opened]
+                     for nm in model.attributes.names}
+
+    env = simpy.Environment(initial_time=t0)
+    use_prio = model.queue.discipline == "priority"
+    compiled, res_names, a_index = _compile(model, streams, t0, use_prio)
+    routes, same, variants, case_rank = _compile_routes(model, a_index, streams, compiled, case_route, tpick)
+    prio = None
+    if use_prio:
+        q = model.queue
+        order = list(q.order)
+        vals = attr_cols.get(q.attribute)
+        if vals is None:
+            raise InputError(f"queue.attribute {q.attribute!r} is not a case attribute of the model; "
+                             f"attributes: {list(model.attributes.names)}.")
+        prio = [order.index(v) if v in order else len(order) for v in vals]
+
+    records: tuple[list, ...] = ([], [], [], [], [])
+    done = [0.0] * (n + len(opened))
+    case, resume = _processes(env, compiled, routes, same, variants, case_route, case_rank, attr_cols, prio,
+                              use_prio, records, done)
+    arr_list = arr.tolist()
+    timeout = env.timeout
+
+    def source():
+        now = t0
+        for ci in range(n):
+            t = arr_list[ci]
+            if t > now:
+                yield timeout(t - now)
+                now = t
+            env.process(case(ci))
+
+    if opened:
+        _open_cases(opened, n, t0, model, model.activities, a_index, compiled, res_names, streams, env, case, resume)
+    env.process(source())
+    env.run()
+
+    return _result(model, state, opened, arr, n, t0, t_until, cases is not None, auto, warmup, records, done,
+                   res_names, attr_cols, seed)
+
+
+def _arrival_plan(model: SimulationModel, cases: int | None, until: Any, t0: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, int, float]:
+    """(arrival instants, their number, the end of arrivals or NaN when sized by cases)."""
+    t_until = math.nan
     if cases is not None:
         n = int(check_positive("cases", cases, integer=True))
-        arr = arrival_times(model.arrivals, t0, r_arr, n=n)
+        arr = arrival_times(model.arrivals, t0, rng, n=n)
     else:
         if isinstance(until, (str, pd.Timedelta)) and not _looks_like_time(until):
             t_until = t0 + pd.Timedelta(until).total_seconds()
@@ -304,16 +358,21 @@ def run(
             t_until = _to_epoch(until, "until")
         if t_until <= t0:
             raise InputError(f"until must be after the start {pd.Timestamp(t0, unit='s', tz='UTC')}; got {until!r}.")
-        arr = arrival_times(model.arrivals, t0, r_arr, until=t_until)
+        arr = arrival_times(model.arrivals, t0, rng, until=t_until)
         n = len(arr)
+    return arr, n, t_until
 
+
+def _case_draws(model: SimulationModel, n: int, rng: np.random.Generator
+                ) -> tuple[list[int] | None, np.ndarray | None, dict[str, list[Any]]]:
+    """Per new case: the recorded route it follows (model.traces), and its attributes."""
+    tpick = None
     # whole routes of recent cases (model.traces): one drawn per case, with its attributes
-    attrs = model.attributes
-    tr = model.traces
+    attrs, tr = model.attributes, model.traces
     case_route = None
     if tr.variants:
         cw = np.cumsum(np.asarray(tr.weights, dtype=float))
-        tpick = np.minimum(np.searchsorted(cw, r_attr.random(n) * cw[-1], side="right"), len(cw) - 1)
+        tpick = np.minimum(np.searchsorted(cw, rng.random(n) * cw[-1], side="right"), len(cw) - 1)
         case_route = np.asarray(tr.cases, dtype=np.int64)[tpick].tolist()
     # case attributes: whole rows drawn jointly
     if attrs.names and attrs.rows and case_route is not None and len(attrs.rows) == len(tr.cases):
@@ -321,26 +380,23 @@ def run(
         cols = list(zip(*attrs.rows))
         attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
     elif attrs.names and attrs.rows:
-        pick = r_attr.integers(0, len(attrs.rows), n)
+        pick = rng.integers(0, len(attrs.rows), n)
         cols = list(zip(*attrs.rows))
         attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
     else:
         attr_cols = {}
         pick = None
-    opened = state.open if state is not None else ()
-    if opened:
-        # a case can continue only from an activity the model knows (a scenario may remove one)
-        known = {a.name for a in model.activities}
-        opened = tuple(oc for oc in opened if oc.current in known or (oc.current is None and oc.last in known))
-    if opened and attrs.names:
-        attr_cols = {nm: list(attr_cols.get(nm, [None] * n)) + [oc.attributes.get(nm) for oc in opened]
-                     for nm in attrs.names}
+    return case_route, tpick, attr_cols
 
-    # compile activities, pools and routing into plain lists indexed by integers
+
+def _compile(model: SimulationModel, streams: _Streams, t0: float, use_prio: bool
+             ) -> tuple[list[tuple], list[str], dict[str, int]]:
+    """The activity plans: per activity ``(kind, waiting, free, cal, durations, per-member
+    durations, _Delay | None)``, kind 0 needing no resource; with the resource names and
+    each activity's index. A pool is a free list plus a queue of waiting cases; a finishing
+    case hands its member straight to the first in line (no SimPy Request/Release objects)."""
     acts = model.activities
     a_index = {a.name: i for i, a in enumerate(acts)}
-    env = simpy.Environment(initial_time=t0)
-    use_prio = model.queue.discipline == "priority"
     pool_objs = []
     pool_idx: dict[str, int] = {}
     res_names: list[str] = []
@@ -377,8 +433,15 @@ def run(
             per = {base + k: (_stream(brd[m], streams.get("duration", a.name, m)) if m in brd else common)
                    for k, m in enumerate(pmembers)}
         compiled.append((1, waiting, free, cal, common, per, delay))
+    return compiled, res_names, a_index
 
-    attr_pos = {name: j for j, name in enumerate(attrs.names)}
+
+def _compile_routes(model: SimulationModel, a_index: dict[str, int], streams: _Streams, compiled: list[tuple],
+                    case_route: list[int] | None, tpick: np.ndarray | None) -> tuple[list[Any], list[bool], list[list[int]], Any]:
+    """Routing tables as cumulative lists (index len(activities) is START), where recorded
+    routes still apply, the routes as indices, and each case's wait ranks."""
+    acts, tr = model.activities, model.traces
+    attr_pos = {name: j for j, name in enumerate(model.attributes.names)}
 
     def table(tab):
         cum, targets, acc = [], [], 0.0
@@ -426,23 +489,16 @@ def run(
         for a, c in zip(acts, compiled):
             if c[6] is not None:
                 c[6].tabs = (qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after})
+    return routes, same, variants, case_rank
 
-    prio = None
-    if use_prio:
-        q = model.queue
-        order = list(q.order)
-        vals = attr_cols.get(q.attribute)
-        if vals is None:
-            raise InputError(f"queue.attribute {q.attribute!r} is not a case attribute of the model; "
-                             f"attributes: {list(attrs.names)}.")
-        prio = [order.index(v) if v in order else len(order) for v in vals]
 
-    rc: list[int] = []
-    ra: list[int] = []
-    rs: list[float] = []
-    re_: list[float] = []
-    rr: list[int] = []
-    done = [0.0] * (n + len(opened))
+def _processes(env: Any, compiled: list[tuple], routes: list[Any], same: list[bool], variants: list[list[int]],
+               case_route: list[int] | None, case_rank: Any, attr_cols: dict[str, list[Any]], prio: list[int] | None,
+               use_prio: bool, records: tuple[list, ...], done: list[float]) -> tuple[Any, Any]:
+    """The SimPy processes of a run: ``case(ci, ...)`` and ``resume(ci, ...)``, closures over
+    the compiled plans (closure cells are the fastest lookups Python has per event)."""
+    n_act = len(compiled)
+    rc, ra, rs, re_, rr = records
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
     event = env.event
@@ -568,28 +624,20 @@ def run(
             column.append(value)
         yield from case(ci, a, before)
 
-    arr_list = arr.tolist()
+    return case, resume
 
-    def source():
-        now = t0
-        for ci in range(n):
-            t = arr_list[ci]
-            if t > now:
-                yield timeout(t - now)
-                now = t
-            env.process(case(ci))
 
-    if opened:
-        _open_cases(opened, n, t0, model, acts, a_index, compiled, res_names, streams, env, case, resume)
-    env.process(source())
-    env.run()
-
-    # -- the log ---------------------------------------------------------------------------
+def _result(model: SimulationModel, state: State | None, opened: tuple[OpenCase, ...], arr: np.ndarray, n: int,
+            t0: float, t_until: float, sized_by_cases: bool, auto: bool, warmup: int, records: tuple[list, ...],
+            done: list[float], res_names: list[str], attr_cols: dict[str, list[Any]], seed: Any) -> SimulationResult:
+    """The simulated log, KPIs over the right window, the case table and the run's stats."""
+    acts = model.activities
+    rc, ra, rs, re_, rr = records
     window = None
     if auto:
         done_a = np.asarray(done)
         warmup, ok = mser5(done_a - arr)
-        w_end = t_until if cases is None else float(arr[-1])
+        w_end = float(arr[-1]) if sized_by_cases else t_until
         window = (float(arr[min(warmup, n - 1)]), max(w_end, float(arr[min(warmup, n - 1)])))
         notices = _check_window(done_a[warmup:] - arr[warmup:], ok)
     if opened:
