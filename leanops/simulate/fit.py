@@ -17,7 +17,8 @@ from ..errors import InputError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
 from .distributions import Distribution, fit_distribution, mean_preserving
-from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces, routing_digest
+from .model import (END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces,
+                    _plain, routing_digest)
 
 __all__ = ["fit"]
 
@@ -769,22 +770,6 @@ def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
     if p_rate < 0.001:
         return 0.1, f"drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
     return None, f"no drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
-
-
-def _plain(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (np.bool_, bool)):
-        return bool(v)
-    if isinstance(v, (int, float, str)):
-        return v
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return str(v)
 
 
 def _case_attributes(log: EventLog) -> tuple[list[str], pd.DataFrame]:

@@ -55,6 +55,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
@@ -528,6 +529,23 @@ def _short_hours(p: "Pool") -> str:
             rng = days[ds[0]] if len(ds) == 1 else f"{days[ds[0]]}-{days[ds[-1]]}"
             return f"{rng} {a // 3600:02.0f}:{a % 3600 // 60:02.0f}-{b // 3600:02.0f}:{b % 3600 // 60:02.0f}"
     return f"{sum(b - a for a, b in p.intervals) / 3600:.0f} h/week"
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-ready plain value: numpy scalars to Python, timestamps to ISO, NaN to None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return str(v)
 
 
 # -- parsing and checking -------------------------------------------------------------------

@@ -22,8 +22,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..log import EventLog
-from .fit import _plain
-from .model import END, SimulationModel
+from .model import END, SimulationModel, _plain
 
 __all__ = ["OpenCase", "State", "current_state"]
 
