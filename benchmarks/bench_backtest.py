@@ -9,6 +9,29 @@ test log's end). Lower is better; ratio = model / persistence (< 1: the model wi
 The model started empty (the old protocol) is shown beside it.
 
     PYTHONPATH=. python benchmarks/bench_backtest.py [--seeds 3]
+
+Result (2 seeds, 2 shared cores; distances: EMDs in hours, 3-gram 0..1):
+
+    log                  measure             state     empty   persist   ratio
+    purchasing_example   cycle_time_emd    163.090   163.016   122.287    1.33
+    purchasing_example   ngram_3             0.173     0.173     0.166    1.04
+    purchasing_example   circadian_emd       0.874     0.853     1.133    0.77
+                         (486 train, 122 test cases, 54 open at the split)
+    bpic2012_w           cycle_time_emd     29.447    28.856    31.260    0.94
+    bpic2012_w           ngram_3             0.096     0.095     0.105    0.91
+    bpic2012_w           circadian_emd       5.054     5.046     7.295    0.69
+                         (6893 train, 1723 test cases, 570 open at the split)
+    production           cycle_time_emd     26.656    15.014    25.390    1.05
+    production           ngram_3             0.424     0.407     0.363    1.17
+    production           circadian_emd       2.256     2.332     3.673    0.61
+                         (180 train, 45 test cases, 56 open at the split)
+    model beats persistence on 5 of 9 measures
+
+Short of the target (all 9): on purchasing and production the model's cycle times and
+3-grams are further from the test period than replaying recent cases. Starting from the
+state barely moves purchasing and bpic2012_w; on production it makes cycle times worse
+(the fitted baseline already runs 1.45x long, see fit's trust statement, and 56 open
+cases add load to 45 new ones), so the gap is the fitted model, not the start.
 """
 
 from __future__ import annotations
