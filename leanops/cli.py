@@ -507,7 +507,9 @@ def _write_sim_csv(log: Any, path: str, *, keep_formulas: bool = False) -> None:
 @click.option("--recency", default="auto", show_default=True, metavar="SHARE|auto|none",
               help="Half-life (share of the log's span) for weighting recent cases; 'auto' when arrivals drift.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the model.")
-def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, **kwargs: Any) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, as_json: bool, quiet: bool,
+            **kwargs: Any) -> None:
     """Fit a simulation model to LOG and write it as JSON (-o model.json)."""
     from .errors import InputError
     from .simulate import fit
@@ -522,7 +524,8 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
             raise InputError(f"--recency must be a number > 0, 'auto' or 'none'; got {recency!r}.") from None
     ev = load_log(log, pop_mapping(kwargs))
     check_output(output)
-    model = fit(ev, calendars=calendars, recency=rec)  # type: ignore[arg-type]
+    with _progress(8, "fitting", enabled=not quiet, unit="stage") as tick:
+        model = fit(ev, calendars=calendars, recency=rec, progress=tick)  # type: ignore[arg-type]
     if output:
         with atomic_output(output) as tmp:
             model.save(tmp)
@@ -531,9 +534,56 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         doc["output"] = output
         emit(doc)
         return
-    echo(model.summary())
+    echo(model.brief())
     if output:
         echo(f"model written to {output}")
+
+
+def _utc_arg(v: str, name: str) -> Any:
+    import pandas as pd
+
+    from .errors import InputError
+
+    try:
+        return pd.Timestamp(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be an ISO 8601 timestamp such as 2024-03-04T09:00; got {v!r}.") from None
+
+
+def _echo_forecast(fc: dict[str, Any]) -> None:
+    """The forecast in a few lines: counts with their 90% intervals, the slowest open cases."""
+    from ._format import duration
+
+    def iv(x: dict[str, Any]) -> str:
+        return f"{x['mean']:,.1f} (90%: {x['low']:,.0f}-{x['high']:,.0f})" if x["mean"] is not None else "-"
+
+    echo(f"forecast from {fc['at']} for {fc['days']:g} days ({fc['open_at_start']:,} open cases, "
+               f"SLA {duration(fc['sla_s'])}):")
+    echo(f"  completions {iv(fc['completions'])}, WIP at the end {iv(fc['wip'])}, "
+               f"SLA breaches {iv(fc['sla_breaches'])}")
+    for sc in fc.get("scenarios", []):
+        echo(f"  {sc['name']}: completions {iv(sc['completions'])}, WIP {iv(sc['wip'])}, "
+                   f"SLA breaches {iv(sc['sla_breaches'])}")
+    late = sorted((c for c in fc["open_cases"] if c["remaining_s"]["mean"] is not None),
+                  key=lambda c: -c["remaining_s"]["mean"])[:5]
+    for c in late:
+        echo(f"  open {c['case_id']}: {duration(c['elapsed_s'])} so far, about {duration(c['remaining_s']['mean'])} "
+                   f"to go, SLA missed in {c['sla_breach_probability']:.0%} of runs")
+
+
+def _warmup_option(v: str) -> int | str:
+    """--warmup: 'auto' or a whole number of cases >= 0."""
+    from .errors import InputError
+
+    if str(v).strip().lower() == "auto":
+        return "auto"
+    try:
+        k = int(v)
+    except (TypeError, ValueError):
+        k = -1
+    if k < 0:
+        raise InputError(f"--warmup must be 'auto' or a whole number of cases >= 0; got {v!r}.")
+    return k
 
 
 @cli.command("simulate")
@@ -541,12 +591,20 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
 @_sim_log_options
 @click.option("--scenario", "scenario_files", multiple=True, metavar="S.yaml",
               help="An SOP change scenario (YAML); repeat for several. Each is compared with the baseline.")
-@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000).")
+@click.option("--cases", type=click.IntRange(min=1), default=None, help="Cases per replication (default: 1000, or --days).")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Size each replication by simulated time instead: arrivals for N days.")
 @click.option("--replications", type=click.IntRange(min=1), default=5, show_default=True, help="Independent runs, for confidence intervals.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed >= 0 (same seed, same result).")
 @click.option("--start", "sim_start", metavar="ISO", default=None,
               help="First arrival of the simulation (default: where the fitted log ends).")
-@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Leading cases left out of the KPIs.")
+@click.option("--from-state", "from_state", is_flag=True,
+              help="Start from the open cases of LOG at --at and forecast the next --days (default 7).")
+@click.option("--at", "at", metavar="ISO", default=None, help="With --from-state: the instant (default: LOG's last timestamp).")
+@click.option("--sla", "sla", metavar="DURATION", default=None,
+              help="With --from-state: the case SLA for sla_breaches, e.g. 5d (default: LOG's 90th-percentile cycle time).")
+@click.option("--warmup", default="auto", show_default=True, metavar="N|auto",
+              help="Leading cases left out of the KPIs; 'auto' finds the warm-up (MSER-5) and leaves out the drain.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Local processes for the replications (-1: one per core).")
 @click.option("--scheduler", metavar="ADDR", default=None, help="Run the replications on a Dask cluster (tcp://host:8786).")
 @click.option("-o", "--output", "output", metavar="SIM.csv", help="Write the first replication's log as CSV.")
@@ -556,36 +614,58 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N",
               help="Raise a run limit: cases (10,000,000), steps_per_case (10,000), pool_size (100,000).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, replications: int,
-                 seed: int, sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
-                 keep_formulas: bool, limits: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
+def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], cases: int | None, days: float | None,
+                 replications: int, seed: int, sim_start: str | None, from_state: bool, at: str | None, sla: str | None,
+                 warmup: str, jobs: int, scheduler: str | None, output: str | None, keep_formulas: bool,
+                 limits: tuple[str, ...], as_json: bool, **kwargs: Any) -> None:
     """Simulate MODEL_OR_LOG (a model JSON from 'leanops fit', or a log, fitted first).
 
     Prints the baseline KPIs with 95% confidence intervals over the replications, and for
     each --scenario its KPIs and the change from the baseline (CI, relative, Welch p-value).
     """
-    from .errors import InputError
+    import pandas as pd
+
+    from .errors import InputError, ModelError
+    from .simulate.model import check_start
 
     mapping = pop_mapping(kwargs)
     start_col = kwargs.pop("start_col", None)
     if start_col:
         mapping["start"] = start_col
     if sim_start is not None:
-        from .errors import ModelError
-        from .simulate.model import check_start
-
         try:
             check_start(sim_start, "--start")
         except ModelError:
             raise InputError(f"--start must be an ISO 8601 timestamp between 1900 and 2200; got {sim_start!r}.") from None
     if jobs == 0 or jobs < -1:
         raise InputError(f"--jobs must be >= 1, or -1 for one per core; got {jobs}.")
-    n = cases if cases is not None else 1000
-    if warmup >= n:
-        raise InputError(f"--warmup ({warmup}) must be smaller than --cases ({n}).")
+    if cases is not None and days is not None:
+        raise InputError(f"give --cases or --days, not both; got --cases {cases} and --days {days:g}.")
+    if not from_state and (at is not None or sla is not None):
+        raise InputError("--at and --sla need --from-state; add it, or drop them.")
+    if from_state:
+        if cases is not None or sim_start is not None:
+            raise InputError("--from-state starts at --at and runs for --days; drop --cases and --start.")
+        if model_or_log is not None and _is_model_file(model_or_log):
+            raise InputError(f"--from-state needs a LOG (its open cases are the state); got the model file {model_or_log!r}.")
+        if at is not None:
+            _utc_arg(at, "--at")
+        if sla is not None:
+            try:
+                ok = pd.Timedelta(sla).total_seconds() > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(f"--sla must be a positive duration such as 5d or 36h; got {sla!r}.")
+        days = 7.0 if days is None else days
+    n = cases if cases is not None or days is not None else 1000
+    until = f"{days * 86400.0:.0f}s" if days is not None and not from_state else None
+    wu: int | str = _warmup_option(warmup)
+    if isinstance(wu, int) and n is not None and wu >= n:
+        raise InputError(f"--warmup ({wu}) must be smaller than --cases ({n}).")
     with _run_limits(limits):
-        _simulate(model_or_log, scenario_files, n, replications, seed, sim_start, warmup, jobs, scheduler, output,
-                  keep_formulas, as_json, mapping)
+        _simulate(model_or_log, scenario_files, n, days, until, replications, seed, sim_start, from_state, at, sla,
+                  wu, jobs, scheduler, output, keep_formulas, as_json, mapping)
 
 
 def _run_limits(limits: tuple[str, ...]) -> contextlib.AbstractContextManager[Any]:
@@ -594,14 +674,20 @@ def _run_limits(limits: tuple[str, ...]) -> contextlib.AbstractContextManager[An
     return using(**dict(parse_limit(x) for x in limits))
 
 
-def _simulate(model_or_log: str | None, scenario_files: tuple[str, ...], n: int, replications: int, seed: int,
-              sim_start: str | None, warmup: int, jobs: int, scheduler: str | None, output: str | None,
+def _simulate(model_or_log: str | None, scenario_files: tuple[str, ...], n: int | None, days: float | None,
+              until: str | None, replications: int, seed: int, sim_start: str | None, from_state: bool,
+              at: str | None, sla: str | None, wu: int | str, jobs: int, scheduler: str | None, output: str | None,
               keep_formulas: bool, as_json: bool, mapping: dict[str, Any]) -> None:
+    import pandas as pd
+
     from ._files import register_input
+    from ._format import duration as _duration
     from .simulate import SimulationModel, compare, fit, load_scenarios, run
     from .simulate._limits import check_cases
+    from .simulate.engine import _start_epoch
 
-    check_cases(n, what="--cases")  # before fitting: fail fast
+    if n is not None:
+        check_cases(n, what="--cases")  # before fitting: fail fast
     scenarios = []
     for path in scenario_files:
         register_input(path)
@@ -611,30 +697,51 @@ def _simulate(model_or_log: str | None, scenario_files: tuple[str, ...], n: int,
         model = SimulationModel.load(model_or_log)
         source = "model"
     else:
-        model = fit(load_log(model_or_log, mapping))
+        ev = load_log(model_or_log, mapping)
+        model = fit(ev)
         source = "log"
     check_output(output)
+    state_kw: dict[str, Any] = {}
+    if from_state:
+        state_kw = {"from_log": ev, "at": at, "days": days, "sla": sla}
+        wu = 0
     with _progress(replications * (1 + len(scenarios)), "simulating", enabled=not as_json) as tick:
-        cmp = compare(model, scenarios, replications=replications, cases=n, seed=seed, warmup=warmup,
-                      start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick)
+        cmp = compare(model, scenarios, replications=replications, cases=n, until=until, seed=seed, warmup=wu,
+                      start=sim_start, jobs=jobs, scheduler=scheduler, progress=tick, **state_kw)
     if output:
-        first = run(model, cases=n, seed=cmp.seeds[0], warmup=warmup, start=sim_start)
+        if from_state:
+            fc_end = pd.Timestamp(cmp.forecast["at"]) + pd.Timedelta(days=days)
+            first = run(model, until=fc_end, seed=cmp.seeds[0], from_log=ev, at=at)
+        else:
+            first = run(model, cases=n, until=until, seed=cmp.seeds[0], warmup=wu, start=sim_start)
         _write_sim_csv(first.log, output, keep_formulas=keep_formulas)
-    st = sim_start if sim_start is not None else model.start
+    st = (pd.Timestamp(cmp.forecast["at"]) if cmp.forecast else
+          pd.Timestamp(_start_epoch(model, sim_start), unit="s", tz="UTC"))
     doc = {
         "source": source,
         "cases": n,
+        **({"days": days} if days is not None else {}),
         "replications": replications,
         "seed": seed,
-        "warmup": warmup,
+        "warmup": wu,
         "start": _utc(st),
+        **({"trust": model.trust} if model.trust else {}),
         **cmp.to_dict(),
         "output": output,
     }
     if as_json:
         emit(doc)
         return
-    echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
+    if cmp.forecast:
+        _echo_forecast(cmp.forecast)
+    size = f"{n:,} cases" if n is not None else f"{days:g} days of arrivals"
+    echo(f"{size} x {replications} replications, seed {seed}, first arrival {doc['start']}")
+    if cmp.window:
+        w = cmp.window
+        echo(f"KPIs over the steady-state window {w['start']} to {w['end']} "
+             f"(warm-up {_duration(w['warmup_s'])}, {w['cases_counted']:,} cases counted)")
+    for msg in cmp.warnings + ([f"trust: {model.trust['statement']}"] if model.trust and not model.trust.get("ok") else []):
+        echo(f"warning: {msg}")
     echo(cmp.table())
     if output:
         echo(f"simulated log written to {output}")
@@ -756,14 +863,14 @@ def _read_text(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _progress(total: int, what: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+def _progress(total: int, what: str, *, enabled: bool = True, unit: str = "run") -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr (only on a terminal); yields the callback compare() calls."""
     if not enabled or not sys.stderr.isatty():
         yield lambda done, n: None
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=what, unit="run", file=sys.stderr, leave=False)
+    bar = tqdm(total=total, desc=what, unit=unit, file=sys.stderr, leave=False)
     def tick(done: int, n: int) -> None:
         bar.total = n
         bar.update(done - bar.n)

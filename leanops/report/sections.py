@@ -727,6 +727,8 @@ def simulation_section(ctx: Context) -> Section:
     elif worse:
         s.summary.append(f"It does worse than the baseline on {_and(worse)}: treat simulated effects with care.")
     model = simulate.fit(log)
+    if model.trust and not model.trust.get("ok"):
+        s.summary.append(f"Caution: the simulated {model.trust['statement']}.")
     reps = simulate.replicate(model, replications=5, cases=log.n_cases, seed=0)
     k = reps.kpis
     vs = _value_stream(ctx)

@@ -21,6 +21,7 @@ from .scenarios import Change, Scenario, apply_scenario, load_scenarios, scenari
 from .suggest import Suggestions, suggest
 from .prosimos import from_prosimos
 from ._limits import using as run_limits
+from .state import OpenCase, State, current_state
 from .validate import MEASURES, Split, Validation, compare_logs, persistence_baseline, split_by_time, validate
 from .model import (
     END,
@@ -53,6 +54,9 @@ __all__ = [
     "kpis",
     "validate",
     "from_prosimos",
+    "current_state",
+    "State",
+    "OpenCase",
     "split_by_time",
     "persistence_baseline",
     "compare_logs",

@@ -22,7 +22,7 @@ from heapq import heappop, heappush
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from ._calendar import WEEK, FastCalendar, _MONDAY0, tz_offset
 from .distributions import Distribution
 from ._limits import check_cases, current as current_limits, step_limit_error
 from .model import END, START, Arrivals, SimulationModel
+from .state import OpenCase, State, current_state
 
 __all__ = ["run", "replicate", "summarize", "SimulationResult", "Replications", "kpis"]
 
@@ -154,6 +155,54 @@ def arrival_times(arrivals: Arrivals, t0: float, rng: np.random.Generator, *, n:
     return out[out < until] if len(out) > 1 else out
 
 
+# -- delays ----------------------------------------------------------------------------------
+
+class _Delay:
+    """The wait before an activity that no resource explains.
+
+    ``own`` is the activity's delay stream, ``by_prev`` the streams by previous activity
+    (``delay_after``); with ``tabs`` (empirical quantile tables) a case that follows a
+    recorded route reads its wait at the recorded case's rank instead of drawing it; a
+    ``release`` (daily times of day) makes the case wait for the next batch on top.
+    """
+
+    __slots__ = ("own", "by_prev", "tabs", "release", "offset")
+
+    def __init__(self, own: Iterator[float] | None, by_prev: dict[int, Iterator[float]],
+                 release: list[float] | None, offset: float) -> None:
+        self.own, self.by_prev, self.release, self.offset = own, by_prev, release, offset
+        self.tabs: tuple[list[float] | None, dict[int, list[float] | None]] | None = None
+
+    @classmethod
+    def compile(cls, a: Any, streams: _Streams, a_index: dict[str, int], offset: float) -> "_Delay | None":
+        own = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
+        by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
+        release = [float(x) for x in a.release] if a.release else None
+        if own is None and not by_prev and release is None:
+            return None
+        return cls(own, by_prev, release, offset)
+
+    def draw(self, prev: int, rank: Any, pos: int) -> float | None:
+        """Seconds to wait after the previous activity ``prev``; None: no wait at all."""
+        s = self.by_prev.get(prev, self.own) if self.by_prev else self.own
+        if rank is not None and self.release is None and self.tabs is not None:
+            qa, qp = self.tabs
+            tab = qp.get(prev, qa)
+            if tab is not None:
+                x = rank[pos - 1] * (len(tab) - 1)
+                j = min(int(x), len(tab) - 2)
+                return tab[j] + (tab[j + 1] - tab[j]) * (x - j)
+        return next(s) if s is not None else None
+
+    def release_wait(self, now: float) -> float:
+        """Seconds from ``now`` to the next daily release (in the arrivals' time zone)."""
+        rel = self.release
+        assert rel is not None
+        tod = (now + self.offset) % 86400.0
+        k = bisect_right(rel, tod - 1e-9)
+        return (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def _to_epoch(ts: Any, name: str) -> float:
@@ -172,8 +221,10 @@ def run(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = None,
-    warmup: int = 0,
+    warmup: int | Literal["auto"] = 0,
     start: Any = None,
+    from_log: EventLog | State | None = None,
+    at: Any = None,
 ) -> SimulationResult:
     """Simulate ``model`` and return the simulated EventLog with its KPIs.
 
@@ -187,10 +238,26 @@ def run(
         duration such as ``"30d"`` after ``start``); all of them still complete.
     seed : int, Generator or None
         Same seed, same log.
-    warmup : int
+    warmup : int or "auto"
         Leading cases left out of the log and the KPIs (the system starts empty).
+        ``"auto"`` measures steady state: the warm-up is found by MSER-5 (the truncation
+        that minimises the standard error of the remaining cycle times, in batches of 5)
+        and deleted, the drain after the last arrival is left out of throughput, WIP and
+        utilisation, and ``stats["window"]`` says which window the KPIs cover. A window too
+        short for a ±10% mean cycle time, or with no steady state found, is warned about.
     start : timestamp, optional
-        First arrival; default ``model.start`` (where the fitted log ended).
+        First arrival; default ``model.start`` (where the fitted log ended), moved to the
+        earliest working time of the pools.
+    from_log : EventLog or State, optional
+        Start from where this log's process stands at ``at`` instead of empty (see
+        :func:`~leanops.simulate.current_state`): its open cases continue from their
+        current step with their elapsed time, ids and attributes; an activity in progress
+        keeps its resource busy for the rest of a duration drawn beyond the time it has
+        already taken; cases between steps wait for the next as they are (a delay they
+        have partly waited is shortened by that much). New arrivals follow the model from
+        ``at``. ``warmup`` is not applied (a forecast is a transient by design).
+    at : timestamp, optional
+        With ``from_log``: the instant (default: the log's last timestamp).
 
     Returns
     -------
@@ -212,19 +279,80 @@ def run(
     if (cases is None) == (until is None):
         raise InputError("run needs exactly one of cases=N or until=TIME; got "
                          f"cases={cases!r}, until={until!r}.")
-    warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
+    auto = warmup == "auto"
+    if not auto:
+        warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
     rng = check_seed(seed)
     streams = _Streams(int(rng.integers(0, 2**63 - 1)))
     r_arr, r_attr = streams.get("arrivals"), streams.get("attributes")
 
-    st = start if start is not None else model.start
-    if st is None:
-        st = pd.Timestamp("2024-01-01", tz="UTC")
-    t0 = _to_epoch(st, "start")
+    state = None
+    if from_log is not None:
+        state = from_log if isinstance(from_log, State) else current_state(from_log, model=model, at=at)
+        if start is not None:
+            raise InputError("run takes start= or from_log= (which starts at its `at`), not both.")
+        start, warmup, auto = state.at, 0, False
+    elif at is not None:
+        raise InputError("at= needs from_log=: the log whose state to start from.")
+    t0 = _start_epoch(model, start)
+    arr, n, t_until = _arrival_plan(model, cases, until, t0, r_arr)
+    case_route, tpick, attr_cols = _case_draws(model, n, r_attr)
+    opened = state.open if state is not None else ()
+    if opened:
+        # a case can continue only from an activity the model knows (a scenario may remove one)
+        known = {a.name for a in model.activities}
+        opened = tuple(oc for oc in opened if oc.current in known or (oc.current is None and oc.last in known))
+    if opened and model.attributes.names:
+        attr_cols = {nm: list(attr_cols.get(nm, [None] * n)) + [oc.attributes.get(nm) for oc in opened]
+                     for nm in model.attributes.names}
+
+    env = simpy.Environment(initial_time=t0)
+    use_prio = model.queue.discipline == "priority"
+    compiled, res_names, a_index = _compile(model, streams, t0, use_prio)
+    routes, same, variants, case_rank = _compile_routes(model, a_index, streams, compiled, case_route, tpick)
+    prio = None
+    if use_prio:
+        q = model.queue
+        order = list(q.order)
+        vals = attr_cols.get(q.attribute)
+        if vals is None:
+            raise InputError(f"queue.attribute {q.attribute!r} is not a case attribute of the model; "
+                             f"attributes: {list(model.attributes.names)}.")
+        prio = [order.index(v) if v in order else len(order) for v in vals]
+
+    records: tuple[list, ...] = ([], [], [], [], [])
+    done = [0.0] * (n + len(opened))
+    case, resume = _processes(env, compiled, routes, same, variants, case_route, case_rank, attr_cols, prio,
+                              use_prio, records, done)
+    arr_list = arr.tolist()
+    timeout = env.timeout
+
+    def source():
+        now = t0
+        for ci in range(n):
+            t = arr_list[ci]
+            if t > now:
+                yield timeout(t - now)
+                now = t
+            env.process(case(ci))
+
+    if opened:
+        _open_cases(opened, n, t0, model, model.activities, a_index, compiled, res_names, streams, env, case, resume)
+    env.process(source())
+    env.run()
+
+    return _result(model, state, opened, arr, n, t0, t_until, cases is not None, auto, warmup, records, done,
+                   res_names, attr_cols, seed)
+
+
+def _arrival_plan(model: SimulationModel, cases: int | None, until: Any, t0: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, int, float]:
+    """(arrival instants, their number, the end of arrivals or NaN when sized by cases)."""
+    t_until = math.nan
     if cases is not None:
         n = int(check_positive("cases", cases, integer=True))
         check_cases(n)
-        arr = arrival_times(model.arrivals, t0, r_arr, n=n)
+        arr = arrival_times(model.arrivals, t0, rng, n=n)
     else:
         if isinstance(until, (str, pd.Timedelta)) and not _looks_like_time(until):
             t_until = t0 + pd.Timedelta(until).total_seconds()
@@ -232,17 +360,22 @@ def run(
             t_until = _to_epoch(until, "until")
         if t_until <= t0:
             raise InputError(f"until must be after the start {pd.Timestamp(t0, unit='s', tz='UTC')}; got {until!r}.")
-        arr = arrival_times(model.arrivals, t0, r_arr, until=t_until)
+        arr = arrival_times(model.arrivals, t0, rng, until=t_until)
         n = len(arr)
         check_cases(n, what="cases arriving before until")
+    return arr, n, t_until
 
+
+def _case_draws(model: SimulationModel, n: int, rng: np.random.Generator
+                ) -> tuple[list[int] | None, np.ndarray | None, dict[str, list[Any]]]:
+    """Per new case: the recorded route it follows (model.traces), and its attributes."""
+    tpick = None
     # whole routes of recent cases (model.traces): one drawn per case, with its attributes
-    attrs = model.attributes
-    tr = model.traces
+    attrs, tr = model.attributes, model.traces
     case_route = None
     if tr.variants:
         cw = np.cumsum(np.asarray(tr.weights, dtype=float))
-        tpick = np.minimum(np.searchsorted(cw, r_attr.random(n) * cw[-1], side="right"), len(cw) - 1)
+        tpick = np.minimum(np.searchsorted(cw, rng.random(n) * cw[-1], side="right"), len(cw) - 1)
         case_route = np.asarray(tr.cases, dtype=np.int64)[tpick].tolist()
     # case attributes: whole rows drawn jointly
     if attrs.names and attrs.rows and case_route is not None and len(attrs.rows) == len(tr.cases):
@@ -250,18 +383,23 @@ def run(
         cols = list(zip(*attrs.rows))
         attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
     elif attrs.names and attrs.rows:
-        pick = r_attr.integers(0, len(attrs.rows), n)
+        pick = rng.integers(0, len(attrs.rows), n)
         cols = list(zip(*attrs.rows))
         attr_cols = {name: [cols[j][k] for k in pick.tolist()] for j, name in enumerate(attrs.names)}
     else:
         attr_cols = {}
         pick = None
+    return case_route, tpick, attr_cols
 
-    # compile activities, pools and routing into plain lists indexed by integers
+
+def _compile(model: SimulationModel, streams: _Streams, t0: float, use_prio: bool
+             ) -> tuple[list[tuple], list[str], dict[str, int]]:
+    """The activity plans: per activity ``(kind, waiting, free, cal, durations, per-member
+    durations, _Delay | None)``, kind 0 needing no resource; with the resource names and
+    each activity's index. A pool is a free list plus a queue of waiting cases; a finishing
+    case hands its member straight to the first in line (no SimPy Request/Release objects)."""
     acts = model.activities
     a_index = {a.name: i for i, a in enumerate(acts)}
-    env = simpy.Environment(initial_time=t0)
-    use_prio = model.queue.discipline == "priority"
     pool_objs = []
     pool_idx: dict[str, int] = {}
     res_names: list[str] = []
@@ -281,16 +419,11 @@ def run(
         else:
             pool_objs.append((waiting, deque(range(first, first + p.size)), None if cal.always else cal))
 
-    compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, delay_stream)
+    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
+    compiled = []  # per activity: (kind, resource, free, cal, common_stream, per_member_streams, _Delay | None)
     for a in acts:
         common = _stream(a.duration, streams.get("duration", a.name))
-        delay = _stream(a.delay, streams.get("delay", a.name)) if a.delay is not None else None
-        if a.delay_after:
-            by_prev = {a_index[pn]: _stream(dd, streams.get("delay", a.name, pn)) for pn, dd in a.delay_after}
-            delay = (delay, by_prev)
-        if a.release:
-            # a batch: wait for the next daily release (in the arrivals' time zone)
-            delay = ("release", [float(x) for x in a.release], delay)
+        delay = _Delay.compile(a, streams, a_index, rel_off)
         if a.pool is None:
             compiled.append((0, None, None, None, common, None, delay))
             continue
@@ -303,8 +436,15 @@ def run(
             per = {base + k: (_stream(brd[m], streams.get("duration", a.name, m)) if m in brd else common)
                    for k, m in enumerate(pmembers)}
         compiled.append((1, waiting, free, cal, common, per, delay))
+    return compiled, res_names, a_index
 
-    attr_pos = {name: j for j, name in enumerate(attrs.names)}
+
+def _compile_routes(model: SimulationModel, a_index: dict[str, int], streams: _Streams, compiled: list[tuple],
+                    case_route: list[int] | None, tpick: np.ndarray | None) -> tuple[list[Any], list[bool], list[list[int]], Any]:
+    """Routing tables as cumulative lists (index len(activities) is START), where recorded
+    routes still apply, the routes as indices, and each case's wait ranks."""
+    acts, tr = model.activities, model.traces
+    attr_pos = {name: j for j, name in enumerate(model.attributes.names)}
 
     def table(tab):
         cum, targets, acc = [], [], 0.0
@@ -343,34 +483,27 @@ def run(
         variants = [[a_index.get(x, -2) for x in v] + [-1] for v in tr.variants]  # -2: removed by a scenario
     # waits kept per case (model.traces.ranks): empirical delays read at the case's rank
     case_rank = None
-    dq: list[Any] = []
     if case_route is not None and tr.ranks:
         case_rank = [tr.ranks[k] for k in tpick.tolist()]
 
         def qtab(dd):
             return list(dd.values) if dd is not None and dd.kind == "empirical" and len(dd.values) >= 2 else None
 
-        dq = [(qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after}) for a in acts]
+        for a, c in zip(acts, compiled):
+            if c[6] is not None:
+                c[6].tabs = (qtab(a.delay), {a_index[pn]: qtab(dd) for pn, dd in a.delay_after})
+    return routes, same, variants, case_rank
 
-    prio = None
-    if use_prio:
-        q = model.queue
-        order = list(q.order)
-        vals = attr_cols.get(q.attribute)
-        if vals is None:
-            raise InputError(f"queue.attribute {q.attribute!r} is not a case attribute of the model; "
-                             f"attributes: {list(attrs.names)}.")
-        prio = [order.index(v) if v in order else len(order) for v in vals]
 
-    rc: list[int] = []
-    ra: list[int] = []
-    rs: list[float] = []
-    re_: list[float] = []
-    rr: list[int] = []
-    done = [0.0] * n
+def _processes(env: Any, compiled: list[tuple], routes: list[Any], same: list[bool], variants: list[list[int]],
+               case_route: list[int] | None, case_rank: Any, attr_cols: dict[str, list[Any]], prio: list[int] | None,
+               use_prio: bool, records: tuple[list, ...], done: list[float]) -> tuple[Any, Any]:
+    """The SimPy processes of a run: ``case(ci, ...)`` and ``resume(ci, ...)``, closures over
+    the compiled plans (closure cells are the fastest lookups Python has per event)."""
+    n_act = len(compiled)
+    rc, ra, rs, re_, rr = records
     rc_app, ra_app, rs_app, re_app, rr_app = rc.append, ra.append, rs.append, re_.append, rr.append
     timeout = env.timeout
-    rel_off = tz_offset(model.arrivals.tz, pd.Timestamp(t0, unit="s", tz="UTC"))
     event = env.event
     ticket = itertools.count()
 
@@ -394,16 +527,29 @@ def run(
 
     max_steps = current_limits().steps_per_case
 
-    def case(ci: int):
-        if case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
+    def hand_over(waiting: Any, free: Any, m: int) -> None:
+        # the member goes straight to the first case in line, or back to the free list
+        if waiting:
+            (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
+        else:
+            free.append(m)
+
+    def case(ci: int, last: int = -1, before_last: int = -1, credit: float = 0.0):
+        # last >= 0: an open case (from_log) that continues after its activity `last`
+        if last >= 0:
+            route = rank = None
+            a = choose(last, ci, before_last)
+            prev = last
+        elif case_route is not None and same[n_act] and variants[case_route[ci]][0] != -2:
             route = variants[case_route[ci]]
             rank = case_rank[ci] if case_rank is not None else None
             a = route[0]
             pos = 1
+            prev = -1
         else:
             route = rank = None
             a = choose(n_act, ci, -1)
-        prev = -1
+            prev = -1
         pr = prio[ci] if prio is not None else 0
         steps = 0
         while a >= 0:
@@ -412,38 +558,17 @@ def run(
                 raise step_limit_error(acts[a].name, acts[prev].name if prev >= 0 else None, max_steps)
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
-                if type(delay) is tuple and delay[0] == "release":
-                    _, rel, inner = delay
-                    if type(inner) is tuple:
-                        inner = inner[1].get(prev, inner[0])
-                    if inner is not None:
-                        yield timeout(next(inner))
-                    now = env.now
-                    tod = (now + rel_off) % 86400.0
-                    k = bisect_right(rel, tod - 1e-9)
-                    wait = (rel[k] - tod) if k < len(rel) else (86400.0 - tod + rel[0])
-                    if wait > 0:
-                        yield timeout(wait)
-                elif rank is not None:
-                    # the case waits where the recorded case it follows ranked among waits
-                    qa, qp = dq[a]
-                    if type(delay) is tuple:
-                        dl = delay[1].get(prev, delay[0])
-                        tab = qp.get(prev, qa) if prev in delay[1] else qa
-                    else:
-                        dl, tab = delay, qa
-                    if tab is not None:
-                        x = rank[pos - 1] * (len(tab) - 1)
-                        j = min(int(x), len(tab) - 2)
-                        yield timeout(tab[j] + (tab[j + 1] - tab[j]) * (x - j))
-                    elif dl is not None:
-                        yield timeout(next(dl))
-                elif type(delay) is tuple:
-                    dl = delay[1].get(prev, delay[0])
-                    if dl is not None:
-                        yield timeout(next(dl))
-                else:
-                    yield timeout(next(delay))
+                x = delay.draw(prev, rank, pos if rank is not None else 0)
+                if x is not None:
+                    if credit:
+                        # an open case has waited this long already
+                        x, credit = max(x - credit, 0.0), 0.0
+                    yield timeout(x)
+                if delay.release is not None:
+                    x = delay.release_wait(env.now)
+                    if x > 0:
+                        yield timeout(x)
+            credit = 0.0
             before = prev
             prev = a
             if kind == 0:
@@ -480,10 +605,7 @@ def run(
                     mc = cal[m] if type(cal) is dict else cal
                     begin = mc.next_working(now)
                     yield timeout(mc.add_working(begin, d) - now)
-                if waiting:
-                    (heappop(waiting)[2] if use_prio else waiting.popleft()).succeed(m)
-                else:
-                    free.append(m)
+                hand_over(waiting, free, m)
             rc_app(ci)
             ra_app(a)
             rs_app(begin)
@@ -497,25 +619,83 @@ def run(
                 a = choose(a, ci, before)
         done[ci] = env.now
 
-    arr_list = arr.tolist()
+    def resume(ci: int, a: int, before: int, m: int, remaining: float, begin: float):
+        # an open case's activity in progress at the start: its member stays busy until it ends
+        kind, waiting, free, cal, *_ = compiled[a]
+        if m < 0 or cal is None:
+            yield timeout(remaining)
+        else:
+            mc = cal[m] if type(cal) is dict else cal
+            yield timeout(mc.add_working(mc.next_working(env.now), remaining) - env.now)
+        if m >= 0:
+            hand_over(waiting, free, m)
+        for column, value in zip((rc, ra, rs, re_, rr), (ci, a, begin, env.now, m)):
+            column.append(value)
+        yield from case(ci, a, before)
 
-    def source():
-        now = t0
-        for ci in range(n):
-            t = arr_list[ci]
-            if t > now:
-                yield timeout(t - now)
-                now = t
-            env.process(case(ci))
+    return case, resume
 
-    env.process(source())
-    env.run()
 
-    # -- the log ---------------------------------------------------------------------------
+def _result(model: SimulationModel, state: State | None, opened: tuple[OpenCase, ...], arr: np.ndarray, n: int,
+            t0: float, t_until: float, sized_by_cases: bool, auto: bool, warmup: int, records: tuple[list, ...],
+            done: list[float], res_names: list[str], attr_cols: dict[str, list[Any]], seed: Any) -> SimulationResult:
+    """The simulated log, KPIs over the right window, the case table and the run's stats."""
+    acts = model.activities
+    rc, ra, rs, re_, rr = records
+    window = None
+    if auto:
+        done_a = np.asarray(done)
+        warmup, ok = mser5(done_a - arr)
+        w_end = float(arr[-1]) if sized_by_cases else t_until
+        window = (float(arr[min(warmup, n - 1)]), max(w_end, float(arr[min(warmup, n - 1)])))
+        notices = _check_window(done_a[warmup:] - arr[warmup:], ok)
+    if opened:
+        arr = np.r_[arr, [oc.arrival for oc in opened]]
+    width = max(6, len(str(n)))
+    case_names = np.array([f"sim_{i:0{width}d}" for i in range(n)] + [oc.case_id for oc in opened], dtype=object)
+    log, n_inst = _to_log(rc, ra, rs, re_, rr, warmup, case_names, acts, res_names, attr_cols)
+    arr_kept = arr[warmup:]
+    done_kept = np.asarray(done)[warmup:]
+    if opened:
+        # the log sorts cases by id; the open cases' ids do not follow the new ones'
+        pos = pd.Index(case_names[warmup:]).get_indexer(log.case_ids)
+        aligned = len(pos) == len(arr_kept)
+        k = kpis(log, arrivals=arr_kept[pos] if aligned else None, completions=done_kept[pos] if aligned else None,
+                 model=model, offset_t0=t0, seen_from=np.where(pos >= n, arr_kept[pos], np.nan) if aligned else None)
+    else:
+        k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0, window=window)
+    stats: dict[str, Any] = {"cases": n + len(opened) - warmup, "instances": n_inst}
+    if window is not None:
+        stats["window"] = {"start": pd.Timestamp(window[0], unit="s", tz="UTC").isoformat(),
+                           "end": pd.Timestamp(window[1], unit="s", tz="UTC").isoformat(),
+                           "warmup_s": round(window[0] - t0, 3), "cases_counted": int(n - warmup)}
+        if window[1] > window[0]:
+            # time-averaged work in process within the window, every case's overlap with it
+            ov = np.minimum(np.asarray(done), window[1]) - np.maximum(arr, window[0])
+            stats["wip_mean"] = float(np.maximum(ov, 0.0).sum() / (window[1] - window[0]))
+        if notices:
+            import warnings
+
+            stats["warnings"] = notices
+            for msg in notices:
+                warnings.warn(msg, UserWarning, stacklevel=2)
+    cases_df = pd.DataFrame({
+        "case_id": case_names[warmup:],
+        "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
+        "completion": pd.to_datetime(np.round(done_kept * 1e6).astype(np.int64), unit="us", utc=True),
+    })
+    if opened:
+        cases_df["open"] = np.r_[np.zeros(n, dtype=bool), np.ones(len(opened), dtype=bool)]
+        stats["open_cases"] = len(opened)
+        stats["open_cases_left_out"] = len(state.open) - len(opened)
+    return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup, stats=stats)
+
+
+def _to_log(rc: list[int], ra: list[int], rs: list[float], re_: list[float], rr: list[int], warmup: int,
+            case_names: np.ndarray, acts: Any, res_names: list[str], attr_cols: dict[str, list[Any]]) -> tuple[EventLog, int]:
+    """The recorded instances (plain lists) as an EventLog, leaving out the warm-up cases."""
     rc_a = np.asarray(rc, dtype=np.int64)
     keep = rc_a >= warmup
-    width = max(6, len(str(n)))
-    case_names = np.array([f"sim_{i:0{width}d}" for i in range(n)], dtype=object)
     act_names = pd.Categorical.from_codes(np.asarray(ra, dtype=np.int64)[keep], categories=[a.name for a in acts])
     rr_a = np.asarray(rr, dtype=np.int64)[keep]
     res_arr = np.array(res_names + [None], dtype=object)
@@ -533,17 +713,116 @@ def run(
             df[name] = pd.to_numeric(df[name]) if all(isinstance(v, (int, float)) for v in vals[:100]) else df[name]
         except (TypeError, ValueError):
             pass
-    log = EventLog(df, source="leanops.simulate", sort=True)
-    arr_kept = arr[warmup:]
-    done_kept = np.asarray(done)[warmup:]
-    k = kpis(log, arrivals=arr_kept, completions=done_kept, model=model, offset_t0=t0)
-    cases_df = pd.DataFrame({
-        "case_id": case_names[warmup:],
-        "arrival": pd.to_datetime(np.round(arr_kept * 1e6).astype(np.int64), unit="us", utc=True),
-        "completion": pd.to_datetime(np.round(done_kept * 1e6).astype(np.int64), unit="us", utc=True),
-    })
-    return SimulationResult(log=log, kpis=k, cases=cases_df, seed=seed, warmup=warmup,
-                            stats={"cases": n - warmup, "instances": int(keep.sum())})
+    return EventLog(df, source="leanops.simulate", sort=True), int(keep.sum())
+
+
+def _open_cases(opened: tuple[OpenCase, ...], n: int, t0: float, model: SimulationModel, acts: Any,
+                a_index: dict[str, int], compiled: list[Any], res_names: list[str], streams: _Streams,
+                env: Any, case: Any, resume: Any) -> None:
+    """Start the open cases of a state (case indices from ``n``): those with an activity in
+    progress first, holding their member (the one named in the log if it is free, else
+    the first free one of the pool), then those waiting for their next step, oldest first."""
+    rng = streams.get("state")
+    by_name = {r: i for i, r in enumerate(res_names)}
+    order = sorted(range(len(opened)), key=lambda j: (opened[j].current is None, opened[j].last_end))
+    for j in order:
+        oc = opened[j]
+        ci = n + j
+        before = a_index.get(oc.last, -1) if oc.last is not None else -1
+        a = a_index.get(oc.current, -1) if oc.current is not None else -1
+        if a >= 0:
+            kind, _, free, cal, *_ = compiled[a]
+            m = -1
+            if kind == 1 and free:
+                want = by_name.get(oc.resource, -1) if oc.resource is not None else -1
+                m = want if want in free else free[0]
+                free.remove(m)
+            act = acts[a]
+            dist = dict(act.by_resource).get(res_names[m], act.duration) if m >= 0 else act.duration
+            mc = (cal[m] if type(cal) is dict else cal) if m >= 0 else None
+            elapsed = (float(mc.working_seconds(np.array([oc.current_start]), np.array([t0]))[0])
+                       if mc is not None else t0 - oc.current_start)
+            # the rest of a duration drawn beyond what the instance has already taken; an
+            # instance older than every draw is overdue and ends at once
+            draws = dist.sample(rng, 64)
+            longer = draws[draws > elapsed]
+            remaining = float(longer[0] - elapsed) if len(longer) else 0.0
+            env.process(resume(ci, a, before, m, remaining, oc.current_start))
+        elif oc.last is not None and oc.last in a_index:
+            env.process(case(ci, a_index[oc.last], a_index.get(oc.before_last, -1) if oc.before_last else -1,
+                             max(t0 - oc.last_end, 0.0)))
+
+
+def mser5(y: np.ndarray, *, batch: int = 5) -> tuple[int, bool]:
+    """Warm-up length (in observations) by MSER-5, and whether a steady state was found.
+
+    ``y`` in order of arrival is cut into batch means of 5; the truncation ``d`` (in
+    batches, at most half of them) minimises ``var(z[d:]) / (k - d)``, the squared
+    standard error of the mean that remains (White, 1997). A minimum in the second half
+    means the run never settled: ``ok`` is False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.r_[np.linspace(0, 9, 50), np.full(200, 10.0) + np.tile([-1.0, 1.0], 100)]
+    >>> mser5(y)
+    (50, True)
+    """
+    y = np.asarray(y, dtype=float)
+    k = len(y) // batch
+    if k < 4:
+        return 0, False
+    z = y[: k * batch].reshape(k, batch).mean(axis=1)
+    # suffix sums give every truncation's variance in one pass
+    rev = z[::-1]
+    cnt = np.arange(1, k + 1, dtype=float)
+    s1 = np.cumsum(rev)[::-1]
+    s2 = np.cumsum(rev * rev)[::-1]
+    m = cnt[::-1]
+    var = np.maximum(s2 / m - (s1 / m) ** 2, 0.0)
+    crit = var / m
+    half = k // 2
+    d = int(np.argmin(crit[: half + 1]))
+    return d * batch, d < half
+
+
+#: the relative 95% half-width of the mean cycle time a steady-state window should reach
+_PRECISION = 0.10
+
+
+def _check_window(ct: np.ndarray, settled: bool) -> list[str]:
+    """What is wrong with a steady-state window: no steady state, or too short a window for
+    the mean cycle time within ±10% (batch means over 10 batches)."""
+    from scipy import stats
+
+    if not settled:
+        return ["simulation: no steady state found (the cycle times still drift at the end of the run); "
+                "KPIs describe a transient. Simulate more cases (--cases) or days (--days)."]
+    nb = 10
+    if len(ct) < 5 * nb:
+        half = math.inf
+    else:
+        z = ct[: len(ct) // nb * nb].reshape(nb, -1).mean(axis=1)
+        mean = float(z.mean())
+        half = float(stats.t.ppf(0.975, nb - 1) * z.std(ddof=1) / math.sqrt(nb)) / mean if mean > 0 else 0.0
+    if half > _PRECISION:
+        return [f"simulation: the steady-state window is too short for a mean cycle time within "
+                f"±{_PRECISION:.0%}; simulate more cases (--cases) or days (--days)."]
+    return []
+
+
+def _start_epoch(model: SimulationModel, start: Any) -> float:
+    """The first arrival: ``start``, or where the fitted log ended moved to the earliest
+    working time of any pool (a log that ends after closing time would otherwise open the
+    run with every case waiting for the next shift)."""
+    if start is not None:
+        return _to_epoch(start, "start")
+    if model.start is None:
+        return _to_epoch(pd.Timestamp("2024-01-01", tz="UTC"), "start")
+    t0 = _to_epoch(model.start, "start")
+    at = pd.Timestamp(t0, unit="s", tz="UTC")
+    nxt = [FastCalendar(p.intervals, tz_offset(p.tz, at)).next_working(t0) for p in model.pools]
+    return min(nxt) if nxt else t0
 
 
 def _looks_like_time(x: Any) -> bool:
@@ -557,14 +836,24 @@ def _looks_like_time(x: Any) -> bool:
 
 
 def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.ndarray | None = None,
-         model: SimulationModel | None = None, offset_t0: float | None = None) -> dict[str, float]:
+         model: SimulationModel | None = None, offset_t0: float | None = None,
+         window: tuple[float, float] | None = None, seen_from: np.ndarray | None = None) -> dict[str, float]:
     """KPIs of a (simulated or real) log.
 
-    ``cycle_time_mean_s`` and ``cycle_time_p90_s`` (arrival to last end), ``wait_mean_s``
+    ``cycle_time_mean_s`` and ``cycle_time_p90_s`` (arrival to last end; for a fitted
+    model, whose arrivals are the logged first starts (``model.arrivals.basis ==
+    "first_start"``), first start to last end, as the log shows a case: the wait before
+    the first activity, which no log shows, is counted in ``wait_mean_s`` but not in cycle
+    times; ``seen_from``, where not NaN, overrides the start, e.g. with the real first start
+    of a case that was open at a state's instant), ``wait_mean_s``
     (per activity instance: start minus the end of the case's previous instance, or minus
     the arrival for the first), ``throughput_per_day`` (cases completed per day between the
     first and the last arrival) and ``utilization:<pool>`` (busy working time over
     available working time, per pool, when a model is given).
+
+    With ``window=(a, b)`` (epoch seconds, a steady-state window), throughput counts the
+    completions in the window over its length and utilisation is measured within it, so
+    the drain after the last arrival is left out.
     """
     d = log.df
     if len(d) == 0:
@@ -583,12 +872,17 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
         a_c, c_c = np.asarray(arrivals, dtype=float), np.asarray(completions, dtype=float)
     else:
         a_c, c_c = case_first, case_last
-    ct = c_c - a_c
+    first_seen = case_first if model is not None and model.arrivals.basis == "first_start" else a_c
+    if seen_from is not None:
+        first_seen = np.where(np.isnan(seen_from), first_seen, seen_from)
+    ct = c_c - first_seen
     prev_end = np.r_[np.nan, end[:-1]]
     ready = np.where(first, a_c[codes] if len(a_c) == log.n_cases else st, prev_end)
     wait = np.maximum(st - ready, 0.0)
     span = float(a_c.max() - a_c.min())
-    if span > 0:
+    if window is not None and window[1] > window[0]:
+        thr = float(((c_c >= window[0]) & (c_c <= window[1])).sum()) / ((window[1] - window[0]) / 86400.0)
+    elif span > 0:
         done_in = ((c_c >= a_c.min()) & (c_c <= a_c.max())).sum()
         thr = done_in / (span / 86400.0)
     else:
@@ -600,7 +894,9 @@ def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.n
         "wait_mean_s": float(wait.mean()),
     }
     if model is not None:
-        t_a, t_b = float(a_c.min()), float(c_c.max())
+        t_a, t_b = (float(a_c.min()), float(c_c.max())) if window is None else window
+        if window is not None:
+            st, end = np.clip(st, t_a, t_b), np.clip(end, t_a, t_b)
         res = d["resource"].to_numpy(dtype=object, na_value=None)
         for p in model.pools:
             off = tz_offset(p.tz, pd.Timestamp(t_a, unit="s", tz="UTC"))
@@ -677,10 +973,12 @@ def replicate(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = None,
-    warmup: int = 0,
+    warmup: int | Literal["auto"] = "auto",
     start: Any = None,
 ) -> Replications:
     """Run ``replications`` independent runs; KPIs with 95% confidence intervals.
+
+    By default each run measures steady state (``warmup="auto"``, see :func:`run`).
 
     Examples
     --------

@@ -24,19 +24,28 @@ import pandas as pd
 
 from .._validation import check_positive, check_seed
 from ..errors import InputError
+from ..log import EventLog
 from .engine import run, summarize
+from .forecast import default_sla, horizon_counts, summarize_forecast
 from .model import SimulationModel
 from .scenarios import Scenario, apply_scenario, load_scenarios
+from .state import State, current_state
 
 __all__ = ["compare", "Comparison", "replication_kpis"]
 
 HEADLINE = ("cycle_time_mean_s", "cycle_time_p90_s", "throughput_per_day", "wait_mean_s", "wip_mean")
 
 
-def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, seed: int, warmup: int,
-                     start: Any) -> dict[str, float]:
-    """One replication's KPIs: the engine's, plus ``wip_mean`` and ``wait:<activity>``."""
-    res = run(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, seed: int, warmup: int | str,
+                     start: Any, state: tuple[State, float, float] | None = None) -> dict[str, Any]:
+    """One replication's KPIs: the engine's, plus ``wip_mean`` and ``wait:<activity>``.
+
+    With ``state=(State, sla_s, horizon_end_s)`` the run starts from the state and the
+    forecast counts (:func:`~leanops.simulate.forecast.horizon_counts`) come along.
+    """
+    res = run(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start,
+              from_log=state[0] if state is not None else None)
+    k_fc = horizon_counts(res.cases, state[0].at.value / 1e9, state[2], state[1]) if state is not None else None
     k = dict(res.kpis)
     c = res.cases
     if len(c):
@@ -45,6 +54,13 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
         span = float(b.max() - a.min())
         # time-averaged work in process over the observed window (Little: L = sum of sojourns / T)
         k["wip_mean"] = float((b - a).sum() / span) if span > 0 else float("nan")
+    if "wip_mean" in res.stats:
+        k["wip_mean"] = res.stats["wip_mean"]  # within the steady-state window
+    if k_fc is not None:
+        k["_forecast"] = k_fc  # not a KPI: compare() takes it out
+    if "window" in res.stats:
+        # not KPIs: compare() takes them out
+        k["_window"] = {**res.stats["window"], "warnings": res.stats.get("warnings", [])}
     d = res.log.df
     if len(d):
         end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
@@ -67,8 +83,8 @@ def replication_kpis(model: SimulationModel, *, cases: int | None, until: Any, s
 
 
 def _task(args: tuple) -> dict[str, float]:
-    model, cases, until, seed, warmup, start = args
-    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+    model, cases, until, seed, warmup, start, state = args
+    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start, state=state)
 
 
 # -- statistics -----------------------------------------------------------------------------
@@ -140,15 +156,21 @@ class Comparison:
     replications: int
     cases: int | None
     until: Any
-    warmup: int
+    warmup: int | str
     seed: Any
     models: dict[str, SimulationModel] = field(default_factory=dict, repr=False)
     seeds: list[int] = field(default_factory=list, repr=False)  # replication k's seed, in every scenario
+    window: dict[str, Any] | None = None  # {start, end, warmup_s, cases_counted} with warmup="auto"
+    warnings: list[str] = field(default_factory=list)  # about the runs' windows, once each
+    forecast: dict[str, Any] | None = None  # with from_log: see leanops.simulate.forecast
 
     def to_dict(self) -> dict[str, Any]:
         """The DESIGN.md shape: ``baseline{kpis}``, ``scenarios[{name, kpis, delta}]``."""
         return {
             "replications": self.replications, "cases": self.cases, "warmup": self.warmup,
+            **({"window": self.window} if self.window else {}),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"forecast": self.forecast} if self.forecast is not None else {}),
             "baseline": {"kpis": self.baseline},
             "scenarios": [{"name": s["name"], "changes": s["changes"], "kpis": s["kpis"], "delta": s["delta"]}
                           for s in self.scenarios],
@@ -247,11 +269,15 @@ def compare(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = 0,
-    warmup: int | None = None,
+    warmup: int | str | None = None,
     start: Any = None,
     jobs: int = 1,
     scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    from_log: EventLog | State | None = None,
+    at: Any = None,
+    days: float | None = None,
+    sla: Any = None,
 ) -> Comparison:
     """Simulate the baseline and each scenario; KPIs with 95% CIs and changes vs the baseline.
 
@@ -269,15 +295,26 @@ def compare(
         :func:`~leanops.simulate.run`). Default ``cases=1000``.
     seed : int, Generator or None
         Same seed, same result (serial, on processes or on Dask).
-    warmup : int, optional
+    warmup : int or "auto", optional
         Leading cases left out of the KPIs (the simulation starts empty). Default: 10%
-        of ``cases`` (0 with ``until``).
+        of ``cases`` (0 with ``until``). ``"auto"`` measures steady state (MSER-5
+        warm-up, drain left out, see :func:`~leanops.simulate.run`) and sets ``.window``.
     jobs : int
         Local processes to run replications on (1: in this process; -1: one per core).
     scheduler : str or dask.distributed.Client, optional
         Run on a Dask cluster instead: a scheduler address (``"tcp://host:8786"``) or a client.
     progress : callable(done, total), optional
         Called as replications finish (the CLI draws a progress bar with it).
+    from_log, at : EventLog or State, timestamp, optional
+        Start every run from where this log's process stands at ``at`` (default its last
+        timestamp; see :func:`~leanops.simulate.run`), the baseline and each scenario from
+        the same open cases, and forecast the next ``days`` (``.forecast``, see
+        :mod:`leanops.simulate.forecast`).
+    days : float, optional
+        The forecast horizon (with ``from_log``); new arrivals until its end. Default 7.
+    sla : duration, optional
+        With ``from_log``: the case SLA for ``sla_breaches`` (e.g. ``"5d"``); default the
+        log's 90th-percentile cycle time.
 
     Returns
     -------
@@ -299,6 +336,18 @@ def compare(
     if not isinstance(model, SimulationModel):
         raise InputError(f"model must be a SimulationModel; got {type(model).__name__}. Fit one with leanops.simulate.fit(log).")
     r = int(check_positive("replications", replications, integer=True))
+    state_args = None
+    if from_log is not None:
+        st = from_log if isinstance(from_log, State) else current_state(from_log, model=model, at=at)
+        days = 7.0 if days is None else float(check_positive("days", days))
+        sla_s = _sla_seconds(sla, from_log)
+        end_s = st.at.value / 1e9 + days * 86400.0
+        if cases is None and until is None:
+            until = pd.Timestamp(end_s, unit="s", tz="UTC")
+        warmup, start = 0, None
+        state_args = (st, sla_s, end_s)
+    elif at is not None or days is not None or sla is not None:
+        raise InputError("at=, days= and sla= need from_log=: the log whose state to start from.")
     if cases is None and until is None:
         cases = 1000
     if cases is not None and until is not None:
@@ -307,8 +356,9 @@ def compare(
         cases = int(check_positive("cases", cases, integer=True))
     if warmup is None:
         warmup = cases // 10 if cases is not None else 0
-    warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
-    if cases is not None and warmup >= cases:
+    if warmup != "auto":
+        warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
+    if cases is not None and warmup != "auto" and warmup >= cases:
         raise InputError(f"warmup ({warmup}) must be smaller than cases ({cases}).")
     jobs = int(jobs)
     if jobs == 0 or jobs < -1:
@@ -318,9 +368,11 @@ def compare(
     models = [model] + [apply_scenario(model, s) for s in scs]
     rng = check_seed(seed)
     seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=r)]
-    tasks = [(m, cases, until, s, warmup, start) for m in models for s in seeds]
+    tasks = [(m, cases, until, s, warmup, start, state_args) for m in models for s in seeds]
     results = _execute(tasks, jobs=jobs, scheduler=scheduler, progress=progress)
+    fcs = [res.pop("_forecast", None) for res in results]
 
+    windows = [res.pop("_window", None) for res in results]
     per = [results[j * r:(j + 1) * r] for j in range(len(models))]
     base_runs = per[0]
     keys = list(dict.fromkeys(k for res in results for k in res))
@@ -339,7 +391,46 @@ def compare(
         for i, res in enumerate(per[j]):
             rows.append({"scenario": nm, "replication": i, **res})
     return Comparison(baseline, out_sc, pd.DataFrame(rows), r, cases, until, warmup, seed,
-                      models=dict(zip(["baseline"] + names, models)), seeds=seeds)
+                      models=dict(zip(["baseline"] + names, models)), seeds=seeds,
+                      window=_window(windows[:r]),
+                      warnings=list(dict.fromkeys(m for w in windows if w for m in w["warnings"])),
+                      forecast=_forecast(fcs, r, names, state_args, days))
+
+
+def _forecast(fcs: list[Any], r: int, names: list[str], state_args: Any, days: float | None) -> dict[str, Any] | None:
+    """The baseline's forecast document, with each scenario's counts beside it."""
+    if state_args is None:
+        return None
+    st, sla_s, _ = state_args
+    doc = summarize_forecast(fcs[:r], st, float(days or 0.0), sla_s)
+    doc["scenarios"] = []
+    for j, nm in enumerate(names, 1):
+        sc = summarize_forecast(fcs[j * r:(j + 1) * r], st, float(days or 0.0), sla_s)
+        doc["scenarios"].append({"name": nm, **{k: sc[k] for k in ("completions", "wip", "sla_breaches")}})
+    return doc
+
+
+def _sla_seconds(sla: Any, log: Any) -> float:
+    if sla is None:
+        if not isinstance(log, EventLog):
+            raise InputError("sla= is needed when from_log is a State (the default is the log's 90th-percentile cycle time).")
+        return default_sla(log)
+    try:
+        s = pd.Timedelta(sla).total_seconds() if isinstance(sla, str) else float(sla)
+    except (TypeError, ValueError):
+        s = -1.0
+    if not s > 0:
+        raise InputError(f"sla must be a positive duration such as '5d' or seconds; got {sla!r}.")
+    return s
+
+
+def _window(ws: list[Any]) -> dict[str, Any] | None:
+    """The baseline's steady-state window: the first replication's, cases counted on average."""
+    ws = [w for w in ws if w]
+    if not ws:
+        return None
+    first = {k: v for k, v in ws[0].items() if k != "warnings"}
+    return {**first, "cases_counted": int(round(float(np.mean([w["cases_counted"] for w in ws]))))}
 
 
 def _order(summary: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -418,5 +509,6 @@ def _client(scheduler: Any) -> tuple[Any, bool]:
     return connect(str(scheduler)), True
 
 
-def _remote_task(model: SimulationModel, cases: Any, until: Any, seed: int, warmup: int, start: Any) -> dict[str, float]:
-    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start)
+def _remote_task(model: SimulationModel, cases: Any, until: Any, seed: int, warmup: int, start: Any,
+                 state: Any = None) -> dict[str, float]:
+    return replication_kpis(model, cases=cases, until=until, seed=seed, warmup=warmup, start=start, state=state)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -14,7 +17,8 @@ from ..errors import InputError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
 from .distributions import Distribution, fit_distribution, mean_preserving
-from .model import END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces, routing_digest
+from .model import (END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces,
+                    _plain, routing_digest)
 
 __all__ = ["fit"]
 
@@ -39,6 +43,7 @@ def fit(
     min_member_events: int = 400,
     queue: Queue | None = None,
     seed: int | np.random.Generator | None = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationModel:
     """Discover a simulation model from ``log``.
 
@@ -94,6 +99,8 @@ def fit(
         The queue discipline; FIFO by default.
     seed : int, Generator or None
         For the subsampling in distribution fitting.
+    progress : callable(done, total), optional
+        Called as the fit's stages finish (the CLI draws a progress bar with it).
 
     Returns
     -------
@@ -122,6 +129,7 @@ def fit(
     rng = check_seed(seed)
     fit_seed = int(rng.integers(0, 2**31 - 1))
     notes: list[str] = []
+    tick = _ticker(progress, 8)
 
     if not log.has_start_times or log.df["start"].isna().any():
         log, how = _with_start_times(log)
@@ -152,6 +160,7 @@ def fit(
     else:
         cw = np.ones(log.n_cases)
 
+    tick()
     # -- case attributes ------------------------------------------------------------------
     # the most recent cases (by arrival) describe today's mix best; their attribute rows
     # and their routes (when routing="variants") are drawn together
@@ -164,10 +173,205 @@ def fit(
     else:
         attributes = CaseAttributes()
 
+    tick()
     # -- pools ----------------------------------------------------------------------------
+    res = d["resource"].to_numpy(dtype=object, na_value=None)
+    pool_members, act_pool, used_pools = _pools(log, res, acts, act_code, used, notes)
+
+    tick()
+    # -- calendars ------------------------------------------------------------------------
+    if calendars == "discover" and used_pools:
+        cals, member_cals = _calendars(d, acts, act_code, act_pool, used_pools, pool_members, res, tz,
+                                       min_member_events, notes)
+    else:
+        cals, member_cals = {p: (ALWAYS, tz) for p in used_pools}, {}
+    t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
+    fast = {p: FastCalendar(iv, tz_offset(ctz, t_ref)) for p, (iv, ctz) in cals.items()}
+
+    tick()
+    # -- durations ------------------------------------------------------------------------
+    dur = _working_durations(start, end, res, acts, act_code, act_pool, fast, member_cals, tz, t_ref)
+    cm_end = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
+    enabled_at = np.where(first, np.nan, np.r_[np.nan, cm_end[:-1]])
+    activities = _activities(acts, used, act_code, dur, res, act_pool, pool_members, start, enabled_at,
+                             tz_offset(tz, t_ref), min_samples=min_samples, per_resource=per_resource,
+                             batches=batches, seed=fit_seed, notes=notes)
+
+    tick()
+    # -- routing --------------------------------------------------------------------------
+    drivers = _routing_attributes(attr_names, attr_frame, act_code, cstarts, notes) if attr_names else []
+    routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
+                       drivers if data_aware else [], notes, order)
+
+    if routing_mode == "auto":
+        # whole routes where step-by-step routing misses what the data show: the next step
+        # depends on the one before the current (a second-order G-test with a BIC penalty)
+        probe = _routing(acts, act_code, first, last, case, cw, None, [], [], 2)
+        n_dep = sum(len(r.after) for r in probe)
+        routing_mode = "variants" if n_dep else "markov"
+        notes.append(f"routing: {'whole routes' if n_dep else 'step by step'} "
+                     f"({n_dep} (previous, current) pairs where the next step depends on the previous)")
+    traces = _traces(acts, act_code, cstarts, recent, cw, routing, notes) if routing_mode == "variants" else Traces()
+
+    tick()
+    # -- arrivals -------------------------------------------------------------------------
+    arrivals = dataclasses.replace(_arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes),
+                                   basis="first_start")
+
+    pools = _final_pools(used_pools, pool_members, cals, member_cals, activities, notes)
+    if queue is None and drivers and priorities:
+        queue = _discover_priority(attr_frame, drivers, act_code, first, case, start, enabled_at,
+                                   [acts.index(a.name) for a in activities if a.pool is not None], notes)
+    model = SimulationModel(
+        activities=tuple(activities),
+        routing=routing,
+        pools=pools,
+        arrivals=arrivals,
+        attributes=attributes,
+        queue=queue if queue is not None else Queue(),
+        start=log.end_time,
+        notes=tuple(notes),
+        traces=traces,
+    )
+    if delays and log.n_cases >= 2:
+        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
+                                  recent=recent if case_waits else None)
+    tick()
+    ct_log = float((np.maximum.reduceat(end, cstarts) - arrival).mean())
+    model = dataclasses.replace(model, trust=_trust(model, ct_log, log.n_cases, fit_seed))
+    tick()
+    return model
+
+
+def _ticker(progress: Callable[[int, int], None] | None, total: int) -> Callable[[], None]:
+    """A callable that reports one more finished stage of ``total`` to ``progress``."""
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    return tick
+
+
+#: a baseline whose mean cycle time is off the log's by more than this factor is flagged
+_TRUST_FACTOR = 2.0
+
+
+def _trust(model: SimulationModel, ct_log: float, n_cases: int, seed: int) -> dict[str, Any]:
+    """Simulate the baseline as a user would (default start) and set it against the log.
+
+    A baseline whose mean cycle time is off by more than :data:`_TRUST_FACTOR` is flagged,
+    with a warning: the usual cause is a calendar or a start time that the log does not
+    support, and every scenario delta inherits the error.
+    """
+    from .._format import duration
+    from .engine import run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the window's precision is not the point here
+        res = run(model, cases=int(min(max(n_cases, 100), 500)), seed=seed, warmup="auto")
+    ct_sim = float(res.kpis["cycle_time_mean_s"])
+    ratio = ct_sim / ct_log if ct_log > 0 else float("nan")
+    ok = bool(ct_log > 0 and 1 / _TRUST_FACTOR <= ratio <= _TRUST_FACTOR)
+    if ct_log <= 0:
+        statement = "unmeasurable: the log's cases take no time"
+    elif ok:
+        statement = (f"baseline mean cycle time {duration(ct_sim)} against {duration(ct_log)} in the log "
+                     f"({ratio:.2f}x): consistent")
+    else:
+        statement = (f"baseline mean cycle time {duration(ct_sim)} is far from the log's {duration(ct_log)} "
+                     f"({ratio:.2f}x): check the pools' working hours and the start time before trusting "
+                     "scenario effects")
+        warnings.warn(f"simulation model: {statement}", UserWarning, stacklevel=3)
+    return {"log_cycle_time_mean_s": round(ct_log, 1), "simulated_cycle_time_mean_s": round(ct_sim, 1),
+            "ratio": round(ratio, 3) if ratio == ratio else None, "ok": ok, "statement": statement}
+
+
+# a weekly calendar needs most of a week seen (5 days' span) and three active days; from
+# less, hours learnt from one Monday would close the process for the rest of the week
+_MIN_SPAN_DAYS = 5.0
+_MIN_ACTIVE_DAYS = 3
+
+
+def _evidence(ns: np.ndarray, tz: str) -> tuple[float, int]:
+    """(span in days, distinct local days with activity) of UTC ns instants."""
+    if len(ns) == 0:
+        return 0.0, 0
+    span = float(ns.max() - ns.min()) / 86400e9
+    off = tz_offset(tz, pd.Timestamp(int(ns.max()), unit="ns", tz="UTC")) * 1e9
+    days = np.unique(((ns + off) // (86400 * 10**9)).astype(np.int64))
+    return span, int(len(days))
+
+
+def _enough(ns: np.ndarray, tz: str) -> bool:
+    span, days = _evidence(ns, tz)
+    return span >= _MIN_SPAN_DAYS and days >= _MIN_ACTIVE_DAYS
+
+
+def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool: dict[str, str | None],
+               used_pools: list[str], pool_members: dict[str, list[str]], res: np.ndarray, tz: str,
+               min_member_events: int, notes: list[str]):
+    """Weekly hours per pool (and per member with clearly shorter hours).
+
+    A pool's own hours need enough evidence: at least ``min_member_events // 4`` instances
+    over most of a week (:data:`_MIN_SPAN_DAYS` span, :data:`_MIN_ACTIVE_DAYS` active days).
+    With less, the pool falls back to the whole log's hours, and when the log itself is
+    too short for that, to 24/7; each fallback is warned about, naming the pool.
+    """
+    cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
+    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
+    s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
+    inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
+    all_ns = np.concatenate([s_ns, e_ns])
+    log_ok = _enough(all_ns, tz)
+    log_iv = _discover_intervals(all_ns, tz) if log_ok else ALWAYS
+    to_log, to_always = [], []
+    for p in used_pools:
+        m = inst_pool == p
+        p_ns = np.concatenate([s_ns[m], e_ns[m]])
+        if 2 * m.sum() < min_member_events / 2 or not _enough(p_ns, tz):
+            # too little evidence for this pool's own week: the log's, or 24/7
+            cals[p] = (log_iv, tz)
+            (to_log if log_ok else to_always).append(p)
+            continue
+        iv = _discover_intervals(p_ns, tz)
+        cals[p] = (iv, tz)
+        if len(pool_members[p]) < 2:
+            continue
+        # members with plenty of data and clearly shorter hours keep their own calendar
+        pool_h = sum(b - a for a, b in iv)
+        for r in pool_members[p]:
+            mr = m & (res == r)
+            if 2 * mr.sum() < min_member_events or not _enough(np.concatenate([s_ns[mr], e_ns[mr]]), tz):
+                continue
+            ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
+            if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
+                member_cals.setdefault(p, {})[r] = ivr
+    need = (f"under {min_member_events // 4} instances, or under {_MIN_SPAN_DAYS:g} days' span "
+            f"or {_MIN_ACTIVE_DAYS} active days")
+    if to_log:
+        notes.append(f"{len(to_log)} pools with too little evidence for their own hours ({need}) use the log's "
+                     f"working hours: {', '.join(to_log[:6])}{' …' if len(to_log) > 6 else ''}")
+    if to_always:
+        span, days = _evidence(all_ns, tz)
+        msg = (f"calendar: too little evidence to learn working hours ({need}; the log spans {span:.1f} days "
+               f"over {days} active days); pools {', '.join(to_always[:6])}{' …' if len(to_always) > 6 else ''} "
+               "are taken as working 24/7. Fit a longer log, or pass calendars='24/7' to silence this")
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        notes.append(msg)
+    return cals, member_cals
+
+
+
+def _pools(log: EventLog, res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
+           notes: list[str]) -> tuple[dict[str, list[str]], dict[str, str | None], list[str]]:
+    """(members per pool, each activity's pool, the pools used): the pool serving most of
+    an activity's instances serves all of them."""
     from .._pools import resource_pools
 
-    res = d["resource"].to_numpy(dtype=object, na_value=None)
     res_pool = resource_pools(log)
     pool_members: dict[str, list[str]] = {}
     for r, p in res_pool.items():
@@ -187,44 +391,13 @@ def fit(
         if share < 0.9:
             notes.append(f"{a}: {share:.0%} of instances by pool {counts.index[0]!r}; the others' share is served by it too")
     used_pools = sorted({p for p in act_pool.values() if p is not None})
+    return pool_members, act_pool, used_pools
 
-    # -- calendars ------------------------------------------------------------------------
-    cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
-    member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
-    if calendars == "discover" and used_pools:
-        s_ns = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        e_ns = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1
-        inst_pool = np.array([act_pool.get(a) for a in acts], dtype=object)[act_code]
-        log_iv = _discover_intervals(np.concatenate([s_ns, e_ns]), tz)
-        sparse = []
-        for p in used_pools:
-            m = inst_pool == p
-            if 2 * m.sum() < min_member_events / 2:
-                # too little data to learn this pool's own week: use the whole log's
-                cals[p] = (log_iv, tz)
-                sparse.append(p)
-                continue
-            iv = _discover_intervals(np.concatenate([s_ns[m], e_ns[m]]), tz)
-            cals[p] = (iv, tz)
-            if len(pool_members[p]) < 2:
-                continue
-            # members with plenty of data and clearly shorter hours keep their own calendar
-            pool_h = sum(b - a for a, b in iv)
-            for r in pool_members[p]:
-                mr = m & (res == r)
-                if 2 * mr.sum() < min_member_events:
-                    continue
-                ivr = _discover_intervals(np.concatenate([s_ns[mr], e_ns[mr]]), tz)
-                if ivr != iv and sum(b - a for a, b in ivr) < 0.8 * pool_h:
-                    member_cals.setdefault(p, {})[r] = ivr
-        if sparse:
-            notes.append(f"{len(sparse)} pools with under {min_member_events // 4} instances use the log's working hours")
-    else:
-        cals = {p: (ALWAYS, tz) for p in used_pools}
-    t_ref = pd.Timestamp(float(arrival.max()), unit="s", tz="UTC")
-    fast = {p: FastCalendar(iv, tz_offset(ctz, t_ref)) for p, (iv, ctz) in cals.items()}
 
-    # -- durations ------------------------------------------------------------------------
+def _working_durations(start: np.ndarray, end: np.ndarray, res: np.ndarray, acts: list[str], act_code: np.ndarray,
+                       act_pool: dict[str, str | None], fast: dict[str, FastCalendar],
+                       member_cals: dict[str, dict[str, Any]], tz: str, t_ref: pd.Timestamp) -> np.ndarray:
+    """Each instance's duration in working time of its pool's (or member's) calendar."""
     dur = end - start
     for p, cal in fast.items():
         if cal.always:
@@ -236,9 +409,14 @@ def fit(
             mr = m & (res == r)
             if mr.any():
                 dur[mr] = FastCalendar(ivr, tz_offset(tz, t_ref)).working_seconds(start[mr], end[mr])
-    dur = np.maximum(dur, 0.0)
-    cm_end = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
-    enabled_at = np.where(first, np.nan, np.r_[np.nan, cm_end[:-1]])
+    return np.maximum(dur, 0.0)
+
+
+def _activities(acts: list[str], used: np.ndarray, act_code: np.ndarray, dur: np.ndarray, res: np.ndarray,
+                act_pool: dict[str, str | None], pool_members: dict[str, list[str]], start: np.ndarray,
+                enabled_at: np.ndarray, offset: float, *, min_samples: int, per_resource: bool, batches: bool,
+                seed: int, notes: list[str]) -> list[Activity]:
+    """Durations (shared, and per resource where clearly different) and daily batch releases."""
     small: list[str] = []
     activities: list[Activity] = []
     for i, a in enumerate(acts):
@@ -246,55 +424,48 @@ def fit(
             continue
         m = act_code == i
         x = dur[m]
-        dist = fit_distribution(x, min_samples=min_samples, seed=fit_seed)
+        dist = fit_distribution(x, min_samples=min_samples, seed=seed)
         if len(x) < min_samples:
             small.append(f"{a} ({len(x)})")
         by_res: list[tuple[str, Distribution]] = []
         pool = act_pool[a]
         if per_resource and pool is not None and len(x) >= 2 * min_samples:
-            by_res = _per_resource(x, res[m], pool_members[pool], dist, min_samples, fit_seed)
+            by_res = _per_resource(x, res[m], pool_members[pool], dist, min_samples, seed)
             if by_res:
                 # the shared distribution describes the other members only
                 special = {r for r, _ in by_res}
                 others = np.array([r not in special for r in res[m]], dtype=bool)
                 if others.sum() >= 1:
-                    dist = fit_distribution(x[others], min_samples=min_samples, seed=fit_seed)
-        release = _batch_release(start[m], enabled_at[m], tz_offset(tz, t_ref)) if batches else ()
+                    dist = fit_distribution(x[others], min_samples=min_samples, seed=seed)
+        release = _batch_release(start[m], enabled_at[m], offset) if batches else ()
         if release:
             notes.append(f"{a}: released in a daily batch at {release[0] // 3600:02d}:{release[0] % 3600 // 60:02d}")
         activities.append(Activity(a, pool, dist, tuple(by_res), release=release))
     if small:
         msg = (f"too few observations to fit a distribution for {len(small)} activities "
                f"({', '.join(small[:5])}{' …' if len(small) > 5 else ''}); using empirical or fixed durations")
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
         notes.append(msg)
+    return activities
 
-    # -- routing --------------------------------------------------------------------------
-    routing = _routing(acts, act_code, first, last, case, cw, attr_frame if attr_names else None,
-                       attr_names if data_aware else [], notes, order)
 
-    if routing_mode == "auto":
-        # whole routes where step-by-step routing misses what the data show: the next step
-        # depends on the one before the current (a second-order G-test with a BIC penalty)
-        probe = _routing(acts, act_code, first, last, case, cw, None, [], [], 2)
-        n_dep = sum(len(r.after) for r in probe)
-        routing_mode = "variants" if n_dep else "markov"
-        notes.append(f"routing: {'whole routes' if n_dep else 'step by step'} "
-                     f"({n_dep} (previous, current) pairs where the next step depends on the previous)")
-    traces = Traces()
-    if routing_mode == "variants":
-        seqs = np.split(act_code, cstarts[1:])
-        keys: dict[tuple[int, ...], int] = {}
-        case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
-        variants = tuple(tuple(acts[x] for x in v) for v in keys)
-        traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
-                        tuple((r.source, routing_digest(r)) for r in routing))
-        notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
-                     "drawn with their attributes; the routing tables serve scenarios that change routing")
+def _traces(acts: list[str], act_code: np.ndarray, cstarts: np.ndarray, recent: np.ndarray, cw: np.ndarray,
+            routing: tuple[Routing, ...], notes: list[str]) -> Traces:
+    """Whole routes of the most recent cases, with their recency weights."""
+    seqs = np.split(act_code, cstarts[1:])
+    keys: dict[tuple[int, ...], int] = {}
+    case_var = [keys.setdefault(tuple(seqs[c].tolist()), len(keys)) for c in recent]
+    variants = tuple(tuple(acts[x] for x in v) for v in keys)
+    traces = Traces(variants, tuple(case_var), tuple(float(x) for x in cw[recent] / cw[recent].max()),
+                    tuple((r.source, routing_digest(r)) for r in routing))
+    notes.append(f"routing: whole routes of the {len(recent)} most recent cases ({len(variants)} variants), "
+                 "drawn with their attributes; the routing tables serve scenarios that change routing")
+    return traces
 
-    # -- arrivals -------------------------------------------------------------------------
-    arrivals = _arrivals(np.sort(arrival), tz, cw[np.argsort(arrival)], recency, notes)
 
+def _final_pools(used_pools: list[str], pool_members: dict[str, list[str]], cals: dict[str, Any],
+                 member_cals: dict[str, Any], activities: list[Activity], notes: list[str]) -> tuple[Pool, ...]:
+    """The model's pools with their hours (24/7 for a pool that only works on batches)."""
     # a pool that only works on batches: the release times explain when it works, and
     # hours learned from that work would wrongly stop a long batch at a made-up closing time
     for p in used_pools:
@@ -310,24 +481,7 @@ def fit(
     for p in pools:
         own = f" ({len(p.member_intervals)} members with their own hours)" if p.member_intervals else ""
         notes.append(f"pool {p.name}: {p.size} members, hours {p.hours}{own}")
-    if queue is None and attr_names and priorities:
-        queue = _discover_priority(attr_frame, attr_names, act_code, first, case, start, enabled_at,
-                                   [acts.index(a.name) for a in activities if a.pool is not None], notes)
-    model = SimulationModel(
-        activities=tuple(activities),
-        routing=routing,
-        pools=pools,
-        arrivals=arrivals,
-        attributes=attributes,
-        queue=queue if queue is not None else Queue(),
-        start=log.end_time,
-        notes=tuple(notes),
-        traces=traces,
-    )
-    if delays and log.n_cases >= 2:
-        model = _calibrate_delays(model, log, acts, act_code, start, end, first, case, fit_seed, cw[case],
-                                  recent=recent if case_waits else None)
-    return model
+    return pools
 
 
 def _observed_waits(start: np.ndarray, end: np.ndarray, first: np.ndarray, case: np.ndarray) -> np.ndarray:
@@ -353,11 +507,17 @@ def _prev_codes(act_code: np.ndarray, first: np.ndarray) -> np.ndarray:
     return np.where(first, -1, np.r_[-1, act_code[:-1]])
 
 
+#: cases simulated per delay-calibration round (at most)
+_CALIBRATION_CASES = 3000
+
+
 def _sim_waits(model: SimulationModel, log: EventLog, seed: int, acts: list[str]) -> pd.Series:
     """Mean simulated wait per (previous activity code, activity code), over the log's period."""
     from .engine import run
 
-    res = run(model, cases=log.n_cases, seed=seed, start=log.start_time)
+    # a long log's period is represented by its first cases: the waits each transition sees
+    # settle within a few thousand, and each calibration round is a full simulation
+    res = run(model, cases=min(log.n_cases, _CALIBRATION_CASES), seed=seed, start=log.start_time)
     sd = res.log.df
     s_st = sd["start"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
     s_en = sd["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
@@ -612,22 +772,6 @@ def _drift(arrival: np.ndarray, cycle: np.ndarray) -> tuple[float | None, str]:
     return None, f"no drift: arrival-rate p = {p_rate:.2g}, cycle-time p = {p_ct:.2g}"
 
 
-def _plain(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (np.bool_, bool)):
-        return bool(v)
-    if isinstance(v, (int, float, str)):
-        return v
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return str(v)
-
-
 def _case_attributes(log: EventLog) -> tuple[list[str], pd.DataFrame]:
     """Attributes constant within (almost) every case, one row per case in case order."""
     d = log.df
@@ -654,37 +798,44 @@ def _case_attributes(log: EventLog) -> tuple[list[str], pd.DataFrame]:
     return keep, firsts[keep]
 
 
-def _with_start_times(log: EventLog) -> tuple[EventLog, str]:
-    """Fill missing start times: leanops.estimate_start_times if present, else a simple rule."""
-    try:
-        from .. import estimate_start_times  # type: ignore[attr-defined]
+_PATH_NAME = re.compile(r"variant|trace[ _:-]?(id|index|key)|(^|[^a-z])path($|[^a-z])")
 
-        return estimate_start_times(log), "leanops.estimate_start_times"
-    except ImportError:
-        pass
-    d = log.df
-    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    nat = np.iinfo(np.int64).min
-    n = len(d)
-    cstarts = log.case_starts
-    first = np.zeros(n, dtype=bool)
-    first[cstarts] = True
-    prev_case_end = np.where(first, nat, np.r_[nat, end[:-1]])
-    # previous completion by the same resource
-    res = d["resource"].to_numpy(dtype=object, na_value=None)
-    order = np.lexsort((end, pd.factorize(res, use_na_sentinel=True)[0]))
-    prev_res_end = np.full(n, nat)
-    r_sorted = np.asarray(pd.factorize(res)[0])[order]
-    e_sorted = end[order]
-    same = np.r_[False, (r_sorted[1:] == r_sorted[:-1]) & (r_sorted[1:] >= 0)]
-    prev_res_end[order] = np.where(same, np.r_[nat, e_sorted[:-1]], nat)
-    est = np.maximum(prev_case_end, prev_res_end)
-    est = np.where(est == nat, end, np.minimum(est, end))
-    new_start = np.where(start == nat, est, start)
-    df = d.copy()
-    df["start"] = pd.to_datetime(new_start, utc=True)
-    return log._derive(df, sort=True), "start = max(end of the case's previous instance, the resource's previous completion)"
+
+def _routing_attributes(names: list[str], frame: pd.DataFrame, act_code: np.ndarray, cstarts: np.ndarray,
+                        notes: list[str]) -> list[str]:
+    """The case attributes that may drive routing: not those that restate the path.
+
+    A column named like a variant (``variant``, ``variant_index``, ``case:variant-index``,
+    ``trace_id``, ``path``), or whose every value belongs to a single variant while it
+    has values for at least half of the variants (at least 3), is the route itself written
+    as data: a routing rule keyed on it would only replay the log.
+    """
+    seqs = np.split(act_code, cstarts[1:])
+    variant = pd.Series(pd.factorize(pd.Series([s.tobytes() for s in seqs]))[0])
+    n_var = int(variant.nunique())
+    out, dropped = [], []
+    for nm in names:
+        col = frame[nm].reset_index(drop=True)
+        if _PATH_NAME.search(str(nm).lower()):
+            dropped.append(nm)
+            continue
+        k = int(col.nunique(dropna=True))
+        if n_var >= 3 and k >= max(3, n_var // 2):
+            per = variant.groupby(col.astype(object).to_numpy()).nunique()
+            if len(per) and int(per.max()) == 1:
+                dropped.append(nm)
+                continue
+        out.append(nm)
+    if dropped:
+        notes.append(f"not used for routing, as they restate the path: {', '.join(map(str, dropped))}")
+    return out
+
+
+def _with_start_times(log: EventLog) -> tuple[EventLog, str]:
+    """Fill missing start times with :func:`leanops.mining.performance.estimate_start_times`."""
+    from ..mining.performance import estimate_start_times
+
+    return estimate_start_times(log), "leanops.estimate_start_times"
 
 
 def _per_resource(x: np.ndarray, res: np.ndarray, members: list[str], base: Distribution,

@@ -8,7 +8,8 @@ which have no ``traces``, load unchanged)::
       "start": "2024-03-01T00:00:00+00:00",      # default first arrival of a simulation
       "arrivals": {"interarrival": DIST,          # in rate-weighted seconds (see Arrivals)
                    "profile": [168 floats],       # relative arrival rate per hour of week, mean 1
-                   "tz": "UTC"},
+                   "tz": "UTC",
+                   "basis": "first_start"},       # optional: fit's arrivals are the logged first starts
       "activities": [{"name": "Review", "pool": "experts" | null,   # null: no resource needed
                       "duration": DIST,           # working seconds
                       "by_resource": {"ann": DIST, ...},             # optional
@@ -24,6 +25,8 @@ which have no ``traces``, load unchanged)::
       "attributes": {"names": ["amount"], "rows": [[1200.0], ...]},  # sampled jointly, per case
       "queue": {"discipline": "fifo" | "priority", "attribute": null, "order": []},
       "notes": ["what fit discovered or approximated", ...],
+      "trust": {"log_cycle_time_mean_s": 2160.0,  # optional (fit): the baseline against the log
+                "simulated_cycle_time_mean_s": 2340.0, "ratio": 1.08, "ok": true, "statement": "..."},
       "traces": {"variants": [["Triage", "Review", "Review"], ...],  # optional: whole routes
                  "cases": [0, 2, ...],            # each recorded case's variant (aligned with attributes.rows when as many)
                  "weights": [1.0, 0.93, ...],     # each recorded case's chance of being drawn (recency)
@@ -53,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, ModelError
@@ -86,6 +90,10 @@ class Arrivals:
     interarrival: Distribution
     profile: tuple[float, ...] = (1.0,) * 168
     tz: str = "UTC"
+    #: what an arrival stands for: "arrival" (a case enters, as in a hand-built model) or
+    #: "first_start" (``fit``: a log shows a case only from its first start, so the fitted
+    #: arrivals are those starts and cycle times count from the first start, as in the log)
+    basis: str = "arrival"
 
     @property
     def mean_interarrival_s(self) -> float:
@@ -247,6 +255,9 @@ class SimulationModel:
     start: pd.Timestamp | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     traces: Traces = Traces()
+    #: how far to trust the baseline (set by ``fit``): the log's and the simulated mean
+    #: cycle time, their ratio, ``ok`` and a one-line ``statement``
+    trust: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -344,27 +355,71 @@ class SimulationModel:
         if self.queue.discipline == "priority":
             lines.append(f"queue: priority by {self.queue.attribute} {list(self.queue.order)}")
         lines += [f"note: {n}" for n in self.notes]
+        if self.trust:
+            lines.append(f"trust: {self.trust.get('statement', '')}")
         return "\n".join(lines)
+
+    def brief(self, *, max_lines: int = 15) -> str:
+        """What ``leanops fit`` prints: at most ``max_lines`` lines, numbers rounded.
+
+        The largest pools, the slowest activities, what fit could not learn (calendar
+        fallbacks, thin data) and how far to trust the baseline; ``summary()`` and the
+        model JSON hold everything.
+        """
+        from .._format import duration
+
+        flat = max(self.arrivals.profile) - min(self.arrivals.profile) < 1e-9
+        lines = [
+            f"simulation model: {len(self.activities)} activities, {len(self.pools)} pools, "
+            f"{sum(p.size for p in self.pools)} resources"
+            + (f", routing by whole routes of {len(self.traces.cases):,} recent cases" if self.traces.variants else ""),
+            f"arrivals: one every {duration(self.arrivals.mean_interarrival_s)} on average "
+            f"({self.arrivals.interarrival.kind}, {'flat' if flat else 'weekly profile'})",
+        ]
+        pools = sorted(self.pools, key=lambda p: -p.size)
+        shown = ", ".join(f"{p.name} ({p.size}, {_short_hours(p)})" for p in pools[:3])
+        lines.append(f"pools: {shown}" + (f" and {len(pools) - 3} more" if len(pools) > 3 else ""))
+        slow = sorted(self.activities, key=lambda a: -(a.duration.mean + (a.delay.mean if a.delay else 0.0)))[:3]
+        lines.append("slowest steps: " + ", ".join(
+            f"{a.name} {duration(a.duration.mean)}" + (f" + {duration(a.delay.mean)} delay" if a.delay else "") for a in slow))
+        n_rules = sum(len(r.rules) for r in self.routing)
+        if n_rules:
+            lines.append(f"routing rules on case attributes: {n_rules}")
+        if self.queue.discipline == "priority":
+            lines.append(f"queue: priority by {self.queue.attribute} {list(self.queue.order)}")
+        keys = ("too little evidence", "too few observations", "restate the path", "delays calibrated", "recency:")
+        for n in self.notes:
+            if any(k in n for k in keys):
+                lines.append(n if len(n) <= 160 else n[:157] + "...")
+        if self.trust:
+            lines.append(f"trust: {self.trust.get('statement', '')}")
+        extra = len(lines) - (max_lines - 1)
+        if extra > 0:
+            lines = lines[: max_lines - 1]
+        lines.append(f"{len(self.notes)} notes in full: leanops fit --json, or model.summary()")
+        return "\n".join(lines[:max_lines])
 
     def to_summary(self) -> dict[str, Any]:
         """A JSON-ready digest (what ``leanops fit --json`` prints)."""
         return {
             "activities": [
-                {"activity": a.name, "pool": a.pool, "duration": a.duration.kind, "duration_mean_s": a.duration.mean,
+                {"activity": a.name, "pool": a.pool, "duration": a.duration.kind, "duration_mean_s": round(a.duration.mean, 1),
                  "per_resource": [r for r, _ in a.by_resource]}
                 for a in self.activities
             ],
             "pools": [{"name": p.name, "size": p.size, "members": list(p.members), "hours": p.hours} for p in self.pools],
             "arrivals": {"interarrival": self.arrivals.interarrival.kind,
-                         "mean_interarrival_s": self.arrivals.mean_interarrival_s,
+                         "mean_interarrival_s": round(self.arrivals.mean_interarrival_s, 1),
                          "weekly_profile": max(self.arrivals.profile) - min(self.arrivals.profile) > 1e-9,
                          "tz": self.arrivals.tz},
-            "rules": [{"after": r.source, "attribute": u.attribute, "op": u.op, "value": u.value, "next": dict(u.next)}
+            "rules": [{"after": r.source, "attribute": u.attribute, "op": u.op, "value": u.value,
+                       "next": {k: round(v, 4) for k, v in u.next}}
                       for r in self.routing for u in r.rules],
             "attributes": list(self.attributes.names),
             "queue": self.queue.discipline,
             "start": None if self.start is None else pd.Timestamp(self.start).isoformat(),
             "notes": list(self.notes),
+            **({"trust": dict(self.trust)} if self.trust else {}),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
                            "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
                            **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
@@ -389,6 +444,7 @@ class SimulationModel:
                 "interarrival": self.arrivals.interarrival.to_dict(),
                 "profile": list(self.arrivals.profile),
                 "tz": self.arrivals.tz,
+                **({"basis": self.arrivals.basis} if self.arrivals.basis != "arrival" else {}),
             },
             "activities": [
                 {
@@ -419,6 +475,7 @@ class SimulationModel:
             "attributes": {"names": list(self.attributes.names), "rows": [list(r) for r in self.attributes.rows]},
             "queue": {"discipline": self.queue.discipline, "attribute": self.queue.attribute, "order": list(self.queue.order)},
             "notes": list(self.notes),
+            **({"trust": dict(self.trust)} if self.trust else {}),
             **({"traces": {"variants": [list(v) for v in self.traces.variants], "cases": list(self.traces.cases),
                            "weights": list(self.traces.weights), "fitted": dict(self.traces.fitted),
                            **({"ranks": [list(r) for r in self.traces.ranks]} if self.traces.ranks else {})}}
@@ -457,6 +514,44 @@ class SimulationModel:
     def from_dict(cls, doc: Any) -> "SimulationModel":
         """Check and read the JSON form; ModelError names the first bad field."""
         return _from_dict(doc)
+
+
+def _short_hours(p: "Pool") -> str:
+    """A pool's hours in a few characters: 24/7, 'Mon-Fri 09:00-17:00', or 'N h/week'."""
+    if p.intervals == ((0, 604800),):
+        return "24/7"
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    spans = {}
+    for a, b in p.intervals:
+        d = int(a // 86400)
+        if int((b - 1) // 86400) != d or d in spans:
+            spans = {}
+            break
+        spans[d] = (a - d * 86400, b - d * 86400)
+    if spans and len(set(spans.values())) == 1:
+        ds = sorted(spans)
+        if ds == list(range(ds[0], ds[-1] + 1)):
+            a, b = next(iter(spans.values()))
+            rng = days[ds[0]] if len(ds) == 1 else f"{days[ds[0]]}-{days[ds[-1]]}"
+            return f"{rng} {a // 3600:02.0f}:{a % 3600 // 60:02.0f}-{b // 3600:02.0f}:{b % 3600 // 60:02.0f}"
+    return f"{sum(b - a for a, b in p.intervals) / 3600:.0f} h/week"
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-ready plain value: numpy scalars to Python, timestamps to ISO, NaN to None."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return str(v)
 
 
 # -- parsing and checking -------------------------------------------------------------------
@@ -527,8 +622,11 @@ def _from_dict(doc: Any) -> SimulationModel:
     profile = _get(arr, "profile", "arrivals", default=[1.0] * 168, kind=list)
     if len(profile) != 168 or not all(isinstance(x, (int, float)) and x >= 0 for x in profile) or sum(profile) <= 0:
         raise _err("arrivals.profile", "168 non-negative numbers, not all zero", profile)
+    basis = arr.get("basis", "arrival")
+    if basis not in ("arrival", "first_start"):
+        raise _err("arrivals.basis", "'arrival' or 'first_start'", basis)
     arrivals = Arrivals(_dist(_get(arr, "interarrival", "arrivals"), "arrivals.interarrival"),
-                        tuple(float(x) for x in profile), str(_get(arr, "tz", "arrivals", default="UTC")))
+                        tuple(float(x) for x in profile), str(_get(arr, "tz", "arrivals", default="UTC")), basis)
     pools = []
     for i, p in enumerate(_get(doc, "pools", "(top level)", kind=list)):
         w = f"pools[{i}]"
@@ -626,6 +724,7 @@ def _from_dict(doc: Any) -> SimulationModel:
         activities=tuple(acts), routing=tuple(routing), pools=tuple(pools), arrivals=arrivals,
         attributes=CaseAttributes(names, tuple(tuple(r) for r in rows)), queue=queue, start=start_ts,
         notes=tuple(str(n) for n in doc.get("notes") or ()), traces=traces,
+        trust=dict(doc["trust"]) if isinstance(doc.get("trust"), dict) else None,
     )
     stuck, ends = stuck_steps(m)
     if stuck or not ends:

@@ -108,68 +108,12 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str], *, traces: int = 1000,
-                  seed: int = 0) -> SimulationModel:
-    """Build a :class:`SimulationModel` from a Prosimos BPMN model and its JSON parameters.
-
-    Examples
-    --------
-    >>> import leanops
-    >>> from leanops import simulate
-    >>> root = leanops.datasets.path("purchasing_example").parent / "models"
-    >>> m = simulate.from_prosimos(root / "purchasing_example.prosimos.bpmn", root / "purchasing_example.prosimos.json")
-    >>> len(m.activities), len(m.pools) > 0
-    (21, True)
-    """
-    from lxml import etree
-
-    try:
-        with open(json_path, encoding="utf-8") as f:
-            params = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"prosimos JSON {str(json_path)!r} is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
-    try:
-        tree = etree.parse(str(bpmn), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
-    except etree.XMLSyntaxError as exc:
-        raise ModelError(f"prosimos BPMN {str(bpmn)!r} is not valid XML ({exc}).") from None
-    notes: list[str] = []
-    nodes: dict[str, tuple[str, str]] = {}  # id -> (kind, name)
-    flows: dict[str, tuple[str, str]] = {}
-    for el in tree.iter():
-        if not isinstance(el.tag, str):
-            continue
-        tag = _local(el.tag)
-        i = el.get("id")
-        if tag in ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask"):
-            nodes[i] = ("task", el.get("name") or i)
-        elif tag in ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"):
-            nodes[i] = ({"exclusiveGateway": "xor", "eventBasedGateway": "xor", "parallelGateway": "and", "inclusiveGateway": "or"}[tag], i)
-        elif tag == "startEvent":
-            nodes[i] = ("start", i)
-        elif tag == "endEvent":
-            nodes[i] = ("end", i)
-        elif tag in ("intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"):
-            nodes[i] = ("event", i)
-        elif tag == "sequenceFlow":
-            flows[i] = (el.get("sourceRef"), el.get("targetRef"))
-    if not any(k == "start" for k, _ in nodes.values()):
-        raise ModelError("prosimos BPMN: no startEvent found.")
-    out_f: dict[str, list[str]] = defaultdict(list)
-    in_f: dict[str, list[str]] = defaultdict(list)
-    for fid, (s, t) in flows.items():
-        if s not in nodes or t not in nodes:
-            raise ModelError(f"prosimos BPMN: sequenceFlow {fid!r} references an unknown node {s if s not in nodes else t!r}.")
-        out_f[s].append(fid)
-        in_f[t].append(fid)
-    branch: dict[str, dict[str, float]] = {}
-    for g in params.get("gateway_branching_probabilities", []):
-        branch[g["gateway_id"]] = {p["path_id"]: float(p["value"]) for p in g["probabilities"]}
-    event_delay = {e["event_id"]: _dist(e, f"event_distribution[{e['event_id']}]") for e in params.get("event_distribution", [])}
-    task_name = {i: n for i, (k, n) in nodes.items() if k == "task"}
-    if len(set(task_name.values())) != len(task_name):
-        dup = [n for n, c in Counter(task_name.values()).items() if c > 1]
-        notes.append(f"tasks sharing a name are merged: {dup[:5]}")
-
+def _play_out(nodes: dict[str, tuple[str, str]], flows: dict[str, tuple[str, str]], out_f: dict[str, list[str]],
+              in_f: dict[str, list[str]], branch: dict[str, dict[str, float]], event_delay: dict[str, Distribution],
+              task_name: dict[str, str], traces: int, seed: int, notes: list[str]
+              ) -> tuple[Counter[tuple[str, str]], dict[str, list[float]]]:
+    """Play out ``traces`` traces of the BPMN (a token game) and count first-order
+    transitions between tasks, and which catching events precede each task."""
     has_parallel = any(k in ("and", "or") for k, _ in nodes.values())
     rng = np.random.default_rng(seed)
 
@@ -276,16 +220,12 @@ def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str
     if has_parallel:
         notes.append(f"parallel/inclusive gateways: routing estimated from {n_traces} played-out traces; "
                      "parallel branches run one after another")
-    by_src: dict[str, dict[str, float]] = defaultdict(dict)
-    for (s, t), c in trans.items():
-        by_src[s][t] = by_src[s].get(t, 0) + c
-    routing = []
-    for s, tab in by_src.items():
-        tot = sum(tab.values())
-        routing.append(Routing(s, tuple((t, c / tot) for t, c in tab.items())))
-    used = sorted({t for tab in by_src.values() for t in tab if t != END} | {s for s in by_src if s != START})
+    return trans, delays
 
-    # resources
+
+def _resources(params: dict[str, Any], task_name: dict[str, str], notes: list[str]
+               ) -> tuple[dict[str, tuple[tuple[int, int], ...]], dict[str, dict[str, Distribution]]]:
+    """(each resource member's calendar, each task's duration per member)."""
     cal_by_id = {c["id"]: _calendar(c.get("time_periods", []), f"resource_calendars[{c['id']}]")
                  for c in params.get("resource_calendars", [])}
     members_of: dict[str, list[str]] = {}
@@ -318,6 +258,13 @@ def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str
             for nm in members_of[rid]:
                 dd[nm] = dist
         task_res.setdefault(task_name[tid], {}).update(dd)
+    return res_cal, task_res
+
+
+def _pools_and_activities(task_res: dict[str, dict[str, Distribution]], res_cal: dict[str, Any], used: list[str],
+                          delays: dict[str, list[float]], event_delay: dict[str, Distribution], notes: list[str]
+                          ) -> tuple[list[Pool], list[Activity]]:
+    """Pools (tasks whose resource sets overlap share one) and the activities they serve."""
     # pools: tasks whose resource sets overlap share one pool
     parent: dict[str, str] = {}
 
@@ -359,7 +306,7 @@ def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str
         if set(dd) != set(pool.members):
             overlap += 1
         dists = list(dd.values())
-        base = max(set(dists), key=dists.count)
+        base = max(dict.fromkeys(dists), key=dists.count)  # ties: the first listed (not set order, which varies by process)
         by_res = tuple((r, d) for r, d in dd.items() if d != base)
         dl = delays.get(tname)
         delay = None
@@ -369,7 +316,11 @@ def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str
         activities.append(Activity(tname, pname, base, by_res, delay))
     if overlap:
         notes.append(f"{overlap} tasks share a pool with resources that Prosimos would not assign to them")
-    # arrivals: the inter-arrival distribution counts only the arrival calendar's hours
+    return pools, activities
+
+
+def _arrivals(params: dict[str, Any]) -> Arrivals:
+    """Arrivals: the inter-arrival distribution counts only the arrival calendar's hours."""
     arr = _dist(params.get("arrival_time_distribution", {}), "arrival_time_distribution")
     acal = _calendar(params.get("arrival_time_calendar", []), "arrival_time_calendar") if params.get("arrival_time_calendar") else ALWAYS
     profile = np.zeros(168)
@@ -381,6 +332,84 @@ def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str
     open_hours = profile.sum()
     # rate-weighted seconds: one arrival-calendar second counts 168/open_hours plain ones
     arrivals = Arrivals(arr.scaled(open_hours / 168.0), tuple(float(x) for x in profile * (168.0 / open_hours)), "UTC")
+    return arrivals
+
+
+def from_prosimos(bpmn: str | os.PathLike[str], json_path: str | os.PathLike[str], *, traces: int = 1000,
+                  seed: int = 0) -> SimulationModel:
+    """Build a :class:`SimulationModel` from a Prosimos BPMN model and its JSON parameters.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> from leanops import simulate
+    >>> root = leanops.datasets.path("purchasing_example").parent / "models"
+    >>> m = simulate.from_prosimos(root / "purchasing_example.prosimos.bpmn", root / "purchasing_example.prosimos.json")
+    >>> len(m.activities), len(m.pools) > 0
+    (21, True)
+    """
+    from lxml import etree
+
+    try:
+        with open(json_path, encoding="utf-8") as f:
+            params = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"prosimos JSON {str(json_path)!r} is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+    try:
+        tree = etree.parse(str(bpmn), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
+    except etree.XMLSyntaxError as exc:
+        raise ModelError(f"prosimos BPMN {str(bpmn)!r} is not valid XML ({exc}).") from None
+    notes: list[str] = []
+    nodes: dict[str, tuple[str, str]] = {}  # id -> (kind, name)
+    flows: dict[str, tuple[str, str]] = {}
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = _local(el.tag)
+        i = el.get("id")
+        if tag in ("task", "userTask", "serviceTask", "manualTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask"):
+            nodes[i] = ("task", el.get("name") or i)
+        elif tag in ("exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"):
+            nodes[i] = ({"exclusiveGateway": "xor", "eventBasedGateway": "xor", "parallelGateway": "and", "inclusiveGateway": "or"}[tag], i)
+        elif tag == "startEvent":
+            nodes[i] = ("start", i)
+        elif tag == "endEvent":
+            nodes[i] = ("end", i)
+        elif tag in ("intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"):
+            nodes[i] = ("event", i)
+        elif tag == "sequenceFlow":
+            flows[i] = (el.get("sourceRef"), el.get("targetRef"))
+    if not any(k == "start" for k, _ in nodes.values()):
+        raise ModelError("prosimos BPMN: no startEvent found.")
+    out_f: dict[str, list[str]] = defaultdict(list)
+    in_f: dict[str, list[str]] = defaultdict(list)
+    for fid, (s, t) in flows.items():
+        if s not in nodes or t not in nodes:
+            raise ModelError(f"prosimos BPMN: sequenceFlow {fid!r} references an unknown node {s if s not in nodes else t!r}.")
+        out_f[s].append(fid)
+        in_f[t].append(fid)
+    branch: dict[str, dict[str, float]] = {}
+    for g in params.get("gateway_branching_probabilities", []):
+        branch[g["gateway_id"]] = {p["path_id"]: float(p["value"]) for p in g["probabilities"]}
+    event_delay = {e["event_id"]: _dist(e, f"event_distribution[{e['event_id']}]") for e in params.get("event_distribution", [])}
+    task_name = {i: n for i, (k, n) in nodes.items() if k == "task"}
+    if len(set(task_name.values())) != len(task_name):
+        dup = [n for n, c in Counter(task_name.values()).items() if c > 1]
+        notes.append(f"tasks sharing a name are merged: {dup[:5]}")
+
+    trans, delays = _play_out(nodes, flows, out_f, in_f, branch, event_delay, task_name, traces, seed, notes)
+    by_src: dict[str, dict[str, float]] = defaultdict(dict)
+    for (s, t), c in trans.items():
+        by_src[s][t] = by_src[s].get(t, 0) + c
+    routing = []
+    for s, tab in by_src.items():
+        tot = sum(tab.values())
+        routing.append(Routing(s, tuple((t, c / tot) for t, c in tab.items())))
+    used = sorted({t for tab in by_src.values() for t in tab if t != END} | {s for s in by_src if s != START})
+
+    res_cal, task_res = _resources(params, task_name, notes)
+    pools, activities = _pools_and_activities(task_res, res_cal, used, delays, event_delay, notes)
+    arrivals = _arrivals(params)
     for k in ("batch_processing", "prioritisation_rules", "case_attributes", "branch_rules"):
         if params.get(k):
             notes.append(f"{k} is not imported")

@@ -124,7 +124,8 @@ def _weekly_hours(model: SimulationModel, pool: str) -> float:
 def candidates(log: EventLog, model: SimulationModel, *, value_added: Iterable[str] | None = None,
                costs: float | Mapping[str, float] | None = None) -> list[Candidate]:
     """The candidate SOP changes for ``log`` (see the module docstring), each valid for ``model``."""
-    from .. import bottlenecks, rework, value_stream
+    from ..mining.bottlenecks import bottlenecks, rework
+    from ..mining.valuestream import value_stream
 
     out: list[Candidate] = []
     names = set(model.activity_names)

@@ -14,9 +14,10 @@ Unfinished cases. A test log cut from a longer log at some instant shows the cas
 were still running then as cut short: their last instances are missing and their cycle
 times are censored. :func:`validate` therefore sees the simulated log *and* the persistence
 baseline through the same window: only instances completed by the test log's last
-timestamp count (``observe_window=True``, the default). Both the model and the baseline
-start empty at the test's first arrival; neither is told about the work in progress
-carried over from the training period, and neither sees anything after the test ends.
+timestamp count (``observe_window=True``, the default). The model starts from the state
+at the test's first arrival (the training cases still open then keep running and hold
+their resources, ``from_state=True``); the baseline replays recent cases from there.
+Neither sees anything after the test ends.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def validate(
     seed: int | np.random.Generator | None = 0,
     measures: tuple[str, ...] = MEASURES,
     observe_window: bool = True,
+    from_state: bool = True,
 ) -> Validation:
     """Simulate the test log's period (as many cases, from its first arrival) and compare.
 
@@ -167,7 +169,11 @@ def validate(
     count. Without it, complete simulated cases are compared with censored real ones.
 
     With ``train_log``, the persistence baseline (the most recent training cases replayed
-    from the test start) is scored too: a model worth trusting beats it.
+    from the test start) is scored too: a model worth trusting beats it. With
+    ``from_state`` (the default, with ``train_log``), the simulation starts from where the
+    process stood at the test's first arrival, the training cases still open then
+    continuing and holding their resources (:func:`~leanops.simulate.current_state`); only
+    the new cases, as many as the test log's, are compared.
 
     Examples
     --------
@@ -183,7 +189,12 @@ def validate(
     if not isinstance(test_log, EventLog):
         raise InputError(f"test_log must be a leanops.EventLog; got {type(test_log).__name__}.")
     start = _case_first_start(test_log).min()
-    sim = run(model, cases=test_log.n_cases, seed=seed, start=start).log
+    if from_state and train_log is not None:
+        res = run(model, cases=test_log.n_cases, seed=seed, from_log=train_log, at=start)
+        new = res.cases.loc[~res.cases["open"], "case_id"] if "open" in res.cases else res.cases["case_id"]
+        sim = res.log.select_cases(list(new)) if len(new) < res.log.n_cases else res.log
+    else:
+        sim = run(model, cases=test_log.n_cases, seed=seed, start=start).log
     until = test_log.end_time if observe_window else None
     scores = compare_logs(test_log, _observed(sim, until), measures=measures)
     base = None
