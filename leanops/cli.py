@@ -718,6 +718,86 @@ def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value
     click.echo(res.table())
 
 
+# --- SOP compliance and the PDCA check (leanops check, leanops compare, leanops sop draft) ------
+
+@cli.command("check")
+@click.argument("log", required=False)
+@log_options
+@click.option("--sop", "sop_path", required=True, metavar="S.yaml", help="The SOP file (YAML) to check LOG against.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap of the costs.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def check_cmd(log: str | None, sop_path: str, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Check LOG against an SOP: compliance per rule and the cost of each violation."""
+    from .compliance import check
+    from .sop import read_sop
+
+    sop = read_sop(sop_path)  # a bad SOP fails before the log is read
+    ev = load_log(log, pop_mapping(kwargs))
+    res = check(ev, sop, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
+
+
+@cli.command("compare")
+@click.argument("logs", nargs=-1, required=True)
+@log_options
+@click.option("--change-at", "change_at", metavar="ISO", default=None, help="With one LOG: the instant of the change.")
+@click.option("--predicted", metavar="sim.json", default=None, help="The leanops simulate --json output that predicted the change.")
+@click.option("--sop", "sop_path", metavar="S.yaml", default=None, help="Also compare compliance with this SOP.")
+@click.option("--no-adjust", "no_adjust", is_flag=True, help="Compare raw, without reweighting for volume and case mix.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def compare_cmd(logs: tuple[str, ...], change_at: str | None, predicted: str | None, sop_path: str | None,
+                no_adjust: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Did the change work? Compare LOG before/after --change-at, or BEFORE AFTER."""
+    from .pdca import compare
+
+    if len(logs) > 2:
+        raise click.UsageError(f"give one LOG with --change-at, or two logs BEFORE AFTER; got {len(logs)} logs.")
+    if (len(logs) == 1) != (change_at is not None):
+        raise click.UsageError("give one LOG with --change-at ISO, or two logs BEFORE AFTER without --change-at.")
+    mapping = pop_mapping(kwargs)
+    sop = None
+    if sop_path is not None:
+        from .sop import read_sop
+
+        sop = read_sop(sop_path)
+    evs = [load_log(p, mapping) for p in logs]
+    res = compare(evs[0], evs[1] if len(evs) > 1 else None, change_at=change_at, predicted=predicted, sop=sop,
+                  adjust=not no_adjust, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        click.echo(str(res))
+
+
+@cli.group("sop")
+def sop_group() -> None:
+    """Standard operating procedures: draft one from a log (then check it with leanops check)."""
+
+
+@sop_group.command("draft")
+@click.argument("log", required=False)
+@log_options
+@click.option("--coverage", default=0.95, show_default=True, type=click.FloatRange(0.5, 1.0),
+              help="Share of cases each proposed rule must hold for.")
+@click.option("-o", "--output", metavar="S.yaml", default=None, help="Write the SOP here instead of stdout.")
+def sop_draft_cmd(log: str | None, coverage: float, output: str | None, **kwargs: Any) -> None:
+    """Propose an SOP (YAML) from LOG's dominant behaviour, as a starting point to edit."""
+    from .sop import draft_sop
+
+    ev = load_log(log, pop_mapping(kwargs))
+    text = draft_sop(ev, coverage=coverage).to_yaml()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_output(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    click.echo(f"wrote a draft SOP to {output}", err=True)
+
+
 # --- entry point
 def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())

@@ -188,7 +188,7 @@ class SOP:
                 if r.kind == "forbidden" and not hint:
                     continue
                 tip = f" Did you mean {_fmt_list(hint)}?" if hint else ""
-                raise InputError(f"SOP {self.name!r}, {r.where}: unknown activity {a!r}.{tip} "
+                raise InputError(f"{self.source or 'SOP ' + repr(self.name)}, {r.where}: unknown activity {a!r}.{tip} "
                                  f"Activities in the log: {_fmt_list(sorted(known))}.")
 
     def __str__(self) -> str:
