@@ -476,9 +476,18 @@ def _costs(V: np.ndarray, C: np.ndarray, kinds: list[str], y: np.ndarray, n_boot
             if key not in ckeys:
                 ckeys.add(key)
                 controls.append(C[ok, j].astype(float))
-    X = np.column_stack([np.ones(int(ok.sum()))] + [V[ok, j].astype(float) for j in uniq] + controls)
+    # keep only columns that add information (a control can be the complement of a violation)
+    cand = [np.ones(int(ok.sum()))] + [V[ok, j].astype(float) for j in uniq] + controls
+    keep_cols: list[int] = []
+    for i in range(len(cand)):
+        trial = np.column_stack([cand[c] for c in keep_cols + [i]])
+        if np.linalg.matrix_rank(trial.T @ trial) == len(keep_cols) + 1:
+            keep_cols.append(i)
+    X = np.column_stack([cand[c] for c in keep_cols])
     eff = _ols_effects(X, y[ok], n_boot, rng)
-    out = {j: e for j, e in zip(uniq, eff)}
+    by_col = dict(zip(keep_cols[1:], eff))
+    out = {j: by_col[i + 1] for i, j in enumerate(uniq) if i + 1 in by_col}
+    cols = [j for j in cols if seen[np.packbits(V[:, j]).tobytes()] in out]
     for j in cols:
         if j not in out:
             first = seen[np.packbits(V[:, j]).tobytes()]

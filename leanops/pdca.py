@@ -494,7 +494,9 @@ def compare(
     arr = kpis["arrivals_per_day"]
     if arr["p_value"] is not None and arr["p_value"] < 0.05:
         notes.append(f"arrivals changed by {100 * (arr['relative'] or 0):+.0f}% per day: "
-                     + ("case-level KPIs are adjusted for it" if adjusted else "a quieter period alone shortens waiting"))
+                     + ("case-level KPIs are not estimated, see above" if unmeasurable else
+                        "case-level KPIs are adjusted for it" if adjusted else
+                        "a quieter (busier) period alone shortens (lengthens) waiting"))
     vt = _variants(case, period)
     if len(vt):
         top = vt.iloc[0]

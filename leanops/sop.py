@@ -363,6 +363,8 @@ def _rule(spec: Any, i: int, where: str, cal: Calendar | None, pools: dict, base
         a, b = _names(args, full, n=2, example="[Review, Approve]")
         return [Rule(kind, f"four eyes on {a} and {b}", (a, b), where=at)]
     if kind == "model":
+        if hasattr(args, "petri_net") or (isinstance(args, tuple) and len(args) == 3):
+            return [Rule(kind, f"fits the {getattr(args, 'method', 'given')} model", (), model=args, where=at)]
         if not isinstance(args, str) or not args.strip():
             raise InputError(f"{full}: expected the path of a BPMN file such as reference.bpmn; got {args!r}.")
         path = args if base is None or os.path.isabs(args) else os.path.join(base, args)
