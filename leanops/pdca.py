@@ -8,8 +8,9 @@ What the numbers rest on:
 
 * **KPIs** (``kpis``): per-case measures compared between the periods, each with the
   difference (after − before), ``relative`` (after ÷ before − 1), a 95 % percentile
-  bootstrap CI of the difference (cases resampled within each period) and a two-sided
-  p-value from the bootstrap standard error. ``throughput_per_day`` and
+  bootstrap CI of the difference and a two-sided p-value from the bootstrap standard error.
+  The bootstrap resamples whole days of case starts within each period, because cases
+  that start on the same day share a queue and are not independent. ``throughput_per_day`` and
   ``arrivals_per_day`` are counts per day of each window with a Poisson CI.
 * **Adjustment** (``adjusted: true``): the after cases are reweighted so that their mix of
   *strata* matches the before cases. A stratum is a combination of the case attributes
@@ -468,12 +469,17 @@ def compare(
     base_b, base_a = _period_stats(case, period, strata, causes, np.ones(len(case)))
     boots: dict[str, list[float]] = {k: [] for k in base_b}
     if not unmeasurable:
-        idx0, idx1 = np.flatnonzero(period == 0), np.flatnonzero(period == 1)
+        # Cases that start on the same day share a queue, so whole days are resampled (a block
+        # bootstrap): resampling single cases would understate the uncertainty.
+        day = (case["t0"].to_numpy() // (86400 * 10**9)) * 2 + period
+        dcode, days_u = pd.factorize(day)
+        dper = (days_u % 2).astype(np.int64)
+        d0, d1 = np.flatnonzero(dper == 0), np.flatnonzero(dper == 1)
         for _ in range(int(n_boot)):  # resamples, not cases: each is a handful of weighted sums
-            cnt = np.zeros(len(case))
-            cnt[idx0] = rng.multinomial(len(idx0), np.full(len(idx0), 1 / len(idx0)))
-            cnt[idx1] = rng.multinomial(len(idx1), np.full(len(idx1), 1 / len(idx1)))
-            bb, ba = _period_stats(case, period, strata, causes, cnt)
+            dw = np.zeros(len(days_u))
+            dw[d0] = rng.multinomial(len(d0), np.full(len(d0), 1 / len(d0)))
+            dw[d1] = rng.multinomial(len(d1), np.full(len(d1), 1 / len(d1)))
+            bb, ba = _period_stats(case, period, strata, causes, dw[dcode])
             for k in boots:
                 boots[k].append(ba[k] - bb[k])
     kpis: dict[str, dict[str, float | None]] = {}

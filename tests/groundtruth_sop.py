@@ -152,7 +152,7 @@ def _queue(inter: np.ndarray, service: np.ndarray, servers_before: int, servers_
     return log.sort_values(["case_id", "start_time"], ignore_index=True)
 
 
-def capacity_change_log(*, days: int = 120, change_day: int = 60, per_day: float = 30.0, servers: int = 3,
+def capacity_change_log(*, days: int = 120, change_day: int = 60, per_day: float = 100.0, servers: int = 3,
                         rho: float = 0.8, decoy: bool = False, drop: float = 0.35, seed: int = 0) -> CapacityChange:
     """A pool of ``servers`` at utilisation ``rho``; from ``change_day`` one more server
     (or, with ``decoy``, ``drop`` fewer arrivals and no change to the process)."""
@@ -168,7 +168,7 @@ def capacity_change_log(*, days: int = 120, change_day: int = 60, per_day: float
         t = np.cumsum(inter)
     keep = t < days * 86400.0
     inter = inter[keep]
-    service = rng.exponential(rho * servers * mean_ia, len(inter))
+    service = rng.gamma(4.0, rho * servers * mean_ia / 4.0, len(inter))  # cv 0.5
     more = 0 if decoy else 1
     log = _queue(inter, service, servers, servers + more, change_s)
     cf = _queue(inter, service, servers, servers, change_s)
