@@ -317,10 +317,13 @@ def discover_cmd(
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
 @click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("--sop", "sop_path", metavar="S.yaml", default=None, help="Add the SOP compliance section for this SOP.")
+@click.option("--change-at", "change_at", metavar="ISO", default=None, help="Add the before/after section for a change at ISO.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @log_options
 def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
-               config_path: str | None, simulate: bool, verbose: bool, **kwargs: Any) -> None:
+               config_path: str | None, simulate: bool, sop_path: str | None, change_at: str | None, verbose: bool,
+               **kwargs: Any) -> None:
     """Bottleneck report on each LOG (the bundled demo log when none is given).
 
     LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
@@ -330,6 +333,13 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
 
     mapping = pop_mapping(kwargs)
     config = load_config(config_path)
+    if sop_path is not None or change_at is not None:
+        import dataclasses
+
+        from .sop import read_sop
+
+        config = dataclasses.replace(config, sop=read_sop(sop_path) if sop_path is not None else config.sop,
+                                     change_at=change_at if change_at is not None else config.change_at)
 
     def say(line: str) -> None:
         click.echo(f"leanops: {line}", err=True)

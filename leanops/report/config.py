@@ -38,6 +38,10 @@ class ReportConfig:
         output holds them all.
     value_added : tuple of str or None
         The activities that add value for the customer, for PCE (default: all of them).
+    sop : str, SOP or None
+        An SOP (a YAML path or :class:`leanops.sop.SOP`): adds the "SOP compliance" section.
+    change_at : str or None
+        The instant of a change (ISO 8601): adds the "Before / after" section.
     """
 
     title: str | None = None
@@ -45,6 +49,8 @@ class ReportConfig:
     exclude: tuple[str, ...] = field(default_factory=tuple)
     max_rows: int = 15
     value_added: tuple[str, ...] | None = None
+    sop: Any = None
+    change_at: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "report config") -> "ReportConfig":
@@ -67,6 +73,9 @@ class ReportConfig:
                 if not isinstance(v, (list, tuple)):
                     raise InputError(f"{where}: {key} must be a list of names; got {v!r}.")
                 kw[key] = tuple(str(s) for s in v)
+        for key in ("sop", "change_at"):
+            if d.get(key) is not None:
+                kw[key] = str(d[key])
         if d.get("max_rows") is not None:
             kw["max_rows"] = int(check_positive(f"{where}: max_rows", d["max_rows"], integer=True))
         return cls(**kw)
