@@ -227,43 +227,27 @@ def read_sop(source: Any, *, log: EventLog | None = None) -> SOP:
     >>> [r.label for r in sop.rules]
     ['Review before Decision', 'case SLA 5.0 d']
     """
+    from ._files import is_yaml_path, read_yaml
+
     if isinstance(source, SOP):
         sop = source
     else:
-        where, base = "SOP text", None
-        if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                               and source.lower().endswith((".yaml", ".yml"))):
-            path = os.fspath(source)
-            try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
-            except OSError as exc:
-                raise InputError(f"SOP file {path!r} cannot be read ({exc.strerror}); check the path.") from None
-            doc, where, base = _yaml(text, f"SOP file {path!r}"), f"SOP file {path!r}", os.path.dirname(path)
-            default = os.path.splitext(os.path.basename(path))[0]
-        elif isinstance(source, str):
-            doc, default = _yaml(source, "SOP text"), "SOP"
+        base = None
+        if is_yaml_path(source) or isinstance(source, str):
+            doc, where = read_yaml(source, what="SOP", shape="{name: ..., rules: [...]} (YAML tags such as !!python are not allowed)")
+            if is_yaml_path(source):
+                path = os.fspath(source)
+                base, default = os.path.dirname(path), os.path.splitext(os.path.basename(path))[0]
+            else:
+                default = "SOP"
         elif isinstance(source, Mapping):
-            doc, default = source, "SOP"
+            doc, where, default = source, "SOP", "SOP"
         else:
             raise InputError(f"sop must be a YAML path, YAML text, a mapping or an SOP; got {type(source).__name__}.")
         sop = _from_doc(doc, default=default, where=where, base=base)
     if log is not None:
         sop.check_activities(log)
     return sop
-
-
-def _yaml(text: str, where: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise InputError(f"{where} is not valid YAML{at} ({problem}); YAML tags such as !!python are not allowed. "
-                         "Write {name: ..., rules: [...]}.") from None
 
 
 def _from_doc(doc: Any, *, default: str, where: str, base: str | None) -> SOP:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._files import is_yaml_path, read_yaml
 from .._validation import closest
 from ..errors import ModelError, ScenarioError
 from .distributions import Distribution
@@ -188,22 +189,15 @@ def load_scenarios(source: Any) -> list[Scenario]:
     >>> [s.name for s in load_scenarios("name: more staff\\nchanges:\\n  - add_resources: {activity: Review}")]
     ['more staff']
     """
-    import yaml
 
     if isinstance(source, Scenario):
         return [source]
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                           and source.lower().endswith((".yaml", ".yml"))):
+    if is_yaml_path(source):
         path = os.fspath(source)
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as exc:
-            raise ScenarioError(f"scenario file {path!r} cannot be read ({exc.strerror}); check the path.") from None
         default = os.path.splitext(os.path.basename(path))[0]
-        return _from_doc(_yaml(text, path), default)
+        return _from_doc(_yaml(source), default)
     if isinstance(source, str):
-        return _from_doc(_yaml(source, "scenario text"), None)
+        return _from_doc(_yaml(source), None)
     if isinstance(source, Mapping):
         return [scenario(source)]
     if isinstance(source, Sequence) and not isinstance(source, (str, bytes)):
@@ -214,16 +208,8 @@ def load_scenarios(source: Any) -> list[Scenario]:
     raise ScenarioError(f"scenarios must be YAML (a path or text), a mapping or a Scenario; got {type(source).__name__}.")
 
 
-def _yaml(text: str, where: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{where} is not valid YAML{at} ({getattr(exc, 'problem', None) or exc}); "
-                            "write {name: ..., changes: [...]}.") from None
+def _yaml(source: Any) -> Any:
+    return read_yaml(source, what="scenario", shape="{name: ..., changes: [...]}", error=ScenarioError)[0]
 
 
 def _from_doc(doc: Any, default: str | None) -> list[Scenario]:
