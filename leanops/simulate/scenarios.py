@@ -189,7 +189,6 @@ def load_scenarios(source: Any) -> list[Scenario]:
     >>> [s.name for s in load_scenarios("name: more staff\\nchanges:\\n  - add_resources: {activity: Review}")]
     ['more staff']
     """
-
     if isinstance(source, Scenario):
         return [source]
     if is_yaml_path(source):
