@@ -240,26 +240,41 @@ def _wmean(x: np.ndarray, w: np.ndarray) -> float:
     return float((x * w).sum() / sw) if sw > 0 else float("nan")
 
 
-def _wquant(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    if not len(x) or w.sum() <= 0:
+def _wquant(xs: np.ndarray, ws: np.ndarray, q: float) -> float:
+    """Weighted quantile of values ``xs`` sorted ascending, with weights ``ws`` in that order."""
+    if not len(xs) or ws.sum() <= 0:
         return float("nan")
-    o = np.argsort(x, kind="stable")
-    cw = np.cumsum(w[o])
-    return float(x[o][min(np.searchsorted(cw, q * cw[-1]), len(x) - 1)])
+    cw = np.cumsum(ws)
+    return float(xs[min(np.searchsorted(cw, q * cw[-1]), len(xs) - 1)])
 
 
-def _summary(case: pd.DataFrame, w: np.ndarray, causes: list[str]) -> dict[str, float]:
-    ct = case["cycle_time_s"].to_numpy()
+def _prepare(case: pd.DataFrame, period: np.ndarray, causes: list[str]) -> list[dict[str, np.ndarray]]:
+    """Per period, the per-case arrays the KPIs need, cycle times sorted once for the quantiles."""
+    out = []
+    for p in (0, 1):
+        sub = case[period == p]
+        order = np.argsort(sub["cycle_time_s"].to_numpy(), kind="stable")
+        d = {"order": order, "ct_sorted": sub["cycle_time_s"].to_numpy()[order]}
+        for c in ["cycle_time_s", "wait_sum_s", "instances", *[f"{c}_s" for c in causes]]:
+            d[c] = sub[c].to_numpy(dtype=float)
+        if "compliant" in sub:
+            d["compliant"] = sub["compliant"].to_numpy(dtype=float)
+        out.append(d)
+    return out
+
+
+def _summary(d: dict[str, np.ndarray], w: np.ndarray, causes: list[str]) -> dict[str, float]:
+    ws = w[d["order"]]
     out = {
-        "cycle_time_mean_s": _wmean(ct, w),
-        "cycle_time_median_s": _wquant(ct, w, 0.5),
-        "cycle_time_p90_s": _wquant(ct, w, 0.9),
-        "wait_mean_s": float((case["wait_sum_s"].to_numpy() * w).sum() / max((case["instances"].to_numpy() * w).sum(), 1e-12)),
+        "cycle_time_mean_s": _wmean(d["cycle_time_s"], w),
+        "cycle_time_median_s": _wquant(d["ct_sorted"], ws, 0.5),
+        "cycle_time_p90_s": _wquant(d["ct_sorted"], ws, 0.9),
+        "wait_mean_s": float((d["wait_sum_s"] * w).sum() / max((d["instances"] * w).sum(), 1e-12)),
     }
     for c in causes:
-        out[f"wait_{c}_s"] = _wmean(case[f"{c}_s"].to_numpy(), w)
-    if "compliant" in case:
-        out["compliance"] = _wmean(case["compliant"].to_numpy(dtype=float), w)
+        out[f"wait_{c}_s"] = _wmean(d[f"{c}_s"], w)
+    if "compliant" in d:
+        out["compliance"] = _wmean(d["compliant"], w)
     return out
 
 
@@ -275,12 +290,10 @@ def _weights(strata: np.ndarray, period: np.ndarray, counts: np.ndarray) -> np.n
     return w * counts
 
 
-def _period_stats(case: pd.DataFrame, period: np.ndarray, strata: np.ndarray | None, causes: list[str],
-                  counts: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+def _period_stats(prep: list[dict[str, np.ndarray]], period: np.ndarray, strata: np.ndarray | None,
+                  causes: list[str], counts: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     w = _weights(strata, period, counts) if strata is not None else counts.astype(float)
-    b = _summary(case[period == 0], w[period == 0], causes)
-    a = _summary(case[period == 1], w[period == 1], causes)
-    return b, a
+    return _summary(prep[0], w[period == 0], causes), _summary(prep[1], w[period == 1], causes)
 
 
 def _kpi(before: float | None, after: float | None, boots: np.ndarray | None) -> dict[str, float | None]:
@@ -470,7 +483,8 @@ def compare(
             notes.append(f"after cases reweighted to the before mix of {len(attrs.columns)} case attribute(s) and "
                          f"arrival volume; {sum(excluded.values()):,} cases without a comparable counterpart left out")
     unmeasurable = adjusted and any("cannot be separated" in n for n in notes)
-    base_b, base_a = _period_stats(case, period, strata, causes, np.ones(len(case)))
+    prep = _prepare(case, period, causes)
+    base_b, base_a = _period_stats(prep, period, strata, causes, np.ones(len(case)))
     boots: dict[str, list[float]] = {k: [] for k in base_b}
     if not unmeasurable:
         # Cases that start on the same day share a queue, so whole days are resampled (a block
@@ -483,7 +497,7 @@ def compare(
             dw = np.zeros(len(days_u))
             dw[d0] = rng.multinomial(len(d0), np.full(len(d0), 1 / len(d0)))
             dw[d1] = rng.multinomial(len(d1), np.full(len(d1), 1 / len(d1)))
-            bb, ba = _period_stats(case, period, strata, causes, dw[dcode])
+            bb, ba = _period_stats(prep, period, strata, causes, dw[dcode])
             for k in boots:
                 boots[k].append(ba[k] - bb[k])
     kpis: dict[str, dict[str, float | None]] = {}

@@ -152,8 +152,8 @@ def _queue(inter: np.ndarray, service: np.ndarray, servers_before: int, servers_
     return log.sort_values(["case_id", "start_time"], ignore_index=True)
 
 
-def capacity_change_log(*, days: int = 120, change_day: int = 60, per_day: float = 100.0, servers: int = 3,
-                        rho: float = 0.8, decoy: bool = False, drop: float = 0.35, seed: int = 0) -> CapacityChange:
+def capacity_change_log(*, days: int = 200, change_day: int = 100, per_day: float = 100.0, servers: int = 3,
+                        rho: float = 0.75, decoy: bool = False, drop: float = 0.35, seed: int = 0) -> CapacityChange:
     """A pool of ``servers`` at utilisation ``rho``; from ``change_day`` one more server
     (or, with ``decoy``, ``drop`` fewer arrivals and no change to the process)."""
     rng = np.random.default_rng(seed)

@@ -91,7 +91,7 @@ def test_case_mix_is_reweighted():
 
 def test_predicted_against_actual(change, tmp_path):
     cc, log = change
-    res0 = compare(log, change_at=cc.change_at, n_boot=20)
+    res0 = compare(log, change_at=cc.change_at, n_boot=10)
     actual = res0.kpis["cycle_time_mean_s"]["after"]
     sim = {"baseline": {"kpis": {"cycle_time_mean_s": {"mean": 2 * actual, "ci_low": 0, "ci_high": 0}}},
            "scenarios": [{"name": "one more", "kpis": {"cycle_time_mean_s": {"mean": 0.8 * actual},
@@ -99,7 +99,7 @@ def test_predicted_against_actual(change, tmp_path):
                           "delta": {"cycle_time_mean_s": {"mean": -1, "relative": -0.6}}}]}
     p = tmp_path / "sim.json"
     p.write_text(json.dumps(sim))
-    res = compare(log, change_at=cc.change_at, predicted=p, n_boot=20)
+    res = compare(log, change_at=cc.change_at, predicted=p, n_boot=10)
     pr = res.predicted["cycle_time_mean_s"]
     assert pr["predicted"] == pytest.approx(0.8 * actual)
     assert pr["actual"] == pytest.approx(actual)
