@@ -484,13 +484,14 @@ def _costs(V: np.ndarray, C: np.ndarray, kinds: list[str], y: np.ndarray, n_boot
                 ckeys.add(key)
                 controls.append(C[ok, j].astype(float))
     # keep only columns that add information (a control can be the complement of a violation)
-    cand = [np.ones(int(ok.sum()))] + [V[ok, j].astype(float) for j in uniq] + controls
+    full = np.column_stack([np.ones(int(ok.sum()))] + [V[ok, j].astype(float) for j in uniq] + controls)
+    gram = full.T @ full  # rank checks on the Gram matrix: k x k, not n x k
     keep_cols: list[int] = []
-    for i in range(len(cand)):
-        trial = np.column_stack([cand[c] for c in keep_cols + [i]])
-        if np.linalg.matrix_rank(trial.T @ trial) == len(keep_cols) + 1:
+    for i in range(full.shape[1]):
+        idx = keep_cols + [i]
+        if np.linalg.matrix_rank(gram[np.ix_(idx, idx)]) == len(idx):
             keep_cols.append(i)
-    X = np.column_stack([cand[c] for c in keep_cols])
+    X = full[:, keep_cols]
     eff = _ols_effects(X, y[ok], n_boot, rng)
     by_col = dict(zip(keep_cols[1:], eff))
     out = {j: by_col[i + 1] for i, j in enumerate(uniq) if i + 1 in by_col}
@@ -548,8 +549,9 @@ def check(
     A = _Arrays(log)
     n = A.n
     R = len(sop.rules)
-    C = np.zeros((n, R), dtype=bool)
-    V = np.zeros((n, R), dtype=bool)
+    # column-major: every later step reads one rule (a column) at a time
+    C = np.zeros((n, R), dtype=bool, order="F")
+    V = np.zeros((n, R), dtype=bool, order="F")
     extras = []
     for j, rule in enumerate(sop.rules):  # one vectorised pass per rule
         c, v, extra = _evaluate(rule, A, sop, log)
@@ -630,23 +632,36 @@ def _by_resource(A: _Arrays, C: np.ndarray, V: np.ndarray, sop: SOP, measurable:
     member = {r: p for p, ms in sop.pools.items() for r in ms}
     m = A.res >= 0
     # one sort of the (case, resource, activity) triples serves every rule
-    trip = np.sort((A.ci[m] * Rn + A.res[m]) * K + A.act[m])
+    # rows are sorted by case, so the keys come in long sorted runs: a stable (run-aware) sort
+    trip = np.sort((A.ci[m] * Rn + A.res[m]) * K + A.act[m], kind="stable")
     trip = trip[np.r_[True, trip[1:] != trip[:-1]]] if len(trip) else trip
     pair, tact = trip // K, trip % K
+    cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def pairs(codes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (case, resource) pairs among the triples of these activities (() = all)."""
+        if codes not in cache:
+            p = pair
+            if codes:
+                keep = np.zeros(len(tact), dtype=bool)
+                for c in codes:
+                    keep |= tact == c
+                p = pair[keep]
+            p = p[np.r_[True, p[1:] != p[:-1]]] if len(p) else p  # sorted: duplicates are neighbours
+            cache[codes] = (p // Rn, p % Rn)
+        return cache[codes]
+
     frames = []
     for j in measurable:
         rule = sop.rules[j]
+        codes: tuple[int, ...] = ()
         if rule.kind not in ("required", "forbidden", "case_sla", "model", "first", "last") and rule.activities:
-            keep = np.isin(tact, [A.code[a] for a in rule.activities if a in A.code])
-            p = pair[keep]
-        else:
-            p = pair
-        p = p[np.r_[True, p[1:] != p[:-1]]] if len(p) else p  # sorted: duplicates are neighbours
-        cs, rs = p // Rn, p % Rn
-        ok = C[cs, j]
+            codes = tuple(A.code[a] for a in rule.activities if a in A.code) or (-1,)
+        cs, rs = pairs(codes)
+        ok = C[:, j][cs]
         cs, rs = cs[ok], rs[ok]
         nc = np.bincount(rs, minlength=Rn)
-        nv = np.bincount(rs, weights=V[cs, j], minlength=Rn)
+        nv = np.bincount(rs, weights=V[:, j][cs], minlength=Rn)
         idx = np.flatnonzero(nc)
         names = [A.res_names[i] for i in idx]
         frames.append(pd.DataFrame({"resource": names, "pool": [member.get(r) for r in names], "rule": rule.label,
