@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ._validation import _fmt_list, closest
 from .calendar import Calendar
@@ -430,9 +429,9 @@ def draft_sop(log: EventLog, *, coverage: float = 0.95, name: str | None = None)
     counts = np.bincount(key, minlength=n * k).reshape(n, k)
     present = (counts > 0).mean(axis=0)
     once = ((counts <= 1) | (counts == 0)).mean(axis=0)
-    rows = np.arange(len(ci))
+    uk, first_row = np.unique(key, return_index=True)  # the first row of each (case, activity)
     first_pos = np.full(n * k, np.iinfo(np.int64).max)
-    np.minimum.at(first_pos, key, rows)
+    first_pos[uk] = first_row
     first_pos = first_pos.reshape(n, k)
     rules: list[Rule] = []
     first_code = np.bincount(st.activity[st.first], minlength=k)
