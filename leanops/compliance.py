@@ -235,12 +235,13 @@ class _Arrays:
         self.act = st.activity
         self.code = {a: i for i, a in enumerate(st.activities)}
         self.rows = np.arange(len(self.ci))
-        res = log.df["resource"]
-        codes, uniq = pd.factorize(res, sort=False)
-        self.res = codes.astype(np.int64)  # -1 where missing
-        self.res_names = [str(u) for u in uniq]
+        from ._pools import resource_codes
+
+        self.res, self.res_names = resource_codes(log)  # -1 where missing; cached on the log
         self.case_t0 = np.minimum.reduceat(st.t_start, log.case_starts) if self.n else np.zeros(0, np.int64)
         self.case_t1 = np.maximum.reduceat(st.end, log.case_starts) if self.n else np.zeros(0, np.int64)
+        # only the first row of each case is converted from Arrow, not the whole column
+        self.case_ids = log.df["case_id"].iloc[log.case_starts].to_numpy(dtype=object) if self.n else np.zeros(0, object)
 
     def mask(self, a: str) -> np.ndarray:
         c = self.code.get(a)
@@ -419,18 +420,32 @@ def _model_rule(rule: Rule, log: EventLog, A: _Arrays) -> tuple[np.ndarray, np.n
 
 
 # ------------------------------------------------------------------------------ cost
-def _ols_effects(X: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator) -> list[dict[str, float | None]]:
-    """Coefficients of X's columns 1.. (column 0 is the intercept): HC1 p-values, bootstrap CIs.
+def _ols_effects(Xg: np.ndarray, inv_g: np.ndarray, y: np.ndarray, n_boot: int,
+                 rng: np.random.Generator) -> list[dict[str, float | None]]:
+    """OLS of ``y`` on 0/1 regressors: coefficients of columns 1.. (column 0 is the intercept),
+    HC1 p-values and 95 % CIs.
 
-    The same estimator as the adjusted effects of :func:`leanops.rca.root_causes`
-    (OLS, heteroscedasticity-robust HC1 standard errors, percentile bootstrap over cases).
+    The same estimator as the adjusted effects of :func:`leanops.rca.root_causes` (OLS,
+    heteroscedasticity-robust HC1 standard errors, percentile bootstrap over cases). The
+    regressors are indicators, so cases fall into a few distinct rows ``Xg`` (case i has
+    row ``inv_g[i]``), and every sum over cases is a sum over those rows: exact, and
+    independent of the number of cases.
     """
-    n, k = X.shape
-    XtX = X.T @ X
-    inv = np.linalg.pinv(XtX)
-    beta = inv @ (X.T @ y)
-    e = y - X @ beta
-    meat = (X * (e * e)[:, None]).T @ X
+    n, k = len(y), Xg.shape[1]
+    G = Xg.shape[0]
+
+    def fit(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        cnt = np.bincount(inv_g, weights=w, minlength=G)
+        sy = np.bincount(inv_g, weights=w * y, minlength=G)
+        return cnt, sy, Xg.T @ (Xg * cnt[:, None]), Xg.T @ sy
+
+    cnt, sy, xtx, xty = fit(np.ones(n))
+    qy = np.bincount(inv_g, weights=y * y, minlength=G)
+    inv = np.linalg.pinv(xtx)
+    beta = inv @ xty
+    mu = Xg @ beta
+    esq = np.maximum(qy - 2 * mu * sy + cnt * mu * mu, 0.0)  # sum of squared residuals per row
+    meat = Xg.T @ (Xg * esq[:, None])
     cov = inv @ meat @ inv * n / max(n - k, 1)
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -443,11 +458,10 @@ def _ols_effects(X: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Gener
     else:
         boots = np.full((n_boot, k), np.nan)
         prob = np.full(n, 1.0 / n)
-        for b in range(n_boot):  # resamples, not cases: k x k solves on weighted sufficient statistics
-            wts = rng.multinomial(n, prob).astype(float)
-            Xw = X * wts[:, None]
+        for b in range(n_boot):  # resamples, not cases: k x k solves on weighted sums
+            _, _, bxtx, bxty = fit(rng.multinomial(n, prob).astype(float))
             try:
-                boots[b] = np.linalg.solve(Xw.T @ X, Xw.T @ y)
+                boots[b] = np.linalg.solve(bxtx, bxty)
             except np.linalg.LinAlgError:
                 continue
         lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
@@ -463,42 +477,53 @@ def _costs(V: np.ndarray, C: np.ndarray, kinds: list[str], y: np.ndarray, n_boot
     complied, not with the cases the rule does not concern.
     """
     ok = np.isfinite(y)
-    nv = V[ok].sum(axis=0)
-    nc = C[ok].sum(axis=0)
+    Vo, Co = V[ok], C[ok]
+    nv = Vo.sum(axis=0)
+    nc = Co.sum(axis=0)
     cols = [j for j in range(V.shape[1]) if kinds[j] != "case_sla" and nv[j] >= MIN_GROUP and nc[j] - nv[j] >= MIN_GROUP]
     if not cols:
         return {}
     seen: dict[bytes, int] = {}
     uniq: list[int] = []
     for j in cols:  # identical violation columns (one deviation implies another) cannot be told apart
-        key = np.packbits(V[:, j]).tobytes()
+        key = np.packbits(Vo[:, j]).tobytes()
         if key not in seen:
             seen[key] = j
             uniq.append(j)
-    controls: list[np.ndarray] = []
+    cand = [Vo[:, j] for j in uniq]
     ckeys = set(seen)
     for j in cols:
-        if not C[ok, j].all():
-            key = np.packbits(C[:, j]).tobytes()
+        if not Co[:, j].all():
+            key = np.packbits(Co[:, j]).tobytes()
             if key not in ckeys:
                 ckeys.add(key)
-                controls.append(C[ok, j].astype(float))
-    # keep only columns that add information (a control can be the complement of a violation)
-    full = np.column_stack([np.ones(int(ok.sum()))] + [V[ok, j].astype(float) for j in uniq] + controls)
-    gram = full.T @ full  # rank checks on the Gram matrix: k x k, not n x k
-    keep_cols: list[int] = []
-    for i in range(full.shape[1]):
+                cand.append(Co[:, j])
+    # cases with the same indicators share a design row: group them once
+    if len(cand) <= 62:
+        code = np.zeros(int(ok.sum()), dtype=np.int64)
+        for i, c in enumerate(cand):
+            code |= c.astype(np.int64) << i
+        ucode, inv_g = np.unique(code, return_inverse=True)
+        rows = np.column_stack([np.ones(len(ucode))] + [((ucode >> i) & 1).astype(float) for i in range(len(cand))])
+    else:
+        M = np.column_stack(cand)
+        rows, inv_g = np.unique(M, axis=0, return_inverse=True)
+        rows = np.column_stack([np.ones(len(rows)), rows.astype(float)])
+    inv_g = inv_g.ravel()
+    cnt = np.bincount(inv_g, minlength=len(rows)).astype(float)
+    gram = rows.T @ (rows * cnt[:, None])
+    keep_cols: list[int] = []  # only columns that add information (a control can be a violation's complement)
+    for i in range(rows.shape[1]):
         idx = keep_cols + [i]
         if np.linalg.matrix_rank(gram[np.ix_(idx, idx)]) == len(idx):
             keep_cols.append(i)
-    X = full[:, keep_cols]
-    eff = _ols_effects(X, y[ok], n_boot, rng)
+    eff = _ols_effects(rows[:, keep_cols], inv_g, y[ok], n_boot, rng)
     by_col = dict(zip(keep_cols[1:], eff))
     out = {j: by_col[i + 1] for i, j in enumerate(uniq) if i + 1 in by_col}
-    cols = [j for j in cols if seen[np.packbits(V[:, j]).tobytes()] in out]
+    cols = [j for j in cols if seen[np.packbits(Vo[:, j]).tobytes()] in out]
     for j in cols:
         if j not in out:
-            first = seen[np.packbits(V[:, j]).tobytes()]
+            first = seen[np.packbits(Vo[:, j]).tobytes()]
             out[j] = {**out[first], "same_cases_as_rule": first}
     return out
 
@@ -559,9 +584,8 @@ def check(
         extras.append(extra)
     kinds = [r.kind for r in sop.rules]
     notes: list[str] = []
-    from .rca.targets import target_values
-
-    y = target_values(log, target="case_duration").values.to_numpy(dtype=float)
+    # the rca target "case_duration" (first start, or end, to last end), from the arrays at hand
+    y = (A.case_t1 - A.case_t0) / 1e9
     costs = _costs(V, C, kinds, y, int(n_boot), rng)
     sla_rules = [r for r in sop.rules if r.kind == "case_sla"]
     sla_costs: dict[int, dict] = {}
@@ -593,11 +617,10 @@ def check(
         notes.append("the log has no start times: waits are measured to completions and processing times are unmeasurable")
     measurable = [j for j, r in enumerate(results) if r.compliance is not None]
     overall = float(1.0 - V[:, measurable].any(axis=1).mean()) if measurable and n else None
-    case_ids = log.case_ids
     vi, vj = np.nonzero(V)
     labels = np.array([r.label for r in sop.rules], dtype=object)
     kinds_arr = np.array(kinds, dtype=object)
-    violations = pd.DataFrame({"case_id": case_ids.to_numpy()[vi], "rule": labels[vj], "kind": kinds_arr[vj]})
+    violations = pd.DataFrame({"case_id": A.case_ids[vi], "rule": labels[vj], "kind": kinds_arr[vj]})
     trend = _trend(A, C, V, labels, measurable)
     by_res = _by_resource(A, C, V, sop, measurable)
     return Compliance(sop, results, overall, n, violations, trend, by_res, notes)
@@ -635,20 +658,26 @@ def _by_resource(A: _Arrays, C: np.ndarray, V: np.ndarray, sop: SOP, measurable:
     # rows are sorted by case, so the keys come in long sorted runs: a stable (run-aware) sort
     trip = np.sort((A.ci[m] * Rn + A.res[m]) * K + A.act[m], kind="stable")
     trip = trip[np.r_[True, trip[1:] != trip[:-1]]] if len(trip) else trip
-    pair, tact = trip // K, trip % K
+    t_case = trip // (Rn * K)  # split the keys once; each rule then only masks
+    rem = trip - t_case * (Rn * K)
+    t_res = rem // K
+    t_act = rem - t_res * K
+    del trip, rem
     cache: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def pairs(codes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (case, resource) pairs among the triples of these activities (() = all)."""
         if codes not in cache:
-            p = pair
+            cs, rs = t_case, t_res
             if codes:
-                keep = np.zeros(len(tact), dtype=bool)
-                for c in codes:
-                    keep |= tact == c
-                p = pair[keep]
-            p = p[np.r_[True, p[1:] != p[:-1]]] if len(p) else p  # sorted: duplicates are neighbours
-            cache[codes] = (p // Rn, p % Rn)
+                keep = t_act == codes[0]
+                for c in codes[1:]:
+                    keep |= t_act == c
+                cs, rs = cs[keep], rs[keep]
+            if len(cs):  # sorted by case then resource: a repeated pair sits next to its twin
+                new = np.r_[True, (cs[1:] != cs[:-1]) | (rs[1:] != rs[:-1])]
+                cs, rs = cs[new], rs[new]
+            cache[codes] = (cs, rs)
         return cache[codes]
 
     frames = []
