@@ -106,6 +106,7 @@ class Compliance:
         Per resource (and pool, when the SOP defines pools) and rule: ``resource, pool,
         rule, cases_checked, violations, compliance``. A resource counts for the cases in
         which it performed one of the rule's activities (every step for case-level rules).
+        Computed on first access (it sorts every activity instance once).
     notes : list of str
     """
 
@@ -115,8 +116,15 @@ class Compliance:
     n_cases: int
     violations: pd.DataFrame
     trend: pd.DataFrame
-    by_resource: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    _by_resource: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def by_resource(self) -> pd.DataFrame:
+        """Compliance per resource (and pool) and rule; see the class documentation."""
+        if callable(self._by_resource):
+            self._by_resource = self._by_resource()
+        return self._by_resource
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rule: ``rule, kind, compliance, cases_checked, violations, effect_s,
@@ -622,8 +630,8 @@ def check(
     kinds_arr = np.array(kinds, dtype=object)
     violations = pd.DataFrame({"case_id": A.case_ids[vi], "rule": labels[vj], "kind": kinds_arr[vj]})
     trend = _trend(A, C, V, labels, measurable)
-    by_res = _by_resource(A, C, V, sop, measurable)
-    return Compliance(sop, results, overall, n, violations, trend, by_res, notes)
+    return Compliance(sop, results, overall, n, violations, trend, notes,
+                      lambda: _by_resource(A, C, V, sop, measurable))
 
 
 def _trend(A: _Arrays, C: np.ndarray, V: np.ndarray, labels: np.ndarray, measurable: list[int]) -> pd.DataFrame:
