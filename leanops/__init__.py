@@ -81,6 +81,14 @@ __all__ = [
     "build_report",
     "__version__",
     "root_causes",
+    # SOP compliance and the PDCA check (rca level; loaded on first use)
+    "check",
+    "compare",
+    "read_sop",
+    "draft_sop",
+    "SOP",
+    "Compliance",
+    "Comparison",
 ]
 
 
@@ -91,6 +99,12 @@ def __getattr__(name: str):
 
     if name == "simulate":
         return importlib.import_module(".simulate", __name__)
+    if name in ("check", "Compliance"):
+        return getattr(importlib.import_module(".compliance", __name__), name)
+    if name in ("read_sop", "draft_sop", "SOP"):
+        return getattr(importlib.import_module(".sop", __name__), name)
+    if name in ("compare", "Comparison"):
+        return getattr(importlib.import_module(".pdca", __name__), name)
     if name in ("rca", "root_causes"):
         rca = importlib.import_module(".rca", __name__)
         return rca if name == "rca" else rca.root_causes

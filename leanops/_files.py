@@ -28,10 +28,12 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
-__all__ = ["atomic_path", "preflight", "register_input", "run_scope", "check_not_input", "neutralise_formulas"]
+__all__ = ["atomic_path", "preflight", "register_input", "run_scope", "check_not_input", "neutralise_formulas",
+           "is_yaml_path", "read_yaml"]
 
 _INPUTS: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("leanops_run_inputs", default=None)
 
@@ -303,3 +305,36 @@ def neutralise_formulas(df):  # -> tuple[pandas.DataFrame, int]
             out[c] = s
             changed += n
     return out, changed
+
+
+# -- YAML files people write (scenarios, SOPs) ----------------------------------------------
+
+def is_yaml_path(source: Any) -> bool:
+    """True for a path object, or a one-line string ending in ``.yaml``/``.yml`` (else: YAML text)."""
+    return isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
+                                               and source.lower().endswith((".yaml", ".yml")))
+
+
+def read_yaml(source: Any, *, what: str, shape: str, error: type[Exception] = InputError) -> tuple[Any, str]:
+    """Parse a YAML file (see :func:`is_yaml_path`) or YAML text through the one loader,
+    :func:`leanops._yaml.load_yaml` (``safe_load`` semantics, alias/size/nesting limits).
+
+    Returns the document and where it came from (``"<what> file 'x.yaml'"`` or
+    ``"<what> text"``). Unreadable files, invalid YAML (tags included) and documents over a
+    limit raise ``error`` in one line; a syntax error ends with ``shape``, the expected layout.
+
+    >>> read_yaml("name: x\nrules: []", what="SOP", shape="{name: ..., rules: [...]}")
+    ({'name': 'x', 'rules': []}, 'SOP text')
+    """
+    from ._yaml import load_yaml
+
+    where = f"{what} file {os.fspath(source)!r}" if is_yaml_path(source) else f"{what} text"
+    try:
+        doc = load_yaml(os.fspath(source) if is_yaml_path(source) else source,
+                        what=f"{what} file" if is_yaml_path(source) else where)
+    except InputError as exc:
+        msg = str(exc)
+        if "not valid YAML" in msg:
+            msg = msg.rstrip(".").replace("; fix the syntax", "") + f"; write {shape}."
+        raise error(msg) from None
+    return doc, where

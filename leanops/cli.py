@@ -359,11 +359,14 @@ def discover_cmd(
 @click.option("--until", metavar="ISO", help="Keep cases that start before this date/time.")
 @click.option("--config", "config_path", metavar="YAML", help="report.yaml: title, sections, exclude, max_rows, value_added.")
 @click.option("--simulate", is_flag=True, help="Add the simulation section (fit, validate against the persistence baseline, replicate).")
+@click.option("--sop", "sop_path", metavar="S.yaml", default=None, help="Add the SOP compliance section for this SOP.")
+@click.option("--change-at", "change_at", metavar="ISO", default=None, help="Add the before/after section for a change at ISO.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time of each section on stderr.")
 @click.option("--full-path", is_flag=True, help="Show each log's full local path in the report (default: its file name).")
 @log_options
 def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, until: str | None,
-               config_path: str | None, simulate: bool, verbose: bool, full_path: bool, **kwargs: Any) -> None:
+               config_path: str | None, simulate: bool, sop_path: str | None, change_at: str | None, verbose: bool,
+               full_path: bool, **kwargs: Any) -> None:
     """Bottleneck report on each LOG (the bundled demo log when none is given).
 
     LOG may be a quoted glob ('exports/*.csv'). A log that fails is named on stderr; the
@@ -382,6 +385,15 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
     config = load_config(config_path)
     if full_path:
         config = dataclasses.replace(config, full_path=True)
+    if sop_path is not None or change_at is not None:
+        from ._files import register_input
+        from .sop import read_sop
+
+        if sop_path is not None:
+            register_input(sop_path)
+
+        config = dataclasses.replace(config, sop=read_sop(sop_path) if sop_path is not None else config.sop,
+                                     change_at=change_at if change_at is not None else config.change_at)
 
     def say(line: str) -> None:
         echo(f"leanops: {line}", err=True)
@@ -921,6 +933,86 @@ def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value
         emit(res.to_dict())
         return
     echo(res.table())
+
+
+# --- SOP compliance and the PDCA check (leanops check, leanops compare, leanops sop draft) ------
+
+@cli.command("check")
+@click.argument("log", required=False)
+@log_options
+@click.option("--sop", "sop_path", required=True, metavar="S.yaml", help="The SOP file (YAML) to check LOG against.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap of the costs (>= 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def check_cmd(log: str | None, sop_path: str, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Check LOG against an SOP: compliance per rule and the cost of each violation."""
+    from .compliance import check
+    from .sop import read_sop
+
+    sop = read_sop(sop_path)  # a bad SOP fails before the log is read
+    ev = load_log(log, pop_mapping(kwargs))
+    res = check(ev, sop, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        echo(str(res))
+
+
+@cli.command("compare")
+@click.argument("logs", nargs=-1, required=True)
+@log_options
+@click.option("--change-at", "change_at", metavar="ISO", default=None, help="With one LOG: the instant of the change.")
+@click.option("--predicted", metavar="sim.json", default=None, help="The leanops simulate --json output that predicted the change.")
+@click.option("--sop", "sop_path", metavar="S.yaml", default=None, help="Also compare compliance with this SOP.")
+@click.option("--no-adjust", "no_adjust", is_flag=True, help="Compare raw, without reweighting for volume and case mix.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap (>= 0).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+def compare_cmd(logs: tuple[str, ...], change_at: str | None, predicted: str | None, sop_path: str | None,
+                no_adjust: bool, seed: int, as_json: bool, **kwargs: Any) -> None:
+    """Did the change work? Compare LOG before/after --change-at, or BEFORE AFTER."""
+    from .pdca import compare
+
+    if len(logs) > 2:
+        raise click.UsageError(f"give one LOG with --change-at, or two logs BEFORE AFTER; got {len(logs)} logs.")
+    if (len(logs) == 1) != (change_at is not None):
+        raise click.UsageError("give one LOG with --change-at ISO, or two logs BEFORE AFTER without --change-at.")
+    mapping = pop_mapping(kwargs)
+    sop = None
+    if sop_path is not None:
+        from .sop import read_sop
+
+        sop = read_sop(sop_path)
+    evs = [load_log(p, mapping) for p in logs]
+    res = compare(evs[0], evs[1] if len(evs) > 1 else None, change_at=change_at, predicted=predicted, sop=sop,
+                  adjust=not no_adjust, seed=seed)
+    if as_json:
+        emit(res.to_dict())
+    else:
+        echo(str(res))
+
+
+@cli.group("sop")
+def sop_group() -> None:
+    """Standard operating procedures: draft one from a log (then check it with leanops check)."""
+
+
+@sop_group.command("draft")
+@click.argument("log", required=False)
+@log_options
+@click.option("--coverage", default=0.95, show_default=True, type=click.FloatRange(0.5, 1.0),
+              help="Share of cases each proposed rule must hold for.")
+@click.option("-o", "--output", metavar="S.yaml", default=None, help="Write the SOP here instead of stdout.")
+def sop_draft_cmd(log: str | None, coverage: float, output: str | None, **kwargs: Any) -> None:
+    """Propose an SOP (YAML) from LOG's dominant behaviour, as a starting point to edit."""
+    from .sop import draft_sop
+
+    ev = load_log(log, pop_mapping(kwargs))
+    text = draft_sop(ev, coverage=coverage).to_yaml()
+    if output is None:
+        echo(text, nl=False)
+        return
+    with atomic_output(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    echo(f"wrote a draft SOP to {output}", err=True)
 
 
 # --- entry point

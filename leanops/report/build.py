@@ -72,7 +72,7 @@ def _iso(ts: Any) -> str:
     return "–" if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat()
 
 
-OPTIONAL = ("simulation",)
+OPTIONAL = ("simulation", "sop", "beforeafter")
 
 
 def _selected(config: ReportConfig, *, simulate: bool = False) -> list[str]:
@@ -84,7 +84,8 @@ def _selected(config: ReportConfig, *, simulate: bool = False) -> list[str]:
                 tip = f" Did you mean {hint[0]!r}?" if hint else ""
                 raise InputError(f"{what}: unknown section {k!r}.{tip} Available sections: {', '.join(keys)}.")
     chosen = [k for k in keys if config.sections is None or k in config.sections]
-    return [k for k in chosen if k not in config.exclude and (simulate or k not in OPTIONAL)]
+    wanted = {"simulation": simulate, "sop": config.sop is not None, "beforeafter": config.change_at is not None}
+    return [k for k in chosen if k not in config.exclude and (k not in OPTIONAL or wanted[k])]
 
 
 def build_report(

@@ -42,6 +42,10 @@ class ReportConfig:
     full_path : bool
         Show the source log's full local path in the report; by default only its file
         name, since reports get forwarded (CLI: ``--full-path``).
+    sop : str, SOP or None
+        An SOP (a YAML path or :class:`leanops.sop.SOP`): adds the "SOP compliance" section.
+    change_at : str or None
+        The instant of a change (ISO 8601): adds the "Before / after" section.
     """
 
     title: str | None = None
@@ -50,6 +54,8 @@ class ReportConfig:
     max_rows: int = 15
     value_added: tuple[str, ...] | None = None
     full_path: bool = False
+    sop: Any = None
+    change_at: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "report config") -> "ReportConfig":
@@ -72,6 +78,9 @@ class ReportConfig:
                 if not isinstance(v, (list, tuple)):
                     raise InputError(f"{where}: {key} must be a list of names; got {v!r}.")
                 kw[key] = tuple(str(s) for s in v)
+        for key in ("sop", "change_at"):
+            if d.get(key) is not None:
+                kw[key] = str(d[key])
         if d.get("max_rows") is not None:
             kw["max_rows"] = int(check_positive(f"{where}: max_rows", d["max_rows"], integer=True))
         if d.get("full_path") is not None:

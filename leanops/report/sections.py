@@ -874,6 +874,113 @@ def summary(ctx: Context) -> Section:
     return s
 
 
+# ------------------------------------------------------------- SOP compliance (--sop)
+def sop_section(ctx: Context) -> Section:
+    from ..compliance import check
+
+    s = Section("sop", "SOP compliance", command="check")
+    res = check(ctx.log, ctx.config.sop, seed=0)
+    s.data = res.to_dict()
+    frame = res.to_frame()
+    ov = res.overall_compliance
+    s.summary.append(
+        f"{fmt.percent(ov)} of {fmt.count(res.n_cases)} cases follow every rule of **{res.sop.name}** "
+        f"({len(res.rules)} rules)." if ov is not None else
+        f"No rule of **{res.sop.name}** can be measured on this log.")
+    costly = [r for r in res.rules if r.cost.get("effect_s") is not None and r.cost["p_value"] < 0.05 and r.cost["effect_s"] > 0]
+    costly.sort(key=lambda r: -r.cost["effect_s"] * r.violations)
+    if costly:
+        r = costly[0]
+        s.summary.append(
+            f"The costliest deviation is **{r.rule}** ({fmt.count(r.violations)} cases, {fmt.percent(1 - r.compliance)} "
+            f"of those it applies to): those cases take {fmt.duration(r.cost['effect_s'])} longer (95 % CI "
+            f"{fmt.duration(r.cost['ci_low'])} to {fmt.duration(r.cost['ci_high'])}), adjusted for the other deviations.")
+        s.findings.append(Finding(0.8, f"**SOP: {r.rule}** is broken in {fmt.count(r.violations)} cases, costing "
+                                       f"{fmt.duration(r.cost['effect_s'])} of lead time each."))
+    for r in res.rules:
+        if r.unmeasurable:
+            s.summary.append(f"Not measured: {r.rule} ({r.unmeasurable}).")
+    meas = frame[frame["compliance"].notna()]
+    if len(meas):
+        s.figures.append(Figure(
+            "Share of cases that comply, per rule",
+            charts.bar_chart(list(meas["rule"].astype(str)), list(meas["compliance"]), fmt=fmt.percent,
+                             label="Compliance per rule"),
+            "Of the cases each rule applies to."))
+    est = frame[frame["effect_s"].notna()]
+    if len(est):
+        s.figures.append(Figure(
+            "Extra lead time of the cases that break each rule, with 95 % CIs",
+            charts.interval_chart(list(est["rule"].astype(str)), list(est["effect_s"]), list(est["ci_low"]),
+                                  list(est["ci_high"]), fmt=fmt.duration, duration=True, label="Cost of each deviation"),
+            "Adjusted for the other deviations (regression); right of the zero line: slower."))
+    s.tables.append(Table(
+        "Compliance per rule", frame, key="rules",
+        units={"compliance": "percent", "cases_checked": "count", "violations": "count", "effect_s": "duration",
+               "ci_low": "duration", "ci_high": "duration", "p_value": "pvalue"},
+        labels={"cases_checked": "cases checked", "effect_s": "cost (lead time)", "ci_low": "95 % CI low",
+                "ci_high": "95 % CI high", "p_value": "p", "basis": "measured on"}))
+    trend = res.trend[res.trend["rule"] == "all rules"]
+    if len(trend) > 1:
+        s.tables.append(Table("Compliance per week of case start (all rules)", trend[["week", "cases_checked", "compliance"]],
+                              key="trend", units={"week": "datetime", "cases_checked": "count", "compliance": "percent"},
+                              max_rows=12))
+    s.notes.append(
+        "SOP compliance: leanops.check evaluates each rule on every case it applies to (order by instance order; time "
+        "limits in working time on the SOP calendar when it has one). The cost of a deviation is the difference in "
+        "lead time of the cases that break it, adjusted for the other deviations (OLS, HC1 p-value, bootstrap CI).")
+    return s
+
+
+# ------------------------------------------------------------- before / after (--change-at)
+def before_after_section(ctx: Context) -> Section:
+    from ..pdca import compare
+
+    s = Section("beforeafter", "Before / after", command="compare")
+    res = compare(ctx.log, change_at=ctx.config.change_at, seed=0)
+    s.data = res.to_dict()
+    frame = res.to_frame()
+    ct = res.kpis.get("cycle_time_mean_s", {})
+    when = res.change_at.strftime("%Y-%m-%d %H:%M") if res.change_at is not None else "the change"
+    if ct.get("relative") is None:
+        s.summary.append(f"Change at {when}: {fmt.count(res.n_before)} cases before, {fmt.count(res.n_after)} after. "
+                         "The effect on lead time cannot be estimated: " + (res.notes[-1] if res.notes else "see notes") + ".")
+    else:
+        sig = ct["p_value"] is not None and ct["p_value"] < 0.05
+        s.summary.append(
+            f"Change at {when}: mean lead time went from {fmt.duration(ct['before'])} to {fmt.duration(ct['after'])} "
+            f"(**{fmt.percent(ct['relative'])}**, 95 % CI {fmt.duration(ct['ci_low'])} to {fmt.duration(ct['ci_high'])}, "
+            f"p = {fmt.value(ct['p_value'], 'pvalue')})" + (", adjusted for arrival volume and case mix." if res.adjusted else ".")
+            + ("" if sig else " The difference is not significant."))
+        s.findings.append(Finding(0.75 if sig else 0.4, f"**Before / after {when}**: mean lead time "
+                                  f"{fmt.percent(ct['relative'])}" + ("" if sig else " (not significant)") + "."))
+    rel = frame[frame["relative"].notna() & frame["ci_low"].notna() & (frame["before"] != 0)]
+    if len(rel):
+        s.figures.append(Figure(
+            "Relative change of each KPI, with 95 % CIs",
+            charts.interval_chart(list(rel["kpi"]), list(rel["relative"]), list(rel["ci_low"] / rel["before"]),
+                                  list(rel["ci_high"] / rel["before"]), fmt=fmt.percent, label="Change after vs before"),
+            "After ÷ before − 1; left of the zero line: lower after the change."))
+    labels = {"ci_low": "95 % CI low", "ci_high": "95 % CI high", "p_value": "p", "delta": "change"}
+    is_time = frame["kpi"].str.endswith("_s")
+    for title, part, unit in (("Times before and after", frame[is_time], "duration"),
+                              ("Rates and shares before and after", frame[~is_time], "number")):
+        if len(part):
+            s.tables.append(Table(title, part.reset_index(drop=True), key="kpis" if unit == "duration" else "rates",
+                                  units={"before": unit, "after": unit, "delta": unit, "relative": "percent",
+                                         "ci_low": unit, "ci_high": unit, "p_value": "pvalue"}, labels=labels))
+    if len(res.bottlenecks):
+        s.tables.append(Table("Bottleneck ranks and waiting per activity", res.bottlenecks, key="bottlenecks",
+                              units={"rank_before": "count", "rank_after": "count", "wait_mean_before_s": "duration",
+                                     "wait_mean_after_s": "duration", "delta_s": "duration", "ci_low": "duration",
+                                     "ci_high": "duration", "p_value": "pvalue"}, max_rows=10))
+    s.summary += [f"Note: {n}." for n in res.notes]
+    s.notes.append(
+        "Before / after: leanops.compare splits cases by their start; case-level KPIs are reweighted to the before "
+        "mix of case attributes and arrival volume, with a bootstrap over days; throughput and arrivals use Poisson CIs.")
+    return s
+
+
 SectionFn = Callable[[Context], Section]
 
 #: Sections in report order: key -> (title, function). The executive summary is computed
@@ -890,6 +997,8 @@ SECTIONS: dict[str, tuple[str, SectionFn]] = {
     "rootcauses": ("Root causes of long cases", root_causes_section),
     "rework": ("Rework", rework_section),
     "simulation": ("Recommended SOP changes (simulated)", simulation_section),
+    "sop": ("SOP compliance", sop_section),
+    "beforeafter": ("Before / after", before_after_section),
     "appendix": ("Appendix: variants and method notes", appendix),
 }
 

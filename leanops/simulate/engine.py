@@ -323,7 +323,7 @@ def run(
     records: tuple[list, ...] = ([], [], [], [], [])
     done = [0.0] * (n + len(opened))
     case, resume = _processes(env, compiled, routes, same, variants, case_route, case_rank, attr_cols, prio,
-                              use_prio, records, done)
+                              use_prio, records, done, [a.name for a in model.activities])
     arr_list = arr.tolist()
     timeout = env.timeout
 
@@ -497,7 +497,7 @@ def _compile_routes(model: SimulationModel, a_index: dict[str, int], streams: _S
 
 def _processes(env: Any, compiled: list[tuple], routes: list[Any], same: list[bool], variants: list[list[int]],
                case_route: list[int] | None, case_rank: Any, attr_cols: dict[str, list[Any]], prio: list[int] | None,
-               use_prio: bool, records: tuple[list, ...], done: list[float]) -> tuple[Any, Any]:
+               use_prio: bool, records: tuple[list, ...], done: list[float], names: list[str]) -> tuple[Any, Any]:
     """The SimPy processes of a run: ``case(ci, ...)`` and ``resume(ci, ...)``, closures over
     the compiled plans (closure cells are the fastest lookups Python has per event)."""
     n_act = len(compiled)
@@ -555,7 +555,7 @@ def _processes(env: Any, compiled: list[tuple], routes: list[Any], same: list[bo
         while a >= 0:
             steps += 1
             if steps > max_steps:  # a loop the routing almost never leaves (simulate/_limits.py)
-                raise step_limit_error(acts[a].name, acts[prev].name if prev >= 0 else None, max_steps)
+                raise step_limit_error(names[a], names[prev] if prev >= 0 else None, max_steps)
             kind, waiting, free, cal, common, per, delay = compiled[a]
             if delay is not None:
                 x = delay.draw(prev, rank, pos if rank is not None else 0)

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._files import is_yaml_path
 from .._validation import closest
 from ..errors import InputError, ModelError, ScenarioError
 from ._limits import check_pool_size
@@ -189,12 +190,9 @@ def load_scenarios(source: Any) -> list[Scenario]:
     >>> [s.name for s in load_scenarios("name: more staff\\nchanges:\\n  - add_resources: {activity: Review}")]
     ['more staff']
     """
-    import yaml
-
     if isinstance(source, Scenario):
         return [source]
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                           and source.lower().endswith((".yaml", ".yml"))):
+    if is_yaml_path(source):
         path = os.fspath(source)
         try:
             with open(path, encoding="utf-8") as f:
