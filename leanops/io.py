@@ -18,11 +18,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._normalize import from_frame
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path
-from .log import EventLog, QualityReport
+from .log import EventLog, QualityReport, from_frame
 
 __all__ = ["read", "read_xes_frame", "write", "convert"]
 

@@ -56,7 +56,7 @@ import pandas as pd
 
 from ..calendar import Calendar
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes

@@ -30,15 +30,12 @@ import pandas as pd
 from .._validation import check_fraction, check_positive
 from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from ._steps import NAT
+from .render import END, START
 
 __all__ = ["ProcessGraph", "discover", "START", "END"]
 
-#: Label of the artificial start node.
-START = "●"
-#: Label of the artificial end node.
-END = "■"
 
 Overlay = Literal["frequency", "performance"]
 

@@ -13,7 +13,7 @@ so DuckDB sorts one partition at a time and spills to disk beyond its memory lim
 steps that need Python (calendars, the bottleneck time grid) stream Arrow batches and
 keep only per-activity, per-pool or per-case arrays in memory.
 
-The public functions dispatch here (see :func:`dispatch`) when given a Parquet path or a
+The public functions dispatch here (see :func:`leanops.mining._engine.dispatch`) when given a Parquet path or a
 :class:`~leanops.LogScan`, or ``engine="duckdb"``.
 """
 
@@ -31,52 +31,13 @@ from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
 
-__all__ = ["dispatch", "Engine"]
-
-Engine = Literal["auto", "pandas", "duckdb", "dask"]
-ENGINES = ("auto", "pandas", "duckdb", "dask")
+__all__ = ["run"]
 _NS = 1e9
 _BATCH = 1 << 21
 
 
-# ------------------------------------------------------------------ dispatch
-def is_lazy(log: Any) -> bool:
-    return isinstance(log, (LogScan, str, os.PathLike))
-
-
-def dispatch(name: str, log: Any, *, engine: str, scheduler: str | None, **options: Any) -> Any:
-    """Run ``name`` on ``log`` with the chosen engine (called by the public functions).
-
-    ``engine="auto"`` uses pandas for an EventLog and DuckDB for a path or LogScan; a
-    ``scheduler`` address implies Dask.
-    """
-    check_choice("engine", engine, ENGINES)
-    if scheduler is not None and engine == "auto":
-        engine = "dask"
-    if scheduler is not None and engine != "dask":
-        raise InputError(f"{name}: scheduler= is for engine='dask'; got engine={engine!r}. Drop scheduler= or use engine='dask'.")
-    if engine == "pandas" or (engine == "auto" and isinstance(log, EventLog)):
-        ev = log if isinstance(log, EventLog) else scan(log).to_log()
-        from .bottlenecks import bottlenecks as _b
-        from .graph import discover as _g
-        from .performance import performance as _p
-        from .valuestream import value_stream as _v
-        from .variants import variants as _var
-
-        fn = {"discover": _g, "variants": _var, "performance": _p, "value_stream": _v, "bottlenecks": _b}[name]
-        return fn(ev, **options)
-    if isinstance(log, EventLog):
-        raise InputError(
-            f"{name}: engine={engine!r} works on Parquet on disk; got an EventLog in memory. "
-            "Write it with leanops.convert(log, 'out.parquet') and pass the path, or use engine='pandas'."
-        )
-    if not is_lazy(log):
-        raise InputError(f"{name}: log must be a leanops.EventLog, a Parquet path or a leanops.scan(); got {type(log).__name__}.")
-    s = scan(log)
-    if engine == "dask":
-        from . import distributed
-
-        return distributed.run(name, s, scheduler=scheduler, **options)
+def run(name: str, s: LogScan, **options: Any) -> Any:
+    """Run the public analysis ``name`` on a scan with this engine (see :func:`leanops.mining._engine.dispatch`)."""
     return {"discover": discover, "variants": variants, "performance": performance,
             "value_stream": value_stream, "bottlenecks": bottlenecks}[name](s, **options)
 

@@ -29,7 +29,7 @@ from .._validation import check_choice
 from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from ._steps import NAT, Steps, steps
 
 __all__ = ["performance", "estimate_start_times"]

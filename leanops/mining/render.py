@@ -26,7 +26,12 @@ from ..errors import InputError, LeanopsError
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import ProcessGraph
 
-__all__ = ["find_dot", "to_dot", "to_svg", "to_png", "render", "format_duration", "escape_label"]
+#: Label of the artificial start node of a process map.
+START = "●"
+#: Label of the artificial end node of a process map.
+END = "■"
+
+__all__ = ["START", "END", "find_dot", "to_dot", "to_svg", "to_png", "render", "format_duration", "escape_label"]
 
 FORMATS = ("svg", "png", "dot")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -104,8 +109,6 @@ _RED_DARK = (215, 90, 70)
 
 def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"] = "frequency") -> str:
     """Dot source of a process map (draws ``graph`` as is; see ProcessGraph.to_dot)."""
-    from .graph import END, START
-
     check_choice("overlay", overlay, ("frequency", "performance"))
     nodes = graph.nodes
     edges = graph.edges

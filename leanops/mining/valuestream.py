@@ -56,7 +56,7 @@ from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from .._pools import profiles
 from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 

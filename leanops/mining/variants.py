@@ -17,7 +17,7 @@ import pandas as pd
 from .._validation import check_choice, check_fraction, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 
 __all__ = ["variants", "filter_variants", "filter_time", "filter_attribute", "filter_activity"]
 
