@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ._format import duration
 from ._json import dumps
 from .errors import LeanopsError
 
@@ -146,13 +147,7 @@ def _names_option(value: str | None) -> list[str] | None:
 
 
 def _fmt_s(s: Any) -> str:
-    if s is None or s != s:
-        return "-"
-    s = float(s)
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if abs(s) >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+    return duration(s, missing="-")
 
 
 @cli.command("valuestream")

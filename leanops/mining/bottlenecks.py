@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._format import duration
 from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
@@ -72,12 +73,7 @@ _COLUMNS = [
 
 
 def _fmt(s: float) -> str:
-    if not np.isfinite(s):
-        return "n/a"
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if s >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+    return duration(s, missing="n/a")
 
 
 def _evidence(r: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from .._format import duration
 from .._validation import check_choice
 from ..errors import InputError, LeanopsError
 
@@ -77,17 +78,8 @@ def escape_label(text: object, *, max_len: int = 60) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """A short human duration: ``45 s``, ``12 min``, ``3.5 h``, ``2.1 d``, ``—`` for missing."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    s = float(seconds)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        return f"{s / 60:.0f} min" if s >= 600 else f"{s / 60:.1f} min"
-    if s < 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    """A short human duration (:func:`leanops._format.duration`), ``—`` for missing."""
+    return duration(seconds, missing="—")
 
 
 def _count(n: float) -> str:

@@ -52,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._format import duration
 from .._json import dumps, jsonable
 from .._validation import check_names
 from ..calendar import Calendar
@@ -248,13 +249,7 @@ def _label(s: str, width: int = 18) -> str:
 
 
 def _fmt_dur(s: float) -> str:
-    if s is None or not np.isfinite(s):
-        return "–"
-    s = float(s)
-    for unit, size in (("d", _DAY), ("h", 3600.0), ("min", 60.0)):
-        if abs(s) >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+    return duration(s)
 
 
 _LITTLE_EDGE = 0.1  # Little's law is checked over the span without its first and last 10%

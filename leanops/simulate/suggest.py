@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._format import duration
 from ..errors import InputError, ScenarioError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, intervals_to_spec, normalize_intervals
@@ -94,14 +95,7 @@ class Suggestions:
 
 
 def _dur(s: Any, *, sign: bool = False) -> str:
-    if s is None or s != s:
-        return "n/a"
-    a = abs(float(s))
-    pre = ("-" if s < 0 else "+") if sign else ("-" if s < 0 else "")
-    for unit, n in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if a >= n:
-            return f"{pre}{a / n:.3g}{unit}"
-    return f"{pre}{a:.3g}s"
+    return duration(s, sign=sign, missing="n/a")
 
 
 def _cost(costs: Any, activity: str, pool: str | None, weekly_hours: float) -> float | None:
