@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_tz
+from ._checks import check_choice, check_tz
 from .errors import InputError
 from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality
 

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_fraction, check_names
+from ._checks import check_choice, check_fraction, check_names
 from .errors import InputError
 
 __all__ = ["Calendar", "discover_calendar", "WEEK_S", "DAY_S"]

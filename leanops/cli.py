@@ -162,10 +162,10 @@ def _fmt_s(s: Any) -> str:
 def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
                     as_json: bool, **kwargs: Any) -> None:
     """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
-    from .calendar import Calendar
+    from ._validation import check_calendar
     from .mining.valuestream import value_stream
 
-    cal = Calendar.parse(calendar) if calendar is not None else None
+    cal = check_calendar(calendar)
     if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
     ev, eng = load_source(log, kwargs)
@@ -217,10 +217,10 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
     score = wait_share x contention x utilization: the share of all waiting spent queueing
     for busy resources of the step, weighted by how saturated they are.
     """
-    from .calendar import Calendar
+    from ._validation import check_calendar
     from .mining.bottlenecks import bottlenecks
 
-    cal = Calendar.parse(calendar) if calendar is not None else None
+    cal = check_calendar(calendar)
     ev, eng = load_source(log, kwargs)
     table = bottlenecks(ev, calendar=cal, **eng)
     if top is not None:

@@ -195,7 +195,7 @@ class EventLog:
             wanted = pd.Index(ids.astype(str))
             unknown = wanted.difference(pd.Index(self.case_ids))
             if len(unknown):
-                from ._validation import closest
+                from ._checks import closest
 
                 hint = closest(str(unknown[0]), self.case_ids[:10000])
                 tip = f" Did you mean {hint[0]!r}?" if hint else ""

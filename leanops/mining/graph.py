@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_fraction, check_positive
+from .._validation import check_fraction, check_log, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
@@ -284,10 +284,7 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("discover", log, engine=engine, scheduler=scheduler, activities=activities, paths=paths)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
-    if len(log) == 0:
-        raise InputError("discover: the log has no activity instances; check the filters applied before.")
+    check_log(log, "discover")
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
     keep = None

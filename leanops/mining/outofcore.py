@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, check_names
+from .._validation import check_calendar, check_choice, check_fraction, check_names
 from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
@@ -566,15 +566,8 @@ def _log_calendar(ses: _Session, t: str, tz: str):
 
 
 def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
-    from ..calendar import Calendar
-
-    if calendar is None:
-        return _log_calendar(ses, ses.raw(), s.tz)
-    if isinstance(calendar, Calendar):
-        return calendar
-    if isinstance(calendar, str):
-        return Calendar.parse(calendar)
-    raise InputError(f"calendar must be a leanops.Calendar, a text like 'Mon-Fri 08:00-17:00' or None; got {type(calendar).__name__}.")
+    cal = check_calendar(calendar)
+    return _log_calendar(ses, ses.raw(), s.tz) if cal is None else cal
 
 
 # -------------------------------------------------------------- value stream
@@ -718,24 +711,10 @@ def _pools(ses: _Session, t: str, acts: list[str]):
 
 def _calendars(calendar, pool_names, log_cal):
     """A calendar per pool, as ``resources._group_calendars`` (by="pool")."""
-    from collections.abc import Mapping
-
-    from ..calendar import Calendar
-
-    if isinstance(calendar, Calendar):
-        return {n: calendar for n in pool_names}
-    if isinstance(calendar, str):
-        c = Calendar.parse(calendar)
-        return {n: c for n in pool_names}
-    if calendar is None:
-        return {n: log_cal for n in pool_names}
-    if isinstance(calendar, Mapping):
-        given = dict(calendar)
-        return {n: (given[n] if isinstance(given[n], Calendar) else Calendar.parse(given[n])) if n in given else log_cal
-                for n in pool_names}
-    raise InputError(
-        f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
-    )
+    cal = check_calendar(calendar, mapping=True)
+    if isinstance(cal, dict):
+        return {n: cal.get(n, log_cal) for n in pool_names}
+    return {n: log_cal if cal is None else cal for n in pool_names}
 
 
 def _case_offsets(ses: _Session, t: str) -> str:

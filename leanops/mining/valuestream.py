@@ -54,12 +54,12 @@ import pandas as pd
 
 from .._format import duration
 from .._json import dumps, jsonable
-from .._validation import check_names
+from .._validation import check_log, check_names
 from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
 from .._pools import profiles
-from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
+from .performance import Time, _activity_sums, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -337,7 +337,7 @@ def value_stream(
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    _check_log(log)
+    check_log(log)
     va = None
     if value_added is not None:
         if isinstance(value_added, str):

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .._format import duration
-from ..errors import InputError, ScenarioError
+from .._validation import check_log
+from ..errors import ScenarioError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, intervals_to_spec, normalize_intervals
 from .experiments import Comparison, compare
@@ -327,8 +328,7 @@ def suggest(
     """
     from .fit import fit
 
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
+    check_log(log, allow_empty=True)
     if model is None:
         model = fit(log, seed=0)
     cands = candidates(log, model, value_added=value_added, costs=costs)

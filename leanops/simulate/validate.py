@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_fraction, check_positive
+from .._validation import check_fraction, check_log, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from .model import SimulationModel
@@ -64,8 +64,7 @@ def split_by_time(log: EventLog, *, train: float = 0.8) -> Split:
     >>> s.train.n_cases, s.test.n_cases
     (180, 45)
     """
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
+    check_log(log, allow_empty=True)
     share = check_fraction("train", train, allow_none=False)
     if log.n_cases < 2:
         raise InputError(f"split_by_time needs at least 2 cases; the log has {log.n_cases}.")
