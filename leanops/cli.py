@@ -146,10 +146,6 @@ def _names_option(value: str | None) -> list[str] | None:
     return names
 
 
-def _fmt_s(s: Any) -> str:
-    return duration(s, missing="-")
-
-
 @cli.command("valuestream")
 @click.argument("log", required=False)
 @log_options
@@ -183,26 +179,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     if as_json:
         emit(vs.to_dict())
         return
-    rows = [
-        ("cases", f"{vs.n_cases:,}"),
-        ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
-        ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
-        ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
-        ("PCE", f"{vs.pce:.1%}"),
-        ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
-        ("takt time", _fmt_s(vs.takt_time_s)),
-        ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
-        ("calendar", str(vs.calendar)),
-    ]
-    if vs.starts_estimated:
-        rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
-    click.echo(_fmt_table(rows))
-    click.echo("")
-    width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
-    click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
-    for r in vs.steps.itertuples(index=False):
-        click.echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
-                   f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+    click.echo(str(vs))
 
 
 @cli.command("bottlenecks")
@@ -230,7 +207,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
               "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
         return
     for r in table.itertuples(index=False):
-        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {duration(r.wait_mean_s)}  "
                    f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
         click.echo(f"    {r.evidence}")
 
@@ -266,7 +243,7 @@ def discover_cmd(
     Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
     """
     from .mining.graph import discover as _discover
-    from .mining.render import FORMATS, format_duration
+    from .mining.render import FORMATS
 
     if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
         raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
@@ -284,16 +261,7 @@ def discover_cmd(
             doc["drawn_notes"] = list(drawn.notes)
         emit(doc)
     else:
-        click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
-        for note in g.notes:
-            click.echo(f"note: {note}")
-        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
-        click.echo(f"\nbusiest paths{basis}:")
-        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
-            return "".join(ch if ch.isprintable() else " " for ch in name)
-
-        for row in g.edges.head(10).itertuples(index=False):
-            click.echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+        click.echo(str(g))
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             click.echo(f"leanops: note: {note}", err=True)
@@ -469,7 +437,7 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         doc["output"] = output
         emit(doc)
         return
-    click.echo(model.summary())
+    click.echo(str(model))
     if output:
         click.echo(f"model written to {output}")
 
@@ -546,7 +514,7 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         emit(doc)
         return
     click.echo(f"{n:,} cases x {replications} replications, seed {seed}" + (f", first arrival {doc['start']}" if st is not None else ""))
-    click.echo(cmp.table())
+    click.echo(str(cmp))
     if output:
         click.echo(f"simulated log written to {output}")
 
@@ -710,7 +678,7 @@ def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value
     if as_json:
         emit(res.to_dict())
         return
-    click.echo(res.table())
+    click.echo(str(res))
 
 
 # --- entry point

@@ -226,6 +226,26 @@ class ProcessGraph:
         ax.set_axis_off()
         return ax
 
+    def __str__(self) -> str:
+        """The ``leanops discover`` text: counts, notes and the ten busiest paths.
+
+        >>> import leanops
+        >>> print(str(leanops.discover(leanops.datasets.load("production"))).splitlines()[0])
+        225 cases, 4,953 activity instances, 26 activities, 191 paths
+        """
+        from .render import format_duration
+
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
+        lines = [f"{self.n_cases:,} cases, {self.n_events:,} activity instances, {len(self.nodes)} activities, {len(self.edges)} paths"]
+        lines += [f"note: {note}" for note in self.notes]
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(self.wait_basis, "")
+        lines.append(f"\nbusiest paths{basis}:")
+        for row in self.edges.head(10).itertuples(index=False):
+            lines.append(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return (
             f"<ProcessGraph: {len(self.nodes)} activities, {len(self.edges)} paths, "

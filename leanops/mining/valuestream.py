@@ -146,7 +146,7 @@ class ValueStream:
             f"{len(self.steps)} steps>"
         )
 
-    def _repr_html_(self) -> str:
+    def _summary_rows(self) -> list[tuple[str, str]]:
         rows = [
             ("cases", f"{self.n_cases:,}"),
             ("lead time (mean)", _fmt_dur(self.lead_time_mean_s)),
@@ -155,11 +155,32 @@ class ValueStream:
             ("PCE", f"{self.pce:.1%}"),
             ("throughput", f"{self.throughput_per_day:.2f} cases/day"),
             ("takt time", _fmt_dur(self.takt_time_s)),
-            ("WIP (mean / max)", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
+            ("WIP mean / max", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
             ("calendar", str(self.calendar)),
         ]
         if self.starts_estimated:
             rows.append(("estimated starts", f"{self.starts_estimated:.0%} of instances"))
+        return rows
+
+    def __str__(self) -> str:
+        """The ``leanops valuestream`` text: the summary, then one line per step.
+
+        >>> import leanops
+        >>> print(str(leanops.value_stream(leanops.datasets.load("production"))).splitlines()[0])
+        cases              225
+        """
+        rows = self._summary_rows()
+        key_width = max(len(k) for k, _ in rows)
+        lines = [f"{k.ljust(key_width)}  {v}" for k, v in rows] + [""]
+        width = max([len(str(a)) for a in self.steps["activity"]] + [8])
+        lines.append(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+        for r in self.steps.itertuples(index=False):
+            lines.append(f"{str(r.activity).ljust(width)}  {_fmt_dur(r.processing_mean_s, '-'):>10}  "
+                         f"{_fmt_dur(r.waiting_mean_s, '-'):>10}  {r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = self._summary_rows()
         head = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
         return f"<div><b>Value stream</b><table>{head}</table>{self.steps.to_html(escape=True, index=False)}</div>"
 
@@ -248,8 +269,8 @@ def _label(s: str, width: int = 18) -> str:
     return s[:cut] + "\n" + (rest if len(rest) <= width else rest[: width - 1] + "…")
 
 
-def _fmt_dur(s: float) -> str:
-    return duration(s)
+def _fmt_dur(s: float, missing: str = "–") -> str:
+    return duration(s, missing=missing)
 
 
 _LITTLE_EDGE = 0.1  # Little's law is checked over the span without its first and last 10%

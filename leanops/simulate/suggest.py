@@ -88,6 +88,9 @@ class Suggestions:
             lines.append("no candidate changes found in this log")
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.table()
+
     def __repr__(self) -> str:
         return f"<Suggestions: {len(self.ranking)} candidates>"
 

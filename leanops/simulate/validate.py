@@ -145,6 +145,14 @@ class Validation:
                          "model_better": None if b is None else bool(v < b)})
         return pd.DataFrame(rows)
 
+    def __str__(self) -> str:
+        """One line per measure: the model's distance to the test log, the baseline's."""
+        lines = ["distance to the test log (lower is closer):"]
+        for r in self.to_frame().itertuples(index=False):
+            base = "" if r.baseline is None else f"  baseline {r.baseline:.4g}" + ("  (model closer)" if r.model_better else "")
+            lines.append(f"  {r.measure}: model {r.model:.4g}{base}")
+        return "\n".join(lines)
+
     def _repr_html_(self) -> str:
         return self.to_frame().to_html(index=False)
 
