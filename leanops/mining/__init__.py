@@ -11,8 +11,9 @@ Layout
 * Engine choice: ``_engine.py`` (:func:`~leanops.mining._engine.dispatch`) imports no
   analysis and no engine; the engines are registered below, so the import graph has no
   cycle (``tests/test_imports.py``).
-* Shared private helpers (leading underscore, below the analyses): ``_steps.py`` (the
-  per-case instance order and enablement), ``_engine.py``.
+* Shared private helpers (leading underscore, below the analyses and the engines):
+  ``_steps.py`` (the per-case instance order and enablement), ``_quantiles.py`` (exact
+  quantiles from (value, count) tables, for DuckDB and Dask alike), ``_engine.py``.
 
 Examples
 --------

@@ -30,6 +30,7 @@ from .._validation import check_calendar, check_choice, check_fraction, check_na
 from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
+from ._quantiles import QUANTILES, SQL_ORDER_STATS, interpolate
 
 __all__ = ["run"]
 _NS = 1e9
@@ -290,22 +291,13 @@ def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: st
              c AS (SELECT *, sum(n) OVER ({part} ORDER BY v ROWS UNBOUNDED PRECEDING) AS cum,
                           sum(n) OVER ({part}) AS m FROM f)
         SELECT {k + ',' if keys else ''} any_value(m)::BIGINT AS m,
-               min(v) FILTER (WHERE cum > floor(0.5 * (m - 1))) AS a50,
-               min(v) FILTER (WHERE cum > least(floor(0.5 * (m - 1)) + 1, m - 1)) AS b50,
-               min(v) FILTER (WHERE cum > floor(0.9 * (m - 1))) AS a90,
-               min(v) FILTER (WHERE cum > least(floor(0.9 * (m - 1)) + 1, m - 1)) AS b90
+               {SQL_ORDER_STATS}
         FROM c {"GROUP BY " + k if keys else ""}"""
     d = ses.df(q)
-    m = d["m"].to_numpy(dtype=np.float64)
     out = d[keys].copy()
-    for qq, a, b in ((0.5, "a50", "b50"), (0.9, "a90", "b90")):
-        pos = qq * (m - 1)
-        frac = pos - np.floor(pos)
-        lo = d[a].to_numpy(dtype=np.float64)
-        hi = d[b].to_numpy(dtype=np.float64)
-        out[f"q{int(qq * 100)}"] = np.where(frac == 0, lo, lo + (hi - lo) * frac)
-    out["q"] = list(zip(out["q50"], out["q90"]))
-    return out.drop(columns=["q50", "q90"])
+    qs = [interpolate(d["m"], d[f"a{int(qq * 100)}"], d[f"b{int(qq * 100)}"], qq) for qq in QUANTILES]
+    out["q"] = list(zip(*qs))
+    return out
 
 
 def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
