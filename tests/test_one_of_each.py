@@ -80,3 +80,19 @@ def test_results_print_what_the_cli_prints():
     top = g.edges.iloc[0]
     assert f"{top['source']} -> {top['target']}: {top['count']:,} (mean wait {duration(top['wait_mean_s'], missing='—')})" in str(g)
     assert CliRunner().invoke(cli, ["discover"]).output.rstrip("\n") == str(g)
+
+
+def test_simulation_results_print_and_serialise():
+    from leanops import simulate
+    from leanops._json import dumps
+
+    log = leanops.datasets.load("production")
+    model = simulate.fit(log, seed=0)
+    res = simulate.run(model, cases=30, seed=1)
+    text = str(res)
+    assert text.startswith("simulated ")
+    for k, v in res.kpis.items():
+        if k.endswith("_s"):
+            assert f"{k}" in text and duration(v) in text
+    assert dumps(res.to_dict())  # JSON-ready
+    assert str(model) == model.summary()

@@ -145,6 +145,10 @@ class Validation:
                          "model_better": None if b is None else bool(v < b)})
         return pd.DataFrame(rows)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The distances as a JSON-ready dict: ``model`` and ``baseline`` (measure -> distance)."""
+        return {"model": dict(self.model), "baseline": dict(self.baseline) if self.baseline is not None else None}
+
     def __str__(self) -> str:
         """One line per measure: the model's distance to the test log, the baseline's."""
         lines = ["distance to the test log (lower is closer):"]
