@@ -31,6 +31,7 @@ from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
 from ._quantiles import QUANTILES, SQL_ORDER_STATS, interpolate
+from ._engine import Engine, dispatch  # noqa: F401  (moved to _engine.py; old import path kept)
 
 __all__ = ["run"]
 _NS = 1e9
