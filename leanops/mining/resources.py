@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._pools import profiles, resource_codes, resource_pools
+from .._pools import profiles, resource_codes, resource_model
 from .._validation import check_calendar, check_choice, check_log
 from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
@@ -40,10 +40,7 @@ CalendarSpec = Calendar | str | Mapping[str, Calendar | str] | None  # or "pool"
 
 
 def _pools(log: EventLog, threshold: float = 0.8) -> dict[str, str]:
-    key = ("pools", threshold)
-    if key not in log._cache:
-        log._cache[key] = resource_pools(log, threshold=threshold)
-    return log._cache[key]
+    return resource_model(log, threshold=threshold).pools
 
 
 def discover_pools(log: EventLog, *, threshold: float = 0.8) -> pd.DataFrame:
@@ -90,12 +87,15 @@ def _group_calendars(log: EventLog, names: list[str], by: str, calendar: Calenda
     if isinstance(calendar, Calendar):
         return {n: calendar for n in names}
     if calendar == "pool":
-        # learnt per pool: a single resource rarely has enough data on its own
-        key = ("pool_calendars", id(pools))
-        learnt = log._cache.get(key)
-        if learnt is None:
+        # learnt per pool: a single resource rarely has enough data on its own; once per
+        # log, into its resource model, when these are the model's pools
+        rm = resource_model(log)
+        if pools is rm.pools:
+            if rm.calendars is None:
+                rm.calendars = discover_calendar(log, by="pool", pools=pools)
+            learnt = rm.calendars
+        else:
             learnt = discover_calendar(log, by="pool", pools=pools)
-            log._cache[key] = learnt
         return {n: learnt.get(n if by == "pool" else pools.get(n, n)) or Calendar.always() for n in names}
     log_cal = _log_calendar(log)
     if calendar is None:
