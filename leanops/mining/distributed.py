@@ -58,8 +58,7 @@ def _activity_counts(path: str) -> pd.DataFrame:
     from .outofcore import _Session
 
     with _Session(scan(path)) as ses:
-        return ses.df("SELECT activity, count(*) AS n, count(DISTINCT case_id) AS cases FROM "
-                      f"({ses_base(ses)}) GROUP BY activity")
+        return ses.df(f"SELECT activity, count(*) AS n FROM ({ses_base(ses)}) GROUP BY activity")
 
 
 def ses_base(ses) -> str:
@@ -70,26 +69,15 @@ def ses_base(ses) -> str:
 
 def _discover_partition(path: str, keep: list[str] | None) -> dict[str, pd.DataFrame]:
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import _map_totals, _Session
 
     with _Session(scan(path), keep=keep) as ses:
         t = ses.raw()
         return {
-            "nodes": ses.df(f"""
-                SELECT activity, count(*) AS count, count(DISTINCT case_id) AS cases,
-                       sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
-                       count(*) FILTER (WHERE has_start) AS svc_n
-                FROM {t} GROUP BY activity"""),
+            **_map_totals(ses, t),  # the DuckDB engine's totals, on this partition
             "node_freq": ses.df(f"SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL"),
-            "edges": ses.df(f"""
-                SELECT prev_act AS source, activity AS target, count(*) AS count, count(DISTINCT case_id) AS cases,
-                       sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
-                FROM {t} WHERE pos > 1 GROUP BY prev_act, activity"""),
             "edge_freq": ses.df(f"""SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
                                     FROM {t} WHERE pos > 1 GROUP BY ALL"""),
-            "ends": ses.df(f"""
-                SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
-                FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity"""),
         }
 
 

@@ -243,7 +243,11 @@ def _discover_by_partition(ses: _Session, s: LogScan, keep: list[str] | None) ->
     return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
-def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+def _map_totals(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    """The process map's totals over steps table ``t``: per activity (``nodes``), per path
+    (``edges``) and first/last counts (``ends``); quantiles aside. The DuckDB engine runs
+    this on the whole log, the Dask engine on each partition (cases never span two, so
+    every count, distinct cases included, adds up)."""
     # distinct cases per group through a DISTINCT subquery: DuckDB spills its hash table,
     # which count(DISTINCT ...) inside a grouped aggregate does not
     nodes = ses.df(f"""
@@ -263,6 +267,12 @@ def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
     ends = ses.df(f"""
         SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
         FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
+    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    parts = _map_totals(ses, t)
+    nodes, edges, ends = parts["nodes"], parts["edges"], parts["ends"]
     nodes = _with_q(nodes, _quantiles(ses, t, ["activity"], "e_ns - ts", "has_start"), ["activity"], "svc_q")
     edges = _with_q(edges, _quantiles(ses, f"(SELECT prev_act AS source, activity AS target, * FROM {t})",
                                       ["source", "target"], "greatest(ts - prev_end, 0)", "pos > 1"),
