@@ -13,11 +13,10 @@ pm4py is imported lazily, only by the functions that need it.
 from __future__ import annotations
 
 from . import datasets
-from ._normalize import from_frame
 from .calendar import Calendar, discover_calendar
 from .errors import DataQualityWarning, InputError, LeanopsError, ModelError, ScenarioError
 from .io import convert, read, write
-from .log import EventLog, QualityReport
+from .log import EventLog, QualityReport, from_frame
 from .scan import LogScan, scan
 from .mining import (
     ProcessGraph,
@@ -40,7 +39,7 @@ from .mining import (
 )
 from .report import build_report
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "EventLog",

@@ -1,4 +1,4 @@
-"""From any table to the canonical EventLog: column mapping, time parsing, pairing, quality.
+"""From any table to the canonical frame of an EventLog: column mapping, time parsing, pairing, quality.
 
 This is the one place where source column names are known. Everything downstream sees
 ``case_id, activity, start, end, resource``.
@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_tz
+from ._checks import check_choice, check_tz
 from .errors import InputError
-from .log import STRING_DTYPE, EventLog, QualityReport, sort_canonical, to_string_ids, warn_quality
+from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality
 
-__all__ = ["from_frame", "resolve_columns", "LIFECYCLE_MODES"]
+__all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES"]
 
 #: How lifecycle transitions are read: ``pair`` start with complete events (default),
 #: ``classifier`` makes each event a completion whose activity is the XES classifier
@@ -286,7 +286,17 @@ def _localize(s: pd.Series, tz: str) -> pd.Series:
     return loc.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
-def from_frame(
+class Normalized(NamedTuple):
+    """A canonical, sorted frame and what it came from (see :func:`normalize_frame`)."""
+
+    frame: pd.DataFrame
+    source: str | None
+    mapping: dict[str, str]
+    tz: str
+    quality: QualityReport
+
+
+def normalize_frame(
     df: pd.DataFrame,
     *,
     case: str | None = None,
@@ -303,52 +313,10 @@ def from_frame(
     strict: bool = False,
     source: str | None = None,
     quality: QualityReport | None = None,
-) -> EventLog:
-    """Build an EventLog from any DataFrame, mapping its columns once.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        One row per event (or per activity instance). It is not modified.
-    case, activity, start, end, resource, lifecycle : str, optional
-        Source column for each role. Unnamed roles are detected from common names
-        (``case_id``, ``case:concept:name``, ``concept:name``, ``start_time``,
-        ``time:timestamp``, ``org:resource``, ``lifecycle:transition``, ...).
-        An explicit name always wins. ``timestamp`` is an alias of ``end``.
-    lifecycle : {'pair', 'classifier', 'ignore'}, optional
-        How lifecycle transitions are read. ``pair`` (default) pairs start and complete
-        events into instances. ``classifier`` takes every event as a completion whose
-        activity is the XES ``<classifier>`` declared in the file (the first one that
-        includes the activity key), or activity + lifecycle (``"Accepted+In Progress"``)
-        when none is declared: for logs whose transitions are statuses. ``ignore`` takes
-        every event as a completion of its activity and keeps the transition as an
-        attribute. Any other string names the lifecycle column (as in earlier versions).
-    lifecycle_column : str, optional
-        The lifecycle column (``lifecycle:transition`` and similar names are detected).
-    tz : str
-        Time zone of naive timestamps. Offsets present in the data are honoured.
-    dedupe : bool
-        Drop exact duplicate instances (they are kept, with a warning, by default).
-    on_negative : {'swap', 'drop'}
-        What to do with instances that end before they start.
-    strict : bool
-        Raise :class:`InputError` instead of dropping or repairing any row.
-    source : str, optional
-        A description of where the data came from, kept in the log.
-
-    Returns
-    -------
-    EventLog
-
-    Examples
-    --------
-    >>> import pandas as pd, leanops
-    >>> df = pd.DataFrame({"Case": ["a", "a"], "Task": ["x", "y"],
-    ...                    "Done": ["2024-01-01 10:00", "2024-01-01 11:00"]})
-    >>> log = leanops.from_frame(df, case="Case", activity="Task", end="Done")
-    >>> log.n_cases, log.df["end"].iloc[1].isoformat()
-    (1, '2024-01-01T11:00:00+00:00')
-    """
+) -> Normalized:
+    """The canonical frame, mapping and quality report of any DataFrame (the work of
+    :func:`leanops.from_frame`, which documents the parameters and wraps the result in an
+    EventLog; this module stays below :mod:`leanops.log`)."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
     check_choice("on_negative", on_negative, ("swap", "drop"))
@@ -491,8 +459,8 @@ def from_frame(
     mapping = {k2: v for k2, v in zip(("case_id", "activity", "start", "end", "resource", "lifecycle"),
                                         (m["case"], m["activity"], m["start"], m["end"], m["resource"],
                                          m["lifecycle"] if mode != "ignore" else None)) if v}
-    warn_quality(q, source)
-    return EventLog(w, source=source, mapping=mapping, tz=local, quality=q, sort=False)
+    warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
+    return Normalized(w, source, mapping, local, q)
 
 
 def lifecycle_mode(lifecycle: str | None, column: str | None) -> tuple[str, str | None]:

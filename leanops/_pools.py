@@ -7,17 +7,22 @@ same activities in similar proportions end up together; a resource that only hel
 occasionally elsewhere still joins the pool of its main work.
 
 ``leanops.mining.discover_pools`` is the public face of this.
+
+:func:`resource_model` computes the codes, profiles and pools of a log once, as one
+object cached on the log; the pools' calendars are learnt into it once, on first use
+(by :mod:`leanops.mining.resources`, which sits above :mod:`leanops.calendar`).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["resource_pools", "profiles", "resource_codes"]
+__all__ = ["resource_pools", "profiles", "resource_codes", "resource_model", "ResourceModel"]
 
 
 def resource_codes(log: Any) -> tuple[np.ndarray, list[str]]:
@@ -144,3 +149,28 @@ def resource_pools(log: Any, *, threshold: float = 0.8, profile: pd.DataFrame | 
         for r in members[lab]:
             out[r] = name
     return out
+
+
+@dataclass(eq=False)
+class ResourceModel:
+    """A log's resources, once: per-row codes, names, activity profiles, pools (at one
+    ``threshold``) and, once learnt, a calendar per pool. Treat as read-only."""
+
+    codes: np.ndarray
+    names: list[str]
+    profile: pd.DataFrame
+    pools: dict[str, str]
+    threshold: float
+    #: pool -> Calendar, learnt on first use (see leanops.mining.resources)
+    calendars: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def resource_model(log: Any, *, threshold: float = 0.8) -> ResourceModel:
+    """The :class:`ResourceModel` of ``log`` at ``threshold``, computed once and cached."""
+    key = ("resource_model", float(threshold))
+    rm = log._cache.get(key)
+    if rm is None:
+        codes, names = resource_codes(log)
+        rm = ResourceModel(codes, names, profiles(log), resource_pools(log, threshold=threshold), float(threshold))
+        log._cache[key] = rm
+    return rm

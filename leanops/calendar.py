@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_fraction, check_names
+from ._checks import check_choice, check_fraction, check_names
 from .errors import InputError
 
 __all__ = ["Calendar", "discover_calendar", "WEEK_S", "DAY_S"]
@@ -705,9 +705,9 @@ def discover_calendar(
         groups = {r: r for r in log.resources}
     else:
         if pools is None:
-            from ._pools import resource_pools
+            from ._pools import resource_model
 
-            pools = resource_pools(log)
+            pools = resource_model(log).pools
         groups = {str(r): str(p) for r, p in pools.items()}
     names = sorted(set(groups.values()))
     keys = pd.Series(rv).map(groups).to_numpy(dtype=object)

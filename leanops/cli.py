@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from ._format import duration
 from ._json import dumps
 from .errors import LeanopsError
 
@@ -185,16 +186,6 @@ def _names_option(value: str | None) -> list[str] | None:
     return names
 
 
-def _fmt_s(s: Any) -> str:
-    if s is None or s != s:
-        return "-"
-    s = float(s)
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if abs(s) >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
-
-
 @cli.command("valuestream")
 @click.argument("log", required=False)
 @log_options
@@ -207,10 +198,10 @@ def _fmt_s(s: Any) -> str:
 def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
                     as_json: bool, **kwargs: Any) -> None:
     """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
-    from .calendar import Calendar
+    from ._validation import check_calendar
     from .mining.valuestream import value_stream
 
-    cal = Calendar.parse(calendar) if calendar is not None else None
+    cal = check_calendar(calendar)
     if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
     ev, eng = load_source(log, kwargs)
@@ -229,26 +220,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     if as_json:
         emit(vs.to_dict())
         return
-    rows = [
-        ("cases", f"{vs.n_cases:,}"),
-        ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
-        ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
-        ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
-        ("PCE", f"{vs.pce:.1%}"),
-        ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
-        ("takt time", _fmt_s(vs.takt_time_s)),
-        ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
-        ("calendar", str(vs.calendar)),
-    ]
-    if vs.starts_estimated:
-        rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
-    echo(_fmt_table(rows))
-    echo("")
-    width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
-    echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
-    for r in vs.steps.itertuples(index=False):
-        echo(f"{str(r.activity).ljust(width)}  {_fmt_s(r.processing_mean_s):>10}  {_fmt_s(r.waiting_mean_s):>10}  "
-                   f"{r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+    echo(str(vs))
 
 
 @cli.command("bottlenecks")
@@ -263,10 +235,10 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
     score = wait_share x contention x utilization: the share of all waiting spent queueing
     for busy resources of the step, weighted by how saturated they are.
     """
-    from .calendar import Calendar
+    from ._validation import check_calendar
     from .mining.bottlenecks import bottlenecks
 
-    cal = Calendar.parse(calendar) if calendar is not None else None
+    cal = check_calendar(calendar)
     ev, eng = load_source(log, kwargs)
     table = bottlenecks(ev, calendar=cal, **eng)
     if top is not None:
@@ -276,7 +248,7 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
               "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
         return
     for r in table.itertuples(index=False):
-        echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
+        echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {duration(r.wait_mean_s)}  "
                    f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
         echo(f"    {r.evidence}")
 
@@ -312,7 +284,7 @@ def discover_cmd(
     Without LOG the bundled demo log is used. -o draws the map (SVG, PNG or dot source).
     """
     from .mining.graph import discover as _discover
-    from .mining.render import FORMATS, format_duration
+    from .mining.render import FORMATS
 
     if output and Path(output).suffix.lower().lstrip(".") not in FORMATS:
         raise click.UsageError(f"-o/--output must end in .svg, .png or .dot; got {output!r}.")
@@ -331,16 +303,7 @@ def discover_cmd(
             doc["drawn_notes"] = list(drawn.notes)
         emit(doc)
     else:
-        echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
-        for note in g.notes:
-            echo(f"note: {note}")
-        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(g.wait_basis, "")
-        echo(f"\nbusiest paths{basis}:")
-        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
-            return "".join(ch if ch.isprintable() else " " for ch in name)
-
-        for row in g.edges.head(10).itertuples(index=False):
-            echo(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+        echo(str(g))
     if drawn is not None:
         for note in drawn.notes[len(g.notes):]:
             echo(f"leanops: note: {note}", err=True)
@@ -932,7 +895,7 @@ def suggest_cmd(log: str | None, replications: int, cases: int, seed: int, value
     if as_json:
         emit(res.to_dict())
         return
-    echo(res.table())
+    echo(str(res))
 
 
 # --- SOP compliance and the PDCA check (leanops check, leanops compare, leanops sop draft) ------

@@ -18,11 +18,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._normalize import LIFECYCLE_MODES, from_frame, lifecycle_mode
+from ._normalize import LIFECYCLE_MODES, lifecycle_mode
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path, neutralise_formulas
-from .log import EventLog, QualityReport
+from .log import EventLog, QualityReport, from_frame
 
 __all__ = ["read", "read_xes_frame", "write", "convert"]
 

@@ -8,98 +8,21 @@ function downstream takes ``activity_key=`` style arguments.
 from __future__ import annotations
 
 import html
-import warnings
-from dataclasses import dataclass, field
+import inspect
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice
-from .errors import DataQualityWarning, InputError
+from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
+from ._checks import check_choice
+from ._normalize import normalize_frame
+from .errors import InputError
 
-__all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS"]
+__all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS", "from_frame"]
 
 #: The fixed columns of every EventLog, in order. Other columns are attributes.
 CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
-
-STRING_DTYPE = "string[pyarrow]"
-
-
-@dataclass
-class QualityReport:
-    """What happened to the source rows while the log was read.
-
-    Attributes
-    ----------
-    rows_read : int
-        Rows (or XES events) in the source.
-    rows_kept : int
-        Source rows that made it into the log. With start/complete pairing two source
-        rows make one activity instance, so this can exceed the number of instances.
-    dropped : dict
-        Rows dropped, by reason (e.g. ``missing_case``, ``unpaired_start``).
-    repaired : dict
-        Rows kept after a repair, by reason (e.g. ``end_before_start`` when swapped).
-    warnings : list of str
-        Human-readable notes, one per issue found (duplicates, repairs, drops).
-    """
-
-    rows_read: int = 0
-    rows_kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    repaired: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def drop(self, reason: str, n: int) -> None:
-        """Count ``n`` rows dropped for ``reason`` (zero counts are not recorded)."""
-        if n:
-            self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
-
-    def repair(self, reason: str, n: int) -> None:
-        """Count ``n`` rows repaired for ``reason`` (zero counts are not recorded)."""
-        if n:
-            self.repaired[reason] = self.repaired.get(reason, 0) + int(n)
-
-    @property
-    def n_dropped(self) -> int:
-        return sum(self.dropped.values())
-
-    @property
-    def is_clean(self) -> bool:
-        """True when nothing was dropped or repaired and there is no warning."""
-        return not (self.dropped or self.repaired or self.warnings)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "dropped": dict(self.dropped),
-            "repaired": dict(self.repaired),
-            "warnings": list(self.warnings),
-        }
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per reason: ``kind`` (dropped/repaired), ``reason``, ``rows``."""
-        rows = [("dropped", r, n) for r, n in self.dropped.items()]
-        rows += [("repaired", r, n) for r, n in self.repaired.items()]
-        return pd.DataFrame(rows, columns=["kind", "reason", "rows"])
-
-    def copy(self) -> "QualityReport":
-        return QualityReport(self.rows_read, self.rows_kept, dict(self.dropped), dict(self.repaired), list(self.warnings))
-
-    def _repr_html_(self) -> str:
-        items = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(r)}</td><td>{n:,}</td></tr>"
-            for k, r, n in self.to_frame().itertuples(index=False)
-        )
-        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        return (
-            f"<b>Data quality</b>: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
-            + (f"<table><tr><th>kind</th><th>reason</th><th>rows</th></tr>{items}</table>" if items else "")
-            + (f"<ul>{notes}</ul>" if notes else "")
-        )
-
 
 class EventLog:
     """An event log in canonical form: one row per activity instance.
@@ -294,7 +217,7 @@ class EventLog:
             wanted = pd.Index(ids.astype(str))
             unknown = wanted.difference(pd.Index(self.case_ids))
             if len(unknown):
-                from ._validation import closest
+                from ._checks import closest
 
                 hint = closest(str(unknown[0]), self.case_ids[:10000])
                 tip = f" Did you mean {hint[0]!r}?" if hint else ""
@@ -337,8 +260,6 @@ class EventLog:
     @classmethod
     def from_pm4py(cls, df: pd.DataFrame, **options: Any) -> "EventLog":
         """Read a pm4py-style DataFrame (as from ``pm4py.read_xes`` or :meth:`to_pm4py`)."""
-        from ._normalize import from_frame
-
         start = "start_timestamp" if "start_timestamp" in df.columns else None
         return from_frame(
             df,
@@ -389,6 +310,60 @@ class EventLog:
         return f"<div><b>EventLog</b><table>{rows}</table>{self.quality._repr_html_()}{head}</div>"
 
 
+def from_frame(df: pd.DataFrame, **options: Any) -> EventLog:
+    """Build an EventLog from any DataFrame, mapping its columns once.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per event (or per activity instance). It is not modified.
+    case, activity, start, end, resource, lifecycle : str, optional
+        Source column for each role. Unnamed roles are detected from common names
+        (``case_id``, ``case:concept:name``, ``concept:name``, ``start_time``,
+        ``time:timestamp``, ``org:resource``, ``lifecycle:transition``, ...).
+        An explicit name always wins. ``timestamp`` is an alias of ``end``.
+    lifecycle : {'pair', 'classifier', 'ignore'}, optional
+        How lifecycle transitions are read. ``pair`` (default) pairs start and complete
+        events into instances. ``classifier`` takes every event as a completion whose
+        activity is the XES ``<classifier>`` declared in the file (the first one that
+        includes the activity key), or activity + lifecycle (``"Accepted+In Progress"``)
+        when none is declared: for logs whose transitions are statuses. ``ignore`` takes
+        every event as a completion of its activity and keeps the transition as an
+        attribute. Any other string names the lifecycle column (as in earlier versions).
+    lifecycle_column : str, optional
+        The lifecycle column (``lifecycle:transition`` and similar names are detected).
+    tz : str
+        Time zone of naive timestamps. Offsets present in the data are honoured.
+    dedupe : bool
+        Drop exact duplicate instances (they are kept, with a warning, by default).
+    on_negative : {'swap', 'drop'}
+        What to do with instances that end before they start.
+    strict : bool
+        Raise :class:`InputError` instead of dropping or repairing any row.
+    source : str, optional
+        A description of where the data came from, kept in the log.
+
+    Returns
+    -------
+    EventLog
+
+    Examples
+    --------
+    >>> import pandas as pd, leanops
+    >>> df = pd.DataFrame({"Case": ["a", "a"], "Task": ["x", "y"],
+    ...                    "Done": ["2024-01-01 10:00", "2024-01-01 11:00"]})
+    >>> log = leanops.from_frame(df, case="Case", activity="Task", end="Done")
+    >>> log.n_cases, log.df["end"].iloc[1].isoformat()
+    (1, '2024-01-01T11:00:00+00:00')
+    """
+    n = normalize_frame(df, **options)
+    return EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
+
+
+# the options are normalize_frame's keywords: show them in help() and the docs
+from_frame.__signature__ = inspect.signature(normalize_frame).replace(return_annotation=EventLog)  # type: ignore[attr-defined]
+
+
 def _iso(ts: Any) -> str | None:
     if ts is None or pd.isna(ts):
         return None
@@ -415,23 +390,6 @@ def _to_utc(s: pd.Series, name: str) -> pd.Series:
     return s
 
 
-def to_string_ids(s: pd.Series) -> pd.Series:
-    """Identifiers as strings; integral floats (``10861.0``) lose their ``.0``."""
-    if pd.api.types.is_float_dtype(s.dtype):
-        v = s.to_numpy(dtype=float, na_value=np.nan)
-        finite = v[~np.isnan(v)]
-        if finite.size == 0 or np.all(np.mod(finite, 1) == 0):
-            return s.astype("Int64").astype(STRING_DTYPE)
-        return s.astype(STRING_DTYPE)
-    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype(STRING_DTYPE)
-    out = s.astype(STRING_DTYPE)
-    # Text like "10861.0" comes from spreadsheets that wrote integer ids as floats.
-    if out.str.endswith(".0").any():
-        out = out.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
-    return out
-
-
 def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
     d = df.copy(deep=False)
     if "start" not in d.columns:
@@ -453,37 +411,3 @@ def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
     if sort:
         d = sort_canonical(d)
     return d
-
-
-def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
-    """Sort by case, then start (end where start is missing), then end; stable, so rows with
-    equal times keep the order they came in (the file order, for logs read from a file)."""
-    if len(d) == 0:
-        return d.reset_index(drop=True)
-    key = d["start"].fillna(d["end"])
-    order = np.lexsort(
-        (
-            d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64),
-            key.to_numpy(dtype="datetime64[ns]").view(np.int64),
-            pd.factorize(d["case_id"], sort=True)[0],
-        )
-    )
-    if np.all(order[1:] > order[:-1]):
-        return d.reset_index(drop=True)
-    return d.take(order).reset_index(drop=True)
-
-
-def warn_quality(quality: QualityReport, source: str | None) -> None:
-    """Emit one DataQualityWarning summarising drops and repairs, if any."""
-    parts = [f"{n:,} {r}" for r, n in quality.dropped.items()]
-    rep = [f"{n:,} {r}" for r, n in quality.repaired.items()]
-    msg = []
-    if parts:
-        msg.append("dropped " + ", ".join(parts))
-    if rep:
-        msg.append("repaired " + ", ".join(rep))
-    others = [w for w in quality.warnings if w.startswith("duplicates")]
-    if msg or others:
-        where = f" in {source}" if source else ""
-        text = "; ".join(msg + others)
-        warnings.warn(f"data quality{where}: {text}. See log.quality.", DataQualityWarning, stacklevel=3)

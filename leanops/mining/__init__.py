@@ -1,6 +1,20 @@
 """leanops.mining: what happened. Process maps, variants, filters, pm4py process models,
 performance, value stream, resources and bottlenecks.
 
+Layout
+------
+* Analyses (public functions and their result types, each with its in-memory pandas
+  code): ``graph.py`` (discover), ``variants.py``, ``models.py``, ``performance.py``,
+  ``valuestream.py``, ``resources.py``, ``bottlenecks.py``; ``render.py`` draws maps.
+* Engines (run the same analyses on Parquet on disk): ``outofcore.py`` (DuckDB) and
+  ``distributed.py`` (Dask, one partition per task, on top of the DuckDB SQL).
+* Engine choice: ``_engine.py`` (:func:`~leanops.mining._engine.dispatch`) imports no
+  analysis and no engine; the engines are registered below, so the import graph has no
+  cycle (``tests/test_imports.py``).
+* Shared private helpers (leading underscore, below the analyses and the engines):
+  ``_steps.py`` (the per-case instance order and enablement), ``_quantiles.py`` (exact
+  quantiles from (value, count) tables, for DuckDB and Dask alike), ``_engine.py``.
+
 Examples
 --------
 >>> import leanops
@@ -16,6 +30,14 @@ from .bottlenecks import bottlenecks, rework
 from .performance import estimate_start_times, performance
 from .resources import discover_pools, handoffs, multitasking, utilization
 from .valuestream import ValueStream, value_stream
+from . import _engine, distributed, outofcore
+
+# the public functions are the pandas engine (they run in memory when given an EventLog)
+_PANDAS = {"discover": discover, "variants": variants, "performance": performance,
+           "value_stream": value_stream, "bottlenecks": bottlenecks}
+_engine.register("pandas", lambda name, log, **options: _PANDAS[name](log, **options))
+_engine.register("duckdb", outofcore.run)
+_engine.register("dask", distributed.run)
 
 __all__ = [
     # --- process graphs, variants, models (issue 3)

@@ -54,10 +54,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._format import duration
+from .._validation import check_log
 from ..calendar import Calendar
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
-from .performance import _activity_sums, _check_log, _instance_repeats, _instances, _repeats
+from ._engine import Engine, dispatch as _dispatch
+from .performance import _activity_sums, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
 
@@ -72,12 +74,7 @@ _COLUMNS = [
 
 
 def _fmt(s: float) -> str:
-    if not np.isfinite(s):
-        return "n/a"
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if s >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+    return duration(s, missing="n/a")
 
 
 def _evidence(r: dict[str, Any]) -> str:
@@ -152,7 +149,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("bottlenecks", log, engine=engine, scheduler=scheduler, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    _check_log(log)
+    check_log(log)
     inst = _instances(log)
     st = inst.st
     n = len(st.end)
@@ -454,7 +451,7 @@ def rework(log: EventLog) -> pd.DataFrame:
     >>> bool((rw["repeats"] >= rw["cases_with_rework"]).all())
     True
     """
-    _check_log(log)
+    check_log(log)
     inst = _instances(log)
     st = inst.st
     n_act = len(st.activities)

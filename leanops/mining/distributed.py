@@ -25,6 +25,7 @@ import pandas as pd
 from .._validation import check_fraction
 from ..errors import InputError
 from ..scan import LogScan
+from ._quantiles import quantiles_from_freq
 
 __all__ = ["run"]
 
@@ -51,37 +52,13 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
         return _variants(c, s)
 
 
-def _quantiles_from_freq(freq: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Exact median and p90 per group from merged (value, n) tables, as numpy/DuckDB."""
-    if not len(freq):
-        return pd.DataFrame(columns=keys + ["q"])
-    f = freq.groupby(keys + ["v"], sort=False, dropna=False)["n"].sum().reset_index()
-    f = f.sort_values(keys + ["v"], kind="stable")
-    out = []
-    for k, g in f.groupby(keys, sort=False, dropna=False):
-        v = g["v"].to_numpy(dtype=np.float64)
-        cum = np.cumsum(g["n"].to_numpy(dtype=np.int64))
-        m = int(cum[-1])
-        qs = []
-        for q in (0.5, 0.9):
-            p = q * (m - 1)
-            lo = int(np.floor(p))
-            frac = p - lo
-            a = v[np.searchsorted(cum, lo, side="right")]
-            b = v[np.searchsorted(cum, min(lo + 1, m - 1), side="right")]
-            qs.append(a if frac == 0 else a + (b - a) * frac)
-        out.append((*(k if isinstance(k, tuple) else (k,)), qs))
-    return pd.DataFrame(out, columns=keys + ["q"])
-
-
 # ------------------------------------------------------------------ discover
 def _activity_counts(path: str) -> pd.DataFrame:
     from ..scan import scan
     from .outofcore import _Session
 
     with _Session(scan(path)) as ses:
-        return ses.df("SELECT activity, count(*) AS n, count(DISTINCT case_id) AS cases FROM "
-                      f"({ses_base(ses)}) GROUP BY activity")
+        return ses.df(f"SELECT activity, count(*) AS n FROM ({ses_base(ses)}) GROUP BY activity")
 
 
 def ses_base(ses) -> str:
@@ -92,26 +69,15 @@ def ses_base(ses) -> str:
 
 def _discover_partition(path: str, keep: list[str] | None) -> dict[str, pd.DataFrame]:
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import _map_totals, _Session
 
     with _Session(scan(path), keep=keep) as ses:
         t = ses.raw()
         return {
-            "nodes": ses.df(f"""
-                SELECT activity, count(*) AS count, count(DISTINCT case_id) AS cases,
-                       sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
-                       count(*) FILTER (WHERE has_start) AS svc_n
-                FROM {t} GROUP BY activity"""),
+            **_map_totals(ses, t),  # the DuckDB engine's totals, on this partition
             "node_freq": ses.df(f"SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL"),
-            "edges": ses.df(f"""
-                SELECT prev_act AS source, activity AS target, count(*) AS count, count(DISTINCT case_id) AS cases,
-                       sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
-                FROM {t} WHERE pos > 1 GROUP BY prev_act, activity"""),
             "edge_freq": ses.df(f"""SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
                                     FROM {t} WHERE pos > 1 GROUP BY ALL"""),
-            "ends": ses.df(f"""
-                SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
-                FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity"""),
         }
 
 
@@ -149,10 +115,10 @@ def merge_discover(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFra
     cat = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
     nodes = cat["nodes"].groupby("activity", sort=False).sum(min_count=1).reset_index()
     nodes["svc_n"] = nodes["svc_n"].fillna(0)
-    nq = _quantiles_from_freq(cat["node_freq"], ["activity"]).rename(columns={"q": "svc_q"})
+    nq = quantiles_from_freq(cat["node_freq"], ["activity"]).rename(columns={"q": "svc_q"})
     nodes = nodes.merge(nq, on="activity", how="left")
     edges = cat["edges"].groupby(["source", "target"], sort=False).sum().reset_index()
-    eq = _quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
+    eq = quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
     edges = edges.merge(eq, on=["source", "target"], how="left")
     ends = cat["ends"].groupby("activity", sort=False).sum().reset_index()
     return {"nodes": nodes, "edges": edges, "ends": ends}
@@ -196,7 +162,7 @@ def _variants(c, s: LogScan) -> pd.DataFrame:
     g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), example=("example", "min"))
     f = pd.concat([p["freq"] for p in parts], ignore_index=True)
     f["key"] = [tuple(x) for x in f["seq"]]
-    q = _quantiles_from_freq(f[["key", "v", "n"]], ["key"]).set_index("key")["q"]
+    q = quantiles_from_freq(f[["key", "v", "n"]], ["key"]).set_index("key")["q"]
     out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": g["ct_sum"].to_numpy() / g["cases"].to_numpy(),
                         "ct_q": [q[k] for k in g.index], "example": g["example"].to_numpy()})
     return _variants_from_parts(out)
@@ -248,7 +214,7 @@ def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar",
     agg = sums.assign(first_row=fr, estimated_share=est / sums["instances"]).reset_index()
     agg["processing_mean_s"] = agg["processing_total_s"] / agg["instances"]
     agg["waiting_mean_s"] = agg["waiting_total_s"] / agg["w_n"].where(agg["w_n"] > 0)
-    pq_ = _quantiles_from_freq(pd.concat([p["pf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "pq"})
-    wq_ = _quantiles_from_freq(pd.concat([p["wf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "wq"})
+    pq_ = quantiles_from_freq(pd.concat([p["pf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "pq"})
+    wq_ = quantiles_from_freq(pd.concat([p["wf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "wq"})
     agg = agg.merge(pq_, on="k", how="left").merge(wq_, on="k", how="left")
     return _performance_from_group(agg, by)

@@ -27,18 +27,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_fraction, check_positive
+from .._validation import check_fraction, check_log, check_positive
 from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from ._steps import NAT
+from .render import END, START
 
 __all__ = ["ProcessGraph", "discover", "START", "END"]
 
-#: Label of the artificial start node.
-START = "●"
-#: Label of the artificial end node.
-END = "■"
 
 Overlay = Literal["frequency", "performance"]
 
@@ -229,6 +226,26 @@ class ProcessGraph:
         ax.set_axis_off()
         return ax
 
+    def __str__(self) -> str:
+        """The ``leanops discover`` text: counts, notes and the ten busiest paths.
+
+        >>> import leanops
+        >>> print(str(leanops.discover(leanops.datasets.load("production"))).splitlines()[0])
+        225 cases, 4,953 activity instances, 26 activities, 191 paths
+        """
+        from .render import format_duration
+
+        def clean(name: str) -> str:  # activity names are untrusted: no control characters on a terminal
+            return "".join(ch if ch.isprintable() else " " for ch in name)
+
+        lines = [f"{self.n_cases:,} cases, {self.n_events:,} activity instances, {len(self.nodes)} activities, {len(self.edges)} paths"]
+        lines += [f"note: {note}" for note in self.notes]
+        basis = {"end": " (end to end: no start times)", "mixed": " (end to end where a start is missing)"}.get(self.wait_basis, "")
+        lines.append(f"\nbusiest paths{basis}:")
+        for row in self.edges.head(10).itertuples(index=False):
+            lines.append(f"  {clean(row.source)} -> {clean(row.target)}: {row.count:,} (mean wait {format_duration(row.wait_mean_s)})")
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return (
             f"<ProcessGraph: {len(self.nodes)} activities, {len(self.edges)} paths, "
@@ -287,10 +304,7 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("discover", log, engine=engine, scheduler=scheduler, activities=activities, paths=paths)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
-    if len(log) == 0:
-        raise InputError("discover: the log has no activity instances; check the filters applied before.")
+    check_log(log, "discover")
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
     keep = None

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice
+from .._validation import check_choice, check_log
 from ..errors import InputError, ModelError
 from ..log import EventLog
 
@@ -259,10 +259,7 @@ def discover_model(
     """
     import pm4py
 
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
-    if len(log) == 0:
-        raise InputError("discover_model: the log has no activity instances.")
+    check_log(log, "discover_model")
     check_choice("method", method, ("inductive", "heuristics"))
     if noise is not None:
         try:
@@ -305,10 +302,7 @@ def conformance(log: EventLog, model: ProcessModel | PetriNet | tuple) -> Confor
     """
     import pm4py
 
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
-    if len(log) == 0:
-        raise InputError("conformance: the log has no activity instances.")
+    check_log(log, "conformance")
     if isinstance(model, ProcessModel):
         net, im, fm = model.petri_net
     elif isinstance(model, tuple) and len(model) == 3:

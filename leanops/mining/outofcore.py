@@ -13,7 +13,7 @@ so DuckDB sorts one partition at a time and spills to disk beyond its memory lim
 steps that need Python (calendars, the bottleneck time grid) stream Arrow batches and
 keep only per-activity, per-pool or per-case arrays in memory.
 
-The public functions dispatch here (see :func:`dispatch`) when given a Parquet path or a
+The public functions dispatch here (see :func:`leanops.mining._engine.dispatch`) when given a Parquet path or a
 :class:`~leanops.LogScan`, or ``engine="duckdb"``.
 """
 
@@ -26,57 +26,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, check_names
+from .._validation import check_calendar, check_choice, check_fraction, check_names
 from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
+from ._quantiles import QUANTILES, SQL_ORDER_STATS, interpolate
+from ._engine import Engine, dispatch  # noqa: F401  (moved to _engine.py; old import path kept)
 
-__all__ = ["dispatch", "Engine"]
-
-Engine = Literal["auto", "pandas", "duckdb", "dask"]
-ENGINES = ("auto", "pandas", "duckdb", "dask")
+__all__ = ["run"]
 _NS = 1e9
 _BATCH = 1 << 21
 
 
-# ------------------------------------------------------------------ dispatch
-def is_lazy(log: Any) -> bool:
-    return isinstance(log, (LogScan, str, os.PathLike))
-
-
-def dispatch(name: str, log: Any, *, engine: str, scheduler: str | None, **options: Any) -> Any:
-    """Run ``name`` on ``log`` with the chosen engine (called by the public functions).
-
-    ``engine="auto"`` uses pandas for an EventLog and DuckDB for a path or LogScan; a
-    ``scheduler`` address implies Dask.
-    """
-    check_choice("engine", engine, ENGINES)
-    if scheduler is not None and engine == "auto":
-        engine = "dask"
-    if scheduler is not None and engine != "dask":
-        raise InputError(f"{name}: scheduler= is for engine='dask'; got engine={engine!r}. Drop scheduler= or use engine='dask'.")
-    if engine == "pandas" or (engine == "auto" and isinstance(log, EventLog)):
-        ev = log if isinstance(log, EventLog) else scan(log).to_log()
-        from .bottlenecks import bottlenecks as _b
-        from .graph import discover as _g
-        from .performance import performance as _p
-        from .valuestream import value_stream as _v
-        from .variants import variants as _var
-
-        fn = {"discover": _g, "variants": _var, "performance": _p, "value_stream": _v, "bottlenecks": _b}[name]
-        return fn(ev, **options)
-    if isinstance(log, EventLog):
-        raise InputError(
-            f"{name}: engine={engine!r} works on Parquet on disk; got an EventLog in memory. "
-            "Write it with leanops.convert(log, 'out.parquet') and pass the path, or use engine='pandas'."
-        )
-    if not is_lazy(log):
-        raise InputError(f"{name}: log must be a leanops.EventLog, a Parquet path or a leanops.scan(); got {type(log).__name__}.")
-    s = scan(log)
-    if engine == "dask":
-        from . import distributed
-
-        return distributed.run(name, s, scheduler=scheduler, **options)
+def run(name: str, s: LogScan, **options: Any) -> Any:
+    """Run the public analysis ``name`` on a scan with this engine (see :func:`leanops.mining._engine.dispatch`)."""
     return {"discover": discover, "variants": variants, "performance": performance,
             "value_stream": value_stream, "bottlenecks": bottlenecks}[name](s, **options)
 
@@ -280,7 +243,11 @@ def _discover_by_partition(ses: _Session, s: LogScan, keep: list[str] | None) ->
     return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
-def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+def _map_totals(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    """The process map's totals over steps table ``t``: per activity (``nodes``), per path
+    (``edges``) and first/last counts (``ends``); quantiles aside. The DuckDB engine runs
+    this on the whole log, the Dask engine on each partition (cases never span two, so
+    every count, distinct cases included, adds up)."""
     # distinct cases per group through a DISTINCT subquery: DuckDB spills its hash table,
     # which count(DISTINCT ...) inside a grouped aggregate does not
     nodes = ses.df(f"""
@@ -300,6 +267,12 @@ def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
     ends = ses.df(f"""
         SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
         FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
+    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
+    parts = _map_totals(ses, t)
+    nodes, edges, ends = parts["nodes"], parts["edges"], parts["ends"]
     nodes = _with_q(nodes, _quantiles(ses, t, ["activity"], "e_ns - ts", "has_start"), ["activity"], "svc_q")
     edges = _with_q(edges, _quantiles(ses, f"(SELECT prev_act AS source, activity AS target, * FROM {t})",
                                       ["source", "target"], "greatest(ts - prev_end, 0)", "pos > 1"),
@@ -329,22 +302,13 @@ def _quantiles(ses: "_Session", src: str, keys: list[str], value: str, where: st
              c AS (SELECT *, sum(n) OVER ({part} ORDER BY v ROWS UNBOUNDED PRECEDING) AS cum,
                           sum(n) OVER ({part}) AS m FROM f)
         SELECT {k + ',' if keys else ''} any_value(m)::BIGINT AS m,
-               min(v) FILTER (WHERE cum > floor(0.5 * (m - 1))) AS a50,
-               min(v) FILTER (WHERE cum > least(floor(0.5 * (m - 1)) + 1, m - 1)) AS b50,
-               min(v) FILTER (WHERE cum > floor(0.9 * (m - 1))) AS a90,
-               min(v) FILTER (WHERE cum > least(floor(0.9 * (m - 1)) + 1, m - 1)) AS b90
+               {SQL_ORDER_STATS}
         FROM c {"GROUP BY " + k if keys else ""}"""
     d = ses.df(q)
-    m = d["m"].to_numpy(dtype=np.float64)
     out = d[keys].copy()
-    for qq, a, b in ((0.5, "a50", "b50"), (0.9, "a90", "b90")):
-        pos = qq * (m - 1)
-        frac = pos - np.floor(pos)
-        lo = d[a].to_numpy(dtype=np.float64)
-        hi = d[b].to_numpy(dtype=np.float64)
-        out[f"q{int(qq * 100)}"] = np.where(frac == 0, lo, lo + (hi - lo) * frac)
-    out["q"] = list(zip(out["q50"], out["q90"]))
-    return out.drop(columns=["q50", "q90"])
+    qs = [interpolate(d["m"], d[f"a{int(qq * 100)}"], d[f"b{int(qq * 100)}"], qq) for qq in QUANTILES]
+    out["q"] = list(zip(*qs))
+    return out
 
 
 def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
@@ -606,15 +570,8 @@ def _log_calendar(ses: _Session, t: str, tz: str):
 
 
 def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
-    from ..calendar import Calendar
-
-    if calendar is None:
-        return _log_calendar(ses, ses.raw(), s.tz)
-    if isinstance(calendar, Calendar):
-        return calendar
-    if isinstance(calendar, str):
-        return Calendar.parse(calendar)
-    raise InputError(f"calendar must be a leanops.Calendar, a text like 'Mon-Fri 08:00-17:00' or None; got {type(calendar).__name__}.")
+    cal = check_calendar(calendar)
+    return _log_calendar(ses, ses.raw(), s.tz) if cal is None else cal
 
 
 # -------------------------------------------------------------- value stream
@@ -758,24 +715,10 @@ def _pools(ses: _Session, t: str, acts: list[str]):
 
 def _calendars(calendar, pool_names, log_cal):
     """A calendar per pool, as ``resources._group_calendars`` (by="pool")."""
-    from collections.abc import Mapping
-
-    from ..calendar import Calendar
-
-    if isinstance(calendar, Calendar):
-        return {n: calendar for n in pool_names}
-    if isinstance(calendar, str):
-        c = Calendar.parse(calendar)
-        return {n: c for n in pool_names}
-    if calendar is None:
-        return {n: log_cal for n in pool_names}
-    if isinstance(calendar, Mapping):
-        given = dict(calendar)
-        return {n: (given[n] if isinstance(given[n], Calendar) else Calendar.parse(given[n])) if n in given else log_cal
-                for n in pool_names}
-    raise InputError(
-        f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar or None; got {type(calendar).__name__}."
-    )
+    cal = check_calendar(calendar, mapping=True)
+    if isinstance(cal, dict):
+        return {n: cal.get(n, log_cal) for n in pool_names}
+    return {n: log_cal if cal is None else cal for n in pool_names}
 
 
 def _case_offsets(ses: _Session, t: str) -> str:

@@ -20,29 +20,20 @@ from __future__ import annotations
 import os
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice
+from .._validation import check_calendar, check_choice, check_log
 from ..calendar import Calendar, discover_calendar
-from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from ._steps import NAT, Steps, steps
 
 __all__ = ["performance", "estimate_start_times"]
 
 Time = Literal["calendar", "working"]
-
-
-def _check_log(log: Any) -> EventLog:
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
-    if len(log) == 0:
-        raise InputError("log has no activity instances; nothing to analyse.")
-    return log
 
 
 def estimate_start_times(log: EventLog) -> EventLog:
@@ -74,7 +65,7 @@ def estimate_start_times(log: EventLog) -> EventLog:
     >>> bool(est.df["start"].notna().all()), bool(est.df["start_estimated"].all())
     (True, True)
     """
-    _check_log(log)
+    check_log(log)
     d = log.df
     st = steps(log)
     missing = ~st.has_start
@@ -398,13 +389,8 @@ def _log_calendar(log: EventLog) -> Calendar:
 
 
 def _resolve_calendar(log: EventLog, calendar: Calendar | str | None) -> Calendar:
-    if calendar is None:
-        return _log_calendar(log)
-    if isinstance(calendar, Calendar):
-        return calendar
-    if isinstance(calendar, str):
-        return Calendar.parse(calendar)
-    raise InputError(f"calendar must be a leanops.Calendar, a text like 'Mon-Fri 08:00-17:00' or None; got {type(calendar).__name__}.")
+    cal = check_calendar(calendar)
+    return _log_calendar(log) if cal is None else cal
 
 
 def _q(x: pd.core.groupby.SeriesGroupBy, q: float) -> pd.Series:
@@ -483,7 +469,7 @@ def performance(
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("performance", log, engine=engine, scheduler=scheduler, by=by, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    _check_log(log)
+    check_log(log)
     check_choice("by", by, ("activity", "resource", "case"))
     inst = _instances(log, time=time, calendar=calendar)
     st = inst.st

@@ -20,13 +20,19 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from .._format import duration
 from .._validation import check_choice
 from ..errors import InputError, LeanopsError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import ProcessGraph
 
-__all__ = ["find_dot", "to_dot", "to_svg", "to_png", "render", "format_duration", "escape_label"]
+#: Label of the artificial start node of a process map.
+START = "●"
+#: Label of the artificial end node of a process map.
+END = "■"
+
+__all__ = ["START", "END", "find_dot", "to_dot", "to_svg", "to_png", "render", "format_duration", "escape_label"]
 
 FORMATS = ("svg", "png", "dot")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -72,17 +78,8 @@ def escape_label(text: object, *, max_len: int = 60) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """A short human duration: ``45 s``, ``12 min``, ``3.5 h``, ``2.1 d``, ``—`` for missing."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    s = float(seconds)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        return f"{s / 60:.0f} min" if s >= 600 else f"{s / 60:.1f} min"
-    if s < 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+    """A short human duration (:func:`leanops._format.duration`), ``—`` for missing."""
+    return duration(seconds, missing="—")
 
 
 def _count(n: float) -> str:
@@ -104,8 +101,6 @@ _RED_DARK = (215, 90, 70)
 
 def to_dot(graph: "ProcessGraph", *, overlay: Literal["frequency", "performance"] = "frequency") -> str:
     """Dot source of a process map (draws ``graph`` as is; see ProcessGraph.to_dot)."""
-    from .graph import END, START
-
     check_choice("overlay", overlay, ("frequency", "performance"))
     nodes = graph.nodes
     edges = graph.edges

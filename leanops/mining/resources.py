@@ -27,12 +27,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._pools import profiles, resource_codes, resource_pools
-from .._validation import check_choice
+from .._pools import profiles, resource_codes, resource_model
+from .._validation import check_calendar, check_choice, check_log
 from ..calendar import Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
-from .performance import _check_log, _instances, _log_calendar, _segment_cummax
+from .performance import _instances, _log_calendar, _segment_cummax
 
 __all__ = ["discover_pools", "utilization", "handoffs", "multitasking"]
 
@@ -40,10 +40,7 @@ CalendarSpec = Calendar | str | Mapping[str, Calendar | str] | None  # or "pool"
 
 
 def _pools(log: EventLog, threshold: float = 0.8) -> dict[str, str]:
-    key = ("pools", threshold)
-    if key not in log._cache:
-        log._cache[key] = resource_pools(log, threshold=threshold)
-    return log._cache[key]
+    return resource_model(log, threshold=threshold).pools
 
 
 def discover_pools(log: EventLog, *, threshold: float = 0.8) -> pd.DataFrame:
@@ -70,7 +67,7 @@ def discover_pools(log: EventLog, *, threshold: float = 0.8) -> pd.DataFrame:
     >>> list(pools.columns)
     ['resource', 'pool', 'instances', 'activities']
     """
-    _check_log(log)
+    check_log(log)
     if not (0.0 < float(threshold) <= 1.0):
         raise InputError(f"threshold must be a number in (0, 1]; got {threshold!r}.")
     pools = _pools(log, float(threshold))
@@ -86,35 +83,24 @@ def discover_pools(log: EventLog, *, threshold: float = 0.8) -> pd.DataFrame:
 def _group_calendars(log: EventLog, names: list[str], by: str, calendar: CalendarSpec,
                      pools: Mapping[str, str]) -> dict[str, Calendar]:
     """A calendar per group name (resource or pool)."""
+    calendar = check_calendar(calendar, special=("pool",), mapping=True)
     if isinstance(calendar, Calendar):
         return {n: calendar for n in names}
-    if isinstance(calendar, str) and calendar != "pool":
-        cal = Calendar.parse(calendar)
-        return {n: cal for n in names}
-    if calendar is not None and calendar != "pool" and not isinstance(calendar, Mapping):
-        raise InputError(
-            f"calendar must be a Calendar, a text like 'Mon-Fri 08:00-17:00', a dict of name -> calendar, 'pool' or None; got {type(calendar).__name__}."
-        )
     if calendar == "pool":
-        # learnt per pool: a single resource rarely has enough data on its own
-        key = ("pool_calendars", id(pools))
-        learnt = log._cache.get(key)
-        if learnt is None:
+        # learnt per pool: a single resource rarely has enough data on its own; once per
+        # log, into its resource model, when these are the model's pools
+        rm = resource_model(log)
+        if pools is rm.pools:
+            if rm.calendars is None:
+                rm.calendars = discover_calendar(log, by="pool", pools=pools)
+            learnt = rm.calendars
+        else:
             learnt = discover_calendar(log, by="pool", pools=pools)
-            log._cache[key] = learnt
         return {n: learnt.get(n if by == "pool" else pools.get(n, n)) or Calendar.always() for n in names}
     log_cal = _log_calendar(log)
     if calendar is None:
         return {n: log_cal for n in names}
-    out: dict[str, Calendar] = {}
-    given = dict(calendar or {})
-    for n in names:
-        if n in given:
-            c = given[n]
-            out[n] = c if isinstance(c, Calendar) else Calendar.parse(c)
-        else:
-            out[n] = log_cal
-    return out
+    return {n: calendar.get(n, log_cal) for n in names}
 
 
 def _clock(cal: Calendar, ns: np.ndarray, origin: int) -> np.ndarray:
@@ -164,7 +150,7 @@ def _utilization_table(log: EventLog, *, calendar: CalendarSpec = None) -> tuple
     pool_names = sorted(set(pools.values()))
     cals = _group_calendars(log, pool_names, "pool", calendar, pools)
     if isinstance(calendar, Mapping):  # names may be resources: their own calendar wins
-        res_cals = {r: (Calendar.parse(calendar[r]) if isinstance(calendar[r], str) else calendar[r]) if r in calendar
+        res_cals = {r: check_calendar(calendar[r], f"calendar[{r!r}]") if r in calendar
                     else cals[pools.get(r, r)] for r in names}
     else:
         res_cals = {r: cals[pools[r]] for r in names}
@@ -244,7 +230,7 @@ def utilization(
     >>> bool(((u["utilization"] >= 0) & (u["utilization"] <= 1)).all())
     True
     """
-    _check_log(log)
+    check_log(log)
     check_choice("by", by, ("resource", "pool"))
     res, pool, _ = _utilization_table(log, calendar=calendar)
     out = res if by == "resource" else pool
@@ -273,7 +259,7 @@ def handoffs(log: EventLog, *, by: Literal["resource", "pool"] = "resource") -> 
     >>> bool((h["source"] != h["target"]).all())
     True
     """
-    _check_log(log)
+    check_log(log)
     check_choice("by", by, ("resource", "pool"))
     inst = _instances(log)
     st = inst.st
@@ -321,7 +307,7 @@ def multitasking(log: EventLog) -> pd.DataFrame:
     >>> bool((m["max_concurrent"] >= 1).all())
     True
     """
-    _check_log(log)
+    check_log(log)
     d = log.df
     start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)

@@ -52,13 +52,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._format import duration
 from .._json import dumps, jsonable
-from .._validation import check_names
+from .._validation import check_log, check_names
 from ..calendar import Calendar
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 from .._pools import profiles
-from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
+from .performance import Time, _activity_sums, _instances, _resolve_calendar
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -145,7 +146,7 @@ class ValueStream:
             f"{len(self.steps)} steps>"
         )
 
-    def _repr_html_(self) -> str:
+    def _summary_rows(self) -> list[tuple[str, str]]:
         rows = [
             ("cases", f"{self.n_cases:,}"),
             ("lead time (mean)", _fmt_dur(self.lead_time_mean_s)),
@@ -154,11 +155,32 @@ class ValueStream:
             ("PCE", f"{self.pce:.1%}"),
             ("throughput", f"{self.throughput_per_day:.2f} cases/day"),
             ("takt time", _fmt_dur(self.takt_time_s)),
-            ("WIP (mean / max)", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
+            ("WIP mean / max", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
             ("calendar", str(self.calendar)),
         ]
         if self.starts_estimated:
             rows.append(("estimated starts", f"{self.starts_estimated:.0%} of instances"))
+        return rows
+
+    def __str__(self) -> str:
+        """The ``leanops valuestream`` text: the summary, then one line per step.
+
+        >>> import leanops
+        >>> print(str(leanops.value_stream(leanops.datasets.load("production"))).splitlines()[0])
+        cases              225
+        """
+        rows = self._summary_rows()
+        key_width = max(len(k) for k, _ in rows)
+        lines = [f"{k.ljust(key_width)}  {v}" for k, v in rows] + [""]
+        width = max([len(str(a)) for a in self.steps["activity"]] + [8])
+        lines.append(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
+        for r in self.steps.itertuples(index=False):
+            lines.append(f"{str(r.activity).ljust(width)}  {_fmt_dur(r.processing_mean_s, '-'):>10}  "
+                         f"{_fmt_dur(r.waiting_mean_s, '-'):>10}  {r.share_of_lead_time:>6.1%}  {'yes' if r.value_added else 'no'}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = self._summary_rows()
         head = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
         return f"<div><b>Value stream</b><table>{head}</table>{self.steps.to_html(escape=True, index=False)}</div>"
 
@@ -247,14 +269,8 @@ def _label(s: str, width: int = 18) -> str:
     return s[:cut] + "\n" + (rest if len(rest) <= width else rest[: width - 1] + "…")
 
 
-def _fmt_dur(s: float) -> str:
-    if s is None or not np.isfinite(s):
-        return "–"
-    s = float(s)
-    for unit, size in (("d", _DAY), ("h", 3600.0), ("min", 60.0)):
-        if abs(s) >= size:
-            return f"{s / size:.1f} {unit}"
-    return f"{s:.0f} s"
+def _fmt_dur(s: float, missing: str = "–") -> str:
+    return duration(s, missing=missing)
 
 
 _LITTLE_EDGE = 0.1  # Little's law is checked over the span without its first and last 10%
@@ -342,7 +358,7 @@ def value_stream(
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
-    _check_log(log)
+    check_log(log)
     va = None
     if value_added is not None:
         if isinstance(value_added, str):

@@ -14,10 +14,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, check_names, check_positive
+from .._validation import check_choice, check_fraction, check_log, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
-from .outofcore import Engine, dispatch as _dispatch
+from ._engine import Engine, dispatch as _dispatch
 
 __all__ = ["variants", "filter_variants", "filter_time", "filter_attribute", "filter_activity"]
 
@@ -33,14 +33,6 @@ VARIANT_COLUMNS = [
     "cycle_time_p90_s",
     "example_case",
 ]
-
-
-def _check_log(log: Any, name: str) -> EventLog:
-    if not isinstance(log, EventLog):
-        raise InputError(f"{name}: log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
-    if len(log) == 0:
-        raise InputError(f"{name}: the log has no activity instances.")
-    return log
 
 
 def _case_arrays(log: EventLog):
@@ -104,7 +96,7 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
         return _dispatch("variants", log, engine=engine, scheduler=scheduler)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     from .graph import _group_stats
 
-    _check_log(log, "variants")
+    check_log(log, "variants")
     codes, seqs = _case_variant_codes(log)
     starts, _, _, c0, c1 = _case_arrays(log)
     ct = c1 - c0
@@ -163,7 +155,7 @@ def filter_variants(log: EventLog, *, coverage: float | None = None, top: int | 
     >>> leanops.filter_variants(log, top=1).n_cases == int(leanops.variants(log)["cases"].iloc[0])
     True
     """
-    _check_log(log, "filter_variants")
+    check_log(log, "filter_variants")
     if (coverage is None) == (top is None):
         raise InputError("filter_variants: give exactly one of coverage= (a share of cases) or top= (a number of variants).")
     v = variants(log)
@@ -202,7 +194,7 @@ def filter_time(
     >>> leanops.filter_time(log, end="2012-02-01", mode="started").n_cases < log.n_cases
     True
     """
-    _check_log(log, "filter_time")
+    check_log(log, "filter_time")
     check_choice("filter_time: mode", mode, ("contained", "intersecting", "started", "completed"))
     if start is None and end is None:
         raise InputError("filter_time: give start= and/or end= (timestamps such as '2024-01-31').")
@@ -269,7 +261,7 @@ def filter_attribute(
     >>> set(sub.df["resource"]) == {r}
     True
     """
-    _check_log(log, "filter_attribute")
+    check_log(log, "filter_attribute")
     check_choice("filter_attribute: level", level, ("case", "event"))
     cols = [c for c in log.df.columns if c not in ("case_id", "start", "end")]
     check_names("filter_attribute: attribute", [attribute], cols, what="column")
@@ -311,7 +303,7 @@ def filter_activity(
     >>> with_a.n_cases + without_a.n_cases == log.n_cases
     True
     """
-    _check_log(log, "filter_activity")
+    check_log(log, "filter_activity")
     inc = [contains] if isinstance(contains, str) else list(contains or [])
     exc = [skips] if isinstance(skips, str) else list(skips or [])
     if not inc and not exc:

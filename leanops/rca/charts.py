@@ -130,8 +130,6 @@ def fishbone(rc: "RootCauses", *, ax=None, per_bone: int = 3):
 
 def waiting(wc: "WaitingCauses", *, by: str = "activity", top: int = 15, ax=None):
     """Stacked horizontal bars of waiting time per activity (or resource), by cause."""
-    from .waiting import WAITING_CAUSES
-
     t = (wc.by_activity if by == "activity" else wc.by_resource).head(top)
     ax = _axes(ax, (8, 0.4 * max(len(t), 3) + 1.2))
     if not len(t):
@@ -139,7 +137,7 @@ def waiting(wc: "WaitingCauses", *, by: str = "activity", top: int = 15, ax=None
     div, name = _scale("s", t["wait_s"].to_numpy())
     y = np.arange(len(t))[::-1]
     left = np.zeros(len(t))
-    for c in WAITING_CAUSES:
+    for c in wc.shares:  # the causes, in WAITING_CAUSES order (no import of .waiting: no cycle)
         v = t[f"{c}_s"].to_numpy() / div
         ax.barh(y, v, left=left, color=_WAIT_COLORS[c], label=c)
         left += v

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_fraction, check_positive, check_seed
-from ..errors import InputError
+from .._validation import check_fraction, check_log, check_positive, check_seed
 from ..log import EventLog
 from ._format import fmt_duration, fmt_num
 from .features import features as build_features
@@ -164,8 +163,7 @@ def rules(
     """
     from sklearn.tree import DecisionTreeRegressor  # lazy: scikit-learn is slow to import
 
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
+    check_log(log, allow_empty=True)
     check_positive("max_depth", max_depth, integer=True)
     min_support = check_fraction("min_support", min_support, allow_none=False)
     rng = check_seed(seed)

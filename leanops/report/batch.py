@@ -16,21 +16,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .._files import atomic_path
-from .._json import dumps
 from .._validation import check_choice
 from ..datasets import DEMO
 from ..errors import InputError, LeanopsError
 from .build import build_report
 from .config import ReportConfig
-from .model import Report
-from .render import figure_files, index_html, to_html, to_markdown
+from ._write import Format, _atomic_write, _inside, write_report
+from .render import index_html
 
 __all__ = ["write_report", "run_batch", "BatchResult", "safe_name", "expand_logs"]
 
-Format = Literal["html", "md", "json"]
 _SUFFIX = {"html": ".html", "md": ".md", "json": ".json"}
 _LOG_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt", ".xes", ".parquet", ".pq")
 
@@ -54,50 +51,11 @@ def safe_name(source: str) -> str:
     return base[:100]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    # the one output writer: atomic, never over an input, one-line errors on a full disk
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def _inside(path: Path, root: Path) -> Path:
-    p, r = path.resolve(), root.resolve()
-    if p != r and r not in p.parents:
-        raise InputError(f"refusing to write {str(path)!r} outside the output folder {str(root)!r}.")
-    return path
-
-
-def write_report(report: Report, path: str | os.PathLike[str], *, format: Format | None = None) -> Path:
-    """Write ``report`` to ``path`` (format from its suffix unless given). Markdown charts
-    go to a ``<stem>_files/`` folder beside it."""
-    path = Path(path)
-    if format is None:
-        ext = path.suffix.lower().lstrip(".")
-        format = {"htm": "html", "markdown": "md"}.get(ext, ext)  # type: ignore[assignment]
-    check_choice("format", format, ("html", "md", "json"))
-    if not path.parent.exists():
-        raise InputError(f"output folder {str(path.parent)!r} does not exist; create it or pass another -o.")
-    if format == "html":
-        _atomic_write(path, to_html(report))
-    elif format == "json":
-        _atomic_write(path, dumps(report.to_json()) + "\n")
-    else:
-        files = figure_files(report)
-        assets = f"{path.stem}_files"
-        if files:
-            folder = _inside(path.parent / assets, path.parent)
-            folder.mkdir(exist_ok=True)
-            for fname, svg in files.items():
-                _atomic_write(_inside(folder / fname, folder), svg)
-        _atomic_write(path, to_markdown(report, assets=assets if files else None))
-    return path
 
 
 def expand_logs(logs: Sequence[str | None]) -> list[str | None]:

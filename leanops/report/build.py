@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import closest
+from .._validation import check_log, closest
 from ..errors import InputError
 from ..log import EventLog
 from .config import ReportConfig
@@ -132,8 +132,7 @@ def build_report(
     >>> rep.section("kpis").data["cases"]
     225
     """
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
+    check_log(log, allow_empty=True)
     config = config or ReportConfig()
     keys = _selected(config, simulate=simulate)
     if len(log) == 0:

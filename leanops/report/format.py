@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._format import duration as _duration
+
 __all__ = ["duration", "percent", "count", "per_day", "number", "value"]
 
 
@@ -27,20 +29,12 @@ def _missing(x: Any) -> bool:
 def duration(seconds: Any) -> str:
     """A duration in seconds, e.g. ``42 s``, ``12.5 min``, ``3.2 h``, ``4.1 d``.
 
+    The report's name for :func:`leanops._format.duration` (the one formatter).
+
     >>> duration(42), duration(750), duration(11_520), duration(354_240)
     ('42 s', '12.5 min', '3.2 h', '4.1 d')
     """
-    if _missing(seconds):
-        return "–"
-    s = float(seconds)
-    a = abs(s)
-    if a < 60:
-        return f"{s:.0f} s" if a >= 10 or a == 0 else f"{s:.1f} s"
-    if a < 3600:
-        return f"{s / 60:.1f} min"
-    if a < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:,.1f} d"
+    return _duration(seconds)
 
 
 def percent(fraction: Any, *, digits: int = 1) -> str:

@@ -170,7 +170,7 @@ class Report:
 
     def save(self, path: str, *, format: Literal["html", "md", "json"] | None = None) -> str:
         """Write the report to ``path`` (format from the suffix unless given)."""
-        from .batch import write_report
+        from ._write import write_report
 
         return str(write_report(self, path, format=format))
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._json import jsonable
 from . import charts
 from . import format as fmt
-from .model import Report, Section, Table
+
+if TYPE_CHECKING:  # annotations only: model imports this module for Report.to_html
+    from .model import Report, Section, Table
 
 __all__ = ["to_html", "to_markdown", "to_json", "index_html", "md_escape", "figure_files", "CSS"]
 
@@ -76,7 +78,7 @@ CSS = f"""
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._format import duration
 from .._validation import check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
@@ -55,6 +56,19 @@ class SimulationResult:
     def to_frame(self) -> pd.DataFrame:
         """The KPIs as a table (one row per KPI)."""
         return pd.DataFrame({"kpi": list(self.kpis), "value": list(self.kpis.values())})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The KPIs, seed and warm-up as a JSON-ready dict."""
+        return {"kpis": dict(self.kpis), "seed": self.seed, "warmup": self.warmup, "cases": len(self.cases)}
+
+    def __str__(self) -> str:
+        """One line per KPI; durations (``*_s``) in readable units, shares as percentages."""
+        width = max([len(k) for k in self.kpis] + [3])
+        lines = [f"simulated {self.log.n_cases:,} cases (seed {self.seed}, warm-up {self.warmup})"]
+        for k, v in self.kpis.items():
+            shown = duration(v) if k.endswith("_s") else f"{v:.1%}" if k.startswith("utilization") else f"{v:,.4g}"
+            lines.append(f"  {k.ljust(width)}  {shown}")
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         return self.to_frame().to_html(index=False)

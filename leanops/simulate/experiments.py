@@ -211,6 +211,9 @@ class Comparison:
         lines.append("mean [95% CI] over replications; change vs baseline, * p < 0.05 (Welch)")
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.table()
+
     def __repr__(self) -> str:
         return (f"<Comparison: baseline + {len(self.scenarios)} scenarios, {self.replications} replications>")
 

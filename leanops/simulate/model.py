@@ -426,6 +426,9 @@ class SimulationModel:
                if self.traces.variants else {}),
         }
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def __repr__(self) -> str:
         return (f"<SimulationModel: {len(self.activities)} activities, {len(self.pools)} pools, "
                 f"{sum(p.size for p in self.pools)} resources>")

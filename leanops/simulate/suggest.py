@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, ScenarioError
+from .._format import duration
+from .._validation import check_log
+from ..errors import ScenarioError
 from ..log import EventLog
 from ._calendar import ALWAYS, WEEK, intervals_to_spec, normalize_intervals
 from .experiments import Comparison, compare
@@ -86,6 +88,9 @@ class Suggestions:
             lines.append("no candidate changes found in this log")
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.table()
+
     def __repr__(self) -> str:
         return f"<Suggestions: {len(self.ranking)} candidates>"
 
@@ -94,14 +99,7 @@ class Suggestions:
 
 
 def _dur(s: Any, *, sign: bool = False) -> str:
-    if s is None or s != s:
-        return "n/a"
-    a = abs(float(s))
-    pre = ("-" if s < 0 else "+") if sign else ("-" if s < 0 else "")
-    for unit, n in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if a >= n:
-            return f"{pre}{a / n:.3g}{unit}"
-    return f"{pre}{a:.3g}s"
+    return duration(s, sign=sign, missing="n/a")
 
 
 def _cost(costs: Any, activity: str, pool: str | None, weekly_hours: float) -> float | None:
@@ -334,8 +332,7 @@ def suggest(
     """
     from .fit import fit
 
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read one with leanops.read(path).")
+    check_log(log, allow_empty=True)
     if model is None:
         model = fit(log, seed=0)
     cands = candidates(log, model, value_added=value_added, costs=costs)

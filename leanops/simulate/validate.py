@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_fraction, check_positive
+from .._validation import check_fraction, check_log, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from .model import SimulationModel
@@ -65,8 +65,7 @@ def split_by_time(log: EventLog, *, train: float = 0.8) -> Split:
     >>> s.train.n_cases, s.test.n_cases
     (180, 45)
     """
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
+    check_log(log, allow_empty=True)
     share = check_fraction("train", train, allow_none=False)
     if log.n_cases < 2:
         raise InputError(f"split_by_time needs at least 2 cases; the log has {log.n_cases}.")
@@ -146,6 +145,18 @@ class Validation:
             rows.append({"measure": m, "model": v, "baseline": b,
                          "model_better": None if b is None else bool(v < b)})
         return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The distances as a JSON-ready dict: ``model`` and ``baseline`` (measure -> distance)."""
+        return {"model": dict(self.model), "baseline": dict(self.baseline) if self.baseline is not None else None}
+
+    def __str__(self) -> str:
+        """One line per measure: the model's distance to the test log, the baseline's."""
+        lines = ["distance to the test log (lower is closer):"]
+        for r in self.to_frame().itertuples(index=False):
+            base = "" if r.baseline is None else f"  baseline {r.baseline:.4g}" + ("  (model closer)" if r.model_better else "")
+            lines.append(f"  {r.measure}: model {r.model:.4g}{base}")
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         return self.to_frame().to_html(index=False)

@@ -1,0 +1,147 @@
+"""The canonical table's building blocks, below both :mod:`leanops.log` (the EventLog
+type) and :mod:`leanops._normalize` (any table to the canonical one): the string dtype,
+the quality report, identifier normalisation, the canonical sort and the quality warning.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataQualityWarning
+
+__all__ = ["STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality"]
+
+STRING_DTYPE = "string[pyarrow]"
+
+
+
+@dataclass
+class QualityReport:
+    """What happened to the source rows while the log was read.
+
+    Attributes
+    ----------
+    rows_read : int
+        Rows (or XES events) in the source.
+    rows_kept : int
+        Source rows that made it into the log. With start/complete pairing two source
+        rows make one activity instance, so this can exceed the number of instances.
+    dropped : dict
+        Rows dropped, by reason (e.g. ``missing_case``, ``unpaired_start``).
+    repaired : dict
+        Rows kept after a repair, by reason (e.g. ``end_before_start`` when swapped).
+    warnings : list of str
+        Human-readable notes, one per issue found (duplicates, repairs, drops).
+    """
+
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    repaired: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, n: int) -> None:
+        """Count ``n`` rows dropped for ``reason`` (zero counts are not recorded)."""
+        if n:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+
+    def repair(self, reason: str, n: int) -> None:
+        """Count ``n`` rows repaired for ``reason`` (zero counts are not recorded)."""
+        if n:
+            self.repaired[reason] = self.repaired.get(reason, 0) + int(n)
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def is_clean(self) -> bool:
+        """True when nothing was dropped or repaired and there is no warning."""
+        return not (self.dropped or self.repaired or self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "dropped": dict(self.dropped),
+            "repaired": dict(self.repaired),
+            "warnings": list(self.warnings),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reason: ``kind`` (dropped/repaired), ``reason``, ``rows``."""
+        rows = [("dropped", r, n) for r, n in self.dropped.items()]
+        rows += [("repaired", r, n) for r, n in self.repaired.items()]
+        return pd.DataFrame(rows, columns=["kind", "reason", "rows"])
+
+    def copy(self) -> "QualityReport":
+        return QualityReport(self.rows_read, self.rows_kept, dict(self.dropped), dict(self.repaired), list(self.warnings))
+
+    def _repr_html_(self) -> str:
+        items = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(r)}</td><td>{n:,}</td></tr>"
+            for k, r, n in self.to_frame().itertuples(index=False)
+        )
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (
+            f"<b>Data quality</b>: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
+            + (f"<table><tr><th>kind</th><th>reason</th><th>rows</th></tr>{items}</table>" if items else "")
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
+
+def to_string_ids(s: pd.Series) -> pd.Series:
+    """Identifiers as strings; integral floats (``10861.0``) lose their ``.0``."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        finite = v[~np.isnan(v)]
+        if finite.size == 0 or np.all(np.mod(finite, 1) == 0):
+            return s.astype("Int64").astype(STRING_DTYPE)
+        return s.astype(STRING_DTYPE)
+    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(STRING_DTYPE)
+    out = s.astype(STRING_DTYPE)
+    # Text like "10861.0" comes from spreadsheets that wrote integer ids as floats.
+    if out.str.endswith(".0").any():
+        out = out.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return out
+
+
+def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
+    """Sort by case, then start (end where start is missing), then end; stable, so rows with
+    equal times keep the order they came in (the file order, for logs read from a file)."""
+    if len(d) == 0:
+        return d.reset_index(drop=True)
+    key = d["start"].fillna(d["end"])
+    order = np.lexsort(
+        (
+            d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64),
+            key.to_numpy(dtype="datetime64[ns]").view(np.int64),
+            pd.factorize(d["case_id"], sort=True)[0],
+        )
+    )
+    if np.all(order[1:] > order[:-1]):
+        return d.reset_index(drop=True)
+    return d.take(order).reset_index(drop=True)
+
+
+def warn_quality(quality: QualityReport, source: str | None, *, stacklevel: int = 3) -> None:
+    """Emit one DataQualityWarning summarising drops and repairs, if any."""
+    parts = [f"{n:,} {r}" for r, n in quality.dropped.items()]
+    rep = [f"{n:,} {r}" for r, n in quality.repaired.items()]
+    msg = []
+    if parts:
+        msg.append("dropped " + ", ".join(parts))
+    if rep:
+        msg.append("repaired " + ", ".join(rep))
+    others = [w for w in quality.warnings if w.startswith("duplicates")]
+    if msg or others:
+        where = f" in {source}" if source else ""
+        text = "; ".join(msg + others)
+        warnings.warn(f"data quality{where}: {text}. See log.quality.", DataQualityWarning, stacklevel=stacklevel)
