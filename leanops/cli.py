@@ -374,10 +374,16 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
 @click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--include-cut", is_flag=True,
+              help="Keep the cases cut by the log's export window (left out of the target by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
-            **kwargs: Any) -> None:
-    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, include_cut: bool,
+            as_json: bool, **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules).
+
+    Causes are case drivers (attributes known at the start, and resources whose own work
+    differs); the system state the cases met (queues, load, periods) is reported apart,
+    as context."""
     from . import rca
 
     if waiting and as_rules:
@@ -399,7 +405,7 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: boo
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+        res = rca.root_causes(ev, target=target, top=top, seed=seed, include_cut=include_cut)
     if as_json:
         emit(res.to_dict())
     else:

@@ -50,7 +50,7 @@ def _region(rng, a):
 def _interarrival(t: float) -> float:
     """Minutes between arrivals: a weekly season, busier on Mondays and Tuesdays."""
     weekday = (EPOCH + pd.Timedelta(seconds=t)).weekday()
-    return 9.0 if weekday < 2 else 18.0
+    return 12.0 if weekday < 2 else 20.0
 
 
 def rca_process() -> Process:

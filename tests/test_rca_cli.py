@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import leanops
 from conftest import DATASETS, assert_bad_input, run_leanops
 
 
@@ -12,13 +13,23 @@ def test_rca_json_contract():
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["target"] == "case_duration"
-    assert doc["baseline"]["n_cases"] == 225
+    # issue 13: cases cut by the export window are left out of the target (same rule as value_stream)
+    from leanops.boundaries import boundary_counts, boundary_mask
+
+    prod = leanops.read(DATASETS / "production.xes.gz")
+    assert doc["baseline"]["n_cases"] == int(boundary_mask(prod).sum())
+    assert doc["excluded_cases"] == boundary_counts(prod)
+    assert isinstance(doc["context"], list)
     assert 1 <= len(doc["causes"]) <= 3
     for c in doc["causes"]:
         assert {"rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value",
                 "support", "category"} <= set(c)
         assert c["effect_unit"] == "s" and c["ci_low"] <= c["effect"] <= c["ci_high"]
         assert 0 <= c["p_value"] <= 0.05 and 0 < c["support"] < 1
+        assert {"raw_effect", "share", "kind", "mediators"} <= set(c) and c["kind"] in ("driver", "resource")
+    whole = json.loads(run_leanops("rca", DATASETS / "production.xes.gz", "--include-cut", "--top", "1", "--json").stdout)
+    assert whole["baseline"]["n_cases"] == 225
+    assert whole["excluded_cases"] == {"cut_at_start": 0, "open_at_end": 0}
 
 
 def test_rca_text_and_sla():

@@ -255,6 +255,7 @@ class _Forward:
         self.p: list[float] = []
         self.q: list[float] = []
         self.blocked: set[int] = set()
+        self.mediated: set[int] = set()  # drivers found through a step (see drivers._mediated_drivers)
 
     def column(self, j: int, side: float = 1.0) -> np.ndarray:
         col = self.X[:, j].toarray().ravel()

@@ -46,12 +46,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from .._validation import check_choice, check_fraction, check_positive, check_seed
+from ..boundaries import boundary_counts, boundary_mask
 from ..errors import InputError
+from ..evidence import role_resources
 from ..log import EventLog
 from ._format import condition_text, fmt_duration, fmt_effect
+from ._resources import resource_evidence
+from ._selection import _bh, _bootstrap, _candidates, _Forward
 from .features import features as build_features
 from .targets import Target, target_values
 
@@ -62,17 +66,18 @@ class LowConfidenceWarning(UserWarning):
     """Too few cases for the statistics to be trusted; results are marked low confidence."""
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
-MAX_VALUES = 30  # per text feature
-QUANTILES = np.arange(0.05, 0.951, 0.05)
-_FAMILIES = ("involves:", "occurs:", "any:")
-# Features that are partly consequences of a long case (more steps, more people) are
-# considered with the path features, after the upstream ones.
-_DOWNSTREAM = ("handoffs",)
+MAX_CONTEXT = 5  # system-state conditions taken into the adjustment set (and reported as context)
 
 
 @dataclass
 class Cause:
-    """One condition and its effect on the target."""
+    """One condition and its effect on the target.
+
+    ``effect`` is adjusted (for the system state the case met and the causes ranked above);
+    ``raw_effect`` is the plain difference against the other cases. ``kind`` is ``driver``
+    (known when the case starts), ``resource`` (who did an activity, blamed on its own
+    work: see ``evidence``) or, for :attr:`RootCauses.context`, ``system``.
+    """
 
     rank: int
     feature: str
@@ -93,6 +98,9 @@ class Cause:
     mediators: list[dict[str, Any]] = field(default_factory=list)
     sentence: str = ""
     confidence: Literal["normal", "low"] = "normal"
+    kind: str = "driver"
+    share: float = 0.0  # share of the target's excess over its median that the condition accounts for
+    evidence: dict[str, Any] | None = None  # a resource's own work, or how a mediated driver was found
 
     @property
     def condition(self) -> str:
@@ -104,18 +112,21 @@ class Cause:
         return {
             "rank": self.rank, "feature": self.feature, "value": self.value, "effect": self.effect,
             "effect_unit": self.effect_unit, "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "p_value": self.p_value, "support": self.support, "category": self.category,
-            "n_cases": self.n_cases, "raw_effect": self.raw_effect, "p_raw": self.p_raw,
-            "mean_with": self.mean_with, "mean_without": self.mean_without,
+            "p_value": self.p_value, "support": self.support, "share": self.share, "kind": self.kind,
+            "category": self.category, "n_cases": self.n_cases, "raw_effect": self.raw_effect,
+            "p_raw": self.p_raw, "mean_with": self.mean_with, "mean_without": self.mean_without,
             "adjusted_for": list(self.adjusted_for), "mediators": [dict(m) for m in self.mediators],
+            "evidence": dict(self.evidence) if self.evidence else None,
             "sentence": self.sentence, "confidence": self.confidence,
         }
 
 
 @dataclass
 class RootCauses:
-    """The result of :func:`root_causes`. ``causes`` is empty when there is nothing to explain
-    or nothing significant; ``reason`` then says why."""
+    """The result of :func:`root_causes`. ``causes`` (case drivers and resources, ranked) is
+    empty when there is nothing to explain or nothing significant; ``reason`` then says why.
+    ``context`` holds the system state (queues, work in progress, periods) and resources
+    whose cases met congestion: a pointer to ``leanops bottlenecks``, never a cause."""
 
     target: str
     target_kind: str
@@ -129,12 +140,15 @@ class RootCauses:
     nothing_to_explain: bool = False
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    context: list[Cause] = field(default_factory=list)
+    excluded_cases: dict[str, int] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- views
     def to_frame(self) -> pd.DataFrame:
         """One row per cause (the JSON keys as columns), rank first."""
         cols = ["rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support",
-                "category", "n_cases", "raw_effect", "p_raw", "mean_with", "mean_without", "sentence", "confidence"]
+                "category", "n_cases", "raw_effect", "p_raw", "mean_with", "mean_without", "sentence", "confidence",
+                "kind", "share"]
         rows = [{k: v for k, v in c.to_dict().items() if k in cols} for c in self.causes]
         return pd.DataFrame(rows, columns=cols)
 
@@ -145,6 +159,8 @@ class RootCauses:
             "target_kind": self.target_kind,
             "baseline": dict(self.baseline),
             "causes": [c.to_dict() for c in self.causes],
+            "context": [c.to_dict() for c in self.context],
+            "excluded_cases": dict(self.excluded_cases),
             "n_cases": self.n_cases,
             "n_tested": self.n_tested,
             "alpha": self.alpha,
@@ -165,10 +181,13 @@ class RootCauses:
 
     def __str__(self) -> str:
         head = f"Root causes of {self.target} ({self.n_cases:,} cases; baseline {self._fmt(self.baseline['mean'])})"
-        if not self.causes:
-            return f"{head}\n{self.reason or 'no causes found'}"
         lines = [head]
+        if not self.causes:
+            lines.append(self.reason or "no causes found")
         lines += [f"{c.rank:>2}. [{c.category}] {c.sentence}" for c in self.causes]
+        if self.context:
+            lines.append("Context (the state the cases met; see `leanops bottlenecks`, not causes):")
+            lines += [f"  - {c.sentence}" for c in self.context]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -183,8 +202,10 @@ class RootCauses:
     def _repr_html_(self) -> str:
         e = html.escape
         head = f"<b>Root causes of {e(self.target)}</b> ({self.n_cases:,} cases, baseline {e(self._fmt(self.baseline['mean']))})"
+        ctx = "".join(f"<li>{e(c.sentence)}</li>" for c in self.context)
+        ctx = f"<p>Context (not causes):</p><ul>{ctx}</ul>" if ctx else ""
         if not self.causes:
-            return f"<div>{head}<p>{e(self.reason or 'no causes found')}</p></div>"
+            return f"<div>{head}<p>{e(self.reason or 'no causes found')}</p>{ctx}</div>"
         rows = "".join(
             f"<tr><td>{c.rank}</td><td>{e(c.category)}</td><td>{e(c.feature)}</td><td>{e(c.value)}</td>"
             f"<td>{e(c.sentence)}</td><td>{c.p_value:.2g}</td></tr>"
@@ -192,7 +213,7 @@ class RootCauses:
         )
         notes = "".join(f"<p><i>{e(n)}</i></p>" for n in self.notes)
         return (f"<div>{head}<table><tr><th>#</th><th>category</th><th>feature</th><th>value</th>"
-                f"<th>reading</th><th>p</th></tr>{rows}</table>{notes}</div>")
+                f"<th>reading</th><th>p</th></tr>{rows}</table>{ctx}{notes}</div>")
 
     def plot(self, kind: Literal["pareto", "effects", "fishbone"] = "pareto", *, ax=None):
         """A Pareto of causes by impact, the effects with their CIs, or a fishbone summary."""
@@ -231,6 +252,7 @@ def root_causes(
     n_boot: int = 200,
     seed: int | np.random.Generator | None = 0,
     feature_table: pd.DataFrame | None = None,
+    include_cut: bool = False,
 ) -> RootCauses:
     """Rank the conditions that drive ``target``, with effect sizes, CIs and p-values.
 
@@ -299,22 +321,24 @@ def root_causes(
     check_choice("statistic", statistic, ("mean", "median"))
     check_choice("direction", direction, ("increase", "decrease", "both"))
     check_positive("n_boot", n_boot, integer=True)
+    if not isinstance(include_cut, bool):
+        raise InputError(f"include_cut must be True or False; got {include_cut!r}.")
     rng = check_seed(seed)
 
     tgt = target_values(log, target=target)
-    yall = tgt.values.to_numpy(dtype=float)
-    mask = np.isfinite(yall)
-    y = yall[mask]
+    keep = boundary_mask(log, include_cut=include_cut)
+    excluded = {"cut_at_start": 0, "open_at_end": 0} if include_cut else boundary_counts(log)
+    mask = np.isfinite(tgt.values.to_numpy(dtype=float)) & keep
+    y = tgt.values.to_numpy(dtype=float)[mask]
     n = int(mask.sum())
-    unit = tgt.unit
-    baseline = {
-        "mean": float(y.mean()) if n else None,
-        "median": float(np.median(y)) if n else None,
-        "n_cases": n,
-        "unit": unit,
-    }
+    baseline = {"mean": float(y.mean()) if n else None, "median": float(np.median(y)) if n else None,
+                "n_cases": n, "unit": tgt.unit}
     if tgt.sla_s is not None:
         baseline["sla_s"] = tgt.sla_s
+    notes: list[str] = []
+    if not include_cut and sum(excluded.values()):
+        notes.append(f"{excluded['cut_at_start']} case(s) cut at the start of the log and {excluded['open_at_end']} "
+                     "still open at its end were left out of the target (include_cut=True keeps them)")
     low = n < MIN_CASES
     if low:
         warnings.warn(
@@ -324,34 +348,16 @@ def root_causes(
             stacklevel=2,
         )
     if n < 4 or float(np.nanstd(y)) == 0.0:
-        if n == 0:
-            what = "no case has a value"
-        elif n < 4:
-            what = f"only {n} cases have a value"
-        else:
-            v = float(y[0])
-            shown = fmt_duration(v) if unit == "s" else (f"{100 * v:.0f}%" if unit == "share" else fmt_effect(v, unit))
-            what = f"the target is the same for every case ({shown})"
-        return _nothing(tgt, baseline, n, f"nothing to explain: {what} for target {tgt.name!r}.", statistic, alpha, low)
+        return _nothing(tgt, baseline, n, _no_variation(y, n, tgt), statistic, alpha, low, notes, excluded)
 
-    table = build_features(log) if feature_table is None else feature_table
-    if feature_table is not None:
-        missing = log.case_ids.difference(table.index)
-        if len(missing):
-            raise InputError(f"feature_table has no row for {len(missing)} case(s), e.g. {list(missing[:3])}; build it with leanops.rca.features(log).")
-        table = table.reindex(log.case_ids)
-        table.attrs = dict(feature_table.attrs)
-    # Features that restate the target would explain it trivially.
-    drop = [c for c in table.columns if tgt.name == "rework" and (c.startswith("count:") or c == "variant")]
-    if drop:
-        attrs = dict(table.attrs)
-        table = table.drop(columns=drop)
-        table.attrs = attrs
+    table = _feature_table(log, feature_table, tgt)
     sub = table.iloc[np.flatnonzero(mask)]
     sub.attrs = dict(table.attrs)
-    notes: list[str] = []
     if not log.attributes:
         notes.append("the log has no case or event attributes; only resources, path, time and workload were examined")
+    if table.attrs.get("identifiers"):
+        notes.append("left out as identifiers (unique per case or event, or rising with time): "
+                     + ", ".join(table.attrs["identifiers"][:5]))
 
     min_count = max(5, int(math.ceil(min_support * n)))
     want = {"increase": 1.0, "decrease": -1.0, "both": 0.0}[direction]
@@ -363,207 +369,312 @@ def root_causes(
             + ("; the log has no attributes" if not log.attributes else "")
             + "."
         )
-        return _nothing(tgt, baseline, n, reason, statistic, alpha, low, notes)
-    m = len(cands)
-    m_tests = max(n_tested, m)
-
-    # ---- marginal statistics (Welch) for every candidate
-    Xt = X.T.tocsr()
-    xx = np.asarray(X.sum(axis=0)).ravel()
-    xy = Xt @ y
-    xyy = Xt @ (y * y)
-    sy, qy = y.sum(), (y * y).sum()
-    raw_eff, raw_t, raw_p = _welch(xx, xy, xyy, n - xx, sy - xy, qy - xyy)
-    raw_q = _bh(raw_p, m_tests)
-    flippable = np.array([c.value_not is not None for c in cands])
-    path = np.array([c.path for c in cands])
-
-    def sign_ok(b: np.ndarray) -> np.ndarray:
-        if want == 0:
-            return np.ones(len(b), dtype=bool)
-        return (np.sign(b) == want) | flippable
-
-    # ---- forward selection with regression adjustment
-    yy = float(y @ y)
-    Zcols: list[np.ndarray] = [np.ones(n)]
-    XZ = xx[:, None].astype(float)  # X^T 1
-    Zy = np.array([sy])
-    selected: list[int] = []
-    sides: list[float] = []  # +1 indicator, -1 complement
-    sel_p: list[float] = []
-    sel_q: list[float] = []
-    mediators: dict[int, list[dict[str, Any]]] = {}
-    mediator_set: set[int] = set()
-    rejected: set[int] = set()
-    max_sel = max(int(top), 10)
-
-    def add_column(j: int, side: float) -> None:
-        nonlocal XZ, Zy
-        col = X[:, j].toarray().ravel()
-        if side < 0:
-            col = 1.0 - col
-        Zcols.append(col)
-        XZ = np.column_stack([XZ, Xt @ col])
-        Zy = np.r_[Zy, col @ y]
-
-    def a_inv() -> np.ndarray:
-        Z = np.column_stack(Zcols)
-        A = Z.T @ Z
-        try:
-            return np.linalg.inv(A)
-        except np.linalg.LinAlgError:
-            return np.linalg.pinv(A)
-
-    def select(stage_path: bool) -> None:
-        while len(selected) < max_sel:
-            Ainv = a_inv()
-            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
-            side = np.where(flippable & (np.sign(b) != want) & (want != 0), -1.0, 1.0)
-            eligible = (path == stage_path) & sign_ok(b) & (raw_q < alpha) & (t != 0)
-            if want != 0:
-                eligible &= (np.sign(b * side) == want)
-            for j in selected:
-                eligible[j] = False
-            for j in mediator_set | rejected:
-                eligible[j] = False
-            if not eligible.any():
-                return
-            p_all = 2 * stats.t.sf(np.abs(t), max(n - len(Zcols) - 1, 1))
-            order = np.flatnonzero(eligible)[np.argsort(-np.abs(t[eligible]), kind="stable")]
-            j = int(order[0])
-            col = X[:, j].toarray().ravel()
-            if side[j] < 0:
-                col = 1.0 - col
-            _, p_rob = _robust_p(np.column_stack([*Zcols, col]), y)
-            p_vec = p_all.copy()
-            p_vec[j] = p_rob
-            rem = np.ones(m, dtype=bool)
-            rem[selected] = False
-            q = _bh(p_vec[rem], max(m_tests - len(selected), 1))
-            qj = float(q[np.flatnonzero(rem).tolist().index(j)])
-            if qj >= alpha:
-                rejected.add(j)
-                continue
-            selected.append(j)
-            sides.append(float(side[j]))
-            sel_p.append(p_rob)
-            sel_q.append(qj)
-            add_column(j, float(side[j]))
-
-    select(stage_path=False)
-    n_upstream = len(selected)
-    # ---- path conditions that carry an upstream cause's effect are its mediators
-    if n_upstream:
-        Ainv = a_inv()
-        beta = Ainv @ Zy
-        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
-        dir_ok = (raw_eff * want > 0) if want != 0 else np.ones(m, dtype=bool)
-        for j in np.flatnonzero(path & (raw_q < alpha) & dir_ok):
-            gam = G[j, 1:]  # association of the path condition with each cause (adjusted)
-            best, best_share = None, 0.0
-            for i in range(n_upstream):
-                bc = beta[i + 1]
-                if bc == 0:
-                    continue
-                if free[j] <= 0.02:  # determined by the selected causes
-                    share = 1.0 if gam[i] * bc > 0 and abs(gam[i]) > 0.2 else 0.0
-                else:
-                    share = gam[i] * b[j] / bc
-                if share > best_share:
-                    best, best_share = i, share
-            if best is not None and best_share >= 0.2:
-                mediator_set.add(j)
-                mediators.setdefault(best, []).append(
-                    {"feature": cands[j].feature, "value": cands[j].value, "share": float(min(best_share, 1.0))})
-        for lst in mediators.values():
-            lst.sort(key=lambda md: -md["share"])
-    select(stage_path=True)
-
-    if not selected:
-        reason = (f"nothing to explain: no condition has a significant effect on {tgt.name!r} at alpha={alpha:g} "
-                  f"(Benjamini-Hochberg over {m_tests} conditions tested)")
+        return _nothing(tgt, baseline, n, reason, statistic, alpha, low, notes, excluded)
+    fw = _Forward(X, y, cands, want=want, alpha=alpha, m_tests=max(n_tested, len(cands)))
+    evidence = _gate_resources(log, fw, alpha, notes)
+    fw.select({"system"}, MAX_CONTEXT)
+    n_ctx = len(fw.selected)
+    fw.select({"driver", "resource"}, max(int(top), 10))
+    mediators = _mediators(fw, n_ctx)
+    _mediated_drivers(fw, n_ctx, mediators, tgt)
+    if len(fw.selected) == n_ctx:
+        reason = (f"nothing to explain: no case driver has a significant effect on {tgt.name!r} at alpha={alpha:g} "
+                  f"(Benjamini-Hochberg over {fw.m_tests} conditions tested)")
         if not log.attributes:
             reason += "; the log has no attributes, so only resources, path, time and workload were examined"
-        return RootCauses(tgt.name, tgt.kind, baseline, [], n, m_tests, alpha, statistic, low_confidence=low,
-                          nothing_to_explain=True, reason=reason + ".", notes=notes)
-
-    # ---- effects and bootstrap CIs (nested: cause j adjusted for causes 1..j-1)
-    Xsel = np.column_stack(Zcols)
-    coefs = []
-    for j in range(1, Xsel.shape[1]):
-        sub_ = Xsel[:, : j + 1]
-        coefs.append(float(np.linalg.lstsq(sub_, y, rcond=None)[0][-1]))
-    boots = _bootstrap(Xsel, y, int(n_boot), rng)
-    causes: list[Cause] = []
-    labels = []
-    for i, j in enumerate(selected):
-        c = cands[j]
-        ind = Xsel[:, i + 1] > 0.5
-        value = c.value if sides[i] > 0 else c.value_not
-        mw, mo = float(y[ind].mean()), float(y[~ind].mean())
-        lo, hi = np.nanpercentile(boots[:, i], [2.5, 97.5]) if np.isfinite(boots[:, i]).any() else (np.nan, np.nan)
-        eff, p_val, p_raw = coefs[i], sel_q[i], sel_p[i]
-        if statistic == "median":
-            eff = float(np.median(y[ind]) - np.median(y[~ind]))
-            bm = []
-            idx1, idx0 = np.flatnonzero(ind), np.flatnonzero(~ind)
-            for _ in range(int(n_boot)):
-                bm.append(np.median(y[rng.choice(idx1, len(idx1))]) - np.median(y[rng.choice(idx0, len(idx0))]))
-            lo, hi = np.percentile(bm, [2.5, 97.5])
-            p_raw = float(stats.mannwhitneyu(y[ind], y[~ind], alternative="two-sided").pvalue)
-            p_val = p_raw  # corrected below, over all conditions tested
-        causes.append(Cause(
-            rank=0, feature=c.feature, value=str(value), effect=float(eff), effect_unit=unit,
-            ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
-            category=c.category, n_cases=int(ind.sum()), raw_effect=mw - mo, p_raw=float(p_raw),
-            mean_with=mw, mean_without=mo, adjusted_for=list(labels), mediators=mediators.get(i, []),
-            confidence="low" if low else "normal",
-        ))
-        labels.append(f"{c.feature} = {value}" if not str(value).startswith(("<", ">")) else f"{c.feature} {value}")
-    if statistic == "median" and causes:
-        for c, q in zip(causes, _bh(np.array([c.p_raw for c in causes]), m_tests)):
-            c.p_value = float(q)
+        rc = RootCauses(tgt.name, tgt.kind, baseline, [], n, fw.m_tests, alpha, statistic, low_confidence=low,
+                        nothing_to_explain=True, reason=reason + ".", notes=notes, excluded_cases=excluded)
+    else:
+        rc = RootCauses(tgt.name, tgt.kind, baseline, [], n, fw.m_tests, alpha, statistic, low_confidence=low,
+                        notes=notes, excluded_cases=excluded)
+    causes, context = _effects(fw, n_ctx, mediators, evidence, tgt, statistic, int(n_boot), rng, low)
     if rank_by == "impact":
         causes.sort(key=lambda c: -abs(c.effect) * c.n_cases)
     elif rank_by == "effect":
         causes.sort(key=lambda c: -abs(c.effect))
-    causes = causes[: int(top)]
-    for r, c in enumerate(causes, 1):
+    rc.causes = causes[: int(top)]
+    rc.context = context + _congested_resources(fw, evidence, tgt)
+    for r, c in enumerate(rc.causes, 1):
         c.rank = r
         c.sentence = _sentence(c, tgt)
+    for r, c in enumerate(rc.context, 1):
+        c.rank = r
+        c.sentence = c.sentence or _context_sentence(c, tgt)
     if low:
         notes.append(f"low confidence: only {n} cases")
-    return RootCauses(tgt.name, tgt.kind, baseline, causes, n, m_tests, alpha, statistic, low_confidence=low, notes=notes)
+    return rc
 
 
-def _sentence(c: Cause, tgt: Target) -> str:
-    subj = condition_text(c.feature, c.value)
-    subj = subj[0].upper() + subj[1:]
+def _no_variation(y: np.ndarray, n: int, tgt: Target) -> str:
+    if n == 0:
+        what = "no case has a value"
+    elif n < 4:
+        what = f"only {n} cases have a value"
+    else:
+        v = float(y[0])
+        unit = tgt.unit
+        shown = fmt_duration(v) if unit == "s" else (f"{100 * v:.0f}%" if unit == "share" else fmt_effect(v, unit))
+        what = f"the target is the same for every case ({shown})"
+    return f"nothing to explain: {what} for target {tgt.name!r}."
+
+
+def _feature_table(log: EventLog, feature_table: pd.DataFrame | None, tgt: Target) -> pd.DataFrame:
+    table = build_features(log) if feature_table is None else feature_table
+    if feature_table is not None:
+        missing = log.case_ids.difference(table.index)
+        if len(missing):
+            raise InputError(f"feature_table has no row for {len(missing)} case(s), e.g. {list(missing[:3])}; "
+                             "build it with leanops.rca.features(log).")
+        table = table.reindex(log.case_ids)
+        table.attrs = dict(feature_table.attrs)
+    # Features that restate the target would explain it trivially.
+    drop = [c for c in table.columns if tgt.name == "rework" and (c.startswith("count:") or c == "variant")]
+    if drop:
+        attrs = dict(table.attrs)
+        table = table.drop(columns=drop)
+        table.attrs = attrs
+    return table
+
+
+def _gate_resources(log: EventLog, fw: _Forward, alpha: float, notes: list[str]) -> dict:
+    """Block every resource condition whose resource's own work is not measurably different."""
+    res = [j for j, c in enumerate(fw.cands) if c.kind == "resource"]
+    if not res:
+        return {}
+    wanted = {(fw.cands[j].feature[len("resource@"):], fw.cands[j].value) for j in res
+              if fw.raw_q[j] < alpha and fw.cands[j].value not in ("(missing)", "(none)")}
+    roles = set(role_resources(log))
+    evidence, more = resource_evidence(log, alpha=alpha, pairs={p for p in wanted if p[1] not in roles}) if wanted else ({}, [])
+    notes += more
+    if roles & {p[1] for p in wanted}:
+        notes.append("not assessed as people (role or system labels that work on many cases at once): "
+                     + ", ".join(sorted(roles & {p[1] for p in wanted})[:5]))
+    for j in res:
+        e = evidence.get((fw.cands[j].feature[len("resource@"):], fw.cands[j].value))
+        if e is None or not e.blamed:
+            fw.blocked.add(j)
+    return evidence
+
+
+def _mediators(fw: _Forward, n_ctx: int) -> dict[int, list[dict[str, Any]]]:
+    """Path conditions that carry a selected driver's effect: its mediators (by position in ``selected``)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if len(fw.selected) == n_ctx:
+        return out
+    beta = fw.a_inv() @ fw.Zy
+    b, _, free, G = fw.adjusted()
+    want = fw.want
+    dir_ok = (fw.raw_eff * want > 0) if want != 0 else np.ones(len(fw.cands), dtype=bool)
+    # How a driver acts: steps, repeats, the variant, event values seen later. Not the people
+    # or hand-offs a longer path brings, nor an attribute that restates the variant.
+    how = np.array([c.feature in ("occurs", "variant") or c.feature.startswith(("count:", "any:", "last:"))
+                    for c in fw.cands])
+    for j in np.flatnonzero((fw.kinds == "path") & how & (fw.raw_q < fw.alpha) & dir_ok):
+        best, best_share = None, 0.0
+        for i in range(n_ctx, len(fw.selected)):
+            bc, gam = beta[i + 1], G[j, i + 1]  # the driver's coefficient; the path's association with it
+            if bc == 0:
+                continue
+            if free[j] <= 0.02:  # determined by the selected conditions
+                share = 1.0 if gam * bc > 0 and abs(gam) > 0.2 else 0.0
+            else:
+                share = gam * b[j] / bc
+            if share > best_share:
+                best, best_share = i, share
+        if best is not None and best_share >= 0.2:
+            c = fw.cands[j]
+            out.setdefault(best, []).append({"feature": c.feature, "value": c.value, "share": float(min(best_share, 1.0))})
+    for lst in out.values():
+        lst.sort(key=lambda md: -md["share"])
+    return out
+
+
+def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) -> None:
+    """Power: a driver whose only effect is to add a step is found through that step.
+
+    Joint-significance test of mediation: the driver changes how often the step happens
+    (two-proportion test) and the step changes the target given the system state and the
+    drivers already selected (its adjusted coefficient). Both must hold, Benjamini-Hochberg
+    over every (driver, step) pair tried; the driver then joins the causes with the step as
+    its mediator.
+    """
+    steps_ = [j for j in np.flatnonzero(fw.kinds == "path")
+              if fw.cands[j].feature == "occurs" or fw.cands[j].feature.startswith("count:")]
+    drivers = [j for j in np.flatnonzero(fw.kinds == "driver") if j not in fw.selected and j not in fw.blocked]
+    if not steps_ or not drivers or fw.want == 0:
+        return
+    b, t, free, _ = fw.adjusted()
+    n = fw.n
+    p_b = 2 * stats.t.sf(np.abs(t), max(n - len(fw.Zcols) - 1, 1))
+    trials = []
+    for s_j in steps_:
+        if free[s_j] <= 0.02 or b[s_j] * fw.want <= 0:
+            continue
+        xs = fw.column(s_j)
+        for d_j in drivers:
+            xd = fw.column(d_j)
+            n1 = xd.sum()
+            r1, r0 = (xs @ xd) / n1, (xs @ (1 - xd)) / (n - n1)
+            pooled = xs.mean()
+            se = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / (n - n1)), 1e-300))
+            p_a = 2 * stats.norm.sf(abs(r1 - r0) / se)
+            if abs(r1 - r0) >= 0.1 and (r1 - r0) * b[s_j] * fw.want > 0:
+                trials.append((max(p_a, float(p_b[s_j])), d_j, s_j, r1 - r0))
+    if not trials:
+        return
+    q = _bh(np.array([tr[0] for tr in trials]), max(len(trials), 1))
+    for (p, d_j, s_j, diff), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
+        if qi >= fw.alpha or d_j in fw.selected:
+            continue
+        indirect = diff * float(b[s_j])
+        fw.add(d_j, 1.0, p, float(qi))
+        fw.mediated.add(d_j)
+        i = len(fw.selected) - 1
+        c = fw.cands[s_j]
+        total = float(fw.nested()[-1])
+        share = indirect / total if total * indirect > 0 else 1.0
+        mediators[i] = [{"feature": c.feature, "value": c.value, "share": float(min(max(share, 0.0), 1.0))}]
+
+
+def _effects(fw: _Forward, n_ctx: int, mediators: dict, evidence: dict, tgt: Target, statistic: str,
+             n_boot: int, rng: np.random.Generator, low: bool) -> tuple[list[Cause], list[Cause]]:
+    """Nested adjusted effects, bootstrap CIs and the result objects (context first, then causes)."""
+    y = fw.y
+    Xsel = np.column_stack(fw.Zcols)
+    coefs = fw.nested()
+    boots = _bootstrap(Xsel, y, n_boot, rng) if len(fw.selected) else np.zeros((0, 0))
+    pos = y - np.median(y)
+    excess = float(np.clip(pos, 0, None).sum())
+    causes: list[Cause] = []
+    context: list[Cause] = []
+    labels: list[str] = []
+    for i, j in enumerate(fw.selected):
+        c = fw.cands[j]
+        ind = Xsel[:, i + 1] > 0.5
+        value = c.value if fw.sides[i] > 0 else c.value_not
+        mw, mo = float(y[ind].mean()), float(y[~ind].mean())
+        col = boots[:, i]
+        lo, hi = np.nanpercentile(col, [2.5, 97.5]) if np.isfinite(col).any() else (np.nan, np.nan)
+        eff, p_val, p_raw = float(coefs[i]), fw.q[i], fw.p[i]
+        if statistic == "median":
+            eff, lo, hi, p_raw = _median_effect(y, ind, n_boot, rng)
+            p_val = p_raw  # corrected below, over all conditions tested
+        kind = "system" if i < n_ctx else c.kind
+        ev = None
+        if c.kind == "resource":
+            e = evidence.get((c.feature[len("resource@"):], str(value)))
+            ev = e.to_dict() if e is not None else None
+        elif kind == "driver" and j in fw.mediated and i in mediators:
+            ev = {"found_through": mediators[i][0]["feature"] + ":" + mediators[i][0]["value"],
+                  "test": "joint significance of driver -> step and step -> target"}
+        cause = Cause(
+            rank=0, feature=c.feature, value=str(value), effect=eff, effect_unit=tgt.unit,
+            ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
+            category=c.category, n_cases=int(ind.sum()), raw_effect=mw - mo, p_raw=float(p_raw),
+            mean_with=mw, mean_without=mo, adjusted_for=list(labels), mediators=mediators.get(i, []),
+            confidence="low" if low else "normal", kind=kind, evidence=ev,
+            share=float(min(max(eff, 0.0) * ind.sum() / excess, 1.0)) if excess > 0 else 0.0,
+        )
+        (context if i < n_ctx else causes).append(cause)
+        labels.append(cause.condition)
+    if statistic == "median":
+        for c, q in zip(context + causes, _bh(np.array([c.p_raw for c in context + causes]), fw.m_tests)):
+            c.p_value = float(q)
+    return causes, context
+
+
+def _median_effect(y: np.ndarray, ind: np.ndarray, n_boot: int, rng: np.random.Generator):
+    eff = float(np.median(y[ind]) - np.median(y[~ind]))
+    idx1, idx0 = np.flatnonzero(ind), np.flatnonzero(~ind)
+    bm = [np.median(y[rng.choice(idx1, len(idx1))]) - np.median(y[rng.choice(idx0, len(idx0))]) for _ in range(n_boot)]
+    lo, hi = np.percentile(bm, [2.5, 97.5])
+    p_raw = float(stats.mannwhitneyu(y[ind], y[~ind], alternative="two-sided").pvalue)
+    return eff, float(lo), float(hi), p_raw
+
+
+def _congested_resources(fw: _Forward, evidence: dict, tgt: Target) -> list[Cause]:
+    """Resources whose cases take longer only because they work when queues are long: context."""
+    out = []
+    for j, c in enumerate(fw.cands):
+        e = evidence.get((c.feature[len("resource@"):], c.value)) if c.kind == "resource" else None
+        if e is None or e.blamed or fw.raw_q[j] >= fw.alpha or fw.raw_eff[j] * (fw.want or 1) <= 0:
+            continue
+        if not e.load_with > 1.2 * e.load_without:
+            continue
+        ind = fw.column(j) > 0.5
+        mw, mo = float(fw.y[ind].mean()), float(fw.y[~ind].mean())
+        act = c.feature[len("resource@"):]
+        text = (f"{c.value} works at {act} mostly when queues are long ({e.load_with:.1f} instances open on "
+                f"average, against {e.load_without:.1f} for the others); its cases differ by "
+                f"{_fmt_signed(mw - mo, tgt)} (raw), but its own processing time is {e.ratio:.2f}x the others' "
+                "(adjusted for load and case length), so the difference comes from congestion, not from its work.")
+        out.append(Cause(0, c.feature, c.value, float("nan"), tgt.unit, float("nan"), float("nan"), float(fw.raw_q[j]),
+                         float(ind.mean()), c.category, int(ind.sum()), mw - mo, float(fw.raw_q[j]), mw, mo,
+                         sentence=text, kind="resource_load", evidence=e.to_dict()))
+    return out
+
+
+def _fmt_signed(x: float, tgt: Target) -> str:
+    if tgt.kind == "duration":
+        return fmt_duration(abs(x)) + (" longer" if x >= 0 else " shorter")
+    if tgt.kind == "rate":
+        return f"{100 * abs(x):.1f} percentage points " + ("more" if x >= 0 else "less")
+    return f"{fmt_effect(abs(x), tgt.unit)} " + ("higher" if x >= 0 else "lower")
+
+
+def _verb(c: Cause, tgt: Target) -> tuple[str, str]:
+    """What the condition does (``take 1.2 h longer``) and its 95 % CI, in the target's words."""
     more = c.effect >= 0
-    ci = f"95% CI {fmt_effect(c.ci_low, c.effect_unit)} to {fmt_effect(c.ci_high, c.effect_unit)}"
-    share = f"{100 * c.support:.0f}% of cases"
     if tgt.kind == "duration":
         size = fmt_duration(abs(c.effect))
         ci = f"95% CI {fmt_duration(c.ci_low)} to {fmt_duration(c.ci_high)}"
         if tgt.activity is not None:
-            verb = f"wait {size} {'longer' if more else 'less'} before {tgt.activity}"
-        else:
-            verb = f"take {size} {'longer' if more else 'less'}"
-    elif tgt.kind == "rate":
+            return f"wait {size} {'longer' if more else 'less'} before {tgt.activity}", ci
+        return f"take {size} {'longer' if more else 'less'}", ci
+    if tgt.kind == "rate":
         pts = f"{100 * abs(c.effect):.1f} percentage points {'more' if more else 'less'} often"
         ci = f"95% CI {100 * c.ci_low:.1f} to {100 * c.ci_high:.1f} points"
         if tgt.sla_s is not None:
-            verb = f"breach the {fmt_duration(tgt.sla_s)} SLA {pts}"
-        elif tgt.name == "rework":
-            verb = f"repeat an activity {pts}"
-        else:
-            verb = f"have {tgt.name} {pts}"
-    else:
-        verb = f"have {tgt.name} {fmt_effect(abs(c.effect), c.effect_unit)} {'higher' if more else 'lower'}"
-    text = f"{subj} {verb} ({ci}, {share})."
+            return f"breach the {fmt_duration(tgt.sla_s)} SLA {pts}", ci
+        if tgt.name == "rework":
+            return f"repeat an activity {pts}", ci
+        return f"have {tgt.name} {pts}", ci
+    ci = f"95% CI {fmt_effect(c.ci_low, c.effect_unit)} to {fmt_effect(c.ci_high, c.effect_unit)}"
+    return f"have {tgt.name} {fmt_effect(abs(c.effect), c.effect_unit)} {'higher' if more else 'lower'}", ci
+
+
+def _sentence(c: Cause, tgt: Target) -> str:
+    """Adjusted effect and raw difference, each labelled; a flipped sign is explained."""
+    subj = condition_text(c.feature, c.value)
+    subj = subj[0].upper() + subj[1:]
+    verb, ci = _verb(c, tgt)
+    adj = "adjusted for " + (", ".join(c.adjusted_for[:3]) + (" and more" if len(c.adjusted_for) > 3 else "")
+                             if c.adjusted_for else "nothing")
+    raw = f"raw difference: {_fmt_signed(c.raw_effect, tgt)}"
+    text = f"{subj} {verb} ({adj}; {raw}; {ci}; {100 * c.support:.0f}% of cases)."
+    if c.raw_effect * c.effect < 0 and c.adjusted_for:
+        text += (f" The raw difference points the other way because these cases differ in "
+                 f"{', '.join(c.adjusted_for[:3])}; after accounting for that, the effect is as stated.")
+    if c.kind == "resource" and c.evidence:
+        e = c.evidence
+        act = c.feature[len("resource@"):]
+        if np.isfinite(e.get("processing_ratio", np.nan)) and e["processing_ratio"] >= 1:
+            text += (f" Its own processing time at {act} is {e['processing_ratio']:.1f}x the others' "
+                     "(adjusted for load and case length).")
+        if np.isfinite(e.get("wait_ratio", np.nan)) and e["wait_ratio"] > 1 and e.get("wait_p_value", 1) < 0.05:
+            text += f" Work waits for it while it is free {e['wait_ratio']:.1f}x as long as for the others."
     if c.mediators:
         via = "; ".join(f"{condition_text(md['feature'], md['value'])} ({100 * md['share']:.0f}% of the effect)"
                         for md in c.mediators[:3])
         word = "Mostly" if c.mediators[0]["share"] >= 0.5 else "Partly"
         text += f" {word} through: {via}."
     return text
+
+
+def _context_sentence(c: Cause, tgt: Target) -> str:
+    subj = condition_text(c.feature, c.value)
+    subj = subj[0].upper() + subj[1:]
+    verb, ci = _verb(c, tgt)
+    return (f"{subj} {verb} (system state, adjusted for the context above; raw difference: "
+            f"{_fmt_signed(c.raw_effect, tgt)}; {ci}; {100 * c.support:.0f}% of cases). "
+            "A matter of load or period, not of the cases: see `leanops bottlenecks`.")

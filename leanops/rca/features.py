@@ -448,7 +448,10 @@ def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_case
 
 
 def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
-    """True when each variant (seen in at least two cases) has one value, and values differ."""
+    """True when the attribute and the variant determine each other (an exported variant
+    number): each variant seen twice has one value, and each value one variant (90 % of
+    its cases). A coarser attribute that decides a step (``docs = incomplete`` adds a
+    step, so every variant has one value) is a driver, not a restatement."""
     n = len(variant_ids)
     if n < 20 or variant_ids.max(initial=0) + 1 > 0.5 * n:
         return False
@@ -457,7 +460,10 @@ def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
         return False
     pairs = pd.DataFrame({"v": variant_ids, "a": codes})
     shared = pairs["v"].duplicated(keep=False).to_numpy()
-    return bool(pairs[shared].drop_duplicates()["v"].is_unique)
+    if not pairs[shared].drop_duplicates()["v"].is_unique:
+        return False
+    top = pairs.groupby("a")["v"].agg(lambda v: v.value_counts().iloc[0]).sum()
+    return bool(top >= 0.9 * n)
 
 
 def _as_str(s: pd.Series) -> np.ndarray:
