@@ -89,13 +89,14 @@ def resource_evidence(log: EventLog, *, alpha: float = 0.05,
     """
     st = steps(log)
     d = log.df
-    res = d["resource"].astype(object).to_numpy()
+    res_na = d["resource"].isna().to_numpy()
+    res = d["resource"].astype(str).to_numpy()
     ci = log._case_index_per_row()
     case_len = np.diff(np.r_[log.case_starts, len(d)])[ci].astype(float)
     out: dict[tuple[str, str], Evidence] = {}
     unmeasurable: list[str] = []
     for a_i, act in enumerate(st.activities):
-        rows = np.flatnonzero((st.activity == a_i) & ~pd.isna(res))
+        rows = np.flatnonzero((st.activity == a_i) & ~res_na)
         who = res[rows]
         names = [r for r in pd.unique(who) if pairs is None or (act, str(r)) in pairs]
         if len(rows) < 2 * MIN_INSTANCES or not names or len(pd.unique(who)) < 2:
@@ -148,11 +149,12 @@ def _waits_created(log: EventLog, out: dict[tuple[str, str], Evidence]) -> None:
     if not len(inst):
         return
     ext = inst["extraneous_s"].to_numpy(dtype=float)
-    acts = inst["activity"].to_numpy()
-    who = inst["resource"].astype(object).to_numpy()
+    acts = inst["activity"].astype(str).to_numpy()
+    who = inst["resource"].astype(str).to_numpy()
+    who[inst["resource"].isna().to_numpy()] = ""  # instances without a resource are nobody's
     for (act, r), e in out.items():
         at = acts == act
-        m1, m0 = at & (who == r), at & (who != r)
+        m1, m0 = at & (who == r), at & (who != r) & (who != "")
         if m1.sum() < MIN_INSTANCES or m0.sum() < MIN_INSTANCES:
             continue
         x1, x0 = ext[m1], ext[m0]

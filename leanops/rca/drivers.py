@@ -514,6 +514,8 @@ def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) ->
         for d_j in drivers:
             xd = fw.column(d_j)
             n1 = xd.sum()
+            if n1 > 0.5 * n:  # like a step added to some cases: the driver marks a minority
+                continue
             r1, r0 = (xs @ xd) / n1, (xs @ (1 - xd)) / (n - n1)
             pooled = xs.mean()
             se = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / (n - n1)), 1e-300))
@@ -526,14 +528,17 @@ def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) ->
     for (p, d_j, s_j, diff), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
         if qi >= fw.alpha or d_j in fw.selected:
             continue
+        # The driver's total effect (given what is selected) must go the same way, and the
+        # step must carry most of it: otherwise the step is not how the driver acts.
+        col = fw.column(d_j)
+        total = float(np.linalg.lstsq(np.column_stack([*fw.Zcols, col]), fw.y, rcond=None)[0][-1])
         indirect = diff * float(b[s_j])
+        if total * fw.want <= 0 or indirect / total < 0.5:
+            continue
         fw.add(d_j, 1.0, p, float(qi))
         fw.mediated.add(d_j)
-        i = len(fw.selected) - 1
         c = fw.cands[s_j]
-        total = float(fw.nested()[-1])
-        share = indirect / total if total * indirect > 0 else 1.0
-        mediators[i] = [{"feature": c.feature, "value": c.value, "share": float(min(max(share, 0.0), 1.0))}]
+        mediators[len(fw.selected) - 1] = [{"feature": c.feature, "value": c.value, "share": float(min(indirect / total, 1.0))}]
 
 
 def _effects(fw: _Forward, n_ctx: int, mediators: dict, evidence: dict, tgt: Target, statistic: str,
