@@ -88,3 +88,21 @@ def rca_log(n_cases: int = 1200, seed: int = 1, *, window: bool = False) -> pd.D
         hi = log["end_time"].max() - pd.Timedelta(days=2)
         log = log[(log["start_time"] >= lo) & (log["end_time"] <= hi)].reset_index(drop=True)
     return log
+
+
+def weak_step_process() -> Process:
+    """Power: ``docs = incomplete`` (15 %) only adds a 20-minute ``Request docs`` step, while
+    a customer reply (8 h on average, as variable as it is long) drowns it in the case
+    duration. The driver can only be found through its step."""
+    return Process(
+        steps=[
+            Step("Register", "clerks", 8, cv=0.3),
+            Step(EXTRA_STEP, "desk", 20, cv=0.3, prob=lambda a: 1.0 if a["docs"] == "incomplete" else 0.0),
+            Step("Callback", "clerks", 5, cv=0.3, prob=0.3),  # more variants than docs values
+            Step("Customer reply", "customers", 480, cv=1.0),
+            Step("Decide", "clerks", 10, cv=0.3),
+        ],
+        pools={"clerks": Pool(3), "desk": Pool(3), "customers": Pool(10_000)},
+        interarrival=20.0,
+        attributes={"docs": _docs, "region": _region},
+    )

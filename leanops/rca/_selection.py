@@ -255,7 +255,8 @@ class _Forward:
         self.p: list[float] = []
         self.q: list[float] = []
         self.blocked: set[int] = set()
-        self.mediated: set[int] = set()  # drivers found through a step (see drivers._mediated_drivers)
+        # drivers found through a step: (path-specific effect, its SE, the step); see drivers._mediated_drivers
+        self.mediated: dict[int, tuple[float, float, str]] = {}
 
     def column(self, j: int, side: float = 1.0) -> np.ndarray:
         col = self.X[:, j].toarray().ravel()

@@ -55,7 +55,8 @@ from ..evidence import role_resources
 from ..log import EventLog
 from ._format import condition_text, fmt_duration, fmt_effect
 from ._resources import resource_evidence
-from ._selection import _bh, _bootstrap, _candidates, _Forward
+from ..mining._steps import steps
+from ._selection import _bh, _bootstrap, _candidates, _Forward, _welch
 from .features import features as build_features
 from .targets import Target, target_values
 
@@ -67,6 +68,7 @@ class LowConfidenceWarning(UserWarning):
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
 MAX_CONTEXT = 5  # system-state conditions taken into the adjustment set (and reported as context)
+MAX_MEDIATED = 3  # drivers found only through a step
 
 
 @dataclass
@@ -376,7 +378,7 @@ def root_causes(
     n_ctx = len(fw.selected)
     fw.select({"driver", "resource"}, max(int(top), 10))
     mediators = _mediators(fw, n_ctx)
-    _mediated_drivers(fw, n_ctx, mediators, tgt)
+    _mediated_drivers(fw, mediators, _step_time(log, mask) if tgt.name == "case_duration" else None)
     if len(fw.selected) == n_ctx:
         reason = (f"nothing to explain: no case driver has a significant effect on {tgt.name!r} at alpha={alpha:g} "
                   f"(Benjamini-Hochberg over {fw.m_tests} conditions tested)")
@@ -489,14 +491,30 @@ def _mediators(fw: _Forward, n_ctx: int) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) -> None:
+def _step_time(log: EventLog, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Per activity, the time each analysed case spends in it (enablement to end, summed)."""
+    st = steps(log)
+    ci = log._case_index_per_row()
+    keep = mask[ci]
+    span = (st.end - np.where(st.first, st.t_start, st.enabled)) / 1e9
+    out = {}
+    pos = np.cumsum(mask) - 1  # case index -> row of the analysed cases
+    for a_i, act in enumerate(st.activities):
+        m = (st.activity == a_i) & keep
+        out[act] = np.bincount(pos[ci[m]], weights=np.maximum(span[m], 0.0), minlength=int(mask.sum()))
+    return out
+
+
+def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.ndarray] | None) -> None:
     """Power: a driver whose only effect is to add a step is found through that step.
 
-    Joint-significance test of mediation: the driver changes how often the step happens
-    (two-proportion test) and the step changes the target given the system state and the
-    drivers already selected (its adjusted coefficient). Both must hold, Benjamini-Hochberg
-    over every (driver, step) pair tried; the driver then joins the causes with the step as
-    its mediator.
+    A test of mediation in two parts, both of which must hold (Benjamini-Hochberg over every
+    (driver, step) pair tried): the driver changes how often the step happens
+    (two-proportion test), and the driver's cases spend more time in that step (Welch on
+    the per-case time in it, enablement to end: the path-specific effect, free of the noise
+    of the rest of the case). For targets other than the case duration, the second part is
+    the step's adjusted coefficient on the target. The driver then joins the causes, with
+    the step as its mediator, when its total adjusted effect goes the same way.
     """
     steps_ = [j for j in np.flatnonzero(fw.kinds == "path")
               if fw.cands[j].feature == "occurs" or fw.cands[j].feature.startswith("count:")]
@@ -508,7 +526,9 @@ def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) ->
     p_b = 2 * stats.t.sf(np.abs(t), max(n - len(fw.Zcols) - 1, 1))
     trials = []
     for s_j in steps_:
-        if free[s_j] <= 0.02 or b[s_j] * fw.want <= 0:
+        c = fw.cands[s_j]
+        comp = step_time.get(c.value if c.feature == "occurs" else c.feature[6:]) if step_time else None
+        if comp is None and (free[s_j] <= 0.02 or b[s_j] * fw.want <= 0):
             continue
         xs = fw.column(s_j)
         for d_j in drivers:
@@ -520,25 +540,35 @@ def _mediated_drivers(fw: _Forward, n_ctx: int, mediators: dict, tgt: Target) ->
             pooled = xs.mean()
             se = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / (n - n1)), 1e-300))
             p_a = 2 * stats.norm.sf(abs(r1 - r0) / se)
-            if abs(r1 - r0) >= 0.1 and (r1 - r0) * b[s_j] * fw.want > 0:
-                trials.append((max(p_a, float(p_b[s_j])), d_j, s_j, r1 - r0))
+            if abs(r1 - r0) < 0.1:
+                continue
+            se_c = float("nan")
+            if comp is not None:
+                g1, g0 = comp[xd > 0.5], comp[xd < 0.5]
+                indirect, _, p_c = _welch(np.float64(len(g1)), g1.sum(), g1 @ g1, np.float64(len(g0)), g0.sum(), g0 @ g0)
+                indirect, p_c = float(indirect), float(p_c)
+                se_c = math.sqrt(g1.var(ddof=1) / len(g1) + g0.var(ddof=1) / len(g0))
+            else:
+                indirect, p_c = (r1 - r0) * float(b[s_j]), float(p_b[s_j])
+            if indirect * fw.want > 0:
+                trials.append((max(p_a, p_c), d_j, s_j, indirect, se_c))
     if not trials:
         return
     q = _bh(np.array([tr[0] for tr in trials]), max(len(trials), 1))
-    for (p, d_j, s_j, diff), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
-        if qi >= fw.alpha or d_j in fw.selected:
+    for (p, d_j, s_j, indirect, se_c), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
+        if qi >= fw.alpha or d_j in fw.selected or len(fw.mediated) >= MAX_MEDIATED:
             continue
-        # The driver's total effect (given what is selected) must go the same way, and the
-        # step must carry most of it: otherwise the step is not how the driver acts.
         col = fw.column(d_j)
         total = float(np.linalg.lstsq(np.column_stack([*fw.Zcols, col]), fw.y, rcond=None)[0][-1])
-        indirect = diff * float(b[s_j])
-        if total * fw.want <= 0 or indirect / total < 0.5:
+        if np.isnan(se_c) and total * fw.want <= 0:  # the step is not how this driver acts on the whole
             continue
         fw.add(d_j, 1.0, p, float(qi))
-        fw.mediated.add(d_j)
         c = fw.cands[s_j]
-        mediators[len(fw.selected) - 1] = [{"feature": c.feature, "value": c.value, "share": float(min(indirect / total, 1.0))}]
+        # With the time in the step measured, the effect reported is that path-specific
+        # effect: the total one is drowned in the noise of the rest of the case.
+        fw.mediated[d_j] = (indirect, se_c, f"{c.feature}:{c.value}")
+        share = 1.0 if not np.isnan(se_c) or total == 0 else min(indirect / total, 1.0)
+        mediators[len(fw.selected) - 1] = [{"feature": c.feature, "value": c.value, "share": float(share)}]
 
 
 def _effects(fw: _Forward, n_ctx: int, mediators: dict, evidence: dict, tgt: Target, statistic: str,
@@ -569,9 +599,12 @@ def _effects(fw: _Forward, n_ctx: int, mediators: dict, evidence: dict, tgt: Tar
         if c.kind == "resource":
             e = evidence.get((c.feature[len("resource@"):], str(value)))
             ev = e.to_dict() if e is not None else None
-        elif kind == "driver" and j in fw.mediated and i in mediators:
-            ev = {"found_through": mediators[i][0]["feature"] + ":" + mediators[i][0]["value"],
-                  "test": "joint significance of driver -> step and step -> target"}
+        elif kind == "driver" and j in fw.mediated:
+            indirect, se_c, via = fw.mediated[j]
+            ev = {"found_through": via, "total_effect": eff}
+            if np.isfinite(se_c):  # the path-specific effect (see _mediated_drivers)
+                eff, lo, hi = indirect, indirect - 1.96 * se_c, indirect + 1.96 * se_c
+                ev["effect"] = "path-specific: the time the cases spend in the step more than the others"
         cause = Cause(
             rank=0, feature=c.feature, value=str(value), effect=eff, effect_unit=tgt.unit,
             ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
@@ -668,6 +701,11 @@ def _sentence(c: Cause, tgt: Target) -> str:
                      "(adjusted for load and case length).")
         if np.isfinite(e.get("wait_ratio", np.nan)) and e["wait_ratio"] > 1 and e.get("wait_p_value", 1) < 0.05:
             text += f" Work waits for it while it is free {e['wait_ratio']:.1f}x as long as for the others."
+    if c.evidence and "found_through" in c.evidence and "effect" in c.evidence:
+        text += (f" Found through its step: the effect is the time its cases spend in "
+                 f"{c.mediators[0]['value'] if c.mediators else 'that step'} more than the others "
+                 f"(the adjusted total, {_fmt_signed(c.evidence['total_effect'], tgt)}, is lost in the "
+                 "variation of the rest of the case).")
     if c.mediators:
         via = "; ".join(f"{condition_text(md['feature'], md['value'])} ({100 * md['share']:.0f}% of the effect)"
                         for md in c.mediators[:3])

@@ -451,7 +451,8 @@ def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
     """True when the attribute and the variant determine each other (an exported variant
     number): each variant seen twice has one value, and each value one variant (90 % of
     its cases). A coarser attribute that decides a step (``docs = incomplete`` adds a
-    step, so every variant has one value) is a driver, not a restatement."""
+    step, so every variant has one value) is a driver, not a restatement. (With only as
+    many variants as values, the two cannot be told apart, and the attribute is path.)"""
     n = len(variant_ids)
     if n < 20 or variant_ids.max(initial=0) + 1 > 0.5 * n:
         return False
