@@ -1,39 +1,54 @@
 """Ranking the drivers of a per-case target: which conditions make cases slow, late or loop.
 
+Three kinds of explanation are answered separately (see
+:func:`leanops.rca.features.feature_kind`):
+
+* **causes**, ranked: *case drivers*, what is known about a case when it starts (its
+  attributes, the first value of an event attribute, data quality), and *resources*, who
+  worked on it, blamed only for what they do (below);
+* **context**: the *system state* the case met (queues, work in progress, the hour,
+  weekday or month it started): a matter of load or period, a pointer to
+  ``leanops bottlenecks``, never ranked among the causes;
+* **mediators**: *path* features (a step occurs, repeats, the variant, event values seen
+  later) say how a driver acts ("amount >= 10k -> adds Audit (96 % of the effect)").
+
 How it works (the choices, so that results can be read with confidence):
 
-1. **Conditions.** Every feature of :func:`leanops.rca.features` gives candidate
-   conditions: ``feature = value`` for text features (values seen in at least
-   ``min_support`` of the cases), ``feature >= t`` / ``feature < t`` for numeric ones, with
-   the threshold ``t`` chosen among the 5 %, 10 %, ..., 95 % quantiles as the one whose split
-   differs most (largest Welch t). Every threshold tried counts as a test.
-2. **Effect.** The difference in mean target between the cases meeting the condition and
-   the others (for ``sla:`` and ``rework`` targets, the difference in rate).
-3. **Adjusting for stronger drivers (regression adjustment, forward selection).**
-   Conditions are selected one at a time: the next one is the condition with the largest
-   t statistic *after adjusting for the drivers already selected* (ordinary least squares
-   of the target on indicators of the selected conditions plus the candidate; the
-   candidate's coefficient is its adjusted effect). A condition that merely travels with a
-   stronger one loses its effect once that one is in the model and is never selected.
-   We chose regression over stratification because it stays stable with many strata and
-   is fast (sufficient statistics on a sparse indicator matrix).
-4. **Causes before consequences.** Path features (an activity occurs, repeats, the
-   variant), and the people and handoffs that come with a longer path (``involves:``,
-   ``handoffs``, who did an activity that not every case goes through), are
-   consequences of what the case is. They are considered only after the
-   upstream features (attributes, resources, time, workload, data quality). A path
-   condition whose effect is largely carried by an upstream cause (adding it to the model
-   removes at least 20 % of that cause's effect, or it is determined by it) is reported
-   as a **mediator** of that cause, not as a cause of its own.
-5. **Uncertainty.** The p-value of the adjusted effect uses heteroscedasticity-robust
+1. **Target.** Cases cut by the log's export window are left out by default (the rule and
+   counts of :mod:`leanops.boundaries`, as in ``value_stream``).
+2. **Conditions.** Every feature gives candidate conditions: ``feature = value`` for text
+   features (values seen in at least ``min_support`` of the cases), ``feature >= t`` /
+   ``feature < t`` for numeric ones, with the threshold ``t`` chosen among the 5 %, 10 %,
+   ..., 95 % quantiles as the one whose split differs most (largest Welch t). Every
+   threshold tried counts as a test. Queues and work in progress only count as
+   ``>= t``: "found fewer waiting, so slower" is an artefact (a log's first days), not a
+   finding. Identifiers never give conditions (see :func:`leanops.rca.features`).
+3. **Adjustment (regression, forward selection).** The system state goes first: the
+   strongest system conditions enter the model (they are the context). Then drivers are
+   selected one at a time: the next one has the largest t statistic *given the system
+   state and the drivers already selected* (least squares on indicators; its coefficient
+   is its adjusted effect). A driver's effect is thus net of the congestion it met, and a
+   condition that merely travels with a stronger one is never selected.
+4. **Resources** are blamed only for their own work (:mod:`leanops.rca._resources`):
+   their processing time at an activity, or the waits they create, against the others at
+   that activity, adjusted for load and case length. A resource whose cases take longer
+   only because it works when queues are long is reported in the context, not blamed.
+   Where processing times are unmeasurable (no start times), resources are not assessed.
+5. **Mediators.** A path condition whose effect is largely carried by a driver (adding it
+   removes at least 20 % of the driver's effect, or it is determined by it) is listed as
+   that driver's mediator. A driver whose only effect is to add a step is found *through*
+   that step (see ``_mediated_drivers``): its effect is then the path-specific one, the
+   time its cases spend in the step more than the others.
+6. **Uncertainty.** The p-value of the adjusted effect uses heteroscedasticity-robust
    (HC1) standard errors, corrected for the number of conditions tested with
    Benjamini-Hochberg. The 95 % CI is a percentile bootstrap over cases (``n_boot``
    resamples) of the same adjusted effect. Support is the share of cases meeting the
-   condition.
-6. **Ranking.** By default causes keep their order of selection: rank 1 is the strongest
-   driver, rank 2 the strongest once rank 1 is accounted for, and so on (upstream causes
-   before path consequences). ``rank_by="impact"`` orders them by effect x cases, the
-   total excess they account for (the Pareto chart always uses that order).
+   condition; ``share`` the part of the target's excess over its median the cause accounts
+   for (effect x cases).
+7. **Reading.** Every sentence gives the adjusted effect and the raw difference, each
+   labelled; where their signs differ it says why. Durations use the one formatter.
+8. **Ranking.** By default causes keep their order of selection (``rank_by="strength"``);
+   ``rank_by="impact"`` orders them by effect x cases (the Pareto chart always does).
 """
 
 from __future__ import annotations
@@ -291,52 +306,43 @@ def root_causes(
         For the bootstrap; same seed, same result.
     feature_table : DataFrame, optional
         A table from :func:`leanops.rca.features` (possibly with added columns) to reuse.
+    include_cut : bool
+        Keep the cases cut by the log's export window in the target. By default they are
+        left out (the rule and counts of :func:`leanops.boundaries.case_boundaries`, as in
+        ``value_stream``), and ``excluded_cases`` counts them.
 
     Returns
     -------
     RootCauses
-        ``causes`` ranked by impact (effect x cases), each with a plain sentence;
-        ``nothing_to_explain`` and ``reason`` when the target does not vary or no feature does.
+        ``causes``: case drivers and resources, each with a plain sentence (adjusted and
+        raw effect, labelled); ``context``: the system state; ``nothing_to_explain`` and
+        ``reason`` when the target does not vary or no driver is significant.
 
     Notes
     -----
-    See the module documentation of ``leanops.rca.drivers`` for the method: forward
-    selection with regression adjustment, path features as mediators, HC1 p-values with
-    Benjamini-Hochberg, percentile bootstrap CIs.
+    See the module documentation of ``leanops.rca.drivers`` for the method.
 
     Examples
     --------
     >>> import leanops
-    >>> rc = leanops.root_causes(leanops.datasets.load("production"), target="case_duration", n_boot=50)
-    >>> rc.causes[0].category in ("people", "method", "material", "environment", "measurement")
-    True
-    >>> sorted(rc.to_dict())[:3]
-    ['alpha', 'baseline', 'causes']
+    >>> rc = leanops.root_causes(leanops.datasets.load("production"), n_boot=50)
+    >>> rc.causes, [(c.feature, c.value, c.kind) for c in rc.context]
+    ([], [('start_month', 'Jan', 'system')])
+    >>> rc.excluded_cases
+    {'cut_at_start': 0, 'open_at_end': 6}
     """
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read it with leanops.read(path).")
-    check_positive("top", top, integer=True)
-    alpha = check_fraction("alpha", alpha, allow_none=False)
-    min_support = check_fraction("min_support", min_support, allow_none=False)
-    max_support = check_fraction("max_support", max_support, allow_none=False)
-    check_choice("rank_by", rank_by, ("strength", "impact", "effect"))
-    check_choice("statistic", statistic, ("mean", "median"))
-    check_choice("direction", direction, ("increase", "decrease", "both"))
-    check_positive("n_boot", n_boot, integer=True)
-    if not isinstance(include_cut, bool):
-        raise InputError(f"include_cut must be True or False; got {include_cut!r}.")
+    alpha, min_support, max_support = _check_options(top, alpha, min_support, max_support, rank_by, statistic,
+                                                     direction, n_boot, include_cut)
     rng = check_seed(seed)
-
     tgt = target_values(log, target=target)
     keep = boundary_mask(log, include_cut=include_cut)
     excluded = {"cut_at_start": 0, "open_at_end": 0} if include_cut else boundary_counts(log)
     mask = np.isfinite(tgt.values.to_numpy(dtype=float)) & keep
     y = tgt.values.to_numpy(dtype=float)[mask]
     n = int(mask.sum())
-    baseline = {"mean": float(y.mean()) if n else None, "median": float(np.median(y)) if n else None,
-                "n_cases": n, "unit": tgt.unit}
-    if tgt.sla_s is not None:
-        baseline["sla_s"] = tgt.sla_s
+    baseline = _baseline(y, tgt)
     notes: list[str] = []
     if not include_cut and sum(excluded.values()):
         notes.append(f"{excluded['cut_at_start']} case(s) cut at the start of the log and {excluded['open_at_end']} "
@@ -390,21 +396,49 @@ def root_causes(
         rc = RootCauses(tgt.name, tgt.kind, baseline, [], n, fw.m_tests, alpha, statistic, low_confidence=low,
                         notes=notes, excluded_cases=excluded)
     causes, context = _effects(fw, n_ctx, mediators, evidence, tgt, statistic, int(n_boot), rng, low)
+    _finish(rc, causes, context + _congested_resources(fw, evidence, tgt), tgt, rank_by, int(top))
+    if low:
+        notes.append(f"low confidence: only {n} cases")
+    return rc
+
+
+def _finish(rc: RootCauses, causes: list[Cause], context: list[Cause], tgt: Target, rank_by: str, top: int) -> None:
+    """Order, rank and word the causes and the context."""
     if rank_by == "impact":
         causes.sort(key=lambda c: -abs(c.effect) * c.n_cases)
     elif rank_by == "effect":
         causes.sort(key=lambda c: -abs(c.effect))
-    rc.causes = causes[: int(top)]
-    rc.context = context + _congested_resources(fw, evidence, tgt)
+    rc.causes = causes[:top]
+    rc.context = context
     for r, c in enumerate(rc.causes, 1):
         c.rank = r
         c.sentence = _sentence(c, tgt)
     for r, c in enumerate(rc.context, 1):
         c.rank = r
         c.sentence = c.sentence or _context_sentence(c, tgt)
-    if low:
-        notes.append(f"low confidence: only {n} cases")
-    return rc
+
+
+def _check_options(top, alpha, min_support, max_support, rank_by, statistic, direction, n_boot, include_cut):
+    check_positive("top", top, integer=True)
+    alpha = check_fraction("alpha", alpha, allow_none=False)
+    min_support = check_fraction("min_support", min_support, allow_none=False)
+    max_support = check_fraction("max_support", max_support, allow_none=False)
+    check_choice("rank_by", rank_by, ("strength", "impact", "effect"))
+    check_choice("statistic", statistic, ("mean", "median"))
+    check_choice("direction", direction, ("increase", "decrease", "both"))
+    check_positive("n_boot", n_boot, integer=True)
+    if not isinstance(include_cut, bool):
+        raise InputError(f"include_cut must be True or False; got {include_cut!r}.")
+    return alpha, min_support, max_support
+
+
+def _baseline(y: np.ndarray, tgt: Target) -> dict[str, Any]:
+    n = len(y)
+    out = {"mean": float(y.mean()) if n else None, "median": float(np.median(y)) if n else None,
+           "n_cases": n, "unit": tgt.unit}
+    if tgt.sla_s is not None:
+        out["sla_s"] = tgt.sla_s
+    return out
 
 
 def _no_variation(y: np.ndarray, n: int, tgt: Target) -> str:
