@@ -37,8 +37,12 @@ def test_json_reuses_the_command_shapes(production):
     for k in ("rank", "activity", "score", "wait_mean_s", "wait_share", "service_mean_s", "utilization", "evidence"):
         assert k in b[0]
     assert [r["rank"] for r in b] == list(range(1, len(b) + 1))
-    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category"):
-        assert k in doc["rca"]["causes"][0]
+    # issue 13: production has no case driver; its month effect is context (same keys)
+    found = doc["rca"]["causes"] + doc["rca"]["context"]
+    assert found and {"cut_at_start", "open_at_end"} == set(doc["rca"]["excluded_cases"])
+    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category",
+              "raw_effect", "kind", "mediators", "share"):
+        assert k in found[0]
     assert {"total_wait_s", "causes", "shares", "by_activity"} <= set(doc["waiting_causes"])
     assert {"activity", "count", "cases", "service_mean_s"} <= set(doc["discover"]["nodes"][0])
     assert {"source", "target", "count", "wait_mean_s", "wait_median_s", "wait_p90_s"} <= set(doc["discover"]["edges"][0])

@@ -582,18 +582,46 @@ def root_causes_section(ctx: Context) -> Section:
     s = Section("rootcauses", "Root causes of long cases", command="rca")
     s.data = rc.to_dict()
     base = rc.baseline
+    excluded = sum(rc.excluded_cases.values())
+    kept = (f" ({fmt.count(excluded)} case(s) cut by the log's export window left out)" if excluded else "")
     if not rc.causes:
-        s.summary.append(f"No condition explains the lead time of cases: {rc.reason or 'nothing significant was found'}.")
-        return s
-    s.summary.append(
-        f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}). "
-        f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} make cases "
-        f"significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted for those ranked above it:"
+        s.summary.append(f"No case driver explains the lead time of cases{kept}: "
+                         f"{rc.reason or 'nothing significant was found'}")
+    else:
+        s.summary.append(
+            f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}){kept}. "
+            f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} case "
+            f"driver(s) make cases significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted "
+            "for the load the cases met and for the drivers ranked above it:"
+        )
+        s.summary += [c.sentence for c in rc.causes[:3]]
+        first = rc.causes[0].sentence.split(" (")[0].rstrip(".")
+        s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+        _causes_figure_and_table(s, rc)
+    if rc.context:
+        s.summary.append("Context, not causes (the state the cases met: see the bottlenecks): "
+                         + " ".join(c.sentence for c in rc.context[:3]))
+        frame = pd.DataFrame({
+            "condition": [c.condition for c in rc.context], "kind": [c.kind for c in rc.context],
+            "effect": [c.effect for c in rc.context], "raw_effect": [c.raw_effect for c in rc.context],
+            "support": [c.support for c in rc.context], "reading": [c.sentence for c in rc.context]})
+        s.tables.append(Table(
+            "Context: system state and congestion (not causes)", frame, key="context",
+            units={"effect": "duration", "raw_effect": "duration", "support": "percent"},
+            labels={"effect": "effect (adjusted)", "raw_effect": "raw difference", "support": "share of cases"},
+        ))
+    s.notes.append(
+        "Root causes: case drivers (attributes known when a case starts, and resources blamed only for their own "
+        "processing time or the waits they create, against the others at the same activity) are ranked by "
+        "forward selection with regression adjustment, after the system state (queues, work in progress, period), "
+        "which is reported apart as context; path features are mediators; p-values are HC1 with "
+        "Benjamini-Hochberg correction; confidence intervals are percentile bootstrap (seed 0)."
     )
-    s.summary += [c.sentence for c in rc.causes[:3]]
-    top = rc.causes[0]
-    first = top.sentence.split(". ")[0].rstrip(".")
-    s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+    s.notes += [str(n) for n in rc.notes]
+    return s
+
+
+def _causes_figure_and_table(s: Section, rc) -> None:
     frame = rc.to_frame()
     frame.insert(2, "condition", [c.condition for c in rc.causes])
     f, is_dur = _effect_fmt(rc.causes[0].effect_unit)
@@ -603,27 +631,20 @@ def root_causes_section(ctx: Context) -> Section:
         charts.interval_chart([c.condition for c in chart], [c.effect for c in chart], [c.ci_low for c in chart],
                               [c.ci_high for c in chart], fmt=f, duration=is_dur,
                               label="Effects of the root causes on lead time"),
-        "Dots: how much longer cases meeting the condition take than the others, adjusted for the causes ranked "
-        "above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
+        "Dots: how much longer cases meeting the condition take than the others, adjusted for the load they met "
+        "and the causes ranked above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
     ))
     unit = "duration" if is_dur else "number"
-    cols = ["rank", "category", "condition", "effect", "ci_low", "ci_high", "p_value", "support", "n_cases"]
+    cols = ["rank", "kind", "category", "condition", "effect", "raw_effect", "ci_low", "ci_high", "p_value",
+            "support", "n_cases"]
     s.tables.append(Table(
-        "Ranked causes", frame[cols], key="causes",
-        units={"rank": "count", "effect": unit, "ci_low": unit, "ci_high": unit, "p_value": "pvalue",
-               "support": "percent", "n_cases": "count"},
-        labels={"effect": "effect (longer by)", "ci_low": "95 % CI low", "ci_high": "95 % CI high",
-                "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
+        "Ranked causes (case drivers)", frame[cols], key="causes",
+        units={"rank": "count", "effect": unit, "raw_effect": unit, "ci_low": unit, "ci_high": unit,
+               "p_value": "pvalue", "support": "percent", "n_cases": "count"},
+        labels={"effect": "effect (adjusted)", "raw_effect": "raw difference", "ci_low": "95 % CI low",
+                "ci_high": "95 % CI high", "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
         highlight=[0],
     ))
-    s.notes.append(
-        "Root causes: per-case features (attributes, resources per activity, path, time of arrival, workload, "
-        "hand-offs) are turned into conditions; forward selection with regression adjustment ranks them, "
-        "path features are treated as mediators, p-values are HC1 with Benjamini-Hochberg correction, and "
-        "confidence intervals are percentile bootstrap (seed 0)."
-    )
-    s.notes += [str(n) for n in rc.notes]
-    return s
 
 
 # ----------------------------------------------------------------------------- rework
