@@ -543,7 +543,8 @@ def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.nda
     """Power: a driver whose only effect is to add a step is found through that step.
 
     A test of mediation in two parts, both of which must hold (Benjamini-Hochberg over every
-    (driver, step) pair tried): the driver changes how often the step happens
+    (driver, step) pair tried and every condition tested before; the path-specific effect
+    must also reach 1 % of the mean target): the driver changes how often the step happens
     (two-proportion test), and the driver's cases spend more time in that step (Welch on
     the per-case time in it, enablement to end: the path-specific effect, free of the noise
     of the rest of the case). For targets other than the case duration, the second part is
@@ -588,9 +589,12 @@ def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.nda
                 trials.append((max(p_a, p_c), d_j, s_j, indirect, se_c))
     if not trials:
         return
-    q = _bh(np.array([tr[0] for tr in trials]), max(len(trials), 1))
+    # one family with every condition tested; and an effect of under 1 % of the mean
+    # target is not worth a cause, however certain
+    q = _bh(np.array([tr[0] for tr in trials]), fw.m_tests + len(trials))
+    floor = 0.01 * abs(float(fw.y.mean()))
     for (p, d_j, s_j, indirect, se_c), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
-        if qi >= fw.alpha or d_j in fw.selected or len(fw.mediated) >= MAX_MEDIATED:
+        if qi >= fw.alpha or d_j in fw.selected or len(fw.mediated) >= MAX_MEDIATED or abs(indirect) < floor:
             continue
         col = fw.column(d_j)
         total = float(np.linalg.lstsq(np.column_stack([*fw.Zcols, col]), fw.y, rcond=None)[0][-1])
