@@ -559,6 +559,12 @@ def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.nda
     b, t, free, _ = fw.adjusted()
     n = fw.n
     p_b = 2 * stats.t.sf(np.abs(t), max(n - len(fw.Zcols) - 1, 1))
+    drivers = np.array([d for d in drivers if fw.xx[d] <= 0.5 * n])  # like a step added to some cases: a minority
+    if not len(drivers):
+        return
+    D = fw.Xt[drivers]  # drivers x cases (sparse)
+    n1 = fw.xx[drivers]
+    n0 = n - n1
     trials = []
     for s_j in steps_:
         c = fw.cands[s_j]
@@ -566,27 +572,23 @@ def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.nda
         if comp is None and (free[s_j] <= 0.02 or b[s_j] * fw.want <= 0):
             continue
         xs = fw.column(s_j)
-        for d_j in drivers:
-            xd = fw.column(d_j)
-            n1 = xd.sum()
-            if n1 > 0.5 * n:  # like a step added to some cases: the driver marks a minority
-                continue
-            r1, r0 = (xs @ xd) / n1, (xs @ (1 - xd)) / (n - n1)
-            pooled = xs.mean()
-            se = math.sqrt(max(pooled * (1 - pooled) * (1 / n1 + 1 / (n - n1)), 1e-300))
-            p_a = 2 * stats.norm.sf(abs(r1 - r0) / se)
-            if abs(r1 - r0) < 0.1:
-                continue
-            se_c = float("nan")
-            if comp is not None:
-                g1, g0 = comp[xd > 0.5], comp[xd < 0.5]
-                indirect, _, p_c = _welch(np.float64(len(g1)), g1.sum(), g1 @ g1, np.float64(len(g0)), g0.sum(), g0 @ g0)
-                indirect, p_c = float(indirect), float(p_c)
-                se_c = math.sqrt(g1.var(ddof=1) / len(g1) + g0.var(ddof=1) / len(g0))
-            else:
-                indirect, p_c = (r1 - r0) * float(b[s_j]), float(p_b[s_j])
-            if indirect * fw.want > 0:
-                trials.append((max(p_a, p_c), d_j, s_j, indirect, se_c))
+        k1 = D @ xs
+        r1, r0 = k1 / n1, (xs.sum() - k1) / n0
+        pooled = xs.mean()
+        se = np.sqrt(np.maximum(pooled * (1 - pooled) * (1 / n1 + 1 / n0), 1e-300))
+        p_a = 2 * stats.norm.sf(np.abs(r1 - r0) / se)
+        if comp is not None:
+            s1, q1 = D @ comp, D @ (comp * comp)
+            s0, q0 = comp.sum() - s1, (comp * comp).sum() - q1
+            indirect, _, p_c = _welch(n1, s1, q1, n0, s0, q0)
+            v1 = np.maximum(q1 - s1**2 / n1, 0) / np.maximum(n1 - 1, 1)
+            v0 = np.maximum(q0 - s0**2 / n0, 0) / np.maximum(n0 - 1, 1)
+            se_c = np.sqrt(v1 / n1 + v0 / n0)
+        else:
+            indirect = (r1 - r0) * float(b[s_j])
+            p_c, se_c = np.full(len(drivers), float(p_b[s_j])), np.full(len(drivers), np.nan)
+        for k in np.flatnonzero((np.abs(r1 - r0) >= 0.1) & (indirect * fw.want > 0)):
+            trials.append((max(float(p_a[k]), float(p_c[k])), int(drivers[k]), s_j, float(indirect[k]), float(se_c[k])))
     if not trials:
         return
     # one family with every condition tested; and an effect of under 1 % of the mean
