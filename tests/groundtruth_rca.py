@@ -14,8 +14,9 @@ What must not be blamed:
   when ``managers_0`` is busy (the generator always hands work to the lowest free member),
   so its cases met congestion, but it is no slower;
 * the clerks that loops involve; ``region`` (a decoy drawn independently);
-* ``case:variant-index`` (the exported variant number, path information) and ``ticket``
-  (a counter rising with the arrival: an identifier);
+* ``case:variant-index`` (the exported variant number, path information), ``ticket``
+  (a counter rising with the arrival) and ``activity_instance_id`` (an event counter):
+  identifiers;
 * the weekly season: arrivals are twice as frequent on Mondays and Tuesdays, so cases
   started then meet longer queues (system state: context, not a cause).
 
@@ -83,6 +84,7 @@ def rca_log(n_cases: int = 1200, seed: int = 1, *, window: bool = False) -> pd.D
     log["case:variant-index"] = log["case_id"].map(seq.map(rank)).astype(int)
     first = log.groupby("case_id", sort=False)["start_time"].min().sort_values(kind="stable")
     log["ticket"] = log["case_id"].map(pd.Series(np.arange(100_000, 100_000 + len(first)), index=first.index))
+    log["activity_instance_id"] = np.arange(len(log)) + 70_000  # an event counter
     if window:
         lo = log["start_time"].min() + pd.Timedelta(days=2)
         hi = log["end_time"].max() - pd.Timedelta(days=2)

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import leanops
@@ -81,9 +82,12 @@ def test_the_added_step_is_the_mediator(whole):
 def test_decoy_variant_index_and_counter_never_appear(whole):
     log, rc = whole
     shown = [c.feature for c in rc.causes + rc.context] + [m["feature"] for c in rc.causes for m in c.mediators]
-    for name in ("region", "case:variant-index", "ticket"):
+    for name in ("region", "case:variant-index", "ticket", "first:activity_instance_id", "last:activity_instance_id"):
         assert name not in shown, str(rc)
-    assert "ticket" in leanops.rca.features(log).attrs["identifiers"]
+    table = leanops.rca.features(log)
+    assert {"ticket", "activity_instance_id"} <= set(table.attrs["identifiers"])
+    assert not any("activity_instance_id" in c or c == "ticket" for c in table.columns)
+    assert table.attrs["kinds"]["case:variant-index"] == "path"
 
 
 def test_system_state_and_the_season_are_context_not_causes(whole):
@@ -120,6 +124,36 @@ def test_an_export_window_leaves_no_boundary_artefact(windowed):
     assert {c.value for c in rc.context if c.feature == "start_weekday"} <= {"Mon", "Tue"}, str(rc)
     whole_ = _rca(log, include_cut=True)
     assert whole_.n_cases == log.n_cases and whole_.excluded_cases == {"cut_at_start": 0, "open_at_end": 0}
+
+
+def test_a_flipped_sign_is_explained():
+    # b raises the target by 2 but mostly meets cases without a (+10): raw about -3
+    rng = np.random.default_rng(4)
+    n = 1000
+    a = rng.random(n) < 0.4
+    b = rng.random(n) < np.where(a, 0.1, 0.6)
+    ids = [f"k{i}" for i in range(n)]
+    rows = pd.DataFrame({
+        "case_id": ids, "activity": "Do", "resource": "r",
+        "end_time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400 * 20, n), unit="s"),
+        "a": np.where(a, "yes", "no"), "b": np.where(b, "yes", "no"),
+    })
+    y = pd.Series(10.0 + 10.0 * a + 2.0 * b + rng.normal(0, 0.5, n), index=ids, name="cost")
+    rc = _rca(leanops.from_frame(rows), target=y)
+    assert _pairs(rc.causes) == [("a", "yes"), ("b", "yes")], str(rc)
+    second = rc.causes[1]
+    assert second.ci_low < 2.0 < second.ci_high
+    assert second.raw_effect == pytest.approx(y[b].mean() - y[~b].mean(), rel=1e-9) and second.raw_effect < 0
+    assert "raw difference: " in second.sentence and "points the other way" in second.sentence
+    assert "a = yes" in second.sentence  # what it was adjusted for
+
+
+def test_resources_are_unmeasurable_without_start_times():
+    df = rca_log(600, 31)
+    log = leanops.from_frame(df.drop(columns=["start_time"]))
+    rc = _rca(log)
+    assert not any(c.kind == "resource" for c in rc.causes), str(rc)
+    assert any("unmeasurable" in n for n in rc.notes)
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23])

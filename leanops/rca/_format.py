@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import math
 
+from .._format import duration
+
 
 def fmt_duration(seconds: float) -> str:
-    """'45 s', '12 min', '2.1 h', '3.4 d' (one decimal above the minute)."""
-    if seconds is None or not math.isfinite(seconds):
-        return "n/a"
-    a = abs(seconds)
-    sign = "-" if seconds < 0 else ""
-    if a < 90:
-        return f"{sign}{a:.0f} s"
-    if a < 90 * 60:
-        return f"{sign}{a / 60:.1f} min"
-    if a < 48 * 3600:
-        return f"{sign}{a / 3600:.1f} h"
-    return f"{sign}{a / 86400:.1f} d"
+    """A duration through the one formatter, :func:`leanops._format.duration` ('n/a' if missing).
+
+    Examples
+    --------
+    >>> fmt_duration(100_000), fmt_duration(-5400), fmt_duration(None)
+    ('1.2 d', '-1.5 h', 'n/a')
+    """
+    return duration(seconds, missing="n/a")
 
 
 def fmt_num(x: float) -> str:
