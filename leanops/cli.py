@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ._format import duration
 from ._json import dumps
 from .errors import LeanopsError
 
@@ -227,17 +228,22 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
     cal = Calendar.parse(calendar) if calendar is not None else None
     ev, eng = load_source(log, kwargs)
-    table = bottlenecks(ev, calendar=cal, **eng)
+    result = bottlenecks(ev, calendar=cal, **eng)
+    doc = result.to_dict()
     if top is not None:
-        table = table.head(top)
+        doc["bottlenecks"] = doc["bottlenecks"][:top]
     if as_json:
-        emit({"bottlenecks": table, "score": table.attrs.get("score"),
-              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        emit(doc)
         return
-    for r in table.itertuples(index=False):
-        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
-                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
-        click.echo(f"    {r.evidence}")
+    for r in doc["bottlenecks"]:
+        util = f"utilisation {r['utilization']:.0%}" if r["utilization"] == r["utilization"] else "utilisation unknown"
+        tag = ", capacity-bound" if r["capacity_bound"] else ""
+        click.echo(f"{r['rank']:>2}. {r['activity']}  score {r['score']:.2f}  wait {duration(r['wait_mean_s'])}  "
+                   f"({r['wait_share']:.1%} of waiting)  {util}  [{r['evidence']}{tag}]")
+        click.echo(f"    {r['finding']}")
+    click.echo("(score: relative to the top step = 1.00; share: the step's waiting time over all waiting time)")
+    for c in doc["caveats"]:
+        click.echo(f"caveat: {c}")
 
 
 # --- mining: process maps (issue 3)

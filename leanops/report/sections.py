@@ -239,7 +239,7 @@ def _value_stream(ctx: Context):
     return ctx.cache["vs"]
 
 
-def _bottlenecks(ctx: Context) -> pd.DataFrame:
+def _bottlenecks(ctx: Context) -> Any:
     if "bn" not in ctx.cache:
         from ..mining import bottlenecks
 
@@ -413,73 +413,72 @@ def value_stream_section(ctx: Context) -> Section:
 
 # ----------------------------------------------------------------------- bottlenecks
 def bottlenecks_section(ctx: Context) -> Section:
-    b = _bottlenecks(ctx)
+    res = _bottlenecks(ctx)
+    b = res.table
     s = Section("bottlenecks", "Bottlenecks", command="bottlenecks")
-    s.data = {"bottlenecks": b, "score": b.attrs.get("score")}
+    s.data = res.to_dict()
+    s.data["top"] = None
     if not len(b):
         s.summary.append("No step waits: there is no bottleneck to rank.")
         return s
-    top = b.iloc[0]
-    if not top["score"] > 0:
-        most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    cap = res.capacity_bottleneck
+    most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    if cap is None:
         if not most["wait_share"] > 0:
             s.summary.append("No step waits: there is no bottleneck to rank.")
             return s
+        level = res.evidence.get("level")
+        why = ("No step waits while its whole pool of resources is busy, so no step constrains the flow."
+               if level == "measured" and not res.evidence.get("role_resources")
+               else "The data cannot show a capacity bottleneck (see the caveats), so none is claimed.")
         s.summary.append(
-            f"No step waits while its resources are busy, so no step constrains the flow. Most waiting happens "
-            f"before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all waiting, "
-            f"{fmt.duration(most['wait_mean_s'])} per instance)."
+            f"{why} Most waiting happens before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all "
+            f"waiting, {fmt.duration(most['wait_mean_s'])} per instance): this is where the time goes."
         )
         s.findings.append(Finding(1.0, s.summary[-1], key="bottleneck"))
-        s.data["top"] = None
     else:
-        s.data["top"] = str(top["activity"])
-        s.summary.append(str(top["evidence"]))
-    busy = float(top["contention"]) if pd.notna(top["contention"]) else 0.0
-    if s.data["top"] is None:
-        text = None
-    elif busy >= 0.6:
-        text = (
-            f"The bottleneck is **{top['activity']}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
-            f"({fmt.duration(top['wait_mean_s'])} per instance), while its pool was {fmt.percent(busy, digits=0)} busy: "
-            "work queues there for lack of capacity."
-        )
-    else:
-        text = (
-            f"Most waiting happens before **{top['activity']}** ({fmt.percent(top['wait_share'])} of all waiting, "
-            f"{fmt.duration(top['wait_mean_s'])} per instance), but its pool was only {fmt.percent(busy, digits=0)} busy "
-            "during those waits: the queue is not a lack of people."
-        )
-    if text:
-        s.findings.append(Finding(1.0, text, key="bottleneck"))
+        top = b[b["activity"] == cap].iloc[0]
+        s.data["top"] = cap
+        s.summary.append(str(top["finding"]))
+        s.findings.append(Finding(1.0, (
+            f"The bottleneck is **{cap}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
+            f"({fmt.duration(top['wait_mean_s'])} per instance), and its whole pool was busy during "
+            f"{fmt.percent(top['contention'], digits=0)} of those waits on shift: work queues there for lack of "
+            "capacity (measured start times, real resources)."), key="bottleneck"))
+    for c in res.caveats:
+        s.notes.append(c)
     chart = b.head(12)
+    hot = [int(i) for i in np.flatnonzero(chart["activity"].astype(str).to_numpy() == cap)] if cap else []
     s.figures.append(Figure(
         "Share of all waiting, by step (ranked by bottleneck score)",
         charts.bar_chart(list(chart["activity"].astype(str)), list(chart["wait_share"]), fmt=lambda v: fmt.percent(v, digits=0),
-                         highlight=[0] if s.data["top"] else [], color=charts.WAIT, label="Share of all waiting by step"),
-        "Bars: the share of all waiting that happens before each step, in the order of the bottleneck score "
-        "(wait share × contention × utilisation). Red: the top-ranked bottleneck.",
+                         highlight=hot, color=charts.WAIT, label="Share of all waiting by step"),
+        "Bars: each step's waiting time over all waiting time in the log, in the order of the bottleneck score. "
+        "Red: the capacity bottleneck, when there is one.",
     ))
     cols = ["rank", "activity", "score", "wait_mean_s", "wait_share", "contention", "utilization", "service_mean_s",
-            "queue_mean", "rework_share"]
+            "queue_mean", "rework_share", "evidence", "capacity_bound"]
     cols = [c for c in cols if c in b.columns]
     s.tables.append(Table(
         "Ranking", b[cols], key="bottlenecks",
         units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
                "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
                "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
-        labels={"score": "score (0 to 1)", "wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
-                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean, instances)",
-                "queue_max": "queue (max)", "rework_share": "rework"},
-        highlight=[0] if s.data["top"] else [], max_rows=10,
+        labels={"score": "score (top = 1.00)", "wait_mean_s": "wait mean", "wait_share": "share of all waiting",
+                "contention": "whole pool busy while waiting", "service_mean_s": "processing mean",
+                "pool_size": "pool size", "queue_mean": "queue (mean, instances)", "queue_max": "queue (max)",
+                "rework_share": "rework", "capacity_bound": "capacity-bound"},
+        highlight=hot[:1], max_rows=10,
     ))
-    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence"]].head(5), key="evidence",
+    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence", "finding"]].head(5), key="evidence",
                           units={"rank": "count"}))
     s.notes.append(
-        "Bottleneck score = wait share × contention × utilisation: the share of all waiting spent before the step, "
-        "times how busy its pool was during those waits (working time only), times the pool's utilisation over "
-        "the log. A long wait while the pool is idle (batching, schedules, hand-offs) scores low: it is waste, but "
-        "not a capacity constraint."
+        "Bottleneck score = wait share × contention × utilisation, shown relative to the top step (1.00). Wait share: "
+        "the step's waiting time over all waiting time in the log. Contention: the share of the step's on-shift "
+        "waiting (after batching) during which every member of its pool was busy. A step is called a capacity "
+        "bottleneck only when that busy waiting drives its wait, its pool is made of real resources busy at least "
+        "half of their working time, and its start times are measured; off-shift waiting (unavailability) and "
+        "batching are reported by those names."
     )
     return s
 
@@ -630,7 +629,7 @@ def root_causes_section(ctx: Context) -> Section:
 def rework_section(ctx: Context) -> Section:
     from ..mining import rework
 
-    rw = rework(ctx.log)
+    rw = rework(ctx.log).table
     s = Section("rework", "Rework")
     s.data = {"rework": rw}
     d = ctx.log.df
