@@ -617,7 +617,8 @@ def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
 
 
 # -------------------------------------------------------------- value stream
-def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None):
+def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None,
+                 include_cut: bool = False):
     """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
     from .valuestream import ValueStream, _littles_law, _wip_sweep
 
@@ -634,6 +635,8 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                 value_added = [value_added]
             va = tuple(check_names("value_added", list(value_added), names, what="activity"))
         cal = _resolve_cal(ses, s, calendar)
+        level, _ = _sql_log_level(ses, t)
+        excluded = _drop_cut_cases(ses, t, include_cut)
         p = ses.prepared()
         va_list = ", ".join(_q(a) for a in (va or ()))
         is_va_sql = "true" if va is None else (f"activity IN ({va_list})" if va else "false")
@@ -654,11 +657,31 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                                 count(*) AS pos_n FROM {src} GROUP BY activity""")
         steps = steps.merge(pos, on="activity", how="left").fillna({"pos_sum": 0.0, "pos_n": 0})
         est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
-    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share)
+    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share,
+                                    excluded=excluded, log_level=level)
 
 
-def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
-    from .valuestream import ValueStream, _littles_law, _steps_table, _wip_sweep
+def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
+    """Delete the cases cut by the export window from table ``t`` (the rule of
+    :mod:`leanops.boundaries`, on per-case aggregates) and count them."""
+    from ..boundaries import boundary_flags
+
+    if include_cut:
+        return {"cut_at_start": 0, "open_at_end": 0}
+    c = ses.df(f"""SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
+                          arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id""")
+    cut, open_ = boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
+                                c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
+    drop = c.loc[cut | open_, ["case_id"]]
+    if len(drop):
+        ses.con.register("cut_cases", drop)
+        ses.sql(f"DELETE FROM {t} WHERE case_id IN (SELECT case_id FROM cut_cases)")
+        ses.con.unregister("cut_cases")
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+
+
+def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share, excluded, log_level):
+    from .valuestream import ValueStream, _honest_pce, _littles_law, _steps_table, _vs_caveats, _wip_sweep
 
     _DAY = 86400.0
     c0 = cases["s_ns"].to_numpy(dtype=np.int64)
@@ -700,7 +723,7 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
         processing_time_mean_s=float(covered.mean()),
         waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
         value_added_time_mean_s=float(va_cov.mean()),
-        pce=pce,
+        pce=_honest_pce(pce, log_level),
         throughput_per_day=float(throughput),
         takt_time_s=float(takt),
         wip_mean=float(wip_mean),
@@ -715,6 +738,8 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
         starts_estimated=est_share,
         steps=steps,
         wip=wip,
+        excluded_cases=excluded,
+        caveats=_vs_caveats(log_level, excluded, est_share),
     )
 
 
