@@ -118,7 +118,8 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         A step is **capacity-bound** only when its starts are measured, its pool is made
         of real resources, its pool was fully busy during at least half of its on-shift
         waiting, the pool is busy at least half of its working time, and that busy
-        waiting is at least a quarter of the step's whole wait.
+        waiting is at least a quarter of the step's whole wait and at least 2% of all
+        waiting in the log (a material share, not a rounding error).
 
     Examples
     --------
@@ -378,6 +379,7 @@ def _log_level(log: EventLog) -> dict[str, Any]:
 CAPACITY_CONTENTION = 0.5
 CAPACITY_UTILIZATION = 0.5
 CAPACITY_SHARE_OF_WAIT = 0.25
+CAPACITY_SHARE_OF_ALL = 0.02
 _CAUSE_WORDS = {
     "contention": "the whole pool was busy",
     "unavailability": "the pool was off shift",
@@ -471,8 +473,10 @@ def _rank_table(
             "wait_causes_s": wc,
             "_why": "day" if day else "group" if group else "",
         }
+        busy_all = busy_share * wait_sum[a] / wait_total_all if wait_total_all > 0 else 0.0
         r["capacity_bound"] = bool(level == "measured" and contention[a] >= CAPACITY_CONTENTION
-                                   and u >= CAPACITY_UTILIZATION and busy_share >= CAPACITY_SHARE_OF_WAIT)
+                                   and u >= CAPACITY_UTILIZATION and busy_share >= CAPACITY_SHARE_OF_WAIT
+                                   and busy_all >= CAPACITY_SHARE_OF_ALL)
         r["finding"] = _finding(r)
         rows.append(r)
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "score_raw", "evidence", "starts_estimated", "wait_causes_s",
