@@ -4,28 +4,27 @@ The bottleneck score
 --------------------
 For each activity::
 
-    score = wait_share × contention × utilization
+    score = wait_share × contention × utilization²     (shown relative to the top step = 1.00)
 
-* ``wait_share``: the share of all waiting in the process (summed over instances) that is
-  waiting before this activity.
-* ``contention`` (0 to 1): how busy the step's pool (the pool doing most of its
-  instances) was while its instances waited: the pool's busy fraction (members at work
-  ÷ members, capped at 1), averaged over the working time inside all the waits before
-  the step. Working time comes from the calendar learnt from the whole log (the
-  organisation's hours), so overnight waits count neither as busy nor as idle and do
-  not dilute an office-hours pool's contention.
-* ``utilization`` (0 to 1): busy time over available time of the pool doing most of the
-  activity, over the whole log (:func:`~leanops.utilization`).
+* ``wait_share``: the step's waiting time over all waiting time in the log (summed over
+  instances): the one definition of "share of waiting" used everywhere.
+* ``contention`` (0 to 1): the share of the step's on-shift waiting (after batching)
+  during which *every* member of its pool (the pool doing most of its instances) was
+  busy. Off-shift time is unavailability and counts neither way, so overnight waits do
+  not dilute an office-hours pool's contention; a pool half idle while work waits shows
+  low contention, not its average busy fraction.
+* ``utilization`` (0 to 1): busy time over available time of that pool over the whole
+  log. Squared, because a half-idle pool queues in bursts (after a release), not for lack
+  of capacity.
 
-The score reads: the share of all waiting that is spent queueing for busy resources of
-this step, weighted by how saturated those resources are overall. A step whose pool is
-saturated while work queues before it scores nearly its whole wait share. A step that
-waits for a batch release or a fixed schedule while its resources sit idle scores low
-however long the wait: the wait passes while the pool is idle (low contention) and the
-pool is idle most of the time (low utilisation), even if a queue forms right after each
-release. That wait is waste, and the value stream shows it, but it is not a capacity
-constraint. A step that is merely long, with enough resources, has little waiting and
-scores low. Ties are broken by utilisation.
+Each wait is split by :mod:`leanops.mining.waits` into contention, unavailability,
+prioritisation, batching and extraneous waiting (``wait_<cause>_s``). A step is
+**capacity-bound** only when that busy waiting drives its wait (see :func:`bottlenecks`),
+its pool is made of real resources (not a role label or a system,
+:func:`leanops.evidence.role_resources`) and its starts are measured. Capacity-bound steps
+rank first; the others follow by score. Every step carries its ``evidence`` level
+(measured, estimated, unmeasurable) and a ``finding`` sentence; the result's ``caveats``
+say what the data cannot show.
 
 Busy members, queues and working time are counted on a time grid over the log's span
 (bins of about a tenth of a typical service time; at most 2**20 of them, and at most one
@@ -447,7 +446,7 @@ def _rank_table(
         pool = pool_names[mp] if mp >= 0 else None
         group = pool in group_pools
         u = float(util_pool[mp]) if mp >= 0 and not group and not day else float("nan")
-        raw = float(wait_share[a] * contention[a] * min(max(u, 0.0), 1.0)) if np.isfinite(u) else 0.0
+        raw = float(wait_share[a] * contention[a] * min(max(u, 0.0), 1.0) ** 2) if np.isfinite(u) else 0.0
         level = ("unmeasurable" if day or pool is None or group
                  else "estimated" if estimated[a] > 0 or log_level["level"] == "estimated" else "measured")
         wc = {c: float(causes[c][a]) for c in WAIT_CAUSES}
@@ -482,10 +481,15 @@ def _rank_table(
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "score_raw", "evidence", "starts_estimated", "wait_causes_s",
                                       "_why", "capacity_bound", "finding"]).loc[:, lambda f: ~f.columns.duplicated()]
     out["_u"] = out["utilization"].fillna(-1.0)
-    out = out.sort_values(["score_raw", "_u", "wait_share", "activity"], ascending=[False, False, False, True],
-                          kind="stable")
-    top = float(out["score_raw"].max()) if len(out) else 0.0
-    out["score"] = out["score_raw"] / top if top > 0 else 0.0
+    # capacity-bound steps rank first: a burst queue after a release may hold more busy
+    # waiting than the real constraint, but it does not make the step one
+    out = out.sort_values(["capacity_bound", "score_raw", "_u", "wait_share", "activity"],
+                          ascending=[False, False, False, False, True], kind="stable")
+    top = float(out["score_raw"].iloc[0]) if len(out) else 0.0
+    if top <= 0 and len(out):
+        top = float(out["score_raw"].max())
+    # relative to the top-ranked step; a step ranked below it never shows more than 1.00
+    out["score"] = np.minimum(out["score_raw"] / top, 1.0) if top > 0 else 0.0
     for c in WAIT_CAUSES:
         out[f"wait_{c}_s"] = [w[c] for w in out["wait_causes_s"]]
     out = out.drop(columns=["_u", "_why", "wait_causes_s"]).reset_index(drop=True)
@@ -503,8 +507,9 @@ def _rank_table(
     )
 
 
-SCORE_DEFINITION = ("wait_share × contention × utilization, relative to the top step (1.00); wait_share is the "
-                    "step's waiting time over all waiting time in the log (see leanops.mining.bottlenecks)")
+SCORE_DEFINITION = ("wait_share × contention × utilization², relative to the top step (1.00), capacity-bound steps "
+                    "ranked first; wait_share is the step's waiting time over all waiting time in the log "
+                    "(see leanops.mining.bottlenecks)")
 
 
 class _FrameLike:
