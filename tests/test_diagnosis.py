@@ -173,3 +173,21 @@ def test_export_window_finds_the_cut_cases_and_leaves_them_out(truth):
     assert vs.lead_time_mean_s == pytest.approx(true_lead, rel=1e-6)
     assert value_stream(log, include_cut=True).lead_time_mean_s < vs.lead_time_mean_s
     assert any("left out" in c for c in vs.caveats)
+
+
+def test_report_summary_carries_the_caveats_and_marks_the_cutoff_band():
+    from leanops.report import build_report
+
+    res = generate(diagnosis_process(), n_cases=400, seed=12)
+    w = export_window(res.log, start_frac=0.2, end_frac=0.8)
+    log = leanops.from_frame(export_day_granularity(w.log))
+    rep = build_report(log)
+    caveats = rep.section("summary").data["caveats"]
+    assert any("dates only" in c for c in caveats)
+    assert any("left out" in c for c in caveats)
+    assert any(t.key == "caveats" for t in rep.section("summary").tables)
+    assert "lack of capacity" not in " ".join(rep.section("summary").summary)
+    fig = next(f for f in rep.section("quality").figures if f.title == "Cycle time by start period")
+    assert "(cut-off band)" in fig.svg and "cut-off band" in fig.caption
+    q = rep.section("quality").data["info"]["quality"]
+    assert q["time_granularity"] == "day" and q["cut_at_start"] + q["open_at_end"] > 0

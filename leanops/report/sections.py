@@ -222,12 +222,67 @@ def quality(ctx: Context) -> Section:
             Finding(0.95, f"Data quality: {fmt.percent(share_dropped)} of the source rows were dropped "
                           f"({fmt.count(n_drop)} rows); read the data-quality section before trusting the numbers.")
         )
-    s.data = {"info": log.summary(), "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
+    info = log.summary()
+    from ..boundaries import boundary_counts
+    from ..evidence import time_granularity
+
+    bc = boundary_counts(log)
+    info["quality"].update(bc)
+    info["quality"]["time_granularity"] = time_granularity(log)
+    s.summary.append(
+        f"Timestamps are recorded to the {info['quality']['time_granularity']}. "
+        f"{fmt.count(bc['cut_at_start'])} cases were cut by the start of the export window (their first steps are "
+        f"missing) and {fmt.count(bc['open_at_end'])} were still open at its end; durations leave them out."
+    )
+    fig = _cycle_time_by_start(ctx)
+    if fig is not None:
+        s.figures.append(fig)
+    s.data = {"info": info, "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
     s.notes.append(
         "Data quality: rows are counted as they are read; nothing is dropped silently. Start/complete "
         "pairs make one activity instance, so kept rows can exceed instances."
     )
+    s.notes.append(
+        "Cut cases: a case is cut at the start (open at the end) when its first (last) activity is one that "
+        "rarely begins (ends) cases clear of that edge and its first (last) timestamp is within the longest "
+        "case duration of the log's first (last) timestamp (leanops.boundaries)."
+    )
     return s
+
+
+def _cycle_time_by_start(ctx: Context) -> Figure | None:
+    """Mean lead time by the period cases start in, every case included, with the cut-off
+    band (periods holding cut cases, and the last stretch where long cases cannot have ended
+    yet) shaded: a falling line there is the export window, not the process."""
+    from ..boundaries import case_boundaries
+
+    log = ctx.log
+    ct = case_times(log)
+    if len(ct) < 2:
+        return None
+    span = (ct["end"].max() - ct["start"].min()).total_seconds() / 86400
+    freq, label = ("MS", "%Y-%m") if span > 120 else (("W-MON", "%Y-%m-%d") if span > 21 else ("D", "%m-%d"))
+    b = case_boundaries(log).reindex(pd.Index(ct["case_id"]))
+    start = pd.DatetimeIndex(ct["start"]).tz_convert("UTC").tz_localize(None)
+    per = start.to_period({"MS": "M", "W-MON": "W-SUN", "D": "D"}[freq])
+    lt = ct["lead_time_s"].to_numpy(dtype=float)
+    g = pd.Series(lt).groupby(per).mean()
+    if len(g) < 2:
+        return None
+    whole = ~(b["cut_at_start"].to_numpy() | b["open_at_end"].to_numpy())
+    p90 = float(np.quantile(lt[whole], 0.9)) if whole.any() else float(np.quantile(lt, 0.9))
+    cutoff = ct["end"].max().tz_convert("UTC").tz_localize(None) - pd.Timedelta(seconds=p90)
+    cut_periods = set(per[b["cut_at_start"].to_numpy()])
+    band = [i for i, p in enumerate(g.index) if p in cut_periods or p.end_time >= cutoff]
+    return Figure(
+        "Cycle time by start period",
+        charts.column_chart([p.start_time.strftime(label) for p in g.index], g.to_numpy(), fmt=fmt.duration,
+                            label="Mean lead time by start period", max_labels=9, band=band),
+        f"Mean lead time of the cases starting in each period (all {fmt.count(len(ct))} cases). Shaded: the "
+        "cut-off band, periods holding cases cut by the start of the export window, and the last stretch "
+        "(one 90th-percentile lead time before the log's end) where long cases cannot have ended yet: "
+        "a drop there comes from the export window, not the process.",
+    )
 
 
 # -------------------------------------------------------------- shared analyses (cached)
@@ -867,8 +922,25 @@ def summary(ctx: Context) -> Section:
         merged.append(Finding(f.weight, f.text + (" " + extra.text if extra else ""), f.key))
     found = sorted(merged, key=lambda f: -f.weight)
     s.summary = [f.text for f in found[:3]]
-    s.data = {"findings": [f.text for f in found[:3]]}
+    caveats = _caveats(ctx)
+    s.data = {"findings": [f.text for f in found[:3]], "caveats": caveats}
+    if caveats:
+        # what the findings above rest on travels with them (an analyst forwards this part)
+        s.tables.append(Table("What these findings rest on", pd.DataFrame({"caveat": caveats}), key="caveats",
+                              max_rows=0))
     return s
+
+
+def _caveats(ctx: Context) -> list[str]:
+    """The log's caveats (granularity, estimated starts, role labels, cut cases) and those of
+    the value stream and bottleneck analyses that ran, each once."""
+    from ..evidence import log_evidence
+
+    out = list(log_evidence(ctx.log)["caveats"])
+    for key in ("vs", "bn"):
+        res = ctx.cache.get(key)
+        out += list(getattr(res, "caveats", []) or [])
+    return list(dict.fromkeys(out))
 
 
 SectionFn = Callable[[Context], Section]
