@@ -12,7 +12,8 @@ A case is flagged when two things hold together:
   edge would have been seen whole;
 - its first (last) activity is not a regular start (end) activity, i.e. it begins
   (ends) fewer than 1% of the cases that lie clear of that edge (beyond the reach, or in
-  the far half of the log when the reach is longer than that).
+  the far half of the log when the reach is longer than that). With fewer than 10 such
+  cases nothing is flagged at that edge.
 
 Either test alone would be wrong: many whole cases start near the first day, and rare
 first activities also occur in the middle of a log.
@@ -46,7 +47,7 @@ import pandas as pd
 
 from .log import EventLog
 
-__all__ = ["case_boundaries", "boundary_mask", "boundary_counts", "complete_cases", "MIN_SHARE"]
+__all__ = ["case_boundaries", "boundary_mask", "boundary_counts", "complete_cases", "boundary_flags", "MIN_SHARE"]
 
 #: A start (end) activity is regular when it begins (ends) at least this share of the
 #: cases that lie clear of the edge.
@@ -55,10 +56,15 @@ MIN_SHARE = 0.01
 _CACHE_KEY = "boundaries"
 
 
+#: Fewest cases clear of an edge to learn its regular activities from; with fewer, nothing
+#: is flagged at that edge (a tiny log cannot tell an odd case from a cut one).
+MIN_REFERENCE = 10
+
+
 def _regular(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per case, whether its label is a regular one among the ``reference`` cases."""
-    ref = labels[reference] if reference.any() else labels
-    if ref.size == 0:
+    ref = labels[reference]
+    if ref.size < MIN_REFERENCE:
         return np.ones(labels.size, dtype=bool)
     values, counts = np.unique(ref, return_counts=True)
     regular = set(values[counts >= max(MIN_SHARE * ref.size, 1)].tolist())
@@ -107,6 +113,19 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     end_row = np.maximum.reduceat(np.where(t_end == last[codes], np.arange(len(d)), -1), starts)
     last_act = act[end_row]
 
+    cut, open_ = boundary_flags(first, last, first_act, last_act)
+    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=index)
+    log._cache[_CACHE_KEY] = out
+    return out
+
+
+def boundary_flags(first: np.ndarray, last: np.ndarray, first_act: np.ndarray,
+                   last_act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rule of this module on per-case arrays (first and last timestamp as int64 ns,
+    first and last activity as codes or labels): ``(cut_at_start, open_at_end)``. Shared
+    by the in-memory and out-of-core engines."""
+    if not len(first):
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     lo, hi = int(first.min()), int(last.max())
     # A case cut at the start shows up no later than its true duration after the first
     # timestamp, so the longest case seen bounds how far the edge reaches.
@@ -118,9 +137,7 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     clear = min(reach, (hi - lo) // 2)
     cut = near_start & ~_regular(first_act, (first - lo) > clear)
     open_ = near_end & ~_regular(last_act, (hi - last) > clear)
-    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=index)
-    log._cache[_CACHE_KEY] = out
-    return out
+    return cut, open_
 
 
 def boundary_mask(log: EventLog, *, include_cut: bool = False) -> np.ndarray:

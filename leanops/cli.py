@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ._format import duration
 from ._json import dumps
 from .errors import LeanopsError
 
@@ -94,8 +95,14 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
     """Summarise LOG: cases, activity instances, time span and data quality."""
+    from .boundaries import boundary_counts
+    from .evidence import time_granularity
+
     ev = load_log(log, pop_mapping(kwargs))
     s = ev.summary()
+    # what the log can support: cases cut by the export window, and the clock's resolution
+    s["quality"].update(boundary_counts(ev))
+    s["quality"]["time_granularity"] = time_granularity(ev)
     if as_json:
         emit(s)
         return
@@ -112,6 +119,8 @@ def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
         ("columns", ", ".join(f"{k}<-{v}" for k, v in s["mapping"].items())),
         ("attributes", ", ".join(s["attributes"][:12]) + (" …" if len(s["attributes"]) > 12 else "") or "-"),
         ("rows read / kept", f"{q['rows_read']:,} / {q['rows_kept']:,}"),
+        ("timestamps", f"{q['time_granularity']} granularity"),
+        ("cut cases", f"{q['cut_at_start']:,} at the start, {q['open_at_end']:,} still open at the end"),
     ]
     rows += [(f"dropped: {r}", f"{n:,}") for r, n in q["dropped"].items()]
     rows += [(f"repaired: {r}", f"{n:,}") for r, n in q["repaired"].items()]
@@ -163,9 +172,11 @@ def _fmt_s(s: Any) -> str:
 @click.option("--time", "time_", type=click.Choice(["calendar", "working"]), default="calendar", show_default=True,
               help="Measure durations on the wall clock or in working time.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Also draw the value-stream map to FILE (.png, .svg, .pdf).")
+@click.option("--include-cut", "include_cut", is_flag=True,
+              help="Keep the cases cut by the export window (left out of durations by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
-                    as_json: bool, **kwargs: Any) -> None:
+                    include_cut: bool, as_json: bool, **kwargs: Any) -> None:
     """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
     from .calendar import Calendar
     from .mining.valuestream import value_stream
@@ -174,7 +185,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     if plot_path is not None and Path(plot_path).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
     ev, eng = load_source(log, kwargs)
-    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, **eng)
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, include_cut=include_cut, **eng)
     if plot_path is not None:
         import matplotlib
 
@@ -193,7 +204,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
         ("lead time (mean)", _fmt_s(vs.lead_time_mean_s)),
         ("processing (mean)", _fmt_s(vs.processing_time_mean_s)),
         ("waiting (mean)", _fmt_s(vs.waiting_time_mean_s)),
-        ("PCE", f"{vs.pce:.1%}"),
+        ("PCE", "unmeasurable" if vs.pce is None else f"{vs.pce:.1%}"),
         ("throughput", f"{vs.throughput_per_day:.2f} cases/day"),
         ("takt time", _fmt_s(vs.takt_time_s)),
         ("WIP mean / max", f"{vs.wip_mean:.1f} / {vs.wip_max:,}"),
@@ -201,7 +212,12 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
     ]
     if vs.starts_estimated:
         rows.append(("estimated starts", f"{vs.starts_estimated:.0%} of instances"))
+    ex = vs.excluded_cases
+    if ex["cut_at_start"] or ex["open_at_end"]:
+        rows.append(("left out", f"{ex['cut_at_start']:,} cut at start, {ex['open_at_end']:,} open at end"))
     click.echo(_fmt_table(rows))
+    for c in vs.caveats:
+        click.echo(f"caveat: {c}")
     click.echo("")
     width = max([len(str(a)) for a in vs.steps["activity"]] + [8])
     click.echo(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
@@ -227,17 +243,22 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
     cal = Calendar.parse(calendar) if calendar is not None else None
     ev, eng = load_source(log, kwargs)
-    table = bottlenecks(ev, calendar=cal, **eng)
+    result = bottlenecks(ev, calendar=cal, **eng)
+    doc = result.to_dict()
     if top is not None:
-        table = table.head(top)
+        doc["bottlenecks"] = doc["bottlenecks"][:top]
     if as_json:
-        emit({"bottlenecks": table, "score": table.attrs.get("score"),
-              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        emit(doc)
         return
-    for r in table.itertuples(index=False):
-        click.echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {_fmt_s(r.wait_mean_s)}  "
-                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
-        click.echo(f"    {r.evidence}")
+    for r in doc["bottlenecks"]:
+        util = f"utilisation {r['utilization']:.0%}" if r["utilization"] == r["utilization"] else "utilisation unknown"
+        tag = ", capacity-bound" if r["capacity_bound"] else ""
+        click.echo(f"{r['rank']:>2}. {r['activity']}  score {r['score']:.2f}  wait {duration(r['wait_mean_s'])}  "
+                   f"({r['wait_share']:.1%} of waiting)  {util}  [{r['evidence']}{tag}]")
+        click.echo(f"    {r['finding']}")
+    click.echo("(score: relative to the top step = 1.00; share: the step's waiting time over all waiting time)")
+    for c in doc["caveats"]:
+        click.echo(f"caveat: {c}")
 
 
 # --- mining: process maps (issue 3)

@@ -29,7 +29,8 @@ import pandas as pd
 
 from .log import EventLog
 
-__all__ = ["time_granularity", "GRANULARITY_S", "role_resources", "log_evidence", "EVIDENCE_LEVELS"]
+__all__ = ["time_granularity", "GRANULARITY_S", "role_resources", "log_evidence", "EVIDENCE_LEVELS",
+           "granularity_from_counts", "roles_from", "level_caveats"]
 
 EVIDENCE_LEVELS = ("measured", "estimated", "unmeasurable")
 #: Seconds in one unit of each detectable granularity.
@@ -47,10 +48,33 @@ def _stamps(log: EventLog) -> np.ndarray:
     s = d["start"]
     if s.notna().any():
         parts.append(s.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64))
-    t = np.concatenate(parts)
-    if len(t) > 200_000:  # a regular sample is plenty to tell days from minutes
-        t = t[:: len(t) // 200_000]
-    return t
+    return np.concatenate(parts)
+
+
+def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
+    """The granularity from counts of timestamps: per second of the day (UTC), and how many
+    fall on whole seconds and on whole minutes (shared by both engines)."""
+    if n == 0:
+        return "second"
+    top2 = np.sort(np.asarray(sod_counts))[-2:].sum()
+    if n >= 3 and top2 >= _FIT * n and n_whole_s >= _FIT * n:
+        return "day"
+    if n_whole_min >= _FIT * n:
+        return "minute"
+    return "second"
+
+
+def roles_from(labels: list[str], overlap: dict[str, tuple[int, float, float]], wip: float) -> list[str]:
+    """Group labels from the labels (most frequent first), per label ``(instances with a
+    start, summed durations, merged busy time)``, and the mean number of open cases (shared
+    by both engines)."""
+    flagged = {r for r in labels if _SYSTEM.match(r.strip())}
+    if labels and len(labels) <= 3 and wip >= 10 * len(labels):
+        flagged.update(labels)
+    for r, (k, total, merged) in overlap.items():
+        if k >= 20 and merged > 0 and total / merged > 2.0:
+            flagged.add(str(r))
+    return [r for r in labels if r in flagged]
 
 
 def time_granularity(log: EventLog) -> str:
@@ -74,17 +98,10 @@ def time_granularity(log: EventLog) -> str:
     if cached is not None:
         return cached
     t = _stamps(log)
-    out = "second"
-    if len(t):
-        # the time of day in whole seconds: dates stored at local midnight share one value
-        sod = (t // 1_000_000_000) % 86400
-        sub = t % 1_000_000_000
-        _, counts = np.unique(sod, return_counts=True)
-        top2 = np.sort(counts)[-2:].sum()
-        if len(t) >= 3 and top2 >= _FIT * len(t) and (sub == 0).mean() >= _FIT:
-            out = "day"
-        elif ((sod % 60 == 0) & (sub == 0)).mean() >= _FIT:
-            out = "minute"
+    sec = t // 1_000_000_000
+    whole = t % 1_000_000_000 == 0
+    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), int(whole.sum()),
+                                  int((whole & (sec % 60 == 0)).sum()))
     log._cache["time_granularity"] = out
     return out
 
@@ -108,37 +125,30 @@ def role_resources(log: EventLog) -> list[str]:
         return list(cached)
     d = log.df
     res = d["resource"]
-    labels = [str(r) for r in res.dropna().value_counts(sort=True).index]
+    vc = res.dropna().value_counts()
+    # most frequent first, ties by label (as the SQL engine orders them)
+    labels = [str(r) for r, _ in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))]
     out: list[str] = []
     if labels:
-        flagged = {r for r in labels if _SYSTEM.match(r.strip())}
-        # parallel cases per label
         starts = log.case_starts
         t = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
         e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        c0 = np.minimum.reduceat(t, starts) if len(starts) else t[:0]
-        c1 = np.maximum.reduceat(e, starts) if len(starts) else e[:0]
-        span = float(c1.max() - c0.min()) if len(c0) else 0.0
+        c0, c1 = np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)
+        span = float(c1.max() - c0.min())
         wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
-        if len(labels) <= 3 and wip >= 10 * len(labels):
-            flagged.update(labels)
+        overlap: dict[str, tuple[int, float, float]] = {}
         has = d["start"].notna().to_numpy()
         if has.any():
             s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
             frame = pd.DataFrame({"r": res.to_numpy(dtype=object, na_value=None), "s": s, "e": e})[has]
-            frame = frame[frame["r"].notna() & (frame["e"] > frame["s"])]
+            frame = frame[frame["r"].notna()]
             for r, g in frame.groupby("r", sort=False):
-                if len(g) < 20 or str(r) in flagged:
-                    continue
                 o = np.argsort(g["s"].to_numpy(), kind="stable")
-                gs, ge = g["s"].to_numpy()[o], g["e"].to_numpy()[o]
+                gs, ge = g["s"].to_numpy()[o], np.maximum(g["e"].to_numpy()[o], g["s"].to_numpy()[o])
                 cm = np.maximum.accumulate(ge)
-                merged_start = np.maximum(gs, np.r_[np.iinfo(np.int64).min, cm[:-1]])
-                merged = float(np.clip(np.maximum(ge, merged_start) - merged_start, 0, None).sum())
-                total = float((ge - gs).sum())
-                if merged > 0 and total / merged > 2.0:
-                    flagged.add(str(r))
-        out = [r for r in labels if r in flagged]
+                ms = np.maximum(gs, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+                overlap[str(r)] = (len(g), float((ge - gs).sum()), float(np.clip(ge - ms, 0, None).sum()))
+        out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
 
@@ -169,6 +179,15 @@ def log_evidence(log: EventLog) -> dict[str, Any]:
     recorded = float(d["start"].notna().mean()) if n else 0.0
     gran = time_granularity(log)
     roles = role_resources(log)
+    level, caveats = level_caveats(gran, recorded, roles, bool(n) and bool(d["resource"].isna().all()))
+    out = {"time_granularity": gran, "starts_recorded_share": recorded, "role_resources": roles,
+           "level": level, "caveats": caveats}
+    log._cache["log_evidence"] = out
+    return dict(out, caveats=list(caveats))
+
+
+def level_caveats(gran: str, recorded: float, roles: list[str], no_resources: bool) -> tuple[str, list[str]]:
+    """The best evidence level a timing finding can have, and the caveats in words."""
     caveats: list[str] = []
     if gran == "day":
         level = "unmeasurable"
@@ -188,9 +207,6 @@ def log_evidence(log: EventLog) -> dict[str, Any]:
         caveats.append(
             f"Resource label(s) {shown} stand for a group of unknown size (a role, a team or a system), "
             "not a person: no resource count or utilisation is claimed for them.")
-    if n and d["resource"].isna().all():
+    if no_resources:
         caveats.append("No resources are recorded: capacity cannot be judged.")
-    out = {"time_granularity": gran, "starts_recorded_share": recorded, "role_resources": roles,
-           "level": level, "caveats": caveats}
-    log._cache["log_evidence"] = out
-    return dict(out, caveats=list(caveats))
+    return level, caveats

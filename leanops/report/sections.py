@@ -222,12 +222,67 @@ def quality(ctx: Context) -> Section:
             Finding(0.95, f"Data quality: {fmt.percent(share_dropped)} of the source rows were dropped "
                           f"({fmt.count(n_drop)} rows); read the data-quality section before trusting the numbers.")
         )
-    s.data = {"info": log.summary(), "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
+    info = log.summary()
+    from ..boundaries import boundary_counts
+    from ..evidence import time_granularity
+
+    bc = boundary_counts(log)
+    info["quality"].update(bc)
+    info["quality"]["time_granularity"] = time_granularity(log)
+    s.summary.append(
+        f"Timestamps are recorded to the {info['quality']['time_granularity']}. "
+        f"{fmt.count(bc['cut_at_start'])} cases were cut by the start of the export window (their first steps are "
+        f"missing) and {fmt.count(bc['open_at_end'])} were still open at its end; durations leave them out."
+    )
+    fig = _cycle_time_by_start(ctx)
+    if fig is not None:
+        s.figures.append(fig)
+    s.data = {"info": info, "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
     s.notes.append(
         "Data quality: rows are counted as they are read; nothing is dropped silently. Start/complete "
         "pairs make one activity instance, so kept rows can exceed instances."
     )
+    s.notes.append(
+        "Cut cases: a case is cut at the start (open at the end) when its first (last) activity is one that "
+        "rarely begins (ends) cases clear of that edge and its first (last) timestamp is within the longest "
+        "case duration of the log's first (last) timestamp (leanops.boundaries)."
+    )
     return s
+
+
+def _cycle_time_by_start(ctx: Context) -> Figure | None:
+    """Mean lead time by the period cases start in, every case included, with the cut-off
+    band (periods holding cut cases, and the last stretch where long cases cannot have ended
+    yet) shaded: a falling line there is the export window, not the process."""
+    from ..boundaries import case_boundaries
+
+    log = ctx.log
+    ct = case_times(log)
+    if len(ct) < 2:
+        return None
+    span = (ct["end"].max() - ct["start"].min()).total_seconds() / 86400
+    freq, label = ("MS", "%Y-%m") if span > 120 else (("W-MON", "%Y-%m-%d") if span > 21 else ("D", "%m-%d"))
+    b = case_boundaries(log).reindex(pd.Index(ct["case_id"]))
+    start = pd.DatetimeIndex(ct["start"]).tz_convert("UTC").tz_localize(None)
+    per = start.to_period({"MS": "M", "W-MON": "W-SUN", "D": "D"}[freq])
+    lt = ct["lead_time_s"].to_numpy(dtype=float)
+    g = pd.Series(lt).groupby(per).mean()
+    if len(g) < 2:
+        return None
+    whole = ~(b["cut_at_start"].to_numpy() | b["open_at_end"].to_numpy())
+    p90 = float(np.quantile(lt[whole], 0.9)) if whole.any() else float(np.quantile(lt, 0.9))
+    cutoff = ct["end"].max().tz_convert("UTC").tz_localize(None) - pd.Timedelta(seconds=p90)
+    cut_periods = set(per[b["cut_at_start"].to_numpy()])
+    band = [i for i, p in enumerate(g.index) if p in cut_periods or p.end_time >= cutoff]
+    return Figure(
+        "Cycle time by start period",
+        charts.column_chart([p.start_time.strftime(label) for p in g.index], g.to_numpy(), fmt=fmt.duration,
+                            label="Mean lead time by start period", max_labels=9, band=band),
+        f"Mean lead time of the cases starting in each period (all {fmt.count(len(ct))} cases). Shaded: the "
+        "cut-off band, periods holding cases cut by the start of the export window, and the last stretch "
+        "(one 90th-percentile lead time before the log's end) where long cases cannot have ended yet: "
+        "a drop there comes from the export window, not the process.",
+    )
 
 
 # -------------------------------------------------------------- shared analyses (cached)
@@ -239,7 +294,7 @@ def _value_stream(ctx: Context):
     return ctx.cache["vs"]
 
 
-def _bottlenecks(ctx: Context) -> pd.DataFrame:
+def _bottlenecks(ctx: Context) -> Any:
     if "bn" not in ctx.cache:
         from ..mining import bottlenecks
 
@@ -413,73 +468,72 @@ def value_stream_section(ctx: Context) -> Section:
 
 # ----------------------------------------------------------------------- bottlenecks
 def bottlenecks_section(ctx: Context) -> Section:
-    b = _bottlenecks(ctx)
+    res = _bottlenecks(ctx)
+    b = res.table
     s = Section("bottlenecks", "Bottlenecks", command="bottlenecks")
-    s.data = {"bottlenecks": b, "score": b.attrs.get("score")}
+    s.data = res.to_dict()
+    s.data["top"] = None
     if not len(b):
         s.summary.append("No step waits: there is no bottleneck to rank.")
         return s
-    top = b.iloc[0]
-    if not top["score"] > 0:
-        most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    cap = res.capacity_bottleneck
+    most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    if cap is None:
         if not most["wait_share"] > 0:
             s.summary.append("No step waits: there is no bottleneck to rank.")
             return s
+        level = res.evidence.get("level")
+        why = ("No step waits while its whole pool of resources is busy, so no step constrains the flow."
+               if level == "measured" and not res.evidence.get("role_resources")
+               else "The data cannot show a capacity bottleneck (see the caveats), so none is claimed.")
         s.summary.append(
-            f"No step waits while its resources are busy, so no step constrains the flow. Most waiting happens "
-            f"before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all waiting, "
-            f"{fmt.duration(most['wait_mean_s'])} per instance)."
+            f"{why} Most waiting happens before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all "
+            f"waiting, {fmt.duration(most['wait_mean_s'])} per instance): this is where the time goes."
         )
         s.findings.append(Finding(1.0, s.summary[-1], key="bottleneck"))
-        s.data["top"] = None
     else:
-        s.data["top"] = str(top["activity"])
-        s.summary.append(str(top["evidence"]))
-    busy = float(top["contention"]) if pd.notna(top["contention"]) else 0.0
-    if s.data["top"] is None:
-        text = None
-    elif busy >= 0.6:
-        text = (
-            f"The bottleneck is **{top['activity']}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
-            f"({fmt.duration(top['wait_mean_s'])} per instance), while its pool was {fmt.percent(busy, digits=0)} busy: "
-            "work queues there for lack of capacity."
-        )
-    else:
-        text = (
-            f"Most waiting happens before **{top['activity']}** ({fmt.percent(top['wait_share'])} of all waiting, "
-            f"{fmt.duration(top['wait_mean_s'])} per instance), but its pool was only {fmt.percent(busy, digits=0)} busy "
-            "during those waits: the queue is not a lack of people."
-        )
-    if text:
-        s.findings.append(Finding(1.0, text, key="bottleneck"))
+        top = b[b["activity"] == cap].iloc[0]
+        s.data["top"] = cap
+        s.summary.append(str(top["finding"]))
+        s.findings.append(Finding(1.0, (
+            f"The bottleneck is **{cap}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
+            f"({fmt.duration(top['wait_mean_s'])} per instance), and its whole pool was busy during "
+            f"{fmt.percent(top['contention'], digits=0)} of those waits on shift: work queues there for lack of "
+            "capacity (measured start times, real resources)."), key="bottleneck"))
+    for c in res.caveats:
+        s.notes.append(c)
     chart = b.head(12)
+    hot = [int(i) for i in np.flatnonzero(chart["activity"].astype(str).to_numpy() == cap)] if cap else []
     s.figures.append(Figure(
         "Share of all waiting, by step (ranked by bottleneck score)",
         charts.bar_chart(list(chart["activity"].astype(str)), list(chart["wait_share"]), fmt=lambda v: fmt.percent(v, digits=0),
-                         highlight=[0] if s.data["top"] else [], color=charts.WAIT, label="Share of all waiting by step"),
-        "Bars: the share of all waiting that happens before each step, in the order of the bottleneck score "
-        "(wait share × contention × utilisation). Red: the top-ranked bottleneck.",
+                         highlight=hot, color=charts.WAIT, label="Share of all waiting by step"),
+        "Bars: each step's waiting time over all waiting time in the log, in the order of the bottleneck score. "
+        "Red: the capacity bottleneck, when there is one.",
     ))
     cols = ["rank", "activity", "score", "wait_mean_s", "wait_share", "contention", "utilization", "service_mean_s",
-            "queue_mean", "rework_share"]
+            "queue_mean", "rework_share", "evidence", "capacity_bound"]
     cols = [c for c in cols if c in b.columns]
     s.tables.append(Table(
         "Ranking", b[cols], key="bottlenecks",
         units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
                "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
                "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
-        labels={"score": "score (0 to 1)", "wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
-                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean, instances)",
-                "queue_max": "queue (max)", "rework_share": "rework"},
-        highlight=[0] if s.data["top"] else [], max_rows=10,
+        labels={"score": "score (top = 1.00)", "wait_mean_s": "wait mean", "wait_share": "share of all waiting",
+                "contention": "whole pool busy while waiting", "service_mean_s": "processing mean",
+                "pool_size": "pool size", "queue_mean": "queue (mean, instances)", "queue_max": "queue (max)",
+                "rework_share": "rework", "capacity_bound": "capacity-bound"},
+        highlight=hot[:1], max_rows=10,
     ))
-    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence"]].head(5), key="evidence",
+    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence", "finding"]].head(5), key="evidence",
                           units={"rank": "count"}))
     s.notes.append(
-        "Bottleneck score = wait share × contention × utilisation: the share of all waiting spent before the step, "
-        "times how busy its pool was during those waits (working time only), times the pool's utilisation over "
-        "the log. A long wait while the pool is idle (batching, schedules, hand-offs) scores low: it is waste, but "
-        "not a capacity constraint."
+        "Bottleneck score = wait share × contention × utilisation, shown relative to the top step (1.00). Wait share: "
+        "the step's waiting time over all waiting time in the log. Contention: the share of the step's on-shift "
+        "waiting (after batching) during which every member of its pool was busy. A step is called a capacity "
+        "bottleneck only when that busy waiting drives its wait, its pool is made of real resources busy at least "
+        "half of their working time, and its start times are measured; off-shift waiting (unavailability) and "
+        "batching are reported by those names."
     )
     return s
 
@@ -651,7 +705,7 @@ def _causes_figure_and_table(s: Section, rc) -> None:
 def rework_section(ctx: Context) -> Section:
     from ..mining import rework
 
-    rw = rework(ctx.log)
+    rw = rework(ctx.log).table
     s = Section("rework", "Rework")
     s.data = {"rework": rw}
     d = ctx.log.df
@@ -889,8 +943,25 @@ def summary(ctx: Context) -> Section:
         merged.append(Finding(f.weight, f.text + (" " + extra.text if extra else ""), f.key))
     found = sorted(merged, key=lambda f: -f.weight)
     s.summary = [f.text for f in found[:3]]
-    s.data = {"findings": [f.text for f in found[:3]]}
+    caveats = _caveats(ctx)
+    s.data = {"findings": [f.text for f in found[:3]], "caveats": caveats}
+    if caveats:
+        # what the findings above rest on travels with them (an analyst forwards this part)
+        s.tables.append(Table("What these findings rest on", pd.DataFrame({"caveat": caveats}), key="caveats",
+                              max_rows=0))
     return s
+
+
+def _caveats(ctx: Context) -> list[str]:
+    """The log's caveats (granularity, estimated starts, role labels, cut cases) and those of
+    the value stream and bottleneck analyses that ran, each once."""
+    from ..evidence import log_evidence
+
+    out = list(log_evidence(ctx.log)["caveats"])
+    for key in ("vs", "bn"):
+        res = ctx.cache.get(key)
+        out += list(getattr(res, "caveats", []) or [])
+    return list(dict.fromkeys(out))
 
 
 SectionFn = Callable[[Context], Section]
