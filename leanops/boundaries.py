@@ -77,12 +77,13 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     Parameters
     ----------
     log : EventLog
+        Any log; tiny logs (fewer than 10 cases clear of an edge) get no flag at that edge.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``case_id``, with boolean columns ``cut_at_start`` and ``open_at_end``.
-        A case may be both. The result is cached on the log; treat it as read-only.
+        One row per case (index ``case_id``), boolean columns ``cut_at_start`` and
+        ``open_at_end``; a case may be both. Cached on the log: treat it as read-only.
 
     Examples
     --------
