@@ -124,30 +124,40 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_p
     off = np.zeros(n_act)
     on = np.zeros(n_act)
     cont = np.zeros(n_act)
-    t = np.empty(n_bins) if n_act else None
+    used = sorted({int(p) for p in main_pool if p >= 0})
+    # per used pool: working share with the pool full, and whether it is always on shift
+    wfull = {p: np.multiply(wf_pool[p], full[p]) for p in used}
+    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}
+    t = np.empty(n_bins)
     for i in range(n_act):
         mp = main_pool[i]
+        total = float(queue[i].sum()) * width
         if mp < 0:
-            on[i] = queue[i].sum() * width
+            on[i] = total
             continue
-        np.multiply(queue[i], wf_pool[mp], out=t)
-        on[i] = t.sum() * width
-        cont[i] = t[full[mp]].sum() * width
-        off[i] = queue[i].sum() * width - on[i]
+        if always[mp]:
+            on[i] = total
+        else:
+            np.multiply(queue[i], wf_pool[mp], out=t)
+            on[i] = float(t.sum()) * width
+        np.multiply(queue[i], wfull[mp], out=t)
+        cont[i] = float(t.sum()) * width
+        off[i] = total - on[i]
     if batched is not None and len(batched[0]):
         a, b0, b1 = batched
-        n_pool = wf_pool.shape[0]
-        # per pool, prefix sums of working share and of working share with the pool full
-        w_on = np.zeros((n_pool + 1, n_bins + 1))
-        w_full = np.zeros((n_pool + 1, n_bins + 1))
-        np.cumsum(wf_pool, axis=1, out=w_on[:n_pool, 1:])
-        np.cumsum(wf_pool * full, axis=1, out=w_full[:n_pool, 1:])
-        w_on[n_pool, 1:] = np.arange(1, n_bins + 1)  # no pool: every bin counts as on shift
-        p = np.where(main_pool[a] >= 0, main_pool[a], n_pool)
+        pa = main_pool[a]
         hi = np.maximum(b1, b0)
         all_ = (hi - b0).astype(np.float64)
-        on_b = w_on[p, hi] - w_on[p, b0]
-        full_b = w_full[p, hi] - w_full[p, b0]
+        on_b = all_.copy()  # no pool: every bin counts as on shift
+        full_b = np.zeros(len(a))
+        for p in used:  # prefix sums over the bins, only for the pools that batch
+            m = pa == p
+            if not m.any():
+                continue
+            w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+            w_full = np.r_[0.0, np.cumsum(wfull[p])]
+            on_b[m] = w_on[hi[m]] - w_on[b0[m]]
+            full_b[m] = w_full[hi[m]] - w_full[b0[m]]
         on -= np.bincount(a, weights=on_b, minlength=n_act) * width
         cont -= np.bincount(a, weights=full_b, minlength=n_act) * width
         off -= np.bincount(a, weights=all_ - on_b, minlength=n_act) * width
