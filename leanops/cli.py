@@ -303,11 +303,15 @@ def discover_cmd(
         drawn = g.display(max_nodes=max_nodes)
         with atomic_output(output) as tmp:
             drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+            if Path(output).suffix.lower() == ".svg":
+                cap = _outline_capacity_bottleneck(Path(tmp), src, eng)
     if as_json:
         doc = g.to_json()
         if drawn is not None:
             doc["output"] = str(output)
             doc["drawn_notes"] = list(drawn.notes)
+            if Path(output).suffix.lower() == ".svg":
+                doc["capacity_bottleneck"] = cap
         emit(doc)
     else:
         click.echo(f"{g.n_cases:,} cases, {g.n_events:,} activity instances, {len(g.nodes)} activities, {len(g.edges)} paths")
@@ -325,6 +329,24 @@ def discover_cmd(
             click.echo(f"leanops: note: {note}", err=True)
         if not as_json:
             click.echo(f"map written to {output}")
+            if Path(output).suffix.lower() == ".svg":
+                click.echo(f"capacity bottleneck outlined: {cap}" if cap else
+                           "no capacity bottleneck to outline (see leanops bottlenecks)")
+def _outline_capacity_bottleneck(svg_path: Path, src: Any, eng: dict[str, Any]) -> str | None:
+    """Outline the capacity bottleneck (if the data shows one) on a drawn SVG map, as the
+    report's map does; return its name."""
+    from .mining.bottlenecks import bottlenecks
+    from .report.charts import outline_node, sanitize_svg
+
+    cap = bottlenecks(src, **eng).capacity_bottleneck
+    if cap is not None:
+        svg, marked = outline_node(sanitize_svg(svg_path.read_text(encoding="utf-8")), cap)
+        if marked:
+            # a standalone file needs the SVG namespace that the inline form drops
+            svg_path.write_text(svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1), encoding="utf-8")
+    return cap
+
+
 # --- report
 @cli.command("report")
 @click.argument("logs", nargs=-1)

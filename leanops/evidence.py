@@ -137,17 +137,32 @@ def role_resources(log: EventLog) -> list[str]:
         span = float(c1.max() - c0.min())
         wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
         overlap: dict[str, tuple[int, float, float]] = {}
-        has = d["start"].notna().to_numpy()
+        has = d["start"].notna().to_numpy() & res.notna().to_numpy()
         if has.any():
-            s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-            frame = pd.DataFrame({"r": res.to_numpy(dtype=object, na_value=None), "s": s, "e": e})[has]
-            frame = frame[frame["r"].notna()]
-            for r, g in frame.groupby("r", sort=False):
-                o = np.argsort(g["s"].to_numpy(), kind="stable")
-                gs, ge = g["s"].to_numpy()[o], np.maximum(g["e"].to_numpy()[o], g["s"].to_numpy()[o])
-                cm = np.maximum.accumulate(ge)
-                ms = np.maximum(gs, np.r_[np.iinfo(np.int64).min, cm[:-1]])
-                overlap[str(r)] = (len(g), float((ge - gs).sum()), float(np.clip(ge - ms, 0, None).sum()))
+            # per label: instances, summed durations, and the union of its busy intervals
+            # (sorted by label then start; a running maximum of ends that restarts per label)
+            codes, uniq = pd.factorize(res[has], sort=False)
+            s_ = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has]
+            e_ = np.maximum(e[has], s_)
+            lo = int(s_.min())
+            lift = int(e_.max()) - lo + 1
+            if lift * (len(uniq) + 1) < 2**62:
+                # one sort of a combined key, and a running maximum that restarts per label
+                # (each label lifted above the ones before it)
+                o = np.argsort(codes.astype(np.int64) * lift + (s_ - lo))
+                c, gs, ge = codes[o], s_[o], e_[o]
+                cm = np.maximum.accumulate((ge - lo) + c.astype(np.int64) * lift) - c.astype(np.int64) * lift + lo
+            else:
+                o = np.lexsort((s_, codes))
+                c, gs, ge = codes[o], s_[o], e_[o]
+                cm = pd.Series(ge).groupby(c).cummax().to_numpy()
+            first = np.r_[True, c[1:] != c[:-1]]
+            prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+            ms = np.maximum(gs, prev)
+            k = np.bincount(c, minlength=len(uniq))
+            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=len(uniq))
+            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=len(uniq))
+            overlap = {str(r): (int(k[i]), float(total[i]), float(merged[i])) for i, r in enumerate(uniq)}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out

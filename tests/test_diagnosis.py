@@ -191,3 +191,22 @@ def test_report_summary_carries_the_caveats_and_marks_the_cutoff_band():
     assert "(cut-off band)" in fig.svg and "cut-off band" in fig.caption
     q = rep.section("quality").data["info"]["quality"]
     assert q["time_granularity"] == "day" and q["cut_at_start"] + q["open_at_end"] > 0
+
+
+def test_discover_svg_outlines_the_capacity_bottleneck_only(tmp_path):
+    from conftest import run_leanops
+
+    res = generate(diagnosis_process(), n_cases=400, seed=3)
+    csv = tmp_path / "gt.csv"
+    res.log.to_csv(csv, index=False)
+    out = run_leanops("discover", csv, "-o", tmp_path / "map.svg", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["capacity_bottleneck"] == "Review"
+    svg = (tmp_path / "map.svg").read_text()
+    assert svg.count('stroke="#c8362b"') == 1 and svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
+    # the same process with a role label instead of people: nothing to outline
+    csv2 = tmp_path / "role.csv"
+    export_role_label(res.log).to_csv(csv2, index=False)
+    out = run_leanops("discover", csv2, "-o", tmp_path / "role.svg")
+    assert out.returncode == 0, out.stderr
+    assert "no capacity bottleneck" in out.stdout and 'stroke="#c8362b"' not in (tmp_path / "role.svg").read_text()

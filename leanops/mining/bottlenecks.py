@@ -248,9 +248,9 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         np.add.at(m.T, np.array([pidx[pools[r]] for r in prof.index], dtype=np.int64), prof.to_numpy())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     # the wait after each instance's batch, split on the grid (the one decomposition)
-    if bt.any():
-        queue -= coverage(act, n_act, b_en, to_bin(enabled + bt))
-    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width)
+    hb = np.flatnonzero(bt > 0)
+    batched = (act[hb], b_en[hb], to_bin(enabled[hb] + bt[hb]))
+    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, batched)
     del queue
 
     # ---- per activity

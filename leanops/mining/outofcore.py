@@ -907,7 +907,7 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
     bt_sum = np.zeros(n_act)
     ov_sum = np.zeros(n_act)
     est_cnt = np.zeros(n_act)
-    d_batch = np.zeros(size_q, dtype=np.int64)
+    batched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (activity, bins) of batch waits
 
     def bins(tt: np.ndarray, group: np.ndarray) -> np.ndarray:
         x = np.subtract(tt, lo - 0.5 * width)
@@ -933,9 +933,9 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
         ov = np.where(later < start, np.clip(start - np.maximum(later, enabled + bt), 0, None), 0.0)
         bt_sum += np.bincount(a, weights=bt, minlength=n_act)
         ov_sum += np.bincount(a, weights=ov, minlength=n_act)
-        if bt.any():
-            d_batch += np.bincount(bins(start - wait, a), minlength=size_q)
-            d_batch -= np.bincount(bins(start - wait + bt, a), minlength=size_q)
+        hb = np.flatnonzero(bt > 0)
+        if len(hb):
+            batched.append((a[hb], bins(start[hb] - wait[hb], 0), bins(start[hb] - wait[hb] + bt[hb], 0)))
         service = np.maximum(end - start, 0.0)
         cnt += np.bincount(a, minlength=n_act)
         firsts += np.bincount(a[~hp], minlength=n_act)
@@ -1000,8 +1000,8 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
     if n_pool:
         mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
         main_pool = np.where(mm.sum(axis=1) > 0, mm.argmax(axis=1), -1)
-    queue -= coverage(d_batch, n_act)
-    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width)
+    bparts = [np.concatenate([x[i] for x in batched]) if batched else np.zeros(0, np.int64) for i in range(3)]
+    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, tuple(bparts))
     del queue
     est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
     return _rank_table(

@@ -60,7 +60,7 @@ from .outofcore import Engine, dispatch as _dispatch
 from .._pools import profiles
 from .performance import Time, _activity_sums, _check_log, _instances, _resolve_calendar
 from ..boundaries import complete_cases
-from ..evidence import log_evidence
+from ..evidence import level_caveats, time_granularity
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -75,6 +75,14 @@ class ValueStream:
     processing_mean_s, waiting_mean_s, share_of_lead_time, processing_share,
     waiting_share, value_added, resources, cycle_time_s, meets_takt, resources_needed``. ``wip`` samples
     work in progress over time (``time, wip``).
+
+    Shares, in words: ``share_of_lead_time``, ``processing_share`` and ``waiting_share`` are
+    the step's time (all of it, processing, waiting) over the summed lead time of all cases;
+    the bottleneck ranking's ``wait_share`` is the step's waiting over all waiting.
+
+    ``pce`` is None when it cannot be measured (dates only); ``caveats`` says why, and
+    ``excluded_cases`` counts the cases cut by the export window that were left out
+    (:mod:`leanops.boundaries`).
     """
 
     lead_time_mean_s: float
@@ -267,7 +275,7 @@ def _honest_pce(pce: float, log_level: dict[str, Any]) -> float | None:
 def _vs_caveats(log_level: dict[str, Any], excluded: dict[str, int], est_share: float) -> list[str]:
     """The value stream's caveats: the log's (granularity, estimated starts, role labels)
     and the cases the boundary rule left out."""
-    out = [c for c in log_level.get("caveats", []) if "Resource label" not in c and "No resources" not in c]
+    out = [c for c in log_level.get("caveats", []) if "Resource label" not in c and "No resources" not in c]  # not about time
     if log_level.get("time_granularity") == "day":
         out.append("PCE is unmeasurable (null): with dates only, processing within a day reads as zero or a whole day.")
     n_cut, n_open = excluded.get("cut_at_start", 0), excluded.get("open_at_end", 0)
@@ -384,7 +392,10 @@ def value_stream(
             value_added = [value_added]
         va = tuple(check_names("value_added", list(value_added), log.activities, what="activity"))
     cal = _resolve_calendar(log, calendar)
-    level = log_evidence(log)
+    # granularity and recorded starts are all PCE needs (role labels do not touch it)
+    recorded = float(log.df["start"].notna().mean()) if len(log) else 0.0
+    gran = time_granularity(log)
+    level = {"time_granularity": gran, "caveats": level_caveats(gran, recorded, [], False)[1]}
     log, excluded = complete_cases(log, include_cut=include_cut)
     inst = _instances(log, time=time, calendar=cal if time == "working" else None)
     st = inst.st

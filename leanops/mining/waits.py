@@ -47,7 +47,7 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     out = np.zeros(n)
     if not n:
         return out
-    order = np.lexsort((start, activity))
+    order = _group_order(activity, start)
     s_o, a_o = start[order], activity[order]
     new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
     heads = np.flatnonzero(new)
@@ -57,6 +57,17 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     b = np.clip(np.minimum(ready[gid], s_o) - enabled[order], 0, None)
     out[order] = np.where(size[gid] >= 2, b, 0.0)
     return out
+
+
+def _group_order(group: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Row order by group, then value (one sort of a combined key: cheaper than lexsort).
+    The order among equal (group, value) rows is arbitrary: callers do not depend on it."""
+    v = value.astype(np.float64)
+    lo = float(v.min())
+    span = float(v.max()) - lo + 1.0
+    if span * (float(group.max()) + 1.0) < 2.0**52:  # exact in float64
+        return np.argsort((v - lo) + group * span)
+    return np.lexsort((value, group))
 
 
 def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -77,14 +88,19 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     out = np.zeros(n)
     if not n:
         return out
-    order = np.lexsort((enabled, activity))
+    order = _group_order(activity, enabled)
     a_o, e_o, s_o = activity[order], enabled[order], start[order]
     # the earliest start among instances enabled strictly later (same activity): a
-    # reversed running minimum per activity, read just past the run of equal enablements
-    rev_min = pd.Series(s_o[::-1]).groupby(a_o[::-1]).cummin().to_numpy()[::-1]
-    key = np.c_[a_o, e_o]
-    nxt = np.r_[np.flatnonzero((key[1:] != key[:-1]).any(axis=1)) + 1, n]
-    run_end = nxt[np.cumsum(np.r_[True, (key[1:] != key[:-1]).any(axis=1)]) - 1]
+    # reversed running minimum that restarts per activity (each activity lifted above the
+    # ones before it, so that the reversed scan meets smaller values at every new group)
+    lo = float(s_o.min())
+    lift = float(s_o.max()) - lo + 1.0
+    key = (s_o - lo) + a_o * lift
+    rev_min = np.minimum.accumulate(key[::-1])[::-1] - a_o * lift + lo
+    # read it just past the run of equal (activity, enablement)
+    brk = np.flatnonzero((a_o[1:] != a_o[:-1]) | (e_o[1:] != e_o[:-1])) + 1
+    ends = np.r_[brk, n]
+    run_end = np.repeat(ends, np.diff(np.r_[0, ends]))
     same_act = np.r_[a_o, -1][run_end] == a_o
     later = np.where(same_act, np.r_[rev_min, np.inf][run_end], np.inf)
     w = np.where(later < s_o, s_o - np.maximum(later, floor[order]), 0.0)
@@ -93,28 +109,58 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
 
 
 def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_pool: np.ndarray,
-                width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                width: float, batched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per activity, the waiting seconds off shift, on shift, and on shift with the pool full.
 
-    ``queue`` (activities x bins): instances waiting (after their batch) per bin; ``full``
-    (pools x bins): every member busy; ``wf_pool`` (pools x bins): the share of the bin
-    that is working time; ``main_pool``: the pool of each activity (-1: none, then all of
-    its wait is on shift and nothing is known about its pool).
+    ``queue`` (activities x bins): instances waiting per bin; ``full`` (pools x bins): every
+    member busy; ``wf_pool`` (pools x bins): the share of the bin that is working time;
+    ``main_pool``: the pool of each activity (-1: none, then all of its wait is on shift and
+    nothing is known about its pool). ``batched``: ``(activity, first bin, end bin)`` of the
+    part of each wait spent waiting for its batch, taken out of the queue first (through
+    prefix sums over the bins: no second pass over the grid).
     """
-    n_act = queue.shape[0]
+    n_act, n_bins = queue.shape
     off = np.zeros(n_act)
     on = np.zeros(n_act)
     cont = np.zeros(n_act)
-    t = np.empty(queue.shape[1]) if n_act else None
+    used = sorted({int(p) for p in main_pool if p >= 0})
+    # per used pool: working share with the pool full, and whether it is always on shift
+    wfull = {p: np.multiply(wf_pool[p], full[p]) for p in used}
+    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}
+    t = np.empty(n_bins)
     for i in range(n_act):
         mp = main_pool[i]
+        total = float(queue[i].sum()) * width
         if mp < 0:
-            on[i] = queue[i].sum() * width
+            on[i] = total
             continue
-        np.multiply(queue[i], wf_pool[mp], out=t)
-        on[i] = t.sum() * width
-        cont[i] = t[full[mp]].sum() * width
-        off[i] = queue[i].sum() * width - on[i]
+        if always[mp]:
+            on[i] = total
+        else:
+            np.multiply(queue[i], wf_pool[mp], out=t)
+            on[i] = float(t.sum()) * width
+        np.multiply(queue[i], wfull[mp], out=t)
+        cont[i] = float(t.sum()) * width
+        off[i] = total - on[i]
+    if batched is not None and len(batched[0]):
+        a, b0, b1 = batched
+        pa = main_pool[a]
+        hi = np.maximum(b1, b0)
+        all_ = (hi - b0).astype(np.float64)
+        on_b = all_.copy()  # no pool: every bin counts as on shift
+        full_b = np.zeros(len(a))
+        for p in used:  # prefix sums over the bins, only for the pools that batch
+            m = pa == p
+            if not m.any():
+                continue
+            w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+            w_full = np.r_[0.0, np.cumsum(wfull[p])]
+            on_b[m] = w_on[hi[m]] - w_on[b0[m]]
+            full_b[m] = w_full[hi[m]] - w_full[b0[m]]
+        on -= np.bincount(a, weights=on_b, minlength=n_act) * width
+        cont -= np.bincount(a, weights=full_b, minlength=n_act) * width
+        off -= np.bincount(a, weights=all_ - on_b, minlength=n_act) * width
     return off, on, cont
 
 

@@ -303,7 +303,7 @@ def _bottlenecks(ctx: Context) -> Any:
 
 
 def _hot_activity(ctx: Context) -> str | None:
-    """The top-ranked bottleneck (from the bottleneck section, computed first), marked in
+    """The capacity bottleneck (from the bottleneck section, computed first), marked in
     red wherever it appears."""
     sec = ctx.done.get("bottlenecks")
     if sec is None or sec.error:
@@ -333,7 +333,7 @@ def process_map(ctx: Context) -> Section:
     if hot is not None:
         svg, marked = charts.outline_node(svg, hot)
         if marked:
-            caption += f" Outlined in red: the top-ranked bottleneck, {hot}."
+            caption += f" Outlined in red: the capacity bottleneck, {hot}."
     if shown is not g:
         caption += (f" Simplified for reading: {len(shown.nodes)} of {n_act} activities and {len(shown.edges)} of "
                     f"{n_paths} paths are drawn; the table below and the JSON output cover them all.")
@@ -435,7 +435,7 @@ def value_stream_section(ctx: Context) -> Section:
                 label="Lead time per case by step, waiting and processing", duration=True,
             ),
             f"Mean time per case attributed to each step (the {len(chart)} largest of {len(steps)}); the shares of all "
-            "steps add up to the lead time." + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+            "steps add up to the lead time." + (f" Red marks the capacity bottleneck ({hot})." if hot in labels else ""),
         ))
     cols = ["activity", "instances", "processing_mean_s", "waiting_mean_s", "share_of_lead_time",
             "value_added", "resources", "cycle_time_s", "meets_takt"]
@@ -579,7 +579,7 @@ def waiting_section(ctx: Context) -> Section:
         r = ba[ba["activity"] == hot].iloc[0]
         cause = max(WAITING_CAUSES, key=lambda c: r[f"{c}_s"])
         s.summary.append(
-            f"Before the top-ranked bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
+            f"Before the capacity bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
         )
         s.findings.append(Finding(
             0.0, f"Most of that wait is {cause} ({fmt.percent(r[f'{cause}_share'], digits=0)}): {_WAIT_MEANING[cause]}.",
@@ -600,7 +600,7 @@ def waiting_section(ctx: Context) -> Section:
                 label="Waiting time by activity and cause", duration=True,
             ),
             f"Waiting summed over all instances, for the {len(chart)} steps with the most waiting."
-            + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+            + (f" Red marks the capacity bottleneck ({hot})." if hot in labels else ""),
         ))
     cols = ["activity", "instances", "wait_s"] + [f"{c}_share" for c in WAITING_CAUSES]
     s.tables.append(Table(
