@@ -82,6 +82,7 @@ def kpis(ctx: Context) -> Section:
         "wip_max": vs.wip_max,
         "takt_time_s": vs.takt_time_s,
         "span_s": span_s,
+        "excluded_cases": dict(vs.excluded_cases),
     }
     s.cards = [
         Card("Lead time (mean)", fmt.duration(vs.lead_time_mean_s)),
