@@ -131,7 +131,7 @@ def main() -> None:
     from sklearn.tree import DecisionTreeRegressor
 
     t = time.perf_counter()
-    y = leanops.rca.target_values(log, "case_duration").values.to_numpy()
+    y = leanops.rca.target_values(log, target="case_duration").values.to_numpy()
     obj = [c for c in table.columns if table[c].dtype == object]
     top = {c: table[c].where(table[c].isin(table[c].value_counts().index[:30]), "other") for c in obj}
     X = pd.get_dummies(table.assign(**top), columns=obj, dtype=np.float32)

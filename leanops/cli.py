@@ -135,8 +135,14 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
     """Summarise LOG: cases, activity instances, time span and data quality."""
+    from .boundaries import boundary_counts
+    from .evidence import time_granularity
+
     ev = load_log(log, pop_mapping(kwargs))
     s = ev.summary()
+    # what the log can support: cases cut by the export window, and the clock's resolution
+    s["quality"].update(boundary_counts(ev))
+    s["quality"]["time_granularity"] = time_granularity(ev)
     if as_json:
         emit(s)
         return
@@ -153,6 +159,8 @@ def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
         ("columns", ", ".join(f"{k}<-{v}" for k, v in s["mapping"].items())),
         ("attributes", ", ".join(s["attributes"][:12]) + (" …" if len(s["attributes"]) > 12 else "") or "-"),
         ("rows read / kept", f"{q['rows_read']:,} / {q['rows_kept']:,}"),
+        ("timestamps", f"{q['time_granularity']} granularity"),
+        ("cut cases", f"{q['cut_at_start']:,} at the start, {q['open_at_end']:,} still open at the end"),
     ]
     rows += [(f"dropped: {r}", f"{n:,}") for r, n in q["dropped"].items()]
     rows += [(f"repaired: {r}", f"{n:,}") for r, n in q["repaired"].items()]
@@ -194,9 +202,11 @@ def _names_option(value: str | None) -> list[str] | None:
 @click.option("--time", "time_", type=click.Choice(["calendar", "working"]), default="calendar", show_default=True,
               help="Measure durations on the wall clock or in working time.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Also draw the value-stream map to FILE (.png, .svg, .pdf).")
+@click.option("--include-cut", "include_cut", is_flag=True,
+              help="Keep the cases cut by the export window (left out of durations by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | None, time_: str, plot_path: str | None,
-                    as_json: bool, **kwargs: Any) -> None:
+                    include_cut: bool, as_json: bool, **kwargs: Any) -> None:
     """Value stream of LOG: lead, processing and waiting time, PCE, takt, WIP, per step."""
     from ._validation import check_calendar
     from .mining.valuestream import value_stream
@@ -206,7 +216,7 @@ def valuestream_cmd(log: str | None, value_added: str | None, calendar: str | No
         raise click.BadParameter(f"--plot must end in .png, .svg or .pdf; got {plot_path!r}")
     ev, eng = load_source(log, kwargs)
     check_output(plot_path)
-    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, **eng)
+    vs = value_stream(ev, value_added=_names_option(value_added), time=time_, calendar=cal, include_cut=include_cut, **eng)
     if plot_path is not None:
         import matplotlib
 
@@ -240,17 +250,22 @@ def bottlenecks_cmd(log: str | None, calendar: str | None, top: int | None, as_j
 
     cal = check_calendar(calendar)
     ev, eng = load_source(log, kwargs)
-    table = bottlenecks(ev, calendar=cal, **eng)
+    result = bottlenecks(ev, calendar=cal, **eng)
+    doc = result.to_dict()
     if top is not None:
-        table = table.head(top)
+        doc["bottlenecks"] = doc["bottlenecks"][:top]
     if as_json:
-        emit({"bottlenecks": table, "score": table.attrs.get("score"),
-              "starts_estimated": table.attrs.get("starts_estimated", 0.0)})
+        emit(doc)
         return
-    for r in table.itertuples(index=False):
-        echo(f"{r.rank:>2}. {r.activity}  score {r.score:.3f}  wait {duration(r.wait_mean_s)}  "
-                   f"({r.wait_share:.0%} of waiting)  utilisation {r.utilization:.0%}")
-        echo(f"    {r.evidence}")
+    for r in doc["bottlenecks"]:
+        util = f"utilisation {r['utilization']:.0%}" if r["utilization"] == r["utilization"] else "utilisation unknown"
+        tag = ", capacity-bound" if r["capacity_bound"] else ""
+        echo(f"{r['rank']:>2}. {r['activity']}  score {r['score']:.2f}  wait {duration(r['wait_mean_s'])}  "
+                   f"({r['wait_share']:.1%} of waiting)  {util}  [{r['evidence']}{tag}]")
+        echo(f"    {r['finding']}")
+    echo("(score: relative to the top step = 1.00; share: the step's waiting time over all waiting time)")
+    for c in doc["caveats"]:
+        echo(f"caveat: {c}")
 
 
 # --- mining: process maps (issue 3)
@@ -296,11 +311,15 @@ def discover_cmd(
         drawn = g.display(max_nodes=max_nodes)
         with atomic_output(output) as tmp:
             drawn.render(tmp, overlay=overlay, format=Path(output).suffix.lower().lstrip(".") or None, max_nodes=max_nodes)
+            if Path(output).suffix.lower() == ".svg":
+                cap = _outline_capacity_bottleneck(Path(tmp), src, eng)
     if as_json:
         doc = g.to_json()
         if drawn is not None:
             doc["output"] = str(output)
             doc["drawn_notes"] = list(drawn.notes)
+            if Path(output).suffix.lower() == ".svg":
+                doc["capacity_bottleneck"] = cap
         emit(doc)
     else:
         echo(str(g))
@@ -309,6 +328,24 @@ def discover_cmd(
             echo(f"leanops: note: {note}", err=True)
         if not as_json:
             echo(f"map written to {output}")
+            if Path(output).suffix.lower() == ".svg":
+                echo(f"capacity bottleneck outlined: {cap}" if cap else
+                           "no capacity bottleneck to outline (see leanops bottlenecks)")
+def _outline_capacity_bottleneck(svg_path: Path, src: Any, eng: dict[str, Any]) -> str | None:
+    """Outline the capacity bottleneck (if the data shows one) on a drawn SVG map, as the
+    report's map does; return its name."""
+    from .mining.bottlenecks import bottlenecks
+    from .report.charts import outline_node, sanitize_svg
+
+    cap = bottlenecks(src, **eng).capacity_bottleneck
+    if cap is not None:
+        svg, marked = outline_node(sanitize_svg(svg_path.read_text(encoding="utf-8")), cap)
+        if marked:
+            # a standalone file needs the SVG namespace that the inline form drops
+            svg_path.write_text(svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1), encoding="utf-8")
+    return cap
+
+
 # --- report
 @cli.command("report")
 @click.argument("logs", nargs=-1)
@@ -401,10 +438,16 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
 @click.option("--waiting", is_flag=True, help="Split waiting time into contention, unavailability, prioritisation, batching, extraneous.")
 @click.option("--rules", "as_rules", is_flag=True, help="Print a small decision tree of TARGET as rules instead.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the bootstrap (>= 0).")
+@click.option("--include-cut", is_flag=True,
+              help="Keep the cases cut by the log's export window (left out of the target by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, as_json: bool,
-            **kwargs: Any) -> None:
-    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules)."""
+def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: bool, seed: int, include_cut: bool,
+            as_json: bool, **kwargs: Any) -> None:
+    """Why cases are slow, late or loop: ranked root causes of TARGET in LOG (or --waiting, --rules).
+
+    Causes are case drivers (attributes known at the start, and resources whose own work
+    differs); the system state the cases met (queues, load, periods) is reported apart,
+    as context."""
     from . import rca
 
     if waiting and as_rules:
@@ -426,7 +469,7 @@ def rca_cmd(log: str | None, target: str, top: int, waiting: bool, as_rules: boo
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = rca.root_causes(ev, target=target, top=top, seed=seed)
+        res = rca.root_causes(ev, target=target, top=top, seed=seed, include_cut=include_cut)
     if as_json:
         emit(res.to_dict())
     else:

@@ -62,7 +62,7 @@ class Step:
 class Process:
     steps: list[Step]
     pools: dict[str, Pool]
-    interarrival: float  # mean minutes between arrivals (Poisson)
+    interarrival: float | Callable[[float], float]  # mean minutes between arrivals (Poisson); may depend on the time (s)
     attributes: dict[str, Callable[[np.random.Generator, Attrs], Any]] = field(default_factory=dict)
     priority: tuple[str, list[Any]] | None = None  # (attribute, order from first-served to last)
 
@@ -182,7 +182,8 @@ def generate(proc: Process, n_cases: int, seed: int) -> Result:
             for name, sampler in proc.attributes.items():
                 attrs[name] = sampler(rng, attrs)
             env.process(case(cid, attrs))
-            yield env.timeout(rng.exponential(proc.interarrival * MIN))
+            ia = proc.interarrival(env.now) if callable(proc.interarrival) else proc.interarrival
+            yield env.timeout(rng.exponential(ia * MIN))
 
     env.process(arrivals())
     env.run()

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import json
 
+import leanops
 from conftest import DATASETS, assert_bad_input, run_leanops
 
 
 def test_rca_json_contract():
-    res = run_leanops("rca", DATASETS / "production.xes.gz", "--target", "case_duration", "--top", "3", "--json")
+    # production has no case driver (issue 13: its month effect is context, not a cause);
+    # the receipt log has one (the org group of the first event)
+    res = run_leanops("rca", DATASETS / "receipt.xes.gz", "--target", "case_duration", "--top", "3", "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["target"] == "case_duration"
-    assert doc["baseline"]["n_cases"] == 225
+    # issue 13: cases cut by the export window are left out of the target (same rule as value_stream)
+    from leanops.boundaries import boundary_counts, boundary_mask
+
+    log = leanops.read(DATASETS / "receipt.xes.gz")
+    assert doc["baseline"]["n_cases"] == int(boundary_mask(log).sum()) < log.n_cases
+    assert doc["excluded_cases"] == boundary_counts(log)
     assert 1 <= len(doc["causes"]) <= 3
     for c in doc["causes"]:
         assert {"rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value",
-                "support", "category"} <= set(c)
+                "support", "category", "raw_effect", "share", "kind", "mediators"} <= set(c)
         assert c["effect_unit"] == "s" and c["ci_low"] <= c["effect"] <= c["ci_high"]
         assert 0 <= c["p_value"] <= 0.05 and 0 < c["support"] < 1
+        assert c["kind"] in ("driver", "resource") and 0 <= c["share"] <= 1
+    assert doc["context"] and all(c["kind"] in ("system", "resource_load") for c in doc["context"])
+    prod = json.loads(run_leanops("rca", DATASETS / "production.xes.gz", "--include-cut", "--json").stdout)
+    assert prod["baseline"]["n_cases"] == 225
+    assert prod["excluded_cases"] == {"cut_at_start": 0, "open_at_end": 0}
+    assert all(c["kind"] in ("driver", "resource") for c in prod["causes"])
+    assert not any(c["feature"].startswith(("start_", "queue@", "wip_", "involves")) for c in prod["causes"])
 
 
 def test_rca_text_and_sla():

@@ -66,21 +66,34 @@ def test_low_priority_ranks_first_for_the_constrained_wait(planted):
     assert f"before {CONSTRAINED}" in rc.causes[0].sentence
 
 
+def _indicator(t, feature, value):
+    if value.startswith(">="):
+        return (t[feature] >= float(value[2:])).to_numpy()
+    if value.startswith("<"):
+        return (t[feature] < float(value[1:])).to_numpy()
+    return (t[feature].astype(str) == value).to_numpy()
+
+
 def test_first_effect_is_the_plain_difference_with_a_covering_ci(planted):
+    # Issue 13 changed this contract: ``effect`` is adjusted for the system state the cases
+    # met (the context), ``raw_effect`` is the plain difference.
     log, res = planted
     rc = leanops.root_causes(log, target="case_duration", n_boot=200, seed=3)
     first = rc.causes[0]
     # independent: the generator's own arrival/completion per case
     cases = res.cases.set_index("case_id")
     dur = log.df.groupby("case_id", observed=True).agg(s=("start", "min"), e=("end", "max"))
-    dur = (dur["e"] - dur["s"]).dt.total_seconds()
+    dur = (dur["e"] - dur["s"]).dt.total_seconds().reindex(log.case_ids)
     t = leanops.rca.features(log)
-    if first.value.startswith(">="):
-        ind = t[first.feature] >= float(first.value[2:])
-    else:
-        ind = t[first.feature].astype(str) == first.value
+    ind = _indicator(t, first.feature, first.value)
+    keep = rc.excluded_cases == {"cut_at_start": 0, "open_at_end": 0}
+    assert keep  # the generator's log is whole
     expected = dur[ind].mean() - dur[~ind].mean()
-    assert first.effect == pytest.approx(expected, rel=1e-6)
+    assert first.raw_effect == pytest.approx(expected, rel=1e-6)
+    Z = np.column_stack([np.ones(len(dur))] + [_indicator(t, c.feature, c.value) for c in rc.context if c.kind == "system"]
+                        + [ind]).astype(float)
+    adjusted = np.linalg.lstsq(Z, dur.to_numpy(), rcond=None)[0][-1]
+    assert first.effect == pytest.approx(adjusted, rel=1e-6)
     assert first.ci_low < first.effect < first.ci_high
     assert first.support == pytest.approx(ind.mean())
     assert 0 <= first.p_value < 0.05

@@ -37,8 +37,12 @@ def test_json_reuses_the_command_shapes(production):
     for k in ("rank", "activity", "score", "wait_mean_s", "wait_share", "service_mean_s", "utilization", "evidence"):
         assert k in b[0]
     assert [r["rank"] for r in b] == list(range(1, len(b) + 1))
-    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category"):
-        assert k in doc["rca"]["causes"][0]
+    # issue 13: production has no case driver; its month effect is context (same keys)
+    found = doc["rca"]["causes"] + doc["rca"]["context"]
+    assert found and {"cut_at_start", "open_at_end"} == set(doc["rca"]["excluded_cases"])
+    for k in ("rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support", "category",
+              "raw_effect", "kind", "mediators", "share"):
+        assert k in found[0]
     assert {"total_wait_s", "causes", "shares", "by_activity"} <= set(doc["waiting_causes"])
     assert {"activity", "count", "cases", "service_mean_s"} <= set(doc["discover"]["nodes"][0])
     assert {"source", "target", "count", "wait_mean_s", "wait_median_s", "wait_p90_s"} <= set(doc["discover"]["edges"][0])
@@ -49,6 +53,13 @@ def test_kpis_agree_with_an_independent_pandas_computation(production):
     d = log.df
     t0 = d["start"].fillna(d["end"]).groupby(d["case_id"]).min()
     t1 = d["end"].groupby(d["case_id"]).max()
+    lead_all = (t1 - t0).dt.total_seconds()
+    # issue 12: durations leave out the cases cut by the export window (6 open at the end here)
+    from leanops.boundaries import boundary_mask
+
+    keep = pd.Index(log.case_ids)[boundary_mask(log)]
+    assert len(keep) == log.n_cases - 6
+    t0, t1 = t0.loc[keep], t1.loc[keep]
     lead = (t1 - t0).dt.total_seconds()
     k = rep.section("kpis").data
     assert k["lead_time_mean_s"] == pytest.approx(lead.mean())
@@ -57,23 +68,25 @@ def test_kpis_agree_with_an_independent_pandas_computation(production):
     span = (t1.max() - t0.min()).total_seconds()
     assert k["throughput_per_day"] == pytest.approx(len(lead) / (span / 86400))
     assert k["wip_mean"] == pytest.approx(lead.sum() / span, rel=1e-6)
-    assert case_times(log)["lead_time_s"].sum() == pytest.approx(lead.sum())
+    assert case_times(log)["lead_time_s"].sum() == pytest.approx(lead_all.sum())
 
 
 def test_the_bottleneck_is_named_and_marked_consistently(production):
+    # issue 12 changed this contract: only a capacity bottleneck is marked. On production no
+    # pool of real resources is fully busy while work waits (Lapping's pool is ~21% utilised),
+    # so nothing is marked, and the summary says where the time goes instead.
     log, rep = production
-    top = str(leanops.bottlenecks(log)["activity"].iloc[0])
+    b = leanops.bottlenecks(log)
+    assert b.capacity_bottleneck is None
+    most = str(b.table.sort_values("wait_share", ascending=False)["activity"].iloc[0])
     summary = " ".join(rep.section("summary").summary)
-    assert f"**{top}**" in summary
+    assert f"**{most}**" in summary and "lack of capacity" not in summary
     vs = rep.section("valuestream")
     steps = next(t for t in vs.tables if t.key == "steps")
-    hot_rows = [steps.frame["activity"].iloc[i] for i in steps.highlight]
-    assert hot_rows == [top]
-    assert 'fill="#c8362b" font-weight="bold"' in vs.figures[0].svg  # the red label in the chart
-    assert 'stroke="#c8362b" stroke-width="3.5"' in rep.section("map").figures[0].svg  # outlined on the map
-    assert f"the top-ranked bottleneck, {top}" in rep.section("map").figures[0].caption
+    assert steps.highlight == []
+    assert 'stroke="#c8362b" stroke-width="3.5"' not in rep.section("map").figures[0].svg
     ranking = next(t for t in rep.section("bottlenecks").tables if t.key == "bottlenecks")
-    assert ranking.highlight == [0] and ranking.frame["activity"].iloc[0] == top
+    assert ranking.highlight == [] and ranking.frame["activity"].iloc[0] == b.table["activity"].iloc[0]
 
 
 def test_sections_on_a_completion_only_log_say_why_they_are_missing():

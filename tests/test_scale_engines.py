@@ -69,13 +69,10 @@ def check_all(log, path):
             if k != "steps":
                 assert v == db[k] or np.isclose(v, db[k], rtol=RTOL), (k, v, db[k])
         ba, bb = leanops.bottlenecks(log), leanops.bottlenecks(path)
-        same(ba, bb, "bottlenecks")
-        assert ba.attrs.keys() == bb.attrs.keys()
-        for k, v in ba.attrs.items():
-            if isinstance(v, pd.DataFrame):
-                pd.testing.assert_frame_equal(v, bb.attrs[k], rtol=RTOL, atol=ATOL, obj=k)
-            else:
-                assert v == bb.attrs[k], k
+        same(ba.table, bb.table, "bottlenecks")
+        # a result object now (issue 12), not DataFrame.attrs: its parts agree too
+        pd.testing.assert_frame_equal(ba.queue_over_time, bb.queue_over_time, rtol=RTOL, atol=ATOL, obj="queue")
+        assert ba.evidence == bb.evidence and ba.caveats == bb.caveats
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -103,7 +100,8 @@ def test_options_match_pandas(logs):
     assert va.pce == pytest.approx(vb.pce, rel=RTOL) and va.takt_time_s == pytest.approx(vb.takt_time_s, rel=RTOL)
     same(va.steps, vb.steps, "steps")
     for cal in ("Mon-Fri 06:00-22:00", leanops.Calendar.always()):
-        same(leanops.bottlenecks(log, calendar=cal), leanops.bottlenecks(parts, calendar=cal), f"bottlenecks {cal}")
+        same(leanops.bottlenecks(log, calendar=cal).table, leanops.bottlenecks(parts, calendar=cal).table,
+             f"bottlenecks {cal}")
 
 
 def test_hand_worked_waits_overlap_and_missing_start(tmp_path):
@@ -155,4 +153,4 @@ def test_calendar_sample_of_large_logs_is_the_same(logs, monkeypatch):
     va, vb = leanops.value_stream(log), leanops.value_stream(parts)
     assert str(va.calendar) == str(vb.calendar)
     assert va.takt_time_s == pytest.approx(vb.takt_time_s, rel=RTOL)
-    same(leanops.bottlenecks(log), leanops.bottlenecks(parts), "bottlenecks, sampled calendar")
+    same(leanops.bottlenecks(log).table, leanops.bottlenecks(parts).table, "bottlenecks, sampled calendar")

@@ -4,28 +4,27 @@ The bottleneck score
 --------------------
 For each activity::
 
-    score = wait_share × contention × utilization
+    score = wait_share × contention × utilization²     (shown relative to the top step = 1.00)
 
-* ``wait_share``: the share of all waiting in the process (summed over instances) that is
-  waiting before this activity.
-* ``contention`` (0 to 1): how busy the step's pool (the pool doing most of its
-  instances) was while its instances waited: the pool's busy fraction (members at work
-  ÷ members, capped at 1), averaged over the working time inside all the waits before
-  the step. Working time comes from the calendar learnt from the whole log (the
-  organisation's hours), so overnight waits count neither as busy nor as idle and do
-  not dilute an office-hours pool's contention.
-* ``utilization`` (0 to 1): busy time over available time of the pool doing most of the
-  activity, over the whole log (:func:`~leanops.utilization`).
+* ``wait_share``: the step's waiting time over all waiting time in the log (summed over
+  instances): the one definition of "share of waiting" used everywhere.
+* ``contention`` (0 to 1): the share of the step's on-shift waiting (after batching)
+  during which *every* member of its pool (the pool doing most of its instances) was
+  busy. Off-shift time is unavailability and counts neither way, so overnight waits do
+  not dilute an office-hours pool's contention; a pool half idle while work waits shows
+  low contention, not its average busy fraction.
+* ``utilization`` (0 to 1): busy time over available time of that pool over the whole
+  log. Squared, because a half-idle pool queues in bursts (after a release), not for lack
+  of capacity.
 
-The score reads: the share of all waiting that is spent queueing for busy resources of
-this step, weighted by how saturated those resources are overall. A step whose pool is
-saturated while work queues before it scores nearly its whole wait share. A step that
-waits for a batch release or a fixed schedule while its resources sit idle scores low
-however long the wait: the wait passes while the pool is idle (low contention) and the
-pool is idle most of the time (low utilisation), even if a queue forms right after each
-release. That wait is waste, and the value stream shows it, but it is not a capacity
-constraint. A step that is merely long, with enough resources, has little waiting and
-scores low. Ties are broken by utilisation.
+Each wait is split by :mod:`leanops.mining.waits` into contention, unavailability,
+prioritisation, batching and extraneous waiting (``wait_<cause>_s``). A step is
+**capacity-bound** only when that busy waiting drives its wait (see :func:`bottlenecks`),
+its pool is made of real resources (not a role label or a system,
+:func:`leanops.evidence.role_resources`) and its starts are measured. Capacity-bound steps
+rank first; the others follow by score. Every step carries its ``evidence`` level
+(measured, estimated, unmeasurable) and a ``finding`` sentence; the result's ``caveats``
+say what the data cannot show.
 
 Busy members, queues and working time are counted on a time grid over the log's span
 (bins of about a tenth of a typical service time; at most 2**20 of them, and at most one
@@ -48,7 +47,7 @@ agree within 0.4 points (production: 0.1 points).
 from __future__ import annotations
 
 import os
-
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,8 +61,13 @@ from ._engine import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
+from .waits import WAIT_CAUSES, batch_waits, grid_causes, overtaken_waits, split_causes
+from .._format import duration
+from ..evidence import log_evidence, role_resources
 
-__all__ = ["bottlenecks", "rework"]
+__all__ = ["bottlenecks", "rework", "Bottlenecks", "Rework"]
+
+BATCH_TOLERANCE_S = 1.0  # instances of one activity starting within 1 s of each other form a batch
 
 _MAX_BINS = 1 << 20
 _COLUMNS = [
@@ -71,34 +75,6 @@ _COLUMNS = [
     "contention", "pool", "pool_size", "instances", "wait_total_s", "queue_mean", "queue_max",
     "queue_growth_per_day", "rework_share",
 ]
-
-
-def _fmt(s: float) -> str:
-    return duration(s, missing="n/a")
-
-
-def _evidence(r: dict[str, Any]) -> str:
-    act, pool = r["activity"], r["pool"]
-    head = f"{act}: instances wait {_fmt(r['wait_mean_s'])} on average before it ({r['wait_share']:.0%} of all waiting)"
-    if pool is None:
-        return head + "; no resources are recorded for it, so its capacity cannot be judged."
-    util = f"{r['utilization']:.0%}" if np.isfinite(r["utilization"]) else "n/a"
-    team = f"pool '{pool}' ({r['pool_size']} resource{'s' if r['pool_size'] != 1 else ''}, {util} utilised)"
-    if r["wait_share"] < 0.005:
-        return f"{act}: almost no waiting before it; {team}; service takes {_fmt(r['service_mean_s'])}."
-    c = r["contention"]
-    if c >= 0.8:
-        body = (f"; its {team} was {c:.0%} busy during those waits, so work queues for capacity"
-                f" (queue of {r['queue_mean']:.1f} on average, {r['queue_max']:,} at most")
-        body += f", growing {r['queue_growth_per_day']:.1f}/day)" if r["queue_growth_per_day"] > 0.5 else ")"
-    elif c >= 0.4:
-        body = f"; its {team} was {c:.0%} busy during those waits: partly a capacity queue"
-    else:
-        body = (f"; but its {team} was only {c:.0%} busy during those waits: the wait comes from off-shift "
-                "hours, batching, a schedule or hand-offs, not from capacity")
-    if r["rework_share"] >= 0.05:
-        body += f"; {r['rework_share']:.0%} of its instances are rework"
-    return head + body + "."
 
 
 def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = None, engine: Engine = "auto",
@@ -125,18 +101,26 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
     Returns
     -------
-    pandas.DataFrame
-        One row per activity, best-ranked first: ``rank, activity, score, wait_mean_s``
-        (mean wait before it, over instances with a predecessor), ``wait_share``,
-        ``service_mean_s``, ``utilization`` (of its pool over the log's span),
-        ``evidence`` (a sentence), ``contention``, ``pool`` (the pool doing most of its
-        instances), ``pool_size``, ``instances``, ``wait_total_s``, ``queue_mean`` and
-        ``queue_max`` (instances waiting for it, time-averaged and at most),
-        ``queue_growth_per_day`` (trend of that queue), ``rework_share`` (instances that
-        repeat the activity in their case). ``df.attrs["starts_estimated"]`` is the share
-        of instances whose start was estimated; ``df.attrs["queue_over_time"]`` is the
-        queue before each activity over time (a frame: time x activity, worst first,
-        averaged into at most 200 periods).
+    Bottlenecks
+        Reads like its ``table`` (``b["score"]``, ``b.loc``...). One row per activity,
+        best-ranked first: ``rank, activity, score`` (relative to the top step = 1.00;
+        ``score_raw`` is the absolute product), ``wait_mean_s`` (mean wait before it,
+        over instances with a predecessor), ``wait_share`` (its waiting time over all
+        waiting time in the log), ``service_mean_s``, ``utilization`` (of its pool over
+        the log's span; NaN when the pool's size is unknown), ``evidence``
+        (``"measured"``, ``"estimated"`` or ``"unmeasurable"``), ``contention`` (share
+        of its on-shift waiting, after batching, during which its whole pool was busy),
+        ``pool``, ``pool_size``, ``instances``, ``wait_total_s``, ``queue_mean`` and
+        ``queue_max``, ``queue_growth_per_day``, ``rework_share``, ``starts_estimated``
+        (instances with an estimated start), ``capacity_bound``, ``finding`` (a
+        sentence) and ``wait_<cause>_s`` per cause of :mod:`leanops.mining.waits`.
+        ``b.queue_over_time``, ``b.evidence`` and ``b.caveats`` say the rest.
+
+        A step is **capacity-bound** only when its starts are measured, its pool is made
+        of real resources, its pool was fully busy during at least half of its on-shift
+        waiting, the pool is busy at least half of its working time, and that busy
+        waiting is at least a quarter of the step's whole wait and at least 2% of all
+        waiting in the log (a material share, not a rounding error).
 
     Examples
     --------
@@ -167,7 +151,9 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
     wait = inst.wait  # 0 for the first instance of a case
     sums = _activity_sums(inst)
-    wait_total_all = float(sums.wait.sum())
+    enabled = inst.start - wait
+    bt = batch_waits(act, inst.start, enabled, BATCH_TOLERANCE_S)
+    ov = overtaken_waits(act, inst.start, enabled, enabled + bt)
 
     # ---- the time grid
     lo, hi = float(inst.start.min()), float(inst.end.max())
@@ -208,7 +194,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
     # ---- pools: members at work per bin, utilisation
     util_pool = np.full(n_pool, np.nan)
-    frac = np.zeros((n_pool, n_bins))
+    full = np.zeros((n_pool, n_bins), dtype=bool)
     wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
@@ -235,20 +221,13 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
             del d
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
-        # (in place on few buffers: these tables are pools x bins)
-        t = np.minimum(busy, size[:, None])
-        t *= wf_pool
-        busy_work = t.sum(axis=1)
-        del t
-        avail = size * wf_pool.sum(axis=1)
-        util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
-        busy /= np.maximum(size, 1.0)[:, None]
-        frac = np.minimum(busy, 1.0, out=busy)
+        full, util_pool = _pool_grid(busy, size, wf_pool)
         del busy
 
     # ---- queue before each activity (instances enabled, not started)
     # (rows without a wait add an empty interval, which cancels out: no need to select)
-    queue = coverage(act, n_act, to_bin(inst.start - wait), b_start)
+    b_en = to_bin(enabled)
+    queue = coverage(act, n_act, b_en, b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
     # trend: least-squares slope of the queue over time, in instances per day
@@ -270,27 +249,20 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         m = np.zeros((n_act, n_pool), dtype=np.int64)
         np.add.at(m.T, np.array([pidx[pools[r]] for r in prof.index], dtype=np.int64), prof.to_numpy())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
-    cnum = np.zeros(n_act)
-    cden = np.zeros(n_act)
-    has_pool = main_pool >= 0
-    if has_pool.any():
-        # one activity at a time (row temporaries, not activities x bins ones)
-        t = np.empty(n_bins)
-        for i in np.flatnonzero(has_pool):
-            mp = main_pool[i]
-            np.multiply(queue[i], frac[mp], out=t)
-            t *= wf_pool[mp]
-            cnum[i] = t.sum()
-            np.multiply(queue[i], wf_pool[mp], out=t)
-            cden[i] = t.sum()
-        del t
+    # the wait after each instance's batch, split on the grid (the one decomposition)
+    hb = np.flatnonzero(bt > 0)
+    batched = (act[hb], b_en[hb], to_bin(enabled[hb] + bt[hb]))
+    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, batched)
     del queue
 
     # ---- per activity
     return _rank_table(
         activities=st.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
-        service_sum=sums.service, repeats=sums.count - sums.first_in_case, cnum=cnum, cden=cden,
+        service_sum=sums.service, repeats=sums.count - sums.first_in_case,
+        batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
+        off=off, on=on, cont=cont, estimated=np.bincount(act, weights=inst.estimated, minlength=n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
+        group_pools=_group_pools(pools, role_resources(log)), log_level=_log_level(log),
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
         starts_estimated=inst.estimated_share,
     )
@@ -379,32 +351,117 @@ def _work_fractions(cals: Any, edges_ns: np.ndarray, width: float) -> dict[Calen
     return out
 
 
+def _pool_grid(busy: np.ndarray, size: np.ndarray, wf_pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From members at work per pool and bin: the bins where every member is busy, and each
+    pool's utilisation (busy working time over available working time). Shared by both
+    engines."""
+    full = busy >= np.maximum(size, 1.0)[:, None]
+    t = np.minimum(busy, size[:, None])
+    t *= wf_pool
+    busy_work = t.sum(axis=1)
+    del t
+    avail = size * wf_pool.sum(axis=1)
+    util = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
+    return full, util
+
+
+def _group_pools(pools: dict[str, str], roles: list[str]) -> set[str]:
+    """Pools holding a resource label that stands for a group of unknown size."""
+    return {pools[r] for r in roles if r in pools}
+
+
+def _log_level(log: EventLog) -> dict[str, Any]:
+    e = log_evidence(log)
+    return {"level": e["level"], "caveats": e["caveats"], "time_granularity": e["time_granularity"],
+            "role_resources": e["role_resources"]}
+
+
+#: What makes a step a capacity bottleneck (see :func:`bottlenecks`).
+CAPACITY_CONTENTION = 0.5
+CAPACITY_UTILIZATION = 0.5
+CAPACITY_SHARE_OF_WAIT = 0.25
+CAPACITY_SHARE_OF_ALL = 0.02
+_CAUSE_WORDS = {
+    "contention": "the whole pool was busy",
+    "unavailability": "the pool was off shift",
+    "prioritisation": "later work was served first",
+    "batching": "instances waited for a batch to fill",
+    "extraneous": "a member was free and on shift, yet the work did not start (hand-offs, customers, timers)",
+}
+
+
+def _finding(r: dict[str, Any]) -> str:
+    act, pool = r["activity"], r["pool"]
+    total = r["wait_total_s"]
+    head = (f"{act}: {r['wait_share']:.1%} of all waiting ({duration(total)} in all, "
+            f"{duration(r['wait_mean_s'])} per instance on average)")
+    causes = r["wait_causes_s"]
+    split = ""
+    if total > 0:
+        main = max(causes, key=lambda c: causes[c])
+        split = f"; {causes[main] / total:.0%} of it because {_CAUSE_WORDS[main]}"
+    if r["_why"] == "day":
+        return head + "; timestamps are dates only, so busy time and waits under a day cannot be measured."
+    if pool is None:
+        return head + split + "; no resources are recorded for it, so its capacity cannot be judged."
+    if r["_why"] == "group":
+        return (head + split + f"; its resource label '{pool}' stands for a group of unknown size, "
+                "so its capacity cannot be judged.")
+    util = f"{r['utilization']:.0%}" if np.isfinite(r["utilization"]) else "unknown"
+    team = f"pool '{pool}' ({r['pool_size']} resource{'s' if r['pool_size'] != 1 else ''}, {util} utilised)"
+    c = r["contention"]
+    if r["capacity_bound"]:
+        body = (f"; its {team} was fully busy during {c:.0%} of the on-shift waits (busy during those waits), "
+                f"so work queues for lack of capacity (queue of {r['queue_mean']:.1f} on average, "
+                f"{r['queue_max']:,} at most")
+        body += f", growing {r['queue_growth_per_day']:.1f}/day)" if r["queue_growth_per_day"] > 0.5 else ")"
+    elif r["evidence"] == "estimated" and c >= CAPACITY_CONTENTION:
+        body = (split + f"; with estimated starts this shows where the time goes, not a lack of capacity "
+                f"(estimated starts wait for the resource by construction); {team}")
+    else:
+        body = split + f"; {team}: the wait is not from capacity" if total > 0 else f"; {team}"
+    if r["rework_share"] >= 0.05:
+        body += f"; {r['rework_share']:.0%} of its instances are rework"
+    return head + body + "."
+
+
 def _rank_table(
     *, activities: list[str], count: np.ndarray, with_pred: np.ndarray, wait_sum: np.ndarray,
-    service_sum: np.ndarray, repeats: np.ndarray, cnum: np.ndarray, cden: np.ndarray,
+    service_sum: np.ndarray, repeats: np.ndarray, batching: np.ndarray, overtaken: np.ndarray,
+    off: np.ndarray, on: np.ndarray, cont: np.ndarray, estimated: np.ndarray,
     main_pool: np.ndarray, util_pool: np.ndarray, pool_names: list[str], pool_size: np.ndarray,
+    group_pools: set[str], log_level: dict[str, Any],
     queue_mean: np.ndarray, queue_max: np.ndarray, growth: np.ndarray, queue_over_time: pd.DataFrame,
     starts_estimated: float,
-) -> pd.DataFrame:
-    """The ranked bottleneck table from per-activity sums (shared by the in-memory and
+) -> "Bottlenecks":
+    """The ranked bottleneck result from per-activity sums (shared by the in-memory and
     out-of-core engines, so both score and word it the same way)."""
     wait_total_all = float(wait_sum.sum())
-    contention = np.where(cden > 0, np.minimum(cnum / np.where(cden > 0, cden, 1.0), 1.0), 0.0)
+    causes = split_causes(wait_sum=wait_sum, batching=batching, overtaken=overtaken, off=off, on=on, cont=cont)
+    contention = np.where(on > 0, np.minimum(cont / np.where(on > 0, on, 1.0), 1.0), 0.0)
     wait_share = wait_sum / wait_total_all if wait_total_all > 0 else np.zeros(len(activities))
-    score = wait_share * contention
     rework_share = repeats / np.maximum(count, 1)
+    day = log_level["level"] == "unmeasurable"
     rows = []
     for a in np.flatnonzero(count > 0):  # one iteration per activity, not per row
         mp = int(main_pool[a])
+        pool = pool_names[mp] if mp >= 0 else None
+        group = pool in group_pools
+        u = float(util_pool[mp]) if mp >= 0 and not group and not day else float("nan")
+        raw = float(wait_share[a] * contention[a] * min(max(u, 0.0), 1.0) ** 2) if np.isfinite(u) else 0.0
+        level = ("unmeasurable" if day or pool is None or group
+                 else "estimated" if estimated[a] > 0 or log_level["level"] == "estimated" else "measured")
+        wc = {c: float(causes[c][a]) for c in WAIT_CAUSES}
+        busy_share = (wc["contention"] + wc["prioritisation"]) / wait_sum[a] if wait_sum[a] > 0 else 0.0
         r = {
             "activity": activities[a],
             "wait_mean_s": float(wait_sum[a] / with_pred[a]) if with_pred[a] else 0.0,
             "wait_share": float(wait_share[a]),
             "service_mean_s": float(service_sum[a] / count[a]),
-            "utilization": float(util_pool[mp]) if mp >= 0 else float("nan"),
-            "score": float(score[a] * min(max(util_pool[mp], 0.0), 1.0)) if mp >= 0 and np.isfinite(util_pool[mp]) else 0.0,
+            "utilization": u,
+            "score_raw": raw,
             "contention": float(contention[a]),
-            "pool": pool_names[mp] if mp >= 0 else None,
+            "pool": pool,
             "pool_size": int(pool_size[mp]) if mp >= 0 else 0,
             "instances": int(count[a]),
             "wait_total_s": float(wait_sum[a]),
@@ -412,19 +469,145 @@ def _rank_table(
             "queue_max": int(queue_max[a]),
             "queue_growth_per_day": float(growth[a]),
             "rework_share": float(rework_share[a]),
+            "evidence": level,
+            "starts_estimated": int(estimated[a]),
+            "wait_causes_s": wc,
+            "_why": "day" if day else "group" if group else "",
         }
-        r["evidence"] = _evidence(r)
+        busy_all = busy_share * wait_sum[a] / wait_total_all if wait_total_all > 0 else 0.0
+        r["capacity_bound"] = bool(level == "measured" and contention[a] >= CAPACITY_CONTENTION
+                                   and u >= CAPACITY_UTILIZATION and busy_share >= CAPACITY_SHARE_OF_WAIT
+                                   and busy_all >= CAPACITY_SHARE_OF_ALL)
+        r["finding"] = _finding(r)
         rows.append(r)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=[*_COLUMNS, "score_raw", "evidence", "starts_estimated", "wait_causes_s",
+                                      "_why", "capacity_bound", "finding"]).loc[:, lambda f: ~f.columns.duplicated()]
     out["_u"] = out["utilization"].fillna(-1.0)
-    out = out.sort_values(["score", "_u", "wait_share", "activity"], ascending=[False, False, False, True], kind="stable")
-    out = out.drop(columns="_u").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out = out[_COLUMNS]
-    out.attrs["starts_estimated"] = starts_estimated
-    out.attrs["queue_over_time"] = queue_over_time[[a for a in out["activity"]]]
-    out.attrs["score"] = "wait_share × contention × utilization (see leanops.mining.bottlenecks)"
-    return out
+    # capacity-bound steps rank first: a burst queue after a release may hold more busy
+    # waiting than the real constraint, but it does not make the step one
+    out = out.sort_values(["capacity_bound", "score_raw", "_u", "wait_share", "activity"],
+                          ascending=[False, False, False, False, True], kind="stable")
+    top = float(out["score_raw"].iloc[0]) if len(out) else 0.0
+    if top <= 0 and len(out):
+        top = float(out["score_raw"].max())
+    # relative to the top-ranked step; a step ranked below it never shows more than 1.00
+    out["score"] = np.minimum(out["score_raw"] / top, 1.0) if top > 0 else 0.0
+    for c in WAIT_CAUSES:
+        out[f"wait_{c}_s"] = [w[c] for w in out["wait_causes_s"]]
+    out = out.drop(columns=["_u", "_why", "wait_causes_s"]).reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out = out[[*_COLUMNS, *[c for c in out.columns if c not in _COLUMNS]]]
+    caveats = list(log_level["caveats"])
+    if len(out) and not out["capacity_bound"].any():
+        caveats.append("No step qualifies as a capacity bottleneck: no waiting is driven by a whole pool of "
+                       "real resources being busy, on measured start times.")
+    return Bottlenecks(
+        table=out, queue_over_time=queue_over_time[[a for a in out["activity"]]],
+        evidence={"level": log_level["level"], "time_granularity": log_level["time_granularity"],
+                  "starts_estimated": float(starts_estimated), "role_resources": list(log_level["role_resources"])},
+        caveats=caveats,
+    )
+
+
+SCORE_DEFINITION = ("wait_share × contention × utilization², relative to the top step (1.00), capacity-bound steps "
+                    "ranked first; wait_share is the step's waiting time over all waiting time in the log "
+                    "(see leanops.mining.bottlenecks)")
+
+
+class _FrameLike:
+    """Reads like its ``table`` (a DataFrame): ``obj["col"]``, ``obj.loc``, ``len(obj)``..."""
+
+    table: pd.DataFrame
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "table":
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return iter(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the table."""
+        return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+
+@dataclass
+class Bottlenecks(_FrameLike):
+    """The result of :func:`bottlenecks`: the ranked table and what it rests on.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per activity, worst first (columns in :func:`bottlenecks`).
+    queue_over_time : pandas.DataFrame
+        Instances waiting before each activity over time (time x activity, worst first).
+    evidence : dict
+        ``level`` (the log's best: measured, estimated, unmeasurable), ``time_granularity``,
+        ``starts_estimated`` (share of instances), ``role_resources``.
+    caveats : list of str
+        What the ranking cannot claim, in words.
+    """
+
+    table: pd.DataFrame
+    queue_over_time: pd.DataFrame
+    evidence: dict[str, Any] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
+    score: str = SCORE_DEFINITION
+
+    @property
+    def capacity_bottleneck(self) -> str | None:
+        """The top-ranked capacity-bound activity, or None when no step is one."""
+        cb = self.table[self.table["capacity_bound"]]
+        return str(cb["activity"].iloc[0]) if len(cb) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``leanops bottlenecks --json`` document."""
+        items = []
+        for r in self.table.to_dict(orient="records"):
+            r["wait_causes_s"] = {c: r.pop(f"wait_{c}_s") for c in WAIT_CAUSES}
+            items.append(r)
+        return {"bottlenecks": items, "score": self.score, "caveats": list(self.caveats),
+                "starts_estimated": self.evidence.get("starts_estimated", 0.0), "evidence": dict(self.evidence)}
+
+    def __str__(self) -> str:
+        lines = ["Bottlenecks (score relative to the top step = 1.00; share = the step's waiting over all waiting)"]
+        for r in self.table.head(10).itertuples(index=False):
+            tag = " capacity" if r.capacity_bound else ""
+            lines.append(f"{r.rank:>3}. {r.activity:<30.30} score {r.score:4.2f}  share {r.wait_share:6.1%}  "
+                         f"wait {duration(r.wait_mean_s):>9}  [{r.evidence}{tag}]")
+        lines += [f"caveat: {c}" for c in self.caveats]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        top = self.capacity_bottleneck
+        return f"<Bottlenecks: {len(self.table)} steps, capacity bottleneck: {top or 'none'}>"
+
+    def plot(self, *, top: int = 12, ax: Any = None) -> Any:
+        """Horizontal stacked bars of each step's waiting time, split by cause."""
+        import matplotlib.pyplot as plt
+
+        t = self.table.head(top).iloc[::-1]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.4 * len(t) + 1.2))
+        left = np.zeros(len(t))
+        for c in WAIT_CAUSES:
+            v = t[f"wait_{c}_s"].to_numpy() / 3600.0
+            ax.barh(t["activity"].astype(str), v, left=left, label=c)
+            left += v
+        ax.set_xlabel("waiting time (hours, summed over instances)")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("Where the waiting comes from")
+        return ax
 
 
 def rework(log: EventLog) -> pd.DataFrame:
@@ -495,5 +678,45 @@ def rework(log: EventLog) -> pd.DataFrame:
     out["rework_time_per_case_s"] = out["rework_time_s"] / out["cases_with_rework"].where(out["cases_with_rework"] > 0, 1)
     out["share_of_processing"] = np.where(proc_all > 0, proc / np.where(proc_all > 0, proc_all, 1.0), 0.0)
     out = out[out["repeats"] > 0]
-    out.attrs["starts_estimated"] = inst.estimated_share
-    return out.sort_values(["rework_time_s", "repeats"], ascending=False, kind="stable").reset_index(drop=True)
+    table = out.sort_values(["rework_time_s", "repeats"], ascending=False, kind="stable").reset_index(drop=True)
+    return Rework(table=table, starts_estimated=inst.estimated_share)
+
+
+@dataclass
+class Rework(_FrameLike):
+    """The result of :func:`rework`: the table (read it like a DataFrame) and the share of
+    instances whose start was estimated (their processing and waiting are estimates)."""
+
+    table: pd.DataFrame
+    starts_estimated: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rework": self.table.to_dict(orient="records"), "starts_estimated": self.starts_estimated}
+
+    def __str__(self) -> str:
+        if not len(self.table):
+            return "Rework: no case repeats an activity."
+        lines = ["Rework (repeated activities, costliest first)"]
+        for r in self.table.head(10).itertuples(index=False):
+            lines.append(f"  {r.activity:<30.30} {r.repeats:>7,} repeats in {r.cases_with_rework:,} cases, "
+                         f"{duration(r.rework_time_s)} in all")
+        if self.starts_estimated > 0:
+            lines.append(f"caveat: {self.starts_estimated:.0%} of the starts are estimated.")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Rework: {len(self.table)} repeated activities>"
+
+    def plot(self, *, top: int = 12, ax: Any = None) -> Any:
+        """Horizontal bars of the time spent on repeats (processing and waiting)."""
+        import matplotlib.pyplot as plt
+
+        t = self.table.head(top).iloc[::-1]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.4 * len(t) + 1.2))
+        ax.barh(t["activity"].astype(str), t["rework_processing_s"] / 3600.0, label="processing")
+        ax.barh(t["activity"].astype(str), t["rework_waiting_s"] / 3600.0, left=t["rework_processing_s"] / 3600.0,
+                label="waiting")
+        ax.set_xlabel("hours spent on repeats")
+        ax.legend(fontsize=8)
+        return ax

@@ -575,7 +575,8 @@ def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
 
 
 # -------------------------------------------------------------- value stream
-def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None):
+def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None,
+                 include_cut: bool = False):
     """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
     from .valuestream import ValueStream, _littles_law, _wip_sweep
 
@@ -592,6 +593,8 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                 value_added = [value_added]
             va = tuple(check_names("value_added", list(value_added), names, what="activity"))
         cal = _resolve_cal(ses, s, calendar)
+        level, _ = _sql_log_level(ses, t)
+        excluded = _drop_cut_cases(ses, t, include_cut)
         p = ses.prepared()
         va_list = ", ".join(_q(a) for a in (va or ()))
         is_va_sql = "true" if va is None else (f"activity IN ({va_list})" if va else "false")
@@ -612,11 +615,31 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                                 count(*) AS pos_n FROM {src} GROUP BY activity""")
         steps = steps.merge(pos, on="activity", how="left").fillna({"pos_sum": 0.0, "pos_n": 0})
         est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
-    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share)
+    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share,
+                                    excluded=excluded, log_level=level)
 
 
-def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share):
-    from .valuestream import ValueStream, _littles_law, _steps_table, _wip_sweep
+def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
+    """Delete the cases cut by the export window from table ``t`` (the rule of
+    :mod:`leanops.boundaries`, on per-case aggregates) and count them."""
+    from ..boundaries import boundary_flags
+
+    if include_cut:
+        return {"cut_at_start": 0, "open_at_end": 0}
+    c = ses.df(f"""SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
+                          arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id""")
+    cut, open_ = boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
+                                c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
+    drop = c.loc[cut | open_, ["case_id"]]
+    if len(drop):
+        ses.con.register("cut_cases", drop)
+        ses.sql(f"DELETE FROM {t} WHERE case_id IN (SELECT case_id FROM cut_cases)")
+        ses.con.unregister("cut_cases")
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+
+
+def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share, excluded, log_level):
+    from .valuestream import ValueStream, _honest_pce, _littles_law, _steps_table, _vs_caveats, _wip_sweep
 
     _DAY = 86400.0
     c0 = cases["s_ns"].to_numpy(dtype=np.int64)
@@ -658,7 +681,7 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
         processing_time_mean_s=float(covered.mean()),
         waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
         value_added_time_mean_s=float(va_cov.mean()),
-        pce=pce,
+        pce=_honest_pce(pce, log_level),
         throughput_per_day=float(throughput),
         takt_time_s=float(takt),
         wip_mean=float(wip_mean),
@@ -673,6 +696,8 @@ def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, 
         starts_estimated=est_share,
         steps=steps,
         wip=wip,
+        excluded_cases=excluded,
+        caveats=_vs_caveats(log_level, excluded, est_share),
     )
 
 
@@ -695,8 +720,40 @@ def bottlenecks(log: Any, *, calendar: Any = None) -> pd.DataFrame:
         pool_names = sorted(set(pools.values()))
         log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
         cals = _calendars(calendar, pool_names, log_cal)
+        level, roles = _sql_log_level(ses, t)
         p = ses.prepared()
-        return _bottleneck_table(ses, p, acts, names, pools, pool_names, cals)
+        return _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, level, roles)
+
+
+def _sql_log_level(ses: _Session, t: str) -> tuple[dict[str, Any], list[str]]:
+    """:func:`leanops.evidence.log_evidence` from SQL aggregates (the same rules, shared)."""
+    from ..evidence import granularity_from_counts, level_caveats, roles_from
+
+    g = ses.df(f"""
+        WITH st AS (SELECT e_ns AS x FROM {t} UNION ALL SELECT ts FROM {t} WHERE has_start)
+        SELECT (x // 1000000000) % 86400 AS sod, count(*) AS n,
+               count(*) FILTER (WHERE x % 1000000000 = 0) AS ws, count(*) FILTER (WHERE x % 60000000000 = 0) AS wm
+        FROM st GROUP BY sod""")
+    gran = granularity_from_counts(g["n"].to_numpy(), int(g["n"].sum()), int(g["ws"].sum()), int(g["wm"].sum()))
+    lab = ses.df(f"SELECT resource, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource "
+                 "ORDER BY n DESC, resource")
+    labels = [str(x) for x in lab["resource"]]
+    wip_row = ses.sql(f"""SELECT sum(c1 - c0)::DOUBLE, (max(c1) - min(c0))::DOUBLE FROM
+                          (SELECT min(ts) AS c0, max(e_ns) AS c1 FROM {t} GROUP BY case_id)""").fetchone()
+    wip = float(wip_row[0]) / wip_row[1] if wip_row[1] else 0.0
+    ov = ses.df(f"""
+        SELECT resource, count(*) AS k, sum(e2 - ts)::DOUBLE AS total, sum(greatest(e2 - a2, 0))::DOUBLE AS merged
+        FROM (SELECT resource, ts, e2, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a2
+              FROM (SELECT resource, ts, greatest(e_ns, ts) AS e2,
+                           max(greatest(e_ns, ts)) OVER (PARTITION BY resource ORDER BY ts
+                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                    FROM {t} WHERE has_start AND resource IS NOT NULL))
+        GROUP BY resource""")
+    overlap = {str(r.resource): (int(r.k), float(r.total), float(r.merged)) for r in ov.itertuples(index=False)}
+    roles = roles_from(labels, overlap, wip)
+    recorded, n_res, n = ses.sql(f"SELECT avg(has_start::INT), count(resource), count(*) FROM {t}").fetchone()
+    level, caveats = level_caveats(gran, float(recorded or 0.0), roles, bool(n) and not n_res)
+    return {"level": level, "caveats": caveats, "time_granularity": gran, "role_resources": roles}, roles
 
 
 def _pools(ses: _Session, t: str, acts: list[str]):
@@ -735,9 +792,9 @@ def _case_offsets(ses: _Session, t: str) -> str:
     return "co"
 
 
-def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
-    from ..calendar import Calendar
-    from .bottlenecks import _MAX_BINS, _rank_table, _work_fractions
+def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, roles):
+    from .bottlenecks import BATCH_TOLERANCE_S, _MAX_BINS, _group_pools, _pool_grid, _rank_table, _work_fractions
+    from .waits import grid_causes
 
     n_act = len(acts)
     pidx = {q: i for i, q in enumerate(pool_names)}
@@ -762,10 +819,24 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     ses.sql("CREATE TABLE pcode (resource VARCHAR, po INTEGER)")
     if names:
         ses.con.executemany("INSERT INTO pcode VALUES (?, ?)", [(r, int(lut[i])) for i, r in enumerate(names)])
+    # per instance also its batch wait and its wait after being overtaken (the rules of
+    # leanops.mining.waits.batch_waits / overtaken_waits, as window functions)
+    tol_ns = int(round(BATCH_TOLERANCE_S * 1e9))
     q = f"""
-        SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns, CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en,
-               pos > 1 AS has_pred, row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep
-        FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)"""
+        WITH base AS (
+            SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns,
+                   CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en, pos > 1 AS has_pred,
+                   row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep, estimated
+            FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)),
+        b1 AS (SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY a ORDER BY ts) <= {tol_ns} THEN 0 ELSE 1 END AS new
+               FROM base),
+        b2 AS (SELECT *, sum(new) OVER (PARTITION BY a ORDER BY ts ROWS UNBOUNDED PRECEDING) AS gid FROM b1),
+        b3 AS (SELECT *, count(*) OVER (PARTITION BY a, gid) AS gsize, max(en) OVER (PARTITION BY a, gid) AS ready,
+                      min(ts) OVER (PARTITION BY a ORDER BY en RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+                        AS later FROM b2)
+        SELECT a, po, ts, e_ns, en, has_pred, rep, estimated,
+               CASE WHEN gsize >= 2 THEN greatest(least(ready, ts) - en, 0) ELSE 0 END AS bt, later
+        FROM b3"""
 
     size_b = n_pool * (n_bins + 1)
     size_q = n_act * (n_bins + 1)
@@ -777,6 +848,10 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     wait_sum = np.zeros(n_act)
     serv_sum = np.zeros(n_act)
     m = np.zeros(n_act * (n_pool + 1), dtype=np.int64)
+    bt_sum = np.zeros(n_act)
+    ov_sum = np.zeros(n_act)
+    est_cnt = np.zeros(n_act)
+    batched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (activity, bins) of batch waits
 
     def bins(tt: np.ndarray, group: np.ndarray) -> np.ndarray:
         x = np.subtract(tt, lo - 0.5 * width)
@@ -792,9 +867,19 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
         ts, e, en = (b.column(i).to_numpy() for i in (2, 3, 4))
         hp = b.column(5).to_numpy(zero_copy_only=False)
         rep = b.column(6).to_numpy(zero_copy_only=False)
+        est_cnt += np.bincount(a, weights=b.column(7).to_numpy(zero_copy_only=False), minlength=n_act)
+        bt = b.column(8).to_numpy().astype(np.float64) / 1e9
+        later = b.column(9).to_numpy(zero_copy_only=False)
         start, end, enabled = (ts - origin) / 1e9, (e - origin) / 1e9, (en - origin) / 1e9
         enabled = np.minimum(enabled, start)
         wait = start - enabled
+        later = np.where(np.isnan(later.astype(np.float64)), np.inf, (later.astype(np.float64) - origin) / 1e9)
+        ov = np.where(later < start, np.clip(start - np.maximum(later, enabled + bt), 0, None), 0.0)
+        bt_sum += np.bincount(a, weights=bt, minlength=n_act)
+        ov_sum += np.bincount(a, weights=ov, minlength=n_act)
+        hb = np.flatnonzero(bt > 0)
+        if len(hb):
+            batched.append((a[hb], bins(start[hb] - wait[hb], 0), bins(start[hb] - wait[hb] + bt[hb], 0)))
         service = np.maximum(end - start, 0.0)
         cnt += np.bincount(a, minlength=n_act)
         firsts += np.bincount(a[~hp], minlength=n_act)
@@ -833,17 +918,14 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
     work_frac = _work_fractions(cals.values(), edges_ns, width)
     util_pool = np.full(n_pool, np.nan)
-    frac = np.zeros((n_pool, n_bins))
+    full = np.zeros((n_pool, n_bins), dtype=bool)
     wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
         busy = coverage(d_busy, n_pool)
         del d_busy
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
-        busy_work = (np.minimum(busy, size[:, None]) * wf_pool).sum(axis=1)
-        avail = size * wf_pool.sum(axis=1)
-        util_pool = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
-        frac = np.minimum(busy / np.maximum(size, 1.0)[:, None], 1.0)
+        full, util_pool = _pool_grid(busy, size, wf_pool)
         del busy
     queue = coverage(d_queue, n_act)
     del d_queue
@@ -862,19 +944,14 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals):
     if n_pool:
         mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
         main_pool = np.where(mm.sum(axis=1) > 0, mm.argmax(axis=1), -1)
-    cnum = np.zeros(n_act)
-    cden = np.zeros(n_act)
-    has_pool = main_pool >= 0
-    if has_pool.any():
-        mp = main_pool[has_pool]
-        qq = queue[has_pool]
-        cnum[has_pool] = (qq * frac[mp] * wf_pool[mp]).sum(axis=1)
-        cden[has_pool] = (qq * wf_pool[mp]).sum(axis=1)
+    bparts = [np.concatenate([x[i] for x in batched]) if batched else np.zeros(0, np.int64) for i in range(3)]
+    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, tuple(bparts))
     del queue
     est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
     return _rank_table(
         activities=acts, count=cnt, with_pred=cnt - firsts, wait_sum=wait_sum, service_sum=serv_sum,
-        repeats=reps, cnum=cnum, cden=cden, main_pool=main_pool, util_pool=util_pool, pool_names=pool_names,
-        pool_size=size, queue_mean=queue_mean, queue_max=queue_max, growth=growth,
-        queue_over_time=queue_over_time, starts_estimated=float(est),
+        repeats=reps, batching=bt_sum, overtaken=ov_sum, off=off, on=on, cont=cont, estimated=est_cnt,
+        main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
+        group_pools=_group_pools(pools, roles), log_level=log_level, queue_mean=queue_mean, queue_max=queue_max,
+        growth=growth, queue_over_time=queue_over_time, starts_estimated=float(est),
     )

@@ -60,6 +60,8 @@ from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
 from .._pools import profiles
 from .performance import Time, _activity_sums, _instances, _resolve_calendar
+from ..boundaries import complete_cases
+from ..evidence import level_caveats, time_granularity
 
 __all__ = ["value_stream", "ValueStream"]
 
@@ -74,6 +76,14 @@ class ValueStream:
     processing_mean_s, waiting_mean_s, share_of_lead_time, processing_share,
     waiting_share, value_added, resources, cycle_time_s, meets_takt, resources_needed``. ``wip`` samples
     work in progress over time (``time, wip``).
+
+    Shares, in words: ``share_of_lead_time``, ``processing_share`` and ``waiting_share`` are
+    the step's time (all of it, processing, waiting) over the summed lead time of all cases;
+    the bottleneck ranking's ``wait_share`` is the step's waiting over all waiting.
+
+    ``pce`` is None when it cannot be measured (dates only); ``caveats`` says why, and
+    ``excluded_cases`` counts the cases cut by the export window that were left out
+    (:mod:`leanops.boundaries`).
     """
 
     lead_time_mean_s: float
@@ -82,7 +92,7 @@ class ValueStream:
     processing_time_mean_s: float
     waiting_time_mean_s: float
     value_added_time_mean_s: float
-    pce: float
+    pce: float | None
     throughput_per_day: float
     takt_time_s: float
     wip_mean: float
@@ -97,6 +107,8 @@ class ValueStream:
     starts_estimated: float
     steps: pd.DataFrame = field(repr=False)
     wip: pd.DataFrame = field(repr=False)
+    excluded_cases: dict[str, int] = field(default_factory=lambda: {"cut_at_start": 0, "open_at_end": 0})
+    caveats: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------- output
     def to_frame(self) -> pd.DataFrame:
@@ -131,6 +143,8 @@ class ValueStream:
                 "calendar": str(self.calendar),
                 "value_added": list(self.value_added) if self.value_added is not None else None,
                 "starts_estimated": self.starts_estimated,
+                "excluded_cases": dict(self.excluded_cases),
+                "caveats": list(self.caveats),
                 "steps": steps,
             }
         )
@@ -142,7 +156,7 @@ class ValueStream:
     def __repr__(self) -> str:
         return (
             f"<ValueStream: {self.n_cases:,} cases, lead time {_fmt_dur(self.lead_time_mean_s)}, "
-            f"processing {_fmt_dur(self.processing_time_mean_s)}, PCE {self.pce:.1%}, "
+            f"processing {_fmt_dur(self.processing_time_mean_s)}, PCE {_pce_text(self.pce)}, "
             f"{len(self.steps)} steps>"
         )
 
@@ -152,7 +166,7 @@ class ValueStream:
             ("lead time (mean)", _fmt_dur(self.lead_time_mean_s)),
             ("processing (mean)", _fmt_dur(self.processing_time_mean_s)),
             ("waiting (mean)", _fmt_dur(self.waiting_time_mean_s)),
-            ("PCE", f"{self.pce:.1%}"),
+            ("PCE", _pce_text(self.pce)),
             ("throughput", f"{self.throughput_per_day:.2f} cases/day"),
             ("takt time", _fmt_dur(self.takt_time_s)),
             ("WIP mean / max", f"{self.wip_mean:.1f} / {self.wip_max:,}"),
@@ -160,6 +174,9 @@ class ValueStream:
         ]
         if self.starts_estimated:
             rows.append(("estimated starts", f"{self.starts_estimated:.0%} of instances"))
+        ex = self.excluded_cases or {}
+        if ex.get("cut_at_start") or ex.get("open_at_end"):
+            rows.append(("left out", f"{ex.get('cut_at_start', 0):,} cut at start, {ex.get('open_at_end', 0):,} open at end"))
         return rows
 
     def __str__(self) -> str:
@@ -171,7 +188,8 @@ class ValueStream:
         """
         rows = self._summary_rows()
         key_width = max(len(k) for k, _ in rows)
-        lines = [f"{k.ljust(key_width)}  {v}" for k, v in rows] + [""]
+        lines = [f"{k.ljust(key_width)}  {v}" for k, v in rows]
+        lines += [f"caveat: {c}" for c in self.caveats] + [""]
         width = max([len(str(a)) for a in self.steps["activity"]] + [8])
         lines.append(f"{'step'.ljust(width)}  {'processing':>10}  {'waiting':>10}  {'share':>6}  VA")
         for r in self.steps.itertuples(index=False):
@@ -245,7 +263,7 @@ class ValueStream:
             f"Lead time {_fmt_dur(self.lead_time_mean_s)}\n"
             f"Processing {_fmt_dur(self.processing_time_mean_s)}\n"
             f"Waiting {_fmt_dur(self.waiting_time_mean_s)}\n"
-            f"PCE {self.pce:.1%}\n"
+            f"PCE {_pce_text(self.pce)}\n"
             f"Takt {_fmt_dur(self.takt_time_s)}\n"
             f"WIP {self.wip_mean:.1f} (max {self.wip_max:,})\n"
             f"{self.throughput_per_day:.1f} cases/day"
@@ -267,6 +285,30 @@ def _label(s: str, width: int = 18) -> str:
     cut = cut if cut > 4 else width
     rest = s[cut:].strip()
     return s[:cut] + "\n" + (rest if len(rest) <= width else rest[: width - 1] + "…")
+
+
+def _pce_text(pce: float | None) -> str:
+    return "unmeasurable" if pce is None else f"{pce:.1%}"
+
+
+def _honest_pce(pce: float, log_level: dict[str, Any]) -> float | None:
+    """PCE, or None when the timestamps cannot resolve processing time (dates only)."""
+    if log_level.get("time_granularity") == "day" or not np.isfinite(pce):
+        return None
+    return pce
+
+
+def _vs_caveats(log_level: dict[str, Any], excluded: dict[str, int], est_share: float) -> list[str]:
+    """The value stream's caveats: the log's (granularity, estimated starts, role labels)
+    and the cases the boundary rule left out."""
+    out = [c for c in log_level.get("caveats", []) if "Resource label" not in c and "No resources" not in c]  # not about time
+    if log_level.get("time_granularity") == "day":
+        out.append("PCE is unmeasurable (null): with dates only, processing within a day reads as zero or a whole day.")
+    n_cut, n_open = excluded.get("cut_at_start", 0), excluded.get("open_at_end", 0)
+    if n_cut or n_open:
+        out.append(f"{n_cut:,} case(s) cut at the start of the export window and {n_open:,} still open at its end "
+                   "are left out of these durations (include_cut=True / --include-cut keeps them).")
+    return out
 
 
 def _fmt_dur(s: float, missing: str = "–") -> str:
@@ -318,6 +360,7 @@ def value_stream(
     value_added: Iterable[str] | None = None,
     time: Time = "calendar",
     calendar: Calendar | str | None = None,
+    include_cut: bool = False,
 ) -> ValueStream:
     """Build the value stream of a log: flow, pace and steps.
 
@@ -339,6 +382,9 @@ def value_stream(
         on the cluster at ``scheduler`` (not for this function yet). The results are identical to the pandas engine's.
     scheduler : str, optional
         A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
+    include_cut : bool, default False
+        Keep the cases cut by the export window (:mod:`leanops.boundaries`). By default
+        they are left out of every duration, and ``excluded_cases`` counts them.
 
     Returns
     -------
@@ -357,7 +403,8 @@ def value_stream(
     True
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
-        return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
+        return _dispatch("value_stream", log, engine=engine, scheduler=scheduler, value_added=value_added, time=time,
+                         calendar=calendar, include_cut=include_cut)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     check_log(log)
     va = None
     if value_added is not None:
@@ -365,6 +412,11 @@ def value_stream(
             value_added = [value_added]
         va = tuple(check_names("value_added", list(value_added), log.activities, what="activity"))
     cal = _resolve_calendar(log, calendar)
+    # granularity and recorded starts are all PCE needs (role labels do not touch it)
+    recorded = float(log.df["start"].notna().mean()) if len(log) else 0.0
+    gran = time_granularity(log)
+    level = {"time_granularity": gran, "caveats": level_caveats(gran, recorded, [], False)[1]}
+    log, excluded = complete_cases(log, include_cut=include_cut)
     inst = _instances(log, time=time, calendar=cal if time == "working" else None)
     st = inst.st
     n_rows = len(st.end)
@@ -432,7 +484,7 @@ def value_stream(
         processing_time_mean_s=float(covered.mean()),
         waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
         value_added_time_mean_s=float(va_cov.mean()),
-        pce=pce,
+        pce=_honest_pce(pce, level),
         throughput_per_day=float(throughput_per_day),
         takt_time_s=float(takt),
         wip_mean=float(wip_mean),
@@ -447,6 +499,8 @@ def value_stream(
         starts_estimated=inst.estimated_share,
         steps=steps,
         wip=wip,
+        excluded_cases=excluded,
+        caveats=_vs_caveats(level, excluded, inst.estimated_share),
     )
 
 

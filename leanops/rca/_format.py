@@ -8,7 +8,13 @@ from .._format import duration
 
 
 def fmt_duration(seconds: float) -> str:
-    """:func:`leanops._format.duration`, with ``n/a`` for a missing value."""
+    """A duration through the one formatter, :func:`leanops._format.duration` ('n/a' if missing).
+
+    Examples
+    --------
+    >>> fmt_duration(100_000), fmt_duration(-5400), fmt_duration(None)
+    ('1.2 d', '-1.5 h', 'n/a')
+    """
     return duration(seconds, missing="n/a")
 
 

@@ -1,39 +1,54 @@
 """Ranking the drivers of a per-case target: which conditions make cases slow, late or loop.
 
+Three kinds of explanation are answered separately (see
+:func:`leanops.rca.features.feature_kind`):
+
+* **causes**, ranked: *case drivers*, what is known about a case when it starts (its
+  attributes, the first value of an event attribute, data quality), and *resources*, who
+  worked on it, blamed only for what they do (below);
+* **context**: the *system state* the case met (queues, work in progress, the hour,
+  weekday or month it started): a matter of load or period, a pointer to
+  ``leanops bottlenecks``, never ranked among the causes;
+* **mediators**: *path* features (a step occurs, repeats, the variant, event values seen
+  later) say how a driver acts ("amount >= 10k -> adds Audit (96 % of the effect)").
+
 How it works (the choices, so that results can be read with confidence):
 
-1. **Conditions.** Every feature of :func:`leanops.rca.features` gives candidate
-   conditions: ``feature = value`` for text features (values seen in at least
-   ``min_support`` of the cases), ``feature >= t`` / ``feature < t`` for numeric ones, with
-   the threshold ``t`` chosen among the 5 %, 10 %, ..., 95 % quantiles as the one whose split
-   differs most (largest Welch t). Every threshold tried counts as a test.
-2. **Effect.** The difference in mean target between the cases meeting the condition and
-   the others (for ``sla:`` and ``rework`` targets, the difference in rate).
-3. **Adjusting for stronger drivers (regression adjustment, forward selection).**
-   Conditions are selected one at a time: the next one is the condition with the largest
-   t statistic *after adjusting for the drivers already selected* (ordinary least squares
-   of the target on indicators of the selected conditions plus the candidate; the
-   candidate's coefficient is its adjusted effect). A condition that merely travels with a
-   stronger one loses its effect once that one is in the model and is never selected.
-   We chose regression over stratification because it stays stable with many strata and
-   is fast (sufficient statistics on a sparse indicator matrix).
-4. **Causes before consequences.** Path features (an activity occurs, repeats, the
-   variant), and the people and handoffs that come with a longer path (``involves:``,
-   ``handoffs``, who did an activity that not every case goes through), are
-   consequences of what the case is. They are considered only after the
-   upstream features (attributes, resources, time, workload, data quality). A path
-   condition whose effect is largely carried by an upstream cause (adding it to the model
-   removes at least 20 % of that cause's effect, or it is determined by it) is reported
-   as a **mediator** of that cause, not as a cause of its own.
-5. **Uncertainty.** The p-value of the adjusted effect uses heteroscedasticity-robust
+1. **Target.** Cases cut by the log's export window are left out by default (the rule and
+   counts of :mod:`leanops.boundaries`, as in ``value_stream``).
+2. **Conditions.** Every feature gives candidate conditions: ``feature = value`` for text
+   features (values seen in at least ``min_support`` of the cases), ``feature >= t`` /
+   ``feature < t`` for numeric ones, with the threshold ``t`` chosen among the 5 %, 10 %,
+   ..., 95 % quantiles as the one whose split differs most (largest Welch t). Every
+   threshold tried counts as a test. Queues and work in progress only count as
+   ``>= t``: "found fewer waiting, so slower" is an artefact (a log's first days), not a
+   finding. Identifiers never give conditions (see :func:`leanops.rca.features`).
+3. **Adjustment (regression, forward selection).** The system state goes first: the
+   strongest system conditions enter the model (they are the context). Then drivers are
+   selected one at a time: the next one has the largest t statistic *given the system
+   state and the drivers already selected* (least squares on indicators; its coefficient
+   is its adjusted effect). A driver's effect is thus net of the congestion it met, and a
+   condition that merely travels with a stronger one is never selected.
+4. **Resources** are blamed only for their own work (:mod:`leanops.rca._resources`):
+   their processing time at an activity, or the waits they create, against the others at
+   that activity, adjusted for load and case length. A resource whose cases take longer
+   only because it works when queues are long is reported in the context, not blamed.
+   Where processing times are unmeasurable (no start times), resources are not assessed.
+5. **Mediators.** A path condition whose effect is largely carried by a driver (adding it
+   removes at least 20 % of the driver's effect, or it is determined by it) is listed as
+   that driver's mediator. A driver whose only effect is to add a step is found *through*
+   that step (see ``_mediated_drivers``): its effect is then the path-specific one, the
+   time its cases spend in the step more than the others.
+6. **Uncertainty.** The p-value of the adjusted effect uses heteroscedasticity-robust
    (HC1) standard errors, corrected for the number of conditions tested with
    Benjamini-Hochberg. The 95 % CI is a percentile bootstrap over cases (``n_boot``
    resamples) of the same adjusted effect. Support is the share of cases meeting the
-   condition.
-6. **Ranking.** By default causes keep their order of selection: rank 1 is the strongest
-   driver, rank 2 the strongest once rank 1 is accounted for, and so on (upstream causes
-   before path consequences). ``rank_by="impact"`` orders them by effect x cases, the
-   total excess they account for (the Pareto chart always uses that order).
+   condition; ``share`` the part of the target's excess over its median the cause accounts
+   for (effect x cases).
+7. **Reading.** Every sentence gives the adjusted effect and the raw difference, each
+   labelled; where their signs differ it says why. Durations use the one formatter.
+8. **Ranking.** By default causes keep their order of selection (``rank_by="strength"``);
+   ``rank_by="impact"`` orders them by effect x cases (the Pareto chart always does).
 """
 
 from __future__ import annotations
@@ -46,12 +61,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from .._validation import check_choice, check_fraction, check_positive, check_seed
+from ..boundaries import boundary_counts, boundary_mask
 from ..errors import InputError
+from ..evidence import role_resources
 from ..log import EventLog
 from ._format import condition_text, fmt_duration, fmt_effect
+from ._resources import resource_evidence
+from ..mining._steps import steps
+from ._selection import _bh, _bootstrap, _candidates, _Forward, _welch
 from .features import features as build_features
 from .targets import Target, target_values
 
@@ -62,17 +82,19 @@ class LowConfidenceWarning(UserWarning):
     """Too few cases for the statistics to be trusted; results are marked low confidence."""
 
 MIN_CASES = 50  # fewer cases than this: results are marked low confidence
-MAX_VALUES = 30  # per text feature
-QUANTILES = np.arange(0.05, 0.951, 0.05)
-_FAMILIES = ("involves:", "occurs:", "any:")
-# Features that are partly consequences of a long case (more steps, more people) are
-# considered with the path features, after the upstream ones.
-_DOWNSTREAM = ("handoffs",)
+MAX_CONTEXT = 5  # system-state conditions taken into the adjustment set (and reported as context)
+MAX_MEDIATED = 3  # drivers found only through a step
 
 
 @dataclass
 class Cause:
-    """One condition and its effect on the target."""
+    """One condition and its effect on the target.
+
+    ``effect`` is adjusted (for the system state the case met and the causes ranked above);
+    ``raw_effect`` is the plain difference against the other cases. ``kind`` is ``driver``
+    (known when the case starts), ``resource`` (who did an activity, blamed on its own
+    work: see ``evidence``) or, for :attr:`RootCauses.context`, ``system``.
+    """
 
     rank: int
     feature: str
@@ -93,6 +115,9 @@ class Cause:
     mediators: list[dict[str, Any]] = field(default_factory=list)
     sentence: str = ""
     confidence: Literal["normal", "low"] = "normal"
+    kind: str = "driver"
+    share: float = 0.0  # share of the target's excess over its median that the condition accounts for
+    evidence: dict[str, Any] | None = None  # a resource's own work, or how a mediated driver was found
 
     @property
     def condition(self) -> str:
@@ -104,18 +129,21 @@ class Cause:
         return {
             "rank": self.rank, "feature": self.feature, "value": self.value, "effect": self.effect,
             "effect_unit": self.effect_unit, "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "p_value": self.p_value, "support": self.support, "category": self.category,
-            "n_cases": self.n_cases, "raw_effect": self.raw_effect, "p_raw": self.p_raw,
-            "mean_with": self.mean_with, "mean_without": self.mean_without,
+            "p_value": self.p_value, "support": self.support, "share": self.share, "kind": self.kind,
+            "category": self.category, "n_cases": self.n_cases, "raw_effect": self.raw_effect,
+            "p_raw": self.p_raw, "mean_with": self.mean_with, "mean_without": self.mean_without,
             "adjusted_for": list(self.adjusted_for), "mediators": [dict(m) for m in self.mediators],
+            "evidence": dict(self.evidence) if self.evidence else None,
             "sentence": self.sentence, "confidence": self.confidence,
         }
 
 
 @dataclass
 class RootCauses:
-    """The result of :func:`root_causes`. ``causes`` is empty when there is nothing to explain
-    or nothing significant; ``reason`` then says why."""
+    """The result of :func:`root_causes`. ``causes`` (case drivers and resources, ranked) is
+    empty when there is nothing to explain or nothing significant; ``reason`` then says why.
+    ``context`` holds the system state (queues, work in progress, periods) and resources
+    whose cases met congestion: a pointer to ``leanops bottlenecks``, never a cause."""
 
     target: str
     target_kind: str
@@ -129,12 +157,15 @@ class RootCauses:
     nothing_to_explain: bool = False
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    context: list[Cause] = field(default_factory=list)
+    excluded_cases: dict[str, int] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- views
     def to_frame(self) -> pd.DataFrame:
         """One row per cause (the JSON keys as columns), rank first."""
         cols = ["rank", "feature", "value", "effect", "effect_unit", "ci_low", "ci_high", "p_value", "support",
-                "category", "n_cases", "raw_effect", "p_raw", "mean_with", "mean_without", "sentence", "confidence"]
+                "category", "n_cases", "raw_effect", "p_raw", "mean_with", "mean_without", "sentence", "confidence",
+                "kind", "share"]
         rows = [{k: v for k, v in c.to_dict().items() if k in cols} for c in self.causes]
         return pd.DataFrame(rows, columns=cols)
 
@@ -145,6 +176,8 @@ class RootCauses:
             "target_kind": self.target_kind,
             "baseline": dict(self.baseline),
             "causes": [c.to_dict() for c in self.causes],
+            "context": [c.to_dict() for c in self.context],
+            "excluded_cases": dict(self.excluded_cases),
             "n_cases": self.n_cases,
             "n_tested": self.n_tested,
             "alpha": self.alpha,
@@ -165,10 +198,13 @@ class RootCauses:
 
     def __str__(self) -> str:
         head = f"Root causes of {self.target} ({self.n_cases:,} cases; baseline {self._fmt(self.baseline['mean'])})"
-        if not self.causes:
-            return f"{head}\n{self.reason or 'no causes found'}"
         lines = [head]
+        if not self.causes:
+            lines.append(self.reason or "no causes found")
         lines += [f"{c.rank:>2}. [{c.category}] {c.sentence}" for c in self.causes]
+        if self.context:
+            lines.append("Context (the state the cases met; see `leanops bottlenecks`, not causes):")
+            lines += [f"  - {c.sentence}" for c in self.context]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -183,8 +219,10 @@ class RootCauses:
     def _repr_html_(self) -> str:
         e = html.escape
         head = f"<b>Root causes of {e(self.target)}</b> ({self.n_cases:,} cases, baseline {e(self._fmt(self.baseline['mean']))})"
+        ctx = "".join(f"<li>{e(c.sentence)}</li>" for c in self.context)
+        ctx = f"<p>Context (not causes):</p><ul>{ctx}</ul>" if ctx else ""
         if not self.causes:
-            return f"<div>{head}<p>{e(self.reason or 'no causes found')}</p></div>"
+            return f"<div>{head}<p>{e(self.reason or 'no causes found')}</p>{ctx}</div>"
         rows = "".join(
             f"<tr><td>{c.rank}</td><td>{e(c.category)}</td><td>{e(c.feature)}</td><td>{e(c.value)}</td>"
             f"<td>{e(c.sentence)}</td><td>{c.p_value:.2g}</td></tr>"
@@ -192,7 +230,7 @@ class RootCauses:
         )
         notes = "".join(f"<p><i>{e(n)}</i></p>" for n in self.notes)
         return (f"<div>{head}<table><tr><th>#</th><th>category</th><th>feature</th><th>value</th>"
-                f"<th>reading</th><th>p</th></tr>{rows}</table>{notes}</div>")
+                f"<th>reading</th><th>p</th></tr>{rows}</table>{ctx}{notes}</div>")
 
     def plot(self, kind: Literal["pareto", "effects", "fishbone"] = "pareto", *, ax=None):
         """A Pareto of causes by impact, the effects with their CIs, or a fishbone summary."""
@@ -209,215 +247,11 @@ class RootCauses:
         return charts.to_svg(charts.effects(self))
 
 
-# --------------------------------------------------------------------------- helpers
-@dataclass
-class _Cand:
-    column: str  # feature-table column
-    feature: str  # reported feature
-    value: str  # reported value for the indicator == 1
-    value_not: str | None  # reported value for the complement (flippable conditions)
-    category: str
-    path: bool  # a path (method) condition: considered after the upstream ones
-
-
-def _bh(p: np.ndarray, m: int) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values for ``p`` among ``m >= len(p)`` tests."""
-    p = np.asarray(p, dtype=float)
-    if not len(p):
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, len(p) + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(ranked)
-    out[order] = np.minimum(ranked, 1.0)
-    return out
-
-
-def _welch(n1, s1, q1, n0, s0, q0):
-    """Welch t and two-sided p from group counts, sums and sums of squares (vectorised)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m1, m0 = s1 / n1, s0 / n0
-        v1 = np.maximum(q1 - n1 * m1**2, 0) / np.maximum(n1 - 1, 1)
-        v0 = np.maximum(q0 - n0 * m0**2, 0) / np.maximum(n0 - 1, 1)
-        se2 = v1 / n1 + v0 / n0
-        t = (m1 - m0) / np.sqrt(se2)
-        dof = se2**2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v0 / n0) ** 2 / np.maximum(n0 - 1, 1))
-    # no spread within either group: a difference is certain, no difference is none
-    t = np.where(se2 == 0, np.where(m1 != m0, np.sign(m1 - m0) * 1e12, 0.0), t)
-    t = np.where(np.isfinite(t), t, 0.0)
-    dof = np.where(np.isfinite(dof) & (dof > 0), dof, 1.0)
-    p = 2 * stats.t.sf(np.abs(t), dof)
-    return m1 - m0, t, p
-
-
-def _fmt_threshold(x: float) -> str:
-    from ._format import fmt_num
-
-    return fmt_num(x)
-
-
-def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float, max_support: float):
-    """Candidate conditions as a sparse 0/1 matrix (cases x conditions) plus their descriptions."""
-    n = len(y)
-    cats = table.attrs.get("categories", {})
-    cands: list[_Cand] = []
-    rows_list: list[np.ndarray] = []
-    n_tested = 0
-    y2 = y * y
-    sy, qy = y.sum(), y2.sum()
-
-    def push(c: _Cand, rows: np.ndarray) -> None:
-        cands.append(c)
-        rows_list.append(rows.astype(np.int32, copy=False))
-
-    for col in table.columns:
-        cat = cats.get(col, "material")
-        path = cat == "method" or col in _DOWNSTREAM or col.startswith("involves:")
-        if col.startswith("resource@") and (table[col] == "(none)").any():
-            path = True  # the activity is optional: who did it goes with whether it happened
-        s = table[col]
-        v = s.to_numpy()
-        if s.dtype == bool:
-            rows = np.flatnonzero(v)
-            k = len(rows)
-            if k < min_count or k > n - min_count:
-                continue
-            n_tested += 1
-            fam = next((f for f in _FAMILIES if col.startswith(f)), None)
-            if fam == "any:":
-                name, _, val = col[4:].partition("=")
-                push(_Cand(col, f"any:{name}", val, None, cat, path), rows)
-            elif fam is not None:
-                push(_Cand(col, fam[:-1], col[len(fam):], None, cat, path), rows)
-            else:
-                push(_Cand(col, col, "true", "false", cat, path), rows)
-        elif pd.api.types.is_numeric_dtype(s):
-            x = v.astype(float)
-            ok = np.isfinite(x)
-            if ok.sum() < 2 * min_count:
-                continue
-            qs = np.unique(np.quantile(x[ok], QUANTILES))
-            if np.all(x[ok] == np.round(x[ok])):
-                qs = np.unique(np.ceil(qs))
-            lo_t = 2.0 if col.startswith("count:") else np.min(x[ok])
-            qs = qs[qs > lo_t] if not col.startswith("count:") else qs[qs >= lo_t]
-            if not len(qs):
-                continue
-            order = np.argsort(x[ok], kind="stable")
-            xs = x[ok][order]
-            ys = y[ok][order]
-            cs = np.r_[0, np.cumsum(ys)]
-            cq = np.r_[0, np.cumsum(ys * ys)]
-            pos = np.searchsorted(xs, qs, side="left")  # rows >= threshold start here
-            n1 = len(xs) - pos
-            keep = (n1 >= min_count) & (n1 <= n - min_count)
-            if not keep.any():
-                continue
-            qs, pos, n1 = qs[keep], pos[keep], n1[keep]
-            n_tested += len(qs)
-            s1 = cs[-1] - cs[pos]
-            q1 = cq[-1] - cq[pos]
-            diff, t, _ = _welch(n1, s1, q1, n - n1, sy - s1, qy - q1)
-            if want != 0:  # the side that raises (lowers) the target must stay a minority
-                worse = np.where(diff * want > 0, n1, n - n1)
-                t = np.where(worse <= max_support * n, t, 0.0)
-            if not np.any(t):
-                continue
-            best = int(np.argmax(np.abs(t)))
-            thr = qs[best]
-            rows = np.flatnonzero(ok & (x >= thr))
-            lab = _fmt_threshold(thr)
-            push(_Cand(col, col, f">= {lab}", f"< {lab}", cat, path), rows)
-            miss = int((~ok).sum())
-            if cat == "material" and min_count <= miss <= n - min_count:
-                n_tested += 1
-                push(_Cand(col, col, "(missing)", None, "measurement", False), np.flatnonzero(~ok))
-        else:
-            codes, uniq = pd.factorize(pd.Series(v, dtype=object), sort=False)
-            cnt = np.bincount(codes[codes >= 0], minlength=len(uniq))
-            ok = np.flatnonzero((cnt >= min_count) & (cnt <= n - min_count))
-            if not len(ok):
-                continue
-            ok = ok[np.argsort(-cnt[ok], kind="stable")][:MAX_VALUES]
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
-            for k in ok:
-                val = str(uniq[k])
-                if val == "(none)" and col.startswith("resource@"):
-                    continue  # "not done at all" is the path feature occurs:<activity>
-                n_tested += 1
-                ccat = "measurement" if val == "(missing)" else cat
-                push(_Cand(col, col, val, None, ccat, path and ccat != "measurement"), order[bounds[k]:bounds[k + 1]])
-    m = len(cands)
-    if m:
-        indptr = np.r_[0, np.cumsum([len(r) for r in rows_list])]
-        indices = np.concatenate(rows_list)
-        X = sparse.csc_matrix((np.ones(len(indices)), indices, indptr), shape=(n, m))
-    else:
-        X = sparse.csc_matrix((n, 0))
-    return cands, X, n_tested
-
-
-def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n: int):
-    """Coefficient, t and the share of each candidate left after the selected set (vectorised)."""
-    k = A_inv.shape[0]
-    G = XZ @ A_inv
-    xMy = xy - G @ Zy
-    xMx = xx - np.einsum("ij,ij->i", G, XZ)
-    yMy = yy - Zy @ A_inv @ Zy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        free = xMx / np.maximum(xx, 1e-12)
-        b = np.where(free > 0.02, xMy / xMx, 0.0)
-        sse = np.maximum(yMy - b * xMy, 0.0)
-        se = np.sqrt(sse / max(n - k - 1, 1) / xMx)
-        t = np.where((free > 0.02) & (se > 0), b / np.where(se > 0, se, 1.0), 0.0)
-        t = np.where((free > 0.02) & (se == 0) & (b != 0), np.sign(b) * 1e12, t)
-    return b, t, free, G
-
-
-def _robust_p(Z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """OLS of y on Z; HC1 p-value and coefficient of Z's last column."""
-    n, k = Z.shape
-    ZtZ = Z.T @ Z
-    try:
-        inv = np.linalg.inv(ZtZ)
-    except np.linalg.LinAlgError:
-        inv = np.linalg.pinv(ZtZ)
-    beta = inv @ (Z.T @ y)
-    e = y - Z @ beta
-    meat = (Z * (e * e)[:, None]).T @ Z
-    cov = inv @ meat @ inv * n / max(n - k, 1)
-    se = math.sqrt(max(cov[-1, -1], 0.0))
-    b = float(beta[-1])
-    if se <= 0:
-        return b, 0.0 if b != 0 else 1.0
-    t = b / se
-    return b, float(2 * stats.t.sf(abs(t), max(n - k, 1)))
-
-
-def _bootstrap(Xsel: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap the nested adjusted effects: row b, column j = coefficient of cause j given 1..j-1."""
-    n, d = Xsel.shape  # first column is the intercept
-    out = np.full((n_boot, d - 1), np.nan)
-    p = np.full(n, 1.0 / n)
-    for b in range(n_boot):
-        w = rng.multinomial(n, p).astype(float)
-        Xw = Xsel * w[:, None]
-        G = Xw.T @ Xsel
-        h = Xw.T @ y
-        for j in range(1, d):
-            sub = G[: j + 1, : j + 1]
-            try:
-                coef = np.linalg.solve(sub, h[: j + 1])
-            except np.linalg.LinAlgError:
-                continue
-            out[b, j - 1] = coef[-1]
-    return out
-
-
-def _nothing(target: Target, baseline: dict, n: int, reason: str, statistic: str, alpha: float, low: bool, notes=None) -> RootCauses:
+def _nothing(target: Target, baseline: dict, n: int, reason: str, statistic: str, alpha: float, low: bool,
+             notes=None, excluded=None) -> RootCauses:
     return RootCauses(target.name, target.kind, baseline, [], n, 0, alpha, statistic, low_confidence=low,
-                      nothing_to_explain=True, reason=reason, notes=list(notes or []))
+                      nothing_to_explain=True, reason=reason, notes=list(notes or []),
+                      excluded_cases=dict(excluded or {}))
 
 
 # --------------------------------------------------------------------------- the function
@@ -435,6 +269,7 @@ def root_causes(
     n_boot: int = 200,
     seed: int | np.random.Generator | None = 0,
     feature_table: pd.DataFrame | None = None,
+    include_cut: bool = False,
 ) -> RootCauses:
     """Rank the conditions that drive ``target``, with effect sizes, CIs and p-values.
 
@@ -471,54 +306,47 @@ def root_causes(
         For the bootstrap; same seed, same result.
     feature_table : DataFrame, optional
         A table from :func:`leanops.rca.features` (possibly with added columns) to reuse.
+    include_cut : bool
+        Keep the cases cut by the log's export window in the target. By default they are
+        left out (the rule and counts of :func:`leanops.boundaries.case_boundaries`, as in
+        ``value_stream``), and ``excluded_cases`` counts them.
 
     Returns
     -------
     RootCauses
-        ``causes`` ranked by impact (effect x cases), each with a plain sentence;
-        ``nothing_to_explain`` and ``reason`` when the target does not vary or no feature does.
+        ``causes``: case drivers and resources, each with a plain sentence (adjusted and
+        raw effect, labelled); ``context``: the system state; ``nothing_to_explain`` and
+        ``reason`` when the target does not vary or no driver is significant.
 
     Notes
     -----
-    See the module documentation of ``leanops.rca.drivers`` for the method: forward
-    selection with regression adjustment, path features as mediators, HC1 p-values with
-    Benjamini-Hochberg, percentile bootstrap CIs.
+    See the module documentation of ``leanops.rca.drivers`` for the method.
 
     Examples
     --------
     >>> import leanops
-    >>> rc = leanops.root_causes(leanops.datasets.load("production"), target="case_duration", n_boot=50)
-    >>> rc.causes[0].category in ("people", "method", "material", "environment", "measurement")
-    True
-    >>> sorted(rc.to_dict())[:3]
-    ['alpha', 'baseline', 'causes']
+    >>> rc = leanops.root_causes(leanops.datasets.load("production"), n_boot=50)
+    >>> rc.causes, [(c.feature, c.value, c.kind) for c in rc.context]
+    ([], [('start_month', 'Jan', 'system')])
+    >>> rc.excluded_cases
+    {'cut_at_start': 0, 'open_at_end': 6}
     """
     if not isinstance(log, EventLog):
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read it with leanops.read(path).")
-    check_positive("top", top, integer=True)
-    alpha = check_fraction("alpha", alpha, allow_none=False)
-    min_support = check_fraction("min_support", min_support, allow_none=False)
-    max_support = check_fraction("max_support", max_support, allow_none=False)
-    check_choice("rank_by", rank_by, ("strength", "impact", "effect"))
-    check_choice("statistic", statistic, ("mean", "median"))
-    check_choice("direction", direction, ("increase", "decrease", "both"))
-    check_positive("n_boot", n_boot, integer=True)
+    alpha, min_support, max_support = _check_options(top, alpha, min_support, max_support, rank_by, statistic,
+                                                     direction, n_boot, include_cut)
     rng = check_seed(seed)
-
     tgt = target_values(log, target=target)
-    yall = tgt.values.to_numpy(dtype=float)
-    mask = np.isfinite(yall)
-    y = yall[mask]
+    keep = boundary_mask(log, include_cut=include_cut)
+    excluded = {"cut_at_start": 0, "open_at_end": 0} if include_cut else boundary_counts(log)
+    mask = np.isfinite(tgt.values.to_numpy(dtype=float)) & keep
+    y = tgt.values.to_numpy(dtype=float)[mask]
     n = int(mask.sum())
-    unit = tgt.unit
-    baseline = {
-        "mean": float(y.mean()) if n else None,
-        "median": float(np.median(y)) if n else None,
-        "n_cases": n,
-        "unit": unit,
-    }
-    if tgt.sla_s is not None:
-        baseline["sla_s"] = tgt.sla_s
+    baseline = _baseline(y, tgt)
+    notes: list[str] = []
+    if not include_cut and sum(excluded.values()):
+        notes.append(f"{excluded['cut_at_start']} case(s) cut at the start of the log and {excluded['open_at_end']} "
+                     "still open at its end were left out of the target (include_cut=True keeps them)")
     low = n < MIN_CASES
     if low:
         warnings.warn(
@@ -528,34 +356,16 @@ def root_causes(
             stacklevel=2,
         )
     if n < 4 or float(np.nanstd(y)) == 0.0:
-        if n == 0:
-            what = "no case has a value"
-        elif n < 4:
-            what = f"only {n} cases have a value"
-        else:
-            v = float(y[0])
-            shown = fmt_duration(v) if unit == "s" else (f"{100 * v:.0f}%" if unit == "share" else fmt_effect(v, unit))
-            what = f"the target is the same for every case ({shown})"
-        return _nothing(tgt, baseline, n, f"nothing to explain: {what} for target {tgt.name!r}.", statistic, alpha, low)
+        return _nothing(tgt, baseline, n, _no_variation(y, n, tgt), statistic, alpha, low, notes, excluded)
 
-    table = build_features(log) if feature_table is None else feature_table
-    if feature_table is not None:
-        missing = log.case_ids.difference(table.index)
-        if len(missing):
-            raise InputError(f"feature_table has no row for {len(missing)} case(s), e.g. {list(missing[:3])}; build it with leanops.rca.features(log).")
-        table = table.reindex(log.case_ids)
-        table.attrs = dict(feature_table.attrs)
-    # Features that restate the target would explain it trivially.
-    drop = [c for c in table.columns if tgt.name == "rework" and (c.startswith("count:") or c == "variant")]
-    if drop:
-        attrs = dict(table.attrs)
-        table = table.drop(columns=drop)
-        table.attrs = attrs
+    table = _feature_table(log, feature_table, tgt)
     sub = table.iloc[np.flatnonzero(mask)]
     sub.attrs = dict(table.attrs)
-    notes: list[str] = []
     if not log.attributes:
         notes.append("the log has no case or event attributes; only resources, path, time and workload were examined")
+    if table.attrs.get("identifiers"):
+        notes.append("left out as identifiers (unique per case or event, or rising with time): "
+                     + ", ".join(table.attrs["identifiers"][:5]))
 
     min_count = max(5, int(math.ceil(min_support * n)))
     want = {"increase": 1.0, "decrease": -1.0, "both": 0.0}[direction]
@@ -567,207 +377,387 @@ def root_causes(
             + ("; the log has no attributes" if not log.attributes else "")
             + "."
         )
-        return _nothing(tgt, baseline, n, reason, statistic, alpha, low, notes)
-    m = len(cands)
-    m_tests = max(n_tested, m)
-
-    # ---- marginal statistics (Welch) for every candidate
-    Xt = X.T.tocsr()
-    xx = np.asarray(X.sum(axis=0)).ravel()
-    xy = Xt @ y
-    xyy = Xt @ (y * y)
-    sy, qy = y.sum(), (y * y).sum()
-    raw_eff, raw_t, raw_p = _welch(xx, xy, xyy, n - xx, sy - xy, qy - xyy)
-    raw_q = _bh(raw_p, m_tests)
-    flippable = np.array([c.value_not is not None for c in cands])
-    path = np.array([c.path for c in cands])
-
-    def sign_ok(b: np.ndarray) -> np.ndarray:
-        if want == 0:
-            return np.ones(len(b), dtype=bool)
-        return (np.sign(b) == want) | flippable
-
-    # ---- forward selection with regression adjustment
-    yy = float(y @ y)
-    Zcols: list[np.ndarray] = [np.ones(n)]
-    XZ = xx[:, None].astype(float)  # X^T 1
-    Zy = np.array([sy])
-    selected: list[int] = []
-    sides: list[float] = []  # +1 indicator, -1 complement
-    sel_p: list[float] = []
-    sel_q: list[float] = []
-    mediators: dict[int, list[dict[str, Any]]] = {}
-    mediator_set: set[int] = set()
-    rejected: set[int] = set()
-    max_sel = max(int(top), 10)
-
-    def add_column(j: int, side: float) -> None:
-        nonlocal XZ, Zy
-        col = X[:, j].toarray().ravel()
-        if side < 0:
-            col = 1.0 - col
-        Zcols.append(col)
-        XZ = np.column_stack([XZ, Xt @ col])
-        Zy = np.r_[Zy, col @ y]
-
-    def a_inv() -> np.ndarray:
-        Z = np.column_stack(Zcols)
-        A = Z.T @ Z
-        try:
-            return np.linalg.inv(A)
-        except np.linalg.LinAlgError:
-            return np.linalg.pinv(A)
-
-    def select(stage_path: bool) -> None:
-        while len(selected) < max_sel:
-            Ainv = a_inv()
-            b, t, free, _ = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
-            side = np.where(flippable & (np.sign(b) != want) & (want != 0), -1.0, 1.0)
-            eligible = (path == stage_path) & sign_ok(b) & (raw_q < alpha) & (t != 0)
-            if want != 0:
-                eligible &= (np.sign(b * side) == want)
-            for j in selected:
-                eligible[j] = False
-            for j in mediator_set | rejected:
-                eligible[j] = False
-            if not eligible.any():
-                return
-            p_all = 2 * stats.t.sf(np.abs(t), max(n - len(Zcols) - 1, 1))
-            order = np.flatnonzero(eligible)[np.argsort(-np.abs(t[eligible]), kind="stable")]
-            j = int(order[0])
-            col = X[:, j].toarray().ravel()
-            if side[j] < 0:
-                col = 1.0 - col
-            _, p_rob = _robust_p(np.column_stack([*Zcols, col]), y)
-            p_vec = p_all.copy()
-            p_vec[j] = p_rob
-            rem = np.ones(m, dtype=bool)
-            rem[selected] = False
-            q = _bh(p_vec[rem], max(m_tests - len(selected), 1))
-            qj = float(q[np.flatnonzero(rem).tolist().index(j)])
-            if qj >= alpha:
-                rejected.add(j)
-                continue
-            selected.append(j)
-            sides.append(float(side[j]))
-            sel_p.append(p_rob)
-            sel_q.append(qj)
-            add_column(j, float(side[j]))
-
-    select(stage_path=False)
-    n_upstream = len(selected)
-    # ---- path conditions that carry an upstream cause's effect are its mediators
-    if n_upstream:
-        Ainv = a_inv()
-        beta = Ainv @ Zy
-        b, t, free, G = _adjusted(Ainv, Zy, yy, XZ, xx, xy, n)
-        dir_ok = (raw_eff * want > 0) if want != 0 else np.ones(m, dtype=bool)
-        for j in np.flatnonzero(path & (raw_q < alpha) & dir_ok):
-            gam = G[j, 1:]  # association of the path condition with each cause (adjusted)
-            best, best_share = None, 0.0
-            for i in range(n_upstream):
-                bc = beta[i + 1]
-                if bc == 0:
-                    continue
-                if free[j] <= 0.02:  # determined by the selected causes
-                    share = 1.0 if gam[i] * bc > 0 and abs(gam[i]) > 0.2 else 0.0
-                else:
-                    share = gam[i] * b[j] / bc
-                if share > best_share:
-                    best, best_share = i, share
-            if best is not None and best_share >= 0.2:
-                mediator_set.add(j)
-                mediators.setdefault(best, []).append(
-                    {"feature": cands[j].feature, "value": cands[j].value, "share": float(min(best_share, 1.0))})
-        for lst in mediators.values():
-            lst.sort(key=lambda md: -md["share"])
-    select(stage_path=True)
-
-    if not selected:
-        reason = (f"nothing to explain: no condition has a significant effect on {tgt.name!r} at alpha={alpha:g} "
-                  f"(Benjamini-Hochberg over {m_tests} conditions tested)")
+        return _nothing(tgt, baseline, n, reason, statistic, alpha, low, notes, excluded)
+    fw = _Forward(X, y, cands, want=want, alpha=alpha, m_tests=max(n_tested, len(cands)))
+    evidence = _gate_resources(log, fw, alpha, notes)
+    fw.select({"system"}, MAX_CONTEXT)
+    n_ctx = len(fw.selected)
+    fw.select({"driver", "resource"}, max(int(top), 10))
+    mediators = _mediators(fw, n_ctx)
+    _mediated_drivers(fw, mediators, _step_time(log, mask) if tgt.name == "case_duration" else None)
+    if len(fw.selected) == n_ctx:
+        reason = (f"nothing to explain: no case driver has a significant effect on {tgt.name!r} at alpha={alpha:g} "
+                  f"(Benjamini-Hochberg over {fw.m_tests} conditions tested)")
         if not log.attributes:
             reason += "; the log has no attributes, so only resources, path, time and workload were examined"
-        return RootCauses(tgt.name, tgt.kind, baseline, [], n, m_tests, alpha, statistic, low_confidence=low,
-                          nothing_to_explain=True, reason=reason + ".", notes=notes)
+        rc = RootCauses(tgt.name, tgt.kind, baseline, [], n, fw.m_tests, alpha, statistic, low_confidence=low,
+                        nothing_to_explain=True, reason=reason + ".", notes=notes, excluded_cases=excluded)
+    else:
+        rc = RootCauses(tgt.name, tgt.kind, baseline, [], n, fw.m_tests, alpha, statistic, low_confidence=low,
+                        notes=notes, excluded_cases=excluded)
+    causes, context = _effects(fw, n_ctx, mediators, evidence, tgt, statistic, int(n_boot), rng, low)
+    _finish(rc, causes, context + _congested_resources(fw, evidence, tgt), tgt, rank_by, int(top))
+    if low:
+        notes.append(f"low confidence: only {n} cases")
+    return rc
 
-    # ---- effects and bootstrap CIs (nested: cause j adjusted for causes 1..j-1)
-    Xsel = np.column_stack(Zcols)
-    coefs = []
-    for j in range(1, Xsel.shape[1]):
-        sub_ = Xsel[:, : j + 1]
-        coefs.append(float(np.linalg.lstsq(sub_, y, rcond=None)[0][-1]))
-    boots = _bootstrap(Xsel, y, int(n_boot), rng)
-    causes: list[Cause] = []
-    labels = []
-    for i, j in enumerate(selected):
-        c = cands[j]
-        ind = Xsel[:, i + 1] > 0.5
-        value = c.value if sides[i] > 0 else c.value_not
-        mw, mo = float(y[ind].mean()), float(y[~ind].mean())
-        lo, hi = np.nanpercentile(boots[:, i], [2.5, 97.5]) if np.isfinite(boots[:, i]).any() else (np.nan, np.nan)
-        eff, p_val, p_raw = coefs[i], sel_q[i], sel_p[i]
-        if statistic == "median":
-            eff = float(np.median(y[ind]) - np.median(y[~ind]))
-            bm = []
-            idx1, idx0 = np.flatnonzero(ind), np.flatnonzero(~ind)
-            for _ in range(int(n_boot)):
-                bm.append(np.median(y[rng.choice(idx1, len(idx1))]) - np.median(y[rng.choice(idx0, len(idx0))]))
-            lo, hi = np.percentile(bm, [2.5, 97.5])
-            p_raw = float(stats.mannwhitneyu(y[ind], y[~ind], alternative="two-sided").pvalue)
-            p_val = p_raw  # corrected below, over all conditions tested
-        causes.append(Cause(
-            rank=0, feature=c.feature, value=str(value), effect=float(eff), effect_unit=unit,
-            ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
-            category=c.category, n_cases=int(ind.sum()), raw_effect=mw - mo, p_raw=float(p_raw),
-            mean_with=mw, mean_without=mo, adjusted_for=list(labels), mediators=mediators.get(i, []),
-            confidence="low" if low else "normal",
-        ))
-        labels.append(f"{c.feature} = {value}" if not str(value).startswith(("<", ">")) else f"{c.feature} {value}")
-    if statistic == "median" and causes:
-        for c, q in zip(causes, _bh(np.array([c.p_raw for c in causes]), m_tests)):
-            c.p_value = float(q)
+
+def _finish(rc: RootCauses, causes: list[Cause], context: list[Cause], tgt: Target, rank_by: str, top: int) -> None:
+    """Order, rank and word the causes and the context."""
     if rank_by == "impact":
         causes.sort(key=lambda c: -abs(c.effect) * c.n_cases)
     elif rank_by == "effect":
         causes.sort(key=lambda c: -abs(c.effect))
-    causes = causes[: int(top)]
-    for r, c in enumerate(causes, 1):
+    rc.causes = causes[:top]
+    rc.context = context
+    for r, c in enumerate(rc.causes, 1):
         c.rank = r
         c.sentence = _sentence(c, tgt)
-    if low:
-        notes.append(f"low confidence: only {n} cases")
-    return RootCauses(tgt.name, tgt.kind, baseline, causes, n, m_tests, alpha, statistic, low_confidence=low, notes=notes)
+    for r, c in enumerate(rc.context, 1):
+        c.rank = r
+        c.sentence = c.sentence or _context_sentence(c, tgt)
 
 
-def _sentence(c: Cause, tgt: Target) -> str:
-    subj = condition_text(c.feature, c.value)
-    subj = subj[0].upper() + subj[1:]
+def _check_options(top, alpha, min_support, max_support, rank_by, statistic, direction, n_boot, include_cut):
+    check_positive("top", top, integer=True)
+    alpha = check_fraction("alpha", alpha, allow_none=False)
+    min_support = check_fraction("min_support", min_support, allow_none=False)
+    max_support = check_fraction("max_support", max_support, allow_none=False)
+    check_choice("rank_by", rank_by, ("strength", "impact", "effect"))
+    check_choice("statistic", statistic, ("mean", "median"))
+    check_choice("direction", direction, ("increase", "decrease", "both"))
+    check_positive("n_boot", n_boot, integer=True)
+    if not isinstance(include_cut, bool):
+        raise InputError(f"include_cut must be True or False; got {include_cut!r}.")
+    return alpha, min_support, max_support
+
+
+def _baseline(y: np.ndarray, tgt: Target) -> dict[str, Any]:
+    n = len(y)
+    out = {"mean": float(y.mean()) if n else None, "median": float(np.median(y)) if n else None,
+           "n_cases": n, "unit": tgt.unit}
+    if tgt.sla_s is not None:
+        out["sla_s"] = tgt.sla_s
+    return out
+
+
+def _no_variation(y: np.ndarray, n: int, tgt: Target) -> str:
+    if n == 0:
+        what = "no case has a value"
+    elif n < 4:
+        what = f"only {n} cases have a value"
+    else:
+        v = float(y[0])
+        unit = tgt.unit
+        shown = fmt_duration(v) if unit == "s" else (f"{100 * v:.0f}%" if unit == "share" else fmt_effect(v, unit))
+        what = f"the target is the same for every case ({shown})"
+    return f"nothing to explain: {what} for target {tgt.name!r}."
+
+
+def _feature_table(log: EventLog, feature_table: pd.DataFrame | None, tgt: Target) -> pd.DataFrame:
+    table = build_features(log) if feature_table is None else feature_table
+    if feature_table is not None:
+        missing = log.case_ids.difference(table.index)
+        if len(missing):
+            raise InputError(f"feature_table has no row for {len(missing)} case(s), e.g. {list(missing[:3])}; "
+                             "build it with leanops.rca.features(log).")
+        table = table.reindex(log.case_ids)
+        table.attrs = dict(feature_table.attrs)
+    # Features that restate the target would explain it trivially.
+    drop = [c for c in table.columns if tgt.name == "rework" and (c.startswith("count:") or c == "variant")]
+    if drop:
+        attrs = dict(table.attrs)
+        table = table.drop(columns=drop)
+        table.attrs = attrs
+    return table
+
+
+def _gate_resources(log: EventLog, fw: _Forward, alpha: float, notes: list[str]) -> dict:
+    """Block every resource condition whose resource's own work is not measurably different."""
+    res = [j for j, c in enumerate(fw.cands) if c.kind == "resource"]
+    if not res:
+        return {}
+    wanted = {(fw.cands[j].feature[len("resource@"):], fw.cands[j].value) for j in res
+              if fw.raw_q[j] < alpha and fw.cands[j].value not in ("(missing)", "(none)")}
+    roles = set(role_resources(log))
+    evidence, more = resource_evidence(log, alpha=alpha, pairs={p for p in wanted if p[1] not in roles}) if wanted else ({}, [])
+    notes += more
+    if roles & {p[1] for p in wanted}:
+        notes.append("not assessed as people (role or system labels that work on many cases at once): "
+                     + ", ".join(sorted(roles & {p[1] for p in wanted})[:5]))
+    for j in res:
+        e = evidence.get((fw.cands[j].feature[len("resource@"):], fw.cands[j].value))
+        if e is None or not e.blamed:
+            fw.blocked.add(j)
+    return evidence
+
+
+def _mediators(fw: _Forward, n_ctx: int) -> dict[int, list[dict[str, Any]]]:
+    """Path conditions that carry a selected driver's effect: its mediators (by position in ``selected``)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if len(fw.selected) == n_ctx:
+        return out
+    beta = fw.a_inv() @ fw.Zy
+    b, _, free, G = fw.adjusted()
+    want = fw.want
+    dir_ok = (fw.raw_eff * want > 0) if want != 0 else np.ones(len(fw.cands), dtype=bool)
+    # How a driver acts: steps, repeats, the variant, event values seen later. Not the people
+    # or hand-offs a longer path brings, nor an attribute that restates the variant.
+    how = np.array([c.feature in ("occurs", "variant") or c.feature.startswith(("count:", "any:", "last:"))
+                    for c in fw.cands])
+    for j in np.flatnonzero((fw.kinds == "path") & how & (fw.raw_q < fw.alpha) & dir_ok):
+        best, best_share = None, 0.0
+        for i in range(n_ctx, len(fw.selected)):
+            bc, gam = beta[i + 1], G[j, i + 1]  # the driver's coefficient; the path's association with it
+            if bc == 0:
+                continue
+            if free[j] <= 0.02:  # determined by the selected conditions
+                share = 1.0 if gam * bc > 0 and abs(gam) > 0.2 else 0.0
+            else:
+                share = gam * b[j] / bc
+            if share > best_share:
+                best, best_share = i, share
+        if best is not None and best_share >= 0.2:
+            c = fw.cands[j]
+            out.setdefault(best, []).append({"feature": c.feature, "value": c.value, "share": float(min(best_share, 1.0))})
+    for lst in out.values():
+        lst.sort(key=lambda md: -md["share"])
+    return out
+
+
+def _step_time(log: EventLog, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Per activity, the time each analysed case spends in it (enablement to end, summed)."""
+    st = steps(log)
+    ci = log._case_index_per_row()
+    keep = mask[ci]
+    span = (st.end - np.where(st.first, st.t_start, st.enabled)) / 1e9
+    out = {}
+    pos = np.cumsum(mask) - 1  # case index -> row of the analysed cases
+    for a_i, act in enumerate(st.activities):
+        m = (st.activity == a_i) & keep
+        out[act] = np.bincount(pos[ci[m]], weights=np.maximum(span[m], 0.0), minlength=int(mask.sum()))
+    return out
+
+
+def _mediated_drivers(fw: _Forward, mediators: dict, step_time: dict[str, np.ndarray] | None) -> None:
+    """Power: a driver whose only effect is to add a step is found through that step.
+
+    A test of mediation in two parts, both of which must hold (Benjamini-Hochberg over every
+    (driver, step) pair tried and every condition tested before; the path-specific effect
+    must also reach 1 % of the mean target): the driver changes how often the step happens
+    (two-proportion test), and the driver's cases spend more time in that step (Welch on
+    the per-case time in it, enablement to end: the path-specific effect, free of the noise
+    of the rest of the case). For targets other than the case duration, the second part is
+    the step's adjusted coefficient on the target. The driver then joins the causes, with
+    the step as its mediator, when its total adjusted effect goes the same way.
+    """
+    steps_ = [j for j in np.flatnonzero(fw.kinds == "path")
+              if fw.cands[j].feature == "occurs" or fw.cands[j].feature.startswith("count:")]
+    drivers = [j for j in np.flatnonzero(fw.kinds == "driver") if j not in fw.selected and j not in fw.blocked]
+    if not steps_ or not drivers or fw.want == 0:
+        return
+    b, t, free, _ = fw.adjusted()
+    n = fw.n
+    p_b = 2 * stats.t.sf(np.abs(t), max(n - len(fw.Zcols) - 1, 1))
+    drivers = np.array([d for d in drivers if fw.xx[d] <= 0.5 * n])  # like a step added to some cases: a minority
+    if not len(drivers):
+        return
+    D = fw.Xt[drivers]  # drivers x cases (sparse)
+    n1 = fw.xx[drivers]
+    n0 = n - n1
+    trials = []
+    for s_j in steps_:
+        c = fw.cands[s_j]
+        comp = step_time.get(c.value if c.feature == "occurs" else c.feature[6:]) if step_time else None
+        if comp is None and (free[s_j] <= 0.02 or b[s_j] * fw.want <= 0):
+            continue
+        xs = fw.column(s_j)
+        k1 = D @ xs
+        r1, r0 = k1 / n1, (xs.sum() - k1) / n0
+        pooled = xs.mean()
+        se = np.sqrt(np.maximum(pooled * (1 - pooled) * (1 / n1 + 1 / n0), 1e-300))
+        p_a = 2 * stats.norm.sf(np.abs(r1 - r0) / se)
+        if comp is not None:
+            s1, q1 = D @ comp, D @ (comp * comp)
+            s0, q0 = comp.sum() - s1, (comp * comp).sum() - q1
+            indirect, _, p_c = _welch(n1, s1, q1, n0, s0, q0)
+            v1 = np.maximum(q1 - s1**2 / n1, 0) / np.maximum(n1 - 1, 1)
+            v0 = np.maximum(q0 - s0**2 / n0, 0) / np.maximum(n0 - 1, 1)
+            se_c = np.sqrt(v1 / n1 + v0 / n0)
+        else:
+            indirect = (r1 - r0) * float(b[s_j])
+            p_c, se_c = np.full(len(drivers), float(p_b[s_j])), np.full(len(drivers), np.nan)
+        for k in np.flatnonzero((np.abs(r1 - r0) >= 0.1) & (indirect * fw.want > 0)):
+            trials.append((max(float(p_a[k]), float(p_c[k])), int(drivers[k]), s_j, float(indirect[k]), float(se_c[k])))
+    if not trials:
+        return
+    # one family with every condition tested; and an effect of under 1 % of the mean
+    # target is not worth a cause, however certain
+    q = _bh(np.array([tr[0] for tr in trials]), fw.m_tests + len(trials))
+    floor = 0.01 * abs(float(fw.y.mean()))
+    for (p, d_j, s_j, indirect, se_c), qi in sorted(zip(trials, q), key=lambda z: z[0][0]):
+        if qi >= fw.alpha or d_j in fw.selected or len(fw.mediated) >= MAX_MEDIATED or abs(indirect) < floor:
+            continue
+        col = fw.column(d_j)
+        total = float(np.linalg.lstsq(np.column_stack([*fw.Zcols, col]), fw.y, rcond=None)[0][-1])
+        if np.isnan(se_c) and total * fw.want <= 0:  # the step is not how this driver acts on the whole
+            continue
+        fw.add(d_j, 1.0, p, float(qi))
+        c = fw.cands[s_j]
+        # With the time in the step measured, the effect reported is that path-specific
+        # effect: the total one is drowned in the noise of the rest of the case.
+        fw.mediated[d_j] = (indirect, se_c, f"{c.feature}:{c.value}")
+        share = 1.0 if not np.isnan(se_c) or total == 0 else min(indirect / total, 1.0)
+        mediators[len(fw.selected) - 1] = [{"feature": c.feature, "value": c.value, "share": float(share)}]
+
+
+def _effects(fw: _Forward, n_ctx: int, mediators: dict, evidence: dict, tgt: Target, statistic: str,
+             n_boot: int, rng: np.random.Generator, low: bool) -> tuple[list[Cause], list[Cause]]:
+    """Nested adjusted effects, bootstrap CIs and the result objects (context first, then causes)."""
+    y = fw.y
+    Xsel = np.column_stack(fw.Zcols)
+    coefs = fw.nested()
+    boots = _bootstrap(Xsel, y, n_boot, rng) if len(fw.selected) else np.zeros((0, 0))
+    pos = y - np.median(y)
+    excess = float(np.clip(pos, 0, None).sum())
+    causes: list[Cause] = []
+    context: list[Cause] = []
+    labels: list[str] = []
+    for i, j in enumerate(fw.selected):
+        c = fw.cands[j]
+        ind = Xsel[:, i + 1] > 0.5
+        value = c.value if fw.sides[i] > 0 else c.value_not
+        mw, mo = float(y[ind].mean()), float(y[~ind].mean())
+        col = boots[:, i]
+        lo, hi = np.nanpercentile(col, [2.5, 97.5]) if np.isfinite(col).any() else (np.nan, np.nan)
+        eff, p_val, p_raw = float(coefs[i]), fw.q[i], fw.p[i]
+        if statistic == "median":
+            eff, lo, hi, p_raw = _median_effect(y, ind, n_boot, rng)
+            p_val = p_raw  # corrected below, over all conditions tested
+        kind = "system" if i < n_ctx else c.kind
+        ev = None
+        if c.kind == "resource":
+            e = evidence.get((c.feature[len("resource@"):], str(value)))
+            ev = e.to_dict() if e is not None else None
+        elif kind == "driver" and j in fw.mediated:
+            indirect, se_c, via = fw.mediated[j]
+            ev = {"found_through": via, "total_effect": eff}
+            if np.isfinite(se_c):  # the path-specific effect (see _mediated_drivers)
+                eff, lo, hi = indirect, indirect - 1.96 * se_c, indirect + 1.96 * se_c
+                ev["effect"] = "path-specific: the time the cases spend in the step more than the others"
+        cause = Cause(
+            rank=0, feature=c.feature, value=str(value), effect=eff, effect_unit=tgt.unit,
+            ci_low=float(lo), ci_high=float(hi), p_value=float(p_val), support=float(ind.mean()),
+            category=c.category, n_cases=int(ind.sum()), raw_effect=mw - mo, p_raw=float(p_raw),
+            mean_with=mw, mean_without=mo, adjusted_for=list(labels), mediators=mediators.get(i, []),
+            confidence="low" if low else "normal", kind=kind, evidence=ev,
+            share=float(min(max(eff, 0.0) * ind.sum() / excess, 1.0)) if excess > 0 else 0.0,
+        )
+        (context if i < n_ctx else causes).append(cause)
+        labels.append(cause.condition)
+    if statistic == "median":
+        for c, q in zip(context + causes, _bh(np.array([c.p_raw for c in context + causes]), fw.m_tests)):
+            c.p_value = float(q)
+    return causes, context
+
+
+def _median_effect(y: np.ndarray, ind: np.ndarray, n_boot: int, rng: np.random.Generator):
+    eff = float(np.median(y[ind]) - np.median(y[~ind]))
+    idx1, idx0 = np.flatnonzero(ind), np.flatnonzero(~ind)
+    bm = [np.median(y[rng.choice(idx1, len(idx1))]) - np.median(y[rng.choice(idx0, len(idx0))]) for _ in range(n_boot)]
+    lo, hi = np.percentile(bm, [2.5, 97.5])
+    p_raw = float(stats.mannwhitneyu(y[ind], y[~ind], alternative="two-sided").pvalue)
+    return eff, float(lo), float(hi), p_raw
+
+
+def _congested_resources(fw: _Forward, evidence: dict, tgt: Target) -> list[Cause]:
+    """Resources whose cases take longer only because they work when queues are long: context."""
+    out = []
+    for j, c in enumerate(fw.cands):
+        e = evidence.get((c.feature[len("resource@"):], c.value)) if c.kind == "resource" else None
+        if e is None or e.blamed or fw.raw_q[j] >= fw.alpha or fw.raw_eff[j] * (fw.want or 1) <= 0:
+            continue
+        if not e.load_with > 1.2 * e.load_without:
+            continue
+        ind = fw.column(j) > 0.5
+        mw, mo = float(fw.y[ind].mean()), float(fw.y[~ind].mean())
+        act = c.feature[len("resource@"):]
+        text = (f"{c.value} works at {act} mostly when queues are long ({e.load_with:.1f} instances open on "
+                f"average, against {e.load_without:.1f} for the others); its cases differ by "
+                f"{_fmt_signed(mw - mo, tgt)} (raw), but its own processing time is {e.ratio:.2f}x the others' "
+                "(adjusted for load and case length), so the difference comes from congestion, not from its work.")
+        out.append(Cause(0, c.feature, c.value, float("nan"), tgt.unit, float("nan"), float("nan"), float(fw.raw_q[j]),
+                         float(ind.mean()), c.category, int(ind.sum()), mw - mo, float(fw.raw_q[j]), mw, mo,
+                         sentence=text, kind="resource_load", evidence=e.to_dict()))
+    return out
+
+
+def _fmt_signed(x: float, tgt: Target) -> str:
+    if tgt.kind == "duration":
+        return fmt_duration(abs(x)) + (" longer" if x >= 0 else " shorter")
+    if tgt.kind == "rate":
+        return f"{100 * abs(x):.1f} percentage points " + ("more" if x >= 0 else "less")
+    return f"{fmt_effect(abs(x), tgt.unit)} " + ("higher" if x >= 0 else "lower")
+
+
+def _verb(c: Cause, tgt: Target) -> tuple[str, str]:
+    """What the condition does (``take 1.2 h longer``) and its 95 % CI, in the target's words."""
     more = c.effect >= 0
-    ci = f"95% CI {fmt_effect(c.ci_low, c.effect_unit)} to {fmt_effect(c.ci_high, c.effect_unit)}"
-    share = f"{100 * c.support:.0f}% of cases"
     if tgt.kind == "duration":
         size = fmt_duration(abs(c.effect))
         ci = f"95% CI {fmt_duration(c.ci_low)} to {fmt_duration(c.ci_high)}"
         if tgt.activity is not None:
-            verb = f"wait {size} {'longer' if more else 'less'} before {tgt.activity}"
-        else:
-            verb = f"take {size} {'longer' if more else 'less'}"
-    elif tgt.kind == "rate":
+            return f"wait {size} {'longer' if more else 'less'} before {tgt.activity}", ci
+        return f"take {size} {'longer' if more else 'less'}", ci
+    if tgt.kind == "rate":
         pts = f"{100 * abs(c.effect):.1f} percentage points {'more' if more else 'less'} often"
         ci = f"95% CI {100 * c.ci_low:.1f} to {100 * c.ci_high:.1f} points"
         if tgt.sla_s is not None:
-            verb = f"breach the {fmt_duration(tgt.sla_s)} SLA {pts}"
-        elif tgt.name == "rework":
-            verb = f"repeat an activity {pts}"
-        else:
-            verb = f"have {tgt.name} {pts}"
-    else:
-        verb = f"have {tgt.name} {fmt_effect(abs(c.effect), c.effect_unit)} {'higher' if more else 'lower'}"
-    text = f"{subj} {verb} ({ci}, {share})."
+            return f"breach the {fmt_duration(tgt.sla_s)} SLA {pts}", ci
+        if tgt.name == "rework":
+            return f"repeat an activity {pts}", ci
+        return f"have {tgt.name} {pts}", ci
+    ci = f"95% CI {fmt_effect(c.ci_low, c.effect_unit)} to {fmt_effect(c.ci_high, c.effect_unit)}"
+    return f"have {tgt.name} {fmt_effect(abs(c.effect), c.effect_unit)} {'higher' if more else 'lower'}", ci
+
+
+def _sentence(c: Cause, tgt: Target) -> str:
+    """Adjusted effect and raw difference, each labelled; a flipped sign is explained."""
+    subj = condition_text(c.feature, c.value)
+    subj = subj[0].upper() + subj[1:]
+    verb, ci = _verb(c, tgt)
+    adj = "adjusted for " + (", ".join(c.adjusted_for[:3]) + (" and more" if len(c.adjusted_for) > 3 else "")
+                             if c.adjusted_for else "nothing")
+    raw = f"raw difference: {_fmt_signed(c.raw_effect, tgt)}"
+    text = f"{subj} {verb} ({adj}; {raw}; {ci}; {100 * c.support:.0f}% of cases)."
+    if c.raw_effect * c.effect < 0 and c.adjusted_for:
+        text += (f" The raw difference points the other way because these cases differ in "
+                 f"{', '.join(c.adjusted_for[:3])}; after accounting for that, the effect is as stated.")
+    if c.kind == "resource" and c.evidence:
+        e = c.evidence
+        act = c.feature[len("resource@"):]
+        if np.isfinite(e.get("processing_ratio", np.nan)) and e["processing_ratio"] >= 1:
+            text += (f" Its own processing time at {act} is {e['processing_ratio']:.1f}x the others' "
+                     "(adjusted for load and case length).")
+        if np.isfinite(e.get("wait_ratio", np.nan)) and e["wait_ratio"] > 1 and e.get("wait_p_value", 1) < 0.05:
+            text += f" Work waits for it while it is free {e['wait_ratio']:.1f}x as long as for the others."
+    if c.evidence and "found_through" in c.evidence and "effect" in c.evidence:
+        text += (f" Found through its step: the effect is the time its cases spend in "
+                 f"{c.mediators[0]['value'] if c.mediators else 'that step'} more than the others "
+                 f"(the adjusted total, {_fmt_signed(c.evidence['total_effect'], tgt)}, is lost in the "
+                 "variation of the rest of the case).")
     if c.mediators:
         via = "; ".join(f"{condition_text(md['feature'], md['value'])} ({100 * md['share']:.0f}% of the effect)"
                         for md in c.mediators[:3])
         word = "Mostly" if c.mediators[0]["share"] >= 0.5 else "Partly"
         text += f" {word} through: {via}."
     return text
+
+
+def _context_sentence(c: Cause, tgt: Target) -> str:
+    subj = condition_text(c.feature, c.value)
+    subj = subj[0].upper() + subj[1:]
+    verb, ci = _verb(c, tgt)
+    return (f"{subj} {verb} (system state, adjusted for the context above; raw difference: "
+            f"{_fmt_signed(c.raw_effect, tgt)}; {ci}; {100 * c.support:.0f}% of cases). "
+            "A matter of load or period, not of the cases: see `leanops bottlenecks`.")

@@ -26,11 +26,24 @@ name                       meaning                                              
 ``missing:resource``       a resource
 =========================  ======================================================  ===========
 
-Attribute columns that look like identifiers (almost one distinct value per case) are left
-out, since a value seen once cannot be a pattern.
+Attribute columns that look like identifiers are left out, since a value seen once cannot be
+a pattern and a counter only restates when the case started: text with almost one distinct
+value per case, whole numbers that never repeat (per case or per event), and numbers that
+rise or fall with the case's start time (rank correlation of 0.95 or more). Their names are
+listed in ``table.attrs["identifiers"]``.
+
+Every column also has a *kind* (``table.attrs["kinds"]``) that says what it can explain
+(see :func:`feature_kind`): ``driver`` (known when the case starts: case attributes, the
+first value of an event attribute, data quality), ``resource`` (who did an activity),
+``system`` (queues, work in progress, period and calendar effects: the state the case met)
+and ``path`` (what happened: steps, repeats, variants, hand-offs, people involved, event
+attribute values seen later in the case). Any attribute that restates the variant (an
+exported variant number, whatever its prefix, such as ``case:variant-index``) is path.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -38,7 +51,7 @@ import pandas as pd
 from ..log import EventLog
 from ..mining._steps import steps
 
-__all__ = ["features", "feature_category", "CATEGORIES"]
+__all__ = ["features", "feature_category", "feature_kind", "CATEGORIES", "KINDS"]
 
 #: Fishbone categories, in the order they are drawn.
 CATEGORIES = ("people", "method", "material", "environment", "measurement")
@@ -90,6 +103,40 @@ def feature_category(name: str, table: pd.DataFrame | None = None) -> str:
     return "material"
 
 
+#: What a feature can explain, in :func:`leanops.root_causes`.
+KINDS = ("driver", "resource", "system", "path")
+
+
+def feature_kind(name: str, table: pd.DataFrame | None = None) -> str:
+    """The kind of a feature column: ``driver``, ``resource``, ``system`` or ``path``.
+
+    Examples
+    --------
+    >>> feature_kind("channel"), feature_kind("resource@Review"), feature_kind("queue@Review")
+    ('driver', 'resource', 'system')
+    >>> feature_kind("involves:Pete"), feature_kind("case:variant-index")
+    ('path', 'path')
+    """
+    if table is not None and name in table.attrs.get("kinds", {}):
+        return table.attrs["kinds"][name]
+    if name.startswith("resource@"):
+        return "resource"
+    if name.startswith(("involves:", "last:", "any:")) or name == "handoffs" or _names_variant(name):
+        return "path"
+    cat = feature_category(name, table)
+    return {"environment": "system", "method": "path", "people": "path"}.get(cat, "driver")
+
+
+def _names_variant(name: str) -> bool:
+    """An attribute called after the variant (``variant``, ``case:variant-index``, ``VariantID``)."""
+    base = name.split("=", 1)[0]
+    for p in ("attr:", "first:", "last:", "any:"):
+        if base.startswith(p):
+            base = base[len(p):]
+    base = base.split(":")[-1] if base.lower().startswith("case:") else base
+    return "variant" in re.sub(r"[^a-z]", "", base.lower())
+
+
 def _case_index(log: EventLog) -> np.ndarray:
     return log._case_index_per_row()
 
@@ -99,6 +146,28 @@ def _is_id_like(s: pd.Series, n_cases: int) -> bool:
         return False
     nun = s.nunique(dropna=True)
     return n_cases >= 20 and nun > 0.5 * n_cases
+
+
+def _is_counter(s: pd.Series) -> bool:
+    """Whole numbers that never repeat (a row or case number, an instance id)."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    x = s.dropna().to_numpy(dtype=float)
+    if len(x) < 20 or not np.all(np.isfinite(x)) or not np.all(x == np.round(x)):
+        return False
+    return len(np.unique(x)) == len(x)
+
+
+def _monotone_in_time(x: np.ndarray, t: np.ndarray) -> bool:
+    """The values rise or fall with the case start (Spearman |rho| >= 0.95): a counter."""
+    ok = np.isfinite(x)
+    if ok.sum() < 20 or np.unique(x[ok]).size < 10:
+        return False
+    rx = pd.Series(x[ok]).rank().to_numpy()
+    rt = pd.Series(t[ok]).rank().to_numpy()
+    if rx.std() == 0 or rt.std() == 0:
+        return False
+    return abs(float(np.corrcoef(rx, rt)[0, 1])) >= 0.95
 
 
 def features(log: EventLog) -> pd.DataFrame:
@@ -125,29 +194,60 @@ def features(log: EventLog) -> pd.DataFrame:
     >>> t.attrs["categories"]["resource@Turning & Milling"]
     'people'
     """
-    d = log.df
-    n_cases = log.n_cases
     index = log.case_ids
-    cols: dict[str, pd.Series | np.ndarray] = {}
-    cats: dict[str, str] = {}
-    if n_cases == 0:
+    if log.n_cases == 0:
         out = pd.DataFrame(index=index)
-        out.attrs["categories"] = {}
+        out.attrs.update(categories={}, kinds={}, identifiers=[])
         return out
-    st = steps(log)
-    ci = _case_index(log)
-    starts = log.case_starts
-    attr_names = list(log.attributes)
+    b = _Builder(log)
+    _attribute_columns(b)
+    _people_columns(b)
+    _path_columns(b)
+    _time_and_load_columns(b)
+    out = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in b.cols.items()}, index=index)
+    out.attrs["categories"] = b.cats
+    out.attrs["kinds"] = {c: feature_kind(c, out) for c in out.columns}
+    out.attrs["identifiers"] = sorted(set(b.identifiers))
+    return out
 
-    def add(name: str, values, category: str) -> None:
-        if name in cols:
+
+class _Builder:
+    """The columns being built and what every part of :func:`features` shares."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log, self.d, self.n_cases = log, log.df, log.n_cases
+        self.st = steps(log)
+        self.ci = _case_index(log)
+        self.starts = log.case_starts
+        self.cols: dict[str, pd.Series | np.ndarray] = {}
+        self.cats: dict[str, str] = {}
+        self.identifiers: list[str] = []
+        st = self.st
+        self.acts = st.activities
+        n_act = len(self.acts)
+        self.counts = np.zeros((self.n_cases, n_act), dtype=np.int32)
+        np.add.at(self.counts, (self.ci, st.activity), 1)
+        key = self.ci * max(n_act, 1) + st.activity
+        self.first_occ = ~pd.Series(key).duplicated().to_numpy()
+        self._by_act = np.argsort(st.activity, kind="stable")  # rows of each activity, in row order
+        self._act_bounds = np.searchsorted(st.activity[self._by_act], np.arange(n_act + 1))
+
+    def rows_of(self, a_i: int) -> np.ndarray:
+        return self._by_act[self._act_bounds[a_i]:self._act_bounds[a_i + 1]]
+
+    def add(self, name: str, values, category: str) -> None:
+        if name in self.cols:
             return
         if name.split(":", 1)[-1].split("=", 1)[0] in _QUALITY_ATTRIBUTES:
             category = "measurement"
-        cols[name] = values
-        cats[name] = category
+        self.cols[name] = values
+        self.cats[name] = category
 
-    # ---- case and event attributes
+
+def _attribute_columns(b: _Builder) -> None:
+    """Case attributes, and event attributes lifted to the case."""
+    d, ci, n_cases, add, identifiers = b.d, b.ci, b.n_cases, b.add, b.identifiers
+    attr_names = list(b.log.attributes)
     reserved = set(_GENERATED)
     for a in attr_names:
         s = d[a]
@@ -164,11 +264,16 @@ def features(log: EventLog) -> pd.DataFrame:
         ref = first.to_numpy()[ci]
         constant = bool(np.all(na | (vals == ref)))
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        if numeric and _is_counter(first if constant else ser):
+            identifiers.append(a)
+            continue
         if constant:
             if numeric:
                 add(name, first.to_numpy(dtype=float), "material")
             elif not _is_id_like(first, n_cases):
                 add(name, _as_str(first), "material")
+            else:
+                identifiers.append(a)
             continue
         # An event attribute: lift it to the case.
         last = g.last().reindex(range(n_cases))
@@ -177,6 +282,7 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"last:{a}", last.to_numpy(dtype=float), "material")
         else:
             if _is_id_like(ser, n_cases):
+                identifiers.append(a)
                 continue
             add(f"first:{a}", _as_str(first), "material")
             add(f"last:{a}", _as_str(last), "material")
@@ -187,25 +293,14 @@ def features(log: EventLog) -> pd.DataFrame:
                 hit[ci[(sv == v) & ~na]] = True
                 add(f"any:{a}={v}", hit, "material")
 
-    # ---- who did the work
-    act_codes = st.activity
-    acts = st.activities
-    n_act = len(acts)
-    res = d["resource"]
-    res_na = res.isna().to_numpy()
-    res_codes, res_labels = pd.factorize(res, sort=False)
-    key = ci * max(n_act, 1) + act_codes
-    first_occ = ~pd.Series(key).duplicated().to_numpy()
-    counts = np.zeros((n_cases, n_act), dtype=np.int32)
-    np.add.at(counts, (ci, act_codes), 1)
-    by_act = np.argsort(act_codes, kind="stable")  # rows of each activity, in row order
-    act_bounds = np.searchsorted(act_codes[by_act], np.arange(n_act + 1))
 
-    def rows_of(a_i: int) -> np.ndarray:
-        return by_act[act_bounds[a_i]:act_bounds[a_i + 1]]
-
+def _people_columns(b: _Builder) -> None:
+    """Who did the work: per activity, the people involved, hand-offs."""
+    d, st, ci, n_cases, add, rows_of = b.d, b.st, b.ci, b.n_cases, b.add, b.rows_of
+    first_occ = b.first_occ
+    res_codes, res_labels = pd.factorize(d["resource"], sort=False)
     if len(res_labels):
-        for a_i, a in enumerate(acts):
+        for a_i, a in enumerate(b.acts):
             m = rows_of(a_i)
             m = m[first_occ[m]]
             if not len(m):
@@ -236,7 +331,11 @@ def features(log: EventLog) -> pd.DataFrame:
         change[has_prev] = (res_codes[has_prev] >= 0) & (rc_prev[has_prev] >= 0) & (res_codes[has_prev] != rc_prev[has_prev])
         add("handoffs", np.bincount(ci, weights=change, minlength=n_cases).astype(float), "people")
 
-    # ---- path
+
+def _path_columns(b: _Builder) -> None:
+    """The path: steps that occur, repeats, the variant."""
+    st, starts, n_cases, add, counts, cats, cols = b.st, b.starts, b.n_cases, b.add, b.counts, b.cats, b.cols
+    acts = b.acts
     for a_i, a in enumerate(acts):
         c = counts[:, a_i]
         occurs = c > 0
@@ -246,20 +345,29 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"occurs:{a}", occurs, "method")
         if c.max() > 1:
             add(f"count:{a}", c.astype(float), "method")
-    variant_labels, variant_ids = _variants(act_codes, acts, starts, n_cases)
+    variant_labels, variant_ids = _variants(st.activity, acts, starts, n_cases)
     add("variant", variant_labels, "method")
     # A case attribute that restates the path (an exported variant number, say) is path
     # information: it is weighed with the path features, after the causes.
-    for name in [c for c, cat in cats.items() if cat == "material" and (":" not in c or c.startswith("attr:"))]:
-        if _restates_path(np.asarray(cols[name]), variant_ids):
+    # Whatever its prefix (XES exports write ``case:variant-index``).
+    for name in [c for c, cat in cats.items() if cat in ("material", "measurement") and not c.startswith("any:")]:
+        if _names_variant(name) or _restates_path(np.asarray(cols[name]), variant_ids):
             cats[name] = "method"
 
-    # ---- time (in the log's time zone)
+
+def _time_and_load_columns(b: _Builder) -> None:
+    """When the case started (in the log's time zone), the load it met, data quality."""
+    d, st, ci, starts, n_cases, add = b.d, b.st, b.ci, b.starts, b.n_cases, b.add
     case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
     case_end_ns = np.maximum.reduceat(st.end, starts) if len(d) else np.zeros(0, np.int64)
+    # Numbers that follow the start time are counters, not properties of the case.
+    for name in [c for c, cat in b.cats.items() if cat == "material" and np.asarray(b.cols[c]).dtype.kind == "f"]:
+        if _monotone_in_time(np.asarray(b.cols[name], dtype=float), case_start_ns.astype(float)):
+            b.identifiers.append(name)
+            del b.cols[name], b.cats[name]
     t0 = pd.to_datetime(case_start_ns, utc=True)
     try:
-        t0 = t0.tz_convert(log.tz or "UTC")
+        t0 = t0.tz_convert(b.log.tz or "UTC")
     except Exception:  # an unknown zone name: stay in UTC
         pass
     add("start_hour", np.asarray(t0.hour, dtype=float), "environment")
@@ -274,8 +382,8 @@ def features(log: EventLog) -> pd.DataFrame:
     # Queue before each step at the case's arrival: instances of the activity enabled
     # and not yet started at that instant (defined for every case, known upfront).
     enabled = np.where(st.first, st.t_start, st.enabled)
-    for a_i, a in enumerate(acts):
-        m = rows_of(a_i)
+    for a_i, a in enumerate(b.acts):
+        m = b.rows_of(a_i)
         if not st.has_start[m].any():
             continue
         es, ss = np.sort(enabled[m]), np.sort(st.t_start[m])
@@ -285,14 +393,11 @@ def features(log: EventLog) -> pd.DataFrame:
             add(f"queue@{a}", q, "environment")
 
     # ---- data quality
+    res_na = d["resource"].isna().to_numpy()
     if not st.has_start.all() and st.has_start.any():
         add("missing:start", np.bincount(ci, weights=~st.has_start, minlength=n_cases) > 0, "measurement")
     if res_na.any() and not res_na.all():
         add("missing:resource", np.bincount(ci, weights=res_na, minlength=n_cases) > 0, "measurement")
-
-    out = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()}, index=index)
-    out.attrs["categories"] = cats
-    return out
 
 
 def _duplicates_canonical(s: pd.Series, d: pd.DataFrame, na: np.ndarray) -> bool:
@@ -343,7 +448,11 @@ def _variants(act_codes: np.ndarray, acts: list[str], starts: np.ndarray, n_case
 
 
 def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
-    """True when each variant (seen in at least two cases) has one value, and values differ."""
+    """True when the attribute and the variant determine each other (an exported variant
+    number): each variant seen twice has one value, and each value one variant (90 % of
+    its cases). A coarser attribute that decides a step (``docs = incomplete`` adds a
+    step, so every variant has one value) is a driver, not a restatement. (With only as
+    many variants as values, the two cannot be told apart, and the attribute is path.)"""
     n = len(variant_ids)
     if n < 20 or variant_ids.max(initial=0) + 1 > 0.5 * n:
         return False
@@ -352,7 +461,10 @@ def _restates_path(values: np.ndarray, variant_ids: np.ndarray) -> bool:
         return False
     pairs = pd.DataFrame({"v": variant_ids, "a": codes})
     shared = pairs["v"].duplicated(keep=False).to_numpy()
-    return bool(pairs[shared].drop_duplicates()["v"].is_unique)
+    if not pairs[shared].drop_duplicates()["v"].is_unique:
+        return False
+    top = pairs.groupby("a")["v"].agg(lambda v: v.value_counts().iloc[0]).sum()
+    return bool(top >= 0.9 * n)
 
 
 def _as_str(s: pd.Series) -> np.ndarray:

@@ -46,6 +46,7 @@ from ..calendar import _MONDAY0_S, DAY_S, WEEK_S, Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
+from ..mining.waits import batch_waits
 from ._format import fmt_duration
 from .targets import parse_duration
 
@@ -395,18 +396,9 @@ def waiting_causes(
     waiting = st.has_start & ~st.first & (start > enabled)
     wait = np.where(waiting, start - enabled, 0).astype(np.int64)
 
-    # ---- batching: same activity, starts within the tolerance
-    batch = np.zeros(n, dtype=np.int64)
-    if n:
-        order = np.lexsort((start, st.activity))
-        s_o, a_o = start[order], st.activity[order]
-        new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
-        gid = np.cumsum(new) - 1
-        size = np.bincount(gid)
-        ready = np.maximum.reduceat(enabled[order], np.flatnonzero(new))
-        in_batch = size[gid] >= 2
-        b_o = np.where(in_batch, np.clip(np.minimum(ready[gid], s_o) - enabled[order], 0, None), 0)
-        batch[order] = b_o
+    # ---- batching: same activity, starts within the tolerance (the one rule of
+    # leanops.mining.waits, shared with bottlenecks and value streams)
+    batch = np.rint(batch_waits(st.activity, start, enabled, tol)).astype(np.int64)
     batch = np.where(waiting, np.minimum(batch, wait), 0)
     win_a = enabled + batch  # the rest of the wait
     win_b = start

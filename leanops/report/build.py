@@ -129,8 +129,10 @@ def build_report(
     >>> rep = leanops.build_report(leanops.datasets.load("production"))
     >>> rep.sections[0].title
     'Executive summary'
-    >>> rep.section("kpis").data["cases"]
-    225
+    >>> rep.section("kpis").data["cases"]  # 225, less 6 still open at the export
+    219
+    >>> rep.section("kpis").data["excluded_cases"]
+    {'cut_at_start': 0, 'open_at_end': 6}
     """
     check_log(log, allow_empty=True)
     config = config or ReportConfig()

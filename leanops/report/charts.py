@@ -319,8 +319,12 @@ def column_chart(
     label: str = "column chart",
     unit: str = "",
     max_labels: int = 12,
+    band: Sequence[int] = (),
 ) -> str:
-    """Vertical bars over an ordered axis (a time series), with every k-th label shown."""
+    """Vertical bars over an ordered axis (a time series), with every k-th label shown.
+
+    ``band``: positions of bars to shade behind and draw hatched-pale (e.g. the periods a
+    log's export window cuts off)."""
     v = np.array([float(x) if x is not None and np.isfinite(float(x)) else 0.0 for x in values])
     n = len(v)
     height, left, bottom, top = 190, 56, 40, 14
@@ -340,12 +344,17 @@ def column_chart(
         )
     bw = plot_w / max(n, 1)
     every = max(1, int(np.ceil(n / max_labels)))
+    banded = set(int(i) for i in band)
+    for i in sorted(banded):
+        if 0 <= i < n:
+            out.append(f'<rect x="{left + i * bw:.1f}" y="{top}" width="{bw:.1f}" height="{plot_h}" fill="#f3e1df"/>')
     for i in range(n):
         h = plot_h * v[i] / vmax
         x = left + i * bw
+        fill = "#d9a29c" if i in banded else color
         out.append(
-            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(bw - 2, 0.5):.1f}" height="{h:.1f}" fill="{color}">'
-            f"<title>{_e(labels[i])}: {_e(fmt(v[i]))}</title></rect>"
+            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(bw - 2, 0.5):.1f}" height="{h:.1f}" fill="{fill}">'
+            f"<title>{_e(labels[i])}: {_e(fmt(v[i]))}{' (cut-off band)' if i in banded else ''}</title></rect>"
         )
         if i % every == 0:
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 22}" text-anchor="middle" fill="#52606d">{_e(labels[i])}</text>')

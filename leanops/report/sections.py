@@ -82,6 +82,7 @@ def kpis(ctx: Context) -> Section:
         "wip_max": vs.wip_max,
         "takt_time_s": vs.takt_time_s,
         "span_s": span_s,
+        "excluded_cases": dict(vs.excluded_cases),
     }
     s.cards = [
         Card("Lead time (mean)", fmt.duration(vs.lead_time_mean_s)),
@@ -222,12 +223,67 @@ def quality(ctx: Context) -> Section:
             Finding(0.95, f"Data quality: {fmt.percent(share_dropped)} of the source rows were dropped "
                           f"({fmt.count(n_drop)} rows); read the data-quality section before trusting the numbers.")
         )
-    s.data = {"info": log.summary(), "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
+    info = log.summary()
+    from ..boundaries import boundary_counts
+    from ..evidence import time_granularity
+
+    bc = boundary_counts(log)
+    info["quality"].update(bc)
+    info["quality"]["time_granularity"] = time_granularity(log)
+    s.summary.append(
+        f"Timestamps are recorded to the {info['quality']['time_granularity']}. "
+        f"{fmt.count(bc['cut_at_start'])} cases were cut by the start of the export window (their first steps are "
+        f"missing) and {fmt.count(bc['open_at_end'])} were still open at its end; durations leave them out."
+    )
+    fig = _cycle_time_by_start(ctx)
+    if fig is not None:
+        s.figures.append(fig)
+    s.data = {"info": info, "missing": {"start": no_start, "resource": no_res}, "period": dict(per)}
     s.notes.append(
         "Data quality: rows are counted as they are read; nothing is dropped silently. Start/complete "
         "pairs make one activity instance, so kept rows can exceed instances."
     )
+    s.notes.append(
+        "Cut cases: a case is cut at the start (open at the end) when its first (last) activity is one that "
+        "rarely begins (ends) cases clear of that edge and its first (last) timestamp is within the longest "
+        "case duration of the log's first (last) timestamp (leanops.boundaries)."
+    )
     return s
+
+
+def _cycle_time_by_start(ctx: Context) -> Figure | None:
+    """Mean lead time by the period cases start in, every case included, with the cut-off
+    band (periods holding cut cases, and the last stretch where long cases cannot have ended
+    yet) shaded: a falling line there is the export window, not the process."""
+    from ..boundaries import case_boundaries
+
+    log = ctx.log
+    ct = case_times(log)
+    if len(ct) < 2:
+        return None
+    span = (ct["end"].max() - ct["start"].min()).total_seconds() / 86400
+    freq, label = ("MS", "%Y-%m") if span > 120 else (("W-MON", "%Y-%m-%d") if span > 21 else ("D", "%m-%d"))
+    b = case_boundaries(log).reindex(pd.Index(ct["case_id"]))
+    start = pd.DatetimeIndex(ct["start"]).tz_convert("UTC").tz_localize(None)
+    per = start.to_period({"MS": "M", "W-MON": "W-SUN", "D": "D"}[freq])
+    lt = ct["lead_time_s"].to_numpy(dtype=float)
+    g = pd.Series(lt).groupby(per).mean()
+    if len(g) < 2:
+        return None
+    whole = ~(b["cut_at_start"].to_numpy() | b["open_at_end"].to_numpy())
+    p90 = float(np.quantile(lt[whole], 0.9)) if whole.any() else float(np.quantile(lt, 0.9))
+    cutoff = ct["end"].max().tz_convert("UTC").tz_localize(None) - pd.Timedelta(seconds=p90)
+    cut_periods = set(per[b["cut_at_start"].to_numpy()])
+    band = [i for i, p in enumerate(g.index) if p in cut_periods or p.end_time >= cutoff]
+    return Figure(
+        "Cycle time by start period",
+        charts.column_chart([p.start_time.strftime(label) for p in g.index], g.to_numpy(), fmt=fmt.duration,
+                            label="Mean lead time by start period", max_labels=9, band=band),
+        f"Mean lead time of the cases starting in each period (all {fmt.count(len(ct))} cases). Shaded: the "
+        "cut-off band, periods holding cases cut by the start of the export window, and the last stretch "
+        "(one 90th-percentile lead time before the log's end) where long cases cannot have ended yet: "
+        "a drop there comes from the export window, not the process.",
+    )
 
 
 # -------------------------------------------------------------- shared analyses (cached)
@@ -239,7 +295,7 @@ def _value_stream(ctx: Context):
     return ctx.cache["vs"]
 
 
-def _bottlenecks(ctx: Context) -> pd.DataFrame:
+def _bottlenecks(ctx: Context) -> Any:
     if "bn" not in ctx.cache:
         from ..mining import bottlenecks
 
@@ -248,7 +304,7 @@ def _bottlenecks(ctx: Context) -> pd.DataFrame:
 
 
 def _hot_activity(ctx: Context) -> str | None:
-    """The top-ranked bottleneck (from the bottleneck section, computed first), marked in
+    """The capacity bottleneck (from the bottleneck section, computed first), marked in
     red wherever it appears."""
     sec = ctx.done.get("bottlenecks")
     if sec is None or sec.error:
@@ -278,7 +334,7 @@ def process_map(ctx: Context) -> Section:
     if hot is not None:
         svg, marked = charts.outline_node(svg, hot)
         if marked:
-            caption += f" Outlined in red: the top-ranked bottleneck, {hot}."
+            caption += f" Outlined in red: the capacity bottleneck, {hot}."
     if shown is not g:
         caption += (f" Simplified for reading: {len(shown.nodes)} of {n_act} activities and {len(shown.edges)} of "
                     f"{n_paths} paths are drawn; the table below and the JSON output cover them all.")
@@ -380,7 +436,7 @@ def value_stream_section(ctx: Context) -> Section:
                 label="Lead time per case by step, waiting and processing", duration=True,
             ),
             f"Mean time per case attributed to each step (the {len(chart)} largest of {len(steps)}); the shares of all "
-            "steps add up to the lead time." + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+            "steps add up to the lead time." + (f" Red marks the capacity bottleneck ({hot})." if hot in labels else ""),
         ))
     cols = ["activity", "instances", "processing_mean_s", "waiting_mean_s", "share_of_lead_time",
             "value_added", "resources", "cycle_time_s", "meets_takt"]
@@ -413,73 +469,72 @@ def value_stream_section(ctx: Context) -> Section:
 
 # ----------------------------------------------------------------------- bottlenecks
 def bottlenecks_section(ctx: Context) -> Section:
-    b = _bottlenecks(ctx)
+    res = _bottlenecks(ctx)
+    b = res.table
     s = Section("bottlenecks", "Bottlenecks", command="bottlenecks")
-    s.data = {"bottlenecks": b, "score": b.attrs.get("score")}
+    s.data = res.to_dict()
+    s.data["top"] = None
     if not len(b):
         s.summary.append("No step waits: there is no bottleneck to rank.")
         return s
-    top = b.iloc[0]
-    if not top["score"] > 0:
-        most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    cap = res.capacity_bottleneck
+    most = b.sort_values("wait_share", ascending=False, kind="stable").iloc[0]
+    if cap is None:
         if not most["wait_share"] > 0:
             s.summary.append("No step waits: there is no bottleneck to rank.")
             return s
+        level = res.evidence.get("level")
+        why = ("No step waits while its whole pool of resources is busy, so no step constrains the flow."
+               if level == "measured" and not res.evidence.get("role_resources")
+               else "The data cannot show a capacity bottleneck (see the caveats), so none is claimed.")
         s.summary.append(
-            f"No step waits while its resources are busy, so no step constrains the flow. Most waiting happens "
-            f"before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all waiting, "
-            f"{fmt.duration(most['wait_mean_s'])} per instance)."
+            f"{why} Most waiting happens before **{most['activity']}** ({fmt.percent(most['wait_share'])} of all "
+            f"waiting, {fmt.duration(most['wait_mean_s'])} per instance): this is where the time goes."
         )
         s.findings.append(Finding(1.0, s.summary[-1], key="bottleneck"))
-        s.data["top"] = None
     else:
-        s.data["top"] = str(top["activity"])
-        s.summary.append(str(top["evidence"]))
-    busy = float(top["contention"]) if pd.notna(top["contention"]) else 0.0
-    if s.data["top"] is None:
-        text = None
-    elif busy >= 0.6:
-        text = (
-            f"The bottleneck is **{top['activity']}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
-            f"({fmt.duration(top['wait_mean_s'])} per instance), while its pool was {fmt.percent(busy, digits=0)} busy: "
-            "work queues there for lack of capacity."
-        )
-    else:
-        text = (
-            f"Most waiting happens before **{top['activity']}** ({fmt.percent(top['wait_share'])} of all waiting, "
-            f"{fmt.duration(top['wait_mean_s'])} per instance), but its pool was only {fmt.percent(busy, digits=0)} busy "
-            "during those waits: the queue is not a lack of people."
-        )
-    if text:
-        s.findings.append(Finding(1.0, text, key="bottleneck"))
+        top = b[b["activity"] == cap].iloc[0]
+        s.data["top"] = cap
+        s.summary.append(str(top["finding"]))
+        s.findings.append(Finding(1.0, (
+            f"The bottleneck is **{cap}**: {fmt.percent(top['wait_share'])} of all waiting happens before it "
+            f"({fmt.duration(top['wait_mean_s'])} per instance), and its whole pool was busy during "
+            f"{fmt.percent(top['contention'], digits=0)} of those waits on shift: work queues there for lack of "
+            "capacity (measured start times, real resources)."), key="bottleneck"))
+    for c in res.caveats:
+        s.notes.append(c)
     chart = b.head(12)
+    hot = [int(i) for i in np.flatnonzero(chart["activity"].astype(str).to_numpy() == cap)] if cap else []
     s.figures.append(Figure(
         "Share of all waiting, by step (ranked by bottleneck score)",
         charts.bar_chart(list(chart["activity"].astype(str)), list(chart["wait_share"]), fmt=lambda v: fmt.percent(v, digits=0),
-                         highlight=[0] if s.data["top"] else [], color=charts.WAIT, label="Share of all waiting by step"),
-        "Bars: the share of all waiting that happens before each step, in the order of the bottleneck score "
-        "(wait share × contention × utilisation). Red: the top-ranked bottleneck.",
+                         highlight=hot, color=charts.WAIT, label="Share of all waiting by step"),
+        "Bars: each step's waiting time over all waiting time in the log, in the order of the bottleneck score. "
+        "Red: the capacity bottleneck, when there is one.",
     ))
     cols = ["rank", "activity", "score", "wait_mean_s", "wait_share", "contention", "utilization", "service_mean_s",
-            "queue_mean", "rework_share"]
+            "queue_mean", "rework_share", "evidence", "capacity_bound"]
     cols = [c for c in cols if c in b.columns]
     s.tables.append(Table(
         "Ranking", b[cols], key="bottlenecks",
         units={"rank": "count", "score": "ratio", "wait_mean_s": "duration", "wait_share": "percent",
                "contention": "percent", "utilization": "percent", "service_mean_s": "duration",
                "pool_size": "count", "queue_mean": "number", "queue_max": "count", "rework_share": "percent"},
-        labels={"score": "score (0 to 1)", "wait_mean_s": "wait mean", "wait_share": "share of waiting", "contention": "pool busy while waiting",
-                "service_mean_s": "processing mean", "pool_size": "pool size", "queue_mean": "queue (mean, instances)",
-                "queue_max": "queue (max)", "rework_share": "rework"},
-        highlight=[0] if s.data["top"] else [], max_rows=10,
+        labels={"score": "score (top = 1.00)", "wait_mean_s": "wait mean", "wait_share": "share of all waiting",
+                "contention": "whole pool busy while waiting", "service_mean_s": "processing mean",
+                "pool_size": "pool size", "queue_mean": "queue (mean, instances)", "queue_max": "queue (max)",
+                "rework_share": "rework", "capacity_bound": "capacity-bound"},
+        highlight=hot[:1], max_rows=10,
     ))
-    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence"]].head(5), key="evidence",
+    s.tables.append(Table("Evidence, top steps", b[["rank", "activity", "evidence", "finding"]].head(5), key="evidence",
                           units={"rank": "count"}))
     s.notes.append(
-        "Bottleneck score = wait share × contention × utilisation: the share of all waiting spent before the step, "
-        "times how busy its pool was during those waits (working time only), times the pool's utilisation over "
-        "the log. A long wait while the pool is idle (batching, schedules, hand-offs) scores low: it is waste, but "
-        "not a capacity constraint."
+        "Bottleneck score = wait share × contention × utilisation, shown relative to the top step (1.00). Wait share: "
+        "the step's waiting time over all waiting time in the log. Contention: the share of the step's on-shift "
+        "waiting (after batching) during which every member of its pool was busy. A step is called a capacity "
+        "bottleneck only when that busy waiting drives its wait, its pool is made of real resources busy at least "
+        "half of their working time, and its start times are measured; off-shift waiting (unavailability) and "
+        "batching are reported by those names."
     )
     return s
 
@@ -525,7 +580,7 @@ def waiting_section(ctx: Context) -> Section:
         r = ba[ba["activity"] == hot].iloc[0]
         cause = max(WAITING_CAUSES, key=lambda c: r[f"{c}_s"])
         s.summary.append(
-            f"Before the top-ranked bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
+            f"Before the capacity bottleneck, **{hot}**, {fmt.percent(r[f'{cause}_share'])} of the waiting is {cause}."
         )
         s.findings.append(Finding(
             0.0, f"Most of that wait is {cause} ({fmt.percent(r[f'{cause}_share'], digits=0)}): {_WAIT_MEANING[cause]}.",
@@ -546,7 +601,7 @@ def waiting_section(ctx: Context) -> Section:
                 label="Waiting time by activity and cause", duration=True,
             ),
             f"Waiting summed over all instances, for the {len(chart)} steps with the most waiting."
-            + (f" Red marks the top-ranked bottleneck ({hot})." if hot in labels else ""),
+            + (f" Red marks the capacity bottleneck ({hot})." if hot in labels else ""),
         ))
     cols = ["activity", "instances", "wait_s"] + [f"{c}_share" for c in WAITING_CAUSES]
     s.tables.append(Table(
@@ -582,18 +637,46 @@ def root_causes_section(ctx: Context) -> Section:
     s = Section("rootcauses", "Root causes of long cases", command="rca")
     s.data = rc.to_dict()
     base = rc.baseline
+    excluded = sum(rc.excluded_cases.values())
+    kept = (f" ({fmt.count(excluded)} case(s) cut by the log's export window left out)" if excluded else "")
     if not rc.causes:
-        s.summary.append(f"No condition explains the lead time of cases: {rc.reason or 'nothing significant was found'}.")
-        return s
-    s.summary.append(
-        f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}). "
-        f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} make cases "
-        f"significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted for those ranked above it:"
+        s.summary.append(f"No case driver explains the lead time of cases{kept}: "
+                         f"{rc.reason or 'nothing significant was found'}")
+    else:
+        s.summary.append(
+            f"Cases take {fmt.duration(base.get('mean'))} on average (median {fmt.duration(base.get('median'))}){kept}. "
+            f"Of {fmt.count(rc.n_tested)} conditions tested on {fmt.count(rc.n_cases)} cases, {len(rc.causes)} case "
+            f"driver(s) make cases significantly longer (Benjamini-Hochberg adjusted p < {rc.alpha:g}), each adjusted "
+            "for the load the cases met and for the drivers ranked above it:"
+        )
+        s.summary += [c.sentence for c in rc.causes[:3]]
+        first = rc.causes[0].sentence.split(" (")[0].rstrip(".")
+        s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+        _causes_figure_and_table(s, rc)
+    if rc.context:
+        s.summary.append("Context, not causes (the state the cases met: see the bottlenecks): "
+                         + " ".join(c.sentence for c in rc.context[:3]))
+        frame = pd.DataFrame({
+            "condition": [c.condition for c in rc.context], "kind": [c.kind for c in rc.context],
+            "effect": [c.effect for c in rc.context], "raw_effect": [c.raw_effect for c in rc.context],
+            "support": [c.support for c in rc.context], "reading": [c.sentence for c in rc.context]})
+        s.tables.append(Table(
+            "Context: system state and congestion (not causes)", frame, key="context",
+            units={"effect": "duration", "raw_effect": "duration", "support": "percent"},
+            labels={"effect": "effect (adjusted)", "raw_effect": "raw difference", "support": "share of cases"},
+        ))
+    s.notes.append(
+        "Root causes: case drivers (attributes known when a case starts, and resources blamed only for their own "
+        "processing time or the waits they create, against the others at the same activity) are ranked by "
+        "forward selection with regression adjustment, after the system state (queues, work in progress, period), "
+        "which is reported apart as context; path features are mediators; p-values are HC1 with "
+        "Benjamini-Hochberg correction; confidence intervals are percentile bootstrap (seed 0)."
     )
-    s.summary += [c.sentence for c in rc.causes[:3]]
-    top = rc.causes[0]
-    first = top.sentence.split(". ")[0].rstrip(".")
-    s.findings.append(Finding(0.88, f"Strongest driver of long cases: {first[:1].lower() + first[1:]}."))
+    s.notes += [str(n) for n in rc.notes]
+    return s
+
+
+def _causes_figure_and_table(s: Section, rc) -> None:
     frame = rc.to_frame()
     frame.insert(2, "condition", [c.condition for c in rc.causes])
     f, is_dur = _effect_fmt(rc.causes[0].effect_unit)
@@ -603,34 +686,27 @@ def root_causes_section(ctx: Context) -> Section:
         charts.interval_chart([c.condition for c in chart], [c.effect for c in chart], [c.ci_low for c in chart],
                               [c.ci_high for c in chart], fmt=f, duration=is_dur,
                               label="Effects of the root causes on lead time"),
-        "Dots: how much longer cases meeting the condition take than the others, adjusted for the causes ranked "
-        "above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
+        "Dots: how much longer cases meeting the condition take than the others, adjusted for the load they met "
+        "and the causes ranked above; lines: the 95 % bootstrap confidence interval. Zero is the vertical line.",
     ))
     unit = "duration" if is_dur else "number"
-    cols = ["rank", "category", "condition", "effect", "ci_low", "ci_high", "p_value", "support", "n_cases"]
+    cols = ["rank", "kind", "category", "condition", "effect", "raw_effect", "ci_low", "ci_high", "p_value",
+            "support", "n_cases"]
     s.tables.append(Table(
-        "Ranked causes", frame[cols], key="causes",
-        units={"rank": "count", "effect": unit, "ci_low": unit, "ci_high": unit, "p_value": "pvalue",
-               "support": "percent", "n_cases": "count"},
-        labels={"effect": "effect (longer by)", "ci_low": "95 % CI low", "ci_high": "95 % CI high",
-                "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
+        "Ranked causes (case drivers)", frame[cols], key="causes",
+        units={"rank": "count", "effect": unit, "raw_effect": unit, "ci_low": unit, "ci_high": unit,
+               "p_value": "pvalue", "support": "percent", "n_cases": "count"},
+        labels={"effect": "effect (adjusted)", "raw_effect": "raw difference", "ci_low": "95 % CI low",
+                "ci_high": "95 % CI high", "p_value": "p (adjusted)", "support": "share of cases", "n_cases": "cases"},
         highlight=[0],
     ))
-    s.notes.append(
-        "Root causes: per-case features (attributes, resources per activity, path, time of arrival, workload, "
-        "hand-offs) are turned into conditions; forward selection with regression adjustment ranks them, "
-        "path features are treated as mediators, p-values are HC1 with Benjamini-Hochberg correction, and "
-        "confidence intervals are percentile bootstrap (seed 0)."
-    )
-    s.notes += [str(n) for n in rc.notes]
-    return s
 
 
 # ----------------------------------------------------------------------------- rework
 def rework_section(ctx: Context) -> Section:
     from ..mining import rework
 
-    rw = rework(ctx.log)
+    rw = rework(ctx.log).table
     s = Section("rework", "Rework")
     s.data = {"rework": rw}
     d = ctx.log.df
@@ -870,7 +946,12 @@ def summary(ctx: Context) -> Section:
         merged.append(Finding(f.weight, f.text + (" " + extra.text if extra else ""), f.key))
     found = sorted(merged, key=lambda f: -f.weight)
     s.summary = [f.text for f in found[:3]]
-    s.data = {"findings": [f.text for f in found[:3]]}
+    caveats = _caveats(ctx)
+    s.data = {"findings": [f.text for f in found[:3]], "caveats": caveats}
+    if caveats:
+        # what the findings above rest on travels with them (an analyst forwards this part)
+        s.tables.append(Table("What these findings rest on", pd.DataFrame({"caveat": caveats}), key="caveats",
+                              max_rows=0))
     return s
 
 
@@ -979,6 +1060,16 @@ def before_after_section(ctx: Context) -> Section:
         "Before / after: leanops.compare splits cases by their start; case-level KPIs are reweighted to the before "
         "mix of case attributes and arrival volume, with a bootstrap over days; throughput and arrivals use Poisson CIs.")
     return s
+def _caveats(ctx: Context) -> list[str]:
+    """The log's caveats (granularity, estimated starts, role labels, cut cases) and those of
+    the value stream and bottleneck analyses that ran, each once."""
+    from ..evidence import log_evidence
+
+    out = list(log_evidence(ctx.log)["caveats"])
+    for key in ("vs", "bn"):
+        res = ctx.cache.get(key)
+        out += list(getattr(res, "caveats", []) or [])
+    return list(dict.fromkeys(out))
 
 
 SectionFn = Callable[[Context], Section]

@@ -144,7 +144,7 @@ def candidates(log: EventLog, model: SimulationModel, *, value_added: Iterable[s
             pool = model.activity(r.activity).pool
             add("capacity", f"one more resource for {r.activity}",
                 [{"add_resources": {"activity": r.activity, "count": 1}}],
-                f"top bottleneck: {r.evidence}", _cost(costs, r.activity, pool, _weekly_hours(model, pool)))
+                f"top bottleneck: {r.finding}", _cost(costs, r.activity, pool, _weekly_hours(model, pool)))
             break
 
     # 2. less rework at the worst loop

@@ -1,0 +1,227 @@
+"""What a log can support: timestamp granularity, start times, and whether resources are people.
+
+Every diagnosis in leanops says what it rests on, with one of three levels:
+
+- ``"measured"``: recorded start times and resources that are people;
+- ``"estimated"``: some start times were estimated (the finding says how many);
+- ``"unmeasurable"``: the data cannot show it (the finding says why).
+
+This module holds the detections that decide the level, computed once per log (cached on
+it), so that every command words them the same way.
+
+Examples
+--------
+>>> from leanops import datasets
+>>> log = datasets.load("production")
+>>> time_granularity(log)
+'minute'
+>>> role_resources(log)  # works on about 4 instances at once
+['ID4820', 'ID4491']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .log import EventLog
+
+__all__ = ["time_granularity", "GRANULARITY_S", "role_resources", "log_evidence", "EVIDENCE_LEVELS",
+           "granularity_from_counts", "roles_from", "level_caveats"]
+
+EVIDENCE_LEVELS = ("measured", "estimated", "unmeasurable")
+#: Seconds in one unit of each detectable granularity.
+GRANULARITY_S = {"day": 86400.0, "minute": 60.0, "second": 1.0}
+#: Share of timestamps that must fit a granularity for the log to be said to have it.
+_FIT = 0.98
+# Labels that name a system or a job rather than a person.
+_SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|scheduler|server|daemon|cron)\b",
+                     re.IGNORECASE)
+
+
+def _stamps(log: EventLog) -> np.ndarray:
+    d = log.df
+    parts = [d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)]
+    s = d["start"]
+    if s.notna().any():
+        parts.append(s.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64))
+    return np.concatenate(parts)
+
+
+def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
+    """The granularity from counts of timestamps: per second of the day (UTC), and how many
+    fall on whole seconds and on whole minutes (shared by both engines)."""
+    if n == 0:
+        return "second"
+    top2 = np.sort(np.asarray(sod_counts))[-2:].sum()
+    if n >= 3 and top2 >= _FIT * n and n_whole_s >= _FIT * n:
+        return "day"
+    if n_whole_min >= _FIT * n:
+        return "minute"
+    return "second"
+
+
+def roles_from(labels: list[str], overlap: dict[str, tuple[int, float, float]], wip: float) -> list[str]:
+    """Group labels from the labels (most frequent first), per label ``(instances with a
+    start, summed durations, merged busy time)``, and the mean number of open cases (shared
+    by both engines)."""
+    flagged = {r for r in labels if _SYSTEM.match(r.strip())}
+    if labels and len(labels) <= 3 and wip >= 10 * len(labels):
+        flagged.update(labels)
+    for r, (k, total, merged) in overlap.items():
+        if k >= 20 and merged > 0 and total / merged > 2.0:
+            flagged.add(str(r))
+    return [r for r in labels if r in flagged]
+
+
+def time_granularity(log: EventLog) -> str:
+    """The coarsest unit all timestamps are recorded in: ``"day"``, ``"minute"`` or ``"second"``.
+
+    A log is at day granularity when nearly all (98%) of its timestamps fall on one or two
+    times of day (two: a daylight-saving shift of dates stored in local time); at minute
+    granularity when they fall on whole minutes; otherwise ``"second"`` (which includes
+    finer stamps). Cached on the log.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from leanops.log import EventLog
+    >>> days = pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-08"]).tz_localize("Europe/Amsterdam")
+    >>> time_granularity(EventLog(pd.DataFrame({"case_id": ["a", "a", "b"], "activity": ["x", "y", "x"],
+    ...                                         "end": days})))
+    'day'
+    """
+    cached = log._cache.get("time_granularity")
+    if cached is not None:
+        return cached
+    t = _stamps(log)
+    sec = t // 1_000_000_000
+    whole = t % 1_000_000_000 == 0
+    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), int(whole.sum()),
+                                  int((whole & (sec % 60 == 0)).sum()))
+    log._cache["time_granularity"] = out
+    return out
+
+
+def role_resources(log: EventLog) -> list[str]:
+    """Resource labels that stand for a group of unknown size (a role, a team or a system).
+
+    A label is taken for a group when it names a system (``SYSTEM``, ``batch``, ``bot``...);
+    when, with recorded start times and at least 20 instances, it works on more than two
+    instances at once on average (a person does one thing at a time); or when the whole log has so few labels for its
+    parallel cases (at most 3 labels while, on average, 10 or more cases per label are
+    open at once) that each must stand for many people. Cached on the log.
+
+    Returns
+    -------
+    list of str
+        The labels, most frequent first (empty when every resource looks like a person).
+    """
+    cached = log._cache.get("role_resources")
+    if cached is not None:
+        return list(cached)
+    d = log.df
+    res = d["resource"]
+    vc = res.dropna().value_counts()
+    # most frequent first, ties by label (as the SQL engine orders them)
+    labels = [str(r) for r, _ in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    out: list[str] = []
+    if labels:
+        starts = log.case_starts
+        t = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
+        e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        c0, c1 = np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)
+        span = float(c1.max() - c0.min())
+        wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
+        overlap: dict[str, tuple[int, float, float]] = {}
+        has = d["start"].notna().to_numpy() & res.notna().to_numpy()
+        if has.any():
+            # per label: instances, summed durations, and the union of its busy intervals
+            # (sorted by label then start; a running maximum of ends that restarts per label)
+            codes, uniq = pd.factorize(res[has], sort=False)
+            s_ = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has]
+            e_ = np.maximum(e[has], s_)
+            lo = int(s_.min())
+            lift = int(e_.max()) - lo + 1
+            if lift * (len(uniq) + 1) < 2**62:
+                # one sort of a combined key, and a running maximum that restarts per label
+                # (each label lifted above the ones before it)
+                o = np.argsort(codes.astype(np.int64) * lift + (s_ - lo))
+                c, gs, ge = codes[o], s_[o], e_[o]
+                cm = np.maximum.accumulate((ge - lo) + c.astype(np.int64) * lift) - c.astype(np.int64) * lift + lo
+            else:
+                o = np.lexsort((s_, codes))
+                c, gs, ge = codes[o], s_[o], e_[o]
+                cm = pd.Series(ge).groupby(c).cummax().to_numpy()
+            first = np.r_[True, c[1:] != c[:-1]]
+            prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+            ms = np.maximum(gs, prev)
+            k = np.bincount(c, minlength=len(uniq))
+            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=len(uniq))
+            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=len(uniq))
+            overlap = {str(r): (int(k[i]), float(total[i]), float(merged[i])) for i, r in enumerate(uniq)}
+        out = roles_from(labels, overlap, wip)
+    log._cache["role_resources"] = tuple(out)
+    return out
+
+
+def log_evidence(log: EventLog) -> dict[str, Any]:
+    """What the log's timing and resources support, with the caveats in words.
+
+    Returns
+    -------
+    dict
+        ``time_granularity``, ``starts_recorded_share`` (instances with a recorded start),
+        ``role_resources`` (labels standing for groups), ``level`` (the best level a
+        timing finding can have: ``"measured"``, ``"estimated"`` or ``"unmeasurable"``)
+        and ``caveats`` (sentences).
+
+    Examples
+    --------
+    >>> from leanops import datasets
+    >>> e = log_evidence(datasets.load("sepsis"))
+    >>> e["level"], e["starts_recorded_share"]
+    ('estimated', 0.0)
+    """
+    cached = log._cache.get("log_evidence")
+    if cached is not None:
+        return dict(cached, caveats=list(cached["caveats"]))
+    d = log.df
+    n = len(d)
+    recorded = float(d["start"].notna().mean()) if n else 0.0
+    gran = time_granularity(log)
+    roles = role_resources(log)
+    level, caveats = level_caveats(gran, recorded, roles, bool(n) and bool(d["resource"].isna().all()))
+    out = {"time_granularity": gran, "starts_recorded_share": recorded, "role_resources": roles,
+           "level": level, "caveats": caveats}
+    log._cache["log_evidence"] = out
+    return dict(out, caveats=list(caveats))
+
+
+def level_caveats(gran: str, recorded: float, roles: list[str], no_resources: bool) -> tuple[str, list[str]]:
+    """The best evidence level a timing finding can have, and the caveats in words."""
+    caveats: list[str] = []
+    if gran == "day":
+        level = "unmeasurable"
+        caveats.append(
+            "Timestamps are dates only (day granularity): durations under a day cannot be measured, so "
+            "processing time and process cycle efficiency are unmeasurable.")
+    elif recorded < 1.0:
+        level = "estimated"
+        caveats.append(
+            f"{1 - recorded:.0%} of the activity instances have no recorded start time; their starts are "
+            "estimated, so the split between waiting and processing, and any claim about capacity, rests "
+            "on estimates.")
+    else:
+        level = "measured"
+    if roles:
+        shown = ", ".join(repr(r) for r in roles[:3]) + (f" and {len(roles) - 3} more" if len(roles) > 3 else "")
+        caveats.append(
+            f"Resource label(s) {shown} stand for a group of unknown size (a role, a team or a system), "
+            "not a person: no resource count or utilisation is claimed for them.")
+    if no_resources:
+        caveats.append("No resources are recorded: capacity cannot be judged.")
+    return level, caveats
