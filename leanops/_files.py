@@ -323,7 +323,7 @@ def read_yaml(source: Any, *, what: str, shape: str, error: type[Exception] = In
     ``"<what> text"``). Unreadable files, invalid YAML (tags included) and documents over a
     limit raise ``error`` in one line; a syntax error ends with ``shape``, the expected layout.
 
-    >>> read_yaml("name: x\nrules: []", what="SOP", shape="{name: ..., rules: [...]}")
+    >>> read_yaml("name: x\\nrules: []", what="SOP", shape="{name: ..., rules: [...]}")
     ({'name': 'x', 'rules': []}, 'SOP text')
     """
     from ._yaml import load_yaml

@@ -14,7 +14,9 @@ from leanops.calendar import Calendar
 
 
 def test_every_duration_formatter_is_the_one():
-    from leanops.mining.bottlenecks import _fmt as bottleneck_fmt
+    import importlib
+
+    bottleneck_module = importlib.import_module("leanops.mining.bottlenecks")
     from leanops.mining.render import format_duration
     from leanops.mining.valuestream import _fmt_dur
     from leanops.rca._format import fmt_duration
@@ -26,9 +28,10 @@ def test_every_duration_formatter_is_the_one():
         assert format_duration(s) == want
         assert fmt_duration(s) == want
         assert report_format.duration(s) == want
-        assert bottleneck_fmt(s) == want
         assert _fmt_dur(s) == want
         assert _dur(s) == want
+    # the bottleneck sentences call the one formatter itself (no private copy left)
+    assert bottleneck_module.duration is duration and not hasattr(bottleneck_module, "_fmt")
     # 100,000 s is 1.2 days everywhere (RCA and the report used to say 27.8 h)
     assert fmt_duration(100_000) == report_format.duration(100_000) == "1.2 d"
     # each keeps its own placeholder for a missing value
@@ -70,7 +73,8 @@ def test_results_print_what_the_cli_prints():
     log = leanops.datasets.load("production")
     vs = leanops.value_stream(log)
     text = str(vs)
-    assert text.splitlines()[0].split() == ["cases", "225"]
+    # 219 of 225: the export window cuts 6 cases, left out of durations by default (issue 12)
+    assert text.splitlines()[0].split() == ["cases", "219"]
     assert f"lead time (mean)   {duration(vs.lead_time_mean_s)}" in text
     assert len([ln for ln in text.splitlines() if ln.endswith((" yes", " no"))]) == len(vs.steps)
     out = CliRunner().invoke(cli, ["valuestream"]).output

@@ -231,7 +231,7 @@ class ProcessGraph:
 
         >>> import leanops
         >>> print(str(leanops.discover(leanops.datasets.load("production"))).splitlines()[0])
-        225 cases, 4,953 activity instances, 26 activities, 191 paths
+        225 cases, 4,953 activity instances, 26 activities, 192 paths
         """
         from .render import format_duration
 

@@ -184,7 +184,7 @@ class ValueStream:
 
         >>> import leanops
         >>> print(str(leanops.value_stream(leanops.datasets.load("production"))).splitlines()[0])
-        cases              225
+        cases              219
         """
         rows = self._summary_rows()
         key_width = max(len(k) for k, _ in rows)
