@@ -103,10 +103,8 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     d = log.df
     starts = log.case_starts
     codes = log.case_codes
-    t_first = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-    t_end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    first = np.minimum.reduceat(t_first, starts)
-    last = np.maximum.reduceat(t_end, starts)
+    t_end = _ns(d["end"])
+    first, last = case_spans(log)
     act = d["activity"].cat.codes.to_numpy()
     first_act = act[starts]
     # The instance that finished last decides how a case ends (rows are sorted by start).
@@ -116,6 +114,30 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     cut, open_ = boundary_flags(first, last, first_act, last_act)
     out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=index)
     log._cache[_CACHE_KEY] = out
+    return out
+
+
+def _ns(col: pd.Series) -> np.ndarray:
+    """A datetime column as int64 ns since the epoch (UTC); NaT is the int64 minimum."""
+    return col.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def case_spans(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """Per case (in ``log.case_ids`` order), its first timestamp (a start, or an end where
+    the start is missing) and its last end, as int64 ns. Cached on the log (read-only):
+    the boundaries and the role detection of :mod:`leanops.evidence` both need them."""
+    cached = log._cache.get("case_spans")
+    if cached is not None:
+        return cached
+    d = log.df
+    starts = log.case_starts
+    e = _ns(d["end"])
+    s = _ns(d["start"])
+    # log.sort_time() on int64 views: no pandas fillna over the whole column
+    t = np.where(s == np.iinfo(np.int64).min, e, s)
+    out = (np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)) if len(starts) else (
+        np.zeros(0, np.int64), np.zeros(0, np.int64))
+    log._cache["case_spans"] = out
     return out
 
 

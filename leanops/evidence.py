@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._pools import resource_codes
+from .boundaries import case_spans
 from .log import EventLog
 
 __all__ = ["time_granularity", "GRANULARITY_S", "role_resources", "log_evidence", "EVIDENCE_LEVELS",
@@ -124,34 +126,36 @@ def role_resources(log: EventLog) -> list[str]:
     if cached is not None:
         return list(cached)
     d = log.df
-    res = d["resource"]
-    vc = res.dropna().value_counts()
+    # the log's cached resource codes (names sorted): counting codes replaces a
+    # value_counts and a factorize of the string column
+    all_codes, names = resource_codes(log)
+    named = all_codes >= 0
+    vc = np.bincount(all_codes[named], minlength=len(names))
     # most frequent first, ties by label (as the SQL engine orders them)
-    labels = [str(r) for r, _ in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
     out: list[str] = []
     if labels:
-        starts = log.case_starts
-        t = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-        e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        c0, c1 = np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)
+        c0, c1 = case_spans(log)
         span = float(c1.max() - c0.min())
         wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
         overlap: dict[str, tuple[int, float, float]] = {}
-        has = d["start"].notna().to_numpy() & res.notna().to_numpy()
+        s_all = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        has = (s_all != np.iinfo(np.int64).min) & named
         if has.any():
             # per label: instances, summed durations, and the union of its busy intervals
             # (sorted by label then start; a running maximum of ends that restarts per label)
-            codes, uniq = pd.factorize(res[has], sort=False)
-            s_ = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has]
-            e_ = np.maximum(e[has], s_)
+            codes = all_codes[has]
+            n_codes = len(names)
+            s_ = s_all[has]
+            e_ = np.maximum(d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has], s_)
             lo = int(s_.min())
             lift = int(e_.max()) - lo + 1
-            if lift * (len(uniq) + 1) < 2**62:
+            if lift * (n_codes + 1) < 2**62:
                 # one sort of a combined key, and a running maximum that restarts per label
                 # (each label lifted above the ones before it)
-                o = np.argsort(codes.astype(np.int64) * lift + (s_ - lo))
+                o = np.argsort(codes * lift + (s_ - lo))
                 c, gs, ge = codes[o], s_[o], e_[o]
-                cm = np.maximum.accumulate((ge - lo) + c.astype(np.int64) * lift) - c.astype(np.int64) * lift + lo
+                cm = np.maximum.accumulate((ge - lo) + c * lift) - c * lift + lo
             else:
                 o = np.lexsort((s_, codes))
                 c, gs, ge = codes[o], s_[o], e_[o]
@@ -159,10 +163,10 @@ def role_resources(log: EventLog) -> list[str]:
             first = np.r_[True, c[1:] != c[:-1]]
             prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
             ms = np.maximum(gs, prev)
-            k = np.bincount(c, minlength=len(uniq))
-            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=len(uniq))
-            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=len(uniq))
-            overlap = {str(r): (int(k[i]), float(total[i]), float(merged[i])) for i, r in enumerate(uniq)}
+            k = np.bincount(c, minlength=n_codes)
+            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=n_codes)
+            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=n_codes)
+            overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
