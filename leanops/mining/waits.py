@@ -50,23 +50,31 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     order = _group_order(activity, start)
     s_o, a_o = start[order], activity[order]
     new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
-    heads = np.flatnonzero(new)
-    gid = np.cumsum(new) - 1
-    size = np.diff(np.r_[heads, n])
-    ready = np.maximum.reduceat(enabled[order], heads)
-    b = np.clip(np.minimum(ready[gid], s_o) - enabled[order], 0, None)
-    out[order] = np.where(size[gid] >= 2, b, 0.0)
+    # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
+    # the work (and the gathers in random order) runs on those rows only
+    sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
+    if not len(sel):
+        return out
+    new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
+    heads = np.flatnonzero(new_s)
+    gid = np.cumsum(new_s) - 1
+    rows = order[sel]
+    en = enabled[rows]
+    ready = np.maximum.reduceat(en, heads)
+    out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
     return out
 
 
 def _group_order(group: np.ndarray, value: np.ndarray) -> np.ndarray:
     """Row order by group, then value (one sort of a combined key: cheaper than lexsort).
     The order among equal (group, value) rows is arbitrary: callers do not depend on it."""
-    v = value.astype(np.float64)
+    v = np.asarray(value, dtype=np.float64)
     lo = float(v.min())
     span = float(v.max()) - lo + 1.0
     if span * (float(group.max()) + 1.0) < 2.0**52:  # exact in float64
-        return np.argsort((v - lo) + group * span)
+        key = np.subtract(v, lo)
+        key += np.multiply(group, span)  # (in place: fewer temporaries as long as the log)
+        return np.argsort(key)
     return np.lexsort((value, group))
 
 
@@ -95,16 +103,29 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     # ones before it, so that the reversed scan meets smaller values at every new group)
     lo = float(s_o.min())
     lift = float(s_o.max()) - lo + 1.0
-    key = (s_o - lo) + a_o * lift
-    rev_min = np.minimum.accumulate(key[::-1])[::-1] - a_o * lift + lo
-    # read it just past the run of equal (activity, enablement)
-    brk = np.flatnonzero((a_o[1:] != a_o[:-1]) | (e_o[1:] != e_o[:-1])) + 1
-    ends = np.r_[brk, n]
-    run_end = np.repeat(ends, np.diff(np.r_[0, ends]))
-    same_act = np.r_[a_o, -1][run_end] == a_o
-    later = np.where(same_act, np.r_[rev_min, np.inf][run_end], np.inf)
-    w = np.where(later < s_o, s_o - np.maximum(later, floor[order]), 0.0)
-    out[order] = np.clip(w, 0, None)
+    a_lift = np.multiply(a_o, lift)
+    key = np.subtract(s_o, lo)
+    key += a_lift
+    rev_min = np.minimum.accumulate(key[::-1])[::-1]
+    del key
+    rev_min -= a_lift
+    rev_min += lo
+    del a_lift
+    # read it just past the run of equal (activity, enablement): the last row of a run
+    # reads the next row (when of the same activity), the others copy their run's last
+    same = a_o[1:] == a_o[:-1]
+    later = np.full(n, np.inf)
+    np.copyto(later[:-1], rev_min[1:], where=same)
+    del rev_min
+    tie = same & (e_o[1:] == e_o[:-1])
+    if tie.any():
+        idx = np.arange(n)
+        idx[:-1][tie] = n  # not the last of its run
+        run_last = np.minimum.accumulate(idx[::-1])[::-1]
+        later = later[run_last]
+    hit = np.flatnonzero(later < s_o)
+    rows = order[hit]
+    out[rows] = np.clip(s_o[hit] - np.maximum(later[hit], floor[rows]), 0, None)
     return out
 
 
