@@ -48,7 +48,7 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     if not n:
         return out
     order = _group_order(activity, start)
-    s_o, a_o = start[order], activity[order]
+    s_o, a_o = start[order], _sorted_groups(activity, start, order)
     new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
@@ -63,6 +63,18 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     ready = np.maximum.reduceat(en, heads)
     out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
     return out
+
+
+def _sorted_groups(group: np.ndarray, value: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``group[order]`` for ``order = _group_order(group, value)``, without the gather in
+    random order: the order sorts by group first, so the sorted groups are each group
+    repeated its count (NaN values would sort last: then the plain gather)."""
+    g = np.asarray(group)
+    if value.dtype.kind == "f" and np.isnan(value).any():
+        return g[order]
+    lo = int(g.min())
+    counts = np.bincount(g - lo if lo else g)
+    return np.repeat(np.arange(lo, lo + len(counts), dtype=g.dtype), counts)
 
 
 def _group_order(group: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -97,7 +109,7 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     if not n:
         return out
     order = _group_order(activity, enabled)
-    a_o, e_o, s_o = activity[order], enabled[order], start[order]
+    a_o, e_o, s_o = _sorted_groups(activity, enabled, order), enabled[order], start[order]
     # the earliest start among instances enabled strictly later (same activity): a
     # reversed running minimum that restarts per activity (each activity lifted above the
     # ones before it, so that the reversed scan meets smaller values at every new group)
