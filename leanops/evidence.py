@@ -143,33 +143,64 @@ def role_resources(log: EventLog) -> list[str]:
         has = (s_all != np.iinfo(np.int64).min) & named
         if has.any():
             # per label: instances, summed durations, and the union of its busy intervals
-            # (sorted by label then start; a running maximum of ends that restarts per label)
-            codes = all_codes[has]
+            every = bool(has.all())  # (then no copies through the mask)
+            codes = all_codes if every else all_codes[has]
             n_codes = len(names)
-            s_ = s_all[has]
-            e_ = np.maximum(d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has], s_)
-            lo = int(s_.min())
-            lift = int(e_.max()) - lo + 1
-            if lift * (n_codes + 1) < 2**62:
-                # one sort of a combined key, and a running maximum that restarts per label
-                # (each label lifted above the ones before it)
-                o = np.argsort(codes * lift + (s_ - lo))
-                c, gs, ge = codes[o], s_[o], e_[o]
-                cm = np.maximum.accumulate((ge - lo) + c * lift) - c * lift + lo
-            else:
-                o = np.lexsort((s_, codes))
-                c, gs, ge = codes[o], s_[o], e_[o]
-                cm = pd.Series(ge).groupby(c).cummax().to_numpy()
-            first = np.r_[True, c[1:] != c[:-1]]
-            prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
-            ms = np.maximum(gs, prev)
-            k = np.bincount(c, minlength=n_codes)
-            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=n_codes)
-            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=n_codes)
+            s_ = s_all if every else s_all[has]
+            e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+            e_ = np.maximum(e_all if every else e_all[has], s_)
+            k, total, merged = _label_busy(codes, s_, e_, n_codes)
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
+
+
+def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per label code: instances, summed durations, and the length of the union of its
+    ``[s, e)`` intervals (int64 ns, ``e >= s``).
+
+    The union comes from one sort of the interval ends as packed integers (label, time,
+    end before start) and a running count of open intervals per label: sorting values is
+    several times cheaper than sorting rows (an argsort and gathers in random order).
+    """
+    k = np.bincount(codes, minlength=n)
+    total = np.bincount(codes, weights=(e - s).astype(np.float64), minlength=n)
+    lo = int(s.min())
+    rs, re = s - lo, e - lo
+    unit = 1
+    for u in (10**9, 10**6, 10**3):  # whole seconds (ms, us): pack fewer bits
+        if not (rs % u).any() and not (re % u).any():
+            rs //= u
+            re //= u
+            unit = u
+            break
+    tb = max(int(re.max()).bit_length(), 1)
+    if int(codes.max()).bit_length() + tb + 1 > 63:
+        return k, total, _label_busy_rows(codes, s, e, n)
+    key = np.empty(2 * len(codes), dtype=np.int64)
+    np.left_shift(codes, tb + 1, out=key[: len(codes)])
+    key[len(codes):] = key[: len(codes)]
+    key[: len(codes)] |= (rs << 1) | 1  # a start
+    key[len(codes):] |= re << 1  # an end (before a start at the same instant: touching spells merge)
+    key.sort()
+    open_ = np.cumsum((key & 1) * 2 - 1)
+    t = (key >> 1) & ((1 << tb) - 1)
+    seg = np.diff(t)
+    seg[open_[:-1] <= 0] = 0  # (also the step from one label to the next: none open there)
+    merged = np.bincount(key[:-1] >> (tb + 1), weights=seg.astype(np.float64), minlength=n) * unit
+    return k, total, merged
+
+
+def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
+    """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""
+    o = np.lexsort((s_, codes))
+    c, gs, ge = codes[o], s_[o], e_[o]
+    cm = pd.Series(ge).groupby(c).cummax().to_numpy()
+    first = np.r_[True, c[1:] != c[:-1]]
+    prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+    ms = np.maximum(gs, prev)
+    return np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=n)
 
 
 def log_evidence(log: EventLog) -> dict[str, Any]:
