@@ -169,26 +169,41 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tupl
     lo = int(s.min())
     rs, re = s - lo, e - lo
     unit = 1
-    for u in (10**9, 10**6, 10**3):  # whole seconds (ms, us): pack fewer bits
-        if not (rs % u).any() and not (re % u).any():
-            rs //= u
-            re //= u
-            unit = u
-            break
+    cb = int(codes.max()).bit_length()
     tb = max(int(re.max()).bit_length(), 1)
-    if int(codes.max()).bit_length() + tb + 1 > 63:
+    if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
+        for u in (10**9, 10**6, 10**3):
+            if not (rs % u).any() and not (re % u).any():
+                rs //= u
+                re //= u
+                unit = u
+                tb = max(int(re.max()).bit_length(), 1)
+                break
+    if cb + tb + 1 > 63:
         return k, total, _label_busy_rows(codes, s, e, n)
-    key = np.empty(2 * len(codes), dtype=np.int64)
-    np.left_shift(codes, tb + 1, out=key[: len(codes)])
-    key[len(codes):] = key[: len(codes)]
-    key[: len(codes)] |= (rs << 1) | 1  # a start
-    key[len(codes):] |= re << 1  # an end (before a start at the same instant: touching spells merge)
+    m = len(codes)
+    key = np.empty(2 * m, dtype=np.int64)
+    np.left_shift(codes, tb + 1, out=key[:m])
+    key[m:] = key[:m]
+    rs <<= 1
+    rs |= 1
+    key[:m] |= rs  # a start
+    re <<= 1
+    key[m:] |= re  # an end (before a start at the same instant: touching spells merge)
+    del rs, re
     key.sort()
-    open_ = np.cumsum((key & 1) * 2 - 1)
-    t = (key >> 1) & ((1 << tb) - 1)
-    seg = np.diff(t)
-    seg[open_[:-1] <= 0] = 0  # (also the step from one label to the next: none open there)
-    merged = np.bincount(key[:-1] >> (tb + 1), weights=seg.astype(np.float64), minlength=n) * unit
+    step = (key & 1).astype(np.int32)
+    step *= 2
+    step -= 1
+    busy = np.cumsum(step, dtype=np.int64) > 0  # some interval of the label open after this end
+    del step
+    # busy spells begin and end where that changes; they alternate (the first one begins),
+    # and none spans two labels (every label closes all of its intervals)
+    edge = np.flatnonzero(np.r_[busy[:1], busy[1:] != busy[:-1]])
+    on, off = key[edge[0::2]], key[edge[1::2]]
+    mask = (1 << tb) - 1
+    spell = ((off >> 1) & mask) - ((on >> 1) & mask)
+    merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit
     return k, total, merged
 
 
