@@ -46,11 +46,10 @@ _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|sc
 
 def _stamps(log: EventLog) -> np.ndarray:
     d = log.df
-    parts = [d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)]
-    s = d["start"]
-    if s.notna().any():
-        parts.append(s.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64))
-    return np.concatenate(parts)
+    e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    has = s != np.iinfo(np.int64).min  # (NaT) on int64 views: no pandas dropna copy
+    return np.concatenate([e, s if has.all() else s[has]])
 
 
 def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
@@ -100,9 +99,13 @@ def time_granularity(log: EventLog) -> str:
     if cached is not None:
         return cached
     t = _stamps(log)
-    sec = t // 1_000_000_000
     whole = t % 1_000_000_000 == 0
-    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), int(whole.sum()),
+    n_whole = int(whole.sum())
+    if n_whole < _FIT * len(t):  # finer than seconds: neither day nor minute can fit
+        log._cache["time_granularity"] = "second"
+        return "second"
+    sec = t // 1_000_000_000
+    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
                                   int((whole & (sec % 60 == 0)).sum()))
     log._cache["time_granularity"] = out
     return out
