@@ -58,6 +58,19 @@ def test_wait_rules_match_their_definitions(seed):
     np.testing.assert_allclose(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
 
 
+def test_overtaken_waits_when_few_rows_are_overtaken():
+    # nearly first-in first-out: the few overtaken rows take the index-list path
+    rng = np.random.default_rng(11)
+    n = 300
+    a = rng.integers(0, 2, n)
+    e = np.round(rng.random(n) * 1000, 1)
+    s = e + 5 + (rng.random(n) < 0.05) * np.round(rng.random(n) * 100)
+    floor = e + np.round(rng.random(n) * 2)
+    got = overtaken_waits(a, s, e, floor)
+    assert 0 < (got > 0).sum() < n // 4
+    np.testing.assert_allclose(got, _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
+
+
 def _naive_union(s, e):
     total, cur_s, cur_e = 0, None, None
     for lo, hi in sorted(zip(s.tolist(), e.tolist())):

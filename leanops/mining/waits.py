@@ -135,9 +135,20 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
         idx[:-1][tie] = n  # not the last of its run
         run_last = np.minimum.accumulate(idx[::-1])[::-1]
         later = later[run_last]
-    hit = np.flatnonzero(later < s_o)
-    rows = order[hit]
-    out[rows] = np.clip(s_o[hit] - np.maximum(later[hit], floor[rows]), 0, None)
+    hit = later < s_o
+    n_hit = int(np.count_nonzero(hit))
+    if n_hit > n // 4:
+        # most rows were overtaken: whole arrays in sorted order beat index lists
+        w = floor[order]
+        np.maximum(later, w, out=w)
+        np.subtract(s_o, w, out=w)
+        w[~hit] = 0.0
+        np.maximum(w, 0.0, out=w)
+        out[order] = w
+    elif n_hit:
+        idx = np.flatnonzero(hit)
+        rows = order[idx]
+        out[rows] = np.maximum(s_o[idx] - np.maximum(later[idx], floor[rows]), 0.0)
     return out
 
 
