@@ -198,7 +198,8 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tupl
     step = (key & 1).astype(np.int32)
     step *= 2
     step -= 1
-    busy = np.cumsum(step, dtype=np.int64) > 0  # some interval of the label open after this end
+    # some interval of the label open after this end (int32: at most len(codes) are open)
+    busy = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64) > 0
     del step
     # busy spells begin and end where that changes; they alternate (the first one begins),
     # and none spans two labels (every label closes all of its intervals)
