@@ -66,6 +66,10 @@ def _regular(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     ref = labels[reference]
     if ref.size < MIN_REFERENCE:
         return np.ones(labels.size, dtype=bool)
+    if labels.dtype.kind in "iu" and labels.size and labels.min() >= 0:
+        # activity codes: counts by bincount and a lookup table (no sort, no isin)
+        counts = np.bincount(ref, minlength=int(labels.max()) + 1)
+        return (counts >= max(MIN_SHARE * ref.size, 1))[labels]
     values, counts = np.unique(ref, return_counts=True)
     return np.isin(labels, values[counts >= max(MIN_SHARE * ref.size, 1)])
 
@@ -94,11 +98,21 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     cached = log._cache.get(_CACHE_KEY)
     if cached is not None:
         return cached
-    n = log.n_cases
-    index = log.case_ids
-    if n == 0:
-        out = pd.DataFrame({"cut_at_start": np.zeros(0, bool), "open_at_end": np.zeros(0, bool)}, index=index)
-        log._cache[_CACHE_KEY] = out
+    cut, open_ = _flags(log)
+    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=log.case_ids)
+    log._cache[_CACHE_KEY] = out
+    return out
+
+
+def _flags(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut_at_start, open_at_end)`` per case, cached on the log (read-only): the
+    counts and the mask need no index of case ids."""
+    cached = log._cache.get("boundary_flags")
+    if cached is not None:
+        return cached
+    if log.n_cases == 0:
+        out = (np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+        log._cache["boundary_flags"] = out
         return out
     d = log.df
     starts = log.case_starts
@@ -110,10 +124,8 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     # The instance that finished last decides how a case ends (rows are sorted by start).
     end_row = np.maximum.reduceat(np.where(t_end == last[codes], np.arange(len(d)), -1), starts)
     last_act = act[end_row]
-
-    cut, open_ = boundary_flags(first, last, first_act, last_act)
-    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=index)
-    log._cache[_CACHE_KEY] = out
+    out = boundary_flags(first, last, first_act, last_act)
+    log._cache["boundary_flags"] = out
     return out
 
 
@@ -171,16 +183,16 @@ def boundary_mask(log: EventLog, *, include_cut: bool = False) -> np.ndarray:
     include_cut : bool, default False
         Keep every case (the mask is all True) instead of leaving out the cut ones.
     """
-    b = case_boundaries(log)
+    cut, open_ = _flags(log)
     if include_cut:
-        return np.ones(len(b), dtype=bool)
-    return ~(b["cut_at_start"].to_numpy() | b["open_at_end"].to_numpy())
+        return np.ones(len(cut), dtype=bool)
+    return ~(cut | open_)
 
 
 def boundary_counts(log: EventLog) -> dict[str, int]:
     """``{"cut_at_start": n, "open_at_end": m}``; a case cut at both ends counts in both."""
-    b = case_boundaries(log)
-    return {"cut_at_start": int(b["cut_at_start"].sum()), "open_at_end": int(b["open_at_end"].sum())}
+    cut, open_ = _flags(log)
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
 def complete_cases(log: EventLog, *, include_cut: bool = False) -> tuple[EventLog, dict[str, Any]]:
