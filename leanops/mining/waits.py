@@ -198,9 +198,10 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_p
             m = pa == p
             if not m.any():
                 continue
-            w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+            if not always[p]:  # (always on shift: every bin counts whole, as on_b already has)
+                w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+                on_b[m] = w_on[hi[m]] - w_on[b0[m]]
             w_full = np.r_[0.0, np.cumsum(wfull[p])]
-            on_b[m] = w_on[hi[m]] - w_on[b0[m]]
             full_b[m] = w_full[hi[m]] - w_full[b0[m]]
         on -= np.bincount(a, weights=on_b, minlength=n_act) * width
         cont -= np.bincount(a, weights=full_b, minlength=n_act) * width
