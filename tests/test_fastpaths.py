@@ -113,3 +113,17 @@ def test_case_spans_and_ids_match_pandas():
     lo, hi = case_spans(log)
     np.testing.assert_array_equal(lo, first.to_numpy(dtype="datetime64[ns]").view(np.int64))
     np.testing.assert_array_equal(hi, last.to_numpy(dtype="datetime64[ns]").view(np.int64))
+
+
+@pytest.mark.parametrize("step", [1.0, 0.5])
+def test_group_sort_packs_whole_numbers_and_falls_back_otherwise(step):
+    from leanops.mining.waits import _sorted
+
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 5, 1000)
+    v = rng.integers(-50, 50, 1000) * step  # whole seconds pack; halves take the argsort
+    order, v_o, g_o = _sorted(g, v)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))  # a permutation
+    np.testing.assert_array_equal(v[order], v_o)
+    np.testing.assert_array_equal(g[order], g_o)
+    assert (np.diff(g_o) >= 0).all() and (np.diff(v_o)[np.diff(g_o) == 0] >= 0).all()

@@ -47,8 +47,7 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     out = np.zeros(n)
     if not n:
         return out
-    order = _group_order(activity, start)
-    s_o, a_o = start[order], _sorted_groups(activity, start, order)
+    order, s_o, a_o = _sorted(activity, start)
     new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
@@ -63,6 +62,38 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     ready = np.maximum.reduceat(en, heads)
     out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
     return out
+
+
+def _sorted(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ordered by group, then value: ``(order, value[order], group[order])``.
+
+    When the values are whole numbers on a short enough range (whole seconds, as most
+    logs record), group, value and row pack into one int64 whose plain sort (several times
+    cheaper than an argsort) gives all three without a gather in random order. Otherwise
+    :func:`_group_order`. The order among equal (group, value) rows is arbitrary.
+    """
+    n = len(value)
+    g = np.asarray(group)
+    if n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0:
+        lo, hi = float(value.min()), float(value.max())
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40:
+            rel = np.subtract(value, lo)
+            if lo == np.floor(lo) and np.array_equal(rel, np.floor(rel)):
+                nb = max(n - 1, 1).bit_length()
+                vb = max(int(hi - lo).bit_length(), 1)
+                if int(g.max()).bit_length() + vb + nb <= 62:
+                    key = np.left_shift(g, vb + nb, dtype=np.int64)
+                    key |= rel.astype(np.int64) << nb
+                    key |= np.arange(n, dtype=np.int64)
+                    del rel
+                    key.sort()
+                    order = key & ((1 << nb) - 1)
+                    v_o = ((key >> nb) & ((1 << vb) - 1)).astype(np.float64)
+                    v_o += lo  # whole numbers below 2**53: exactly the values
+                    g_o = (key >> (vb + nb)).astype(g.dtype)
+                    return order, v_o, g_o
+    order = _group_order(group, value)
+    return order, value[order], _sorted_groups(group, value, order)
 
 
 def _sorted_groups(group: np.ndarray, value: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -108,8 +139,8 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     out = np.zeros(n)
     if not n:
         return out
-    order = _group_order(activity, enabled)
-    a_o, e_o, s_o = _sorted_groups(activity, enabled, order), enabled[order], start[order]
+    order, e_o, a_o = _sorted(activity, enabled)
+    s_o = start[order]
     # the earliest start among instances enabled strictly later (same activity): a
     # reversed running minimum that restarts per activity (each activity lifted above the
     # ones before it, so that the reversed scan meets smaller values at every new group)
