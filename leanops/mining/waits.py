@@ -90,7 +90,7 @@ def _sorted(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarra
                     order = key & ((1 << nb) - 1)
                     v_o = ((key >> nb) & ((1 << vb) - 1)).astype(np.float64)
                     v_o += lo  # whole numbers below 2**53: exactly the values
-                    g_o = (key >> (vb + nb)).astype(g.dtype)
+                    g_o = (key >> (vb + nb)).astype(g.dtype, copy=False)
                     return order, v_o, g_o
     order = _group_order(group, value)
     return order, value[order], _sorted_groups(group, value, order)
