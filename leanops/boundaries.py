@@ -66,6 +66,10 @@ def _regular(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     ref = labels[reference]
     if ref.size < MIN_REFERENCE:
         return np.ones(labels.size, dtype=bool)
+    if labels.dtype.kind in "iu" and labels.size and labels.min() >= 0:
+        # activity codes: counts by bincount and a lookup table (no sort, no isin)
+        counts = np.bincount(ref, minlength=int(labels.max()) + 1)
+        return (counts >= max(MIN_SHARE * ref.size, 1))[labels]
     values, counts = np.unique(ref, return_counts=True)
     return np.isin(labels, values[counts >= max(MIN_SHARE * ref.size, 1)])
 
@@ -94,28 +98,58 @@ def case_boundaries(log: EventLog) -> pd.DataFrame:
     cached = log._cache.get(_CACHE_KEY)
     if cached is not None:
         return cached
-    n = log.n_cases
-    index = log.case_ids
-    if n == 0:
-        out = pd.DataFrame({"cut_at_start": np.zeros(0, bool), "open_at_end": np.zeros(0, bool)}, index=index)
-        log._cache[_CACHE_KEY] = out
+    cut, open_ = _flags(log)
+    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=log.case_ids)
+    log._cache[_CACHE_KEY] = out
+    return out
+
+
+def _flags(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut_at_start, open_at_end)`` per case, cached on the log (read-only): the
+    counts and the mask need no index of case ids."""
+    cached = log._cache.get("boundary_flags")
+    if cached is not None:
+        return cached
+    if log.n_cases == 0:
+        out = (np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+        log._cache["boundary_flags"] = out
         return out
     d = log.df
     starts = log.case_starts
     codes = log.case_codes
-    t_first = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-    t_end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    first = np.minimum.reduceat(t_first, starts)
-    last = np.maximum.reduceat(t_end, starts)
+    t_end = _ns(d["end"])
+    first, last = case_spans(log)
     act = d["activity"].cat.codes.to_numpy()
     first_act = act[starts]
     # The instance that finished last decides how a case ends (rows are sorted by start).
     end_row = np.maximum.reduceat(np.where(t_end == last[codes], np.arange(len(d)), -1), starts)
     last_act = act[end_row]
+    out = boundary_flags(first, last, first_act, last_act)
+    log._cache["boundary_flags"] = out
+    return out
 
-    cut, open_ = boundary_flags(first, last, first_act, last_act)
-    out = pd.DataFrame({"cut_at_start": cut, "open_at_end": open_}, index=index)
-    log._cache[_CACHE_KEY] = out
+
+def _ns(col: pd.Series) -> np.ndarray:
+    """A datetime column as int64 ns since the epoch (UTC); NaT is the int64 minimum."""
+    return col.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def case_spans(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """Per case (in ``log.case_ids`` order), its first timestamp (a start, or an end where
+    the start is missing) and its last end, as int64 ns. Cached on the log (read-only):
+    the boundaries and the role detection of :mod:`leanops.evidence` both need them."""
+    cached = log._cache.get("case_spans")
+    if cached is not None:
+        return cached
+    d = log.df
+    starts = log.case_starts
+    e = _ns(d["end"])
+    s = _ns(d["start"])
+    # log.sort_time() on int64 views: no pandas fillna over the whole column
+    t = np.where(s == np.iinfo(np.int64).min, e, s)
+    out = (np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)) if len(starts) else (
+        np.zeros(0, np.int64), np.zeros(0, np.int64))
+    log._cache["case_spans"] = out
     return out
 
 
@@ -149,16 +183,16 @@ def boundary_mask(log: EventLog, *, include_cut: bool = False) -> np.ndarray:
     include_cut : bool, default False
         Keep every case (the mask is all True) instead of leaving out the cut ones.
     """
-    b = case_boundaries(log)
+    cut, open_ = _flags(log)
     if include_cut:
-        return np.ones(len(b), dtype=bool)
-    return ~(b["cut_at_start"].to_numpy() | b["open_at_end"].to_numpy())
+        return np.ones(len(cut), dtype=bool)
+    return ~(cut | open_)
 
 
 def boundary_counts(log: EventLog) -> dict[str, int]:
     """``{"cut_at_start": n, "open_at_end": m}``; a case cut at both ends counts in both."""
-    b = case_boundaries(log)
-    return {"cut_at_start": int(b["cut_at_start"].sum()), "open_at_end": int(b["open_at_end"].sum())}
+    cut, open_ = _flags(log)
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
 def complete_cases(log: EventLog, *, include_cut: bool = False) -> tuple[EventLog, dict[str, Any]]:

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._pools import resource_codes
+from .boundaries import case_spans
 from .log import EventLog
 
 __all__ = ["time_granularity", "GRANULARITY_S", "role_resources", "log_evidence", "EVIDENCE_LEVELS",
@@ -44,11 +46,10 @@ _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|sc
 
 def _stamps(log: EventLog) -> np.ndarray:
     d = log.df
-    parts = [d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)]
-    s = d["start"]
-    if s.notna().any():
-        parts.append(s.dropna().to_numpy(dtype="datetime64[ns]").view(np.int64))
-    return np.concatenate(parts)
+    e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    has = s != np.iinfo(np.int64).min  # (NaT) on int64 views: no pandas dropna copy
+    return np.concatenate([e, s if has.all() else s[has]])
 
 
 def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
@@ -98,9 +99,13 @@ def time_granularity(log: EventLog) -> str:
     if cached is not None:
         return cached
     t = _stamps(log)
-    sec = t // 1_000_000_000
     whole = t % 1_000_000_000 == 0
-    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), int(whole.sum()),
+    n_whole = int(whole.sum())
+    if n_whole < _FIT * len(t):  # finer than seconds: neither day nor minute can fit
+        log._cache["time_granularity"] = "second"
+        return "second"
+    sec = t // 1_000_000_000
+    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
                                   int((whole & (sec % 60 == 0)).sum()))
     log._cache["time_granularity"] = out
     return out
@@ -124,48 +129,97 @@ def role_resources(log: EventLog) -> list[str]:
     if cached is not None:
         return list(cached)
     d = log.df
-    res = d["resource"]
-    vc = res.dropna().value_counts()
+    # the log's cached resource codes (names sorted): counting codes replaces a
+    # value_counts and a factorize of the string column
+    all_codes, names = resource_codes(log)
+    named = all_codes >= 0
+    vc = np.bincount(all_codes[named], minlength=len(names))
     # most frequent first, ties by label (as the SQL engine orders them)
-    labels = [str(r) for r, _ in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
     out: list[str] = []
     if labels:
-        starts = log.case_starts
-        t = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-        e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        c0, c1 = np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)
+        c0, c1 = case_spans(log)
         span = float(c1.max() - c0.min())
         wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
         overlap: dict[str, tuple[int, float, float]] = {}
-        has = d["start"].notna().to_numpy() & res.notna().to_numpy()
+        s_all = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        has = (s_all != np.iinfo(np.int64).min) & named
         if has.any():
             # per label: instances, summed durations, and the union of its busy intervals
-            # (sorted by label then start; a running maximum of ends that restarts per label)
-            codes, uniq = pd.factorize(res[has], sort=False)
-            s_ = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)[has]
-            e_ = np.maximum(e[has], s_)
-            lo = int(s_.min())
-            lift = int(e_.max()) - lo + 1
-            if lift * (len(uniq) + 1) < 2**62:
-                # one sort of a combined key, and a running maximum that restarts per label
-                # (each label lifted above the ones before it)
-                o = np.argsort(codes.astype(np.int64) * lift + (s_ - lo))
-                c, gs, ge = codes[o], s_[o], e_[o]
-                cm = np.maximum.accumulate((ge - lo) + c.astype(np.int64) * lift) - c.astype(np.int64) * lift + lo
-            else:
-                o = np.lexsort((s_, codes))
-                c, gs, ge = codes[o], s_[o], e_[o]
-                cm = pd.Series(ge).groupby(c).cummax().to_numpy()
-            first = np.r_[True, c[1:] != c[:-1]]
-            prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
-            ms = np.maximum(gs, prev)
-            k = np.bincount(c, minlength=len(uniq))
-            total = np.bincount(c, weights=(ge - gs).astype(np.float64), minlength=len(uniq))
-            merged = np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=len(uniq))
-            overlap = {str(r): (int(k[i]), float(total[i]), float(merged[i])) for i, r in enumerate(uniq)}
+            every = bool(has.all())  # (then no copies through the mask)
+            codes = all_codes if every else all_codes[has]
+            n_codes = len(names)
+            s_ = s_all if every else s_all[has]
+            e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+            e_ = np.maximum(e_all if every else e_all[has], s_)
+            k, total, merged = _label_busy(codes, s_, e_, n_codes)
+            overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
+
+
+def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per label code: instances, summed durations, and the length of the union of its
+    ``[s, e)`` intervals (int64 ns, ``e >= s``).
+
+    The union comes from one sort of the interval ends as packed integers (label, time,
+    end before start) and a running count of open intervals per label: sorting values is
+    several times cheaper than sorting rows (an argsort and gathers in random order).
+    """
+    k = np.bincount(codes, minlength=n)
+    total = np.bincount(codes, weights=(e - s).astype(np.float64), minlength=n)
+    lo = int(s.min())
+    rs, re = s - lo, e - lo
+    unit = 1
+    cb = int(codes.max()).bit_length()
+    tb = max(int(re.max()).bit_length(), 1)
+    if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
+        for u in (10**9, 10**6, 10**3):
+            if not (rs % u).any() and not (re % u).any():
+                rs //= u
+                re //= u
+                unit = u
+                tb = max(int(re.max()).bit_length(), 1)
+                break
+    if cb + tb + 1 > 63:
+        return k, total, _label_busy_rows(codes, s, e, n)
+    m = len(codes)
+    key = np.empty(2 * m, dtype=np.int64)
+    np.left_shift(codes, tb + 1, out=key[:m])
+    key[m:] = key[:m]
+    rs <<= 1
+    rs |= 1
+    key[:m] |= rs  # a start
+    re <<= 1
+    key[m:] |= re  # an end (before a start at the same instant: touching spells merge)
+    del rs, re
+    key.sort()
+    step = (key & 1).astype(np.int32)
+    step *= 2
+    step -= 1
+    # some interval of the label open after this end (int32: at most len(codes) are open)
+    busy = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64) > 0
+    del step
+    # busy spells begin and end where that changes; they alternate (the first one begins),
+    # and none spans two labels (every label closes all of its intervals)
+    edge = np.flatnonzero(np.r_[busy[:1], busy[1:] != busy[:-1]])
+    on, off = key[edge[0::2]], key[edge[1::2]]
+    mask = (1 << tb) - 1
+    spell = ((off >> 1) & mask) - ((on >> 1) & mask)
+    merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit
+    return k, total, merged
+
+
+def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
+    """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""
+    o = np.lexsort((s_, codes))
+    c, gs, ge = codes[o], s_[o], e_[o]
+    cm = pd.Series(ge).groupby(c).cummax().to_numpy()
+    first = np.r_[True, c[1:] != c[:-1]]
+    prev = np.where(first, np.iinfo(np.int64).min, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+    ms = np.maximum(gs, prev)
+    return np.bincount(c, weights=np.clip(ge - ms, 0, None).astype(np.float64), minlength=n)
 
 
 def log_evidence(log: EventLog) -> dict[str, Any]:

@@ -47,26 +47,77 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     out = np.zeros(n)
     if not n:
         return out
-    order = _group_order(activity, start)
-    s_o, a_o = start[order], activity[order]
+    order, s_o, a_o = _sorted(activity, start)
     new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
-    heads = np.flatnonzero(new)
-    gid = np.cumsum(new) - 1
-    size = np.diff(np.r_[heads, n])
-    ready = np.maximum.reduceat(enabled[order], heads)
-    b = np.clip(np.minimum(ready[gid], s_o) - enabled[order], 0, None)
-    out[order] = np.where(size[gid] >= 2, b, 0.0)
+    # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
+    # the work (and the gathers in random order) runs on those rows only
+    sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
+    if not len(sel):
+        return out
+    new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
+    heads = np.flatnonzero(new_s)
+    gid = np.cumsum(new_s) - 1
+    rows = order[sel]
+    en = enabled[rows]
+    ready = np.maximum.reduceat(en, heads)
+    out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
     return out
+
+
+def _sorted(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ordered by group, then value: ``(order, value[order], group[order])``.
+
+    When the values are whole numbers on a short enough range (whole seconds, as most
+    logs record), group, value and row pack into one int64 whose plain sort (several times
+    cheaper than an argsort) gives all three without a gather in random order. Otherwise
+    :func:`_group_order`. The order among equal (group, value) rows is arbitrary.
+    """
+    n = len(value)
+    g = np.asarray(group)
+    if n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0:
+        lo, hi = float(value.min()), float(value.max())
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40:
+            rel = np.subtract(value, lo)
+            if lo == np.floor(lo) and np.array_equal(rel, np.floor(rel)):
+                nb = max(n - 1, 1).bit_length()
+                vb = max(int(hi - lo).bit_length(), 1)
+                if int(g.max()).bit_length() + vb + nb <= 62:
+                    key = np.left_shift(g, vb + nb, dtype=np.int64)
+                    key |= rel.astype(np.int64) << nb
+                    key |= np.arange(n, dtype=np.int64)
+                    del rel
+                    key.sort()
+                    order = key & ((1 << nb) - 1)
+                    v_o = ((key >> nb) & ((1 << vb) - 1)).astype(np.float64)
+                    v_o += lo  # whole numbers below 2**53: exactly the values
+                    g_o = (key >> (vb + nb)).astype(g.dtype, copy=False)
+                    return order, v_o, g_o
+    order = _group_order(group, value)
+    return order, value[order], _sorted_groups(group, value, order)
+
+
+def _sorted_groups(group: np.ndarray, value: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``group[order]`` for ``order = _group_order(group, value)``, without the gather in
+    random order: the order sorts by group first, so the sorted groups are each group
+    repeated its count (NaN values would sort last: then the plain gather)."""
+    g = np.asarray(group)
+    if value.dtype.kind == "f" and np.isnan(value).any():
+        return g[order]
+    lo = int(g.min())
+    counts = np.bincount(g - lo if lo else g)
+    return np.repeat(np.arange(lo, lo + len(counts), dtype=g.dtype), counts)
 
 
 def _group_order(group: np.ndarray, value: np.ndarray) -> np.ndarray:
     """Row order by group, then value (one sort of a combined key: cheaper than lexsort).
     The order among equal (group, value) rows is arbitrary: callers do not depend on it."""
-    v = value.astype(np.float64)
+    v = np.asarray(value, dtype=np.float64)
     lo = float(v.min())
     span = float(v.max()) - lo + 1.0
     if span * (float(group.max()) + 1.0) < 2.0**52:  # exact in float64
-        return np.argsort((v - lo) + group * span)
+        key = np.subtract(v, lo)
+        key += np.multiply(group, span)  # (in place: fewer temporaries as long as the log)
+        return np.argsort(key)
     return np.lexsort((value, group))
 
 
@@ -88,23 +139,47 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     out = np.zeros(n)
     if not n:
         return out
-    order = _group_order(activity, enabled)
-    a_o, e_o, s_o = activity[order], enabled[order], start[order]
+    order, e_o, a_o = _sorted(activity, enabled)
+    s_o = start[order]
     # the earliest start among instances enabled strictly later (same activity): a
     # reversed running minimum that restarts per activity (each activity lifted above the
     # ones before it, so that the reversed scan meets smaller values at every new group)
     lo = float(s_o.min())
     lift = float(s_o.max()) - lo + 1.0
-    key = (s_o - lo) + a_o * lift
-    rev_min = np.minimum.accumulate(key[::-1])[::-1] - a_o * lift + lo
-    # read it just past the run of equal (activity, enablement)
-    brk = np.flatnonzero((a_o[1:] != a_o[:-1]) | (e_o[1:] != e_o[:-1])) + 1
-    ends = np.r_[brk, n]
-    run_end = np.repeat(ends, np.diff(np.r_[0, ends]))
-    same_act = np.r_[a_o, -1][run_end] == a_o
-    later = np.where(same_act, np.r_[rev_min, np.inf][run_end], np.inf)
-    w = np.where(later < s_o, s_o - np.maximum(later, floor[order]), 0.0)
-    out[order] = np.clip(w, 0, None)
+    a_lift = np.multiply(a_o, lift)
+    key = np.subtract(s_o, lo)
+    key += a_lift
+    rev_min = np.minimum.accumulate(key[::-1])[::-1]
+    del key
+    rev_min -= a_lift
+    rev_min += lo
+    del a_lift
+    # read it just past the run of equal (activity, enablement): the last row of a run
+    # reads the next row (when of the same activity), the others copy their run's last
+    same = a_o[1:] == a_o[:-1]
+    later = np.full(n, np.inf)
+    np.copyto(later[:-1], rev_min[1:], where=same)
+    del rev_min
+    tie = same & (e_o[1:] == e_o[:-1])
+    if tie.any():
+        idx = np.arange(n)
+        idx[:-1][tie] = n  # not the last of its run
+        run_last = np.minimum.accumulate(idx[::-1])[::-1]
+        later = later[run_last]
+    hit = later < s_o
+    n_hit = int(np.count_nonzero(hit))
+    if n_hit > n // 4:
+        # most rows were overtaken: whole arrays in sorted order beat index lists
+        w = floor[order]
+        np.maximum(later, w, out=w)
+        np.subtract(s_o, w, out=w)
+        w[~hit] = 0.0
+        np.maximum(w, 0.0, out=w)
+        out[order] = w
+    elif n_hit:
+        idx = np.flatnonzero(hit)
+        rows = order[idx]
+        out[rows] = np.maximum(s_o[idx] - np.maximum(later[idx], floor[rows]), 0.0)
     return out
 
 
@@ -154,9 +229,10 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_p
             m = pa == p
             if not m.any():
                 continue
-            w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+            if not always[p]:  # (always on shift: every bin counts whole, as on_b already has)
+                w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+                on_b[m] = w_on[hi[m]] - w_on[b0[m]]
             w_full = np.r_[0.0, np.cumsum(wfull[p])]
-            on_b[m] = w_on[hi[m]] - w_on[b0[m]]
             full_b[m] = w_full[hi[m]] - w_full[b0[m]]
         on -= np.bincount(a, weights=on_b, minlength=n_act) * width
         cont -= np.bincount(a, weights=full_b, minlength=n_act) * width

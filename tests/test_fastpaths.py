@@ -1,0 +1,129 @@
+"""The vectorised per-log pieces behind value_stream and bottlenecks, against plain
+Python implementations of their definitions on small random inputs (with ties,
+zero-length intervals and spans too long to pack at nanosecond resolution)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leanops.boundaries import case_spans
+from leanops.evidence import _label_busy
+from leanops.log import EventLog
+from leanops.mining.waits import batch_waits, overtaken_waits
+
+
+def _naive_batch(a, s, e, tol):
+    out = np.zeros(len(s))
+    for g in np.unique(a):
+        rows = sorted(np.flatnonzero(a == g), key=lambda i: s[i])
+        groups, cur = [], [rows[0]]
+        for i in rows[1:]:
+            if s[i] - s[cur[-1]] > tol:
+                groups.append(cur)
+                cur = []
+            cur.append(i)
+        groups.append(cur)
+        for grp in groups:
+            if len(grp) >= 2:
+                ready = max(e[i] for i in grp)
+                for i in grp:
+                    out[i] = max(min(ready, s[i]) - e[i], 0.0)
+    return out
+
+
+def _naive_overtaken(a, s, e, floor):
+    out = np.zeros(len(s))
+    for i in range(len(s)):
+        later = [s[j] for j in range(len(s)) if a[j] == a[i] and e[j] > e[i]]
+        if later and min(later) < s[i]:
+            out[i] = max(s[i] - max(min(later), floor[i]), 0.0)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wait_rules_match_their_definitions(seed):
+    rng = np.random.default_rng(seed)
+    n = 150
+    a = rng.integers(0, 3, n)
+    # coarse values: many ties in starts and in enablements
+    s = np.round(rng.random(n) * [20, 200, 2000][seed % 3], seed % 2)
+    e = s - np.round(rng.random(n) * 30, 0)
+    tol = [0.0, 1.0, 3.0][seed % 3]
+    bt = batch_waits(a, s, e, tol)
+    np.testing.assert_array_equal(bt, _naive_batch(a, s, e, tol))
+    floor = e + bt
+    # (the running minimum works on values lifted per activity: equal up to rounding)
+    np.testing.assert_allclose(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
+
+
+def test_overtaken_waits_when_few_rows_are_overtaken():
+    # nearly first-in first-out: the few overtaken rows take the index-list path
+    rng = np.random.default_rng(11)
+    n = 300
+    a = rng.integers(0, 2, n)
+    e = np.round(rng.random(n) * 1000, 1)
+    s = e + 5 + (rng.random(n) < 0.05) * np.round(rng.random(n) * 100)
+    floor = e + np.round(rng.random(n) * 2)
+    got = overtaken_waits(a, s, e, floor)
+    assert 0 < (got > 0).sum() < n // 4
+    np.testing.assert_allclose(got, _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
+
+
+def _naive_union(s, e):
+    total, cur_s, cur_e = 0, None, None
+    for lo, hi in sorted(zip(s.tolist(), e.tolist())):
+        if cur_e is None or lo > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = lo, hi
+        else:
+            cur_e = max(cur_e, hi)
+    return total + (cur_e - cur_s if cur_e is not None else 0)
+
+
+@pytest.mark.parametrize("unit, span", [(1, 10**12), (10**9, 3 * 10**17), (10**6, 3 * 10**17), (1, 3 * 10**17)])
+def test_label_busy_is_the_union_of_each_labels_intervals(unit, span):
+    # a span of ten years in ns does not pack with the label: whole seconds (ms) are packed
+    # in coarser units, anything else falls back to sorting rows
+    rng = np.random.default_rng(unit % 97 + span % 89)
+    n, labels = 400, 7
+    c = rng.integers(0, labels, n).astype(np.int64)
+    s = rng.integers(0, span // unit, n) * unit + 1_600_000_000 * 10**9
+    e = s + rng.integers(0, span // unit // 200, n) * unit * (rng.random(n) > 0.2)  # some of zero length
+    k, total, merged = _label_busy(c, s, e, labels + 1)
+    for lab in range(labels + 1):
+        m = c == lab
+        assert k[lab] == m.sum()
+        assert total[lab] == pytest.approx(float((e[m] - s[m]).sum()), rel=1e-12)
+        assert merged[lab] == pytest.approx(float(_naive_union(s[m], e[m])), rel=1e-12, abs=0)
+
+
+def test_case_spans_and_ids_match_pandas():
+    t = pd.Timestamp("2024-03-01", tz="UTC")
+    rows = [("b", "x", 5, 7), ("b", "y", None, 9), ("a", "x", 1, 3), ("a", "y", 2, 8), ("c", "x", None, 4)]
+    df = pd.DataFrame([(c, act, None if s is None else t + pd.Timedelta(hours=s), t + pd.Timedelta(hours=h))
+                       for c, act, s, h in rows], columns=["case_id", "activity", "start", "end"])
+    log = EventLog(df)
+    d = log.df
+    first = d["start"].fillna(d["end"]).groupby(d["case_id"], sort=False).min()
+    last = d["end"].groupby(d["case_id"], sort=False).max()
+    assert list(log.case_ids) == list(first.index)
+    lo, hi = case_spans(log)
+    np.testing.assert_array_equal(lo, first.to_numpy(dtype="datetime64[ns]").view(np.int64))
+    np.testing.assert_array_equal(hi, last.to_numpy(dtype="datetime64[ns]").view(np.int64))
+
+
+@pytest.mark.parametrize("step", [1.0, 0.5])
+def test_group_sort_packs_whole_numbers_and_falls_back_otherwise(step):
+    from leanops.mining.waits import _sorted
+
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 5, 1000)
+    v = rng.integers(-50, 50, 1000) * step  # whole seconds pack; halves take the argsort
+    order, v_o, g_o = _sorted(g, v)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))  # a permutation
+    np.testing.assert_array_equal(v[order], v_o)
+    np.testing.assert_array_equal(g[order], g_o)
+    assert (np.diff(g_o) >= 0).all() and (np.diff(v_o)[np.diff(g_o) == 0] >= 0).all()
