@@ -46,6 +46,8 @@ from ..calendar import _MONDAY0_S, DAY_S, WEEK_S, Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
+from ..mining.bottlenecks import wait_decomposition
+from ..mining.resources import _pools
 from ..mining.waits import batch_waits
 from ._format import fmt_duration
 from .targets import parse_duration
@@ -385,6 +387,8 @@ def waiting_causes(
             "can fill them, but estimated starts wait for the resource by construction)."
         )
     check_choice("contention", contention, ("pool", "resource"))
+    if contention == "pool":
+        return _shared_causes(log, calendar, tol_s)
     cals, cal_desc, notes = _resolve_calendars(log, calendar)
     st = steps(log)
     d = log.df
@@ -554,6 +558,13 @@ def waiting_causes(
         "unavailability_s": unavail[m] / 1e9,
         "extraneous_s": extraneous[m] / 1e9,
     })
+    if res.isna().any():
+        notes.append("instances without a resource can only show batching and extraneous waiting")
+    return _result(inst, cal_desc, notes)
+
+
+def _result(inst: pd.DataFrame, cal_desc: str, notes: list[str]) -> WaitingCauses:
+    """Totals per activity, per resource and overall of the per-instance split."""
     cause_cols = [f"{c}_s" for c in WAITING_CAUSES]
 
     def total(by: str) -> pd.DataFrame:
@@ -568,6 +579,61 @@ def waiting_causes(
 
     totals = {"wait": float(inst["wait_s"].sum())}
     totals.update({c: float(inst[f"{c}_s"].sum()) for c in WAITING_CAUSES})
-    if res.isna().any():
-        notes.append("instances without a resource can only show batching and extraneous waiting")
     return WaitingCauses(inst, total("activity"), total("resource"), totals, cal_desc, notes)
+
+
+def _pool_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str]:
+    """The calendar argument of the shared decomposition (per pool), and its description."""
+    if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
+        return Calendar.always(), "24/7 calendar"
+    if isinstance(calendar, str) and calendar == "discover":
+        return "pool", "working calendars discovered per pool"
+    if isinstance(calendar, Calendar):
+        return calendar, f"calendar {calendar}"
+    if not isinstance(calendar, dict):
+        what = repr(calendar) if isinstance(calendar, str) else type(calendar).__name__
+        raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {what}.")
+    for k, v in calendar.items():
+        if not isinstance(v, Calendar):
+            raise InputError(
+                f"calendar[{k!r}] must be a leanops.Calendar in the default contention='pool' view (it lists the "
+                f"pool's working periods); got {type(v).__name__}. Build one with leanops.Calendar.parse('Mon-Fri 09:00-17:00'), "
+                "or use contention='resource'.")
+    # keys name resources (or pools): a pool is off shift only when all its members are, so
+    # it takes its members' calendar when they share one; a member without one is always on
+    pools = _pools(log)
+    members: dict[str, list[str]] = {}
+    for r, p in pools.items():
+        members.setdefault(p, []).append(r)
+    out: dict[str, Calendar] = {}
+    for p, rs in members.items():
+        if p in calendar:
+            out[p] = calendar[p]
+            continue
+        if not all(r in calendar for r in rs):  # a member always available keeps the pool on shift
+            out[p] = Calendar.always()
+            continue
+        given = {str(calendar[r]): calendar[r] for r in rs}
+        if len(given) > 1:
+            raise InputError(
+                f"calendar: the members of pool {p!r} ({', '.join(sorted(map(str, rs))[:5])}) have different calendars; "
+                "the shared decomposition needs one calendar per pool: give the same calendar to all of them, key it "
+                f"by the pool name {p!r}, or use contention='resource'.")
+        out[p] = next(iter(given.values()))
+    return out, "working calendars given per resource"
+
+
+def _shared_causes(log: EventLog, calendar: CalendarSpec, tol_s: float) -> WaitingCauses:
+    """The default view: :func:`leanops.mining.bottlenecks.wait_decomposition`, the split
+    that :func:`leanops.bottlenecks` and :func:`leanops.value_stream` sum per step."""
+    spec, cal_desc = _pool_calendars(log, calendar)
+    w = wait_decomposition(log, calendar=spec, batch_tolerance=tol_s)
+    notes: list[str] = []
+    n_est = int(w["estimated"].sum())
+    if n_est:
+        notes.append(f"{n_est:,} waiting instance(s) have an estimated start: their waits for the resource are "
+                     "estimated, not measured")
+    if w["pool"].isna().any():
+        notes.append("instances without a resource can only show batching and extraneous waiting")
+    inst = w[["case_id", "activity", "resource", "enabled", "start", "wait_s", *[f"{c}_s" for c in WAITING_CAUSES]]]
+    return _result(inst.reset_index(drop=True), cal_desc, notes)
