@@ -51,23 +51,27 @@ def _near(row, expected, bin_min):
 @pytest.mark.parametrize("mode", ["resource", "pool"])  # r1 is B's whole pool: same answer
 def test_contention_prioritisation_batching_by_hand(mode):
     wc = waiting_causes(_log(BASE), calendar="24/7", contention=mode)
+    tol = 330 / 1024 if mode == "pool" else 0.0  # the shared decomposition's grid (see _near)
+
+    def check(row, expected):
+        _near(row, expected, tol)
     # c2 waits 07:30-08:00 while r1 is idle
-    assert _row(wc, "c2", "B") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30)
+    check(_row(wc, "c2", "B"), dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30))
     # c1 waits 08:30-09:00 while r1 serves c2 (enabled 07:30, earlier)
-    assert _row(wc, "c1", "B") == dict(wait=30, batching=0, contention=30, prioritisation=0, unavailability=0, extraneous=0)
+    check(_row(wc, "c1", "B"), dict(wait=30, batching=0, contention=30, prioritisation=0, unavailability=0, extraneous=0))
     # c3 waits 08:40-10:00: r1 serves c2 (enabled 07:30) then c1 (08:30), both earlier
-    assert _row(wc, "c3", "B") == dict(wait=80, batching=0, contention=80, prioritisation=0, unavailability=0, extraneous=0)
+    check(_row(wc, "c3", "B"), dict(wait=80, batching=0, contention=80, prioritisation=0, unavailability=0, extraneous=0))
     # c4 (enabled 08:10) waits to 10:30: c2 until 09:00 (earlier: 50), then c1 and c3 (later: 60 + 30)
-    assert _row(wc, "c4", "B") == dict(wait=140, batching=0, contention=50, prioritisation=90, unavailability=0, extraneous=0)
+    check(_row(wc, "c4", "B"), dict(wait=140, batching=0, contention=50, prioritisation=90, unavailability=0, extraneous=0))
     # the C batch is ready when c6 is enabled (11:30): c5 waits 20 for it, then 30 more
-    assert _row(wc, "c5", "C") == dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=0, extraneous=30)
-    assert _row(wc, "c6", "C") == dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30)
+    check(_row(wc, "c5", "C"), dict(wait=50, batching=20, contention=0, prioritisation=0, unavailability=0, extraneous=30))
+    check(_row(wc, "c6", "C"), dict(wait=30, batching=0, contention=0, prioritisation=0, unavailability=0, extraneous=30))
     b = wc.by_activity.set_index("activity")
-    assert b.loc["B", "wait_s"] == 280 * 60 and b.loc["B", "prioritisation_s"] == 90 * 60
+    assert b.loc["B", "wait_s"] == 280 * 60 and abs(b.loc["B", "prioritisation_s"] - 90 * 60) <= 60 * tol
     assert b.loc["C", "batching_s"] == 20 * 60
     assert wc.totals["wait"] == pytest.approx(sum(wc.totals[c] for c in WAITING_CAUSES))
     r = wc.by_resource.set_index("resource")
-    assert r.loc["r1", "contention_s"] == (30 + 80 + 50) * 60
+    assert abs(r.loc["r1", "contention_s"] - (30 + 80 + 50) * 60) <= 3 * 60 * tol
 
 
 def test_pool_mode_ignores_busy_time_while_a_colleague_is_free():

@@ -222,7 +222,9 @@ def split_instances(*, activity: np.ndarray, wait: np.ndarray, batching: np.ndar
 
     The rule of :func:`split_causes`, per instance: the grid parts (from
     :func:`instance_grid`) rescaled to the instance's exact wait after batching (the grid
-    moves each end by at most half a bin; rescaling per instance keeps every wait exact).
+    moves each end by at most half a bin; rescaling per instance keeps every wait exact),
+    then balanced so that per activity they sum to :func:`split_causes`'s figures. A wait
+    too short to cover a bin takes its activity's split.
     Prioritisation is :func:`split_causes`'s per activity, ``min(overtaken, busy)`` summed
     over the activity's instances, so the per-activity sums are the same numbers: each
     instance first takes its own overtaken wait (at most its busy wait), and what the
@@ -240,21 +242,37 @@ def split_instances(*, activity: np.ndarray, wait: np.ndarray, batching: np.ndar
     """
     batching = np.minimum(batching, wait)
     rest = np.clip(wait - batching, 0, None)
-    grid = off + on
-    scale = np.divide(rest, grid, out=np.zeros_like(rest), where=grid > 0)
-    busy = cont * scale
     n_act = int(activity.max()) + 1 if len(activity) else 0
     per = lambda x: np.bincount(activity, weights=x, minlength=n_act)  # noqa: E731
-    target = np.minimum(per(overtaken), per(busy))
+    tot = split_causes(wait_sum=per(wait), batching=per(batching), overtaken=per(overtaken),
+                       off=per(off), on=per(on), cont=per(cont))
+    # a wait too short to cover a grid bin takes its activity's split
+    empty = (off + on <= 0) & (rest > 0)
+    if empty.any():
+        off, on, cont = off.copy(), on.copy(), cont.copy()
+        off[empty], on[empty], cont[empty] = (per(x)[activity[empty]] for x in (off, on, cont))
+    grid = off + on
+    scale = np.divide(rest, grid, out=np.zeros_like(rest), where=grid > 0)
+    # (off shift, busy, idle) per instance, rescaled to its exact wait after batching;
+    # then balanced (iterative proportional fitting) so that the activity's totals are
+    # split_causes's too: rounding a wait's ends to bins weighs short waits unevenly
+    x = np.stack([off * scale, cont * scale, np.where(grid > 0, (on - cont) * scale, rest)], axis=1)
+    goal = np.stack([tot["unavailability"], tot["contention"] + tot["prioritisation"], tot["extraneous"]], axis=1)
+    for _ in range(50):
+        have = np.stack([per(x[:, k]) for k in range(3)], axis=1)
+        x *= np.divide(goal, have, out=np.ones_like(goal), where=have > 0)[activity]
+        row = x.sum(axis=1)
+        x *= np.divide(rest, row, out=np.zeros_like(rest), where=row > 0)[:, None]
+    busy = x[:, 1]
     own = np.minimum(overtaken, busy)
     room = busy - own
-    left = np.clip(target - per(own), 0, None)
+    left = np.clip(tot["prioritisation"] - per(own), 0, None)
     share = np.divide(left, per(room), out=np.zeros(n_act), where=per(room) > 0)
     prio = own + room * np.minimum(share, 1.0)[activity]
     return {
         "contention": busy - prio,
-        "unavailability": off * scale,
+        "unavailability": x[:, 0],
         "prioritisation": prio,
         "batching": batching,
-        "extraneous": np.where(grid > 0, (on - cont) * scale, rest),
+        "extraneous": x[:, 2],
     }

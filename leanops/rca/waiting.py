@@ -1,35 +1,32 @@
 """Why cases wait: each waiting interval split into the causes of Lashkevich et al. (Kronos).
 
 Lashkevich, Milani, Chapela-Campa, Suvorau, Dumas: "Why am I waiting? Data-driven analysis
-of waiting times in business processes" (CAiSE 2023). For every activity instance with a
-start time, the wait runs from its enablement (see ``leanops.mining._steps``) to its start.
-It is split, in this order, into:
+of waiting times in business processes" (CAiSE 2023). For every activity instance the wait
+runs from its enablement (see ``leanops.mining._steps``) to its start.
 
-* **batching**: the instance started together with other instances of the same activity
-  (starts within ``batch_tolerance``); the time until the last of them was enabled is
-  spent waiting for the batch to fill;
-* **contention**: all resources able to do it (those that perform the activity in the
-  log) were busy, and the one that performed it was busy with instances enabled no later
-  than this one (first come, first served);
-* **prioritisation**: the same, but the performer was busy with instances enabled *later*
-  (they were served first);
-* **unavailability**: the resource was idle but outside its working calendar;
-* **extraneous**: none of the above: the resource was free and on shift, yet the work did
-  not start (waiting for the customer, a timer, a third party, ...).
+Two views, chosen with ``contention``:
 
-Kronos looks only at the resource that performed the instance; ``contention="resource"``
-does that. By default (``"pool"``) busy time counts only while the whole pool was busy:
-when a colleague able to do the work sat idle, the wait was not caused by a lack of
-capacity (this matters for timers and other delays that are not in the log); a colleague
-off shift is not free. Instances without a resource can only show batching and extraneous
-waiting.
+* ``"pool"`` (default) reads **the** decomposition of :mod:`leanops.mining.waits`, the one
+  that :func:`leanops.bottlenecks` (``wait_<cause>_s``), :func:`leanops.value_stream` and
+  the report sum per step (:func:`leanops.mining.bottlenecks.wait_decomposition`): per
+  activity, the causes found here add up to the figures there. Per the issue-12
+  definitions: **batching** (the wait until the last instance of its batch was enabled),
+  **unavailability** (the step's pool, the pool doing most of the step, was off shift),
+  **contention** (the pool was on shift and every member busy), **prioritisation** (the
+  part of that busy wait after an instance of the same activity enabled later was
+  started first) and **extraneous** (the rest: a member was free and on shift). Busy and
+  on-shift time are counted on bottlenecks' time grid, so each value is exact to about a
+  grid bin; each instance's causes add up to its exact wait. Calendars are per pool: a
+  pool is off shift only when all of its members are.
+* ``"resource"``: Kronos' per-performer view, with exact interval arithmetic. Contention
+  is busy time of the resource that performed the instance while every resource able to
+  do it (those that perform the activity in the log) was busy, split by whom it was busy
+  with: instances enabled no later (**contention**) or later (**prioritisation**); a task
+  open across a whole closed period was paused there (unavailability), and work seen off
+  shift is overtime and stays busy. Its per-step sums are *not* bottlenecks' figures.
 
-Calendars: a task open across a whole closed period (a night, a weekend) was paused there,
-as working calendars stop the clock: that time is unavailability, not busy time. Work seen
-to start or end off shift is overtime and stays busy. With ``calendar="24/7"`` nothing is
-off shift, so idle nights count as extraneous. When discovering calendars, a resource with
-too few events to learn from gets the log's calendar; if most of its own work falls outside
-it, it is taken as always available (its off-calendar hours are not unavailability).
+Instances without a resource can only show batching and extraneous waiting. With
+``calendar="24/7"`` nothing is off shift, so idle nights count as extraneous.
 """
 
 from __future__ import annotations
@@ -346,19 +343,21 @@ def waiting_causes(
     ----------
     log : EventLog
         Needs start times (waiting is measured from enablement to start).
-    calendar : Calendar, dict of resource -> Calendar, "discover" or "24/7"
-        Working calendars of the resources. ``"discover"`` (default) learns one per
-        resource with :func:`leanops.discover_calendar`; ``"24/7"`` assumes resources are
-        always available (off-shift waiting then counts as extraneous).
+    calendar : Calendar, dict of resource (or pool) -> Calendar, "discover" or "24/7"
+        Working calendars. ``"discover"`` (default) learns them with
+        :func:`leanops.discover_calendar`: from the whole log, as :func:`leanops.bottlenecks`
+        does by default (per resource with ``contention="resource"``); ``"24/7"`` assumes resources are always available
+        (off-shift waiting then counts as extraneous). In the pool view the members of a
+        pool need one calendar (a member without one keeps the pool on shift).
     batch_tolerance : str or float
         Instances of one activity starting within this time of each other are a batch
         (``"1s"``, ``"5min"``, or seconds).
 
     contention : {"pool", "resource"}
-        ``"pool"`` (default): the performer's busy time counts as contention (or
-        prioritisation) only while every resource that performs the activity in the log
-        was busy; when one of them was free the wait is not due to contention.
-        ``"resource"``: any busy time of the performer counts, as in Kronos.
+        ``"pool"`` (default): the shared decomposition that :func:`leanops.bottlenecks`
+        sums per step (its pool, calendars per pool; see the module docstring).
+        ``"resource"``: Kronos' per-performer view, exact interval arithmetic; any
+        object with ``working_seconds`` is accepted as a calendar there.
 
     Returns
     -------
@@ -587,7 +586,7 @@ def _pool_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str]:
     if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
         return Calendar.always(), "24/7 calendar"
     if isinstance(calendar, str) and calendar == "discover":
-        return "pool", "working calendars discovered per pool"
+        return None, "working calendars discovered from the log (as leanops.bottlenecks)"
     if isinstance(calendar, Calendar):
         return calendar, f"calendar {calendar}"
     if not isinstance(calendar, dict):
