@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import leanops
+from leanops.boundaries import boundary_counts
 from groundtruth import generate
 from groundtruth_diagnosis import diagnosis_process, export_window
 from test_boundaries import _whole
@@ -61,3 +62,16 @@ def test_out_of_core_engine_leaves_out_the_same_cases(tmp_path):
         assert a["lead_time_s"].sum() == pytest.approx(b["lead_time_s"].sum())
     assert sum(a.attrs["excluded_cases"].values()) == 0
     assert sum(leanops.performance(log, by="case").attrs["excluded_cases"].values()) > 0
+
+
+def test_dask_engine_leaves_out_the_same_cases(tmp_path):
+    log = leanops.datasets.load("production")
+    path = tmp_path / "prod"
+    leanops.convert(log, path, partitions=3)  # cases split by hash: the rule needs the whole log
+    for include_cut in (False, True):
+        a = leanops.performance(log, by="case", include_cut=include_cut)
+        b = leanops.performance(path, by="case", engine="dask", include_cut=include_cut)
+        assert a.attrs["excluded_cases"] == b.attrs["excluded_cases"]
+        assert sorted(a["case_id"].astype(str)) == sorted(b["case_id"].astype(str))
+        assert a["lead_time_s"].sum() == pytest.approx(b["lead_time_s"].sum())
+    assert leanops.performance(log, by="case").attrs["excluded_cases"] == boundary_counts(log)
