@@ -217,7 +217,7 @@ def test_every_bundled_log(name):
     assert 0 < vs.pce <= 1
     assert vs.steps["share_of_lead_time"].sum() == pytest.approx(1.0)
     # Little's law in the middle 80% of the span, from the case table (pandas, independently)
-    cases = leanops.performance(log, by="case")
+    cases = leanops.performance(log, by="case", include_cut=True)  # every case, as vs
     s, e = cases["start"], cases["end"]
     a = s.min() + 0.1 * (e.max() - s.min())
     b = e.max() - 0.1 * (e.max() - s.min())
@@ -242,4 +242,8 @@ def test_every_bundled_log(name):
     assert (rw["repeats"] >= rw["cases_with_rework"]).all()
     u = leanops.utilization(log)
     assert (u["utilization"].dropna() >= 0).all()
-    assert leanops.performance(log, by="case")["lead_time_s"].mean() == pytest.approx(vs.lead_time_mean_s)
+    assert leanops.performance(log, by="case", include_cut=True)["lead_time_s"].mean() == pytest.approx(vs.lead_time_mean_s)
+    # by default both leave the same cut cases out
+    complete = leanops.performance(log, by="case")
+    assert complete.attrs["excluded_cases"] == cut.excluded_cases and len(complete) == cut.n_cases
+    assert complete["lead_time_s"].mean() == pytest.approx(cut.lead_time_mean_s)

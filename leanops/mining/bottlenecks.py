@@ -61,11 +61,11 @@ from ._engine import Engine, dispatch as _dispatch
 from .performance import _activity_sums, _instance_repeats, _instances, _repeats
 from .._pools import profiles
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
-from .waits import WAIT_CAUSES, batch_waits, grid_causes, overtaken_waits, split_causes
+from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
 from ..evidence import log_evidence, role_resources
 
-__all__ = ["bottlenecks", "rework", "Bottlenecks", "Rework"]
+__all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
 
 BATCH_TOLERANCE_S = 1.0  # instances of one activity starting within 1 s of each other form a batch
 
@@ -134,6 +134,13 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
         return _dispatch("bottlenecks", log, engine=engine, scheduler=scheduler, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     check_log(log)
+    return _rank_table(**_decompose(log, calendar))
+
+
+def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float = BATCH_TOLERANCE_S,
+               per_instance: bool = False) -> dict[str, Any]:
+    """The in-memory engine: per-activity sums for :func:`_rank_table` (and, with
+    ``per_instance``, the grid parts of every instance's wait under ``"instances"``)."""
     inst = _instances(log)
     st = inst.st
     n = len(st.end)
@@ -152,7 +159,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     wait = inst.wait  # 0 for the first instance of a case
     sums = _activity_sums(inst)
     enabled = inst.start - wait
-    bt = batch_waits(act, inst.start, enabled, BATCH_TOLERANCE_S)
+    bt = batch_waits(act, inst.start, enabled, batch_tolerance)
     ov = overtaken_waits(act, inst.start, enabled, enabled + bt)
 
     # ---- the time grid
@@ -254,9 +261,16 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     batched = (act[hb], b_en[hb], to_bin(enabled[hb] + bt[hb]))
     off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, batched)
     del queue
+    extra: dict[str, Any] = {}
+    if per_instance:
+        b_rest = b_en.copy()
+        b_rest[hb] = batched[2]
+        i_off, i_on, i_cont = instance_grid(act, main_pool, b_rest, b_start, full, wf_pool, width)
+        extra["instances"] = dict(inst=inst, batching=bt, overtaken=ov, off=i_off, on=i_on, cont=i_cont,
+                                  pool=np.array([*pool_names, None], dtype=object)[main_pool[act]])
 
     # ---- per activity
-    return _rank_table(
+    return dict(
         activities=st.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
         batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
@@ -264,8 +278,53 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, role_resources(log)), log_level=_log_level(log),
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
-        starts_estimated=inst.estimated_share,
+        starts_estimated=inst.estimated_share, **extra,
     )
+
+
+def wait_decomposition(log: EventLog, *, calendar: CalendarSpec = None,
+                       batch_tolerance: float = BATCH_TOLERANCE_S) -> pd.DataFrame:
+    """Every waiting instance's wait split by cause: the decomposition :func:`bottlenecks`
+    sums per step, per instance (:func:`leanops.mining.waits.split_instances`).
+
+    Per activity the causes sum to ``bottlenecks(log, calendar=calendar)``'s
+    ``wait_<cause>_s`` within the grid's rounding (about a bin per instance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per instance with a wait: ``case_id, activity, resource, pool, enabled,
+        start, estimated, wait_s`` and ``<cause>_s`` per cause of :data:`WAIT_CAUSES`.
+
+    Examples
+    --------
+    >>> import leanops
+    >>> from leanops.mining.bottlenecks import wait_decomposition
+    >>> w = wait_decomposition(leanops.datasets.load("production"))
+    >>> bool(abs(w[[f"{c}_s" for c in WAIT_CAUSES]].sum(axis=1) - w["wait_s"]).max() < 1e-6)
+    True
+    """
+    check_log(log)
+    parts = _decompose(log, calendar, batch_tolerance=float(batch_tolerance), per_instance=True)["instances"]
+    inst = parts.pop("inst")
+    pool = parts.pop("pool")
+    causes = split_instances(activity=inst.st.activity, wait=inst.wait, **parts)
+    m = inst.wait > 0
+    d = inst.log.df
+    to_ts = lambda x: pd.to_datetime(inst.origin_ns + np.round(x[m] * 1e9).astype(np.int64), utc=True)  # noqa: E731
+    out = pd.DataFrame({
+        "case_id": d["case_id"].to_numpy()[m],
+        "activity": np.asarray(inst.st.activities, dtype=object)[inst.st.activity[m]],
+        "resource": d["resource"].to_numpy()[m],
+        "pool": pool[m],
+        "enabled": to_ts(inst.start - inst.wait),
+        "start": to_ts(inst.start),
+        "estimated": inst.estimated[m],
+        "wait_s": inst.wait[m],
+    })
+    for c in WAIT_CAUSES:
+        out[f"{c}_s"] = causes[c][m]
+    return out
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

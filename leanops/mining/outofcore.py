@@ -447,7 +447,7 @@ _TIME_MSG = ("{name}: time='working' is only computed by the pandas engine; use 
 
 
 def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "activity", time: str = "calendar",
-                calendar: Any = None) -> pd.DataFrame:
+                calendar: Any = None, include_cut: bool = False) -> pd.DataFrame:
     """:func:`leanops.performance` in DuckDB (see there); wall-clock time only."""
     s = _check_scan(log, "performance")
     check_choice("by", by, ("activity", "resource", "case"))
@@ -455,9 +455,12 @@ def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "acti
     if time != "calendar":
         raise InputError(_TIME_MSG.format(name="performance"))
     with _Session(s) as ses:
-        p = ses.prepared()
         if by == "case":
-            return _performance_cases(ses, p)
+            excluded = _drop_cut_cases(ses, ses.raw(), include_cut)
+            out = _performance_cases(ses, ses.prepared())
+            out.attrs["excluded_cases"] = excluded
+            return out
+        p = ses.prepared()
         key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
         g = ses.df(_perf_group_sql(p, key))
         src = f"(SELECT {key} AS k, * FROM {p})"
@@ -619,17 +622,26 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
                                     excluded=excluded, log_level=level)
 
 
+# per case: first and last time, first activity and the activity that finished last
+_CASE_ENDS_SQL = """SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
+                           arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id"""
+
+
+def _cut_flags(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut_at_start, open_at_end)`` per row of a :data:`_CASE_ENDS_SQL` result."""
+    from ..boundaries import boundary_flags
+
+    return boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
+                          c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
+
+
 def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
     """Delete the cases cut by the export window from table ``t`` (the rule of
     :mod:`leanops.boundaries`, on per-case aggregates) and count them."""
-    from ..boundaries import boundary_flags
-
     if include_cut:
         return {"cut_at_start": 0, "open_at_end": 0}
-    c = ses.df(f"""SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
-                          arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id""")
-    cut, open_ = boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
-                                c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
+    c = ses.df(_CASE_ENDS_SQL.format(t=t))
+    cut, open_ = _cut_flags(c)
     drop = c.loc[cut | open_, ["case_id"]]
     if len(drop):
         ses.con.register("cut_cases", drop)

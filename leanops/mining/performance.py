@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_calendar, check_choice, check_log
+from ..boundaries import complete_cases
 from ..calendar import Calendar, discover_calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
@@ -425,6 +426,7 @@ def performance(
     by: Literal["activity", "resource", "case"] = "activity",
     time: Time = "calendar",
     calendar: Calendar | str | None = None,
+    include_cut: bool = False,
 ) -> pd.DataFrame:
     """Processing time, waiting time and counts per activity, resource or case.
 
@@ -438,6 +440,11 @@ def performance(
         Measure durations on the wall clock, or in working time of ``calendar``.
     calendar : Calendar or str, optional
         For ``time="working"``; by default learnt from the log.
+    include_cut : bool, default False
+        For ``by="case"``: cases cut by the export window (begun before the log's first
+        day, or still open at its end; :mod:`leanops.boundaries`) have wrong lead times,
+        so they are left out unless this is True. ``result.attrs["excluded_cases"]``
+        counts them, ``{"cut_at_start": n, "open_at_end": m}``.
 
     engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
         ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
@@ -468,9 +475,13 @@ def performance(
     True
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
-        return _dispatch("performance", log, engine=engine, scheduler=scheduler, by=by, time=time, calendar=calendar)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
+        return _dispatch("performance", log, engine=engine, scheduler=scheduler, by=by, time=time, calendar=calendar,
+                         include_cut=include_cut)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
     check_log(log)
     check_choice("by", by, ("activity", "resource", "case"))
+    excluded = None
+    if by == "case":
+        log, excluded = complete_cases(log, include_cut=include_cut)
     inst = _instances(log, time=time, calendar=calendar)
     st = inst.st
     if by == "case":
@@ -495,6 +506,7 @@ def performance(
                 "estimated_share": np.add.reduceat(inst.estimated.astype(float), starts) / np.diff(np.r_[starts, len(seg)]),
             }
         )
+        out.attrs["excluded_cases"] = excluded
         return out
     d = inst.log.df
     col = d[by] if by == "activity" else d["resource"].fillna("(none)")

@@ -15,7 +15,9 @@ Every wait of every activity instance (from its enablement to its start) is spli
 Unavailability and contention are counted on the time grid of
 :mod:`leanops.mining.bottlenecks` (:func:`grid_causes`), which both engines share; the
 batch and overtake rules are per instance and have an SQL twin in the out-of-core engine.
-:func:`leanops.rca.waiting_causes` uses the same batch rule for its per-resource view.
+:func:`instance_grid` and :func:`split_instances` give the same split per instance
+(:func:`leanops.mining.bottlenecks.wait_decomposition`), which
+:func:`leanops.rca.waiting_causes` reads.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "split_causes"]
+__all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "split_causes", "instance_grid", "split_instances"]
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
@@ -260,4 +262,93 @@ def split_causes(*, wait_sum: np.ndarray, batching: np.ndarray, overtaken: np.nd
         "prioritisation": prio,
         "batching": np.minimum(batching, wait_sum),
         "extraneous": np.where(grid > 0, (on - cont) * scale, rest),
+    }
+
+
+def instance_grid(activity: np.ndarray, main_pool: np.ndarray, b0: np.ndarray, b1: np.ndarray,
+                  full: np.ndarray, wf_pool: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per instance, the grid parts ``(off, on, cont)`` of :func:`grid_causes` for its wait
+    after its batch, the bins ``[b0, b1)``; summed per activity they are grid_causes's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> # one pool, bins 0-3: on shift in bins 1-3, full in bin 2; a wait over bins 0-3
+    >>> instance_grid(np.array([0]), np.array([0]), np.array([0]), np.array([4]),
+    ...               np.array([[False, False, True, False]]), np.array([[0.0, 1, 1, 1]]), 10.0)
+    (array([10.]), array([30.]), array([10.]))
+    """
+    pool = main_pool[activity]
+    hi = np.maximum(b1, b0)
+    all_ = (hi - b0).astype(np.float64)
+    on = all_.copy()  # no pool: every bin counts as on shift, none as full
+    cont = np.zeros(len(activity))
+    for p in np.unique(pool[pool >= 0]):  # prefix sums over the bins, per pool that waits
+        m = pool == p
+        w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
+        w_full = np.r_[0.0, np.cumsum(wf_pool[p] * full[p])]
+        on[m] = w_on[hi[m]] - w_on[b0[m]]
+        cont[m] = w_full[hi[m]] - w_full[b0[m]]
+    return (all_ - on) * width, on * width, cont * width
+
+
+def split_instances(*, activity: np.ndarray, wait: np.ndarray, batching: np.ndarray, overtaken: np.ndarray,
+                    off: np.ndarray, on: np.ndarray, cont: np.ndarray) -> dict[str, np.ndarray]:
+    """Per instance, seconds per cause (:data:`WAIT_CAUSES`), summing to its ``wait``.
+
+    The rule of :func:`split_causes`, per instance: the grid parts (from
+    :func:`instance_grid`) rescaled to the instance's exact wait after batching (the grid
+    moves each end by at most half a bin; rescaling per instance keeps every wait exact),
+    then balanced so that per activity they sum to :func:`split_causes`'s figures. A wait
+    too short to cover a bin takes its activity's split.
+    Prioritisation is :func:`split_causes`'s per activity, ``min(overtaken, busy)`` summed
+    over the activity's instances, so the per-activity sums are the same numbers: each
+    instance first takes its own overtaken wait (at most its busy wait), and what the
+    activity's total leaves over is shared in proportion to the busy wait left.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> # a 100 s wait, 20 s of it batching; on the grid 40 s off shift, 40 s on, 30 s full
+    >>> c = split_instances(activity=np.array([0]), wait=np.array([100.0]), batching=np.array([20.0]),
+    ...                     overtaken=np.array([10.0]), off=np.array([40.0]), on=np.array([40.0]),
+    ...                     cont=np.array([30.0]))
+    >>> {k: float(v[0]) for k, v in c.items()}
+    {'contention': 20.0, 'unavailability': 40.0, 'prioritisation': 10.0, 'batching': 20.0, 'extraneous': 10.0}
+    """
+    batching = np.minimum(batching, wait)
+    rest = np.clip(wait - batching, 0, None)
+    n_act = int(activity.max()) + 1 if len(activity) else 0
+    per = lambda x: np.bincount(activity, weights=x, minlength=n_act)  # noqa: E731
+    tot = split_causes(wait_sum=per(wait), batching=per(batching), overtaken=per(overtaken),
+                       off=per(off), on=per(on), cont=per(cont))
+    # a wait too short to cover a grid bin takes its activity's split
+    empty = (off + on <= 0) & (rest > 0)
+    if empty.any():
+        off, on, cont = off.copy(), on.copy(), cont.copy()
+        off[empty], on[empty], cont[empty] = (per(x)[activity[empty]] for x in (off, on, cont))
+    grid = off + on
+    scale = np.divide(rest, grid, out=np.zeros_like(rest), where=grid > 0)
+    # (off shift, busy, idle) per instance, rescaled to its exact wait after batching;
+    # then balanced (iterative proportional fitting) so that the activity's totals are
+    # split_causes's too: rounding a wait's ends to bins weighs short waits unevenly
+    x = np.stack([off * scale, cont * scale, np.where(grid > 0, (on - cont) * scale, rest)], axis=1)
+    goal = np.stack([tot["unavailability"], tot["contention"] + tot["prioritisation"], tot["extraneous"]], axis=1)
+    for _ in range(50):
+        have = np.stack([per(x[:, k]) for k in range(3)], axis=1)
+        x *= np.divide(goal, have, out=np.ones_like(goal), where=have > 0)[activity]
+        row = x.sum(axis=1)
+        x *= np.divide(rest, row, out=np.zeros_like(rest), where=row > 0)[:, None]
+    busy = x[:, 1]
+    own = np.minimum(overtaken, busy)
+    room = busy - own
+    left = np.clip(tot["prioritisation"] - per(own), 0, None)
+    share = np.divide(left, per(room), out=np.zeros(n_act), where=per(room) > 0)
+    prio = own + room * np.minimum(share, 1.0)[activity]
+    return {
+        "contention": busy - prio,
+        "unavailability": x[:, 0],
+        "prioritisation": prio,
+        "batching": batching,
+        "extraneous": x[:, 2],
     }

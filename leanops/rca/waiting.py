@@ -1,35 +1,32 @@
 """Why cases wait: each waiting interval split into the causes of Lashkevich et al. (Kronos).
 
 Lashkevich, Milani, Chapela-Campa, Suvorau, Dumas: "Why am I waiting? Data-driven analysis
-of waiting times in business processes" (CAiSE 2023). For every activity instance with a
-start time, the wait runs from its enablement (see ``leanops.mining._steps``) to its start.
-It is split, in this order, into:
+of waiting times in business processes" (CAiSE 2023). For every activity instance the wait
+runs from its enablement (see ``leanops.mining._steps``) to its start.
 
-* **batching**: the instance started together with other instances of the same activity
-  (starts within ``batch_tolerance``); the time until the last of them was enabled is
-  spent waiting for the batch to fill;
-* **contention**: all resources able to do it (those that perform the activity in the
-  log) were busy, and the one that performed it was busy with instances enabled no later
-  than this one (first come, first served);
-* **prioritisation**: the same, but the performer was busy with instances enabled *later*
-  (they were served first);
-* **unavailability**: the resource was idle but outside its working calendar;
-* **extraneous**: none of the above: the resource was free and on shift, yet the work did
-  not start (waiting for the customer, a timer, a third party, ...).
+Two views, chosen with ``contention``:
 
-Kronos looks only at the resource that performed the instance; ``contention="resource"``
-does that. By default (``"pool"``) busy time counts only while the whole pool was busy:
-when a colleague able to do the work sat idle, the wait was not caused by a lack of
-capacity (this matters for timers and other delays that are not in the log); a colleague
-off shift is not free. Instances without a resource can only show batching and extraneous
-waiting.
+* ``"pool"`` (default) reads **the** decomposition of :mod:`leanops.mining.waits`, the one
+  that :func:`leanops.bottlenecks` (``wait_<cause>_s``), :func:`leanops.value_stream` and
+  the report sum per step (:func:`leanops.mining.bottlenecks.wait_decomposition`): per
+  activity, the causes found here add up to the figures there. Per the issue-12
+  definitions: **batching** (the wait until the last instance of its batch was enabled),
+  **unavailability** (the step's pool, the pool doing most of the step, was off shift),
+  **contention** (the pool was on shift and every member busy), **prioritisation** (the
+  part of that busy wait after an instance of the same activity enabled later was
+  started first) and **extraneous** (the rest: a member was free and on shift). Busy and
+  on-shift time are counted on bottlenecks' time grid, so each value is exact to about a
+  grid bin; each instance's causes add up to its exact wait. Calendars are per pool: a
+  pool is off shift only when all of its members are.
+* ``"resource"``: Kronos' per-performer view, with exact interval arithmetic. Contention
+  is busy time of the resource that performed the instance while every resource able to
+  do it (those that perform the activity in the log) was busy, split by whom it was busy
+  with: instances enabled no later (**contention**) or later (**prioritisation**); a task
+  open across a whole closed period was paused there (unavailability), and work seen off
+  shift is overtime and stays busy. Its per-step sums are *not* bottlenecks' figures.
 
-Calendars: a task open across a whole closed period (a night, a weekend) was paused there,
-as working calendars stop the clock: that time is unavailability, not busy time. Work seen
-to start or end off shift is overtime and stays busy. With ``calendar="24/7"`` nothing is
-off shift, so idle nights count as extraneous. When discovering calendars, a resource with
-too few events to learn from gets the log's calendar; if most of its own work falls outside
-it, it is taken as always available (its off-calendar hours are not unavailability).
+Instances without a resource can only show batching and extraneous waiting. With
+``calendar="24/7"`` nothing is off shift, so idle nights count as extraneous.
 """
 
 from __future__ import annotations
@@ -46,6 +43,8 @@ from ..calendar import _MONDAY0_S, DAY_S, WEEK_S, Calendar, discover_calendar
 from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
+from ..mining.bottlenecks import wait_decomposition
+from ..mining.resources import _pools
 from ..mining.waits import batch_waits
 from ._format import fmt_duration
 from .targets import parse_duration
@@ -344,19 +343,21 @@ def waiting_causes(
     ----------
     log : EventLog
         Needs start times (waiting is measured from enablement to start).
-    calendar : Calendar, dict of resource -> Calendar, "discover" or "24/7"
-        Working calendars of the resources. ``"discover"`` (default) learns one per
-        resource with :func:`leanops.discover_calendar`; ``"24/7"`` assumes resources are
-        always available (off-shift waiting then counts as extraneous).
+    calendar : Calendar, dict of resource (or pool) -> Calendar, "discover" or "24/7"
+        Working calendars. ``"discover"`` (default) learns them with
+        :func:`leanops.discover_calendar`: from the whole log, as :func:`leanops.bottlenecks`
+        does by default (per resource with ``contention="resource"``); ``"24/7"`` assumes resources are always available
+        (off-shift waiting then counts as extraneous). In the pool view the members of a
+        pool need one calendar (a member without one keeps the pool on shift).
     batch_tolerance : str or float
         Instances of one activity starting within this time of each other are a batch
         (``"1s"``, ``"5min"``, or seconds).
 
     contention : {"pool", "resource"}
-        ``"pool"`` (default): the performer's busy time counts as contention (or
-        prioritisation) only while every resource that performs the activity in the log
-        was busy; when one of them was free the wait is not due to contention.
-        ``"resource"``: any busy time of the performer counts, as in Kronos.
+        ``"pool"`` (default): the shared decomposition that :func:`leanops.bottlenecks`
+        sums per step (its pool, calendars per pool; see the module docstring).
+        ``"resource"``: Kronos' per-performer view, exact interval arithmetic; any
+        object with ``working_seconds`` is accepted as a calendar there.
 
     Returns
     -------
@@ -385,6 +386,8 @@ def waiting_causes(
             "can fill them, but estimated starts wait for the resource by construction)."
         )
     check_choice("contention", contention, ("pool", "resource"))
+    if contention == "pool":
+        return _shared_causes(log, calendar, tol_s)
     cals, cal_desc, notes = _resolve_calendars(log, calendar)
     st = steps(log)
     d = log.df
@@ -554,6 +557,13 @@ def waiting_causes(
         "unavailability_s": unavail[m] / 1e9,
         "extraneous_s": extraneous[m] / 1e9,
     })
+    if res.isna().any():
+        notes.append("instances without a resource can only show batching and extraneous waiting")
+    return _result(inst, cal_desc, notes)
+
+
+def _result(inst: pd.DataFrame, cal_desc: str, notes: list[str]) -> WaitingCauses:
+    """Totals per activity, per resource and overall of the per-instance split."""
     cause_cols = [f"{c}_s" for c in WAITING_CAUSES]
 
     def total(by: str) -> pd.DataFrame:
@@ -568,6 +578,61 @@ def waiting_causes(
 
     totals = {"wait": float(inst["wait_s"].sum())}
     totals.update({c: float(inst[f"{c}_s"].sum()) for c in WAITING_CAUSES})
-    if res.isna().any():
-        notes.append("instances without a resource can only show batching and extraneous waiting")
     return WaitingCauses(inst, total("activity"), total("resource"), totals, cal_desc, notes)
+
+
+def _pool_calendars(log: EventLog, calendar: CalendarSpec) -> tuple[Any, str]:
+    """The calendar argument of the shared decomposition (per pool), and its description."""
+    if calendar is None or (isinstance(calendar, str) and calendar in ("24/7", "always")):
+        return Calendar.always(), "24/7 calendar"
+    if isinstance(calendar, str) and calendar == "discover":
+        return None, "working calendars discovered from the log (as leanops.bottlenecks)"
+    if isinstance(calendar, Calendar):
+        return calendar, f"calendar {calendar}"
+    if not isinstance(calendar, dict):
+        what = repr(calendar) if isinstance(calendar, str) else type(calendar).__name__
+        raise InputError(f"calendar must be a Calendar, a dict of Calendars per resource, 'discover' or '24/7'; got {what}.")
+    for k, v in calendar.items():
+        if not isinstance(v, Calendar):
+            raise InputError(
+                f"calendar[{k!r}] must be a leanops.Calendar in the default contention='pool' view (it lists the "
+                f"pool's working periods); got {type(v).__name__}. Build one with leanops.Calendar.parse('Mon-Fri 09:00-17:00'), "
+                "or use contention='resource'.")
+    # keys name resources (or pools): a pool is off shift only when all its members are, so
+    # it takes its members' calendar when they share one; a member without one is always on
+    pools = _pools(log)
+    members: dict[str, list[str]] = {}
+    for r, p in pools.items():
+        members.setdefault(p, []).append(r)
+    out: dict[str, Calendar] = {}
+    for p, rs in members.items():
+        if p in calendar:
+            out[p] = calendar[p]
+            continue
+        if not all(r in calendar for r in rs):  # a member always available keeps the pool on shift
+            out[p] = Calendar.always()
+            continue
+        given = {str(calendar[r]): calendar[r] for r in rs}
+        if len(given) > 1:
+            raise InputError(
+                f"calendar: the members of pool {p!r} ({', '.join(sorted(map(str, rs))[:5])}) have different calendars; "
+                "the shared decomposition needs one calendar per pool: give the same calendar to all of them, key it "
+                f"by the pool name {p!r}, or use contention='resource'.")
+        out[p] = next(iter(given.values()))
+    return out, "working calendars given per resource"
+
+
+def _shared_causes(log: EventLog, calendar: CalendarSpec, tol_s: float) -> WaitingCauses:
+    """The default view: :func:`leanops.mining.bottlenecks.wait_decomposition`, the split
+    that :func:`leanops.bottlenecks` and :func:`leanops.value_stream` sum per step."""
+    spec, cal_desc = _pool_calendars(log, calendar)
+    w = wait_decomposition(log, calendar=spec, batch_tolerance=tol_s)
+    notes: list[str] = []
+    n_est = int(w["estimated"].sum())
+    if n_est:
+        notes.append(f"{n_est:,} waiting instance(s) have an estimated start: their waits for the resource are "
+                     "estimated, not measured")
+    if w["pool"].isna().any():
+        notes.append("instances without a resource can only show batching and extraneous waiting")
+    inst = w[["case_id", "activity", "resource", "enabled", "start", "wait_s", *[f"{c}_s" for c in WAITING_CAUSES]]]
+    return _result(inst.reset_index(drop=True), cal_desc, notes)
