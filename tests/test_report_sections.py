@@ -129,3 +129,15 @@ def test_simulation_section_only_when_asked_and_consistent(production):
     assert ct["ci_low"] <= ct["mean"] <= ct["ci_high"]
     doc = leanops.report.render.to_json(leanops.report.Report("t", "t", {}, [sim], "now"))
     assert "kpis" in doc["simulate"]["baseline"]  # the `leanops simulate --json` shape
+
+
+def test_lead_time_histogram_counts_the_cases_the_kpis_count(production):
+    # production: 6 cases still open at the export's end are left out of the KPIs (issue 12);
+    # the histogram beside them must count the same 219 cases, not all 225
+    log, rep = production
+    vs = leanops.value_stream(log)
+    kpis = next(s for s in rep.sections if s.key == "kpis")
+    fig = next(f for f in kpis.figures if f.title == "Lead time per case")
+    n_out = sum(vs.excluded_cases.values())
+    assert n_out == 6 and vs.n_cases == 219
+    assert fig.caption.startswith(f"{vs.n_cases} cases ({n_out} cut by the export window left out)")

@@ -67,7 +67,16 @@ def kpis(ctx: Context) -> Section:
     log = ctx.log
     vs = _value_stream(ctx)
     ct = case_times(log)
-    lt = ct["lead_time_s"].to_numpy(dtype=float)
+    n_left_out = sum(vs.excluded_cases.values()) if vs.excluded_cases else 0
+    lt_cases = ct
+    if n_left_out:
+        # the histogram shows the cases the KPIs count: not those cut by the export window
+        from ..boundaries import case_boundaries
+
+        flags = case_boundaries(log)
+        cut = flags.index[flags["cut_at_start"].to_numpy() | flags["open_at_end"].to_numpy()]
+        lt_cases = ct[~ct["case_id"].isin(cut)]
+    lt = lt_cases["lead_time_s"].to_numpy(dtype=float)
     span_s = (vs.end - vs.start).total_seconds()
     s = Section("kpis", "Key performance indicators")
     s.data = {
@@ -117,7 +126,9 @@ def kpis(ctx: Context) -> Section:
                     marks=[("median", vs.lead_time_median_s), ("p90", vs.lead_time_p90_s)], count_unit="cases",
                     duration=True,
                 ),
-                f"{fmt.count(lt.size)} cases; dashed lines mark the median and the 90th percentile.",
+                f"{fmt.count(lt.size)} cases" + (f" ({fmt.count(n_left_out)} cut by the export window left out)"
+                                                 if n_left_out else "")
+                + "; dashed lines mark the median and the 90th percentile.",
             )
         )
         weekly = ct.set_index("end")["case_id"].resample("W-MON", label="left", closed="left").count()
