@@ -50,16 +50,23 @@ def test_generator_window_cycle_times_match_the_whole_cases():
     assert every["lead_time_s"].mean() < cases["lead_time_s"].mean()
 
 
+def _same_cases_in_both_engines(log, path, engine):
+    """performance(by='case') in memory and on ``engine`` keep and count the same cases, with
+    and without the cut ones; returns the in-memory result with the cut cases included."""
+    for include_cut in (False, True):
+        a = leanops.performance(log, by="case", include_cut=include_cut)
+        b = leanops.performance(path, by="case", engine=engine, include_cut=include_cut)
+        assert a.attrs["excluded_cases"] == b.attrs["excluded_cases"]
+        assert sorted(a["case_id"].astype(str)) == sorted(b["case_id"].astype(str))
+        assert a["lead_time_s"].sum() == pytest.approx(b["lead_time_s"].sum())
+    return a
+
+
 def test_out_of_core_engine_leaves_out_the_same_cases(tmp_path):
     log = leanops.datasets.load("sepsis")
     path = tmp_path / "sepsis.parquet"
     leanops.convert(log, path)
-    for include_cut in (False, True):
-        a = leanops.performance(log, by="case", include_cut=include_cut)
-        b = leanops.performance(path, by="case", engine="duckdb", include_cut=include_cut)
-        assert a.attrs["excluded_cases"] == b.attrs["excluded_cases"]
-        assert sorted(a["case_id"].astype(str)) == sorted(b["case_id"].astype(str))
-        assert a["lead_time_s"].sum() == pytest.approx(b["lead_time_s"].sum())
+    a = _same_cases_in_both_engines(log, path, "duckdb")
     assert sum(a.attrs["excluded_cases"].values()) == 0
     assert sum(leanops.performance(log, by="case").attrs["excluded_cases"].values()) > 0
 
@@ -68,10 +75,5 @@ def test_dask_engine_leaves_out_the_same_cases(tmp_path):
     log = leanops.datasets.load("production")
     path = tmp_path / "prod"
     leanops.convert(log, path, partitions=3)  # cases split by hash: the rule needs the whole log
-    for include_cut in (False, True):
-        a = leanops.performance(log, by="case", include_cut=include_cut)
-        b = leanops.performance(path, by="case", engine="dask", include_cut=include_cut)
-        assert a.attrs["excluded_cases"] == b.attrs["excluded_cases"]
-        assert sorted(a["case_id"].astype(str)) == sorted(b["case_id"].astype(str))
-        assert a["lead_time_s"].sum() == pytest.approx(b["lead_time_s"].sum())
+    _same_cases_in_both_engines(log, path, "dask")
     assert leanops.performance(log, by="case").attrs["excluded_cases"] == boundary_counts(log)
