@@ -210,3 +210,25 @@ def test_discover_svg_outlines_the_capacity_bottleneck_only(tmp_path):
     out = run_leanops("discover", csv2, "-o", tmp_path / "role.svg")
     assert out.returncode == 0, out.stderr
     assert "no capacity bottleneck" in out.stdout and 'stroke="#c8362b"' not in (tmp_path / "role.svg").read_text()
+
+
+def test_report_marks_a_capacity_bottleneck_consistently():
+    # the positive case of test_report_sections' marking test (production has no capacity
+    # bottleneck since issue 12): the planted under-capacity step is named in the summary,
+    # highlighted in the value stream (table and red label), first in the ranking and
+    # outlined on the map
+    from leanops.report import build_report
+
+    log = leanops.from_frame(generate(diagnosis_process(), n_cases=400, seed=12).log)
+    assert bottlenecks(log).capacity_bottleneck == "Review"
+    rep = build_report(log)
+    assert rep.section("summary").summary[0].startswith("The bottleneck is **Review**")
+    vs = rep.section("valuestream")
+    steps = next(t for t in vs.tables if t.highlight)
+    assert [steps.frame["activity"].iloc[i] for i in steps.highlight] == ["Review"]
+    assert 'fill="#c8362b" font-weight="bold"' in vs.figures[0].svg
+    the_map = rep.section("map").figures[0]
+    assert 'stroke="#c8362b" stroke-width="3.5"' in the_map.svg
+    assert the_map.caption.endswith("Outlined in red: the capacity bottleneck, Review.")
+    ranking = next(t for t in rep.section("bottlenecks").tables if t.title == "Ranking")
+    assert ranking.highlight == [0] and ranking.frame["activity"].iloc[0] == "Review"
