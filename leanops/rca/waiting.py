@@ -329,6 +329,127 @@ def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray
     return np.asarray(cal.working_seconds(a, b), dtype=float)
 
 
+def _checked_tolerance(log: EventLog, batch_tolerance: str | float, contention: str) -> float:
+    """Validate the arguments of :func:`waiting_causes`; return the batch tolerance in seconds."""
+    if not isinstance(log, EventLog):
+        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
+    tol_s = batch_tolerance if isinstance(batch_tolerance, (int, float)) else parse_duration(batch_tolerance, name="batch_tolerance")
+    if tol_s < 0:
+        raise InputError(f"batch_tolerance must be >= 0; got {batch_tolerance!r}.")
+    if len(log) and not log.has_start_times:
+        raise InputError(
+            "waiting_causes needs start times (waiting runs from enablement to start); this log has "
+            "completion times only. Map a start column with --start / start=... (leanops.estimate_start_times "
+            "can fill them, but estimated starts wait for the resource by construction)."
+        )
+    check_choice("contention", contention, ("pool", "resource"))
+    return tol_s
+
+
+def _busy_segments(
+    st: Any, codes: np.ndarray, labels: pd.Index, cals: Any, enabled: np.ndarray,
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], dict[int, tuple[np.ndarray, np.ndarray]],
+           dict[int, tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
+    """Per resource code: busy segments (paused over closed periods), raw segments, closed periods, rows."""
+    start, end = st.t_start, st.end
+    n = len(start)
+    segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # busy pieces on shift or overtime
+    raw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    closed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # off-calendar periods
+    t_lo = int(min(enabled[st.has_start].min(), start[st.has_start].min())) if st.has_start.any() else 0
+    t_hi = int(end.max()) if n else 0
+    by_res = pd.Series(np.arange(n)).groupby(codes).indices if n else {}
+    for rc, rows in by_res.items():
+        if rc < 0:
+            continue
+        rows = np.asarray(rows)
+        own = rows[st.has_start[rows]]
+        if not len(own):
+            continue
+        o = own[np.argsort(start[own], kind="stable")]
+        s_r, e_r = start[o], end[o]
+        cm = np.maximum.accumulate(e_r)
+        seg_s = np.maximum(s_r, np.r_[np.iinfo(np.int64).min, cm[:-1]])
+        seg_e = np.maximum(e_r, seg_s)
+        raw[rc] = (seg_s, seg_e)
+        cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
+        cl = _closed_periods(cal, t_lo, t_hi) if cal is not None else None
+        if cl is not None:
+            closed[rc] = cl
+            segs[rc] = _pause(seg_s, seg_e, enabled[o], cl)
+        else:
+            segs[rc] = (seg_s, seg_e, enabled[o])
+    return segs, raw, closed, by_res
+
+
+def _pool_blocked(
+    activity: np.ndarray, codes: np.ndarray, segs: dict[int, Any],
+    raw: dict[int, tuple[np.ndarray, np.ndarray]], closed: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per activity: knots of the cumulative time every resource able to do it was busy or off shift."""
+    blocked: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    act_res = pd.DataFrame({"a": activity, "r": codes})
+    act_res = act_res[act_res["r"] >= 0]
+    capable = act_res.groupby("a")["r"].unique()
+    for a_code, rcs in capable.items():
+        rcs = [r for r in rcs if r in segs]
+        if not rcs:
+            continue
+        # a resource cannot take the work while busy or off shift
+        unable = [_union(np.r_[raw[r][0], closed[r][0]], np.r_[raw[r][1], closed[r][1]]) if r in closed
+                  else raw[r] for r in rcs]
+        ss = np.concatenate([u[0] for u in unable])
+        ee = np.concatenate([u[1] for u in unable])
+        t = np.r_[ss, ee]
+        dlt = np.r_[np.ones(len(ss), np.int64), -np.ones(len(ee), np.int64)]
+        o = np.lexsort((dlt, t))  # ends before starts at the same instant
+        t, dlt = t[o], dlt[o]
+        level = np.cumsum(dlt)
+        full = level[:-1] == len(rcs)
+        lens = np.where(full, np.diff(t), 0).astype(float)
+        blocked[int(a_code)] = (t, np.r_[0.0, np.cumsum(lens)])
+    return blocked
+
+
+def _blocked_measure(knots: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Blocked time of the activity's pool in (-inf, x]."""
+    t, cum = knots
+    k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 1)
+    base = cum[k]
+    nxt = np.minimum(k + 1, len(t) - 1)
+    seg_full = (cum[nxt] - cum[k]) > 0
+    extra = np.where(seg_full & (x > t[k]), np.minimum(x, t[nxt]) - t[k], 0)
+    return np.where(x < t[0], 0.0, base + extra)
+
+
+def _instance_frame(
+    d: pd.DataFrame, waiting: np.ndarray, enabled: np.ndarray, start: np.ndarray, wait: np.ndarray,
+    batch: np.ndarray, contention_v: np.ndarray, priority: np.ndarray, unavail: np.ndarray,
+) -> pd.DataFrame:
+    """One row per waiting instance with its causes in seconds (extraneous = the rest)."""
+    wait_f = wait.astype(float)
+    batch_f = batch.astype(float)
+    busy = contention_v + priority
+    over = np.clip(busy + unavail + batch_f - wait_f, 0, None)  # rounding guard
+    unavail = np.clip(unavail - over, 0, None)
+    extraneous = np.clip(wait_f - batch_f - busy - unavail, 0, None)
+
+    m = waiting
+    return pd.DataFrame({
+        "case_id": d["case_id"].to_numpy()[m],
+        "activity": d["activity"].astype(str).to_numpy()[m],
+        "resource": d["resource"].to_numpy()[m],
+        "enabled": pd.to_datetime(enabled[m], utc=True),
+        "start": pd.to_datetime(start[m], utc=True),
+        "wait_s": wait_f[m] / 1e9,
+        "batching_s": batch_f[m] / 1e9,
+        "contention_s": contention_v[m] / 1e9,
+        "prioritisation_s": priority[m] / 1e9,
+        "unavailability_s": unavail[m] / 1e9,
+        "extraneous_s": extraneous[m] / 1e9,
+    })
+
+
 def waiting_causes(
     log: EventLog,
     *,
@@ -374,18 +495,7 @@ def waiting_causes(
     >>> abs(sum(wc.totals[c] for c in leanops.rca.WAITING_CAUSES) - wc.totals["wait"]) < 1e-3 * wc.totals["wait"]
     True
     """
-    if not isinstance(log, EventLog):
-        raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}.")
-    tol_s = batch_tolerance if isinstance(batch_tolerance, (int, float)) else parse_duration(batch_tolerance, name="batch_tolerance")
-    if tol_s < 0:
-        raise InputError(f"batch_tolerance must be >= 0; got {batch_tolerance!r}.")
-    if len(log) and not log.has_start_times:
-        raise InputError(
-            "waiting_causes needs start times (waiting runs from enablement to start); this log has "
-            "completion times only. Map a start column with --start / start=... (leanops.estimate_start_times "
-            "can fill them, but estimated starts wait for the resource by construction)."
-        )
-    check_choice("contention", contention, ("pool", "resource"))
+    tol_s = _checked_tolerance(log, batch_tolerance, contention)
     if contention == "pool":
         return _shared_causes(log, calendar, tol_s)
     cals, cal_desc, notes = _resolve_calendars(log, calendar)
@@ -394,7 +504,6 @@ def waiting_causes(
     n = len(d)
     tol = int(round(tol_s * 1e9))
     start = st.t_start
-    end = st.end
     enabled = np.where(st.first, start, st.enabled)
     waiting = st.has_start & ~st.first & (start > enabled)
     wait = np.where(waiting, start - enabled, 0).astype(np.int64)
@@ -410,66 +519,11 @@ def waiting_causes(
     # instances at once is busy once)
     res = d["resource"]
     codes, labels = pd.factorize(res, sort=False)
-    segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # busy pieces on shift or overtime
-    raw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    closed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # off-calendar periods
-    t_lo = int(min(enabled[st.has_start].min(), start[st.has_start].min())) if st.has_start.any() else 0
-    t_hi = int(end.max()) if n else 0
-    by_res = pd.Series(np.arange(n)).groupby(codes).indices if n else {}
-    for rc, rows in by_res.items():
-        if rc < 0:
-            continue
-        rows = np.asarray(rows)
-        own = rows[st.has_start[rows]]
-        if not len(own):
-            continue
-        o = own[np.argsort(start[own], kind="stable")]
-        s_r, e_r = start[o], end[o]
-        cm = np.maximum.accumulate(e_r)
-        seg_s = np.maximum(s_r, np.r_[np.iinfo(np.int64).min, cm[:-1]])
-        seg_e = np.maximum(e_r, seg_s)
-        raw[rc] = (seg_s, seg_e)
-        cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
-        cl = _closed_periods(cal, t_lo, t_hi) if cal is not None else None
-        if cl is not None:
-            closed[rc] = cl
-            segs[rc] = _pause(seg_s, seg_e, enabled[o], cl)
-        else:
-            segs[rc] = (seg_s, seg_e, enabled[o])
+    segs, raw, closed, by_res = _busy_segments(st, codes, labels, cals, enabled)
 
     # ---- when was every resource able to do an activity busy ("pool" contention)?
-    blocked: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # activity -> cumulative measure knots
-    if contention == "pool" and n:
-        act_res = pd.DataFrame({"a": st.activity, "r": codes})
-        act_res = act_res[act_res["r"] >= 0]
-        capable = act_res.groupby("a")["r"].unique()
-        for a_code, rcs in capable.items():
-            rcs = [r for r in rcs if r in segs]
-            if not rcs:
-                continue
-            # a resource cannot take the work while busy or off shift
-            unable = [_union(np.r_[raw[r][0], closed[r][0]], np.r_[raw[r][1], closed[r][1]]) if r in closed
-                      else raw[r] for r in rcs]
-            ss = np.concatenate([u[0] for u in unable])
-            ee = np.concatenate([u[1] for u in unable])
-            t = np.r_[ss, ee]
-            dlt = np.r_[np.ones(len(ss), np.int64), -np.ones(len(ee), np.int64)]
-            o = np.lexsort((dlt, t))  # ends before starts at the same instant
-            t, dlt = t[o], dlt[o]
-            level = np.cumsum(dlt)
-            full = level[:-1] == len(rcs)
-            lens = np.where(full, np.diff(t), 0).astype(float)
-            blocked[int(a_code)] = (t, np.r_[0.0, np.cumsum(lens)])
-
-    def measure(a_code: int, x: np.ndarray) -> np.ndarray:
-        """Blocked time of the activity's pool in (-inf, x]."""
-        t, cum = blocked[a_code]
-        k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 1)
-        base = cum[k]
-        nxt = np.minimum(k + 1, len(t) - 1)
-        seg_full = (cum[nxt] - cum[k]) > 0
-        extra = np.where(seg_full & (x > t[k]), np.minimum(x, t[nxt]) - t[k], 0)
-        return np.where(x < t[0], 0.0, base + extra)
+    # activity -> cumulative measure knots
+    blocked = _pool_blocked(st.activity, codes, segs, raw, closed) if contention == "pool" and n else {}
 
     # ---- contention and prioritisation: the performer's busy time inside the window
     # (in "pool" mode only where every capable resource was busy)
@@ -518,9 +572,10 @@ def waiting_causes(
             users = [(rc, wm, sel) for rc, wm, sel in users if sel.any()]
             seg_s_all = np.concatenate([segs[rc][0] for rc, _, _ in users])
             seg_e_all = np.concatenate([segs[rc][1] for rc, _, _ in users])
-            ms_all, me_all = measure(a_code, seg_s_all), measure(a_code, seg_e_all)
-            ma_all = measure(a_code, np.concatenate([wm.a[sel] for _, wm, sel in users]))
-            mb_all = measure(a_code, np.concatenate([wm.b[sel] for _, wm, sel in users]))
+            knots = blocked[a_code]
+            ms_all, me_all = _blocked_measure(knots, seg_s_all), _blocked_measure(knots, seg_e_all)
+            ma_all = _blocked_measure(knots, np.concatenate([wm.a[sel] for _, wm, sel in users]))
+            mb_all = _blocked_measure(knots, np.concatenate([wm.b[sel] for _, wm, sel in users]))
             o_seg = o_win = 0
             for rc, wm, sel in users:
                 k = len(segs[rc][0])
@@ -535,28 +590,7 @@ def waiting_causes(
                 tot, cont = wm.sums(wts, before, after, sel)
                 contention_t[wm.w[sel]] = cont
                 priority[wm.w[sel]] = np.clip(tot - cont, 0, None)
-    contention_v = contention_t
-    wait_f = wait.astype(float)
-    batch_f = batch.astype(float)
-    busy = contention_v + priority
-    over = np.clip(busy + unavail + batch_f - wait_f, 0, None)  # rounding guard
-    unavail = np.clip(unavail - over, 0, None)
-    extraneous = np.clip(wait_f - batch_f - busy - unavail, 0, None)
-
-    m = waiting
-    inst = pd.DataFrame({
-        "case_id": d["case_id"].to_numpy()[m],
-        "activity": d["activity"].astype(str).to_numpy()[m],
-        "resource": res.to_numpy()[m],
-        "enabled": pd.to_datetime(enabled[m], utc=True),
-        "start": pd.to_datetime(start[m], utc=True),
-        "wait_s": wait_f[m] / 1e9,
-        "batching_s": batch_f[m] / 1e9,
-        "contention_s": contention_v[m] / 1e9,
-        "prioritisation_s": priority[m] / 1e9,
-        "unavailability_s": unavail[m] / 1e9,
-        "extraneous_s": extraneous[m] / 1e9,
-    })
+    inst = _instance_frame(d, waiting, enabled, start, wait, batch, contention_t, priority, unavail)
     if res.isna().any():
         notes.append("instances without a resource can only show batching and extraneous waiting")
     return _result(inst, cal_desc, notes)
