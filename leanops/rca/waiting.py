@@ -311,16 +311,6 @@ def _pause(seg_s, seg_e, seg_en, closed):
     return ps[keep], pe[keep], seg_en[idx][keep]
 
 
-def _union(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    o = np.argsort(s, kind="stable")
-    s, e = s[o], e[o]
-    if not len(s):
-        return s, e
-    cm = np.maximum.accumulate(e)
-    new = np.r_[True, s[1:] > cm[:-1]]
-    return s[new], np.maximum.reduceat(e, np.flatnonzero(new))
-
-
 def _working_seconds(cal: Any, a_ns: np.ndarray, b_ns: np.ndarray) -> np.ndarray:
     if cal is None or getattr(cal, "is_always", False) or not len(a_ns):
         return (b_ns - a_ns) / 1e9
@@ -349,12 +339,11 @@ def _checked_tolerance(log: EventLog, batch_tolerance: str | float, contention: 
 def _busy_segments(
     st: Any, codes: np.ndarray, labels: pd.Index, cals: Any, enabled: np.ndarray,
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], dict[int, tuple[np.ndarray, np.ndarray]],
-           dict[int, tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
-    """Per resource code: busy segments (paused over closed periods), raw segments, closed periods, rows."""
+           dict[int, np.ndarray]]:
+    """Per resource code: busy segments (paused over closed periods), closed periods, rows."""
     start, end = st.t_start, st.end
     n = len(start)
     segs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # busy pieces on shift or overtime
-    raw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     closed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # off-calendar periods
     t_lo = int(min(enabled[st.has_start].min(), start[st.has_start].min())) if st.has_start.any() else 0
     t_hi = int(end.max()) if n else 0
@@ -371,7 +360,6 @@ def _busy_segments(
         cm = np.maximum.accumulate(e_r)
         seg_s = np.maximum(s_r, np.r_[np.iinfo(np.int64).min, cm[:-1]])
         seg_e = np.maximum(e_r, seg_s)
-        raw[rc] = (seg_s, seg_e)
         cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
         cl = _closed_periods(cal, t_lo, t_hi) if cal is not None else None
         if cl is not None:
@@ -379,47 +367,7 @@ def _busy_segments(
             segs[rc] = _pause(seg_s, seg_e, enabled[o], cl)
         else:
             segs[rc] = (seg_s, seg_e, enabled[o])
-    return segs, raw, closed, by_res
-
-
-def _pool_blocked(
-    activity: np.ndarray, codes: np.ndarray, segs: dict[int, Any],
-    raw: dict[int, tuple[np.ndarray, np.ndarray]], closed: dict[int, tuple[np.ndarray, np.ndarray]],
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per activity: knots of the cumulative time every resource able to do it was busy or off shift."""
-    blocked: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    act_res = pd.DataFrame({"a": activity, "r": codes})
-    act_res = act_res[act_res["r"] >= 0]
-    capable = act_res.groupby("a")["r"].unique()
-    for a_code, rcs in capable.items():
-        rcs = [r for r in rcs if r in segs]
-        if not rcs:
-            continue
-        # a resource cannot take the work while busy or off shift
-        unable = [_union(np.r_[raw[r][0], closed[r][0]], np.r_[raw[r][1], closed[r][1]]) if r in closed
-                  else raw[r] for r in rcs]
-        ss = np.concatenate([u[0] for u in unable])
-        ee = np.concatenate([u[1] for u in unable])
-        t = np.r_[ss, ee]
-        dlt = np.r_[np.ones(len(ss), np.int64), -np.ones(len(ee), np.int64)]
-        o = np.lexsort((dlt, t))  # ends before starts at the same instant
-        t, dlt = t[o], dlt[o]
-        level = np.cumsum(dlt)
-        full = level[:-1] == len(rcs)
-        lens = np.where(full, np.diff(t), 0).astype(float)
-        blocked[int(a_code)] = (t, np.r_[0.0, np.cumsum(lens)])
-    return blocked
-
-
-def _blocked_measure(knots: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Blocked time of the activity's pool in (-inf, x]."""
-    t, cum = knots
-    k = np.clip(np.searchsorted(t, x, side="right") - 1, 0, len(t) - 1)
-    base = cum[k]
-    nxt = np.minimum(k + 1, len(t) - 1)
-    seg_full = (cum[nxt] - cum[k]) > 0
-    extra = np.where(seg_full & (x > t[k]), np.minimum(x, t[nxt]) - t[k], 0)
-    return np.where(x < t[0], 0.0, base + extra)
+    return segs, closed, by_res
 
 
 def _instance_frame(
@@ -519,32 +467,25 @@ def waiting_causes(
     # instances at once is busy once)
     res = d["resource"]
     codes, labels = pd.factorize(res, sort=False)
-    segs, raw, closed, by_res = _busy_segments(st, codes, labels, cals, enabled)
-
-    # ---- when was every resource able to do an activity busy ("pool" contention)?
-    # activity -> cumulative measure knots
-    blocked = _pool_blocked(st.activity, codes, segs, raw, closed) if contention == "pool" and n else {}
+    segs, closed, by_res = _busy_segments(st, codes, labels, cals, enabled)
 
     # ---- contention and prioritisation: the performer's busy time inside the window
-    # (in "pool" mode only where every capable resource was busy)
+    # (Kronos' per-performer view; the pool view is _shared_causes)
     contention_t = np.zeros(n, dtype=np.float64)
     priority = np.zeros(n, dtype=np.float64)
     unavail = np.zeros(n, dtype=np.float64)
-    win_meta: dict[int, _Windows] = {}
     for rc, (seg_s, seg_e, seg_en) in segs.items():
         rows = by_res[rc]
         w = rows[waiting[rows] & (win_b[rows] > win_a[rows])]
         if not len(w):
             continue
         wm = _Windows(w, win_a[w], win_b[w], enabled[w], seg_s, seg_e, seg_en)
-        win_meta[rc] = wm
         lens = (seg_e - seg_s).astype(float)
         before = np.clip(wm.a - seg_s[wm.lo_c], 0, None).astype(float)
         after = np.clip(seg_e[wm.hi_c] - wm.b, 0, None).astype(float)
         own_busy, own_cont = wm.sums(lens, before, after, np.ones(len(w), dtype=bool))
-        if contention == "resource":
-            contention_t[w] = own_cont
-            priority[w] = np.clip(own_busy - own_cont, 0, None)
+        contention_t[w] = own_cont
+        priority[w] = np.clip(own_busy - own_cont, 0, None)
         cal = cals.get(str(labels[rc])) if isinstance(cals, dict) else cals
         if cal is not None:
             # off-calendar time minus the overtime worked in it (busy off shift stays busy)
@@ -561,35 +502,6 @@ def waiting_causes(
                 unavail[w] = np.clip(np.minimum(off - overtime, span - own_busy), 0, None)
             else:
                 unavail[w] = np.clip(np.minimum(off, span - own_busy), 0, None)
-    if contention == "pool" and win_meta:
-        # busy time counts only while the activity's whole pool was busy: weigh each
-        # segment by the blocked time it contains (one measure call per activity)
-        for a_code in np.unique(st.activity[np.concatenate([wm.w for wm in win_meta.values()])]):
-            a_code = int(a_code)
-            if a_code not in blocked:
-                continue
-            users = [(rc, wm, st.activity[wm.w] == a_code) for rc, wm in win_meta.items()]
-            users = [(rc, wm, sel) for rc, wm, sel in users if sel.any()]
-            seg_s_all = np.concatenate([segs[rc][0] for rc, _, _ in users])
-            seg_e_all = np.concatenate([segs[rc][1] for rc, _, _ in users])
-            knots = blocked[a_code]
-            ms_all, me_all = _blocked_measure(knots, seg_s_all), _blocked_measure(knots, seg_e_all)
-            ma_all = _blocked_measure(knots, np.concatenate([wm.a[sel] for _, wm, sel in users]))
-            mb_all = _blocked_measure(knots, np.concatenate([wm.b[sel] for _, wm, sel in users]))
-            o_seg = o_win = 0
-            for rc, wm, sel in users:
-                k = len(segs[rc][0])
-                ms, me = ms_all[o_seg:o_seg + k], me_all[o_seg:o_seg + k]
-                q = int(sel.sum())
-                ma, mb = ma_all[o_win:o_win + q], mb_all[o_win:o_win + q]
-                o_seg += k
-                o_win += q
-                wts = np.clip(me - ms, 0, None)
-                before = np.clip(ma - ms[wm.lo_c[sel]], 0, None)
-                after = np.clip(me[wm.hi_c[sel]] - mb, 0, None)
-                tot, cont = wm.sums(wts, before, after, sel)
-                contention_t[wm.w[sel]] = cont
-                priority[wm.w[sel]] = np.clip(tot - cont, 0, None)
     inst = _instance_frame(d, waiting, enabled, start, wait, batch, contention_t, priority, unavail)
     if res.isna().any():
         notes.append("instances without a resource can only show batching and extraneous waiting")
