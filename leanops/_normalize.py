@@ -296,6 +296,165 @@ class Normalized(NamedTuple):
     quality: QualityReport
 
 
+_CANONICAL = ("case_id", "activity", "start", "end", "resource")
+
+
+def _checked_end(df: Any, on_negative: str, tz: str, end: str | None, timestamp: str | None) -> str | None:
+    """Validate the options that need no column; return the end column (``end`` or its alias ``timestamp``)."""
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
+    check_choice("on_negative", on_negative, ("swap", "drop"))
+    check_tz(tz)
+    if timestamp is not None and end is not None and timestamp != end:
+        raise InputError(f"end and timestamp are aliases; got two columns {end!r} and {timestamp!r}.")
+    return end if end is not None else timestamp
+
+
+def _id_columns(df: pd.DataFrame, m: dict[str, str | None], mode: str, q: QualityReport) -> pd.DataFrame:
+    """The working frame's ``case_id``, ``activity`` and ``resource`` columns, on a fresh range index."""
+    w = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
+    if mode == "classifier":
+        w["activity"] = _classified(df, m, q)
+    else:
+        w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
+    w["resource"] = (
+        to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
+    )
+    return w
+
+
+def _local_clock(df: pd.DataFrame, end_raw: pd.Series, end_utc: pd.Series, key: str, tz: str, q: QualityReport) -> str:
+    """The zone of the log's local clock: the one a tz-aware end column names, else the one its offsets show."""
+    named = str(end_raw.dt.tz) if isinstance(end_raw.dtype, pd.DatetimeTZDtype) else "UTC"
+    if tz.upper() == "UTC" and named.upper() != "UTC" and "/" in named:
+        return named  # a tz-aware column (Parquet, pandas) names its zone
+    return local_zone(*_end_offsets(df, end_raw, end_utc, key), tz, q)
+
+
+def _start_times(
+    df: pd.DataFrame, key: str | None, tz: str, pre_bad: dict[str, tuple[np.ndarray, str]], index: pd.Index
+) -> tuple[pd.Series, int]:
+    """The parsed start column (all missing when there is none) and its count of unparsable values."""
+    if not key:
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]"), 0
+    parsed, bad = parse_times(df[key].reset_index(drop=True), tz, name=key)
+    if key in pre_bad:
+        bad = int(pre_bad[key][0].sum())
+    return parsed, bad
+
+
+def _attribute_columns(df: pd.DataFrame, attrs: list[Any], q: QualityReport) -> dict[str, pd.Series]:
+    """The unmapped columns, kept as attributes; one carrying a canonical name is renamed ``src:<name>``."""
+    extra: dict[str, pd.Series] = {}
+    for a in attrs:
+        name = a
+        if a in _CANONICAL:
+            # An unmapped column that carries a canonical name is kept under another name.
+            name = f"src:{a}"
+            q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
+        extra[name] = df[a].reset_index(drop=True)
+    return extra
+
+
+def _drop_rows(
+    w: pd.DataFrame, mask: np.ndarray | pd.Series, reason: str, q: QualityReport, strict_problems: list[str] | None
+) -> pd.DataFrame:
+    """``w`` without the rows of ``mask``, counted in ``q`` (and in ``strict_problems`` when strict)."""
+    mask = np.asarray(mask, dtype=bool)
+    n = int(mask.sum())
+    if n:
+        if strict_problems is not None:
+            strict_problems.append(f"{n} {reason}")
+        q.drop(reason, n)
+        w = w.loc[~mask]
+    return w
+
+
+def _drop_unusable(
+    w: pd.DataFrame,
+    end_raw: pd.Series,
+    bad_end: int,
+    end_bad_mask: np.ndarray | None,
+    q: QualityReport,
+    strict_problems: list[str] | None,
+) -> pd.DataFrame:
+    """``w`` without the rows that miss a case, an activity or a parsable end time."""
+    w = _drop_rows(w, w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case", q, strict_problems)
+    w = _drop_rows(w, w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity", q, strict_problems)
+    if bad_end:
+        if end_bad_mask is not None:
+            unparsable = end_bad_mask[w.index.to_numpy()]
+        else:
+            unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
+        w = _drop_rows(w, unparsable, "unparsable_end", q, strict_problems)
+    return _drop_rows(w, w["end"].isna(), "missing_end", q, strict_problems)
+
+
+def _fix_negative(
+    w: pd.DataFrame, on_negative: str, q: QualityReport, strict_problems: list[str] | None
+) -> tuple[pd.DataFrame, int]:
+    """``w`` with instances that end before they start swapped or dropped, and how many were dropped."""
+    neg = (w["start"] > w["end"]).to_numpy()
+    n_neg = int(neg.sum())
+    if not n_neg:
+        return w, 0
+    if strict_problems is not None:
+        strict_problems.append(f"{n_neg} instances ending before they start")
+    elif on_negative == "swap":
+        s0 = w["start"].copy()
+        w.loc[neg, "start"] = w.loc[neg, "end"]
+        w.loc[neg, "end"] = s0[neg]
+        q.repair("end_before_start_swapped", n_neg)
+    else:
+        q.drop("end_before_start", n_neg)
+        return w.loc[~neg], n_neg
+    return w, 0
+
+
+def _check_usable(
+    w: pd.DataFrame, strict_problems: list[str] | None, paired: bool, q: QualityReport, source: str | None
+) -> None:
+    """Raise when strict reading found repairs to make, or when no row is left."""
+    if strict_problems:
+        raise InputError(
+            f"strict=True and the log{' ' + source if source else ''} needs repairs: {', '.join(strict_problems)}. "
+            "Fix the source, or read it with strict=False to repair and count them."
+        )
+    if len(w) == 0:
+        hint = ""
+        if paired and any(r.startswith("lifecycle:") for r in q.dropped):
+            # Transitions that are statuses ("In Progress", "Resolved") cannot be paired.
+            hint = (" The lifecycle column holds statuses, not start/complete: read it with --lifecycle classifier "
+                    "(lifecycle='classifier': activity + status) or --lifecycle ignore (each event a completion).")
+        raise InputError(
+            f"no usable rows in the log{' ' + source if source else ''}: every row was dropped "
+            f"({', '.join(f'{n} {r}' for r, n in q.dropped.items())}).{hint}"
+        )
+
+
+def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[pd.DataFrame, int]:
+    """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
+    w = w[[*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]]
+    w = w.reset_index(drop=True)
+    dup = w.duplicated(keep="first").to_numpy()
+    n_dup = int(dup.sum())
+    if not n_dup:
+        return w, 0
+    if dedupe:
+        q.drop("duplicate", n_dup)
+        return w.loc[~dup], n_dup
+    q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
+    return w, 0
+
+
+def _source_mapping(m: dict[str, str | None], mode: str) -> dict[str, str]:
+    """Canonical column -> source column, for the roles that were mapped (lifecycle unless ignored)."""
+    return {k2: v for k2, v in zip(("case_id", "activity", "start", "end", "resource", "lifecycle"),
+                                   (m["case"], m["activity"], m["start"], m["end"], m["resource"],
+                                    m["lifecycle"] if mode != "ignore" else None)) if v}
+
+
 def normalize_frame(
     df: pd.DataFrame,
     *,
@@ -317,13 +476,7 @@ def normalize_frame(
     """The canonical frame, mapping and quality report of any DataFrame (the work of
     :func:`leanops.from_frame`, which documents the parameters and wraps the result in an
     EventLog; this module stays below :mod:`leanops.log`)."""
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"df must be a pandas DataFrame; got {type(df).__name__}.")
-    check_choice("on_negative", on_negative, ("swap", "drop"))
-    check_tz(tz)
-    if timestamp is not None and end is not None and timestamp != end:
-        raise InputError(f"end and timestamp are aliases; got two columns {end!r} and {timestamp!r}.")
-    end = end if end is not None else timestamp
+    end = _checked_end(df, on_negative, tz, end, timestamp)
     mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
     q.rows_read = q.rows_read or len(df)
@@ -335,15 +488,7 @@ def normalize_frame(
     )
     used = {v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")}
     attrs = [c for c in df.columns if c not in used]
-    w = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
-    if mode == "classifier":
-        w["activity"] = _classified(df, m, q)
-    else:
-        w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
-    w["resource"] = (
-        to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
-    )
+    w = _id_columns(df, m, mode, q)
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
     end_raw = df[m["end"]].reset_index(drop=True)
@@ -352,25 +497,9 @@ def normalize_frame(
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
         bad_end = int(end_bad_mask.sum())
-    named = str(end_raw.dt.tz) if isinstance(end_raw.dtype, pd.DatetimeTZDtype) else "UTC"
-    if tz.upper() == "UTC" and named.upper() != "UTC" and "/" in named:
-        local = named  # a tz-aware column (Parquet, pandas) names its zone
-    else:
-        local = local_zone(*_end_offsets(df, end_raw, w["end"], m["end"]), tz, q)
-    if m["start"]:
-        w["start"], bad_start = parse_times(df[m["start"]].reset_index(drop=True), tz, name=m["start"])
-        if m["start"] in pre_bad:
-            bad_start = int(pre_bad[m["start"]][0].sum())
-    else:
-        w["start"], bad_start = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]"), 0
-    extra: dict[str, pd.Series] = {}
-    for a in attrs:
-        name = a
-        if a in ("case_id", "activity", "start", "end", "resource"):
-            # An unmapped column that carries a canonical name is kept under another name.
-            name = f"src:{a}"
-            q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
-        extra[name] = df[a].reset_index(drop=True)
+    local = _local_clock(df, end_raw, w["end"], m["end"], tz, q)
+    w["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, w.index)
+    extra = _attribute_columns(df, attrs, q)
     if extra:
         # all at once: inserting thousands of columns one by one is quadratic
         w = pd.concat([w, pd.DataFrame(extra, index=w.index)], axis=1)
@@ -378,87 +507,30 @@ def normalize_frame(
         example = bad_example if bad_example is not None else str(end_raw.dropna().iloc[0])[:40]
         raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format.")
 
-    strict_problems: list[str] = []
-
-    def _drop(mask: np.ndarray | pd.Series, reason: str) -> None:
-        nonlocal w
-        mask = np.asarray(mask, dtype=bool)
-        n = int(mask.sum())
-        if n:
-            if strict:
-                strict_problems.append(f"{n} {reason}")
-            q.drop(reason, n)
-            w = w.loc[~mask]
-
-    _drop(w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case")
-    _drop(w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity")
-    if bad_end:
-        if end_bad_mask is not None:
-            unparsable = end_bad_mask[w.index.to_numpy()]
-        else:
-            unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
-        _drop(unparsable, "unparsable_end")
-    _drop(w["end"].isna(), "missing_end")
+    strict_problems: list[str] | None = [] if strict else None
+    w = _drop_unusable(w, end_raw, bad_end, end_bad_mask, q, strict_problems)
     if bad_start:
         q.repair("unparsable_start", bad_start)
-        if strict:
+        if strict_problems is not None:
             strict_problems.append(f"{bad_start} unparsable start times")
 
     rows_used = len(w)
     paired = bool(m["lifecycle"]) and mode == "pair"
     if paired:
-        w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems if strict else None)
+        w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems)
+    per_row = 2 if paired else 1  # a paired instance used two source rows
+    w, n_neg = _fix_negative(w, on_negative, q, strict_problems)
+    rows_used -= n_neg * per_row
+    _check_usable(w, strict_problems, paired, q, source)
 
-    neg = (w["start"] > w["end"]).to_numpy()
-    n_neg = int(neg.sum())
-    if n_neg:
-        if strict:
-            strict_problems.append(f"{n_neg} instances ending before they start")
-        elif on_negative == "swap":
-            s0 = w["start"].copy()
-            w.loc[neg, "start"] = w.loc[neg, "end"]
-            w.loc[neg, "end"] = s0[neg]
-            q.repair("end_before_start_swapped", n_neg)
-        else:
-            q.drop("end_before_start", n_neg)
-            w = w.loc[~neg]
-            rows_used -= n_neg * (2 if paired else 1)
-
-    if strict and strict_problems:
-        raise InputError(
-            f"strict=True and the log{' ' + source if source else ''} needs repairs: {', '.join(strict_problems)}. "
-            "Fix the source, or read it with strict=False to repair and count them."
-        )
-    if len(w) == 0:
-        hint = ""
-        if paired and any(r.startswith("lifecycle:") for r in q.dropped):
-            # Transitions that are statuses ("In Progress", "Resolved") cannot be paired.
-            hint = (" The lifecycle column holds statuses, not start/complete: read it with --lifecycle classifier "
-                    "(lifecycle='classifier': activity + status) or --lifecycle ignore (each event a completion).")
-        raise InputError(
-            f"no usable rows in the log{' ' + source if source else ''}: every row was dropped "
-            f"({', '.join(f'{n} {r}' for r, n in q.dropped.items())}).{hint}"
-        )
-
-    w = w[["case_id", "activity", "start", "end", "resource", *[c for c in w.columns if c not in ("case_id", "activity", "start", "end", "resource")]]]
-    w = w.reset_index(drop=True)
-    dup = w.duplicated(keep="first").to_numpy()
-    n_dup = int(dup.sum())
-    if n_dup:
-        if dedupe:
-            q.drop("duplicate", n_dup)
-            rows_used -= n_dup * (2 if paired else 1)
-            w = w.loc[~dup]
-        else:
-            q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
+    w, n_dup = _ordered_deduped(w, dedupe, q)
+    rows_used -= n_dup * per_row
     q.rows_kept = max(0, rows_used)
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
     w["activity"] = w["activity"].astype("category")
     w = sort_canonical(w)
-    mapping = {k2: v for k2, v in zip(("case_id", "activity", "start", "end", "resource", "lifecycle"),
-                                        (m["case"], m["activity"], m["start"], m["end"], m["resource"],
-                                         m["lifecycle"] if mode != "ignore" else None)) if v}
+    mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
     return Normalized(w, source, mapping, local, q)
 
