@@ -804,15 +804,10 @@ def _case_offsets(ses: _Session, t: str) -> str:
     return "co"
 
 
-def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, roles):
-    from .bottlenecks import BATCH_TOLERANCE_S, _MAX_BINS, _group_pools, _pool_grid, _rank_table, _work_fractions
-    from .waits import grid_causes
+def _bottleneck_grid(ses: _Session, p: str, n_act: int, n_pool: int) -> tuple[int, float, float, int, float]:
+    """The bottleneck time grid over table ``p``: origin (ns), start and end (s), bin count and width."""
+    from .bottlenecks import _MAX_BINS
 
-    n_act = len(acts)
-    pidx = {q: i for i, q in enumerate(pool_names)}
-    n_pool = len(pool_names)
-    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
-    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
     n, origin, hi_ns = (int(x) for x in ses.sql(f"SELECT count(*), min(ts), max(e_ns) FROM {p}").fetchone())
     lo, hi = 0.0, (hi_ns - origin) / 1e9
     # a typical service time sizes the bins: the median of the positive ones, on the
@@ -824,6 +819,71 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
     want = (hi - lo) / max(typical / 10.0, 1e-3)
     n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
     width = max((hi - lo) / n_bins, 1e-9)
+    return origin, lo, hi, n_bins, width
+
+
+def _grid_bins(tt: np.ndarray, group: np.ndarray | int, lo: float, width: float, n_bins: int) -> np.ndarray:
+    """Flat bin index of times ``tt`` (s) in row ``group`` of a grid with ``n_bins + 1`` columns."""
+    x = np.subtract(tt, lo - 0.5 * width)
+    x /= width
+    np.clip(x, 0, n_bins, out=x)
+    kk = x.astype(np.int64)
+    kk += group * (n_bins + 1)
+    return kk
+
+
+def _grid_coverage(d: np.ndarray, groups: int, n_bins: int) -> np.ndarray:
+    """Running sums of the flat deltas ``d`` per group: the count in each of the ``n_bins`` bins."""
+    return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+
+
+def _busy_deltas(ses: _Session, p: str, n_pool: int, origin: int, lo: float, width: float, n_bins: int) -> np.ndarray:
+    """Per pool, the grid deltas (+1 at start, -1 at end) of its distinct members at work."""
+    size_b = n_pool * (n_bins + 1)
+    d_busy = np.zeros(size_b, dtype=np.int64)
+    if n_pool:
+        # distinct members at work: each resource's instances, in order of start, clipped
+        # to begin after the furthest end among its earlier ones (so one resource on two
+        # overlapping instances counts once); the pieces of a busy spell abut, so on the
+        # grid they add up to the same counts as the pandas engine's merged bin ranges
+        qb = f"""
+            SELECT po, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a,
+                       CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END AS b
+            FROM (SELECT pcode.po, ts, e_ns,
+                         max(e_ns) OVER (PARTITION BY x.resource ORDER BY ts
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                  FROM {p} x JOIN pcode USING (resource))
+            WHERE (CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END)
+                  > (CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END)"""
+        for b in ses.con.sql(qb).to_arrow_reader(_BATCH):
+            po = b.column(0).to_numpy().astype(np.int64)
+            a_ns, b_ns = (b.column(i).to_numpy() for i in (1, 2))
+            d_busy += np.bincount(_grid_bins((a_ns - origin) / 1e9, po, lo, width, n_bins), minlength=size_b)
+            d_busy -= np.bincount(_grid_bins((b_ns - origin) / 1e9, po, lo, width, n_bins), minlength=size_b)
+    return d_busy
+
+
+def _queue_over_time(queue: np.ndarray, acts: list[str], origin: int, lo: float, width: float) -> pd.DataFrame:
+    """Queue length per activity over time, averaged into at most 200 periods (for charts)."""
+    n_act, n_bins = queue.shape
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = origin + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    return pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                        columns=list(acts))
+
+
+def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, roles):
+    from .bottlenecks import BATCH_TOLERANCE_S, _group_pools, _pool_grid, _rank_table, _work_fractions
+    from .waits import grid_causes
+
+    n_act = len(acts)
+    pidx = {q: i for i, q in enumerate(pool_names)}
+    n_pool = len(pool_names)
+    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
+    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
+    origin, lo, hi, n_bins, width = _bottleneck_grid(ses, p, n_act, n_pool)
     span_days = (hi - lo) / 86400.0
 
     ses.sql("CREATE TABLE acode (activity VARCHAR, a INTEGER)")
@@ -850,9 +910,7 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
                CASE WHEN gsize >= 2 THEN greatest(least(ready, ts) - en, 0) ELSE 0 END AS bt, later
         FROM b3"""
 
-    size_b = n_pool * (n_bins + 1)
     size_q = n_act * (n_bins + 1)
-    d_busy = np.zeros(size_b, dtype=np.int64)
     d_queue = np.zeros(size_q, dtype=np.int64)
     cnt = np.zeros(n_act, dtype=np.int64)
     firsts = np.zeros(n_act, dtype=np.int64)
@@ -865,13 +923,8 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
     est_cnt = np.zeros(n_act)
     batched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (activity, bins) of batch waits
 
-    def bins(tt: np.ndarray, group: np.ndarray) -> np.ndarray:
-        x = np.subtract(tt, lo - 0.5 * width)
-        x /= width
-        np.clip(x, 0, n_bins, out=x)
-        kk = x.astype(np.int64)
-        kk += group * (n_bins + 1)
-        return kk
+    def bins(tt: np.ndarray, group: np.ndarray | int) -> np.ndarray:
+        return _grid_bins(tt, group, lo, width, n_bins)
 
     for b in ses.con.sql(q).to_arrow_reader(_BATCH):
         a = b.column(0).to_numpy().astype(np.int64)
@@ -904,54 +957,24 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
         d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
         d_queue -= np.bincount(bins(start, a), minlength=size_q)
 
-    if n_pool:
-        # distinct members at work: each resource's instances, in order of start, clipped
-        # to begin after the furthest end among its earlier ones (so one resource on two
-        # overlapping instances counts once); the pieces of a busy spell abut, so on the
-        # grid they add up to the same counts as the pandas engine's merged bin ranges
-        qb = f"""
-            SELECT po, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a,
-                       CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END AS b
-            FROM (SELECT pcode.po, ts, e_ns,
-                         max(e_ns) OVER (PARTITION BY x.resource ORDER BY ts
-                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                  FROM {p} x JOIN pcode USING (resource))
-            WHERE (CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END)
-                  > (CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END)"""
-        for b in ses.con.sql(qb).to_arrow_reader(_BATCH):
-            po = b.column(0).to_numpy().astype(np.int64)
-            a_ns, b_ns = (b.column(i).to_numpy() for i in (1, 2))
-            d_busy += np.bincount(bins((a_ns - origin) / 1e9, po), minlength=size_b)
-            d_busy -= np.bincount(bins((b_ns - origin) / 1e9, po), minlength=size_b)
-
-    def coverage(d: np.ndarray, groups: int) -> np.ndarray:
-        return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
-
     edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
     work_frac = _work_fractions(cals.values(), edges_ns, width)
     util_pool = np.full(n_pool, np.nan)
     full = np.zeros((n_pool, n_bins), dtype=bool)
     wf_pool = np.ones((n_pool, n_bins))
     if n_pool:
-        busy = coverage(d_busy, n_pool)
-        del d_busy
+        busy = _grid_coverage(_busy_deltas(ses, p, n_pool, origin, lo, width, n_bins), n_pool, n_bins)
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         full, util_pool = _pool_grid(busy, size, wf_pool)
         del busy
-    queue = coverage(d_queue, n_act)
+    queue = _grid_coverage(d_queue, n_act, n_bins)
     del d_queue
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = wait_sum / max(hi - lo, 1e-9)
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
-    # queue length over time, averaged into at most 200 periods (for charts)
-    g = max(1, n_bins // 200)
-    n_out = n_bins // g
-    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
-    t_mid = origin + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
-    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
-                                   columns=list(acts))
+    queue_over_time = _queue_over_time(queue, acts, origin, lo, width)
     main_pool = np.full(n_act, -1, dtype=np.int64)
     if n_pool:
         mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
