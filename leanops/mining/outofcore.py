@@ -896,13 +896,14 @@ def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, r
     tol_ns = int(round(BATCH_TOLERANCE_S * 1e9))
     q = f"""
         WITH base AS (
-            SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns,
+            SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns, case_id, pos,
                    CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en, pos > 1 AS has_pred,
                    row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep, estimated
             FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)),
-        b1 AS (SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY a ORDER BY ts) <= {tol_ns} THEN 0 ELSE 1 END AS new
-               FROM base),
-        b2 AS (SELECT *, sum(new) OVER (PARTITION BY a ORDER BY ts ROWS UNBOUNDED PRECEDING) AS gid FROM b1),
+        b1 AS (SELECT *, CASE WHEN ts - lag(ts) OVER bw <= {tol_ns} THEN 0 ELSE 1 END AS new
+               FROM base WINDOW bw AS (PARTITION BY a ORDER BY ts, case_id, pos)),
+        b2 AS (SELECT *, sum(new) OVER (PARTITION BY a ORDER BY ts, case_id, pos ROWS UNBOUNDED PRECEDING) AS gid
+               FROM b1),
         b3 AS (SELECT *, count(*) OVER (PARTITION BY a, gid) AS gsize, max(en) OVER (PARTITION BY a, gid) AS ready,
                       min(ts) OVER (PARTITION BY a ORDER BY en RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
                         AS later FROM b2)
