@@ -58,8 +58,8 @@ from .._validation import check_log
 from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
-from .performance import _activity_sums, _instance_repeats, _instances, _repeats
-from .._pools import profiles
+from ._batch import Batch, from_log
+from .performance import _instance_repeats, _instances, _repeats
 from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
@@ -139,32 +139,41 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
 
 def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float = BATCH_TOLERANCE_S,
                per_instance: bool = False) -> dict[str, Any]:
-    """The in-memory engine: per-activity sums for :func:`_rank_table` (and, with
-    ``per_instance``, the grid parts of every instance's wait under ``"instances"``)."""
-    inst = _instances(log)
-    st = inst.st
-    n = len(st.end)
-    n_act = len(st.activities)
-    act = st.activity
+    """The in-memory engine: the log's batch and log-level inputs, into :func:`decompose`."""
     pools = _pools(log)
-    codes, names = _resource_codes(inst.log)
+    cals = _group_calendars(log, sorted(set(pools.values())), "pool", calendar, pools)
+    return decompose(from_log(log), pools=pools, cals=cals, roles=role_resources(log), log_level=_log_level(log),
+                     batch_tolerance=batch_tolerance, per_instance=per_instance)
+
+
+def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], roles: list[str],
+              log_level: dict[str, Any], batch_tolerance: float = BATCH_TOLERANCE_S,
+              per_instance: bool = False) -> dict[str, Any]:
+    """Per-activity sums for :func:`_rank_table` from a batch of instances, for every
+    engine (and, with ``per_instance``, the grid parts of every instance's wait under
+    ``"instances"``). ``pools`` maps resource names to pools, ``cals`` pools to calendars,
+    ``roles`` names the role labels (:func:`leanops.evidence.role_resources`) and
+    ``log_level`` is the log's evidence."""
+    n = len(b)
+    n_act = len(b.activities)
+    act = b.activity
+    codes, names = b.resource, b.resources
     pool_names = sorted(set(pools.values()))
     pidx = {p: i for i, p in enumerate(pool_names)}
     n_pool = len(pool_names)
     lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
-    pool_of = lut[codes]
     size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
-    cals = _group_calendars(log, pool_names, "pool", calendar, pools)
 
-    wait = inst.wait  # 0 for the first instance of a case
-    sums = _activity_sums(inst)
-    enabled = inst.start - wait
-    bt = batch_waits(act, inst.start, enabled, batch_tolerance)
-    ov = overtaken_waits(act, inst.start, enabled, enabled + bt)
+    wait = b.wait_s  # 0 for the first instance of a case
+    sums = b.sums
+    start, end = b.start_s, b.end_s
+    enabled = start - wait
+    bt = batch_waits(act, start, enabled, batch_tolerance)
+    ov = overtaken_waits(act, start, enabled, enabled + bt)
 
     # ---- the time grid
-    lo, hi = float(inst.start.min()), float(inst.end.max())
-    svc = inst.service[:: max(1, n // 1_000_000)]
+    lo, hi = float(start.min()), float(end.max())
+    svc = b.service_s[:: max(1, n // 1_000_000)]
     svc = svc[svc > 0]
     # bins of about a tenth of a typical service time resolve who was busy when; bounded so
     # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
@@ -193,10 +202,10 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
         d -= np.bincount(k, minlength=size_)
         return np.cumsum(d.reshape(n_groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
 
-    b_start = to_bin(inst.start)
+    b_start = to_bin(start)
 
     # share of each bin that is working time, per distinct calendar
-    edges_ns = inst.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
+    edges_ns = b.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
     work_frac = _work_fractions(cals.values(), edges_ns, width)
 
     # ---- pools: members at work per bin, utilisation
@@ -206,26 +215,7 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
-        busy = np.zeros((n_pool, n_bins))
-        packed = _merged_packed(codes, b_start, to_bin(inst.end), n_bins)
-        if packed is not None:
-            a, b, bits = packed
-            # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
-            mask = (1 << bits) - 1
-            base = np.right_shift(a, bits)
-            np.take(lut * (n_bins + 1), base, out=base)
-            a &= mask
-            a += base
-            b &= mask
-            b += base
-            del base
-            size_ = n_pool * (n_bins + 1)
-            d = np.bincount(a, minlength=size_)
-            del a
-            d -= np.bincount(b, minlength=size_)
-            del b
-            busy = np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
-            del d
+        busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         full, util_pool = _pool_grid(busy, size, wf_pool)
@@ -244,17 +234,16 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
     g = max(1, n_bins // 200)
     n_out = n_bins // g
     q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
-    t_mid = inst.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    t_mid = b.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
     queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
-                                   columns=list(st.activities))
+                                   columns=list(b.activities))
 
     # ---- the pool doing most of each activity, and its contention during the waits
     main_pool = np.full(n_act, -1, dtype=np.int64)
     if n_pool:
         # instances per (activity, pool), from the activity profiles of the resources
-        prof = profiles(log).reindex(columns=list(st.activities), fill_value=0)
         m = np.zeros((n_act, n_pool), dtype=np.int64)
-        np.add.at(m.T, np.array([pidx[pools[r]] for r in prof.index], dtype=np.int64), prof.to_numpy())
+        np.add.at(m.T, lut[:-1], b.profile())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     # the wait after each instance's batch, split on the grid (the one decomposition)
     hb = np.flatnonzero(bt > 0)
@@ -266,19 +255,19 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
         b_rest = b_en.copy()
         b_rest[hb] = batched[2]
         i_off, i_on, i_cont = instance_grid(act, main_pool, b_rest, b_start, full, wf_pool, width)
-        extra["instances"] = dict(inst=inst, batching=bt, overtaken=ov, off=i_off, on=i_on, cont=i_cont,
+        extra["instances"] = dict(inst=b, batching=bt, overtaken=ov, off=i_off, on=i_on, cont=i_cont,
                                   pool=np.array([*pool_names, None], dtype=object)[main_pool[act]])
 
     # ---- per activity
     return dict(
-        activities=st.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
+        activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
         batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
-        off=off, on=on, cont=cont, estimated=np.bincount(act, weights=inst.estimated, minlength=n_act),
+        off=off, on=on, cont=cont, estimated=np.bincount(act, weights=b.estimated, minlength=n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
-        group_pools=_group_pools(pools, role_resources(log)), log_level=_log_level(log),
+        group_pools=_group_pools(pools, roles), log_level=log_level,
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
-        starts_estimated=inst.estimated_share, **extra,
+        starts_estimated=b.estimated_share, **extra,
     )
 
 
@@ -306,25 +295,53 @@ def wait_decomposition(log: EventLog, *, calendar: CalendarSpec = None,
     """
     check_log(log)
     parts = _decompose(log, calendar, batch_tolerance=float(batch_tolerance), per_instance=True)["instances"]
-    inst = parts.pop("inst")
+    b = parts.pop("inst")
     pool = parts.pop("pool")
-    causes = split_instances(activity=inst.st.activity, wait=inst.wait, **parts)
-    m = inst.wait > 0
-    d = inst.log.df
-    to_ts = lambda x: pd.to_datetime(inst.origin_ns + np.round(x[m] * 1e9).astype(np.int64), utc=True)  # noqa: E731
+    causes = split_instances(activity=b.activity, wait=b.wait_s, **parts)
+    m = b.wait_s > 0
+    d = b.extra["inst"].log.df
+    to_ts = lambda x: pd.to_datetime(b.origin_ns + np.round(x[m] * 1e9).astype(np.int64), utc=True)  # noqa: E731
     out = pd.DataFrame({
         "case_id": d["case_id"].to_numpy()[m],
-        "activity": np.asarray(inst.st.activities, dtype=object)[inst.st.activity[m]],
+        "activity": np.asarray(b.activities, dtype=object)[b.activity[m]],
         "resource": d["resource"].to_numpy()[m],
         "pool": pool[m],
-        "enabled": to_ts(inst.start - inst.wait),
-        "start": to_ts(inst.start),
-        "estimated": inst.estimated[m],
-        "wait_s": inst.wait[m],
+        "enabled": to_ts(b.start_s - b.wait_s),
+        "start": to_ts(b.start_s),
+        "estimated": b.estimated[m],
+        "wait_s": b.wait_s[m],
     })
     for c in WAIT_CAUSES:
         out[f"{c}_s"] = causes[c][m]
     return out
+
+
+def _busy_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
+               n_bins: int) -> np.ndarray:
+    """Per pool and bin, its distinct members at work: each resource's bin ranges
+    ``[b0, b1)`` merged first (:func:`_merged_packed`), then counted per pool (``lut``
+    maps resource codes to pools)."""
+    busy = np.zeros((n_pool, n_bins))
+    packed = _merged_packed(codes, b0, b1, n_bins)
+    if packed is not None:
+        a, b, bits = packed
+        # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
+        mask = (1 << bits) - 1
+        base = np.right_shift(a, bits)
+        np.take(lut * (n_bins + 1), base, out=base)
+        a &= mask
+        a += base
+        b &= mask
+        b += base
+        del base
+        size_ = n_pool * (n_bins + 1)
+        d = np.bincount(a, minlength=size_)
+        del a
+        d -= np.bincount(b, minlength=size_)
+        del b
+        busy = np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+        del d
+    return busy
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

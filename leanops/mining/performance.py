@@ -80,9 +80,18 @@ def estimate_start_times(log: EventLog) -> EventLog:
 
 def _estimated_starts(log: EventLog, st: Steps) -> np.ndarray:
     """Estimated start (int64 ns) for every row (meaningful where the start is missing)."""
-    end = st.end
     r_codes = log.df["resource"].cat.codes.to_numpy() if isinstance(log.df["resource"].dtype, pd.CategoricalDtype) \
         else pd.factorize(log.df["resource"], use_na_sentinel=True)[0]
+    en = np.where(st.first, NAT, st.enabled)
+    return estimate_starts(r_codes, st.first, en, st.activity, len(st.activities), st.end)
+
+
+def estimate_starts(r_codes: np.ndarray, first: np.ndarray, enabled: np.ndarray, activity: np.ndarray, n_act: int,
+                    end: np.ndarray) -> np.ndarray:
+    """The rule of :func:`estimate_start_times` on arrays (every engine's batch uses it):
+    per row (grouped by case, in instance order), its resource code (-1: none), whether
+    it is the first of its case, its enablement (int64 ns, NAT for the first), its
+    activity code and end (int64 ns). Returns the estimated start (int64 ns) of every row."""
     n = len(end)
     res_prev = np.full(n, NAT, dtype=np.int64)
     has_r = r_codes >= 0
@@ -92,16 +101,15 @@ def _estimated_starts(log: EventLog, st: Steps) -> np.ndarray:
         same = np.r_[False, r_codes[order][1:] == r_codes[order][:-1]]
         prev_end = np.r_[NAT, end[order][:-1]]
         res_prev[order] = np.where(same, prev_end, NAT)
-    en = np.where(st.first, NAT, st.enabled)
-    est = np.minimum(np.maximum(en, res_prev), end)
+    est = np.minimum(np.maximum(enabled, res_prev), end)
     # The first instance of a case has no enablement, and its resource's previous end may
     # lie days back (an idle resource): take the activity's typical estimated processing
     # time instead, but never before the resource was free.
-    known = ~st.first & (est != NAT)
-    dur = pd.Series(np.where(known, end - est, np.nan)).groupby(st.activity).median()
-    typical = dur.reindex(range(len(st.activities))).fillna(0).to_numpy()[st.activity].astype(np.int64)
+    known = ~first & (est != NAT)
+    dur = pd.Series(np.where(known, end - est, np.nan)).groupby(activity).median()
+    typical = dur.reindex(range(n_act)).fillna(0).to_numpy()[activity].astype(np.int64)
     first_est = np.maximum(end - typical, res_prev)
-    est = np.where(st.first, first_est, est)
+    est = np.where(first, first_est, est)
     return np.where(est == NAT, end, np.minimum(est, end))
 
 

@@ -58,8 +58,8 @@ from .._validation import check_log, check_names
 from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
-from .._pools import profiles
-from .performance import Time, _activity_sums, _instances, _resolve_calendar
+from ._batch import Batch, from_log
+from .performance import Time, _resolve_calendar
 from ..boundaries import complete_cases
 from ..evidence import level_caveats, time_granularity
 
@@ -417,24 +417,33 @@ def value_stream(
     gran = time_granularity(log)
     level = {"time_granularity": gran, "caveats": level_caveats(gran, recorded, [], False)[1]}
     log, excluded = complete_cases(log, include_cut=include_cut)
-    inst = _instances(log, time=time, calendar=cal if time == "working" else None)
-    st = inst.st
-    n_rows = len(st.end)
-    starts, seg = inst.starts, inst.seg
+    b = from_log(log, time=time, calendar=cal if time == "working" else None)
+    return value_stream_of(b, cal=cal, value_added=va, level=level, excluded=excluded, time=time)
+
+
+def value_stream_of(b: Batch, *, cal: Calendar, value_added: tuple[str, ...] | None, level: dict[str, Any],
+                    excluded: dict[str, int], time: str = "calendar") -> ValueStream:
+    """The value stream of a batch of instances, for every engine: ``cal`` is the
+    calendar for takt time, ``level`` the log's time granularity and caveats, ``excluded``
+    the cut cases already left out of ``b``."""
+    va = value_added
+    n_rows = len(b)
+    starts = b.starts
+    seg = b.case
     n_cases = len(starts)
-    act = st.activity
-    n_act = len(st.activities)
+    act = b.activity
+    n_act = len(b.activities)
 
     # ---- flow (per case)
-    case_start_ns = st.t_start[starts]
-    case_end_ns = np.maximum.reduceat(st.end, starts)
-    if inst.calendar is None:
+    case_start_ns = b.start[starts]
+    case_end_ns = np.maximum.reduceat(b.end, starts)
+    if b.calendar is None:
         lead = (case_end_ns - case_start_ns) / 1e9
     else:
-        lead = np.maximum.reduceat(inst.end, starts) - inst.start[starts]
-    covered = np.add.reduceat(inst.covered, starts)
-    is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(st.activities, dtype=object), list(va))
-    va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], inst.covered, 0.0), minlength=n_cases)
+        lead = np.maximum.reduceat(b.end_s, starts) - b.start_s[starts]
+    covered = np.add.reduceat(b.covered_s, starts)
+    is_va = np.ones(n_act, dtype=bool) if va is None else np.isin(np.array(b.activities, dtype=object), list(va))
+    va_cov = covered if va is None else np.bincount(seg, weights=np.where(is_va[act], b.covered_s, 0.0), minlength=n_cases)
     lead_sum = float(lead.sum())
     pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
 
@@ -464,17 +473,13 @@ def value_stream(
     rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
     pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
         np.bincount(act[rows], minlength=n_act), 1)
-    sums = _activity_sums(inst)
-    cnt, pred_cnt, n_case_act = sums.count, sums.with_pred, sums.first_in_case
-    proc_sum, wait_sum, gap_sum, cov_sum = sums.service, sums.wait, sums.gap, sums.covered
+    sums = b.sums
     # resources per activity, from the activity profiles of the resources
-    prof = profiles(log)
-    seen = prof.reindex(columns=list(st.activities), fill_value=0).to_numpy().T
-    n_res = (seen > 0).sum(axis=1)
+    n_res = (b.profile() > 0).sum(axis=0)
     steps = _steps_table(
-        activities=np.array(st.activities, dtype=object), instances=cnt, cases=n_case_act, proc_sum=proc_sum,
-        wait_sum=wait_sum, pred_cnt=pred_cnt, gap_sum=gap_sum, cov_sum=cov_sum, n_res=n_res, is_va=is_va,
-        position=pos_mean, n_cases=n_cases, lead_sum=lead_sum, takt=takt,
+        activities=np.array(b.activities, dtype=object), instances=sums.count, cases=sums.first_in_case,
+        proc_sum=sums.service, wait_sum=sums.wait, pred_cnt=sums.with_pred, gap_sum=sums.gap, cov_sum=sums.covered,
+        n_res=n_res, is_va=is_va, position=pos_mean, n_cases=n_cases, lead_sum=lead_sum, takt=takt,
     )
 
     return ValueStream(
@@ -496,11 +501,11 @@ def value_stream(
         time=time,
         calendar=cal,
         value_added=va,
-        starts_estimated=inst.estimated_share,
+        starts_estimated=b.estimated_share,
         steps=steps,
         wip=wip,
         excluded_cases=excluded,
-        caveats=_vs_caveats(level, excluded, inst.estimated_share),
+        caveats=_vs_caveats(level, excluded, b.estimated_share),
     )
 
 
