@@ -3,7 +3,9 @@
 A :class:`Batch` holds, per activity instance (row), its ``case``, ``activity`` and
 ``resource`` (int codes into the batch's dictionaries ``activities`` / ``resources``),
 ``start`` and ``end`` (int64 ns, the start estimated where the source has none),
-``enabled`` (int64 ns; the rule of :mod:`leanops.mining._steps`), ``first`` (the first
+``cover`` (int64 ns: the latest end among the earlier instances of its case, its own
+start for the first; the enablement ``enabled`` is it capped at the start, the rule of
+:mod:`leanops.mining._steps`), ``first`` (the first
 instance of its case), ``repeat`` (its activity already occurred in the case) and
 ``estimated``; and the same times as float seconds on one clock (``start_s``, ``end_s``,
 ``wait_s``, ``service_s``, ``covered_s``), which is what the analyses sum. Rows are
@@ -51,7 +53,7 @@ class Batch:
     resource: np.ndarray  # int64 code into ``resources``, -1 where none
     start: np.ndarray  # int64 ns (estimated where ``estimated``)
     end: np.ndarray  # int64 ns
-    enabled: np.ndarray  # int64 ns: latest earlier end in the case, capped at the start (start for the first)
+    cover: np.ndarray  # int64 ns: latest end among the earlier instances of the case (own start for the first)
     first: np.ndarray  # bool
     repeat: np.ndarray  # bool
     estimated: np.ndarray  # bool
@@ -69,6 +71,11 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.end)
+
+    @property
+    def enabled(self) -> np.ndarray:
+        """Enablement, int64 ns: ``cover`` capped at the instance's start."""
+        return np.minimum(self.cover, self.start)
 
     @property
     def starts(self) -> np.ndarray:
@@ -104,9 +111,8 @@ def from_log(log: Any, *, time: str = "calendar", calendar: Any = None) -> Batch
     inst = _instances(log, time=time, calendar=calendar)
     st = inst.st
     codes, names = resource_codes(inst.log)
-    enabled = np.minimum(st.cover, st.t_start)
     out = Batch(
-        case=st.case, activity=st.activity, resource=codes, start=st.t_start, end=st.end, enabled=enabled,
+        case=st.case, activity=st.activity, resource=codes, start=st.t_start, end=st.end, cover=st.cover,
         first=st.first, repeat=_instance_repeats(inst), estimated=inst.estimated, activities=st.activities,
         resources=names, case_ids=inst.log.df["case_id"].to_numpy()[inst.starts], origin_ns=inst.origin_ns,
         start_s=inst.start, end_s=inst.end, wait_s=inst.wait, service_s=inst.service, covered_s=inst.covered,
@@ -120,10 +126,11 @@ def from_log(log: Any, *, time: str = "calendar", calendar: Any = None) -> Batch
 # ------------------------------------------------------------ per case
 def derive(first: np.ndarray, activity: np.ndarray, start: np.ndarray, end: np.ndarray,
            n_act: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row ``(enabled, repeat)`` from rows grouped by case in instance order: the
-    enablement rule (the latest end among the earlier instances of the case, capped at
-    the instance's own start; its start for the first) and whether the activity already
-    occurred in the case. Every batch source uses this on its rows."""
+    """Per row ``(cover, repeat)`` from rows grouped by case in instance order: the
+    latest end among the earlier instances of the case (its own start for the first;
+    capped at the start it is the enablement, the rule of :mod:`leanops.mining._steps`)
+    and whether the activity already occurred in the case. Every batch source uses this
+    on its rows."""
     n = len(end)
     if not n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
@@ -134,7 +141,6 @@ def derive(first: np.ndarray, activity: np.ndarray, start: np.ndarray, end: np.n
     cover = _segment_prefix_max(end, masks)
     cover[1:] = cover[:-1].copy()
     cover[first] = start[first]
-    np.minimum(cover, start, out=cover)
     return cover, _repeats(case, activity, n_act, masks)
 
 
@@ -143,7 +149,7 @@ def _seconds(b: Batch) -> Batch:
     origin = int(b.start.min()) if len(b) else 0
     start = (b.start - origin) / 1e9
     end = (b.end - origin) / 1e9
-    cover = (b.enabled - origin) / 1e9
+    cover = (b.cover - origin) / 1e9
     wait = np.maximum(start - cover, 0.0)
     covered = np.maximum(end - np.maximum(start, cover), 0.0)
     service = np.maximum(end - start, 0.0)
@@ -189,9 +195,9 @@ def _chunk(t: Any, acts: list[str], resources: list[str]) -> dict[str, np.ndarra
     s = t.column("s_ns")
     has_start = pc.is_valid(s).to_numpy(zero_copy_only=False)
     start = np.where(has_start, pc.fill_null(s, 0).to_numpy(zero_copy_only=False).astype(np.int64), end)
-    enabled, repeat = derive(first, activity, start, end, len(acts))
+    cover, repeat = derive(first, activity, start, end, len(acts))
     return {"first": first, "activity": activity, "resource": _codes(t.column("resource"), resources),
-            "start": start, "end": end, "enabled": enabled, "repeat": repeat, "estimated": ~has_start,
+            "start": start, "end": end, "cover": cover, "repeat": repeat, "estimated": ~has_start,
             "case_ids": ids.filter(first).to_numpy(zero_copy_only=False).astype(object)}
 
 
@@ -228,7 +234,7 @@ def _last_case_start(ids: Any) -> int:
 
 
 def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    keys = ("first", "activity", "resource", "start", "end", "enabled", "repeat", "estimated", "case_ids")
+    keys = ("first", "activity", "resource", "start", "end", "cover", "repeat", "estimated", "case_ids")
     if not parts:
         z = np.zeros(0, dtype=np.int64)
         return {k: z.astype(bool) if k in ("first", "repeat", "estimated") else z for k in keys}
@@ -263,7 +269,7 @@ def finish(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) -
     reordered by the estimated starts, and enablement derived again), seconds added."""
     first = rows["first"]
     b = Batch(case=np.cumsum(first, dtype=np.int64) - 1, activity=rows["activity"], resource=rows["resource"],
-              start=rows["start"], end=rows["end"], enabled=rows["enabled"], first=first, repeat=rows["repeat"],
+              start=rows["start"], end=rows["end"], cover=rows["cover"], first=first, repeat=rows["repeat"],
               estimated=rows["estimated"], activities=list(acts), resources=list(resources),
               case_ids=rows["case_ids"])
     if b.estimated.any():
@@ -281,5 +287,5 @@ def _estimated(b: Batch) -> Batch:
         b = replace(b, activity=b.activity[order], resource=b.resource[order], end=b.end[order],
                     estimated=b.estimated[order])
         start = start[order]
-    enabled, repeat = derive(b.first, b.activity, start, b.end, len(b.activities))
-    return replace(b, start=start, enabled=enabled, repeat=repeat)
+    cover, repeat = derive(b.first, b.activity, start, b.end, len(b.activities))
+    return replace(b, start=start, cover=cover, repeat=repeat)

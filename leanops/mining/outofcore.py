@@ -580,8 +580,12 @@ def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
 # -------------------------------------------------------------- value stream
 def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None,
                  include_cut: bool = False):
-    """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only."""
-    from .valuestream import ValueStream, _littles_law, _wip_sweep
+    """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only.
+
+    DuckDB streams the canonical rows of the complete cases as one :mod:`batch
+    <leanops.mining._batch>`, held in memory (about 100 bytes per instance), and the
+    in-memory engine's code computes the value stream from it."""
+    from .valuestream import value_stream_of
 
     s = _check_scan(log, "value_stream")
     check_choice("time", time, ("calendar", "working"))
@@ -589,37 +593,40 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
         raise InputError(_TIME_MSG.format(name="value_stream"))
     with _Session(s) as ses:
         t = ses.raw()
-        names = [str(a) for a in ses.df(f"SELECT DISTINCT activity FROM {t}")["activity"]]
+        acts = _distinct(ses, t, "activity")
         va = None
         if value_added is not None:
             if isinstance(value_added, str):
                 value_added = [value_added]
-            va = tuple(check_names("value_added", list(value_added), names, what="activity"))
+            va = tuple(check_names("value_added", list(value_added), acts, what="activity"))
         cal = _resolve_cal(ses, s, calendar)
-        level, _ = _sql_log_level(ses, t)
+        level = _sql_time_level(ses, t)
         excluded = _drop_cut_cases(ses, t, include_cut)
-        p = ses.prepared()
-        va_list = ", ".join(_q(a) for a in (va or ()))
-        is_va_sql = "true" if va is None else (f"activity IN ({va_list})" if va else "false")
-        cases = ses.df(_case_sql(p).format(extra=f", sum(CASE WHEN {is_va_sql} THEN cov ELSE 0 END) AS va_cov"))
-        steps = ses.df(f"""
-            SELECT * FROM (SELECT activity, count(*) AS instances,
-                   count(*) FILTER (WHERE pos > 1) AS pred_cnt,
-                   sum(greatest(e_ns - ts, 0) / 1e9) AS proc_sum,
-                   sum(CASE WHEN pos > 1 THEN greatest(ts - cm, 0) / 1e9 ELSE 0 END) AS wait_sum,
-                   sum(CASE WHEN pos > 1 THEN greatest((ts - cm) / 1e9, 0) ELSE 0 END) AS gap_sum,
-                   sum(greatest((e_ns - greatest(ts, coalesce(cm, ts))) / 1e9, 0)) AS cov_sum,
-                   count(DISTINCT resource) AS n_res
-            FROM {p} GROUP BY activity) JOIN ({_distinct_cases(p, "activity", "activity")}) USING (activity)""")
-        # flow order: mean relative position, on the pandas engine's sample of every k-th case
-        k = max(1, len(cases) // 200_000)
-        src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE crank % {k} = 0)"
-        pos = ses.df(f"""SELECT activity, sum(CASE WHEN clen > 1 THEN (pos - 1) / (clen - 1) ELSE 0 END) AS pos_sum,
-                                count(*) AS pos_n FROM {src} GROUP BY activity""")
-        steps = steps.merge(pos, on="activity", how="left").fillna({"pos_sum": 0.0, "pos_n": 0})
-        est_share = float(ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0])
-    return _value_stream_from_parts(cases, steps, cal=cal, va=va, time=time, est_share=est_share,
-                                    excluded=excluded, log_level=level)
+        b = _batch(ses, t, acts, _distinct(ses, t, "resource"))
+    return value_stream_of(b, cal=cal, value_added=va, level=level, excluded=excluded)
+
+
+def _distinct(ses: _Session, t: str, col: str) -> list[str]:
+    """The distinct non-null values of ``col`` in table ``t``, sorted (a batch dictionary)."""
+    return sorted(str(x) for x in ses.df(f"SELECT DISTINCT {col} AS x FROM {t} WHERE {col} IS NOT NULL")["x"])
+
+
+def _batch(ses: _Session, t: str, acts: list[str], resources: list[str]):
+    """The instance batch of steps table ``t``: DuckDB sorts the canonical rows by case
+    and instance order and streams them; :mod:`leanops.mining._batch` does the rest."""
+    from ._batch import finish
+
+    return finish(_batch_rows(ses, t, acts, resources), acts, resources)
+
+
+_BATCH_SQL = """SELECT case_id, activity, resource, CASE WHEN has_start THEN ts END AS s_ns, e_ns
+                FROM {t} ORDER BY case_id, pos"""
+
+
+def _batch_rows(ses: _Session, t: str, acts: list[str], resources: list[str]) -> dict[str, np.ndarray]:
+    from ._batch import from_reader
+
+    return from_reader(ses.con.sql(_BATCH_SQL.format(t=t)).to_arrow_reader(_BATCH), acts, resources)
 
 
 # per case: first and last time, first activity and the activity that finished last
@@ -650,103 +657,67 @@ def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
     return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
-def _value_stream_from_parts(cases: pd.DataFrame, st: pd.DataFrame, *, cal, va, time, est_share, excluded, log_level):
-    from .valuestream import ValueStream, _honest_pce, _littles_law, _steps_table, _vs_caveats, _wip_sweep
-
-    _DAY = 86400.0
-    c0 = cases["s_ns"].to_numpy(dtype=np.int64)
-    c1 = cases["e_ns"].to_numpy(dtype=np.int64)
-    lead = (c1 - c0) / _NS
-    covered = cases["covered"].to_numpy(dtype=float)
-    va_cov = cases["va_cov"].to_numpy(dtype=float)
-    n_cases = len(cases)
-    lead_sum = float(lead.sum())
-    pce = float(va_cov.sum() / lead_sum) if lead_sum > 0 else float("nan")
-    t0, t1 = int(c0.min()), int(c1.max())
-    span_s = (t1 - t0) / 1e9
-    throughput = n_cases / (span_s / _DAY) if span_s > 0 else float("nan")
-    order = np.argsort(cases["case_id"].to_numpy(dtype=object), kind="stable")
-    wip_mean, wip_max, wip = _wip_sweep(c0[order], c1[order])
-    little = _littles_law(c0, c1)
-    window = pd.DatetimeIndex(np.array([t0, t1]).view("datetime64[ns]")).tz_localize("UTC")
-    available = float(cal.working_seconds(window[0], window[1]))
-    takt = available / n_cases if n_cases else float("nan")
-    st = st.assign(activity=st["activity"].astype(str)).sort_values("activity", kind="stable").reset_index(drop=True)
-    cnt = st["instances"].to_numpy(dtype=np.int64)
-    proc_sum = st["proc_sum"].to_numpy(dtype=float)
-    pred_cnt = st["pred_cnt"].to_numpy(dtype=np.int64)
-    wait_sum = st["wait_sum"].to_numpy(dtype=float)
-    gap_sum = st["gap_sum"].to_numpy(dtype=float)
-    cov_sum = st["cov_sum"].to_numpy(dtype=float)
-    n_res = st["n_res"].to_numpy(dtype=np.int64)
-    is_va = np.ones(len(st), dtype=bool) if va is None else st["activity"].isin(list(va)).to_numpy()
-    steps = _steps_table(
-        activities=st["activity"].to_numpy(dtype=object), instances=cnt, cases=st["cases"].to_numpy(dtype=np.int64),
-        proc_sum=proc_sum, wait_sum=wait_sum, pred_cnt=pred_cnt, gap_sum=gap_sum, cov_sum=cov_sum, n_res=n_res,
-        is_va=is_va, position=st["pos_sum"].to_numpy(dtype=float) / np.maximum(st["pos_n"].to_numpy(dtype=float), 1),
-        n_cases=n_cases, lead_sum=lead_sum, takt=takt,
-    )
-    return ValueStream(
-        lead_time_mean_s=float(lead.mean()),
-        lead_time_median_s=float(np.median(lead)),
-        lead_time_p90_s=float(np.quantile(lead, 0.9)),
-        processing_time_mean_s=float(covered.mean()),
-        waiting_time_mean_s=float(np.maximum(lead - covered, 0.0).mean()),
-        value_added_time_mean_s=float(va_cov.mean()),
-        pce=_honest_pce(pce, log_level),
-        throughput_per_day=float(throughput),
-        takt_time_s=float(takt),
-        wip_mean=float(wip_mean),
-        wip_max=int(wip_max),
-        littles_law_ratio=float(little),
-        n_cases=int(n_cases),
-        start=window[0],
-        end=window[1],
-        time=time,
-        calendar=cal,
-        value_added=va,
-        starts_estimated=est_share,
-        steps=steps,
-        wip=wip,
-        excluded_cases=excluded,
-        caveats=_vs_caveats(log_level, excluded, est_share),
-    )
-
-
 # --------------------------------------------------------------- bottlenecks
 def bottlenecks(log: Any, *, calendar: Any = None) -> pd.DataFrame:
     """:func:`leanops.bottlenecks` in DuckDB (see there).
 
-    Row-level values stream from DuckDB in Arrow batches once: each batch adds its counts
-    to the pools' busy coverage and the activities' queue coverage on the time grid (exact
-    integer counts per bin, as the pandas engine's) and to the per-activity sums. Memory
-    holds the grids, not the rows.
+    DuckDB computes the log-level inputs (pools, calendar, evidence) as aggregates and
+    streams the canonical rows as one :mod:`batch <leanops.mining._batch>`, held in
+    memory (about 100 bytes per instance); the in-memory engine's time grid and
+    decomposition (:func:`leanops.mining.bottlenecks.decompose`) rank the steps.
     """
+    from .bottlenecks import _rank_table, decompose
+
     s = _check_scan(log, "bottlenecks")
     if isinstance(calendar, str) and calendar == "pool":
         raise InputError("bottlenecks: calendar='pool' is only computed by the pandas engine; use engine='pandas'.")
     with _Session(s) as ses:
         t = ses.raw()
-        acts = sorted(str(a) for a in ses.df(f"SELECT DISTINCT activity FROM {t}")["activity"])
-        pools, names = _pools(ses, t, acts)
-        pool_names = sorted(set(pools.values()))
-        log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
-        cals = _calendars(calendar, pool_names, log_cal)
-        level, roles = _sql_log_level(ses, t)
-        p = ses.prepared()
-        return _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, level, roles)
+        pools, cals, level, roles = _bottleneck_inputs(ses, t, s, calendar)
+        acts = _distinct(ses, t, "activity")
+        b = _batch(ses, t, acts, sorted(pools))
+    return _rank_table(**decompose(b, pools=pools, cals=cals, roles=roles, log_level=level))
 
 
-def _sql_log_level(ses: _Session, t: str) -> tuple[dict[str, Any], list[str]]:
-    """:func:`leanops.evidence.log_evidence` from SQL aggregates (the same rules, shared)."""
-    from ..evidence import granularity_from_counts, level_caveats, roles_from
+def _bottleneck_inputs(ses: _Session, t: str, s: LogScan, calendar: Any) -> tuple[dict, dict, dict, list[str]]:
+    """Pools, a calendar per pool, the log's evidence and its role labels, from SQL
+    aggregates fed to the rules the pandas engine uses."""
+    acts = _distinct(ses, t, "activity")
+    pools, _ = _pools(ses, t, acts)
+    pool_names = sorted(set(pools.values()))
+    log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
+    cals = _calendars(calendar, pool_names, log_cal)
+    level, roles = _sql_log_level(ses, t)
+    return pools, cals, level, roles
+
+
+def _sql_granularity(ses: _Session, t: str) -> str:
+    """:func:`leanops.evidence.time_granularity` from SQL aggregates (the same rule, shared)."""
+    from ..evidence import granularity_from_counts
 
     g = ses.df(f"""
         WITH st AS (SELECT e_ns AS x FROM {t} UNION ALL SELECT ts FROM {t} WHERE has_start)
         SELECT (x // 1000000000) % 86400 AS sod, count(*) AS n,
                count(*) FILTER (WHERE x % 1000000000 = 0) AS ws, count(*) FILTER (WHERE x % 60000000000 = 0) AS wm
         FROM st GROUP BY sod""")
-    gran = granularity_from_counts(g["n"].to_numpy(), int(g["n"].sum()), int(g["ws"].sum()), int(g["wm"].sum()))
+    return granularity_from_counts(g["n"].to_numpy(), int(g["n"].sum()), int(g["ws"].sum()), int(g["wm"].sum()))
+
+
+def _sql_time_level(ses: _Session, t: str) -> dict[str, Any]:
+    """What the value stream needs of the log's evidence: its time granularity and the
+    caveats about time (as :func:`leanops.mining.valuestream.value_stream`)."""
+    from ..evidence import level_caveats
+
+    gran = _sql_granularity(ses, t)
+    recorded = ses.sql(f"SELECT avg(has_start::INT) FROM {t}").fetchone()[0]
+    return {"time_granularity": gran, "caveats": level_caveats(gran, float(recorded or 0.0), [], False)[1]}
+
+
+def _sql_log_level(ses: _Session, t: str) -> tuple[dict[str, Any], list[str]]:
+    """:func:`leanops.evidence.log_evidence` from SQL aggregates (the same rules, shared)."""
+    from ..evidence import level_caveats, roles_from
+
+    gran = _sql_granularity(ses, t)
     lab = ses.df(f"SELECT resource, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource "
                  "ORDER BY n DESC, resource")
     labels = [str(x) for x in lab["resource"]]
@@ -804,190 +775,3 @@ def _case_offsets(ses: _Session, t: str) -> str:
     return "co"
 
 
-def _bottleneck_grid(ses: _Session, p: str, n_act: int, n_pool: int) -> tuple[int, float, float, int, float]:
-    """The bottleneck time grid over table ``p``: origin (ns), start and end (s), bin count and width."""
-    from .bottlenecks import _MAX_BINS
-
-    n, origin, hi_ns = (int(x) for x in ses.sql(f"SELECT count(*), min(ts), max(e_ns) FROM {p}").fetchone())
-    lo, hi = 0.0, (hi_ns - origin) / 1e9
-    # a typical service time sizes the bins: the median of the positive ones, on the
-    # pandas engine's regular sample of rows (every k-th in the log's order)
-    k = max(1, n // 1_000_000)
-    src = p if k == 1 else f"(SELECT x.* FROM {p} x JOIN {_case_offsets(ses, p)} USING (case_id) WHERE (off + pos - 1) % {k} = 0)"
-    tq = _quantiles(ses, src, [], "greatest(e_ns - ts, 0) / 1e9", "e_ns > ts")
-    typical = float(tq["q"].iloc[0][0]) if len(tq) and np.isfinite(tq["q"].iloc[0][0]) else 60.0
-    want = (hi - lo) / max(typical / 10.0, 1e-3)
-    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
-    width = max((hi - lo) / n_bins, 1e-9)
-    return origin, lo, hi, n_bins, width
-
-
-def _grid_bins(tt: np.ndarray, group: np.ndarray | int, lo: float, width: float, n_bins: int) -> np.ndarray:
-    """Flat bin index of times ``tt`` (s) in row ``group`` of a grid with ``n_bins + 1`` columns."""
-    x = np.subtract(tt, lo - 0.5 * width)
-    x /= width
-    np.clip(x, 0, n_bins, out=x)
-    kk = x.astype(np.int64)
-    kk += group * (n_bins + 1)
-    return kk
-
-
-def _grid_coverage(d: np.ndarray, groups: int, n_bins: int) -> np.ndarray:
-    """Running sums of the flat deltas ``d`` per group: the count in each of the ``n_bins`` bins."""
-    return np.cumsum(d.reshape(groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
-
-
-def _busy_deltas(ses: _Session, p: str, n_pool: int, origin: int, lo: float, width: float, n_bins: int) -> np.ndarray:
-    """Per pool, the grid deltas (+1 at start, -1 at end) of its distinct members at work."""
-    size_b = n_pool * (n_bins + 1)
-    d_busy = np.zeros(size_b, dtype=np.int64)
-    if n_pool:
-        # distinct members at work: each resource's instances, in order of start, clipped
-        # to begin after the furthest end among its earlier ones (so one resource on two
-        # overlapping instances counts once); the pieces of a busy spell abut, so on the
-        # grid they add up to the same counts as the pandas engine's merged bin ranges
-        qb = f"""
-            SELECT po, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a,
-                       CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END AS b
-            FROM (SELECT pcode.po, ts, e_ns,
-                         max(e_ns) OVER (PARTITION BY x.resource ORDER BY ts
-                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                  FROM {p} x JOIN pcode USING (resource))
-            WHERE (CASE WHEN reach IS NULL OR e_ns > reach THEN e_ns ELSE reach END)
-                  > (CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END)"""
-        for b in ses.con.sql(qb).to_arrow_reader(_BATCH):
-            po = b.column(0).to_numpy().astype(np.int64)
-            a_ns, b_ns = (b.column(i).to_numpy() for i in (1, 2))
-            d_busy += np.bincount(_grid_bins((a_ns - origin) / 1e9, po, lo, width, n_bins), minlength=size_b)
-            d_busy -= np.bincount(_grid_bins((b_ns - origin) / 1e9, po, lo, width, n_bins), minlength=size_b)
-    return d_busy
-
-
-def _queue_over_time(queue: np.ndarray, acts: list[str], origin: int, lo: float, width: float) -> pd.DataFrame:
-    """Queue length per activity over time, averaged into at most 200 periods (for charts)."""
-    n_act, n_bins = queue.shape
-    g = max(1, n_bins // 200)
-    n_out = n_bins // g
-    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
-    t_mid = origin + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
-    return pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
-                        columns=list(acts))
-
-
-def _bottleneck_table(ses, p, acts, names, pools, pool_names, cals, log_level, roles):
-    from .bottlenecks import BATCH_TOLERANCE_S, _group_pools, _pool_grid, _rank_table, _work_fractions
-    from .waits import grid_causes
-
-    n_act = len(acts)
-    pidx = {q: i for i, q in enumerate(pool_names)}
-    n_pool = len(pool_names)
-    lut = np.array([pidx[pools[r]] for r in names] + [-1], dtype=np.int64)
-    size = np.bincount(lut[:-1], minlength=n_pool).astype(np.float64)  # members seen in the log
-    origin, lo, hi, n_bins, width = _bottleneck_grid(ses, p, n_act, n_pool)
-    span_days = (hi - lo) / 86400.0
-
-    ses.sql("CREATE TABLE acode (activity VARCHAR, a INTEGER)")
-    ses.con.executemany("INSERT INTO acode VALUES (?, ?)", [(x, i) for i, x in enumerate(acts)])
-    ses.sql("CREATE TABLE pcode (resource VARCHAR, po INTEGER)")
-    if names:
-        ses.con.executemany("INSERT INTO pcode VALUES (?, ?)", [(r, int(lut[i])) for i, r in enumerate(names)])
-    # per instance also its batch wait and its wait after being overtaken (the rules of
-    # leanops.mining.waits.batch_waits / overtaken_waits, as window functions)
-    tol_ns = int(round(BATCH_TOLERANCE_S * 1e9))
-    q = f"""
-        WITH base AS (
-            SELECT acode.a, coalesce(pcode.po, -1) AS po, ts, e_ns, case_id, pos,
-                   CASE WHEN pos = 1 THEN ts ELSE least(cm, ts) END AS en, pos > 1 AS has_pred,
-                   row_number() OVER (PARTITION BY case_id, x.activity ORDER BY pos) > 1 AS rep, estimated
-            FROM {p} x JOIN acode USING (activity) LEFT JOIN pcode USING (resource)),
-        b1 AS (SELECT *, CASE WHEN ts - lag(ts) OVER bw <= {tol_ns} THEN 0 ELSE 1 END AS new
-               FROM base WINDOW bw AS (PARTITION BY a ORDER BY ts, case_id, pos)),
-        b2 AS (SELECT *, sum(new) OVER (PARTITION BY a ORDER BY ts, case_id, pos ROWS UNBOUNDED PRECEDING) AS gid
-               FROM b1),
-        b3 AS (SELECT *, count(*) OVER (PARTITION BY a, gid) AS gsize, max(en) OVER (PARTITION BY a, gid) AS ready,
-                      min(ts) OVER (PARTITION BY a ORDER BY en RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
-                        AS later FROM b2)
-        SELECT a, po, ts, e_ns, en, has_pred, rep, estimated,
-               CASE WHEN gsize >= 2 THEN greatest(least(ready, ts) - en, 0) ELSE 0 END AS bt, later
-        FROM b3"""
-
-    size_q = n_act * (n_bins + 1)
-    d_queue = np.zeros(size_q, dtype=np.int64)
-    cnt = np.zeros(n_act, dtype=np.int64)
-    firsts = np.zeros(n_act, dtype=np.int64)
-    reps = np.zeros(n_act, dtype=np.int64)
-    wait_sum = np.zeros(n_act)
-    serv_sum = np.zeros(n_act)
-    m = np.zeros(n_act * (n_pool + 1), dtype=np.int64)
-    bt_sum = np.zeros(n_act)
-    ov_sum = np.zeros(n_act)
-    est_cnt = np.zeros(n_act)
-    batched: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (activity, bins) of batch waits
-
-    def bins(tt: np.ndarray, group: np.ndarray | int) -> np.ndarray:
-        return _grid_bins(tt, group, lo, width, n_bins)
-
-    for b in ses.con.sql(q).to_arrow_reader(_BATCH):
-        a = b.column(0).to_numpy().astype(np.int64)
-        po = b.column(1).to_numpy().astype(np.int64)
-        ts, e, en = (b.column(i).to_numpy() for i in (2, 3, 4))
-        hp = b.column(5).to_numpy(zero_copy_only=False)
-        rep = b.column(6).to_numpy(zero_copy_only=False)
-        est_cnt += np.bincount(a, weights=b.column(7).to_numpy(zero_copy_only=False), minlength=n_act)
-        bt = b.column(8).to_numpy().astype(np.float64) / 1e9
-        later = b.column(9).to_numpy(zero_copy_only=False)
-        start, end, enabled = (ts - origin) / 1e9, (e - origin) / 1e9, (en - origin) / 1e9
-        enabled = np.minimum(enabled, start)
-        wait = start - enabled
-        later = np.where(np.isnan(later.astype(np.float64)), np.inf, (later.astype(np.float64) - origin) / 1e9)
-        ov = np.where(later < start, np.clip(start - np.maximum(later, enabled + bt), 0, None), 0.0)
-        bt_sum += np.bincount(a, weights=bt, minlength=n_act)
-        ov_sum += np.bincount(a, weights=ov, minlength=n_act)
-        hb = np.flatnonzero(bt > 0)
-        if len(hb):
-            batched.append((a[hb], bins(start[hb] - wait[hb], 0), bins(start[hb] - wait[hb] + bt[hb], 0)))
-        service = np.maximum(end - start, 0.0)
-        cnt += np.bincount(a, minlength=n_act)
-        firsts += np.bincount(a[~hp], minlength=n_act)
-        reps += np.bincount(a[rep], minlength=n_act)
-        wait_sum += np.bincount(a, weights=wait, minlength=n_act)
-        serv_sum += np.bincount(a, weights=service, minlength=n_act)
-        m += np.bincount(a * (n_pool + 1) + np.where(po >= 0, po, n_pool), minlength=n_act * (n_pool + 1))
-        # from the enablement (start - wait, as the pandas engine) to the start; rows
-        # without a wait add an empty interval
-        d_queue += np.bincount(bins(start - wait, a), minlength=size_q)
-        d_queue -= np.bincount(bins(start, a), minlength=size_q)
-
-    edges_ns = origin + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
-    work_frac = _work_fractions(cals.values(), edges_ns, width)
-    util_pool = np.full(n_pool, np.nan)
-    full = np.zeros((n_pool, n_bins), dtype=bool)
-    wf_pool = np.ones((n_pool, n_bins))
-    if n_pool:
-        busy = _grid_coverage(_busy_deltas(ses, p, n_pool, origin, lo, width, n_bins), n_pool, n_bins)
-        for i, name in enumerate(pool_names):
-            wf_pool[i] = work_frac[cals[name]]
-        full, util_pool = _pool_grid(busy, size, wf_pool)
-        del busy
-    queue = _grid_coverage(d_queue, n_act, n_bins)
-    del d_queue
-    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
-    queue_mean = wait_sum / max(hi - lo, 1e-9)
-    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
-    growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
-    queue_over_time = _queue_over_time(queue, acts, origin, lo, width)
-    main_pool = np.full(n_act, -1, dtype=np.int64)
-    if n_pool:
-        mm = m.reshape(n_act, n_pool + 1)[:, :n_pool]
-        main_pool = np.where(mm.sum(axis=1) > 0, mm.argmax(axis=1), -1)
-    bparts = [np.concatenate([x[i] for x in batched]) if batched else np.zeros(0, np.int64) for i in range(3)]
-    off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, tuple(bparts))
-    del queue
-    est = ses.sql(f"SELECT avg(estimated::INT) FROM {p}").fetchone()[0]
-    return _rank_table(
-        activities=acts, count=cnt, with_pred=cnt - firsts, wait_sum=wait_sum, service_sum=serv_sum,
-        repeats=reps, batching=bt_sum, overtaken=ov_sum, off=off, on=on, cont=cont, estimated=est_cnt,
-        main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
-        group_pools=_group_pools(pools, roles), log_level=log_level, queue_mean=queue_mean, queue_max=queue_max,
-        growth=growth, queue_over_time=queue_over_time, starts_estimated=float(est),
-    )
