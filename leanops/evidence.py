@@ -98,17 +98,20 @@ def time_granularity(log: EventLog) -> str:
     cached = log._cache.get("time_granularity")
     if cached is not None:
         return cached
-    t = _stamps(log)
+    out = granularity_of(_stamps(log))
+    log._cache["time_granularity"] = out
+    return out
+
+
+def granularity_of(t: np.ndarray) -> str:
+    """:func:`time_granularity` of timestamps given as int64 ns (UTC): every engine's."""
     whole = t % 1_000_000_000 == 0
     n_whole = int(whole.sum())
     if n_whole < _FIT * len(t):  # finer than seconds: neither day nor minute can fit
-        log._cache["time_granularity"] = "second"
         return "second"
     sec = t // 1_000_000_000
-    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
-                                  int((whole & (sec % 60 == 0)).sum()))
-    log._cache["time_granularity"] = out
-    return out
+    return granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
+                                   int((whole & (sec % 60 == 0)).sum()))
 
 
 def role_resources(log: EventLog) -> list[str]:

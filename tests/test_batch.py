@@ -15,7 +15,7 @@ import pytest
 
 import leanops
 from leanops.mining import _batch
-from leanops.mining._batch import derive, finish, from_log, from_reader
+from leanops.mining._batch import derive, finish, from_log
 
 T0 = pd.Timestamp("2024-03-01 08:00", tz="UTC")
 MIN = 60 * 10**9
@@ -42,16 +42,15 @@ def test_derive_hand_worked():
     assert repeat.tolist() == [False, False, False, True, False, True]
 
 
-def _duck_batch(path, chunk):
-    """The DuckDB source, with record batches of ``chunk`` rows."""
+def _duck_batch(path, chunk, monkeypatch):
+    """The DuckDB source (per case partition, then put together), with Arrow record
+    batches of ``chunk`` rows."""
     from leanops.mining import outofcore
     from leanops.scan import scan
 
-    with outofcore._Session(scan(path)) as ses:
-        t = ses.raw()
-        acts, res = outofcore._distinct(ses, t, "activity"), outofcore._distinct(ses, t, "resource")
-        reader = ses.con.sql(outofcore._BATCH_SQL.format(t=t)).to_arrow_reader(chunk)
-        return finish(from_reader(reader, acts, res), acts, res)
+    monkeypatch.setattr(outofcore, "_BATCH", chunk)
+    rows, acts, res = _batch.concat(outofcore._parts(scan(path)))
+    return finish(rows, acts, res)
 
 
 def _same(a, b):
@@ -67,22 +66,22 @@ def _same(a, b):
 
 @pytest.mark.parametrize("name", ["production", "helpdesk"])
 @pytest.mark.parametrize("chunk", [7, 1 << 20])
-def test_duckdb_batch_equals_the_logs(tmp_path, name, chunk):
+def test_duckdb_batch_equals_the_logs(tmp_path, monkeypatch, name, chunk):
     # helpdesk is completion-only: every start is estimated on the whole batch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         log = leanops.datasets.load(name)
     path = leanops.convert(log, tmp_path / "parts", partitions=3)
-    _same(from_log(log), _duck_batch(path, chunk))
+    _same(from_log(log), _duck_batch(path, chunk, monkeypatch))
 
 
-def test_missing_start_is_estimated_across_cases(tmp_path):
+def test_missing_start_is_estimated_across_cases(tmp_path, monkeypatch):
     # case 1: A 0-10 by r1, C 12-20 by r2, B without a start ends at 30, by r1.
     # case 2: D 5-25 by r1. B's start is the later of its enablement (20, C's end) and
     # r1's previous end (25, in the other case): 25, so it waited 5 minutes.
     log = _log([("1", "A", 0, 10, "r1"), ("1", "C", 12, 20, "r2"), ("1", "B", None, 30, "r1"), ("2", "D", 5, 25, "r1")])
     path = leanops.convert(log, tmp_path / "one.parquet")
-    b = _duck_batch(path, 2)
+    b = _duck_batch(path, 2, monkeypatch)
     assert [b.activities[a] for a in b.activity] == ["A", "C", "B", "D"]
     assert ((b.start - T0.value) // MIN).tolist() == [0, 12, 25, 5]
     assert b.estimated.tolist() == [False, False, True, False]
@@ -104,7 +103,8 @@ def test_concat_puts_partitions_in_case_order():
 
     p1 = part(["b", "b", "d"], ["X", "Y"], ["r2"], [0, 1, 0], [0, -1, 0])
     p2 = part(["a", "c", "c"], ["Y"], ["r1", "r2"], [0, 0, 0], [1, 0, 0])
-    rows = _batch.concat([p1, p2], ["X", "Y"], ["r1", "r2"])
+    rows, acts, res = _batch.concat([p1, p2])
+    assert (acts, res) == (["X", "Y"], ["r1", "r2"])
     assert rows["case_ids"].tolist() == ["a", "b", "c", "d"]
     assert rows["activity"].tolist() == [1, 0, 1, 1, 1, 0]
     assert rows["resource"].tolist() == [1, 1, -1, 0, 0, 1]

@@ -241,27 +241,31 @@ def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
-def concat(parts: list[dict[str, Any]], acts: list[str], resources: list[str]) -> dict[str, np.ndarray]:
-    """Partial batches (each ``from_reader``'s columns with its own ``acts`` and
-    ``resources``) as one, recoded to the given dictionaries, cases in case-id order."""
+def concat(parts: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
+    """Partial batches (each :func:`from_reader`'s columns ``cols`` with its own ``acts``
+    and ``resources``, as one case partition gives them) as one: ``(rows, acts,
+    resources)``, recoded to the sorted union of the dictionaries, cases in case-id order."""
+    acts = sorted({a for p in parts for a in p["acts"]})
+    resources = sorted({r for p in parts for r in p["resources"]})
     cols = []
     for p in parts:
         c = dict(p["cols"])
-        a_map = np.array([acts.index(a) for a in p["acts"]] + [-1], dtype=np.intp)
-        r_map = np.array([resources.index(r) for r in p["resources"]] + [-1], dtype=np.int64)
-        c["activity"] = a_map[c["activity"]]
-        c["resource"] = r_map[c["resource"]]
+        if p["acts"] != acts:
+            c["activity"] = np.array([acts.index(a) for a in p["acts"]] + [-1], dtype=np.intp)[c["activity"]]
+        if p["resources"] != resources:
+            c["resource"] = np.array([resources.index(r) for r in p["resources"]] + [-1], dtype=np.int64)[c["resource"]]
         cols.append(c)
     rows = _stack(cols)
     ids = rows["case_ids"]
-    if len(ids) > 1:
+    if len(parts) > 1 and len(ids) > 1:
         order = np.argsort(ids.astype(str), kind="stable")
         if (order[1:] < order[:-1]).any():
             starts = np.flatnonzero(rows["first"])
             lens = np.diff(np.r_[starts, len(rows["first"])])
+            # each case's rows, in the new case order
             take = np.repeat(starts[order] - np.cumsum(np.r_[0, lens[order][:-1]]), lens[order]) + np.arange(lens.sum())
             rows = {k: (v[order] if k == "case_ids" else v[take]) for k, v in rows.items()}
-    return rows
+    return rows, acts, resources
 
 
 def finish(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) -> Batch:

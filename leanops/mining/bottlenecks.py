@@ -60,7 +60,7 @@ from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
 from .performance import _instance_repeats, _instances, _repeats
-from .resources import CalendarSpec, _group_calendars, _pools, _resource_codes
+from .resources import CalendarSpec, _group_calendars, _pools
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
 from ..evidence import log_evidence, role_resources

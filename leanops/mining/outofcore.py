@@ -537,98 +537,6 @@ def _performance_cases(ses: _Session, p: str) -> pd.DataFrame:
     )
 
 
-# --------------------------------------------------------------- calendars
-def _log_calendar(ses: _Session, t: str, tz: str):
-    """:func:`leanops.discover_calendar` (by log) from the recorded start and end times,
-    on the same regular sample as the pandas engine for very large logs."""
-    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
-
-    n, n_start = (int(x) for x in ses.sql(f"SELECT count(*), count(*) FILTER (WHERE has_start) FROM {t}").fetchone())
-    total = n + n_start
-    k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
-    if k == 1:
-        q = f"SELECT ts AS x FROM {t} WHERE has_start UNION ALL SELECT e_ns - 1 AS x FROM {t}"
-    else:
-        # the instants are the recorded starts, then the ends, each in the log's row order;
-        # the sample keeps every k-th of them
-        co = _case_offsets(ses, t)
-        q = f"""
-            SELECT CASE WHEN kind = 0 THEN ts ELSE e_ns - 1 END AS x FROM (
-              SELECT ts, e_ns, 0 AS kind, soff + sum(has_start::INT) OVER (PARTITION BY case_id ORDER BY pos
-                     ROWS UNBOUNDED PRECEDING) - 1 AS i, has_start FROM {t} JOIN {co} USING (case_id)
-              UNION ALL
-              SELECT ts, e_ns, 1 AS kind, {n_start} + off + pos - 1 AS i, true AS has_start FROM {t} JOIN {co} USING (case_id))
-            WHERE has_start AND i % {k} = 0"""
-    counts = np.zeros((7, 24), dtype=np.int64)
-    if tz == "UTC":
-        # (weekday, hour) slots from Monday 1970-01-05, as calendar._slot_counts
-        g = ses.df(f"SELECT ((x // 1000000000 - 345600) % 604800) // 3600 AS slot, count(*) AS n FROM ({q}) GROUP BY slot")
-        flat = counts.ravel()
-        flat[g["slot"].to_numpy(dtype=np.int64)] += g["n"].to_numpy(dtype=np.int64)
-    else:
-        # the sample is bounded (every k-th instant), so it is fetched whole: a streaming
-        # reader left the connection with an unfinished result for the next query
-        counts += _slot_counts(ses.df(q)["x"].to_numpy(dtype=np.int64), tz)
-    return _calendar_from_counts(counts, min_share=0.9, tz=tz) or Calendar.always()
-
-
-def _resolve_cal(ses: _Session, s: LogScan, calendar: Any):
-    cal = check_calendar(calendar)
-    return _log_calendar(ses, ses.raw(), s.tz) if cal is None else cal
-
-
-# -------------------------------------------------------------- value stream
-def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None,
-                 include_cut: bool = False):
-    """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only.
-
-    DuckDB streams the canonical rows of the complete cases as one :mod:`batch
-    <leanops.mining._batch>`, held in memory (about 100 bytes per instance), and the
-    in-memory engine's code computes the value stream from it."""
-    from .valuestream import value_stream_of
-
-    s = _check_scan(log, "value_stream")
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="value_stream"))
-    with _Session(s) as ses:
-        t = ses.raw()
-        acts = _distinct(ses, t, "activity")
-        va = None
-        if value_added is not None:
-            if isinstance(value_added, str):
-                value_added = [value_added]
-            va = tuple(check_names("value_added", list(value_added), acts, what="activity"))
-        cal = _resolve_cal(ses, s, calendar)
-        level = _sql_time_level(ses, t)
-        excluded = _drop_cut_cases(ses, t, include_cut)
-        b = _batch(ses, t, acts, _distinct(ses, t, "resource"))
-    return value_stream_of(b, cal=cal, value_added=va, level=level, excluded=excluded)
-
-
-def _distinct(ses: _Session, t: str, col: str) -> list[str]:
-    """The distinct non-null values of ``col`` in table ``t``, sorted (a batch dictionary)."""
-    return sorted(str(x) for x in ses.df(f"SELECT DISTINCT {col} AS x FROM {t} WHERE {col} IS NOT NULL")["x"])
-
-
-def _batch(ses: _Session, t: str, acts: list[str], resources: list[str]):
-    """The instance batch of steps table ``t``: DuckDB sorts the canonical rows by case
-    and instance order and streams them; :mod:`leanops.mining._batch` does the rest."""
-    from ._batch import finish
-
-    return finish(_batch_rows(ses, t, acts, resources), acts, resources)
-
-
-_BATCH_SQL = """SELECT case_id, activity, resource, CASE WHEN has_start THEN ts END AS s_ns, e_ns
-                FROM {t} ORDER BY case_id, pos"""
-
-
-def _batch_rows(ses: _Session, t: str, acts: list[str], resources: list[str]) -> dict[str, np.ndarray]:
-    from ._batch import from_reader
-
-    return from_reader(ses.con.sql(_BATCH_SQL.format(t=t)).to_arrow_reader(_BATCH), acts, resources)
-
-
 # per case: first and last time, first activity and the activity that finished last
 _CASE_ENDS_SQL = """SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
                            arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id"""
@@ -657,100 +565,109 @@ def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
     return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
-# --------------------------------------------------------------- bottlenecks
+# ------------------------------------------------- value stream, bottlenecks
+def _batch_part(s: LogScan) -> dict[str, Any]:
+    """The instance-batch rows of a scan (one case partition, or files not split by case),
+    with their dictionaries: DuckDB only selects and sorts the canonical rows (by case,
+    then the EventLog's instance order) and streams them as Arrow record batches
+    (:func:`leanops.mining._batch.from_reader`)."""
+    from ._batch import from_reader
+
+    with _Session(s) as ses:
+        src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
+        ses.sql(f"CREATE VIEW rows AS {src}")
+        acts, res = (sorted(str(x) for x in ses.df(f"SELECT DISTINCT {c} AS x FROM rows WHERE {c} IS NOT NULL")["x"])
+                     for c in ("activity", "resource"))
+        q = ("SELECT case_id, activity, resource, s_ns, e_ns FROM rows "
+             "ORDER BY case_id, coalesce(s_ns, e_ns), e_ns, f, r")
+        cols = from_reader(ses.con.sql(q).to_arrow_reader(_BATCH), acts, res)
+    return {"cols": cols, "acts": acts, "resources": res}
+
+
+def batch_part(path: str) -> dict[str, Any]:
+    """:func:`_batch_part` of one Parquet file (a case partition; a Dask task)."""
+    return _batch_part(scan(path))
+
+
+def _parts(s: LogScan) -> list[dict[str, Any]]:
+    """The batch rows of a scan: one sort per case partition, or one over all files."""
+    if s.split_by_case and len(s.files) > 1:
+        return [batch_part(str(f)) for f in s.files]
+    return [_batch_part(s)]
+
+
+def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: str = "calendar", calendar: Any = None,
+                 include_cut: bool = False):
+    """:func:`leanops.value_stream` in DuckDB (see there); wall-clock time only.
+
+    DuckDB streams the canonical rows as one instance batch (:mod:`leanops.mining._batch`),
+    held in memory (about 100 bytes per instance), and the in-memory engine's code
+    computes the value stream from it."""
+    s = _check_scan(log, "value_stream")
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="value_stream"))
+    return value_stream_of_parts(_parts(s), tz=s.tz, value_added=value_added, calendar=calendar,
+                                 include_cut=include_cut)
+
+
+def value_stream_of_parts(parts: list[dict[str, Any]], *, tz: str, value_added: Iterable[str] | None,
+                          calendar: Any, include_cut: bool):
+    """The value stream of batch rows from case partitions (the DuckDB and Dask engines)."""
+    from . import _batch_inputs as li
+    from ._batch import concat, finish
+    from .valuestream import value_stream_of
+
+    rows, acts, res = concat(parts)
+    va = None
+    if value_added is not None:
+        if isinstance(value_added, str):
+            value_added = [value_added]
+        va = tuple(check_names("value_added", list(value_added), acts, what="activity"))
+    cal = check_calendar(calendar)
+    cal = li.log_calendar(rows, tz) if cal is None else cal
+    level = li.time_level(rows)
+    excluded = {"cut_at_start": 0, "open_at_end": 0}
+    if not include_cut:
+        cut, open_ = li.cut_flags(rows)
+        excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+        rows = li.keep_cases(rows, ~(cut | open_))
+    return value_stream_of(finish(rows, acts, res), cal=cal, value_added=va, level=level, excluded=excluded)
+
+
 def bottlenecks(log: Any, *, calendar: Any = None) -> pd.DataFrame:
     """:func:`leanops.bottlenecks` in DuckDB (see there).
 
-    DuckDB computes the log-level inputs (pools, calendar, evidence) as aggregates and
-    streams the canonical rows as one :mod:`batch <leanops.mining._batch>`, held in
-    memory (about 100 bytes per instance); the in-memory engine's time grid and
-    decomposition (:func:`leanops.mining.bottlenecks.decompose`) rank the steps.
+    DuckDB streams the canonical rows as one instance batch (:mod:`leanops.mining._batch`),
+    held in memory (about 100 bytes per instance); pools, calendar and evidence come from
+    its rows (:mod:`leanops.mining._batch_inputs`), and the in-memory engine's time grid
+    and decomposition (:func:`leanops.mining.bottlenecks.decompose`) rank the steps.
     """
-    from .bottlenecks import _rank_table, decompose
-
     s = _check_scan(log, "bottlenecks")
+    _check_bottleneck_calendar(calendar)
+    return bottlenecks_of_parts(_parts(s), tz=s.tz, calendar=calendar)
+
+
+def _check_bottleneck_calendar(calendar: Any) -> None:
     if isinstance(calendar, str) and calendar == "pool":
         raise InputError("bottlenecks: calendar='pool' is only computed by the pandas engine; use engine='pandas'.")
-    with _Session(s) as ses:
-        t = ses.raw()
-        pools, cals, level, roles = _bottleneck_inputs(ses, t, s, calendar)
-        acts = _distinct(ses, t, "activity")
-        b = _batch(ses, t, acts, sorted(pools))
-    return _rank_table(**decompose(b, pools=pools, cals=cals, roles=roles, log_level=level))
+    check_calendar(calendar, mapping=True)
 
 
-def _bottleneck_inputs(ses: _Session, t: str, s: LogScan, calendar: Any) -> tuple[dict, dict, dict, list[str]]:
-    """Pools, a calendar per pool, the log's evidence and its role labels, from SQL
-    aggregates fed to the rules the pandas engine uses."""
-    acts = _distinct(ses, t, "activity")
-    pools, _ = _pools(ses, t, acts)
+def bottlenecks_of_parts(parts: list[dict[str, Any]], *, tz: str, calendar: Any):
+    """The bottleneck ranking of batch rows from case partitions (the DuckDB and Dask engines)."""
+    from . import _batch_inputs as li
+    from ._batch import concat, finish
+    from .bottlenecks import _rank_table, decompose
+
+    rows, acts, res = concat(parts)
+    pools = li.pools(rows, acts, res)
     pool_names = sorted(set(pools.values()))
-    log_cal = _log_calendar(ses, t, s.tz) if (calendar is None or isinstance(calendar, dict)) else None
+    log_cal = li.log_calendar(rows, tz) if (calendar is None or isinstance(calendar, dict)) else None
     cals = _calendars(calendar, pool_names, log_cal)
-    level, roles = _sql_log_level(ses, t)
-    return pools, cals, level, roles
-
-
-def _sql_granularity(ses: _Session, t: str) -> str:
-    """:func:`leanops.evidence.time_granularity` from SQL aggregates (the same rule, shared)."""
-    from ..evidence import granularity_from_counts
-
-    g = ses.df(f"""
-        WITH st AS (SELECT e_ns AS x FROM {t} UNION ALL SELECT ts FROM {t} WHERE has_start)
-        SELECT (x // 1000000000) % 86400 AS sod, count(*) AS n,
-               count(*) FILTER (WHERE x % 1000000000 = 0) AS ws, count(*) FILTER (WHERE x % 60000000000 = 0) AS wm
-        FROM st GROUP BY sod""")
-    return granularity_from_counts(g["n"].to_numpy(), int(g["n"].sum()), int(g["ws"].sum()), int(g["wm"].sum()))
-
-
-def _sql_time_level(ses: _Session, t: str) -> dict[str, Any]:
-    """What the value stream needs of the log's evidence: its time granularity and the
-    caveats about time (as :func:`leanops.mining.valuestream.value_stream`)."""
-    from ..evidence import level_caveats
-
-    gran = _sql_granularity(ses, t)
-    recorded = ses.sql(f"SELECT avg(has_start::INT) FROM {t}").fetchone()[0]
-    return {"time_granularity": gran, "caveats": level_caveats(gran, float(recorded or 0.0), [], False)[1]}
-
-
-def _sql_log_level(ses: _Session, t: str) -> tuple[dict[str, Any], list[str]]:
-    """:func:`leanops.evidence.log_evidence` from SQL aggregates (the same rules, shared)."""
-    from ..evidence import level_caveats, roles_from
-
-    gran = _sql_granularity(ses, t)
-    lab = ses.df(f"SELECT resource, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource "
-                 "ORDER BY n DESC, resource")
-    labels = [str(x) for x in lab["resource"]]
-    wip_row = ses.sql(f"""SELECT sum(c1 - c0)::DOUBLE, (max(c1) - min(c0))::DOUBLE FROM
-                          (SELECT min(ts) AS c0, max(e_ns) AS c1 FROM {t} GROUP BY case_id)""").fetchone()
-    wip = float(wip_row[0]) / wip_row[1] if wip_row[1] else 0.0
-    ov = ses.df(f"""
-        SELECT resource, count(*) AS k, sum(e2 - ts)::DOUBLE AS total, sum(greatest(e2 - a2, 0))::DOUBLE AS merged
-        FROM (SELECT resource, ts, e2, CASE WHEN reach IS NULL OR ts > reach THEN ts ELSE reach END AS a2
-              FROM (SELECT resource, ts, greatest(e_ns, ts) AS e2,
-                           max(greatest(e_ns, ts)) OVER (PARTITION BY resource ORDER BY ts
-                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                    FROM {t} WHERE has_start AND resource IS NOT NULL))
-        GROUP BY resource""")
-    overlap = {str(r.resource): (int(r.k), float(r.total), float(r.merged)) for r in ov.itertuples(index=False)}
-    roles = roles_from(labels, overlap, wip)
-    recorded, n_res, n = ses.sql(f"SELECT avg(has_start::INT), count(resource), count(*) FROM {t}").fetchone()
-    level, caveats = level_caveats(gran, float(recorded or 0.0), roles, bool(n) and not n_res)
-    return {"level": level, "caveats": caveats, "time_granularity": gran, "role_resources": roles}, roles
-
-
-def _pools(ses: _Session, t: str, acts: list[str]):
-    from .._pools import resource_pools
-
-    g = ses.df(f"SELECT resource, activity, count(*) AS n FROM {t} WHERE resource IS NOT NULL GROUP BY resource, activity")
-    names = sorted(set(g["resource"].astype(str)))
-    m = np.zeros((len(names), len(acts)), dtype=np.int64)
-    if len(g):
-        ri = pd.Index(names).get_indexer(g["resource"].astype(str))
-        ai = pd.Index(acts).get_indexer(g["activity"].astype(str))
-        np.add.at(m, (ri, ai), g["n"].to_numpy(dtype=np.int64))
-    prof = pd.DataFrame(m, index=pd.Index(names, name="resource"), columns=acts)
-    return resource_pools(None, profile=prof), names
+    level, roles = li.evidence(rows, res)
+    b = finish(rows, acts, res)
+    return _rank_table(**decompose(b, pools=pools, cals=cals, roles=roles, log_level=level))
 
 
 def _calendars(calendar, pool_names, log_cal):
@@ -759,19 +676,5 @@ def _calendars(calendar, pool_names, log_cal):
     if isinstance(cal, dict):
         return {n: cal.get(n, log_cal) for n in pool_names}
     return {n: log_cal if cal is None else cal for n in pool_names}
-
-
-def _case_offsets(ses: _Session, t: str) -> str:
-    """Table ``co``: per case, its rank in case order, the rows and recorded starts before it."""
-    if "co" not in ses.built:
-        ses.sql(f"""
-            CREATE TABLE co AS
-            SELECT case_id, row_number() OVER w - 1 AS crank,
-                   coalesce(sum(n) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS off,
-                   coalesce(sum(ns) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS soff
-            FROM (SELECT case_id, count(*) AS n, count(*) FILTER (WHERE has_start) AS ns FROM {t} GROUP BY case_id)
-            WINDOW w AS (ORDER BY case_id)""")
-        ses.built.add("co")
-    return "co"
 
 

@@ -1,0 +1,121 @@
+"""The log-level inputs of the analyses, from a batch's rows (the out-of-core engines).
+
+The DuckDB and Dask engines have no EventLog, only the rows of an instance batch
+(:func:`leanops.mining._batch.from_reader` / :func:`~leanops.mining._batch.concat`:
+canonical rows in the log's order, starts not yet estimated). Each input here feeds those
+rows to the one rule the in-memory engine uses on its log:
+
+* boundary-cut cases: :func:`leanops.boundaries.boundary_flags`;
+* resource pools: :func:`leanops._pools.resource_pools` on the activity profiles;
+* the log's calendar: :func:`leanops.discover_calendar`'s slot counts and rule, on the
+  same instants (recorded starts, then ends, in the log's order; the same regular sample
+  on very large logs);
+* evidence: :func:`leanops.evidence.granularity_of`, the role rule
+  :func:`leanops.evidence.roles_from` (with the busy-time union of
+  :func:`leanops.evidence.role_resources`) and :func:`leanops.evidence.level_caveats`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["cut_flags", "keep_cases", "pools", "log_calendar", "evidence"]
+
+
+def _spans(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row where each case begins, and per case its first timestamp and last end (ns)."""
+    starts = np.flatnonzero(rows["first"])
+    if not len(starts):
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    return starts, np.minimum.reduceat(rows["start"], starts), np.maximum.reduceat(rows["end"], starts)
+
+
+def cut_flags(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut_at_start, open_at_end)`` per case (:mod:`leanops.boundaries`)."""
+    from ..boundaries import boundary_flags
+
+    starts, first, last = _spans(rows)
+    if not len(starts):
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    case = np.cumsum(rows["first"]) - 1
+    act = rows["activity"]
+    # the instance that finished last decides how a case ends (its last such row)
+    end_row = np.maximum.reduceat(np.where(rows["end"] == last[case], np.arange(len(act)), -1), starts)
+    return boundary_flags(first, last, act[starts], act[end_row])
+
+
+def keep_cases(rows: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows of the cases where ``keep`` (one bool per case) is True."""
+    if keep.all():
+        return rows
+    case = np.cumsum(rows["first"]) - 1
+    m = keep[case]
+    return {k: (v[keep] if k == "case_ids" else v[m]) for k, v in rows.items()}
+
+
+def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) -> dict[str, str]:
+    """Resource -> pool, by the rule of :func:`leanops._pools.resource_pools`."""
+    from .._pools import resource_pools
+
+    ok = rows["resource"] >= 0
+    n_a = len(acts)
+    m = np.bincount(rows["resource"][ok] * n_a + rows["activity"][ok],
+                    minlength=len(resources) * n_a).reshape(len(resources), n_a)
+    prof = pd.DataFrame(m, index=pd.Index(list(resources), name="resource"), columns=list(acts))
+    return resource_pools(None, profile=prof)
+
+
+def log_calendar(rows: dict[str, np.ndarray], tz: str):
+    """:func:`leanops.discover_calendar` (by log) of the rows."""
+    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
+
+    # an end on the hour belongs to the hour before
+    inst = np.concatenate([rows["start"][~rows["estimated"]], rows["end"] - 1])
+    if len(inst) > _MAX_SAMPLE:  # the same regular sample as the in-memory engine
+        inst = inst[:: -(-len(inst) // _MAX_SAMPLE)]
+    return _calendar_from_counts(_slot_counts(inst, tz), min_share=0.9, tz=tz) or Calendar.always()
+
+
+def evidence(rows: dict[str, np.ndarray], resources: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The log's evidence as the bottleneck ranking reads it (``level``, ``caveats``,
+    ``time_granularity``, ``role_resources``), and the role labels."""
+    from ..evidence import _label_busy, granularity_of, level_caveats, roles_from
+
+    has = ~rows["estimated"]
+    start, end, codes = rows["start"], rows["end"], rows["resource"]
+    gran = granularity_of(np.concatenate([end, start[has]]))
+    named = codes >= 0
+    vc = np.bincount(codes[named], minlength=len(resources))
+    # most frequent first, ties by label
+    labels = [resources[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), resources[i]))]
+    roles: list[str] = []
+    if labels:
+        _, c0, c1 = _spans(rows)
+        span = float(c1.max() - c0.min())
+        wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
+        overlap: dict[str, tuple[int, float, float]] = {}
+        sel = has & named
+        if sel.any():
+            s_ = start[sel]
+            k, total, merged = _label_busy(codes[sel], s_, np.maximum(end[sel], s_), len(resources))
+            overlap = {resources[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
+        roles = roles_from(labels, overlap, wip)
+    n = len(end)
+    recorded = float(has.mean()) if n else 0.0
+    level, caveats = level_caveats(gran, recorded, roles, bool(n) and not named.any())
+    return {"level": level, "caveats": caveats, "time_granularity": gran, "role_resources": roles}, roles
+
+
+def time_level(rows: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What the value stream needs of the log's evidence: its time granularity and the
+    caveats about time (as :func:`leanops.mining.valuestream.value_stream`)."""
+    from ..evidence import granularity_of, level_caveats
+
+    has = ~rows["estimated"]
+    gran = granularity_of(np.concatenate([rows["end"], rows["start"][has]]))
+    recorded = float(has.mean()) if len(has) else 0.0
+    return {"time_granularity": gran, "caveats": level_caveats(gran, recorded, [], False)[1]}
