@@ -63,10 +63,35 @@ def test_dask_performance_equals_local(cluster, parts):
         leanops.performance(parts["helpdesk"][1], scheduler=cluster)
 
 
-def test_dask_needs_case_partitions_and_supported_functions(cluster, parts, tmp_path):
+@pytest.mark.parametrize("name", ["production", "helpdesk"])
+def test_dask_value_stream_and_bottlenecks_equal_local(cluster, parts, name):
+    # helpdesk is completion-only: the starts are estimated on the gathered batch, since a
+    # resource's previous end lies in another partition
+    log, path = parts[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        va, vb = leanops.value_stream(log), leanops.value_stream(path, scheduler=cluster)
+        ba, bb = leanops.bottlenecks(log), leanops.bottlenecks(path, engine="dask", scheduler=cluster)
+    pd.testing.assert_frame_equal(va.steps, vb.steps, check_dtype=False, rtol=1e-9, atol=1e-6)
+    pd.testing.assert_frame_equal(va.wip, vb.wip, check_dtype=False, rtol=1e-9, atol=1e-6)
+    da, db = va.to_dict(), vb.to_dict()
+    for k, v in da.items():
+        if k != "steps":
+            assert v == db[k] or v == pytest.approx(db[k], rel=1e-9), k
+    pd.testing.assert_frame_equal(ba.table, bb.table, check_dtype=False, rtol=1e-9, atol=1e-6)
+    pd.testing.assert_frame_equal(ba.queue_over_time, bb.queue_over_time, rtol=1e-9, atol=1e-6)
+    assert ba.evidence == bb.evidence and ba.caveats == bb.caveats
+    # options reach the cluster too
+    acts = log.activities[:2]
+    kw = {"value_added": acts, "calendar": "Mon-Fri 07:00-19:00", "include_cut": True}
+    va, vb = leanops.value_stream(log, **kw), leanops.value_stream(path, scheduler=cluster, **kw)
+    assert vb.pce == pytest.approx(va.pce, rel=1e-9) and vb.excluded_cases == va.excluded_cases
+    with pytest.raises(InputError, match="pool"):
+        leanops.bottlenecks(path, scheduler=cluster, calendar="pool")
+
+
+def test_dask_needs_case_partitions(cluster, parts, tmp_path):
     log, path = parts["production"]
-    with pytest.raises(InputError, match="engine='duckdb'"):
-        leanops.bottlenecks(path, scheduler=cluster)
     # two files written by hand: nothing says a case lies in one of them
     df = log.df
     half = len(df) // 2

@@ -95,7 +95,7 @@ def bottlenecks(log: EventLog | str | os.PathLike, *, calendar: CalendarSpec = N
     engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
         ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
         or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
-        on the cluster at ``scheduler`` (not for this function yet). The results are identical to the pandas engine's.
+        on the cluster at ``scheduler`` (partitions build the instance batch; the client holds it). The results are identical to the pandas engine's.
     scheduler : str, optional
         A Dask scheduler address such as ``tcp://host:8786`` (implies ``engine="dask"``).
 

@@ -10,9 +10,16 @@ identical to the local engines'; the tables are as large as the number of distin
 durations per group, which timestamps at second resolution keep far below the events.
 
 ``discover``, ``variants`` and ``performance`` (on logs with recorded start times: the
-estimation of missing starts follows resources across cases) run on Dask; ``value_stream``
-and ``bottlenecks`` raise an InputError that points to ``engine="duckdb"``: their
-resource-level and time-grid steps need the whole log in one place.
+estimation of missing starts follows resources across cases) run on Dask as above.
+``value_stream`` and ``bottlenecks`` need the whole log's instances in one place (the
+time grid, resources across cases, estimated starts): each partition's task streams its
+canonical rows from DuckDB into a partial instance batch
+(:func:`leanops.mining.outofcore.batch_part`, per-case columns included), the client
+gathers them into one batch in case-id order (:func:`leanops.mining._batch.concat`) and
+runs the same code as the DuckDB engine on it
+(:func:`~leanops.mining.outofcore.value_stream_of_parts`,
+:func:`~leanops.mining.outofcore.bottlenecks_of_parts`). The client holds that batch
+(about 100 bytes per instance).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from ._quantiles import quantiles_from_freq
 
 __all__ = ["run"]
 
-SUPPORTED = ("discover", "variants", "performance")
+SUPPORTED = ("discover", "variants", "performance", "value_stream", "bottlenecks")
 
 
 def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
@@ -49,6 +56,10 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
             return _discover(c, s, **options)
         if name == "performance":
             return _performance(c, s, **options)
+        if name == "value_stream":
+            return _value_stream(c, s, **options)
+        if name == "bottlenecks":
+            return _bottlenecks(c, s, **options)
         return _variants(c, s)
 
 
@@ -229,3 +240,32 @@ def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar",
     wq_ = quantiles_from_freq(pd.concat([p["wf"] for p in parts], ignore_index=True), ["k"]).rename(columns={"q": "wq"})
     agg = agg.merge(pq_, on="k", how="left").merge(wq_, on="k", how="left")
     return _performance_from_group(agg, by)
+
+
+# ---------------------------------------------------- value stream, bottlenecks
+def _batch_parts(c, s: LogScan) -> list[dict[str, Any]]:
+    """Each partition's batch rows, built on the workers and gathered in partition order."""
+    from .outofcore import batch_part
+
+    return c.gather(c.map(batch_part, [str(f) for f in s.files], pure=False))
+
+
+def _value_stream(c, s: LogScan, *, value_added: Any = None, time: str = "calendar", calendar: Any = None,
+                  include_cut: bool = False):
+    from .._validation import check_choice
+    from .outofcore import _TIME_MSG, _check_scan, value_stream_of_parts
+
+    _check_scan(s, "value_stream")
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name="value_stream"))
+    return value_stream_of_parts(_batch_parts(c, s), tz=s.tz, value_added=value_added, calendar=calendar,
+                                 include_cut=include_cut)
+
+
+def _bottlenecks(c, s: LogScan, *, calendar: Any = None):
+    from .outofcore import _check_bottleneck_calendar, _check_scan, bottlenecks_of_parts
+
+    _check_scan(s, "bottlenecks")
+    _check_bottleneck_calendar(calendar)
+    return bottlenecks_of_parts(_batch_parts(c, s), tz=s.tz, calendar=calendar)
