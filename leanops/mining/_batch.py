@@ -37,9 +37,8 @@ from typing import Any
 import numpy as np
 
 from .._pools import resource_codes
-from ._steps import NAT
-from .performance import (_activity_sums, _ActivitySums, _instance_repeats, _instances, _repeats, _same_case_masks,
-                          _segment_prefix_max, estimate_starts)
+from ._steps import NAT, _same_case_masks, case_cover
+from .performance import _activity_sums, _ActivitySums, _instance_repeats, _instances, _repeats, estimate_starts
 
 __all__ = ["Batch", "from_log", "from_reader", "concat", "derive", "finish", "activity_sums"]
 
@@ -138,10 +137,7 @@ def derive(first: np.ndarray, activity: np.ndarray, start: np.ndarray, end: np.n
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max())
     masks = _same_case_masks(case, max_len)
-    cover = _segment_prefix_max(end, masks)
-    cover[1:] = cover[:-1].copy()
-    cover[first] = start[first]
-    return cover, _repeats(case, activity, n_act, masks)
+    return case_cover(first, start, end, masks), _repeats(case, activity, n_act, masks)
 
 
 def _seconds(b: Batch) -> Batch:

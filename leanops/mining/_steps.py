@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ..log import EventLog
 
-__all__ = ["Steps", "steps", "NAT"]
+__all__ = ["Steps", "steps", "NAT", "case_cover"]
 
 NAT = np.iinfo(np.int64).min
 
@@ -82,13 +81,47 @@ def steps(log: EventLog) -> Steps:
         last[:-1] = ~same
     prev = np.where(first, -1, np.arange(n) - 1)
     prev_end = np.where(first, NAT, np.r_[NAT, end[:-1]] if n else end)
-    # Running maximum of ends within each case, shifted by one row.
     if n:
-        cm = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
-        enabled = np.where(first, NAT, np.r_[NAT, cm[:-1]])
+        starts = np.flatnonzero(first)
+        cover = case_cover(first, t_start, end, _same_case_masks(case, int(np.diff(np.r_[starts, n]).max())))
+        enabled = np.where(first, NAT, np.minimum(cover, t_start))
     else:
         enabled = np.zeros(0, dtype=np.int64)
-    enabled = np.where(~first & (enabled > t_start), t_start, enabled)
     out = Steps(case, activity, activities, first, last, prev, has_start, t_start, end, prev_end, enabled)
     log._cache["steps"] = out
+    return out
+
+
+def case_cover(first: np.ndarray, t_start: np.ndarray, end: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """Per row (rows grouped by case, in instance order), the latest end among the earlier
+    instances of its case; its own start for the first. Capped at the instance's start,
+    this is its enablement (the rule above). The one implementation of the rule: the
+    step table, the in-memory timing arrays and every engine's instance batch use it.
+    ``masks`` is :func:`_same_case_masks` of the rows' cases."""
+    cover = _segment_prefix_max(end, masks)
+    cover[1:] = cover[:-1].copy()
+    cover[first] = t_start[first]
+    return cover
+
+
+def _same_case_masks(case: np.ndarray, max_len: int) -> list[np.ndarray]:
+    """For strides k = 1, 2, 4, ... below ``max_len``: whether row i and row i - k share a case."""
+    masks = []
+    k = 1
+    while k < max_len:
+        masks.append(case[k:] == case[:-k])
+        k *= 2
+    return masks
+
+
+def _segment_prefix_max(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """Running maximum within each case (rows grouped by case), exact for int64.
+
+    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
+    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
+    """
+    out = values.copy()
+    for j, same in enumerate(masks):
+        k = 1 << j
+        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
     return out

@@ -30,7 +30,7 @@ from ..boundaries import complete_cases
 from ..calendar import Calendar, discover_calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
-from ._steps import NAT, Steps, steps
+from ._steps import NAT, Steps, _same_case_masks, _segment_prefix_max, case_cover, steps  # noqa: F401 (re-exported)
 
 __all__ = ["performance", "estimate_start_times"]
 
@@ -230,29 +230,6 @@ def _instance_repeats(inst: "_Instances") -> np.ndarray:
     return cache["repeats"]
 
 
-def _same_case_masks(case: np.ndarray, max_len: int) -> list[np.ndarray]:
-    """For strides k = 1, 2, 4, ... below ``max_len``: whether row i and row i - k share a case."""
-    masks = []
-    k = 1
-    while k < max_len:
-        masks.append(case[k:] == case[:-k])
-        k *= 2
-    return masks
-
-
-def _segment_prefix_max(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
-    """Running maximum within each case (rows grouped by case), exact for int64.
-
-    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
-    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
-    """
-    out = values.copy()
-    for j, same in enumerate(masks):
-        k = 1 << j
-        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
-    return out
-
-
 @dataclass(frozen=True)
 class _Rows:
     """What the timing code needs per row (a light form of ``_steps.Steps``)."""
@@ -306,9 +283,7 @@ def _fast_steps(log: EventLog) -> _Rows:
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
     masks = _same_case_masks(case, max_len)
-    cover = _segment_prefix_max(end, masks)
-    cover[1:] = cover[:-1].copy()
-    cover[first] = t_start[first]
+    cover = case_cover(first, t_start, end, masks)
     rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover, masks)
     log._cache["rows"] = rows
     return rows
