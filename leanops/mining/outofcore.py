@@ -1,17 +1,19 @@
 """Out-of-core mining in DuckDB: the same results as the pandas engine, on Parquet on disk.
 
 Each function here mirrors a public one (``discover``, ``variants``, ``performance``,
-``value_stream``, ``bottlenecks``) and follows its documented definitions exactly: the
-order of instances in a case (start, falling back to end, then end, then file order), the
-enablement rule (the latest earlier end in the case, capped at the instance's own start),
-waits and their basis, start-time estimation for completion-only logs, and exact
-quantiles (read off frequency tables of the values, interpolated like numpy: a GROUP BY
-and a window that DuckDB spills to disk, where an in-memory quantile state might not fit).
-Row-level work runs in
-SQL over the Parquet files, one partition at a time where cases are split by partition,
-so DuckDB sorts one partition at a time and spills to disk beyond its memory limit. The
-steps that need Python (calendars, the bottleneck time grid) stream Arrow batches and
-keep only per-activity, per-pool or per-case arrays in memory.
+``value_stream``, ``bottlenecks``). DuckDB does two kinds of work, and only these:
+
+* it selects and sorts the canonical rows (by case, then the instance order: start,
+  falling back to end, then end, then file order) and streams them as Arrow record
+  batches into one instance batch (:mod:`leanops.mining._batch`), where the same numpy
+  code as the in-memory engine's derives enablement, repeats and estimated starts.
+  ``value_stream`` and ``bottlenecks`` then run the in-memory analysis on that batch
+  (held in memory, about 100 bytes per instance), and ``performance`` reads it back as
+  table ``p`` for its SQL aggregates;
+* it aggregates: the process map's totals, variants, the performance groups and
+  (value, count) frequency tables for exact quantiles (interpolated like numpy: a GROUP
+  BY and a window that DuckDB spills to disk, where an in-memory quantile state might
+  not fit), one partition at a time where cases are split by partition.
 
 The public functions dispatch here (see :func:`leanops.mining._engine.dispatch`) when given a Parquet path or a
 :class:`~leanops.LogScan`, or ``engine="duckdb"``.
@@ -61,15 +63,14 @@ def _base_select(scan_: LogScan, i: int, f: os.PathLike) -> str:
 
 
 # Per-instance steps, in the EventLog's order within a case: start (end where missing),
-# end, then file order. ``cm`` is the running maximum of earlier ends (enablement before
-# capping), ``pos`` is 1-based.
+# end, then file order; ``pos`` is 1-based. (Enablement and estimated starts come from
+# the instance batch: _Session.prepared.)
 _STEPS = """
 SELECT case_id, activity, resource, s_ns IS NOT NULL AS has_start, {ts} AS ts, e_ns, f, r, {extra}
   row_number() OVER w AS pos,
   count(*) OVER (PARTITION BY case_id) AS clen,
   lag(activity) OVER w AS prev_act,
-  lag(e_ns) OVER w AS prev_end,
-  max(e_ns) OVER (PARTITION BY case_id ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS cm
+  lag(e_ns) OVER w AS prev_end
 FROM ({src}) b
 WINDOW w AS (PARTITION BY case_id ORDER BY {order})
 """
@@ -124,47 +125,44 @@ class _Session:
         return bool(self.sql(f"SELECT bool_or(NOT has_start) FROM {t}").fetchone()[0])
 
     def prepared(self) -> str:
-        """Table ``p``: steps with every start known, estimated where missing, as
-        :func:`leanops.estimate_start_times` does (columns ``estimated``, ``ts`` = start)."""
-        if "p" in self.built:
-            return "p"
-        t = self.raw()
-        if not self.any_missing_start():
-            self.sql(f"CREATE VIEW p AS SELECT *, false AS estimated, ts AS ts0 FROM {t}")
+        """Table ``p``: the instance batch of table ``t`` (:mod:`leanops.mining._batch`:
+        starts estimated where missing, by the rule of :func:`leanops.estimate_start_times`,
+        and the enablement rule), as the per-instance columns that the SQL aggregates of
+        :func:`performance` read: ``ts`` (start), ``e_ns``, ``pos``, ``cm`` (latest earlier
+        end in the case, NULL for the first), ``estimated``; ``ts0``/``f``/``r`` keep the
+        batch's row order. The batch is held in memory while the table is built."""
+        if "p" not in self.built:
+            from ._batch import finish, from_reader
+
+            t = self.raw()
+            acts, res = (sorted(str(x) for x in self.df(f"SELECT DISTINCT {c} AS x FROM {t} WHERE {c} IS NOT NULL")["x"])
+                         for c in ("activity", "resource"))
+            q = f"SELECT case_id, activity, resource, CASE WHEN has_start THEN ts END AS s_ns, e_ns FROM {t} ORDER BY case_id, pos"
+            b = finish(from_reader(self.con.sql(q).to_arrow_reader(_BATCH), acts, res), acts, res)
+            self.con.register("p_rows", _steps_table(b))
+            self.sql("CREATE TABLE p AS SELECT * FROM p_rows")
+            self.con.unregister("p_rows")
             self.built.add("p")
-            return "p"
-        # enablement (capped at the instance's own start), the resource's previous end by
-        # end time (ties in row order), then the activity's typical processing time for the
-        # first instance of a case; see leanops.mining.performance._estimated_starts.
-        self.sql(f"""
-            CREATE TABLE est0 AS
-            SELECT *, CASE WHEN pos = 1 THEN NULL ELSE least(cm, ts) END AS en,
-                   CASE WHEN resource IS NULL THEN NULL ELSE
-                        lag(e_ns) OVER (PARTITION BY resource ORDER BY e_ns, case_id, ts, f, r) END AS rp
-            FROM {t}""")
-        self.sql("""
-            CREATE TABLE est1 AS
-            SELECT *, CASE WHEN en IS NULL AND rp IS NULL THEN NULL
-                           ELSE least(greatest(coalesce(en, rp), coalesce(rp, en)), e_ns) END AS est
-            FROM est0""")
-        self.sql("""
-            CREATE TABLE typical AS
-            SELECT activity, trunc(median((e_ns - est)::DOUBLE))::BIGINT AS typ
-            FROM est1 WHERE pos > 1 AND est IS NOT NULL GROUP BY activity""")
-        self.sql("""
-            CREATE TABLE est2 AS
-            SELECT e.case_id, e.activity, e.resource, e.e_ns, e.f, e.r, e.ts AS ts0, NOT e.has_start AS estimated,
-                   CASE WHEN e.has_start THEN e.ts ELSE (
-                     CASE WHEN x IS NULL THEN e.e_ns ELSE least(x, e.e_ns) END) END AS s_ns
-            FROM (SELECT *, CASE WHEN pos = 1 THEN greatest(e_ns - coalesce(typ, 0), coalesce(rp, e_ns - coalesce(typ, 0)))
-                                 ELSE est END AS x
-                  FROM est1 LEFT JOIN typical USING (activity)) e""")
-        self.sql(_STEPS.format(src="SELECT * FROM est2", ts="s_ns", extra="estimated, ts0,",
-                               order="s_ns, e_ns, ts0, f, r").replace("SELECT case_id", "CREATE TABLE p AS SELECT case_id", 1))
-        for tb in ("est0", "est1", "est2"):
-            self.sql(f"DROP TABLE {tb}")
-        self.built.add("p")
         return "p"
+
+
+def _steps_table(b: Any) -> Any:
+    """An Arrow table of a batch's rows with the columns of :meth:`_Session.prepared`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(b)
+    k = np.arange(n, dtype=np.int64)
+    res = np.where(b.resource >= 0, b.resource, len(b.resources))
+    return pa.table({
+        "case_id": pc.take(pa.array(list(b.case_ids), type=pa.string()), pa.array(b.case)),
+        "activity": pc.take(pa.array(b.activities, type=pa.string()), pa.array(b.activity)),
+        "resource": pc.take(pa.array([*b.resources, None], type=pa.string()), pa.array(res)),
+        "ts": b.start, "e_ns": b.end, "ts0": k, "f": np.zeros(n, dtype=np.int64), "r": k,
+        "pos": k - b.starts[b.case] + 1,
+        "cm": pa.array(b.cover, mask=b.first),
+        "estimated": b.estimated,
+    })
 
 
 def _check_scan(log: Any, name: str) -> LogScan:
