@@ -7,13 +7,18 @@ Layout
   code): ``graph.py`` (discover), ``variants.py``, ``models.py``, ``performance.py``,
   ``valuestream.py``, ``resources.py``, ``bottlenecks.py``; ``render.py`` draws maps.
 * Engines (run the same analyses on Parquet on disk): ``outofcore.py`` (DuckDB) and
-  ``distributed.py`` (Dask, one partition per task, on top of the DuckDB SQL).
+  ``distributed.py`` (Dask, one partition per task, on top of the DuckDB SQL). For
+  ``value_stream``, ``bottlenecks`` and ``performance`` they only build the instance
+  batch; the analyses' own code runs on it.
 * Engine choice: ``_engine.py`` (:func:`~leanops.mining._engine.dispatch`) imports no
   analysis and no engine; the engines are registered below, so the import graph has no
   cycle (``tests/test_imports.py``).
 * Shared private helpers (leading underscore, below the analyses and the engines):
-  ``_steps.py`` (the per-case instance order and enablement), ``_quantiles.py`` (exact
-  quantiles from (value, count) tables, for DuckDB and Dask alike), ``_engine.py``.
+  ``_batch.py`` (one columnar batch of activity instances, from an EventLog, from
+  DuckDB's Arrow stream or from Dask partitions), ``_batch_inputs.py`` (pools, calendar,
+  evidence and cut cases from a batch's rows), ``_steps.py`` (the per-case instance order
+  and enablement), ``_quantiles.py`` (exact quantiles from (value, count) tables, for
+  DuckDB and Dask alike), ``_engine.py``.
 
 Examples
 --------
