@@ -9,8 +9,9 @@ and p90 are asked for. Exact quantiles are read off the merged tables, so the re
 identical to the local engines'; the tables are as large as the number of distinct
 durations per group, which timestamps at second resolution keep far below the events.
 
-``discover``, ``variants`` and ``performance`` (on logs with recorded start times: the
-estimation of missing starts follows resources across cases) run on Dask as above.
+``discover``, ``variants`` and ``performance`` (on logs with recorded start times) run on
+Dask as above; on logs with missing starts, whose estimation follows resources across
+cases and partitions, ``performance`` gathers the instance batch as below.
 ``value_stream`` and ``bottlenecks`` need the whole log's instances in one place (the
 time grid, resources across cases, estimated starts): each partition's task streams its
 canonical rows from DuckDB into a partial instance batch
@@ -211,10 +212,11 @@ def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar",
         raise InputError(_TIME_MSG.format(name="performance"))
     parts = c.gather(c.map(_performance_partition, [str(f) for f in s.files], by=by, pure=False))
     if any(p.get("missing") for p in parts):
-        raise InputError(
-            "performance: engine='dask' needs recorded start times (estimating missing starts follows each "
-            "resource across cases); use engine='duckdb' for this log."
-        )
+        # estimating missing starts follows each resource across cases (and partitions):
+        # on the whole instance batch, gathered on the client
+        from .outofcore import performance_of_parts
+
+        return performance_of_parts(s, _batch_parts(c, s), by=by, include_cut=include_cut)
     if by == "case":
         out = pd.concat([p["cases"] for p in parts], ignore_index=True)
         excluded = {"cut_at_start": 0, "open_at_end": 0}

@@ -138,12 +138,15 @@ class _Session:
             acts, res = (sorted(str(x) for x in self.df(f"SELECT DISTINCT {c} AS x FROM {t} WHERE {c} IS NOT NULL")["x"])
                          for c in ("activity", "resource"))
             q = f"SELECT case_id, activity, resource, CASE WHEN has_start THEN ts END AS s_ns, e_ns FROM {t} ORDER BY case_id, pos"
-            b = finish(from_reader(self.con.sql(q).to_arrow_reader(_BATCH), acts, res), acts, res)
-            self.con.register("p_rows", _steps_table(b))
-            self.sql("CREATE TABLE p AS SELECT * FROM p_rows")
-            self.con.unregister("p_rows")
-            self.built.add("p")
+            self.load_batch(finish(from_reader(self.con.sql(q).to_arrow_reader(_BATCH), acts, res), acts, res))
         return "p"
+
+    def load_batch(self, b: Any) -> None:
+        """Make table ``p`` (see :meth:`prepared`) from an instance batch."""
+        self.con.register("p_rows", _steps_table(b))
+        self.sql("CREATE TABLE p AS SELECT * FROM p_rows")
+        self.con.unregister("p_rows")
+        self.built.add("p")
 
 
 def _steps_table(b: Any) -> Any:
@@ -453,18 +456,44 @@ def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "acti
     if time != "calendar":
         raise InputError(_TIME_MSG.format(name="performance"))
     with _Session(s) as ses:
-        if by == "case":
-            excluded = _drop_cut_cases(ses, ses.raw(), include_cut)
-            out = _performance_cases(ses, ses.prepared())
-            out.attrs["excluded_cases"] = excluded
-            return out
-        p = ses.prepared()
-        key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
-        g = ses.df(_perf_group_sql(p, key))
-        src = f"(SELECT {key} AS k, * FROM {p})"
-        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(e_ns - ts, 0) / 1e9"), ["k"], "pq")
-        g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(ts - cm, 0) / 1e9", "pos > 1"), ["k"], "wq")
+        excluded = _drop_cut_cases(ses, ses.raw(), include_cut) if by == "case" else None
+        return _performance_of_p(ses, ses.prepared(), by, excluded)
+
+
+def _performance_of_p(ses: _Session, p: str, by: str, excluded: dict[str, int] | None) -> pd.DataFrame:
+    """The performance table from the instance table ``p`` (SQL aggregates)."""
+    if by == "case":
+        out = _performance_cases(ses, p)
+        out.attrs["excluded_cases"] = excluded
+        return out
+    key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
+    g = ses.df(_perf_group_sql(p, key))
+    src = f"(SELECT {key} AS k, * FROM {p})"
+    g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(e_ns - ts, 0) / 1e9"), ["k"], "pq")
+    g = _with_q(g, _quantiles(ses, src, ["k"], "greatest(ts - cm, 0) / 1e9", "pos > 1"), ["k"], "wq")
     return _performance_from_group(g, by)
+
+
+def performance_of_parts(s: LogScan, parts: list[dict[str, Any]], *, by: str, include_cut: bool) -> pd.DataFrame:
+    """The performance table of batch rows from case partitions (the Dask engine on logs
+    with missing starts, whose estimation follows resources across partitions): the
+    batch is put together and estimated on the client, then the SQL aggregates above run
+    on it in a local DuckDB connection."""
+    from . import _batch_inputs as li
+    from ._batch import concat, finish
+
+    rows, acts, res = concat(parts)
+    excluded = None
+    if by == "case":
+        excluded = {"cut_at_start": 0, "open_at_end": 0}
+        if not include_cut:
+            cut, open_ = li.cut_flags(rows)
+            excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+            rows = li.keep_cases(rows, ~(cut | open_))
+    b = finish(rows, acts, res)
+    with _Session(s) as ses:
+        ses.load_batch(b)
+        return _performance_of_p(ses, "p", by, excluded)
 
 
 def _perf_group_sql(p: str, key: str) -> str:
