@@ -183,14 +183,11 @@ def _variants(c, s: LogScan) -> pd.DataFrame:
 # --------------------------------------------------------------- performance
 def _performance_partition(path: str, by: str) -> dict[str, Any]:
     from ..scan import scan
-    from .outofcore import _CASE_ENDS_SQL, _perf_group_sql, _performance_cases, _Session
+    from .outofcore import _perf_group_sql, _Session
 
     with _Session(scan(path)) as ses:
         if ses.any_missing_start():
             return {"missing": True}
-        if by == "case":  # (partitions hold whole cases: the ends of each case are all here)
-            ends = ses.df(_CASE_ENDS_SQL.format(t=ses.raw()))
-            return {"cases": _performance_cases(ses, ses.prepared()), "ends": ends}
         p = ses.prepared()
         key = "activity" if by == "activity" else "coalesce(resource, '(none)')"
         src = f"(SELECT {key} AS k, *, greatest(e_ns - ts, 0) / 1e9 AS svc, greatest(ts - cm, 0) / 1e9 AS w FROM {p})"
@@ -204,31 +201,19 @@ def _performance_partition(path: str, by: str) -> dict[str, Any]:
 def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar", calendar: Any = None,
                  include_cut: bool = False) -> pd.DataFrame:
     from .._validation import check_choice
-    from .outofcore import _TIME_MSG, _cut_flags, _performance_from_group
+    from .outofcore import _TIME_MSG, _performance_from_group, performance_of_parts
 
     check_choice("by", by, ("activity", "resource", "case"))
     check_choice("time", time, ("calendar", "working"))
     if time != "calendar":
         raise InputError(_TIME_MSG.format(name="performance"))
+    if by == "case":  # per case, with the export window's rule over the whole log
+        return performance_of_parts(s, _batch_parts(c, s), by=by, include_cut=include_cut)
     parts = c.gather(c.map(_performance_partition, [str(f) for f in s.files], by=by, pure=False))
     if any(p.get("missing") for p in parts):
         # estimating missing starts follows each resource across cases (and partitions):
         # on the whole instance batch, gathered on the client
-        from .outofcore import performance_of_parts
-
         return performance_of_parts(s, _batch_parts(c, s), by=by, include_cut=include_cut)
-    if by == "case":
-        out = pd.concat([p["cases"] for p in parts], ignore_index=True)
-        excluded = {"cut_at_start": 0, "open_at_end": 0}
-        if not include_cut:  # the export window's rule needs the whole log's first and last times
-            ends = pd.concat([p["ends"] for p in parts], ignore_index=True)
-            cut, open_ = _cut_flags(ends)
-            excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
-            drop = set(ends.loc[cut | open_, "case_id"].astype(str))
-            out = out[~out["case_id"].astype(str).isin(drop)]
-        out = out.sort_values("case_id", kind="stable").reset_index(drop=True)
-        out.attrs["excluded_cases"] = excluded
-        return out
     g = pd.concat([p["g"] for p in parts], ignore_index=True)
     fr = g.groupby("k", sort=False)["first_row"].agg(
         lambda col: min(col, key=lambda d: tuple(d[x] for x in ("c", "s", "e", "t", "f", "r"))))

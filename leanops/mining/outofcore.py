@@ -121,24 +121,20 @@ class _Session:
         return "t"
 
     def any_missing_start(self) -> bool:
-        t = self.raw()
-        return bool(self.sql(f"SELECT bool_or(NOT has_start) FROM {t}").fetchone()[0])
+        src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+        return bool(self.sql(f"SELECT bool_or(s_ns IS NULL) FROM ({src})").fetchall()[0][0])
 
     def prepared(self) -> str:
-        """Table ``p``: the instance batch of table ``t`` (:mod:`leanops.mining._batch`:
+        """Table ``p``: the instance batch of the scan (:mod:`leanops.mining._batch`:
         starts estimated where missing, by the rule of :func:`leanops.estimate_start_times`,
         and the enablement rule), as the per-instance columns that the SQL aggregates of
         :func:`performance` read: ``ts`` (start), ``e_ns``, ``pos``, ``cm`` (latest earlier
         end in the case, NULL for the first), ``estimated``; ``ts0``/``f``/``r`` keep the
         batch's row order. The batch is held in memory while the table is built."""
         if "p" not in self.built:
-            from ._batch import finish, from_reader
+            from ._batch import concat, finish
 
-            t = self.raw()
-            acts, res = (sorted(str(x) for x in self.df(f"SELECT DISTINCT {c} AS x FROM {t} WHERE {c} IS NOT NULL")["x"])
-                         for c in ("activity", "resource"))
-            q = f"SELECT case_id, activity, resource, CASE WHEN has_start THEN ts END AS s_ns, e_ns FROM {t} ORDER BY case_id, pos"
-            self.load_batch(finish(from_reader(self.con.sql(q).to_arrow_reader(_BATCH), acts, res), acts, res))
+            self.load_batch(finish(*concat(_parts(self.scan))))
         return "p"
 
     def load_batch(self, b: Any) -> None:
@@ -455,9 +451,10 @@ def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "acti
     check_choice("time", time, ("calendar", "working"))
     if time != "calendar":
         raise InputError(_TIME_MSG.format(name="performance"))
+    if by == "case":  # per case, with the export window's rule (on the batch rows)
+        return performance_of_parts(s, _parts(s), by=by, include_cut=include_cut)
     with _Session(s) as ses:
-        excluded = _drop_cut_cases(ses, ses.raw(), include_cut) if by == "case" else None
-        return _performance_of_p(ses, ses.prepared(), by, excluded)
+        return _performance_of_p(ses, ses.prepared(), by, None)
 
 
 def _performance_of_p(ses: _Session, p: str, by: str, excluded: dict[str, int] | None) -> pd.DataFrame:
@@ -562,34 +559,6 @@ def _performance_cases(ses: _Session, p: str) -> pd.DataFrame:
             "estimated_share": c["estimated_share"].to_numpy(dtype=float),
         }
     )
-
-
-# per case: first and last time, first activity and the activity that finished last
-_CASE_ENDS_SQL = """SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
-                           arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id"""
-
-
-def _cut_flags(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``(cut_at_start, open_at_end)`` per row of a :data:`_CASE_ENDS_SQL` result."""
-    from ..boundaries import boundary_flags
-
-    return boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
-                          c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
-
-
-def _drop_cut_cases(ses: _Session, t: str, include_cut: bool) -> dict[str, int]:
-    """Delete the cases cut by the export window from table ``t`` (the rule of
-    :mod:`leanops.boundaries`, on per-case aggregates) and count them."""
-    if include_cut:
-        return {"cut_at_start": 0, "open_at_end": 0}
-    c = ses.df(_CASE_ENDS_SQL.format(t=t))
-    cut, open_ = _cut_flags(c)
-    drop = c.loc[cut | open_, ["case_id"]]
-    if len(drop):
-        ses.con.register("cut_cases", drop)
-        ses.sql(f"DELETE FROM {t} WHERE case_id IN (SELECT case_id FROM cut_cases)")
-        ses.con.unregister("cut_cases")
-    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
 # ------------------------------------------------- value stream, bottlenecks
