@@ -110,3 +110,30 @@ def test_concat_puts_partitions_in_case_order():
     assert rows["resource"].tolist() == [1, 1, -1, 0, 0, 1]
     assert rows["first"].tolist() == [True, True, False, True, False, True]
     assert rows["repeat"].tolist() == [False, False, False, False, True, False]
+
+
+@pytest.mark.parametrize("name", ["production", "sepsis", "receipt"])
+def test_log_level_inputs_from_batch_rows_equal_the_logs(tmp_path, name):
+    # the out-of-core engines' pools, calendar, evidence and cut cases (from batch rows)
+    # against the in-memory engine's (from the EventLog)
+    from leanops.boundaries import boundary_counts
+    from leanops.evidence import log_evidence
+    from leanops.mining import _batch_inputs as li, outofcore
+    from leanops.mining.resources import _pools
+    from leanops.scan import scan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = leanops.datasets.load(name)
+    path = leanops.convert(log, tmp_path / "parts", partitions=2)
+    rows, acts, res = _batch.concat(outofcore._parts(scan(path)))
+    assert li.pools(rows, acts, res) == _pools(log)
+    assert str(li.log_calendar(rows, scan(path).tz)) == str(leanops.discover_calendar(log))
+    level, roles = li.evidence(rows, res)
+    e = log_evidence(log)
+    assert (level["level"], level["time_granularity"], level["caveats"], roles) == (
+        e["level"], e["time_granularity"], e["caveats"], e["role_resources"])
+    cut, open_ = li.cut_flags(rows)
+    assert {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())} == boundary_counts(log)
+    kept = li.keep_cases(rows, ~(cut | open_))
+    assert int(kept["first"].sum()) == len(rows["case_ids"]) - int((cut | open_).sum())

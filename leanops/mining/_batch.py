@@ -19,14 +19,21 @@ It has three sources, and the per-instance columns come from the same numpy code
 * :func:`from_reader`: Arrow record batches of canonical rows streamed from DuckDB,
   ordered by case, cut at case boundaries (the remainder of a case is carried to the
   next chunk); each chunk's per-case columns come from :func:`derive`;
-* :func:`concat`: partial batches built by :func:`from_reader` on each Dask partition,
-  gathered on the client and put in case-id order.
+* :func:`concat`: the partial batches of several case partitions (built by
+  :func:`from_reader`, one DuckDB query per partition, on Dask one task each, gathered
+  on the client), recoded to one pair of dictionaries and put in case-id order.
 
 Starts missing in the source are estimated on the whole batch (:func:`finish`, with
 :func:`leanops.mining.performance.estimate_starts`, the rule of
 :func:`~leanops.estimate_start_times`): the resource's previous end crosses cases and
 partitions. The DuckDB and Dask engines hold one batch in memory (about 100 bytes per
 instance); the time grid and the per-activity sums are then the in-memory code's.
+
+What is left twice: the float-second columns are computed by
+:func:`~leanops.mining.performance._instances` for an EventLog (which also measures
+working time) and by :func:`_seconds` here for the wall clock, with the same formulas;
+the per-activity sums likewise (:func:`~leanops.mining.performance._activity_sums`,
+cached on the log, and :func:`activity_sums`).
 """
 
 from __future__ import annotations
