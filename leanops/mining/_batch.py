@@ -247,7 +247,8 @@ def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def concat(parts: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
     """Partial batches (each :func:`from_reader`'s columns ``cols`` with its own ``acts``
     and ``resources``, as one case partition gives them) as one: ``(rows, acts,
-    resources)``, recoded to the sorted union of the dictionaries, cases in case-id order."""
+    resources)``, recoded to the sorted union of the dictionaries, cases in case-id order.
+    The list is emptied once its parts are stacked (their memory goes)."""
     acts = sorted({a for p in parts for a in p["acts"]})
     resources = sorted({r for p in parts for r in p["resources"]})
     cols = []
@@ -259,8 +260,11 @@ def concat(parts: list[dict[str, Any]]) -> tuple[dict[str, np.ndarray], list[str
             c["resource"] = np.array([resources.index(r) for r in p["resources"]] + [-1], dtype=np.int64)[c["resource"]]
         cols.append(c)
     rows = _stack(cols)
+    several = len(parts) > 1
+    del cols
+    parts.clear()
     ids = rows["case_ids"]
-    if len(parts) > 1 and len(ids) > 1:
+    if several and len(ids) > 1:
         order = np.argsort(ids.astype(str), kind="stable")
         if (order[1:] < order[:-1]).any():
             starts = np.flatnonzero(rows["first"])
