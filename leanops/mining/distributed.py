@@ -9,17 +9,18 @@ and p90 are asked for. Exact quantiles are read off the merged tables, so the re
 identical to the local engines'; the tables are as large as the number of distinct
 durations per group, which timestamps at second resolution keep far below the events.
 
-``discover``, ``variants`` and ``performance`` (on logs with recorded start times) run on
-Dask as above; on logs with missing starts, whose estimation follows resources across
-cases and partitions, ``performance`` gathers the instance batch as below.
-``value_stream`` and ``bottlenecks`` need the whole log's instances in one place (the
-time grid, resources across cases, estimated starts): each partition's task streams its
+``discover``, ``variants`` and ``performance`` by activity or resource (on logs with
+recorded start times) run on Dask as above. ``value_stream``, ``bottlenecks``,
+``performance`` by case (the export window's rule) and ``performance`` on logs with
+missing starts (whose estimation follows resources across cases and partitions) need
+the whole log's instances in one place: each partition's task streams its
 canonical rows from DuckDB into a partial instance batch
 (:func:`leanops.mining.outofcore.batch_part`, per-case columns included), the client
 gathers them into one batch in case-id order (:func:`leanops.mining._batch.concat`) and
 runs the same code as the DuckDB engine on it
 (:func:`~leanops.mining.outofcore.value_stream_of_parts`,
-:func:`~leanops.mining.outofcore.bottlenecks_of_parts`). The client holds that batch
+:func:`~leanops.mining.outofcore.bottlenecks_of_parts`,
+:func:`~leanops.mining.outofcore.performance_of_parts`). The client holds that batch
 (about 100 bytes per instance).
 """
 
