@@ -62,6 +62,9 @@ def _base_select(scan_: LogScan, i: int, f: os.PathLike) -> str:
     )
 
 
+# The EventLog's order of the instances within a case (as leanops._canonical.sort_canonical)
+_ORDER = "coalesce(s_ns, e_ns), e_ns, f, r"
+
 # Per-instance steps, in the EventLog's order within a case: start (end where missing),
 # end, then file order; ``pos`` is 1-based. (Enablement and estimated starts come from
 # the instance batch: _Session.prepared.)
@@ -116,7 +119,7 @@ class _Session:
     def raw(self) -> str:
         """Table ``t``: steps over the recorded times (starts may be missing)."""
         if "t" not in self.built:
-            self._per_file("t", _STEPS, ts="coalesce(s_ns, e_ns)", extra="", order="coalesce(s_ns, e_ns), e_ns, f, r")
+            self._per_file("t", _STEPS, ts="coalesce(s_ns, e_ns)", extra="", order=_ORDER)
             self.built.add("t")
         return "t"
 
@@ -574,8 +577,7 @@ def _batch_part(s: LogScan) -> dict[str, Any]:
         ses.sql(f"CREATE VIEW rows AS {src}")
         acts, res = (sorted(str(x) for x in ses.df(f"SELECT DISTINCT {c} AS x FROM rows WHERE {c} IS NOT NULL")["x"])
                      for c in ("activity", "resource"))
-        q = ("SELECT case_id, activity, resource, s_ns, e_ns FROM rows "
-             "ORDER BY case_id, coalesce(s_ns, e_ns), e_ns, f, r")
+        q = f"SELECT case_id, activity, resource, s_ns, e_ns FROM rows ORDER BY case_id, {_ORDER}"
         cols = from_reader(ses.con.sql(q).to_arrow_reader(_BATCH), acts, res)
     return {"cols": cols, "acts": acts, "resources": res}
 
