@@ -665,6 +665,7 @@ def bottlenecks_of_parts(parts: list[dict[str, Any]], *, tz: str, calendar: Any)
     cals = _calendars(calendar, pool_names, log_cal)
     level, roles = li.evidence(rows, res)
     b = finish(rows, acts, res)
+    del rows  # (the batch keeps what it needs)
     return _rank_table(**decompose(b, pools=pools, cals=cals, roles=roles, log_level=level))
 
 
