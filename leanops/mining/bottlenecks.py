@@ -353,8 +353,7 @@ def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int)
     begin after the furthest end among the resource's earlier ones (a running maximum),
     so that the pieces cover each bin at most once per resource. As the bin of an
     instant is monotone in it, this union of rounded intervals equals the rounded union
-    of the exact intervals: the out-of-core engine merges the exact intervals in SQL and
-    gets the same counts.
+    of the exact intervals.
     """
     packed = _merged_packed(codes, b0, b1, n_bins)
     if packed is None:

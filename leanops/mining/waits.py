@@ -13,8 +13,8 @@ Every wait of every activity instance (from its enablement to its start) is spli
   (a customer, a timer, a third party, a hand-off).
 
 Unavailability and contention are counted on the time grid of
-:mod:`leanops.mining.bottlenecks` (:func:`grid_causes`), which both engines share; the
-batch and overtake rules are per instance and have an SQL twin in the out-of-core engine.
+:mod:`leanops.mining.bottlenecks` (:func:`grid_causes`); the batch and overtake rules are
+per instance. Every engine runs this code, on its instance batch (:mod:`leanops.mining._batch`).
 :func:`instance_grid` and :func:`split_instances` give the same split per instance
 (:func:`leanops.mining.bottlenecks.wait_decomposition`), which
 :func:`leanops.rca.waiting_causes` reads.
