@@ -78,3 +78,85 @@ def test_pools_are_computed_in_one_place():
     assert _calls("resource_pools") <= {"_pools.py", "mining/outofcore.py"}
     assert _calls("discover_calendar") - {"__init__.py"} <= {
         "mining/resources.py", "mining/performance.py", "rca/waiting.py"}
+
+
+# ------------------------------------------------------------------ process-map totals
+def _map_log() -> leanops.EventLog:
+    """Hand-worked: c1 A(0-10) B(15-20) C(20-30); c2 A(0-5) C(3-8, overlaps A) ;
+    c3 A(0-20) B(end 30, no start) B(40-50). Minutes after T0."""
+    t0 = pd.Timestamp("2024-03-04 09:00", tz="UTC")
+    m = lambda x: None if x is None else t0 + pd.Timedelta(minutes=x)  # noqa: E731
+    rows = [("c1", "A", 0, 10), ("c1", "B", 15, 20), ("c1", "C", 20, 30),
+            ("c2", "A", 0, 5), ("c2", "C", 3, 8),
+            ("c3", "A", 0, 20), ("c3", "B", None, 30), ("c3", "B", 40, 50)]
+    df = pd.DataFrame([(c, a, m(s), m(e)) for c, a, s, e in rows], columns=["case_id", "activity", "start", "end"])
+    return leanops.from_frame(df, case="case_id", activity="activity", start="start", end="end")
+
+
+def _check_hand_worked_map(g) -> None:
+    nodes = g.nodes.set_index("activity")
+    assert nodes["count"].to_dict() == {"A": 3, "B": 3, "C": 2}
+    assert nodes["cases"].to_dict() == {"A": 3, "B": 2, "C": 2}
+    # service over instances with a start: A 10, 5, 20 min; B 5, 10 (one without a start); C 10, 5
+    assert nodes["service_mean_s"].to_dict() == {"A": 700.0, "B": 450.0, "C": 450.0}
+    assert nodes["service_median_s"].to_dict() == {"A": 600.0, "B": 450.0, "C": 450.0}
+    edges = g.edges.set_index(["source", "target"])
+    assert edges["count"].to_dict() == {("A", "B"): 2, ("A", "C"): 1, ("B", "C"): 1, ("B", "B"): 1}
+    # waits: A->B 5 min (c1) and 10 min end to end (c3, B has no start); A->C 0 (overlap);
+    # B->C 0; B->B 10 min
+    assert edges["wait_mean_s"].to_dict() == {("A", "B"): 450.0, ("A", "C"): 0.0, ("B", "C"): 0.0, ("B", "B"): 600.0}
+    assert edges["wait_basis"].to_dict() == {("A", "B"): "mixed", ("A", "C"): "start", ("B", "C"): "start",
+                                             ("B", "B"): "start"}
+    assert list(g.start_activities.items()) == [("A", 3)]
+    assert list(g.end_activities.items()) == [("C", 2), ("B", 1)]
+    assert (g.n_cases, g.n_events, g.wait_basis) == (3, 8, "mixed")
+
+
+def test_every_engine_builds_the_map_with_the_one_function(tmp_path, monkeypatch):
+    from leanops.mining import graph
+
+    log = _map_log()
+    one = leanops.convert(log, tmp_path / "one.parquet")
+    parts = leanops.convert(log, tmp_path / "parts", partitions=2)
+    calls = []
+    real = graph.map_tables
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(graph, "map_tables", spy)
+    for src in (log, one, parts):
+        n = len(calls)
+        _check_hand_worked_map(leanops.discover(src))
+        assert len(calls) == n + 1, src
+    # the activity slider's note is worded and counted the same way by each engine
+    notes = {leanops.discover(src, activities=0.7).notes for src in (log, one, parts)}
+    assert notes == {("activities: kept the 2 most frequent of 3 activities (75.0% of instances); "
+                      "the others are abstracted away",)}
+
+
+def test_map_totals_add_up_over_case_partitions():
+    from leanops.mining._map import map_tables, merge_parts
+    from leanops.mining.graph import _base_arrays, _map_part
+
+    log = leanops.datasets.load("production")
+    cases = log.df["case_id"].unique()
+    halves = [log.select_cases(cases[: len(cases) // 3]), log.select_cases(cases[len(cases) // 3:])]
+    whole, _, _ = _map_part(*_base_arrays(log))
+    merged = merge_parts([_map_part(*_base_arrays(h))[0] for h in halves])
+    for name, keys in (("nodes", ["activity"]), ("edges", ["source", "target"]), ("ends", ["activity"])):
+        a = whole[name].set_index(keys).sort_index()
+        b = merged[name].set_index(keys).sort_index()
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-12)
+    nodes, edges, sa, ea = map_tables(merged, None, None)
+    g = leanops.discover(log)
+    pd.testing.assert_frame_equal(nodes[["activity", "count", "cases", "service_mean_s"]],
+                                  g.nodes[["activity", "count", "cases", "service_mean_s"]], rtol=1e-12)
+    assert (sa, ea) == (g.start_activities, g.end_activities)
+
+
+def test_dask_engine_counts_no_distinct_in_a_grouped_aggregate():
+    # count(DISTINCT ...) does not spill in DuckDB: distinct cases go through DISTINCT subqueries
+    src = (PKG / "mining" / "distributed.py").read_text(encoding="utf-8").lower()
+    assert "count(distinct" not in src

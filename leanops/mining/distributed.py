@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .._validation import check_fraction
@@ -55,87 +54,57 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
 # ------------------------------------------------------------------ discover
 def _activity_counts(path: str) -> pd.DataFrame:
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import _all_rows, _Session
 
     with _Session(scan(path)) as ses:
-        return ses.df(f"SELECT activity, count(*) AS n FROM ({ses_base(ses)}) GROUP BY activity")
+        return ses.df(f"SELECT activity, count(*) AS n FROM ({_all_rows(ses.scan)}) GROUP BY activity")
 
 
-def ses_base(ses) -> str:
-    from .outofcore import _base_select
-
-    return " UNION ALL ".join(_base_select(ses.scan, i, f) for i, f in enumerate(ses.scan.files))
-
-
-def _discover_partition(path: str, keep: list[str] | None) -> dict[str, pd.DataFrame]:
+def _discover_partition(path: str, keep: list[str] | None) -> dict[str, Any]:
+    """One partition's map part tables (the DuckDB engine's, :mod:`leanops.mining._map`),
+    its duration frequency tables and, under the activity slider, its number of cases."""
     from ..scan import scan
-    from .outofcore import _map_totals, _Session
+    from .outofcore import MAP_FREQ_SQL, N_CASES_SQL, _all_rows, _map_totals, _Session
 
     with _Session(scan(path), keep=keep) as ses:
         t = ses.raw()
-        return {
-            **_map_totals(ses, t),  # the DuckDB engine's totals, on this partition
-            "node_freq": ses.df(f"SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL"),
-            "edge_freq": ses.df(f"""SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
-                                    FROM {t} WHERE pos > 1 GROUP BY ALL"""),
-        }
+        part: dict[str, Any] = _map_totals(ses, t)
+        part.update({name: ses.df(q.format(t=t)) for name, q in MAP_FREQ_SQL.items()})
+        if keep is not None:  # cases before the slider dropped those with none of the kept activities
+            part["n_cases_all"] = int(ses.sql(N_CASES_SQL.format(src=_all_rows(ses.scan))).fetchone()[0])
+        return part
 
 
 def _discover(c, s: LogScan, *, activities: float | None = None, paths: float | None = None):
-    from .outofcore import _graph_from_parts
+    from ._map import activities_covering, keep_note
+    from .graph import graph_from_totals
 
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
     files = [str(f) for f in s.files]
     keep = None
-    extra: dict[str, Any] = {}
     if activities is not None and activities < 1.0:
         counts = pd.concat(c.gather(c.map(_activity_counts, files, pure=False)), ignore_index=True)
-        tot = counts.groupby("activity")["n"].sum()
-        order = sorted(((str(a), int(n)) for a, n in tot.items()), key=lambda kv: (-kv[1], kv[0]))
-        total = sum(n for _, n in order)
-        keep, acc = [], 0
-        for a, n in order:
-            if acc >= activities * total - 1e-9 and keep:
-                break
-            keep.append(a)
-            acc += n
-        extra = {"total_cases": None, "n_all_acts": len(order), "keep_share": acc / total}
+        keep, n_all, share = activities_covering(zip(counts["activity"], counts["n"]), activities)
     parts = c.gather(c.map(_discover_partition, files, keep=keep, pure=False))
-    agg = merge_discover(parts)
-    if keep is not None:
-        # cases are local to partitions, so per-partition distinct counts add up
-        extra["total_cases"] = _total_cases(c, files)
-        agg.update(extra)
-    return _graph_from_parts(agg, s, keep=keep, activities=activities, paths=paths)
+    totals, node_q, edge_q = merge_discover(parts)
+    n_cases = int(totals["ends"]["n_first"].sum())
+    notes = []
+    if keep is not None:  # cases are local to partitions, so their counts add up
+        notes.append(keep_note(len(keep), n_all, share, sum(p["n_cases_all"] for p in parts) - n_cases))
+    return graph_from_totals(totals, node_q, edge_q, n_cases=n_cases, n_events=int(totals["nodes"]["count"].sum()),
+                             notes=notes, activities_share=activities, paths=paths)
 
 
-def merge_discover(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """Add up the partitions' aggregates; exact quantiles from the merged frequency tables."""
-    cat = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
-    nodes = cat["nodes"].groupby("activity", sort=False).sum(min_count=1).reset_index()
-    nodes["svc_n"] = nodes["svc_n"].fillna(0)
-    nq = quantiles_from_freq(cat["node_freq"], ["activity"]).rename(columns={"q": "svc_q"})
-    nodes = nodes.merge(nq, on="activity", how="left")
-    edges = cat["edges"].groupby(["source", "target"], sort=False).sum().reset_index()
-    eq = quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
-    edges = edges.merge(eq, on=["source", "target"], how="left")
-    ends = cat["ends"].groupby("activity", sort=False).sum().reset_index()
-    return {"nodes": nodes, "edges": edges, "ends": ends}
+def merge_discover(parts: list[dict[str, Any]]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """The partitions' map totals added up (:func:`leanops.mining._map.merge_parts`), and
+    the quantile tables read off the merged frequency tables."""
+    from ._map import merge_parts, q_table
+    from .outofcore import MAP_FREQ_KEYS
 
-
-def _count_cases(path: str) -> int:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        return int(con.execute("SELECT count(DISTINCT case_id) FROM read_parquet(?)", [path]).fetchone()[0])
-    finally:
-        con.close()
-
-
-def _total_cases(c, files: list[str]) -> int:
-    return int(sum(c.gather(c.map(_count_cases, files, pure=False))))
+    qs = [q_table(quantiles_from_freq(pd.concat([p[name] for p in parts], ignore_index=True), keys), keys)
+          for name, keys in MAP_FREQ_KEYS.items()]
+    return merge_parts(parts), qs[0], qs[1]
 
 
 # ------------------------------------------------------------------ variants
