@@ -160,3 +160,88 @@ def test_dask_engine_counts_no_distinct_in_a_grouped_aggregate():
     # count(DISTINCT ...) does not spill in DuckDB: distinct cases go through DISTINCT subqueries
     src = (PKG / "mining" / "distributed.py").read_text(encoding="utf-8").lower()
     assert "count(distinct" not in src
+
+
+# ------------------------------------------------------------------ one duration parser, one time parser
+def test_one_duration_parser_behind_every_option():
+    import pytest
+
+    from leanops import rca
+    from leanops._durations import parse_duration
+    from leanops.errors import InputError, ScenarioError
+    from leanops.simulate import scenarios
+    from leanops.simulate.experiments import _sla_seconds
+    from leanops.sop import _within
+
+    assert rca.parse_duration is parse_duration
+    assert scenarios.parse_duration is parse_duration  # its own pandas-based copy is gone
+    for text, s in (("1d12h", 129600.0), ("90min", 5400.0), ("2.5h", 9000.0), ("P2D", 172800.0),
+                    ("01:30:00", 5400.0), ("2 weeks", 1209600.0), ("45", 45.0)):
+        assert parse_duration(text) == s
+        assert _sla_seconds(text, None) == s  # simulate(from_log=..., sla=...) and --sla
+        assert _within(text, "rules[0]") == s  # SOP rules
+    # a scenario change reads the same forms, and says where a bad one is
+    from leanops.simulate import Activity, Arrivals, Distribution, Pool, Routing, SimulationModel
+    from leanops.simulate.model import END, START
+
+    m = SimulationModel(activities=(Activity("A", "p", Distribution.fixed(60.0)),),
+                        routing=(Routing(START, (("A", 1.0),)), Routing("A", ((END, 1.0),))),
+                        pools=(Pool("p", ("r",)),), arrivals=Arrivals(Distribution.fixed(600.0)))
+    auto = scenarios.apply_scenario(m, {"name": "x", "changes": [{"automate": {"activity": "A", "duration": "1d12h"}}]})
+    assert auto.activity("A").duration.mean == 129600.0
+    with pytest.raises(ScenarioError, match=r"duration must be a duration like '30s', .*got 'soon'"):
+        scenarios.apply_scenario(m, {"name": "x", "changes": [{"automate": {"activity": "A", "duration": "soon"}}]})
+    # one message shape; negative, NaN and (where positive) zero durations are refused
+    for bad, kw in (("-3d", {}), ("nan", {}), (float("inf"), {}), (True, {}), ("0", {"positive": True}), ("", {})):
+        with pytest.raises(InputError, match=r"^sla must be a duration like '30s', '90min', '4h' or '1d12h', or a "
+                                             r"number of seconds [>=]+ 0; got "):
+            parse_duration(bad, name="sla", **kw)
+    # no other module turns user text into a duration with pandas (prosimos reads its own format)
+    users = _timedelta_text_calls()
+    assert users <= {"_durations.py", "simulate/prosimos.py", "simulate/engine.py"}, users
+
+
+def _timedelta_text_calls() -> set[str]:
+    """Files calling ``pd.Timedelta(x)`` with one positional argument and no unit (parsing)."""
+    found = set()
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Timedelta"
+                    and len(node.args) == 1 and not node.keywords):
+                found.add(path.relative_to(PKG).as_posix())
+    return found
+
+
+def _local_log() -> leanops.EventLog:
+    """Naive times in Amsterdam (UTC+1 in January): c1 done by 10:00 local, c2 open until 12:00."""
+    rows = [("c1", "A", "2024-01-01 08:00", "2024-01-01 09:00"), ("c1", "B", "2024-01-01 09:00", "2024-01-01 09:30"),
+            ("c2", "A", "2024-01-01 09:30", "2024-01-01 10:30"), ("c2", "B", "2024-01-01 11:00", "2024-01-01 12:00")]
+    df = pd.DataFrame(rows, columns=["case_id", "activity", "start_time", "end_time"])
+    return leanops.from_frame(df, case="case_id", activity="activity", start="start_time", end="end_time",
+                              tz="Europe/Amsterdam")
+
+
+def test_a_naive_at_is_local_time_of_the_log():
+    from leanops.simulate import Activity, Arrivals, Distribution, Routing, SimulationModel
+    from leanops.simulate.model import END, START
+
+    log = _local_log()
+    model = SimulationModel(activities=(Activity("A", None, Distribution.fixed(3600.0)),
+                                        Activity("B", None, Distribution.fixed(1800.0))),
+                            routing=(Routing(START, (("A", 1.0),)), Routing("A", (("B", 1.0),)), Routing("B", ((END, 1.0),))),
+                            pools=(), arrivals=Arrivals(Distribution.fixed(1e9)))
+    utc = pd.Timestamp("2024-01-01 09:15", tz="UTC")  # 10:15 in Amsterdam: c2 is in A
+    for at in ("2024-01-01 10:15", "2024-01-01T09:15Z", "2024-01-01T10:15+01:00", utc, pd.Timestamp("2024-01-01 10:15")):
+        st = simulate.current_state(log, model=model, at=at)
+        assert st.at == utc, at
+        assert [c.case_id for c in st.open] == ["c2"] and st.closed == 1
+    # the same parser behind filter_time: 09:15 in Amsterdam is after c1 started, before c2 did
+    for at in ("2024-01-01 09:15", pd.Timestamp("2024-01-01 08:15", tz="UTC")):
+        assert list(leanops.filter_time(log, start=at, mode="started").case_ids) == ["c2"]
+
+
+def test_bad_at_exits_2_naming_it():
+    from conftest import DATASETS, assert_bad_input, run_leanops
+
+    assert_bad_input(run_leanops("simulate", DATASETS / "production.xes.gz", "--from-state", "--at", "after lunch"),
+                     "--at must be an ISO date or timestamp", "after lunch")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._normalize import parse_time
 from .._validation import check_choice, check_fraction, check_log, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
@@ -219,15 +220,7 @@ def filter_time(
 def _ts(value: Any, log: EventLog, name: str) -> int | None:
     if value is None:
         return None
-    try:
-        t = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(f"filter_time: {name} must be a timestamp such as '2024-01-31 08:00'; got {value!r}.") from None
-    if t is pd.NaT:
-        raise InputError(f"filter_time: {name} must be a timestamp; got {value!r}.")
-    if t.tzinfo is None:
-        t = t.tz_localize(log.tz or "UTC")
-    return int(t.tz_convert("UTC").value)
+    return int(parse_time(value, tz=log.tz, name=f"filter_time: {name}").value)
 
 
 def filter_attribute(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._durations import parse_duration
 from .._validation import check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
@@ -418,13 +419,7 @@ def _sla_seconds(sla: Any, log: Any) -> float:
         if not isinstance(log, EventLog):
             raise InputError("sla= is needed when from_log is a State (the default is the log's 90th-percentile cycle time).")
         return default_sla(log)
-    try:
-        s = pd.Timedelta(sla).total_seconds() if isinstance(sla, str) else float(sla)
-    except (TypeError, ValueError):
-        s = -1.0
-    if not s > 0:
-        raise InputError(f"sla must be a positive duration such as '5d' or seconds; got {sla!r}.")
-    return s
+    return parse_duration(sla, name="sla", positive=True)
 
 
 def _window(ws: list[Any]) -> dict[str, Any] | None:
