@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._validation import check_fraction
@@ -48,7 +49,7 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
             return _discover(c, s, **options)
         if name == "performance":
             return _performance(c, s, **options)
-        return _variants(c, s)
+        return _variants(c, s, **options)
 
 
 # ------------------------------------------------------------------ discover
@@ -108,33 +109,57 @@ def merge_discover(parts: list[dict[str, Any]]) -> tuple[dict[str, pd.DataFrame]
 
 
 # ------------------------------------------------------------------ variants
-def _variants_partition(path: str) -> dict[str, pd.DataFrame]:
+def _case_ends(path: str) -> pd.DataFrame:
+    """Per case of one partition, its first and last time and activity (:data:`_CASE_ENDS_SQL`)."""
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import _CASE_ENDS_SQL, _Session
 
     with _Session(scan(path)) as ses:
-        t = ses.raw()
-        ses.sql(f"""CREATE TABLE vc AS SELECT case_id, list(activity ORDER BY pos) AS seq,
-                    ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct FROM {t} GROUP BY case_id""")
+        return ses.df(_CASE_ENDS_SQL.format(t=ses.raw()))
+
+
+def _variants_partition(path: str, cut: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    from ..scan import scan
+    from .outofcore import _Session, _variant_cases
+
+    with _Session(scan(path)) as ses:
+        timed = _variant_cases(ses, ses.raw(), cut)
         return {
-            "v": ses.df("SELECT seq, count(*) AS cases, sum(ct) AS ct_sum, min(case_id) AS example FROM vc GROUP BY seq"),
-            "freq": ses.df("SELECT seq, ct AS v, count(*) AS n FROM vc GROUP BY ALL"),
+            "v": ses.df(f"""SELECT seq, count(*) AS cases, sum(ct) FILTER (WHERE {timed}) AS ct_sum,
+                                   count(*) FILTER (WHERE {timed}) AS ct_n, min(case_id) AS example FROM vc GROUP BY seq"""),
+            "freq": ses.df(f"SELECT seq, ct AS v, count(*) AS n FROM vc WHERE {timed} GROUP BY ALL"),
         }
 
 
-def _variants(c, s: LogScan) -> pd.DataFrame:
-    from .outofcore import _variants_from_parts
+def _variants(c, s: LogScan, *, include_cut: bool = False) -> pd.DataFrame:
+    from .outofcore import _cut_flags, _variants_from_parts
 
-    parts = c.gather(c.map(_variants_partition, [str(f) for f in s.files], pure=False))
+    files = [str(f) for f in s.files]
+    excluded = {"cut_at_start": 0, "open_at_end": 0}
+    cuts: list[pd.DataFrame | None] = [None] * len(files)
+    if not include_cut:  # the export window's rule needs the whole log's first and last times
+        ends = c.gather(c.map(_case_ends, files, pure=False))
+        allends = pd.concat(ends, ignore_index=True)
+        cut, open_ = _cut_flags(allends)
+        excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+        drop = (cut | open_)
+        bounds = np.cumsum([0] + [len(e) for e in ends])
+        cuts = [allends.loc[np.flatnonzero(drop[a:b]) + a, ["case_id"]] for a, b in zip(bounds[:-1], bounds[1:])]
+    parts = c.gather(c.map(_variants_partition, files, cuts, pure=False))
     v = pd.concat([p["v"] for p in parts], ignore_index=True)
     v["key"] = [tuple(x) for x in v["seq"]]
-    g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), example=("example", "min"))
+    g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), ct_n=("ct_n", "sum"),
+                                         example=("example", "min"))
     f = pd.concat([p["freq"] for p in parts], ignore_index=True)
     f["key"] = [tuple(x) for x in f["seq"]]
     q = quantiles_from_freq(f[["key", "v", "n"]], ["key"]).set_index("key")["q"]
-    out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": g["ct_sum"].to_numpy() / g["cases"].to_numpy(),
-                        "ct_q": [q[k] for k in g.index], "example": g["example"].to_numpy()})
-    return _variants_from_parts(out)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where every case was cut
+        ct_mean = g["ct_sum"].to_numpy(dtype=float) / g["ct_n"].to_numpy(dtype=float)
+    out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": ct_mean,
+                        "ct_q": [q.get(k) for k in g.index], "example": g["example"].to_numpy()})
+    out = _variants_from_parts(out)
+    out.attrs["excluded_cases"] = excluded
+    return out
 
 
 # --------------------------------------------------------------- performance

@@ -314,22 +314,49 @@ def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -
 
 
 # ------------------------------------------------------------------ variants
-def variants(log: Any) -> pd.DataFrame:
+def variants(log: Any, *, include_cut: bool = False) -> pd.DataFrame:
     """:func:`leanops.variants` in DuckDB (see there)."""
     s = _check_scan(log, "variants")
     with _Session(s) as ses:
         t = ses.raw()
-        per_variant = _variant_parts(ses, t)
-    return _variants_from_parts(per_variant)
+        excluded, cut = _cut_cases(ses, t, include_cut)
+        per_variant = _variant_parts(ses, t, cut)
+    out = _variants_from_parts(per_variant)
+    out.attrs["excluded_cases"] = excluded
+    return out
 
 
-def _variant_parts(ses: _Session, t: str) -> pd.DataFrame:
+def _cut_cases(ses: _Session, t: str, include_cut: bool) -> tuple[dict[str, int], pd.DataFrame | None]:
+    """The counts of the cases of steps table ``t`` that the export window cut, and their
+    ids (None with ``include_cut``): the rule of :mod:`leanops.boundaries`."""
+    if include_cut:
+        return {"cut_at_start": 0, "open_at_end": 0}, None
+    c = ses.df(_CASE_ENDS_SQL.format(t=t))
+    cut, open_ = _cut_flags(c)
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}, c.loc[cut | open_, ["case_id"]]
+
+
+def _variant_cases(ses: _Session, t: str, cut: pd.DataFrame | None) -> str:
+    """Table ``vc``: per case of ``t``, its sequence, cycle time and whether it is timed
+    (not cut by the export window: not in ``cut``). Returns the SQL test for timed cases."""
     ses.sql(f"""
         CREATE TABLE vc AS
         SELECT case_id, list(activity ORDER BY pos) AS seq, ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct
         FROM {t} GROUP BY case_id""")
-    v = ses.df("SELECT seq, count(*) AS cases, avg(ct) AS ct_mean, min(case_id) AS example FROM vc GROUP BY seq")
-    qs = _quantiles(ses, "(SELECT ct, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)", ["example"], "ct")
+    if cut is None or not len(cut):
+        return "true"
+    ses.con.register("cut_cases", cut)
+    ses.sql("CREATE TABLE vcut AS SELECT DISTINCT case_id::VARCHAR AS case_id FROM cut_cases")
+    ses.con.unregister("cut_cases")
+    return "case_id NOT IN (SELECT case_id FROM vcut)"
+
+
+def _variant_parts(ses: _Session, t: str, cut: pd.DataFrame | None = None) -> pd.DataFrame:
+    timed = _variant_cases(ses, t, cut)
+    v = ses.df(f"""SELECT seq, count(*) AS cases, avg(ct) FILTER (WHERE {timed}) AS ct_mean, min(case_id) AS example
+                   FROM vc GROUP BY seq""")
+    qs = _quantiles(ses, f"(SELECT ct, {timed} AS timed, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)",
+                    ["example"], "ct", "timed")
     return _with_q(v, qs, ["example"], "ct_q")
 
 
