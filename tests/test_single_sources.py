@@ -245,3 +245,30 @@ def test_bad_at_exits_2_naming_it():
 
     assert_bad_input(run_leanops("simulate", DATASETS / "production.xes.gz", "--from-state", "--at", "after lunch"),
                      "--at must be an ISO date or timestamp", "after lunch")
+
+
+# ------------------------------------------------------------------ one warm-up default
+def test_compare_defaults_to_the_cli_warmup(tmp_path):
+    import json
+
+    from conftest import run_leanops
+
+    from leanops.simulate import END, START, Activity, Arrivals, Distribution, Pool, Routing, SimulationModel, compare
+
+    model = SimulationModel(
+        activities=(Activity("Serve", "desk", Distribution.exponential(300.0)),),
+        routing=(Routing(START, (("Serve", 1.0),)), Routing("Serve", ((END, 1.0),))),
+        pools=(Pool("desk", ("d0",)),), arrivals=Arrivals(Distribution.exponential(400.0)),
+        start=pd.Timestamp("2024-01-01", tz="UTC"))
+    path = tmp_path / "m.json"
+    model.save(path)
+    res = run_leanops("simulate", path, "--cases", "400", "--replications", "2", "--seed", "3", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    cmp = compare(model, cases=400, replications=2, seed=3)
+    assert doc["warmup"] == cmp.warmup == "auto"
+    py = json.loads(json.dumps(cmp.to_dict(), default=str))
+    assert py["baseline"] == doc["baseline"] and py["window"] == doc["window"]
+    # and "auto" is not the old 10%: an M/M/1 at 75% load starts empty, well below steady state
+    ten = compare(model, cases=400, replications=2, seed=3, warmup=40).to_dict()
+    assert ten["baseline"] != py["baseline"]
