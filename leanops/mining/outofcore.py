@@ -242,12 +242,16 @@ def _discover_parts(ses: _Session, s: LogScan) -> tuple[dict[str, pd.DataFrame],
     from ._map import merge_parts, q_table
 
     parts = []
+    freq = {name: name for name in MAP_FREQ_SQL}
     for i, t in enumerate(_step_partitions(ses, s)):
         parts.append(_map_totals(ses, t))
+        if t != "tp":  # the whole log at once: its frequency tables need not be kept
+            freq = {name: f"({q.format(t=t)})" for name, q in MAP_FREQ_SQL.items()}
+            continue
         for name, q in MAP_FREQ_SQL.items():
             body = q.format(t=t)
             ses.sql(f"CREATE TABLE {name} AS {body}" if i == 0 else f"INSERT INTO {name} {body}")
-    node_q, edge_q = (q_table(_quantiles(ses, "", keys, "", freq=name), keys) for name, keys in MAP_FREQ_KEYS.items())
+    node_q, edge_q = (q_table(_quantiles(ses, "", keys, "", freq=freq[name]), keys) for name, keys in MAP_FREQ_KEYS.items())
     return merge_parts(parts), node_q, edge_q
 
 
