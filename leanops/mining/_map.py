@@ -83,6 +83,9 @@ def q_table(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def _quantile_columns(frame: pd.DataFrame, q: pd.DataFrame | None, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if q is None or not len(q):
         return np.full(len(frame), np.nan), np.full(len(frame), np.nan)
+    if len(q) == len(frame) and all(np.array_equal(frame[k].to_numpy(dtype=object), q[k].to_numpy(dtype=object))
+                                    for k in keys):  # already aligned (the in-memory engine): no join
+        return q["median"].to_numpy(dtype=float), q["p90"].to_numpy(dtype=float)
     m = frame[keys].merge(q, on=keys, how="left")
     return m["median"].to_numpy(dtype=float), m["p90"].to_numpy(dtype=float)
 
@@ -117,11 +120,11 @@ def map_tables(totals: dict[str, pd.DataFrame], node_q: pd.DataFrame | None, edg
     )
     edges = edges.sort_values(["count", "source", "target"], ascending=[False, True, True],
                               kind="stable").reset_index(drop=True)
-    en = en.assign(activity=en["activity"].astype(str)).sort_values("activity", kind="stable")
+    names = [str(a) for a in en["activity"]]
 
     def ranked(col: str) -> dict[str, int]:
-        e = en[en[col] > 0].sort_values(col, ascending=False, kind="stable")
-        return {a: int(n) for a, n in zip(e["activity"], e[col])}
+        pairs = [(a, int(n)) for a, n in zip(names, en[col].tolist()) if n > 0]
+        return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
     return nodes, edges, ranked("n_first"), ranked("n_last")
 
