@@ -557,12 +557,12 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
         echo(f"model written to {output}")
 
 
-def _utc_arg(v: str, name: str, tz: str | None = None) -> Any:
-    """An instant option through the one time parser: without an offset it is local time
-    in ``tz`` (the log's; checked here before the log is read, so only its form matters)."""
+def _utc_arg(v: str, name: str) -> Any:
+    """Check an instant option with the one time parser before the log is read (only its
+    form matters here: without an offset it is later read as local time in the log's zone)."""
     from ._normalize import parse_time
 
-    return parse_time(v, tz=tz, name=name)
+    return parse_time(v, tz=None, name=name)
 
 
 def _echo_forecast(fc: dict[str, Any]) -> None:
