@@ -55,10 +55,10 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
 # ------------------------------------------------------------------ discover
 def _activity_counts(path: str) -> pd.DataFrame:
     from ..scan import scan
-    from .outofcore import _all_rows, _Session
+    from .outofcore import ACTIVITY_COUNTS_SQL, _all_rows, _Session
 
     with _Session(scan(path)) as ses:
-        return ses.df(f"SELECT activity, count(*) AS n FROM ({_all_rows(ses.scan)}) GROUP BY activity")
+        return ses.df(ACTIVITY_COUNTS_SQL.format(src=_all_rows(ses.scan)))
 
 
 def _discover_partition(path: str, keep: list[str] | None) -> dict[str, Any]:

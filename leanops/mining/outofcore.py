@@ -189,7 +189,7 @@ def discover(log: Any, *, activities: float | None = None, paths: float | None =
         keep = None
         if activities is not None and activities < 1.0:
             rows = _all_rows(s)
-            counts = ses.df(f"SELECT activity, count(*) AS n FROM ({rows}) GROUP BY activity")
+            counts = ses.df(ACTIVITY_COUNTS_SQL.format(src=rows))
             keep, n_all, share = activities_covering(zip(counts["activity"], counts["n"]), activities)
             ses.keep = keep
             n_cases_all = int(ses.sql(N_CASES_SQL.format(src=rows)).fetchone()[0])
@@ -205,6 +205,9 @@ def _all_rows(s: LogScan) -> str:
     """SQL: every row of the scan's files (no activity filter)."""
     return " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
 
+
+#: SQL: instances per activity in ``src`` (for the activity slider)
+ACTIVITY_COUNTS_SQL = "SELECT activity, count(*) AS n FROM ({src}) GROUP BY activity"
 
 #: SQL: the number of distinct cases in ``src`` (a DISTINCT subquery, which spills)
 N_CASES_SQL = "SELECT count(*) FROM (SELECT DISTINCT case_id FROM ({src}))"
