@@ -90,36 +90,42 @@ def _quantile_columns(frame: pd.DataFrame, q: pd.DataFrame | None, keys: list[st
     return m["median"].to_numpy(dtype=float), m["p90"].to_numpy(dtype=float)
 
 
+def _name_rank(names: np.ndarray) -> np.ndarray:
+    """Each name's dense rank in name order (Python string order, as pandas sorts)."""
+    if not len(names):
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(names, return_inverse=True)[1].astype(np.int64).ravel()
+
+
 def map_tables(totals: dict[str, pd.DataFrame], node_q: pd.DataFrame | None, edge_q: pd.DataFrame | None
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], dict[str, int]]:
     """``(nodes, edges, start_activities, end_activities)`` of the map from merged totals
     and quantile tables, most frequent first (ties by name)."""
     nd, ed, en = totals["nodes"], totals["edges"], totals["ends"]
     med, p90 = _quantile_columns(nd, node_q, ["activity"])
-    svc_n = nd["svc_n"].to_numpy(dtype=float)
+    act = np.array([str(a) for a in nd["activity"]], dtype=object)
+    count = nd["count"].to_numpy(dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        svc_mean = nd["svc_sum"].to_numpy(dtype=float) / svc_n
+        svc_mean = nd["svc_sum"].to_numpy(dtype=float) / nd["svc_n"].to_numpy(dtype=float)
+    o = np.lexsort((_name_rank(act), -count))
     nodes = pd.DataFrame(
-        {"activity": nd["activity"].astype(str).to_numpy(dtype=object), "count": nd["count"].to_numpy(dtype=np.int64),
-         "cases": nd["cases"].to_numpy(dtype=np.int64), "service_mean_s": svc_mean / _NS,
-         "service_median_s": med / _NS, "service_p90_s": p90 / _NS},
-        columns=NODE_COLUMNS,
-    )
-    nodes = nodes.sort_values(["count", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
+        {"activity": act[o], "count": count[o], "cases": nd["cases"].to_numpy(dtype=np.int64)[o],
+         "service_mean_s": svc_mean[o] / _NS, "service_median_s": med[o] / _NS, "service_p90_s": p90[o] / _NS},
+    )  # (in NODE_COLUMNS order: naming columns= makes pandas rebuild the frame)
     wmed, wp90 = _quantile_columns(ed, edge_q, ["source", "target"])
+    src = np.array([str(a) for a in ed["source"]], dtype=object)
+    tgt = np.array([str(a) for a in ed["target"]], dtype=object)
     cnt = ed["count"].to_numpy(dtype=np.int64)
     ws = ed["with_start"].to_numpy(dtype=np.int64)
     basis = np.where(ws == cnt, "start", np.where(ws == 0, "end", "mixed")).astype(object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w_mean = ed["w_sum"].to_numpy(dtype=float) / cnt
+    o = np.lexsort((_name_rank(tgt), _name_rank(src), -cnt))
     edges = pd.DataFrame(
-        {"source": ed["source"].astype(str).to_numpy(dtype=object),
-         "target": ed["target"].astype(str).to_numpy(dtype=object),
-         "count": cnt, "cases": ed["cases"].to_numpy(dtype=np.int64),
-         "wait_mean_s": ed["w_sum"].to_numpy(dtype=float) / cnt / _NS if len(ed) else np.zeros(0),
-         "wait_median_s": wmed / _NS, "wait_p90_s": wp90 / _NS, "wait_basis": basis},
-        columns=EDGE_COLUMNS,
+        {"source": src[o], "target": tgt[o], "count": cnt[o], "cases": ed["cases"].to_numpy(dtype=np.int64)[o],
+         "wait_mean_s": w_mean[o] / _NS, "wait_median_s": wmed[o] / _NS, "wait_p90_s": wp90[o] / _NS,
+         "wait_basis": basis[o]},
     )
-    edges = edges.sort_values(["count", "source", "target"], ascending=[False, True, True],
-                              kind="stable").reset_index(drop=True)
     names = [str(a) for a in en["activity"]]
 
     def ranked(col: str) -> dict[str, int]:
