@@ -6,6 +6,7 @@ This is the one place where source column names are known. Everything downstream
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections import deque
 from typing import Any, Literal, NamedTuple
@@ -17,7 +18,7 @@ from ._checks import check_choice, check_tz
 from .errors import InputError
 from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality
 
-__all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES"]
+__all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
 #: How lifecycle transitions are read: ``pair`` start with complete events (default),
 #: ``classifier`` makes each event a completion whose activity is the XES classifier
@@ -130,6 +131,33 @@ def parse_times(s: pd.Series, tz: str, *, name: str) -> tuple[pd.Series, int]:
         out[naive_mask] = _localize(_to_datetime(txt[naive_mask], utc=False), tz)
     bad = int(n_present - out.notna().sum())
     return out, bad
+
+
+def parse_time(value: Any, *, tz: str | None, name: str) -> pd.Timestamp:
+    """One instant given by the user (``--at``, ``change_at``, ``since``), in UTC.
+
+    It is read as a timestamp column is (:func:`parse_times`): a value without an offset
+    is local time in ``tz`` (the log's time zone; UTC if None), one with an offset keeps it.
+
+    Examples
+    --------
+    >>> parse_time("2024-03-04 09:00", tz="Europe/Amsterdam", name="at")
+    Timestamp('2024-03-04 08:00:00+0000', tz='UTC')
+    >>> parse_time("2024-03-04T09:00+00:00", tz="Europe/Amsterdam", name="at")
+    Timestamp('2024-03-04 09:00:00+0000', tz='UTC')
+    """
+    tz = tz or "UTC"
+    out = None
+    if isinstance(value, str):
+        out, _ = parse_times(pd.Series([value], dtype=object), tz, name=name)
+    elif isinstance(value, (_dt.date, np.datetime64)):  # datetime and pandas.Timestamp too
+        t = pd.Timestamp(value)
+        if t is not pd.NaT:
+            out, _ = parse_times(pd.Series([t]), tz, name=name)
+    if out is None or pd.isna(out.iloc[0]):
+        raise InputError(f"{name} must be an ISO date or timestamp such as 2024-03-04 or 2024-03-04T09:00 "
+                         f"(local time in {tz} unless it has an offset); got {value!r}.")
+    return out.iloc[0]
 
 
 _OFFSET_PARTS = re.compile(r"(?:([Zz])|([+-])(\d{2}):?(\d{2})?)$")

@@ -558,14 +558,11 @@ def fit_cmd(log: str | None, output: str | None, calendars: str, recency: str, a
 
 
 def _utc_arg(v: str, name: str) -> Any:
-    import pandas as pd
+    """Check an instant option with the one time parser before the log is read (only its
+    form matters here: without an offset it is later read as local time in the log's zone)."""
+    from ._normalize import parse_time
 
-    from .errors import InputError
-
-    try:
-        return pd.Timestamp(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be an ISO 8601 timestamp such as 2024-03-04T09:00; got {v!r}.") from None
+    return parse_time(v, tz=None, name=name)
 
 
 def _echo_forecast(fc: dict[str, Any]) -> None:
@@ -618,7 +615,8 @@ def _warmup_option(v: str) -> int | str:
               help="First arrival of the simulation (default: where the fitted log ends).")
 @click.option("--from-state", "from_state", is_flag=True,
               help="Start from the open cases of LOG at --at and forecast the next --days (default 7).")
-@click.option("--at", "at", metavar="ISO", default=None, help="With --from-state: the instant (default: LOG's last timestamp).")
+@click.option("--at", "at", metavar="ISO", default=None, help="With --from-state: the instant (default: LOG's last timestamp); without an offset, "
+                   "local time in LOG's time zone (--tz).")
 @click.option("--sla", "sla", metavar="DURATION", default=None,
               help="With --from-state: the case SLA for sla_breaches, e.g. 5d (default: LOG's 90th-percentile cycle time).")
 @click.option("--warmup", default="auto", show_default=True, metavar="N|auto",
@@ -641,8 +639,7 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
     Prints the baseline KPIs with 95% confidence intervals over the replications, and for
     each --scenario its KPIs and the change from the baseline (CI, relative, Welch p-value).
     """
-    import pandas as pd
-
+    from ._durations import parse_duration
     from .errors import InputError, ModelError
     from .simulate.model import check_start
 
@@ -669,12 +666,7 @@ def simulate_cmd(model_or_log: str | None, scenario_files: tuple[str, ...], case
         if at is not None:
             _utc_arg(at, "--at")
         if sla is not None:
-            try:
-                ok = pd.Timedelta(sla).total_seconds() > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise InputError(f"--sla must be a positive duration such as 5d or 36h; got {sla!r}.")
+            parse_duration(sla, name="--sla", positive=True)
         days = 7.0 if days is None else days
     n = cases if cases is not None or days is not None else 1000
     until = f"{days * 86400.0:.0f}s" if days is not None and not from_state else None

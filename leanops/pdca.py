@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from ._format import duration
+from ._normalize import parse_time
 from ._validation import check_positive, check_seed
 from .errors import InputError
 from .log import EventLog
@@ -409,13 +410,7 @@ def compare(
     notes: list[str] = []
     cut = None
     if after is None:
-        try:
-            cut = pd.Timestamp(change_at)
-        except (TypeError, ValueError):
-            raise InputError(f"change_at must be an ISO 8601 timestamp such as '2024-03-01'; got {change_at!r}.") from None
-        if cut.tzinfo is None:
-            cut = cut.tz_localize(before.tz or "UTC")
-        cut = cut.tz_convert("UTC")
+        cut = parse_time(change_at, tz=before.tz, name="change_at")
         log = before
         case = _case_table(log)
         period = (case["t0"].to_numpy() >= cut.value).astype(np.int64)

@@ -23,7 +23,7 @@ name, an optional working calendar and a list of rules (DESIGN.md, "SOP files"):
 Every error names the rule (its position and kind), what is wrong and the fix, in one
 line; unknown activities suggest the closest names in the log. A rule that lists several
 activities (``required: [A, B]``) becomes one rule per activity, so that compliance is
-reported per activity. Durations use :func:`leanops.rca.targets.parse_duration`.
+reported per activity. Durations use :func:`leanops._durations.parse_duration`.
 
 This module sits at the rca level: it imports from mining and rca, never the reverse.
 """
@@ -41,7 +41,7 @@ from ._validation import _fmt_list, closest
 from .calendar import Calendar
 from .errors import InputError
 from .log import EventLog
-from .rca.targets import parse_duration
+from ._durations import parse_duration
 
 __all__ = ["SOP", "Rule", "RULE_KINDS", "read_sop", "draft_sop"]
 
@@ -308,13 +308,7 @@ def _dur_text(s: float) -> str:
 
 
 def _within(v: Any, at: str) -> float:
-    try:
-        s = parse_duration(v, name=f"{at}: within")
-    except InputError as exc:
-        raise InputError(str(exc)) from None
-    if not s > 0:
-        raise InputError(f"{at}: within must be a positive duration such as '4h'; got {v!r}.")
-    return s
+    return parse_duration(v, name=f"{at}: within", positive=True)
 
 
 def _rule(spec: Any, i: int, where: str, cal: Calendar | None, pools: dict, base: str | None) -> list[Rule]:

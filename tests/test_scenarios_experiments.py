@@ -48,7 +48,8 @@ def test_mm1_to_mm2_matches_queueing_theory():
     # M/M/1, lambda = 1/600, mu = 1/300: W = 1 / (mu - lambda) = 600 s.
     # M/M/2: a = 0.5, rho = 0.25, Erlang C = (a^2/2)/(1-rho) / (1 + a + (a^2/2)/(1-rho)) = 0.1,
     # Wq = 0.1 / (2 mu - lambda) = 20 s, W = 320 s: relative change 320/600 - 1 = -0.4667.
-    cmp = compare(mm1(), MORE, replications=6, cases=4000, seed=3)
+    # a fixed warm-up (10%): the same window in both, so the same arrivals give the same throughput
+    cmp = compare(mm1(), MORE, replications=6, cases=4000, seed=3, warmup=400)
     base = cmp.baseline["cycle_time_mean_s"]
     sc = cmp.scenarios[0]
     assert abs(base["mean"] - 600.0) < 0.08 * 600
@@ -81,7 +82,7 @@ def test_an_empty_scenario_has_exactly_zero_delta():
     cmp = compare(tandem(), {"name": "nothing", "changes": []}, replications=3, cases=300, seed=2)
     for k, d in cmp.scenarios[0]["delta"].items():
         assert d["mean"] == 0.0, k
-    assert cmp.warmup == 30  # 10% of the cases by default
+    assert cmp.warmup == "auto" and cmp.window is not None  # steady state by default, as the CLI
     keys = cmp.baseline
     assert {"cycle_time_mean_s", "cycle_time_p90_s", "throughput_per_day", "wait_mean_s", "wip_mean",
             "utilization:a", "utilization:b", "wait:A", "wait:B", "wait:C"} <= set(keys)
@@ -126,7 +127,7 @@ def test_dask_local_cluster_gives_the_serial_result():
 
 
 def test_until_runs_a_time_window_without_warmup():
-    cmp = compare(mm1(), MORE, replications=2, until="20d", seed=8)
+    cmp = compare(mm1(), MORE, replications=2, until="20d", seed=8, warmup=0)
     assert cmp.warmup == 0 and cmp.cases is None
     # arrivals every 600 s on average: 86400 / 600 = 144 cases a day (a stable queue completes them all)
     assert abs(cmp.baseline["throughput_per_day"]["mean"] - 144.0) < 0.1 * 144

@@ -62,123 +62,117 @@ def run(name: str, s: LogScan, *, scheduler: str | None, **options: Any) -> Any:
             return _value_stream(c, s, **options)
         if name == "bottlenecks":
             return _bottlenecks(c, s, **options)
-        return _variants(c, s)
+        return _variants(c, s, **options)
 
 
 # ------------------------------------------------------------------ discover
 def _activity_counts(path: str) -> pd.DataFrame:
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import ACTIVITY_COUNTS_SQL, _all_rows, _Session
 
     with _Session(scan(path)) as ses:
-        return ses.df(f"SELECT activity, count(*) AS n FROM ({ses_base(ses)}) GROUP BY activity")
+        return ses.df(ACTIVITY_COUNTS_SQL.format(src=_all_rows(ses.scan)))
 
 
-def ses_base(ses) -> str:
-    from .outofcore import _base_select
-
-    return " UNION ALL ".join(_base_select(ses.scan, i, f) for i, f in enumerate(ses.scan.files))
-
-
-def _discover_partition(path: str, keep: list[str] | None) -> dict[str, pd.DataFrame]:
+def _discover_partition(path: str, keep: list[str] | None) -> dict[str, Any]:
+    """One partition's map part tables (the DuckDB engine's, :mod:`leanops.mining._map`),
+    its duration frequency tables and, under the activity slider, its number of cases."""
     from ..scan import scan
-    from .outofcore import _map_totals, _Session
+    from .outofcore import MAP_FREQ_SQL, N_CASES_SQL, _all_rows, _map_totals, _Session
 
     with _Session(scan(path), keep=keep) as ses:
         t = ses.raw()
-        return {
-            **_map_totals(ses, t),  # the DuckDB engine's totals, on this partition
-            "node_freq": ses.df(f"SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL"),
-            "edge_freq": ses.df(f"""SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
-                                    FROM {t} WHERE pos > 1 GROUP BY ALL"""),
-        }
+        part: dict[str, Any] = _map_totals(ses, t)
+        part.update({name: ses.df(q.format(t=t)) for name, q in MAP_FREQ_SQL.items()})
+        if keep is not None:  # cases before the slider dropped those with none of the kept activities
+            part["n_cases_all"] = int(ses.sql(N_CASES_SQL.format(src=_all_rows(ses.scan))).fetchone()[0])
+        return part
 
 
 def _discover(c, s: LogScan, *, activities: float | None = None, paths: float | None = None):
-    from .outofcore import _graph_from_parts
+    from ._map import activities_covering, keep_note
+    from .graph import graph_from_totals
 
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
     files = [str(f) for f in s.files]
     keep = None
-    extra: dict[str, Any] = {}
     if activities is not None and activities < 1.0:
         counts = pd.concat(c.gather(c.map(_activity_counts, files, pure=False)), ignore_index=True)
-        tot = counts.groupby("activity")["n"].sum()
-        order = sorted(((str(a), int(n)) for a, n in tot.items()), key=lambda kv: (-kv[1], kv[0]))
-        total = sum(n for _, n in order)
-        keep, acc = [], 0
-        for a, n in order:
-            if acc >= activities * total - 1e-9 and keep:
-                break
-            keep.append(a)
-            acc += n
-        extra = {"total_cases": None, "n_all_acts": len(order), "keep_share": acc / total}
+        keep, n_all, share = activities_covering(zip(counts["activity"], counts["n"]), activities)
     parts = c.gather(c.map(_discover_partition, files, keep=keep, pure=False))
-    agg = merge_discover(parts)
-    if keep is not None:
-        # cases are local to partitions, so per-partition distinct counts add up
-        extra["total_cases"] = _total_cases(c, files)
-        agg.update(extra)
-    return _graph_from_parts(agg, s, keep=keep, activities=activities, paths=paths)
+    totals, node_q, edge_q = merge_discover(parts)
+    n_cases = int(totals["ends"]["n_first"].sum())
+    notes = []
+    if keep is not None:  # cases are local to partitions, so their counts add up
+        notes.append(keep_note(len(keep), n_all, share, sum(p["n_cases_all"] for p in parts) - n_cases))
+    return graph_from_totals(totals, node_q, edge_q, n_cases=n_cases, n_events=int(totals["nodes"]["count"].sum()),
+                             notes=notes, activities_share=activities, paths=paths)
 
 
-def merge_discover(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """Add up the partitions' aggregates; exact quantiles from the merged frequency tables."""
-    cat = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in parts[0]}
-    nodes = cat["nodes"].groupby("activity", sort=False).sum(min_count=1).reset_index()
-    nodes["svc_n"] = nodes["svc_n"].fillna(0)
-    nq = quantiles_from_freq(cat["node_freq"], ["activity"]).rename(columns={"q": "svc_q"})
-    nodes = nodes.merge(nq, on="activity", how="left")
-    edges = cat["edges"].groupby(["source", "target"], sort=False).sum().reset_index()
-    eq = quantiles_from_freq(cat["edge_freq"], ["source", "target"]).rename(columns={"q": "w_q"})
-    edges = edges.merge(eq, on=["source", "target"], how="left")
-    ends = cat["ends"].groupby("activity", sort=False).sum().reset_index()
-    return {"nodes": nodes, "edges": edges, "ends": ends}
+def merge_discover(parts: list[dict[str, Any]]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """The partitions' map totals added up (:func:`leanops.mining._map.merge_parts`), and
+    the quantile tables read off the merged frequency tables."""
+    from ._map import merge_parts, q_table
+    from .outofcore import MAP_FREQ_KEYS
 
-
-def _count_cases(path: str) -> int:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        return int(con.execute("SELECT count(DISTINCT case_id) FROM read_parquet(?)", [path]).fetchone()[0])
-    finally:
-        con.close()
-
-
-def _total_cases(c, files: list[str]) -> int:
-    return int(sum(c.gather(c.map(_count_cases, files, pure=False))))
+    qs = [q_table(quantiles_from_freq(pd.concat([p[name] for p in parts], ignore_index=True), keys), keys)
+          for name, keys in MAP_FREQ_KEYS.items()]
+    return merge_parts(parts), qs[0], qs[1]
 
 
 # ------------------------------------------------------------------ variants
-def _variants_partition(path: str) -> dict[str, pd.DataFrame]:
+def _case_ends(path: str) -> pd.DataFrame:
+    """Per case of one partition, its first and last time and activity (:data:`_CASE_ENDS_SQL`)."""
     from ..scan import scan
-    from .outofcore import _Session
+    from .outofcore import _CASE_ENDS_SQL, _Session
 
     with _Session(scan(path)) as ses:
-        t = ses.raw()
-        ses.sql(f"""CREATE TABLE vc AS SELECT case_id, list(activity ORDER BY pos) AS seq,
-                    ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct FROM {t} GROUP BY case_id""")
+        return ses.df(_CASE_ENDS_SQL.format(t=ses.raw()))
+
+
+def _variants_partition(path: str, cut: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    from ..scan import scan
+    from .outofcore import _Session, _variant_cases
+
+    with _Session(scan(path)) as ses:
+        timed = _variant_cases(ses, ses.raw(), cut)
         return {
-            "v": ses.df("SELECT seq, count(*) AS cases, sum(ct) AS ct_sum, min(case_id) AS example FROM vc GROUP BY seq"),
-            "freq": ses.df("SELECT seq, ct AS v, count(*) AS n FROM vc GROUP BY ALL"),
+            "v": ses.df(f"""SELECT seq, count(*) AS cases, sum(ct) FILTER (WHERE {timed}) AS ct_sum,
+                                   count(*) FILTER (WHERE {timed}) AS ct_n, min(case_id) AS example FROM vc GROUP BY seq"""),
+            "freq": ses.df(f"SELECT seq, ct AS v, count(*) AS n FROM vc WHERE {timed} GROUP BY ALL"),
         }
 
 
-def _variants(c, s: LogScan) -> pd.DataFrame:
-    from .outofcore import _variants_from_parts
+def _variants(c, s: LogScan, *, include_cut: bool = False) -> pd.DataFrame:
+    from .outofcore import _cut_flags, _variants_from_parts
 
-    parts = c.gather(c.map(_variants_partition, [str(f) for f in s.files], pure=False))
+    files = [str(f) for f in s.files]
+    excluded = {"cut_at_start": 0, "open_at_end": 0}
+    cuts: list[pd.DataFrame | None] = [None] * len(files)
+    if not include_cut:  # the export window's rule needs the whole log's first and last times
+        ends = c.gather(c.map(_case_ends, files, pure=False))
+        allends = pd.concat(ends, ignore_index=True)
+        cut, open_ = _cut_flags(allends)
+        excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+        drop = (cut | open_)
+        bounds = np.cumsum([0] + [len(e) for e in ends])
+        cuts = [allends.loc[np.flatnonzero(drop[a:b]) + a, ["case_id"]] for a, b in zip(bounds[:-1], bounds[1:])]
+    parts = c.gather(c.map(_variants_partition, files, cuts, pure=False))
     v = pd.concat([p["v"] for p in parts], ignore_index=True)
     v["key"] = [tuple(x) for x in v["seq"]]
-    g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), example=("example", "min"))
+    g = v.groupby("key", sort=False).agg(cases=("cases", "sum"), ct_sum=("ct_sum", "sum"), ct_n=("ct_n", "sum"),
+                                         example=("example", "min"))
     f = pd.concat([p["freq"] for p in parts], ignore_index=True)
     f["key"] = [tuple(x) for x in f["seq"]]
     q = quantiles_from_freq(f[["key", "v", "n"]], ["key"]).set_index("key")["q"]
-    out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": g["ct_sum"].to_numpy() / g["cases"].to_numpy(),
-                        "ct_q": [q[k] for k in g.index], "example": g["example"].to_numpy()})
-    return _variants_from_parts(out)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where every case was cut
+        ct_mean = g["ct_sum"].to_numpy(dtype=float) / g["ct_n"].to_numpy(dtype=float)
+    out = pd.DataFrame({"seq": list(g.index), "cases": g["cases"].to_numpy(), "ct_mean": ct_mean,
+                        "ct_q": [q.get(k) for k in g.index], "example": g["example"].to_numpy()})
+    out = _variants_from_parts(out)
+    out.attrs["excluded_cases"] = excluded
+    return out
 
 
 # --------------------------------------------------------------- performance

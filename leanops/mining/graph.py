@@ -31,6 +31,7 @@ from .._validation import check_fraction, check_log, check_positive
 from ..errors import InputError
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
+from ._map import EDGE_COLUMNS, activities_covering, keep_note, map_tables
 from ._steps import NAT
 from .render import END, START
 
@@ -38,9 +39,6 @@ __all__ = ["ProcessGraph", "discover", "START", "END"]
 
 
 Overlay = Literal["frequency", "performance"]
-
-NODE_COLUMNS = ["activity", "count", "cases", "service_mean_s", "service_median_s", "service_p90_s"]
-EDGE_COLUMNS = ["source", "target", "count", "cases", "wait_mean_s", "wait_median_s", "wait_p90_s", "wait_basis"]
 
 _NS = 1e9
 
@@ -309,9 +307,7 @@ def discover(log: EventLog | str | os.PathLike, *, activities: float | None = No
     paths = check_fraction("paths", paths)
     keep = None
     if activities is not None and activities < 1.0:
-        counts = log.df["activity"].value_counts(sort=False)
-        counts = counts[counts > 0]
-        keep = _activities_covering(counts.items(), activities)
+        keep = activities_covering(log.df["activity"].value_counts(sort=False).items(), activities)[0]
     return _discover(log, keep=keep, paths=paths, max_edges=None, activities_share=activities)
 
 
@@ -336,13 +332,19 @@ def _discover(
         first = np.ones(len(case), dtype=bool)
         if len(case) > 1:
             first[1:] = case[1:] != case[:-1]
-        dropped_cases = n_cases_all - int(first.sum())
-        notes.append(
-            f"activities: kept the {len(keep)} most frequent of {n_all_acts} activities "
-            f"({m.mean():.1%} of instances); the others are abstracted away"
-            + (f"; {dropped_cases:,} cases with none of them are not shown" if dropped_cases else "")
-        )
-    nodes, edges, start_acts, end_acts = _compute(case, act, has_start, t_start, end, first, names)
+        notes.append(keep_note(len(keep), n_all_acts, float(m.mean()), n_cases_all - int(first.sum())))
+    totals, node_q, edge_q = _map_part(case, act, has_start, t_start, end, first, names)
+    return graph_from_totals(totals, node_q, edge_q, n_cases=int(first.sum()), n_events=int(len(case)), notes=notes,
+                             activities_share=activities_share, paths=paths, max_edges=max_edges, log=log)
+
+
+def graph_from_totals(totals: dict[str, pd.DataFrame], node_q: pd.DataFrame | None, edge_q: pd.DataFrame | None, *,
+                      n_cases: int, n_events: int, notes: list[str], activities_share: float | None,
+                      paths: float | None, max_edges: int | None = None, log: EventLog | None = None) -> ProcessGraph:
+    """The :class:`ProcessGraph` of merged map totals (:mod:`leanops.mining._map`), with the
+    path slider applied: every engine ends here."""
+    nodes, edges, start_acts, end_acts = map_tables(totals, node_q, edge_q)
+    notes = list(notes)
     if paths is not None or max_edges is not None:
         edges, start_acts, end_acts, note = _select_paths(nodes, edges, start_acts, end_acts, share=paths, max_edges=max_edges)
         notes.append(note)
@@ -351,8 +353,8 @@ def _discover(
         edges=edges,
         start_activities=start_acts,
         end_activities=end_acts,
-        n_cases=int(first.sum()),
-        n_events=int(len(case)),
+        n_cases=n_cases,
+        n_events=n_events,
         wait_basis=_overall_basis(edges),
         notes=tuple(notes),
         activities_share=activities_share,
@@ -366,20 +368,6 @@ def _overall_basis(edges: pd.DataFrame) -> str:
     if not kinds:
         return "none"
     return kinds.pop() if len(kinds) == 1 else "mixed"
-
-
-def _activities_covering(counts: Any, share: float) -> list[str]:
-    """The most frequent activities (ties by name) that together cover ``share`` of the
-    instances; ``counts`` is (activity, count) pairs. Always at least one."""
-    order = sorted(((str(a), int(n)) for a, n in counts), key=lambda kv: (-kv[1], kv[0]))
-    total = sum(n for _, n in order)
-    keep, acc = [], 0
-    for a, n in order:
-        if acc >= share * total - 1e-9 and keep:
-            break
-        keep.append(a)
-        acc += n
-    return keep
 
 
 def _base_arrays(log: EventLog):
@@ -485,7 +473,9 @@ def _distinct_cases(sorted_cases: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def _compute(case, act, has_start, t_start, end, first, names):
+def _map_part(case, act, has_start, t_start, end, first, names):
+    """The in-memory engine's map totals (one part: the whole log) and exact quantiles,
+    in the shape of :mod:`leanops.mining._map`."""
     k = len(names)
     n = len(act)
     all_start = bool(has_start.all()) if n else False
@@ -505,21 +495,11 @@ def _compute(case, act, has_start, t_start, end, first, names):
         svc_s, svc_bounds = np.zeros(0, dtype=np.int64), np.zeros(k + 1, dtype=np.int64)
     del order
     svc_sum, svc_med, svc_p90 = _group_stats(svc_s, svc_bounds)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        svc_mean = svc_sum / np.diff(svc_bounds)
     present = np.flatnonzero(count)
-    nodes = pd.DataFrame(
-        {
-            "activity": [names[i] for i in present],
-            "count": count[present].astype(np.int64),
-            "cases": cases[present],
-            "service_mean_s": svc_mean[present] / _NS,
-            "service_median_s": svc_med[present] / _NS,
-            "service_p90_s": svc_p90[present] / _NS,
-        },
-        columns=NODE_COLUMNS,
-    )
-    nodes = nodes.sort_values(["count", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    present_names = [names[i] for i in present]
+    nodes = pd.DataFrame({"activity": present_names, "count": count[present], "cases": cases[present],
+                          "svc_sum": svc_sum[present], "svc_n": np.diff(svc_bounds)[present]})
+    node_q = pd.DataFrame({"activity": present_names, "median": svc_med[present], "p90": svc_p90[present]})
 
     # ---- start / end activities
     last = np.ones(n, dtype=bool)
@@ -527,8 +507,8 @@ def _compute(case, act, has_start, t_start, end, first, names):
         last[:-1] = first[1:]
     sa = np.bincount(act[first], minlength=k)
     ea = np.bincount(act[last], minlength=k)
-    start_acts = {names[i]: int(sa[i]) for i in np.argsort(-sa, kind="stable") if sa[i]}
-    end_acts = {names[i]: int(ea[i]) for i in np.argsort(-ea, kind="stable") if ea[i]}
+    at_ends = np.flatnonzero((sa > 0) | (ea > 0))
+    ends = pd.DataFrame({"activity": [names[i] for i in at_ends], "n_first": sa[at_ends], "n_last": ea[at_ends]})
 
     # ---- edges: consecutive instances of a case. Each pair (row i-1, row i) gets a
     # group id; pairs that cross a case boundary get the sentinel id G, which sorts
@@ -560,28 +540,17 @@ def _compute(case, act, has_start, t_start, end, first, names):
         ws, e_cases = np.zeros(0, dtype=np.int64), np.zeros(G, dtype=np.int64)
     w_sum, w_med, w_p90 = _group_stats(ws, ebounds)
     if all_start or not any_start:
-        basis = np.full(G, "start" if all_start else "end", dtype=object)
+        with_start = e_count if all_start else np.zeros(G, dtype=np.int64)
     else:
         with_start = np.bincount(pair_ids[has_start[1:]], minlength=G + 1)[:G]
-        basis = np.where(with_start == e_count, "start", np.where(with_start == 0, "end", "mixed")).astype(object)
     sel = np.flatnonzero(e_count)
     codes_used = group_code[sel]
-    w_mean = w_sum[sel] / e_count[sel]
-    edges = pd.DataFrame(
-        {
-            "source": [names[c // k] for c in codes_used],
-            "target": [names[c % k] for c in codes_used],
-            "count": e_count[sel].astype(np.int64),
-            "cases": e_cases[sel],
-            "wait_mean_s": w_mean / _NS,
-            "wait_median_s": w_med[sel] / _NS,
-            "wait_p90_s": w_p90[sel] / _NS,
-            "wait_basis": basis[sel],
-        },
-        columns=EDGE_COLUMNS,
-    )
-    edges = edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
-    return nodes, edges, start_acts, end_acts
+    source = [names[c // k] for c in codes_used]
+    target = [names[c % k] for c in codes_used]
+    edges = pd.DataFrame({"source": source, "target": target, "count": e_count[sel], "cases": e_cases[sel],
+                          "w_sum": w_sum[sel], "with_start": with_start[sel]})
+    edge_q = pd.DataFrame({"source": source, "target": target, "median": w_med[sel], "p90": w_p90[sel]})
+    return {"nodes": nodes, "edges": edges, "ends": ends}, node_q, edge_q
 
 
 # ------------------------------------------------------------ path slider

@@ -32,8 +32,9 @@ from .._validation import check_calendar, check_choice, check_fraction, check_na
 from ..errors import InputError
 from ..log import EventLog
 from ..scan import LogScan, close, scan
-from ._quantiles import QUANTILES, SQL_ORDER_STATS, interpolate
 from ._engine import Engine, dispatch  # noqa: F401  (moved to _engine.py; old import path kept)
+from ._map import split_q as _split_q
+from ._quantiles import QUANTILES, SQL_ORDER_STATS, interpolate
 
 __all__ = ["run"]
 _NS = 1e9
@@ -177,77 +178,91 @@ def _check_scan(log: Any, name: str) -> LogScan:
 # ------------------------------------------------------------------ discover
 def discover(log: Any, *, activities: float | None = None, paths: float | None = None):
     """:func:`leanops.discover` in DuckDB (see there)."""
-    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _activities_covering, _overall_basis, _select_paths
+    from ._map import activities_covering, keep_note
+    from .graph import graph_from_totals
 
     s = _check_scan(log, "discover")
     activities = check_fraction("activities", activities)
     paths = check_fraction("paths", paths)
+    notes: list[str] = []
     with _Session(s) as ses:
         keep = None
-        notes: list[str] = []
         if activities is not None and activities < 1.0:
-            counts = ses.df(
-                "SELECT activity, count(*) AS n FROM ("
-                + " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files)) + ") GROUP BY activity")
-            keep = ses.keep = _activities_covering(zip(counts["activity"], counts["n"]), activities)
-        if s.split_by_case and len(s.files) > 1:
-            parts = _discover_by_partition(ses, s, keep)
-        else:
-            parts = _discover_parts(ses, ses.raw())
-    return _graph_from_parts(parts, s, keep=keep, activities=activities, paths=paths)
+            rows = _all_rows(s)
+            counts = ses.df(ACTIVITY_COUNTS_SQL.format(src=rows))
+            keep, n_all, share = activities_covering(zip(counts["activity"], counts["n"]), activities)
+            ses.keep = keep
+            n_cases_all = int(ses.sql(N_CASES_SQL.format(src=rows)).fetchone()[0])
+        totals, node_q, edge_q = _discover_parts(ses, s)
+    n_cases = int(totals["ends"]["n_first"].sum())
+    if keep is not None:
+        notes.append(keep_note(len(keep), n_all, share, n_cases_all - n_cases))
+    return graph_from_totals(totals, node_q, edge_q, n_cases=n_cases, n_events=int(totals["nodes"]["count"].sum()),
+                             notes=notes, activities_share=activities, paths=paths)
 
 
-_PART_AGGS = {
-    # per partition; cases never span two partitions, so distinct-case counts add up
-    "dn": """SELECT activity, count(*) AS count, sum((e_ns - ts)::DOUBLE) FILTER (WHERE has_start) AS svc_sum,
-                    count(*) FILTER (WHERE has_start) AS svc_n FROM {t} GROUP BY activity""",
-    "dc": "SELECT activity, count(*) AS cases FROM (SELECT DISTINCT case_id, activity FROM {t}) GROUP BY activity",
-    "de": """SELECT prev_act AS source, activity AS target, count(*) AS count,
-                    sum(greatest(ts - prev_end, 0)::DOUBLE) AS w_sum, count(*) FILTER (WHERE has_start) AS with_start
-             FROM {t} WHERE pos > 1 GROUP BY prev_act, activity""",
-    "dec": """SELECT source, target, count(*) AS cases FROM (SELECT DISTINCT case_id, prev_act AS source,
-                     activity AS target FROM {t} WHERE pos > 1) GROUP BY source, target""",
-    "nf": "SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL",
-    "ef": "SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n FROM {t} WHERE pos > 1 GROUP BY ALL",
-    "en": """SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
-             FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""",
+def _all_rows(s: LogScan) -> str:
+    """SQL: every row of the scan's files (no activity filter)."""
+    return " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
+
+
+#: SQL: instances per activity in ``src`` (for the activity slider)
+ACTIVITY_COUNTS_SQL = "SELECT activity, count(*) AS n FROM ({src}) GROUP BY activity"
+
+#: SQL: the number of distinct cases in ``src`` (a DISTINCT subquery, which spills)
+N_CASES_SQL = "SELECT count(*) FROM (SELECT DISTINCT case_id FROM ({src}))"
+
+#: SQL over a steps table ``{t}``: the (value, count) frequency tables of the service times
+#: per activity and the waits per path, whose exact quantiles the map reports
+MAP_FREQ_SQL = {
+    "node_freq": "SELECT activity, e_ns - ts AS v, count(*) AS n FROM {t} WHERE has_start GROUP BY ALL",
+    "edge_freq": """SELECT prev_act AS source, activity AS target, greatest(ts - prev_end, 0) AS v, count(*) AS n
+                    FROM {t} WHERE pos > 1 GROUP BY ALL""",
 }
+MAP_FREQ_KEYS = {"node_freq": ["activity"], "edge_freq": ["source", "target"]}
 
 
-def _discover_by_partition(ses: _Session, s: LogScan, keep: list[str] | None) -> dict[str, pd.DataFrame]:
-    """Discover over case partitions, one at a time in one DuckDB session: each partition's
-    step table is built, aggregated into small tables and dropped; frequency tables of the
-    durations are merged in DuckDB (spilling if need be) for the exact quantiles."""
-    where = "" if keep is None else " WHERE activity IN (" + ", ".join(_q(a) for a in keep) + ")"
+def _step_partitions(ses: _Session, s: LogScan):
+    """Yield steps tables: one per case partition, each dropped when the next is built,
+    when the files split cases; else the whole log's."""
+    if not (s.split_by_case and len(s.files) > 1):
+        yield ses.raw()
+        return
+    where = "" if ses.keep is None else " WHERE activity IN (" + ", ".join(_q(a) for a in ses.keep) + ")"
     for i, f in enumerate(s.files):
         src = f"SELECT * FROM ({_base_select(s, i, f)}){where}"
         ses.sql("CREATE OR REPLACE TABLE tp AS " + _STEPS.format(src=src, ts="coalesce(s_ns, e_ns)", extra="",
                                                                  order="coalesce(s_ns, e_ns), e_ns, f, r"))
-        for name, q in _PART_AGGS.items():
-            body = q.format(t="tp")
-            ses.sql(f"CREATE TABLE {name} AS {body}" if i == 0 else f"INSERT INTO {name} {body}")
+        yield "tp"
         ses.sql("DROP TABLE tp")
-    nodes = ses.df("""SELECT * FROM (SELECT activity, sum(count) AS count, sum(svc_sum) AS svc_sum, sum(svc_n) AS svc_n
-                      FROM dn GROUP BY activity) JOIN (SELECT activity, sum(cases) AS cases FROM dc GROUP BY activity)
-                      USING (activity)""")
-    edges = ses.df("""SELECT * FROM (SELECT source, target, sum(count) AS count, sum(w_sum) AS w_sum,
-                             sum(with_start) AS with_start FROM de GROUP BY source, target)
-                      JOIN (SELECT source, target, sum(cases) AS cases FROM dec GROUP BY source, target) USING (source, target)""")
-    ends = ses.df("SELECT activity, sum(n_first) AS n_first, sum(n_last) AS n_last FROM en GROUP BY activity")
-    nodes = _with_q(nodes, _quantiles(ses, "", ["activity"], "", freq="nf"), ["activity"], "svc_q")
-    edges = _with_q(edges, _quantiles(ses, "", ["source", "target"], "", freq="ef"), ["source", "target"], "w_q")
-    for c in ("count", "cases", "svc_n"):
-        nodes[c] = nodes[c].astype(np.int64)
-    for c in ("count", "cases", "with_start"):
-        edges[c] = edges[c].astype(np.int64)
-    return {"nodes": nodes, "edges": edges, "ends": ends}
+
+
+def _discover_parts(ses: _Session, s: LogScan) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """The map's merged totals and its quantile tables (:mod:`leanops.mining._map`). Each
+    case partition's totals are small and merged by :func:`~leanops.mining._map.merge_parts`;
+    its frequency tables of the durations are collected in DuckDB (spilling if need be)
+    and the exact quantiles read off them."""
+    from ._map import merge_parts, q_table
+
+    parts = []
+    freq = {name: name for name in MAP_FREQ_SQL}
+    for i, t in enumerate(_step_partitions(ses, s)):
+        parts.append(_map_totals(ses, t))
+        if t != "tp":  # the whole log at once: its frequency tables need not be kept
+            freq = {name: f"({q.format(t=t)})" for name, q in MAP_FREQ_SQL.items()}
+            continue
+        for name, q in MAP_FREQ_SQL.items():
+            body = q.format(t=t)
+            ses.sql(f"CREATE TABLE {name} AS {body}" if i == 0 else f"INSERT INTO {name} {body}")
+    node_q, edge_q = (q_table(_quantiles(ses, "", keys, "", freq=freq[name]), keys) for name, keys in MAP_FREQ_KEYS.items())
+    return merge_parts(parts), node_q, edge_q
 
 
 def _map_totals(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
-    """The process map's totals over steps table ``t``: per activity (``nodes``), per path
-    (``edges``) and first/last counts (``ends``); quantiles aside. The DuckDB engine runs
-    this on the whole log, the Dask engine on each partition (cases never span two, so
-    every count, distinct cases included, adds up)."""
+    """The process map's part tables (:mod:`leanops.mining._map`) over steps table ``t``:
+    per activity (``nodes``), per path (``edges``) and first/last counts (``ends``). The
+    DuckDB engine runs this per case partition or on the whole log, the Dask engine on
+    each partition (cases never span two, so every count, distinct cases included, adds up)."""
     # distinct cases per group through a DISTINCT subquery: DuckDB spills its hash table,
     # which count(DISTINCT ...) inside a grouped aggregate does not
     nodes = ses.df(f"""
@@ -267,16 +282,6 @@ def _map_totals(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
     ends = ses.df(f"""
         SELECT activity, count(*) FILTER (WHERE pos = 1) AS n_first, count(*) FILTER (WHERE pos = clen) AS n_last
         FROM {t} WHERE pos = 1 OR pos = clen GROUP BY activity""")
-    return {"nodes": nodes, "edges": edges, "ends": ends}
-
-
-def _discover_parts(ses: _Session, t: str) -> dict[str, pd.DataFrame]:
-    parts = _map_totals(ses, t)
-    nodes, edges, ends = parts["nodes"], parts["edges"], parts["ends"]
-    nodes = _with_q(nodes, _quantiles(ses, t, ["activity"], "e_ns - ts", "has_start"), ["activity"], "svc_q")
-    edges = _with_q(edges, _quantiles(ses, f"(SELECT prev_act AS source, activity AS target, * FROM {t})",
-                                      ["source", "target"], "greatest(ts - prev_end, 0)", "pos > 1"),
-                    ["source", "target"], "w_q")
     return {"nodes": nodes, "edges": edges, "ends": ends}
 
 
@@ -315,105 +320,50 @@ def _with_q(frame: pd.DataFrame, qs: pd.DataFrame, keys: list[str], name: str) -
     return frame.merge(qs.rename(columns={"q": name}), on=keys, how="left")
 
 
-def _split_q(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
-    q = [v if isinstance(v, (list, tuple, np.ndarray)) and len(v) == 2 else None for v in frame[col].to_list()]
-    med = np.array([np.nan if v is None or v[0] is None else v[0] for v in q], dtype=float)
-    p90 = np.array([np.nan if v is None or v[1] is None else v[1] for v in q], dtype=float)
-    return med, p90
-
-
-def _graph_from_parts(parts: dict[str, pd.DataFrame], s: LogScan, *, keep, activities, paths):
-    """Build the ProcessGraph from the aggregated tables, in the pandas engine's order."""
-    from .graph import EDGE_COLUMNS, NODE_COLUMNS, ProcessGraph, _activities_covering, _overall_basis, _select_paths
-
-    nd, ed, en = parts["nodes"], parts["edges"], parts["ends"]
-    n_events = int(nd["count"].sum())
-    med, p90 = _split_q(nd, "svc_q")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        svc_mean = nd["svc_sum"].to_numpy(dtype=float) / nd["svc_n"].to_numpy(dtype=float)
-    nodes = pd.DataFrame(
-        {"activity": nd["activity"].astype(str).to_numpy(dtype=object), "count": nd["count"].astype(np.int64).to_numpy(),
-         "cases": nd["cases"].astype(np.int64).to_numpy(), "service_mean_s": svc_mean / _NS,
-         "service_median_s": med / _NS, "service_p90_s": p90 / _NS},
-        columns=NODE_COLUMNS,
-    )
-    # the pandas engine lists activities in category (name) order before its stable sort
-    nodes = nodes.sort_values("activity", kind="stable")
-    nodes = nodes.sort_values(["count", "activity"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    wmed, wp90 = _split_q(ed, "w_q")
-    cnt = ed["count"].to_numpy(dtype=np.int64)
-    ws = ed["with_start"].to_numpy(dtype=np.int64)
-    basis = np.where(ws == cnt, "start", np.where(ws == 0, "end", "mixed")).astype(object)
-    edges = pd.DataFrame(
-        {"source": ed["source"].astype(str).to_numpy(dtype=object), "target": ed["target"].astype(str).to_numpy(dtype=object),
-         "count": cnt, "cases": ed["cases"].astype(np.int64).to_numpy(),
-         "wait_mean_s": ed["w_sum"].to_numpy(dtype=float) / cnt / _NS if len(ed) else np.zeros(0),
-         "wait_median_s": wmed / _NS, "wait_p90_s": wp90 / _NS, "wait_basis": basis},
-        columns=EDGE_COLUMNS,
-    )
-    edges = edges.sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
-    en = en.assign(activity=en["activity"].astype(str)).sort_values("activity", kind="stable")
-    sa = en[en["n_first"] > 0].sort_values("n_first", ascending=False, kind="stable")
-    ea = en[en["n_last"] > 0].sort_values("n_last", ascending=False, kind="stable")
-    start_acts = {a: int(n) for a, n in zip(sa["activity"], sa["n_first"])}
-    end_acts = {a: int(n) for a, n in zip(ea["activity"], ea["n_last"])}
-    n_cases = int(sum(start_acts.values()))
-    notes: list[str] = []
-    if keep is not None:
-        total_cases = parts.get("total_cases")
-        n_all = parts.get("n_all_acts")
-        share = parts.get("keep_share")
-        if total_cases is None:
-            total_cases, n_all, share = _totals(s, keep)
-        dropped = total_cases - n_cases
-        notes.append(
-            f"activities: kept the {len(keep)} most frequent of {n_all} activities "
-            f"({share:.1%} of instances); the others are abstracted away"
-            + (f"; {dropped:,} cases with none of them are not shown" if dropped else "")
-        )
-    if paths is not None:
-        edges, start_acts, end_acts, note = _select_paths(nodes, edges, start_acts, end_acts, share=paths, max_edges=None)
-        notes.append(note)
-    return ProcessGraph(
-        nodes=nodes, edges=edges, start_activities=start_acts, end_activities=end_acts, n_cases=n_cases,
-        n_events=n_events, wait_basis=_overall_basis(edges), notes=tuple(notes), activities_share=activities,
-        paths_share=paths, _log=None,
-    )
-
-
-def _totals(s: LogScan, keep: list[str]) -> tuple[int, int, float]:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
-        kl = ", ".join(_q(a) for a in keep)
-        n_cases, n_acts, share = con.execute(
-            f"SELECT (SELECT count(*) FROM (SELECT DISTINCT case_id FROM ({src}))), count(DISTINCT activity), "
-            f"avg((activity IN ({kl}))::INT) FROM ({src})"
-        ).fetchone()
-    finally:
-        con.close()
-    return int(n_cases), int(n_acts), float(share)
-
-
 # ------------------------------------------------------------------ variants
-def variants(log: Any) -> pd.DataFrame:
+def variants(log: Any, *, include_cut: bool = False) -> pd.DataFrame:
     """:func:`leanops.variants` in DuckDB (see there)."""
     s = _check_scan(log, "variants")
     with _Session(s) as ses:
         t = ses.raw()
-        per_variant = _variant_parts(ses, t)
-    return _variants_from_parts(per_variant)
+        excluded, cut = _cut_cases(ses, t, include_cut)
+        per_variant = _variant_parts(ses, t, cut)
+    out = _variants_from_parts(per_variant)
+    out.attrs["excluded_cases"] = excluded
+    return out
 
 
-def _variant_parts(ses: _Session, t: str) -> pd.DataFrame:
+def _cut_cases(ses: _Session, t: str, include_cut: bool) -> tuple[dict[str, int], pd.DataFrame | None]:
+    """The counts of the cases of steps table ``t`` that the export window cut, and their
+    ids (None with ``include_cut``): the rule of :mod:`leanops.boundaries`."""
+    if include_cut:
+        return {"cut_at_start": 0, "open_at_end": 0}, None
+    c = ses.df(_CASE_ENDS_SQL.format(t=t))
+    cut, open_ = _cut_flags(c)
+    return {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}, c.loc[cut | open_, ["case_id"]]
+
+
+def _variant_cases(ses: _Session, t: str, cut: pd.DataFrame | None) -> str:
+    """Table ``vc``: per case of ``t``, its sequence, cycle time and whether it is timed
+    (not cut by the export window: not in ``cut``). Returns the SQL test for timed cases."""
     ses.sql(f"""
         CREATE TABLE vc AS
         SELECT case_id, list(activity ORDER BY pos) AS seq, ((max(e_ns) - min(ts)) / 1e9)::DOUBLE AS ct
         FROM {t} GROUP BY case_id""")
-    v = ses.df("SELECT seq, count(*) AS cases, avg(ct) AS ct_mean, min(case_id) AS example FROM vc GROUP BY seq")
-    qs = _quantiles(ses, "(SELECT ct, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)", ["example"], "ct")
+    if cut is None or not len(cut):
+        return "true"
+    ses.con.register("cut_cases", cut)
+    ses.sql("CREATE TABLE vcut AS SELECT DISTINCT case_id::VARCHAR AS case_id FROM cut_cases")
+    ses.con.unregister("cut_cases")
+    return "case_id NOT IN (SELECT case_id FROM vcut)"
+
+
+def _variant_parts(ses: _Session, t: str, cut: pd.DataFrame | None = None) -> pd.DataFrame:
+    timed = _variant_cases(ses, t, cut)
+    v = ses.df(f"""SELECT seq, count(*) AS cases, avg(ct) FILTER (WHERE {timed}) AS ct_mean, min(case_id) AS example
+                   FROM vc GROUP BY seq""")
+    qs = _quantiles(ses, f"(SELECT ct, {timed} AS timed, min(case_id) OVER (PARTITION BY seq) AS example FROM vc)",
+                    ["example"], "ct", "timed")
     return _with_q(v, qs, ["example"], "ct_q")
 
 

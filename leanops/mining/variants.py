@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._normalize import parse_time
 from .._validation import check_choice, check_fraction, check_log, check_names, check_positive
 from ..errors import InputError
 from ..log import EventLog
@@ -63,12 +64,20 @@ def _case_variant_codes(log: EventLog) -> tuple[np.ndarray, list[tuple[str, ...]
     return out
 
 
-def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", scheduler: str | None = None) -> pd.DataFrame:
+def variants(log: EventLog | str | os.PathLike, *, include_cut: bool = False, engine: Engine = "auto",
+             scheduler: str | None = None) -> pd.DataFrame:
     """The variants of a log: distinct activity sequences, most frequent first.
 
     Parameters
     ----------
     log : EventLog
+    include_cut : bool, default False
+        Cases cut by the export window (begun before the log's first day, or still open at
+        its end; :mod:`leanops.boundaries`) have wrong cycle times, so the cycle-time
+        columns leave them out unless this is True; they still count in ``cases`` and the
+        shares (their sequence is what the log shows). ``result.attrs["excluded_cases"]``
+        counts them, ``{"cut_at_start": n, "open_at_end": m}``, as in
+        :func:`leanops.performance` (``by="case"``) and :func:`leanops.value_stream`.
     engine : {"auto", "pandas", "duckdb", "dask"}, default "auto"
         ``log`` may also be a canonical Parquet file or directory (:func:`leanops.convert`)
         or a :func:`leanops.scan`; "auto" then computes out of core in DuckDB. "dask" runs
@@ -82,8 +91,9 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
         One row per variant: ``variant`` (rank, 1 = most frequent), ``activities`` (the
         sequence, a tuple), ``length``, ``cases``, ``share`` of cases,
         ``cumulative_share``, cycle time ``cycle_time_mean_s``/``_median_s``/``_p90_s``
-        (first start, or end where missing, to last end) and an ``example_case`` id
-        (the variant's first case in the log's order).
+        (first start, or end where missing, to last end, over the variant's cases that
+        the export window did not cut; NaN when it cut them all) and an ``example_case``
+        id (the variant's first case in the log's order).
 
     Examples
     --------
@@ -93,7 +103,9 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
     (608, True)
     """
     if not (isinstance(log, EventLog) and engine in ("auto", "pandas") and scheduler is None):
-        return _dispatch("variants", log, engine=engine, scheduler=scheduler)  # Parquet on disk: DuckDB or Dask (leanops.mining.outofcore)
+        return _dispatch("variants", log, engine=engine, scheduler=scheduler,  # Parquet on disk: DuckDB or Dask
+                         include_cut=include_cut)
+    from ..boundaries import boundary_counts, boundary_mask
     from .graph import _group_stats
 
     check_log(log, "variants")
@@ -106,7 +118,13 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
     order = np.argsort(codes, kind="stable")  # cases keep the log's order within a variant
     bounds = np.r_[0, np.cumsum(counts)]
     first_case = order[bounds[:-1]]
-    total, med, p90 = _group_stats(ct[order], bounds)
+    # cycle times over the cases the export window did not cut (per case, in case order)
+    excluded = {"cut_at_start": 0, "open_at_end": 0} if include_cut else boundary_counts(log)
+    timed = order if include_cut else order[boundary_mask(log)[order]]
+    n_timed = np.bincount(codes[timed], minlength=n_var)
+    total, med, p90 = _group_stats(ct[timed], np.r_[0, np.cumsum(n_timed)])
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where every case was cut
+        ct_mean = total / n_timed / 1e9
     rank = np.lexsort((first_case, -counts))
     example_rows = starts[first_case[rank]]
     out = pd.DataFrame(
@@ -117,13 +135,14 @@ def variants(log: EventLog | str | os.PathLike, *, engine: Engine = "auto", sche
             "cases": counts[rank].astype(np.int64),
             "share": counts[rank] / n_cases,
             "cumulative_share": np.cumsum(counts[rank]) / n_cases,
-            "cycle_time_mean_s": total[rank] / counts[rank] / 1e9,
+            "cycle_time_mean_s": ct_mean[rank],
             "cycle_time_median_s": med[rank] / 1e9,
             "cycle_time_p90_s": p90[rank] / 1e9,
             "example_case": log.df["case_id"].take(example_rows).astype(str).to_numpy(dtype=object),
         },
         columns=VARIANT_COLUMNS,
     )
+    out.attrs["excluded_cases"] = excluded
     return out
 
 
@@ -158,7 +177,7 @@ def filter_variants(log: EventLog, *, coverage: float | None = None, top: int | 
     check_log(log, "filter_variants")
     if (coverage is None) == (top is None):
         raise InputError("filter_variants: give exactly one of coverage= (a share of cases) or top= (a number of variants).")
-    v = variants(log)
+    v = variants(log, include_cut=True)  # (its counts only)
     if coverage is not None:
         coverage = check_fraction("filter_variants: coverage", coverage, allow_none=False)
         n_keep = int(np.searchsorted(v["cumulative_share"].to_numpy(), coverage - 1e-12, side="left") + 1)
@@ -219,15 +238,7 @@ def filter_time(
 def _ts(value: Any, log: EventLog, name: str) -> int | None:
     if value is None:
         return None
-    try:
-        t = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(f"filter_time: {name} must be a timestamp such as '2024-01-31 08:00'; got {value!r}.") from None
-    if t is pd.NaT:
-        raise InputError(f"filter_time: {name} must be a timestamp; got {value!r}.")
-    if t.tzinfo is None:
-        t = t.tz_localize(log.tz or "UTC")
-    return int(t.tz_convert("UTC").value)
+    return int(parse_time(value, tz=log.tz, name=f"filter_time: {name}").value)
 
 
 def filter_attribute(

@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from .._durations import parse_duration
 from .._validation import closest
 from ..errors import InputError
 from ..log import EventLog
@@ -41,46 +41,6 @@ class Target:
     @property
     def unit(self) -> str:
         return {"duration": "s", "rate": "share", "value": "value"}[self.kind]
-
-
-_UNITS = {
-    "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
-    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
-    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
-}
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
-
-
-def parse_duration(text: str, *, name: str = "duration") -> float:
-    """Seconds in ``'3d'``, ``'1d12h'``, ``'90min'``, ``'2.5h'``, ``'3600'`` or ISO ``'P3D'``.
-
-    Examples
-    --------
-    >>> parse_duration("1d12h"), parse_duration("90min"), parse_duration("45")
-    (129600.0, 5400.0, 45.0)
-    """
-    t = str(text).strip().lower()
-    try:
-        return float(t)
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    while pos < len(t):
-        m = _PART.match(t, pos)
-        if not m or m.group(2) not in _UNITS:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos == len(t) and pos > 0:
-        return total
-    if t.startswith("p"):
-        try:
-            return pd.Timedelta(t.upper()).total_seconds()
-        except ValueError:
-            pass
-    raise InputError(f"{name} must be a duration like '3d', '4h', '1d12h' or '90min'; got {text!r}.")
 
 
 def _case_duration(log: EventLog) -> np.ndarray:

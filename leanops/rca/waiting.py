@@ -47,7 +47,7 @@ from ..mining.bottlenecks import wait_decomposition
 from ..mining.resources import _pools
 from ..mining.waits import batch_waits
 from ._format import fmt_duration
-from .targets import parse_duration
+from .._durations import parse_duration
 
 __all__ = ["waiting_causes", "WaitingCauses", "WAITING_CAUSES"]
 

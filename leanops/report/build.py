@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._normalize import parse_time as _parse_time
 from .._validation import check_log, closest
 from ..errors import InputError
 from ..log import EventLog
@@ -25,13 +26,7 @@ def parse_time(name: str, value: Any, *, tz: str = "UTC") -> pd.Timestamp | None
     """An instant from an ISO date or timestamp; naive values are read in ``tz``."""
     if value is None or value == "":
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"{name} must be an ISO date or timestamp like 2024-01-31 or 2024-01-31T08:00; got {value!r}.") from None
-    if pd.isna(ts):
-        raise InputError(f"{name} must be an ISO date or timestamp like 2024-01-31; got {value!r}.")
-    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert("UTC")
+    return _parse_time(value, tz=tz, name=name)
 
 
 def filter_period(log: EventLog, *, since: Any = None, until: Any = None) -> tuple[EventLog, dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._durations import parse_duration
 from .._format import duration
 from .._validation import check_positive, check_seed
 from ..errors import InputError
@@ -369,7 +370,7 @@ def _arrival_plan(model: SimulationModel, cases: int | None, until: Any, t0: flo
         arr = arrival_times(model.arrivals, t0, rng, n=n)
     else:
         if isinstance(until, (str, pd.Timedelta)) and not _looks_like_time(until):
-            t_until = t0 + pd.Timedelta(until).total_seconds()
+            t_until = t0 + parse_duration(until, name="until")
         else:
             t_until = _to_epoch(until, "until")
         if t_until <= t0:

@@ -17,11 +17,12 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from .._durations import parse_duration
 from .._validation import check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
@@ -272,7 +273,7 @@ def compare(
     cases: int | None = None,
     until: Any = None,
     seed: int | np.random.Generator | None = 0,
-    warmup: int | str | None = None,
+    warmup: int | Literal["auto"] | None = "auto",
     start: Any = None,
     jobs: int = 1,
     scheduler: Any = None,
@@ -298,10 +299,12 @@ def compare(
         :func:`~leanops.simulate.run`). Default ``cases=1000``.
     seed : int, Generator or None
         Same seed, same result (serial, on processes or on Dask).
-    warmup : int or "auto", optional
-        Leading cases left out of the KPIs (the simulation starts empty). Default: 10%
-        of ``cases`` (0 with ``until``). ``"auto"`` measures steady state (MSER-5
-        warm-up, drain left out, see :func:`~leanops.simulate.run`) and sets ``.window``.
+    warmup : int or "auto", default "auto"
+        The simulation starts empty. ``"auto"`` (the default, as ``leanops simulate
+        --warmup auto``; None means the same) measures steady state: the warm-up is found
+        with MSER-5 and left out, so is the drain after the last arrival (see
+        :func:`~leanops.simulate.run`), and ``.window`` says which window the KPIs cover.
+        A whole number leaves out that many leading cases instead (0: none).
     jobs : int
         Local processes to run replications on (1: in this process; -1: one per core).
     scheduler : str or dask.distributed.Client, optional
@@ -358,7 +361,7 @@ def compare(
     if cases is not None:
         cases = int(check_positive("cases", cases, integer=True))
     if warmup is None:
-        warmup = cases // 10 if cases is not None else 0
+        warmup = "auto"
     if warmup != "auto":
         warmup = int(check_positive("warmup", warmup, integer=True, allow_zero=True))
     if cases is not None and warmup != "auto" and warmup >= cases:
@@ -418,13 +421,7 @@ def _sla_seconds(sla: Any, log: Any) -> float:
         if not isinstance(log, EventLog):
             raise InputError("sla= is needed when from_log is a State (the default is the log's 90th-percentile cycle time).")
         return default_sla(log)
-    try:
-        s = pd.Timedelta(sla).total_seconds() if isinstance(sla, str) else float(sla)
-    except (TypeError, ValueError):
-        s = -1.0
-    if not s > 0:
-        raise InputError(f"sla must be a positive duration such as '5d' or seconds; got {sla!r}.")
-    return s
+    return parse_duration(sla, name="sla", positive=True)
 
 
 def _window(ws: list[Any]) -> dict[str, Any] | None:

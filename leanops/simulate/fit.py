@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._pools import ResourceModel, resource_model
 from .._validation import check_choice, check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
@@ -130,6 +131,9 @@ def fit(
     fit_seed = int(rng.integers(0, 2**31 - 1))
     notes: list[str] = []
     tick = _ticker(progress, 8)
+    # the log's one resource model (pools from activity profiles, cached on the log, shared
+    # with every analysis); taken before start estimation, which keeps the rows and so the pools
+    rm = resource_model(log)
 
     if not log.has_start_times or log.df["start"].isna().any():
         log, how = _with_start_times(log)
@@ -176,7 +180,7 @@ def fit(
     tick()
     # -- pools ----------------------------------------------------------------------------
     res = d["resource"].to_numpy(dtype=object, na_value=None)
-    pool_members, act_pool, used_pools = _pools(log, res, acts, act_code, used, notes)
+    pool_members, act_pool, used_pools = _pools(rm, res, acts, act_code, used, notes)
 
     tick()
     # -- calendars ------------------------------------------------------------------------
@@ -319,6 +323,10 @@ def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool:
     over most of a week (:data:`_MIN_SPAN_DAYS` span, :data:`_MIN_ACTIVE_DAYS` active days).
     With less, the pool falls back to the whole log's hours, and when the log itself is
     too short for that, to 24/7; each fallback is warned about, naming the pool.
+
+    These are not the resource model's pool calendars (``discover_calendar(by="pool")``):
+    the simulation needs the shifts of the pool *serving each activity*, learnt from all
+    the instances it serves, with a low threshold that keeps a pool's quiet afternoons.
     """
     cals: dict[str, tuple[tuple[tuple[int, int], ...], str]] = {}
     member_cals: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {}
@@ -366,13 +374,11 @@ def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool:
 
 
 
-def _pools(log: EventLog, res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
+def _pools(rm: ResourceModel, res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
            notes: list[str]) -> tuple[dict[str, list[str]], dict[str, str | None], list[str]]:
-    """(members per pool, each activity's pool, the pools used): the pool serving most of
-    an activity's instances serves all of them."""
-    from .._pools import resource_pools
-
-    res_pool = resource_pools(log)
+    """(members per pool, each activity's pool, the pools used), from the log's resource
+    model: the pool serving most of an activity's instances serves all of them."""
+    res_pool = rm.pools
     pool_members: dict[str, list[str]] = {}
     for r, p in res_pool.items():
         pool_members.setdefault(p, []).append(r)

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._durations import parse_duration
 from .._files import is_yaml_path
 from .._validation import closest
 from ..errors import InputError, ModelError, ScenarioError
@@ -286,24 +287,6 @@ def _number(v: Any, what: str, where: str, *, positive: bool = True, integer: bo
     return float(v)
 
 
-def parse_duration(v: Any, where: str = "duration") -> float:
-    """Seconds from a number (seconds) or a text such as ``30s``, ``5min``, ``2h``, ``1d``."""
-    import pandas as pd
-
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if not math.isfinite(v) or v < 0:
-            raise ScenarioError(f"{where}: duration must be >= 0 seconds; got {v!r}.")
-        return float(v)
-    if isinstance(v, str):
-        try:
-            s = pd.Timedelta(v.strip()).total_seconds()
-        except (TypeError, ValueError):
-            s = float("nan")
-        if math.isfinite(s) and s >= 0:
-            return s
-    raise ScenarioError(f"{where}: duration must be seconds or a text such as '30s', '5min', '2h'; got {v!r}.")
-
-
 def _add_resources(m: SimulationModel, ch: Change, where: str) -> SimulationModel:
     a = _activity(m, ch.get("activity"), where)
     count = int(_number(ch.get("count", 1), "count", where, positive=False, integer=True))
@@ -326,7 +309,7 @@ def _scale_duration(m: SimulationModel, ch: Change, where: str) -> SimulationMod
 
 def _automate(m: SimulationModel, ch: Change, where: str) -> SimulationModel:
     a = _activity(m, ch.get("activity"), where)
-    d = parse_duration(ch.get("duration", 0), f"{where}: duration")
+    d = parse_duration(ch.get("duration", 0), name=f"{where}: duration", error=ScenarioError)
     return m.with_activity(a.name, pool=None, duration=Distribution.fixed(d), by_resource=())
 
 

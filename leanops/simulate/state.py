@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._normalize import parse_time
 from ..errors import InputError
 from ..log import EventLog
 from .model import END, SimulationModel, _plain
@@ -64,14 +65,6 @@ class State:
         })
 
 
-def _ts(x: Any, name: str) -> pd.Timestamp:
-    try:
-        t = pd.Timestamp(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a timestamp (ISO 8601); got {x!r}.") from None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
 def current_state(log: EventLog, *, model: SimulationModel, at: Any = None) -> State:
     """The open cases of ``log`` at ``at`` (default: the log's last timestamp).
 
@@ -82,7 +75,9 @@ def current_state(log: EventLog, *, model: SimulationModel, at: Any = None) -> S
         Its routing tells which cases are still open at the log's end, and its case
         attributes which columns to carry.
     at : timestamp, optional
-        The instant; it must fall within the log (after its first start).
+        The instant; it must fall within the log (after its first start). A timestamp
+        without an offset is local time in the log's time zone (``log.tz``), as the log's
+        own naive timestamps were read.
 
     Examples
     --------
@@ -103,7 +98,7 @@ def current_state(log: EventLog, *, model: SimulationModel, at: Any = None) -> S
     start = d["start"].fillna(d["end"]).to_numpy(dtype="datetime64[ns]").view(np.int64) / 1e9
     start = np.minimum(start, end)
     t_end = float(end.max())
-    t = t_end if at is None else _ts(at, "at").value / 1e9
+    t = t_end if at is None else parse_time(at, tz=log.tz, name="at").value / 1e9
     if t <= float(start.min()):
         raise InputError(f"at ({pd.Timestamp(t, unit='s', tz='UTC')}) must be after the log's first start "
                          f"({pd.Timestamp(float(start.min()), unit='s', tz='UTC')}); pick an instant within the log.")
