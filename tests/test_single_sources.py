@@ -73,9 +73,9 @@ def test_completion_only_fit_shares_the_resource_model_of_the_log_it_was_given()
 
 
 def test_pools_are_computed_in_one_place():
-    # a log's pools come only from _pools.resource_model; the out-of-core engine counts the
-    # profile without a log and is the one other caller
-    assert _calls("resource_pools") <= {"_pools.py", "mining/outofcore.py"}
+    # a log's pools come only from _pools.resource_model; the out-of-core engines count the
+    # profile from their instance batch without a log (mining/_batch_inputs.py), the one other caller
+    assert _calls("resource_pools") <= {"_pools.py", "mining/_batch_inputs.py"}
     assert _calls("discover_calendar") - {"__init__.py"} <= {
         "mining/resources.py", "mining/performance.py", "rca/waiting.py"}
 

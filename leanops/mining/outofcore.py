@@ -333,6 +333,19 @@ def variants(log: Any, *, include_cut: bool = False) -> pd.DataFrame:
     return out
 
 
+# per case: first and last time, first activity and the activity that finished last
+_CASE_ENDS_SQL = """SELECT case_id, min(ts) AS t0, max(e_ns) AS t1, arg_min(activity, pos) AS fa,
+                           arg_max(activity, [e_ns, pos]) AS la FROM {t} GROUP BY case_id"""
+
+
+def _cut_flags(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut_at_start, open_at_end)`` per row of a :data:`_CASE_ENDS_SQL` result."""
+    from ..boundaries import boundary_flags
+
+    return boundary_flags(c["t0"].to_numpy(np.int64), c["t1"].to_numpy(np.int64),
+                          c["fa"].to_numpy(dtype=object).astype(str), c["la"].to_numpy(dtype=object).astype(str))
+
+
 def _cut_cases(ses: _Session, t: str, include_cut: bool) -> tuple[dict[str, int], pd.DataFrame | None]:
     """The counts of the cases of steps table ``t`` that the export window cut, and their
     ids (None with ``include_cut``): the rule of :mod:`leanops.boundaries`."""
