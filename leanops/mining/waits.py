@@ -66,36 +66,56 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     return out
 
 
+def _packed(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, int, int, float] | None:
+    """Rows sorted by group, then value, as one sorted int64 key per row:
+    ``group << (vb + nb) | (value - lo) << nb | row``; returns ``(key, nb, vb, lo)``, or
+    None unless the values are whole numbers on a short enough range (whole seconds, as
+    most logs record) and the groups non-negative integers. One plain sort of values
+    (several times cheaper than an argsort) gives the order, the sorted values and groups
+    without a gather in random order; equal (group, value) rows stay in row order."""
+    n = len(value)
+    g = np.asarray(group)
+    if not (0 < n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0):
+        return None
+    lo, hi = float(value.min()), float(value.max())
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40 and lo == np.floor(lo)):
+        return None
+    nb = max(n - 1, 1).bit_length()
+    vb = max(int(hi - lo).bit_length(), 1)
+    if int(g.max()).bit_length() + vb + nb > 62:
+        return None
+    # whole numbers: value - lo is exact (below 2**40) and survives the cast to int64
+    rel = np.subtract(value, lo)
+    key = rel.astype(np.int64)
+    if not np.array_equal(key, rel):
+        return None
+    del rel
+    key <<= nb
+    key |= np.arange(n, dtype=np.int64)
+    key |= np.left_shift(g, vb + nb, dtype=np.int64)
+    key.sort()
+    return key, nb, vb, lo
+
+
 def _sorted(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ordered by group, then value: ``(order, value[order], group[order])``.
 
-    When the values are whole numbers on a short enough range (whole seconds, as most
-    logs record), group, value and row pack into one int64 whose plain sort (several times
-    cheaper than an argsort) gives all three without a gather in random order. Otherwise
-    :func:`_group_order`. The order among equal (group, value) rows is arbitrary.
+    Through one sort of packed keys (:func:`_packed`) when the values are whole numbers on
+    a short range; otherwise :func:`_group_order`. The order among equal (group, value)
+    rows is arbitrary.
     """
-    n = len(value)
-    g = np.asarray(group)
-    if n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0:
-        lo, hi = float(value.min()), float(value.max())
-        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40:
-            rel = np.subtract(value, lo)
-            if lo == np.floor(lo) and np.array_equal(rel, np.floor(rel)):
-                nb = max(n - 1, 1).bit_length()
-                vb = max(int(hi - lo).bit_length(), 1)
-                if int(g.max()).bit_length() + vb + nb <= 62:
-                    key = np.left_shift(g, vb + nb, dtype=np.int64)
-                    key |= rel.astype(np.int64) << nb
-                    key |= np.arange(n, dtype=np.int64)
-                    del rel
-                    key.sort()
-                    order = key & ((1 << nb) - 1)
-                    v_o = ((key >> nb) & ((1 << vb) - 1)).astype(np.float64)
-                    v_o += lo  # whole numbers below 2**53: exactly the values
-                    g_o = (key >> (vb + nb)).astype(g.dtype, copy=False)
-                    return order, v_o, g_o
-    order = _group_order(group, value)
-    return order, value[order], _sorted_groups(group, value, order)
+    p = _packed(group, value)
+    if p is None:
+        order = _group_order(group, value)
+        return order, value[order], _sorted_groups(group, value, order)
+    key, nb, vb, lo = p
+    order = key & ((1 << nb) - 1)
+    key >>= nb
+    v_o = (key & ((1 << vb) - 1)).astype(np.float64)
+    v_o += lo  # whole numbers below 2**53: exactly the values
+    key >>= vb
+    g_o = key.astype(np.asarray(group).dtype, copy=False)
+    return order, v_o, g_o
 
 
 def _sorted_groups(group: np.ndarray, value: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -138,51 +158,57 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     array([2., 0.])
     """
     n = len(start)
-    out = np.zeros(n)
     if not n:
-        return out
-    order, e_o, a_o = _sorted(activity, enabled)
+        return np.zeros(0)
+    order, bounds, tie = _runs(activity, enabled)
     s_o = start[order]
-    # the earliest start among instances enabled strictly later (same activity): a
-    # reversed running minimum that restarts per activity (each activity lifted above the
-    # ones before it, so that the reversed scan meets smaller values at every new group)
-    lo = float(s_o.min())
-    lift = float(s_o.max()) - lo + 1.0
-    a_lift = np.multiply(a_o, lift)
-    key = np.subtract(s_o, lo)
-    key += a_lift
-    rev_min = np.minimum.accumulate(key[::-1])[::-1]
-    del key
-    rev_min -= a_lift
-    rev_min += lo
-    del a_lift
-    # read it just past the run of equal (activity, enablement): the last row of a run
-    # reads the next row (when of the same activity), the others copy their run's last
-    same = a_o[1:] == a_o[:-1]
-    later = np.full(n, np.inf)
-    np.copyto(later[:-1], rev_min[1:], where=same)
-    del rev_min
-    tie = same & (e_o[1:] == e_o[:-1])
-    if tie.any():
-        idx = np.arange(n)
-        idx[:-1][tie] = n  # not the last of its run
-        run_last = np.minimum.accumulate(idx[::-1])[::-1]
-        later = later[run_last]
-    hit = later < s_o
-    n_hit = int(np.count_nonzero(hit))
-    if n_hit > n // 4:
-        # most rows were overtaken: whole arrays in sorted order beat index lists
-        w = floor[order]
-        np.maximum(later, w, out=w)
-        np.subtract(s_o, w, out=w)
-        w[~hit] = 0.0
-        np.maximum(w, 0.0, out=w)
-        out[order] = w
-    elif n_hit:
-        idx = np.flatnonzero(hit)
-        rows = order[idx]
-        out[rows] = np.maximum(s_o[idx] - np.maximum(later[idx], floor[rows]), 0.0)
+    # the earliest start among instances enabled strictly later (same activity): per
+    # activity, a reversed running minimum read one row further on (exact: no lifting)
+    later = np.empty(n)
+    for g0, g1 in bounds:
+        later[g1 - 1] = np.inf
+        if g1 - g0 > 1:
+            later[g0:g1 - 1] = np.minimum.accumulate(s_o[g1 - 1:g0:-1])[::-1]
+    if len(tie):
+        # a run of equal (activity, enablement) reads just past its last row
+        brk = np.flatnonzero(np.diff(tie) != 1)
+        ends = np.r_[brk, len(tie) - 1]
+        later[tie] = np.repeat(later[tie[ends] + 1], np.diff(ends, prepend=-1))
+    # start - max(later, floor) = min(start - later, start - floor), the floor on rows in
+    # their own order: one scatter, no gather of the floor in random order
+    np.subtract(s_o, later, out=later)
+    del s_o
+    np.maximum(later, 0.0, out=later)
+    out = np.empty(n)
+    out[order] = later
+    del later, order
+    np.minimum(out, np.subtract(start, floor), out=out)
+    np.maximum(out, 0.0, out=out)
     return out
+
+
+def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
+    """Rows ordered by group, then value: ``(order, group slices of the order, tie)``,
+    ``tie`` the positions ``i`` of the order whose row has the same group and value as
+    the row at ``i + 1``."""
+    n = len(value)
+    p = _packed(group, value)
+    if p is not None:
+        key, nb, vb, lo = p
+        order = key & ((1 << nb) - 1)
+        key >>= nb  # group and value: equal keys are ties
+        tie = np.flatnonzero(key[1:] == key[:-1])
+        key >>= vb
+        g_o = key
+    else:
+        order = _group_order(group, value)
+        v_o = value[order]
+        g_o = _sorted_groups(group, value, order)
+        tie = np.flatnonzero((g_o[1:] == g_o[:-1]) & (v_o[1:] == v_o[:-1]))
+        del v_o
+    cut = np.flatnonzero(g_o[1:] != g_o[:-1]) + 1
+    edges = [0, *cut.tolist(), n]
+    return order, list(zip(edges[:-1], edges[1:])), tie
 
 
 def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_pool: np.ndarray,
