@@ -44,12 +44,32 @@ _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|sc
                      re.IGNORECASE)
 
 
-def _stamps(log: EventLog) -> np.ndarray:
+def _stamps(log: EventLog) -> list[np.ndarray]:
+    """The log's timestamps as int64 ns: its ends, and its recorded starts (two arrays,
+    not concatenated: a copy as long as the log saved)."""
     d = log.df
     e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     has = s != np.iinfo(np.int64).min  # (NaT) on int64 views: no pandas dropna copy
-    return np.concatenate([e, s if has.all() else s[has]])
+    return [e, s if has.all() else s[has]]
+
+
+def _stamp_counts(t: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """For int64 ns stamps: counts per second of the day (UTC), stamps on whole seconds,
+    and stamps on whole minutes. Division by a constant and a multiply-compare, not two
+    remainders per stamp (several times cheaper on millions of rows)."""
+    sec = np.floor_divide(t, 1_000_000_000)
+    frac = np.not_equal(np.multiply(sec, 1_000_000_000), t)
+    day = np.floor_divide(sec, 86400)
+    day *= 86400
+    np.subtract(sec, day, out=sec)  # the second of the day, 0..86399
+    del day
+    sod = np.bincount(sec, minlength=86400)
+    n_frac = int(np.count_nonzero(frac))
+    on_min = sod[::60]
+    if n_frac:  # the minute count is of whole-second stamps only
+        on_min = on_min - np.bincount(sec[frac], minlength=86400)[::60]
+    return sod, len(t) - n_frac, int(on_min.sum())
 
 
 def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
@@ -98,15 +118,13 @@ def time_granularity(log: EventLog) -> str:
     cached = log._cache.get("time_granularity")
     if cached is not None:
         return cached
-    t = _stamps(log)
-    whole = t % 1_000_000_000 == 0
-    n_whole = int(whole.sum())
-    if n_whole < _FIT * len(t):  # finer than seconds: neither day nor minute can fit
+    counts = [_stamp_counts(t) for t in _stamps(log)]
+    n = sum(int(c[0].sum()) for c in counts)
+    n_whole = sum(c[1] for c in counts)
+    if n_whole < _FIT * n:  # finer than seconds: neither day nor minute can fit
         log._cache["time_granularity"] = "second"
         return "second"
-    sec = t // 1_000_000_000
-    out = granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
-                                  int((whole & (sec % 60 == 0)).sum()))
+    out = granularity_from_counts(counts[0][0] + counts[1][0], n, n_whole, sum(c[2] for c in counts))
     log._cache["time_granularity"] = out
     return out
 
