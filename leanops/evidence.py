@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -213,15 +214,25 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tupl
     key[m:] |= re  # an end (before a start at the same instant: touching spells merge)
     del rs, re
     key.sort()
-    step = (key & 1).astype(np.int32)
+    # +1 at a start, -1 at an end, as int8 (the low bit of each key: on a little-endian
+    # machine its first byte, read in place)
+    low = key.view(np.uint8)[::8] if sys.byteorder == "little" else key
+    step = (low & 1).astype(np.int8)
+    del low
     step *= 2
     step -= 1
-    # some interval of the label open after this end (int32: at most len(codes) are open)
-    busy = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64) > 0
-    del step
-    # busy spells begin and end where that changes; they alternate (the first one begins),
-    # and none spans two labels (every label closes all of its intervals)
-    edge = np.flatnonzero(np.r_[busy[:1], busy[1:] != busy[:-1]])
+    # intervals of the label open after each event (int32: at most len(codes) are open)
+    count = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64)
+    # busy spells begin where a start lifts the count to 1 and end where an end drops it
+    # to 0; they alternate (the first one begins), and none spans two labels (every label
+    # closes all of its intervals)
+    edge = count == 1
+    edge &= step == 1
+    idle = count == 0
+    idle &= step == -1
+    edge |= idle
+    del count, step, idle
+    edge = np.flatnonzero(edge)
     on, off = key[edge[0::2]], key[edge[1::2]]
     mask = (1 << tb) - 1
     spell = ((off >> 1) & mask) - ((on >> 1) & mask)
