@@ -170,7 +170,9 @@ def role_resources(log: EventLog) -> list[str]:
             n_codes = len(names)
             s_ = s_all if every else s_all[has]
             e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-            e_ = np.maximum(e_all if every else e_all[has], s_)
+            e_ = e_all if every else e_all[has]
+            if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
+                e_ = np.maximum(e_, s_)
             k, total, merged = _label_busy(codes, s_, e_, n_codes)
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
@@ -185,59 +187,69 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tupl
     The union comes from one sort of the interval ends as packed integers (label, time,
     end before start) and a running count of open intervals per label: sorting values is
     several times cheaper than sorting rows (an argsort and gathers in random order).
+    Everything but the keys is computed in blocks: on a log of millions of rows, fresh
+    temporaries as long as the log cost more than the work.
     """
+    m = len(codes)
     k = np.bincount(codes, minlength=n)
-    total = np.bincount(codes, weights=(e - s).astype(np.float64), minlength=n)
+    # (the int64 difference, cast into a float buffer: exact as the difference's cast)
+    total = np.bincount(codes, weights=np.subtract(e, s, out=np.empty(m)), minlength=n)
     lo = int(s.min())
-    rs, re = s - lo, e - lo
     unit = 1
     cb = int(codes.max()).bit_length()
-    tb = max(int(re.max()).bit_length(), 1)
+    top = int(e.max()) - lo
+    tb = max(top.bit_length(), 1)
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if not (rs % u).any() and not (re % u).any():
-                rs //= u
-                re //= u
+            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
                 unit = u
-                tb = max(int(re.max()).bit_length(), 1)
+                tb = max((top // u).bit_length(), 1)
                 break
     if cb + tb + 1 > 63:
         return k, total, _label_busy_rows(codes, s, e, n)
-    m = len(codes)
     key = np.empty(2 * m, dtype=np.int64)
-    np.left_shift(codes, tb + 1, out=key[:m])
-    key[m:] = key[:m]
-    rs <<= 1
-    rs |= 1
-    key[:m] |= rs  # a start
-    re <<= 1
-    key[m:] |= re  # an end (before a start at the same instant: touching spells merge)
-    del rs, re
+    for i in range(0, m, _BLOCK):
+        j = min(i + _BLOCK, m)
+        lab = np.left_shift(codes[i:j], tb + 1, dtype=np.int64)
+        for x, half, is_start in ((s, key[i:j], 1), (e, key[m + i:m + j], 0)):
+            np.subtract(x[i:j], lo, out=half)
+            if unit > 1:
+                half //= unit
+            half <<= 1
+            half |= is_start  # an end sorts before a start at the same instant
+            half |= lab
     key.sort()
-    # +1 at a start, -1 at an end, as int8 (the low bit of each key: on a little-endian
-    # machine its first byte, read in place)
+    # +1 at a start, -1 at an end (the low bit of each key: on a little-endian machine its
+    # first byte, read in place); a running count of the label's open intervals, carried
+    # from block to block (none spans two labels: every label closes all of its intervals)
     low = key.view(np.uint8)[::8] if sys.byteorder == "little" else key
-    step = (low & 1).astype(np.int8)
+    edge = np.empty(2 * m, dtype=bool)
+    carry = 0
+    for i in range(0, 2 * m, _BLOCK):
+        step = (low[i:i + _BLOCK] & 1).astype(np.int8)
+        step *= 2
+        step -= 1
+        count = np.cumsum(step, dtype=np.int64)
+        count += carry
+        carry = int(count[-1])
+        # busy spells begin where a start lifts the count to 1 and end where an end drops
+        # it to 0; they alternate, the first one beginning
+        on = edge[i:i + _BLOCK]
+        np.equal(count, 1, out=on)
+        on &= step == 1
+        on |= (count == 0) & (step == -1)
     del low
-    step *= 2
-    step -= 1
-    # intervals of the label open after each event (int32: at most len(codes) are open)
-    count = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64)
-    # busy spells begin where a start lifts the count to 1 and end where an end drops it
-    # to 0; they alternate (the first one begins), and none spans two labels (every label
-    # closes all of its intervals)
-    edge = count == 1
-    edge &= step == 1
-    idle = count == 0
-    idle &= step == -1
-    edge |= idle
-    del count, step, idle
     edge = np.flatnonzero(edge)
     on, off = key[edge[0::2]], key[edge[1::2]]
+    del key, edge
     mask = (1 << tb) - 1
     spell = ((off >> 1) & mask) - ((on >> 1) & mask)
     merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit
     return k, total, merged
+
+
+#: Rows per block where a computation runs in blocks to bound its temporaries.
+_BLOCK = 1 << 20
 
 
 def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
