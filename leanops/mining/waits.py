@@ -49,8 +49,7 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     out = np.zeros(n)
     if not n:
         return out
-    order, s_o, a_o = _sorted(activity, start)
-    new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
+    new, pick = _chains(activity, start, tol)
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
     sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
@@ -59,11 +58,41 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
     heads = np.flatnonzero(new_s)
     gid = np.cumsum(new_s) - 1
-    rows = order[sel]
+    rows, s_sel = pick(sel)
     en = enabled[rows]
     ready = np.maximum.reduceat(en, heads)
-    out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
+    out[rows] = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
     return out
+
+
+def _chains(group: np.ndarray, value: np.ndarray, tol: float):
+    """Rows ordered by group, then value: per position of that order, whether it begins a
+    new chain (a new group, or a value more than ``tol`` above the one before), and
+    ``pick(positions) -> (rows, values)`` at some positions.
+
+    On packed keys (:func:`_packed`) the order is never unpacked whole: the chains come
+    from the differences of the (group, value) part of the keys, and the group changes
+    from the group counts."""
+    p = _packed(group, value)
+    if p is None:
+        order, v_o, g_o = _sorted(group, value)
+        new = np.r_[True, (g_o[1:] != g_o[:-1]) | (v_o[1:] - v_o[:-1] > tol)]
+        return new, lambda at: (order[at], v_o[at])
+    key, nb, vb, lo = p
+    gv = np.right_shift(key, nb)  # group << vb | value - lo
+    new = np.empty(len(key), dtype=bool)
+    new[0] = True
+    # whole numbers below 2**40: the differences are those of the values, exactly
+    np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[1:])
+    g = np.asarray(group)
+    new[np.cumsum(np.bincount(g))[:-1]] = True  # where each group begins
+
+    def pick(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = (gv[at] & ((1 << vb) - 1)).astype(np.float64)
+        v += lo
+        return key[at] & ((1 << nb) - 1), v
+
+    return new, pick
 
 
 def _packed(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, int, int, float] | None:
