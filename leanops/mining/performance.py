@@ -288,20 +288,11 @@ def _fast_steps(log: EventLog) -> _Rows:
     n = len(d)
     st = log._cache.get("steps")
     if st is None:
-        first = np.ones(n, dtype=bool)
-        if n > 1:
-            try:
-                import pyarrow as pa
-                import pyarrow.compute as pc
-
-                ids = pa.array(d["case_id"].array)
-                if isinstance(ids, pa.ChunkedArray):
-                    ids = ids.combine_chunks()
-                first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-            except Exception:  # not Arrow-backed: the log's codes
-                codes = log.case_codes
-                first[1:] = codes[1:] != codes[:-1]
-        case = np.cumsum(first, dtype=np.int64) - 1
+        # the log's case codes (cached on it, and shared with the boundary rule and the
+        # role detection): a case begins where the id differs from the row before
+        case = log.case_codes
+        first = np.zeros(n, dtype=bool)
+        first[log.case_starts] = True
         act_cat = d["activity"].cat
         activity = act_cat.codes.to_numpy().astype(np.intp)
         activities = [str(c) for c in act_cat.categories]
