@@ -181,11 +181,20 @@ def _repeats(case: np.ndarray, act: np.ndarray, n_act: int, masks: list[np.ndarr
     bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
     max_len = int(np.diff(bounds).max())
     if max_len <= 16:
-        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case;
+        # on one-byte arrays (the position in the case, and the activity when it fits):
+        # each pass then reads an eighth of the bytes of the int64 codes
+        lens = np.diff(bounds)
+        step = np.ones(n, dtype=np.int8)
+        step[bounds[1:-1]] = 1 - lens[:-1]  # back to 0 where a case begins
+        step[0] = 0
+        pos = np.cumsum(step, dtype=np.int8)  # 0.. within the case (never above 15)
+        del step
+        a = act.astype(np.int8) if n_act <= 127 else act
         out = np.zeros(n, dtype=bool)
         for k in range(1, max_len):
-            hit = act[k:] == act[:-k]
-            hit &= case[k:] == case[:-k]
+            hit = a[k:] == a[:-k]
+            hit &= pos[k:] >= k
             out[k:] |= hit
         return out
     if masks is None:
