@@ -29,6 +29,9 @@ __all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "spli
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
+#: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
+#: long as the log cost more (in page faults) than the work itself.
+_BLOCK = 1 << 20
 
 
 def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float) -> np.ndarray:
@@ -79,18 +82,22 @@ def _chains(group: np.ndarray, value: np.ndarray, tol: float):
         new = np.r_[True, (g_o[1:] != g_o[:-1]) | (v_o[1:] - v_o[:-1] > tol)]
         return new, lambda at: (order[at], v_o[at])
     key, nb, vb, lo = p
-    gv = np.right_shift(key, nb)  # group << vb | value - lo
-    new = np.empty(len(key), dtype=bool)
+    n = len(key)
+    new = np.empty(n, dtype=bool)
     new[0] = True
-    # whole numbers below 2**40: the differences are those of the values, exactly
-    np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[1:])
-    g = np.asarray(group)
-    new[np.cumsum(np.bincount(g))[:-1]] = True  # where each group begins
+    for i in range(0, n - 1, _BLOCK):
+        j = min(i + _BLOCK, n - 1)
+        gv = np.right_shift(key[i:j + 1], nb)  # group << vb | value - lo
+        # whole numbers below 2**40: the differences are those of the values, exactly
+        np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[i + 1:j + 1])
+    new[np.cumsum(np.bincount(np.asarray(group)))[:-1]] = True  # where each group begins
 
     def pick(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v = (gv[at] & ((1 << vb) - 1)).astype(np.float64)
+        k = key[at]
+        v = ((k >> nb) & ((1 << vb) - 1)).astype(np.float64)
         v += lo
-        return key[at] & ((1 << nb) - 1), v
+        k &= (1 << nb) - 1
+        return k, v
 
     return new, pick
 
@@ -113,15 +120,18 @@ def _packed(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, int, int,
     vb = max(int(hi - lo).bit_length(), 1)
     if int(g.max()).bit_length() + vb + nb > 62:
         return None
-    # whole numbers: value - lo is exact (below 2**40) and survives the cast to int64
-    rel = np.subtract(value, lo)
-    key = rel.astype(np.int64)
-    if not np.array_equal(key, rel):
-        return None
-    del rel
-    key <<= nb
-    key |= np.arange(n, dtype=np.int64)
-    key |= np.left_shift(g, vb + nb, dtype=np.int64)
+    key = np.empty(n, dtype=np.int64)
+    for i in range(0, n, _BLOCK):  # (in blocks: no temporaries as long as the log)
+        j = min(i + _BLOCK, n)
+        # whole numbers: value - lo is exact (below 2**40) and survives the cast to int64
+        rel = np.subtract(value[i:j], lo)
+        k = key[i:j]
+        np.copyto(k, rel, casting="unsafe")
+        if not np.array_equal(k, rel):
+            return None
+        k <<= nb
+        k |= np.arange(i, j, dtype=np.int64)
+        k |= np.left_shift(g[i:j], vb + nb, dtype=np.int64)
     key.sort()
     return key, nb, vb, lo
 
@@ -206,13 +216,14 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     # start - max(later, floor) = min(start - later, start - floor), the floor on rows in
     # their own order: one scatter, no gather of the floor in random order
     np.subtract(s_o, later, out=later)
-    del s_o
     np.maximum(later, 0.0, out=later)
-    out = np.empty(n)
+    out = s_o  # (its buffer, no longer needed, takes the result in row order)
     out[order] = later
     del later, order
-    np.minimum(out, np.subtract(start, floor), out=out)
-    np.maximum(out, 0.0, out=out)
+    for i in range(0, n, _BLOCK):
+        o = out[i:i + _BLOCK]
+        np.minimum(o, np.subtract(start[i:i + _BLOCK], floor[i:i + _BLOCK]), out=o)
+        np.maximum(o, 0.0, out=o)
     return out
 
 
