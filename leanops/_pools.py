@@ -68,13 +68,16 @@ def profiles(log: Any) -> pd.DataFrame:
     act = d["activity"].cat.codes.to_numpy()
     acts = [str(a) for a in d["activity"].cat.categories]
     n_r, n_a = len(r_names), len(acts)
-    if len(r_codes) and r_codes.min() >= 0:
-        key = np.multiply(r_codes, n_a, dtype=np.int64)
-        key += act
-        m = np.bincount(key, minlength=n_r * n_a).reshape(n_r, n_a)
-    else:
-        ok = r_codes >= 0
-        m = np.bincount(r_codes[ok] * n_a + act[ok], minlength=n_r * n_a).reshape(n_r, n_a)
+    m = np.zeros(n_r * n_a, dtype=np.int64)
+    block = 1 << 20  # (in blocks: a key as long as the log costs more in fresh pages than the counting)
+    for i in range(0, len(r_codes), block):
+        rc = r_codes[i:i + block]
+        key = np.multiply(rc, n_a, dtype=np.int64)
+        key += act[i:i + block]
+        if rc.min() < 0:  # missing resources left out
+            key = key[rc >= 0]
+        m += np.bincount(key, minlength=n_r * n_a)
+    m = m.reshape(n_r, n_a)
     out = pd.DataFrame(m, index=pd.Index([str(r) for r in r_names], name="resource"), columns=acts)
     log._cache["profiles"] = out
     return out
