@@ -24,6 +24,10 @@ import pandas as pd
 
 __all__ = ["resource_pools", "profiles", "resource_codes", "resource_model", "ResourceModel"]
 
+#: Rows per block where a pass runs in blocks: a key as long as the log costs more in
+#: fresh pages than the counting.
+_BLOCK = 1 << 20
+
 
 def resource_codes(log: Any) -> tuple[np.ndarray, list[str]]:
     """Per row, an int64 code of its resource (-1 where missing), and the names (sorted);
@@ -69,11 +73,10 @@ def profiles(log: Any) -> pd.DataFrame:
     acts = [str(a) for a in d["activity"].cat.categories]
     n_r, n_a = len(r_names), len(acts)
     m = np.zeros(n_r * n_a, dtype=np.int64)
-    block = 1 << 20  # (in blocks: a key as long as the log costs more in fresh pages than the counting)
-    for i in range(0, len(r_codes), block):
-        rc = r_codes[i:i + block]
+    for i in range(0, len(r_codes), _BLOCK):
+        rc = r_codes[i:i + _BLOCK]
         key = np.multiply(rc, n_a, dtype=np.int64)
-        key += act[i:i + block]
+        key += act[i:i + _BLOCK]
         if rc.min() < 0:  # missing resources left out
             key = key[rc >= 0]
         m += np.bincount(key, minlength=n_r * n_a)
