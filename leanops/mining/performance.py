@@ -282,8 +282,17 @@ class _Rows:
     has_start: np.ndarray  # bool
     t_start: np.ndarray  # int64 ns: start, or end where the start is missing
     end: np.ndarray  # int64 ns
-    cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
     masks: list  # _same_case_masks(case, longest case)
+
+    @property
+    def cover(self) -> np.ndarray:
+        """int64 ns: the latest end among the earlier instances of the case (the own start
+        for the first). Computed on access, not kept: it is as long as the log, and the
+        instance timings read it once."""
+        cover = _segment_prefix_max(self.end, self.masks)
+        cover[1:] = cover[:-1]  # (numpy moves an overlapping copy safely, without a temporary)
+        cover[self.first] = self.t_start[self.first]
+        return cover
 
 
 def _fast_steps(log: EventLog) -> _Rows:
@@ -315,10 +324,7 @@ def _fast_steps(log: EventLog) -> _Rows:
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
     masks = _same_case_masks(case, max_len, first)
-    cover = _segment_prefix_max(end, masks)
-    cover[1:] = cover[:-1]  # (numpy moves an overlapping copy safely, without a temporary)
-    cover[first] = t_start[first]
-    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover, masks)
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, masks)
     log._cache["rows"] = rows
     return rows
 
