@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._pools import resource_codes
+from ._pools import profiles, resource_codes
 from .boundaries import case_spans
 from .log import EventLog
 
@@ -162,7 +162,9 @@ def role_resources(log: EventLog) -> list[str]:
     # value_counts and a factorize of the string column
     all_codes, names = resource_codes(log)
     named = all_codes >= 0
-    vc = np.bincount(all_codes[named], minlength=len(names))
+    # instances per label: the row sums of the log's cached activity profiles (no pass
+    # over the rows, and no copy of the codes through the mask)
+    vc = profiles(log).to_numpy().sum(axis=1)
     # most frequent first, ties by label (as the SQL engine orders them)
     labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
     out: list[str] = []
@@ -183,16 +185,18 @@ def role_resources(log: EventLog) -> list[str]:
             e_ = e_all if every else e_all[has]
             if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
                 e_ = np.maximum(e_, s_)
-            k, total, merged = _label_busy(codes, s_, e_, n_codes)
+            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None)
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
 
 
-def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
+                counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per label code: instances, summed durations, and the length of the union of its
-    ``[s, e)`` intervals (int64 ns, ``e >= s``).
+    ``[s, e)`` intervals (int64 ns, ``e >= s``). ``counts``: the instances per code,
+    when the caller has them.
 
     The union comes from one sort of the interval ends as packed integers (label, time,
     end before start) and a running count of open intervals per label: sorting values is
@@ -201,7 +205,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tupl
     temporaries as long as the log cost more than the work.
     """
     m = len(codes)
-    k = np.bincount(codes, minlength=n)
+    k = np.bincount(codes, minlength=n) if counts is None else counts
     # (the int64 difference, cast into a float buffer: exact as the difference's cast)
     total = np.bincount(codes, weights=np.subtract(e, s, out=np.empty(m)), minlength=n)
     lo = int(s.min())
