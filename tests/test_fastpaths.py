@@ -54,8 +54,8 @@ def test_wait_rules_match_their_definitions(seed):
     bt = batch_waits(a, s, e, tol)
     np.testing.assert_array_equal(bt, _naive_batch(a, s, e, tol))
     floor = e + bt
-    # (the running minimum works on values lifted per activity: equal up to rounding)
-    np.testing.assert_allclose(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
+    # (the running minimum runs per activity on the values themselves: exactly equal)
+    np.testing.assert_array_equal(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor))
 
 
 def test_overtaken_waits_when_few_rows_are_overtaken():
