@@ -22,6 +22,8 @@ batch and overtake rules are per instance and have an SQL twin in the out-of-cor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -68,7 +70,8 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     return out
 
 
-def _chains(group: np.ndarray, value: np.ndarray, tol: float):
+def _chains(group: np.ndarray, value: np.ndarray, tol: float,
+            ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """Rows ordered by group, then value: per position of that order, whether it begins a
     new chain (a new group, or a value more than ``tol`` above the one before), and
     ``pick(positions) -> (rows, values)`` at some positions.
