@@ -238,18 +238,25 @@ def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[
     p = _packed(group, value)
     if p is not None:
         key, nb, vb, lo = p
-        order = key & ((1 << nb) - 1)
-        key >>= nb  # group and value: equal keys are ties
-        tie = np.flatnonzero(key[1:] == key[:-1])
-        key >>= vb
-        g_o = key
+        # ties (equal group and value) and group changes, in blocks; then the keys become
+        # the order in place (no second array as long as the log)
+        tie_parts, cut_parts = [], []
+        for i in range(0, n - 1, _BLOCK):
+            gv = np.right_shift(key[i:i + _BLOCK + 1], nb)  # group << vb | value - lo
+            tie_parts.append(np.flatnonzero(gv[1:] == gv[:-1]) + i)
+            gv >>= vb
+            cut_parts.append(np.flatnonzero(gv[1:] != gv[:-1]) + (i + 1))
+        tie = np.concatenate(tie_parts) if tie_parts else np.zeros(0, dtype=np.int64)
+        cut = np.concatenate(cut_parts) if cut_parts else np.zeros(0, dtype=np.int64)
+        key &= (1 << nb) - 1
+        order = key
     else:
         order = _group_order(group, value)
         v_o = value[order]
         g_o = _sorted_groups(group, value, order)
         tie = np.flatnonzero((g_o[1:] == g_o[:-1]) & (v_o[1:] == v_o[:-1]))
         del v_o
-    cut = np.flatnonzero(g_o[1:] != g_o[:-1]) + 1
+        cut = np.flatnonzero(g_o[1:] != g_o[:-1]) + 1
     edges = [0, *cut.tolist(), n]
     return order, list(zip(edges[:-1], edges[1:])), tie
 
