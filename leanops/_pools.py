@@ -58,7 +58,10 @@ def _encode(col: pd.Series) -> tuple[np.ndarray, list[str]]:
     rank = np.empty(len(names) + 1, dtype=np.int64)
     rank[np.array(order, dtype=np.int64)] = np.arange(len(names))
     rank[-1] = -1  # index -1 (missing) maps to -1
-    return rank[idx], [names[i] for i in order]
+    codes = np.empty(len(idx), dtype=np.int64)
+    for i in range(0, len(idx), _BLOCK):  # (in blocks: the int32 indices widen a block at a time)
+        np.take(rank, idx[i:i + _BLOCK], out=codes[i:i + _BLOCK])
+    return codes, [names[i] for i in order]
 
 
 def profiles(log: Any) -> pd.DataFrame:
