@@ -123,7 +123,10 @@ def _flags(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
     first_act = act[starts]
     # The instance that finished last decides how a case ends (rows are sorted by start):
     # of the rows that end at their case's last end, the last row of each case
-    hit = np.flatnonzero(t_end == np.repeat(last, np.diff(np.r_[starts, len(d)])))
+    # (in blocks of rows: no array of the case's last end as long as the log)
+    block = 1 << 20
+    hit = np.concatenate([np.flatnonzero(t_end[i:i + block] == last[codes[i:i + block]]) + i
+                          for i in range(0, len(d), block)])
     hit_case = codes[hit]
     end_row = hit[np.r_[hit_case[1:] != hit_case[:-1], True]]
     last_act = act[end_row]
