@@ -121,8 +121,14 @@ def _flags(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
     first, last = case_spans(log)
     act = d["activity"].cat.codes.to_numpy()
     first_act = act[starts]
-    # The instance that finished last decides how a case ends (rows are sorted by start).
-    end_row = np.maximum.reduceat(np.where(t_end == last[codes], np.arange(len(d)), -1), starts)
+    # The instance that finished last decides how a case ends (rows are sorted by start):
+    # of the rows that end at their case's last end, the last row of each case
+    # (in blocks of rows: no array of the case's last end as long as the log)
+    block = 1 << 20
+    hit = np.concatenate([np.flatnonzero(t_end[i:i + block] == last[codes[i:i + block]]) + i
+                          for i in range(0, len(d), block)])
+    hit_case = codes[hit]
+    end_row = hit[np.r_[hit_case[1:] != hit_case[:-1], True]]
     last_act = act[end_row]
     out = boundary_flags(first, last, first_act, last_act)
     log._cache["boundary_flags"] = out
@@ -146,7 +152,8 @@ def case_spans(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
     e = _ns(d["end"])
     s = _ns(d["start"])
     # log.sort_time() on int64 views: no pandas fillna over the whole column
-    t = np.where(s == np.iinfo(np.int64).min, e, s)
+    missing = s == np.iinfo(np.int64).min
+    t = np.where(missing, e, s) if missing.any() else s
     out = (np.minimum.reduceat(t, starts), np.maximum.reduceat(e, starts)) if len(starts) else (
         np.zeros(0, np.int64), np.zeros(0, np.int64))
     log._cache["case_spans"] = out

@@ -678,19 +678,22 @@ def discover_calendar(
     tz = _check_tz(tz if tz is not None else (log.tz if isinstance(log.tz, str) and log.tz else "UTC"))
     d = log.df
     start = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64) - 1  # an end on the hour belongs to the hour before
+    end = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     nat = np.iinfo(np.int64).min
     has = start != nat
+    every = bool(has.all())
     res = d["resource"]
 
     def learn(mask: np.ndarray | None) -> Calendar | None:
-        s = start[has] if mask is None else start[has & mask]
+        s = (start if every else start[has]) if mask is None else start[has & mask]
         e = end if mask is None else end[mask]
-        inst = np.concatenate([s, e])
-        if len(inst) < (min_events if mask is not None else 1):
+        total = len(s) + len(e)
+        if total < (min_events if mask is not None else 1):
             return None
-        if len(inst) > _MAX_SAMPLE:  # a regular sample is plenty to place hours in a week
-            inst = inst[:: -(-len(inst) // _MAX_SAMPLE)]
+        # a regular sample is plenty to place hours in a week: every k-th of the starts
+        # followed by the ends, taken from each part (no copy of the whole log first)
+        k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
+        inst = np.concatenate([s[::k], e[(-len(s)) % k::k] - 1])  # an end on the hour belongs to the hour before
         return _calendar_from_counts(_slot_counts(inst, tz), min_share=min_share, tz=tz)
 
     if resource is not None:

@@ -22,12 +22,13 @@ Examples
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._pools import resource_codes
+from ._pools import profiles, resource_codes
 from .boundaries import case_spans
 from .log import EventLog
 
@@ -42,14 +43,44 @@ _FIT = 0.98
 # Labels that name a system or a job rather than a person.
 _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|scheduler|server|daemon|cron)\b",
                      re.IGNORECASE)
+#: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
+#: long as the log cost more (in page faults) than the arithmetic.
+_BLOCK = 1 << 20
 
 
-def _stamps(log: EventLog) -> np.ndarray:
+def _stamps(log: EventLog) -> list[np.ndarray]:
+    """The log's timestamps as int64 ns: its ends, and its recorded starts (two arrays,
+    not concatenated: a copy as long as the log saved)."""
     d = log.df
     e = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     s = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     has = s != np.iinfo(np.int64).min  # (NaT) on int64 views: no pandas dropna copy
-    return np.concatenate([e, s if has.all() else s[has]])
+    return [e, s if has.all() else s[has]]
+
+
+def _stamp_counts(t: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """For int64 ns stamps: counts per second of the day (UTC), stamps on whole seconds,
+    and stamps on whole minutes. Division by a constant and a multiply-compare, not two
+    remainders per stamp, in blocks (no temporaries as long as the log)."""
+    sod = np.zeros(86400, dtype=np.int64)
+    n_frac = 0
+    frac_sod = []
+    for i in range(0, len(t), _BLOCK):
+        x = t[i:i + _BLOCK]
+        sec = np.floor_divide(x, 1_000_000_000)
+        frac = np.not_equal(np.multiply(sec, 1_000_000_000), x)
+        day = np.floor_divide(sec, 86400)
+        day *= 86400
+        np.subtract(sec, day, out=sec)  # the second of the day, 0..86399
+        sod += np.bincount(sec, minlength=86400)
+        k = int(np.count_nonzero(frac))
+        if k:
+            n_frac += k
+            frac_sod.append(sec[frac])
+    on_min = sod[::60]
+    if n_frac:  # the minute count is of whole-second stamps only
+        on_min = on_min - np.bincount(np.concatenate(frac_sod), minlength=86400)[::60]
+    return sod, len(t) - n_frac, int(on_min.sum())
 
 
 def granularity_from_counts(sod_counts: np.ndarray, n: int, n_whole_s: int, n_whole_min: int) -> str:
@@ -98,20 +129,19 @@ def time_granularity(log: EventLog) -> str:
     cached = log._cache.get("time_granularity")
     if cached is not None:
         return cached
-    out = granularity_of(_stamps(log))
+    out = granularity_of(*_stamps(log))
     log._cache["time_granularity"] = out
     return out
 
 
-def granularity_of(t: np.ndarray) -> str:
-    """:func:`time_granularity` of timestamps given as int64 ns (UTC): every engine's."""
-    whole = t % 1_000_000_000 == 0
-    n_whole = int(whole.sum())
-    if n_whole < _FIT * len(t):  # finer than seconds: neither day nor minute can fit
+def granularity_of(*stamps: np.ndarray) -> str:
+    """:func:`time_granularity` of timestamps given as int64 ns arrays (UTC): every engine's."""
+    counts = [_stamp_counts(t) for t in stamps]
+    n = sum(int(c[0].sum()) for c in counts)
+    n_whole = sum(c[1] for c in counts)
+    if n_whole < _FIT * n:  # finer than seconds: neither day nor minute can fit
         return "second"
-    sec = t // 1_000_000_000
-    return granularity_from_counts(np.bincount(sec % 86400, minlength=86400), len(t), n_whole,
-                                   int((whole & (sec % 60 == 0)).sum()))
+    return granularity_from_counts(sum(c[0] for c in counts), n, n_whole, sum(c[2] for c in counts))
 
 
 def role_resources(log: EventLog) -> list[str]:
@@ -136,7 +166,9 @@ def role_resources(log: EventLog) -> list[str]:
     # value_counts and a factorize of the string column
     all_codes, names = resource_codes(log)
     named = all_codes >= 0
-    vc = np.bincount(all_codes[named], minlength=len(names))
+    # instances per label: the row sums of the log's cached activity profiles (no pass
+    # over the rows, and no copy of the codes through the mask)
+    vc = profiles(log).to_numpy().sum(axis=1)
     # most frequent first, ties by label (as the SQL engine orders them)
     labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
     out: list[str] = []
@@ -154,60 +186,80 @@ def role_resources(log: EventLog) -> list[str]:
             n_codes = len(names)
             s_ = s_all if every else s_all[has]
             e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-            e_ = np.maximum(e_all if every else e_all[has], s_)
-            k, total, merged = _label_busy(codes, s_, e_, n_codes)
+            e_ = e_all if every else e_all[has]
+            if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
+                e_ = np.maximum(e_, s_)
+            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None)
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
 
 
-def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
+                counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per label code: instances, summed durations, and the length of the union of its
-    ``[s, e)`` intervals (int64 ns, ``e >= s``).
+    ``[s, e)`` intervals (int64 ns, ``e >= s``). ``counts``: the instances per code,
+    when the caller has them.
 
     The union comes from one sort of the interval ends as packed integers (label, time,
     end before start) and a running count of open intervals per label: sorting values is
     several times cheaper than sorting rows (an argsort and gathers in random order).
+    Everything but the keys is computed in blocks: on a log of millions of rows, fresh
+    temporaries as long as the log cost more than the work.
     """
-    k = np.bincount(codes, minlength=n)
-    total = np.bincount(codes, weights=(e - s).astype(np.float64), minlength=n)
+    m = len(codes)
+    k = np.bincount(codes, minlength=n) if counts is None else counts
+    # (the int64 difference, cast into a float buffer: exact as the difference's cast)
+    total = np.bincount(codes, weights=np.subtract(e, s, out=np.empty(m)), minlength=n)
     lo = int(s.min())
-    rs, re = s - lo, e - lo
     unit = 1
     cb = int(codes.max()).bit_length()
-    tb = max(int(re.max()).bit_length(), 1)
+    top = int(e.max()) - lo
+    tb = max(top.bit_length(), 1)
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if not (rs % u).any() and not (re % u).any():
-                rs //= u
-                re //= u
+            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
                 unit = u
-                tb = max(int(re.max()).bit_length(), 1)
+                tb = max((top // u).bit_length(), 1)
                 break
     if cb + tb + 1 > 63:
         return k, total, _label_busy_rows(codes, s, e, n)
-    m = len(codes)
     key = np.empty(2 * m, dtype=np.int64)
-    np.left_shift(codes, tb + 1, out=key[:m])
-    key[m:] = key[:m]
-    rs <<= 1
-    rs |= 1
-    key[:m] |= rs  # a start
-    re <<= 1
-    key[m:] |= re  # an end (before a start at the same instant: touching spells merge)
-    del rs, re
+    for i in range(0, m, _BLOCK):
+        j = min(i + _BLOCK, m)
+        lab = np.left_shift(codes[i:j], tb + 1, dtype=np.int64)
+        for x, half, is_start in ((s, key[i:j], 1), (e, key[m + i:m + j], 0)):
+            np.subtract(x[i:j], lo, out=half)
+            if unit > 1:
+                half //= unit
+            half <<= 1
+            half |= is_start  # an end sorts before a start at the same instant
+            half |= lab
     key.sort()
-    step = (key & 1).astype(np.int32)
-    step *= 2
-    step -= 1
-    # some interval of the label open after this end (int32: at most len(codes) are open)
-    busy = np.cumsum(step, dtype=np.int32 if len(codes) < 2**31 - 1 else np.int64) > 0
-    del step
-    # busy spells begin and end where that changes; they alternate (the first one begins),
-    # and none spans two labels (every label closes all of its intervals)
-    edge = np.flatnonzero(np.r_[busy[:1], busy[1:] != busy[:-1]])
+    # +1 at a start, -1 at an end (the low bit of each key: on a little-endian machine its
+    # first byte, read in place); a running count of the label's open intervals, carried
+    # from block to block (none spans two labels: every label closes all of its intervals)
+    low = key.view(np.uint8)[::8] if sys.byteorder == "little" else key
+    edge = np.empty(2 * m, dtype=bool)
+    carry = 0
+    for i in range(0, 2 * m, _BLOCK):
+        step = (low[i:i + _BLOCK] & 1).astype(np.int8)
+        step *= 2
+        step -= 1
+        count = np.cumsum(step, dtype=np.int64)
+        count += carry
+        carry = int(count[-1])
+        # busy spells begin where a start lifts the count to 1 and end where an end drops
+        # it to 0; they alternate, the first one beginning
+        on = edge[i:i + _BLOCK]
+        np.equal(count, 1, out=on)
+        on &= step == 1
+        on |= (count == 0) & (step == -1)
+    del low
+    edge = np.flatnonzero(edge)
     on, off = key[edge[0::2]], key[edge[1::2]]
+    del key, edge
     mask = (1 << tb) - 1
     spell = ((off >> 1) & mask) - ((on >> 1) & mask)
     merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit

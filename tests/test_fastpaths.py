@@ -54,8 +54,8 @@ def test_wait_rules_match_their_definitions(seed):
     bt = batch_waits(a, s, e, tol)
     np.testing.assert_array_equal(bt, _naive_batch(a, s, e, tol))
     floor = e + bt
-    # (the running minimum works on values lifted per activity: equal up to rounding)
-    np.testing.assert_allclose(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
+    # (the running minimum runs per activity on the values themselves: exactly equal)
+    np.testing.assert_array_equal(overtaken_waits(a, s, e, floor), _naive_overtaken(a, s, e, floor))
 
 
 def test_overtaken_waits_when_few_rows_are_overtaken():
@@ -127,3 +127,60 @@ def test_group_sort_packs_whole_numbers_and_falls_back_otherwise(step):
     np.testing.assert_array_equal(v[order], v_o)
     np.testing.assert_array_equal(g[order], g_o)
     assert (np.diff(g_o) >= 0).all() and (np.diff(v_o)[np.diff(g_o) == 0] >= 0).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_blocked_passes_match_the_definitions_across_block_edges(monkeypatch, seed):
+    # the passes that run in blocks of 1M rows on large logs, with blocks of a few rows,
+    # against the plain definitions (and against themselves in one block)
+    import leanops._pools as pools
+    import leanops.evidence as evidence
+    import leanops.mining.waits as waits
+
+    rng = np.random.default_rng(100 + seed)
+    n = 240
+    a = rng.integers(0, 4, n)
+    s = np.round(rng.random(n) * [50, 500, 5000, 50][seed], 0)
+    e = s - np.round(rng.random(n) * 40, 0) * (rng.random(n) < 0.8)
+    tol = [0.0, 1.0, 2.0, 5.0][seed]
+    whole = (batch_waits(a, s, e, tol), overtaken_waits(a, s, e, e + batch_waits(a, s, e, tol)))
+    for block in (1, 7, 64):
+        monkeypatch.setattr(waits, "_BLOCK", block)
+        bt = batch_waits(a, s, e, tol)
+        np.testing.assert_array_equal(bt, _naive_batch(a, s, e, tol))
+        np.testing.assert_array_equal(bt, whole[0])
+        ov = overtaken_waits(a, s, e, e + bt)
+        np.testing.assert_array_equal(ov, _naive_overtaken(a, s, e, e + bt))
+        np.testing.assert_array_equal(ov, whole[1])
+
+    # label busy time and the timestamp counts of the granularity rule
+    c = rng.integers(0, 5, n).astype(np.int64)
+    t0 = 1_600_000_000 * 10**9
+    st = t0 + rng.integers(0, 10**6, n) * 10**9 * [1, 1, 60, 86400][seed]
+    en = st + rng.integers(0, 5000, n) * 10**9 * (rng.random(n) > 0.2)
+    if seed == 0:
+        en[::17] += 123  # a few stamps off whole seconds
+    monkeypatch.setattr(evidence, "_BLOCK", 5)
+    k, total, merged = evidence._label_busy(c, st, en, 6)
+    for lab in range(6):
+        m = c == lab
+        assert k[lab] == m.sum()
+        assert merged[lab] == pytest.approx(float(_naive_union(st[m], en[m])), rel=1e-12, abs=0)
+    for t in (st, en):
+        sod, n_whole, n_min = evidence._stamp_counts(t)
+        np.testing.assert_array_equal(sod, np.bincount((t // 10**9) % 86400, minlength=86400))
+        assert n_whole == int((t % 10**9 == 0).sum())
+        assert n_min == int(((t % 10**9 == 0) & ((t // 10**9) % 60 == 0)).sum())
+
+    # (resource, activity) counts, some resources missing
+    df = pd.DataFrame({"case_id": np.repeat([f"c{i}" for i in range(n // 4)], 4),
+                       "activity": rng.choice(["a", "b", "c"], n),
+                       "end": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min"),
+                       "resource": rng.choice(["r1", "r2", None], n)})
+    log = EventLog(df)
+    monkeypatch.setattr(pools, "_BLOCK", 9)
+    prof = pools.profiles(log)
+    d = log.df.dropna(subset=["resource"])
+    expect = pd.crosstab(d["resource"].astype(str), d["activity"]).reindex(index=prof.index, columns=prof.columns,
+                                                                          fill_value=0)
+    np.testing.assert_array_equal(prof.to_numpy(), expect.to_numpy())

@@ -87,7 +87,7 @@ def evidence(rows: dict[str, np.ndarray], resources: list[str]) -> tuple[dict[st
 
     has = ~rows["estimated"]
     start, end, codes = rows["start"], rows["end"], rows["resource"]
-    gran = granularity_of(np.concatenate([end, start[has]]))
+    gran = granularity_of(end, start[has])
     named = codes >= 0
     vc = np.bincount(codes[named], minlength=len(resources))
     # most frequent first, ties by label
@@ -116,6 +116,6 @@ def time_level(rows: dict[str, np.ndarray]) -> dict[str, Any]:
     from ..evidence import granularity_of, level_caveats
 
     has = ~rows["estimated"]
-    gran = granularity_of(np.concatenate([rows["end"], rows["start"][has]]))
+    gran = granularity_of(rows["end"], rows["start"][has])
     recorded = float(has.mean()) if len(has) else 0.0
     return {"time_granularity": gran, "caveats": level_caveats(gran, recorded, [], False)[1]}

@@ -99,14 +99,29 @@ def case_cover(first: np.ndarray, t_start: np.ndarray, end: np.ndarray, masks: l
     step table, the in-memory timing arrays and every engine's instance batch use it.
     ``masks`` is :func:`_same_case_masks` of the rows' cases."""
     cover = _segment_prefix_max(end, masks)
-    cover[1:] = cover[:-1].copy()
+    cover[1:] = cover[:-1]  # (numpy moves an overlapping copy safely, without a temporary)
     cover[first] = t_start[first]
     return cover
 
 
-def _same_case_masks(case: np.ndarray, max_len: int) -> list[np.ndarray]:
-    """For strides k = 1, 2, 4, ... below ``max_len``: whether row i and row i - k share a case."""
+def _same_case_masks(case: np.ndarray, max_len: int, first: np.ndarray | None = None) -> list[np.ndarray]:
+    """For strides k = 1, 2, 4, ... below ``max_len``: whether row i and row i - k share a case.
+
+    With ``first`` (the rows that begin a case), from booleans only: rows i and i - 2k
+    share a case when i, i - k and i - k, i - 2k do (no pass over the int64 case codes).
+    """
     masks = []
+    if first is not None:
+        if max_len > 1:
+            m = ~first[1:]
+            masks.append(m)
+            k = 2
+            while k < max_len:
+                h = k // 2
+                m = m[h:] & m[:-h]
+                masks.append(m)
+                k *= 2
+        return masks
     k = 1
     while k < max_len:
         masks.append(case[k:] == case[:-k])
@@ -121,7 +136,9 @@ def _segment_prefix_max(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarr
     2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
     """
     out = values.copy()
+    buf = np.empty_like(out)  # (one buffer for every pass: numpy would allocate one per pass for the overlap)
     for j, same in enumerate(masks):
         k = 1 << j
-        np.maximum(out[k:], out[:-k], out=out[k:], where=same)  # numpy buffers the overlap
+        np.maximum(out[k:], out[:-k], out=buf[k:])
+        np.copyto(out[k:], buf[k:], where=same)
     return out

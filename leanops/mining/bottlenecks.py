@@ -383,35 +383,28 @@ def _merged_packed(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: in
         key |= buf
         np.maximum(b1, b0, out=buf)  # (an end before the start covers nothing)
         key |= buf
-        top = int(codes.max())
-        if 16 <= top < 1 << 15:
-            # group by resource first (a linear radix argsort of int16 codes), then sort
-            # each resource's stretch alone: small sorts that stay in cache; the same
-            # sorted keys as one global sort
-            key = key[np.argsort(codes.astype(np.int16), kind="stable")]
-            bounds = np.searchsorted(key, np.arange(top + 2, dtype=np.int64) << (2 * bits))
-            for s0, s1 in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                if s1 - s0 > 1:
-                    key[s0:s1].sort()
-        else:
-            key.sort()
-        l0 = np.right_shift(key, bits, out=buf)
+        key.sort()
+        l0 = np.right_shift(key, bits, out=buf)  # code << bits | first bin
+        # code << bits | end bin, in blocks (a temporary as long as the log costs more
+        # than the few extra calls)
+        block = 1 << 20
+        for i in range(0, len(key), block):
+            k = key[i:i + block]
+            k &= mask
+            k |= l0[i:i + block] & ~mask
         l1 = key
-        l1 &= mask
-        tmp = np.bitwise_and(l0, ~mask)
-        l1 |= tmp
     else:
         lift = np.left_shift(codes, bits, dtype=np.int64)
         l0, l1 = lift | b0, lift | np.maximum(b1, b0)
+        del lift
         o = np.lexsort((l1, l0))
         l0, l1 = l0[o], l1[o]
-        tmp = lift
-    reach = np.maximum.accumulate(l1, out=tmp)  # furthest end so far (earlier resources lie below)
-    # clip each range to begin after the furthest end among the earlier ones (in place:
-    # element i reads reach[i - 1] only)
-    np.maximum(l0[1:], reach[:-1], out=l0[1:])
-    np.maximum(l1[1:], reach[:-1], out=l1[1:])
-    return l0, l1, bits
+    # the furthest end so far (earlier resources lie below); clipping each range to
+    # begin after the furthest end among the earlier ones leaves each end at exactly
+    # that running maximum, so it is computed in place
+    reach = np.maximum.accumulate(l1, out=l1)
+    np.maximum(l0[1:], reach[:-1], out=l0[1:])  # (element i reads reach[i - 1] only)
+    return l0, reach, bits
 
 
 def _work_fractions(cals: Any, edges_ns: np.ndarray, width: float) -> dict[Calendar, np.ndarray]:

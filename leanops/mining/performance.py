@@ -189,11 +189,20 @@ def _repeats(case: np.ndarray, act: np.ndarray, n_act: int, masks: list[np.ndarr
     bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
     max_len = int(np.diff(bounds).max())
     if max_len <= 16:
-        # short cases: compare each row with the rows 1..max_len-1 before it, in its case
+        # short cases: compare each row with the rows 1..max_len-1 before it, in its case;
+        # on one-byte arrays (the position in the case, and the activity when it fits):
+        # each pass then reads an eighth of the bytes of the int64 codes
+        lens = np.diff(bounds)
+        step = np.ones(n, dtype=np.int8)
+        step[bounds[1:-1]] = 1 - lens[:-1]  # back to 0 where a case begins
+        step[0] = 0
+        pos = np.cumsum(step, dtype=np.int8)  # 0.. within the case (never above 15)
+        del step
+        a = act.astype(np.int8) if n_act <= 127 else act
         out = np.zeros(n, dtype=bool)
         for k in range(1, max_len):
-            hit = act[k:] == act[:-k]
-            hit &= case[k:] == case[:-k]
+            hit = a[k:] == a[:-k]
+            hit &= pos[k:] >= k
             out[k:] |= hit
         return out
     if masks is None:
@@ -241,8 +250,14 @@ class _Rows:
     has_start: np.ndarray  # bool
     t_start: np.ndarray  # int64 ns: start, or end where the start is missing
     end: np.ndarray  # int64 ns
-    cover: np.ndarray  # int64 ns: latest end among earlier instances of the case (own start for the first)
     masks: list  # _same_case_masks(case, longest case)
+
+    @property
+    def cover(self) -> np.ndarray:
+        """int64 ns: the latest end among the earlier instances of the case (the own start
+        for the first). Computed on access, not kept: it is as long as the log, and the
+        instance timings read it once."""
+        return case_cover(self.first, self.t_start, self.end, self.masks)
 
 
 def _fast_steps(log: EventLog) -> _Rows:
@@ -256,20 +271,11 @@ def _fast_steps(log: EventLog) -> _Rows:
     n = len(d)
     st = log._cache.get("steps")
     if st is None:
-        first = np.ones(n, dtype=bool)
-        if n > 1:
-            try:
-                import pyarrow as pa
-                import pyarrow.compute as pc
-
-                ids = pa.array(d["case_id"].array)
-                if isinstance(ids, pa.ChunkedArray):
-                    ids = ids.combine_chunks()
-                first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-            except Exception:  # not Arrow-backed: the log's codes
-                codes = log.case_codes
-                first[1:] = codes[1:] != codes[:-1]
-        case = np.cumsum(first, dtype=np.int64) - 1
+        # the log's case codes (cached on it, and shared with the boundary rule and the
+        # role detection): a case begins where the id differs from the row before
+        case = log.case_codes
+        first = np.zeros(n, dtype=bool)
+        first[log.case_starts] = True
         act_cat = d["activity"].cat
         activity = act_cat.codes.to_numpy().astype(np.intp)
         activities = [str(c) for c in act_cat.categories]
@@ -282,9 +288,8 @@ def _fast_steps(log: EventLog) -> _Rows:
         has_start, t_start, end = st.has_start, st.t_start, st.end
     starts = np.flatnonzero(first)
     max_len = int(np.diff(np.r_[starts, n]).max()) if n else 0
-    masks = _same_case_masks(case, max_len)
-    cover = case_cover(first, t_start, end, masks)
-    rows = _Rows(case, activity, activities, first, has_start, t_start, end, cover, masks)
+    masks = _same_case_masks(case, max_len, first)
+    rows = _Rows(case, activity, activities, first, has_start, t_start, end, masks)
     log._cache["rows"] = rows
     return rows
 

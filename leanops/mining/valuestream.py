@@ -41,6 +41,7 @@ and estimated starts):
 from __future__ import annotations
 
 import os
+import sys
 
 import html
 import io
@@ -336,18 +337,29 @@ def _littles_law(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> float:
 def _wip_sweep(case_start_ns: np.ndarray, case_end_ns: np.ndarray) -> tuple[float, int, pd.DataFrame]:
     """Time-average and maximum of the number of open cases, and a sample for plotting."""
     t0 = int(case_start_ns.min())
-    # one sort of packed keys: time, then ends (even) before starts (odd) at the same instant
-    key = np.concatenate([(case_start_ns - t0) * 2 + 1, (case_end_ns - t0) * 2])
+    m = len(case_start_ns)
+    # one sort of packed keys: time, then ends (even) before starts (odd) at the same
+    # instant (built in place: these arrays are as long as the number of cases)
+    key = np.empty(2 * m, dtype=np.int64)
+    for half, t_ns, bit in ((key[:m], case_start_ns, 1), (key[m:], case_end_ns, 0)):
+        np.subtract(t_ns, t0, out=half)
+        half <<= 1
+        half |= bit
     key.sort()
-    d = (key & 1) * 2 - 1
-    t = (key >> 1) + t0
-    level = np.cumsum(d)
-    span = float(t[-1] - t[0])
+    low = key.view(np.uint8)[::8] if sys.byteorder == "little" else key
+    d = (low & 1).astype(np.int8)
+    d *= 2
+    d -= 1
+    level = np.cumsum(d, dtype=np.int64)
+    del d, low
+    key >>= 1  # the instants, relative to t0
+    span = float(key[-1] - key[0])
     if span <= 0:
-        return 0.0, int(level.max(initial=0)), pd.DataFrame({"time": pd.to_datetime(t[:1], utc=True), "wip": level[:1]})
-    area = float(np.sum(level[:-1] * np.diff(t).astype(np.float64)))
-    grid = np.linspace(t[0], t[-1], 400).astype(np.int64)
-    idx = np.searchsorted(t, grid, side="right") - 1
+        return 0.0, int(level.max(initial=0)), pd.DataFrame({"time": pd.to_datetime(key[:1] + t0, utc=True),
+                                                               "wip": level[:1]})
+    area = float(np.sum(level[:-1] * np.diff(key).astype(np.float64)))
+    grid = np.linspace(key[0] + t0, key[-1] + t0, 400).astype(np.int64)
+    idx = np.searchsorted(key, grid - t0, side="right") - 1
     sample = pd.DataFrame({"time": pd.to_datetime(grid, utc=True), "wip": level[np.clip(idx, 0, None)]})
     return area / span, int(level.max()), sample
 

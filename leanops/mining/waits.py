@@ -22,6 +22,8 @@ per instance. Every engine runs this code, on its instance batch (:mod:`leanops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,9 @@ __all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "spli
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
+#: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
+#: long as the log cost more (in page faults) than the work itself.
+_BLOCK = 1 << 20
 
 
 def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float) -> np.ndarray:
@@ -49,8 +54,7 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     out = np.zeros(n)
     if not n:
         return out
-    order, s_o, a_o = _sorted(activity, start)
-    new = np.r_[True, (a_o[1:] != a_o[:-1]) | (s_o[1:] - s_o[:-1] > tol)]
+    new, pick = _chains(activity, start, tol)
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
     sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
@@ -59,43 +63,101 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
     heads = np.flatnonzero(new_s)
     gid = np.cumsum(new_s) - 1
-    rows = order[sel]
+    rows, s_sel = pick(sel)
     en = enabled[rows]
     ready = np.maximum.reduceat(en, heads)
-    out[rows] = np.clip(np.minimum(ready[gid], s_o[sel]) - en, 0, None)
+    out[rows] = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
     return out
+
+
+def _chains(group: np.ndarray, value: np.ndarray, tol: float,
+            ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+    """Rows ordered by group, then value: per position of that order, whether it begins a
+    new chain (a new group, or a value more than ``tol`` above the one before), and
+    ``pick(positions) -> (rows, values)`` at some positions.
+
+    On packed keys (:func:`_packed`) the order is never unpacked whole: the chains come
+    from the differences of the (group, value) part of the keys, and the group changes
+    from the group counts."""
+    p = _packed(group, value)
+    if p is None:
+        order, v_o, g_o = _sorted(group, value)
+        new = np.r_[True, (g_o[1:] != g_o[:-1]) | (v_o[1:] - v_o[:-1] > tol)]
+        return new, lambda at: (order[at], v_o[at])
+    key, nb, vb, lo = p
+    n = len(key)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    for i in range(0, n - 1, _BLOCK):
+        j = min(i + _BLOCK, n - 1)
+        gv = np.right_shift(key[i:j + 1], nb)  # group << vb | value - lo
+        # whole numbers below 2**40: the differences are those of the values, exactly
+        np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[i + 1:j + 1])
+    new[np.cumsum(np.bincount(np.asarray(group)))[:-1]] = True  # where each group begins
+
+    def pick(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = key[at]
+        v = ((k >> nb) & ((1 << vb) - 1)).astype(np.float64)
+        v += lo
+        k &= (1 << nb) - 1
+        return k, v
+
+    return new, pick
+
+
+def _packed(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, int, int, float] | None:
+    """Rows sorted by group, then value, as one sorted int64 key per row:
+    ``group << (vb + nb) | (value - lo) << nb | row``; returns ``(key, nb, vb, lo)``, or
+    None unless the values are whole numbers on a short enough range (whole seconds, as
+    most logs record) and the groups non-negative integers. One plain sort of values
+    (several times cheaper than an argsort) gives the order, the sorted values and groups
+    without a gather in random order; equal (group, value) rows stay in row order."""
+    n = len(value)
+    g = np.asarray(group)
+    if not (0 < n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0):
+        return None
+    lo, hi = float(value.min()), float(value.max())
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40 and lo == np.floor(lo)):
+        return None
+    nb = max(n - 1, 1).bit_length()
+    vb = max(int(hi - lo).bit_length(), 1)
+    if int(g.max()).bit_length() + vb + nb > 62:
+        return None
+    key = np.empty(n, dtype=np.int64)
+    for i in range(0, n, _BLOCK):  # (in blocks: no temporaries as long as the log)
+        j = min(i + _BLOCK, n)
+        # whole numbers: value - lo is exact (below 2**40) and survives the cast to int64
+        rel = np.subtract(value[i:j], lo)
+        k = key[i:j]
+        np.copyto(k, rel, casting="unsafe")
+        if not np.array_equal(k, rel):
+            return None
+        k <<= nb
+        k |= np.arange(i, j, dtype=np.int64)
+        k |= np.left_shift(g[i:j], vb + nb, dtype=np.int64)
+    key.sort()
+    return key, nb, vb, lo
 
 
 def _sorted(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ordered by group, then value: ``(order, value[order], group[order])``.
 
-    When the values are whole numbers on a short enough range (whole seconds, as most
-    logs record), group, value and row pack into one int64 whose plain sort (several times
-    cheaper than an argsort) gives all three without a gather in random order. Otherwise
-    :func:`_group_order`. The order among equal (group, value) rows is arbitrary.
+    Through one sort of packed keys (:func:`_packed`) when the values are whole numbers on
+    a short range; otherwise :func:`_group_order`. The order among equal (group, value)
+    rows is arbitrary.
     """
-    n = len(value)
-    g = np.asarray(group)
-    if n < 2**31 and value.dtype.kind == "f" and g.dtype.kind in "iu" and int(g.min()) >= 0:
-        lo, hi = float(value.min()), float(value.max())
-        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40:
-            rel = np.subtract(value, lo)
-            if lo == np.floor(lo) and np.array_equal(rel, np.floor(rel)):
-                nb = max(n - 1, 1).bit_length()
-                vb = max(int(hi - lo).bit_length(), 1)
-                if int(g.max()).bit_length() + vb + nb <= 62:
-                    key = np.left_shift(g, vb + nb, dtype=np.int64)
-                    key |= rel.astype(np.int64) << nb
-                    key |= np.arange(n, dtype=np.int64)
-                    del rel
-                    key.sort()
-                    order = key & ((1 << nb) - 1)
-                    v_o = ((key >> nb) & ((1 << vb) - 1)).astype(np.float64)
-                    v_o += lo  # whole numbers below 2**53: exactly the values
-                    g_o = (key >> (vb + nb)).astype(g.dtype, copy=False)
-                    return order, v_o, g_o
-    order = _group_order(group, value)
-    return order, value[order], _sorted_groups(group, value, order)
+    p = _packed(group, value)
+    if p is None:
+        order = _group_order(group, value)
+        return order, value[order], _sorted_groups(group, value, order)
+    key, nb, vb, lo = p
+    order = key & ((1 << nb) - 1)
+    key >>= nb
+    v_o = (key & ((1 << vb) - 1)).astype(np.float64)
+    v_o += lo  # whole numbers below 2**53: exactly the values
+    key >>= vb
+    g_o = key.astype(np.asarray(group).dtype, copy=False)
+    return order, v_o, g_o
 
 
 def _sorted_groups(group: np.ndarray, value: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -138,51 +200,65 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     array([2., 0.])
     """
     n = len(start)
-    out = np.zeros(n)
     if not n:
-        return out
-    order, e_o, a_o = _sorted(activity, enabled)
+        return np.zeros(0)
+    order, bounds, tie = _runs(activity, enabled)
     s_o = start[order]
-    # the earliest start among instances enabled strictly later (same activity): a
-    # reversed running minimum that restarts per activity (each activity lifted above the
-    # ones before it, so that the reversed scan meets smaller values at every new group)
-    lo = float(s_o.min())
-    lift = float(s_o.max()) - lo + 1.0
-    a_lift = np.multiply(a_o, lift)
-    key = np.subtract(s_o, lo)
-    key += a_lift
-    rev_min = np.minimum.accumulate(key[::-1])[::-1]
-    del key
-    rev_min -= a_lift
-    rev_min += lo
-    del a_lift
-    # read it just past the run of equal (activity, enablement): the last row of a run
-    # reads the next row (when of the same activity), the others copy their run's last
-    same = a_o[1:] == a_o[:-1]
-    later = np.full(n, np.inf)
-    np.copyto(later[:-1], rev_min[1:], where=same)
-    del rev_min
-    tie = same & (e_o[1:] == e_o[:-1])
-    if tie.any():
-        idx = np.arange(n)
-        idx[:-1][tie] = n  # not the last of its run
-        run_last = np.minimum.accumulate(idx[::-1])[::-1]
-        later = later[run_last]
-    hit = later < s_o
-    n_hit = int(np.count_nonzero(hit))
-    if n_hit > n // 4:
-        # most rows were overtaken: whole arrays in sorted order beat index lists
-        w = floor[order]
-        np.maximum(later, w, out=w)
-        np.subtract(s_o, w, out=w)
-        w[~hit] = 0.0
-        np.maximum(w, 0.0, out=w)
-        out[order] = w
-    elif n_hit:
-        idx = np.flatnonzero(hit)
-        rows = order[idx]
-        out[rows] = np.maximum(s_o[idx] - np.maximum(later[idx], floor[rows]), 0.0)
+    # the earliest start among instances enabled strictly later (same activity): per
+    # activity, a reversed running minimum read one row further on (exact: no lifting)
+    later = np.empty(n)
+    for g0, g1 in bounds:
+        later[g1 - 1] = np.inf
+        if g1 - g0 > 1:
+            later[g0:g1 - 1] = np.minimum.accumulate(s_o[g1 - 1:g0:-1])[::-1]
+    if len(tie):
+        # a run of equal (activity, enablement) reads just past its last row
+        brk = np.flatnonzero(np.diff(tie) != 1)
+        ends = np.r_[brk, len(tie) - 1]
+        later[tie] = np.repeat(later[tie[ends] + 1], np.diff(ends, prepend=-1))
+    # start - max(later, floor) = min(start - later, start - floor), the floor on rows in
+    # their own order: one scatter, no gather of the floor in random order
+    np.subtract(s_o, later, out=later)
+    np.maximum(later, 0.0, out=later)
+    out = s_o  # (its buffer, no longer needed, takes the result in row order)
+    out[order] = later
+    del later, order
+    for i in range(0, n, _BLOCK):
+        o = out[i:i + _BLOCK]
+        np.minimum(o, np.subtract(start[i:i + _BLOCK], floor[i:i + _BLOCK]), out=o)
+        np.maximum(o, 0.0, out=o)
     return out
+
+
+def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
+    """Rows ordered by group, then value: ``(order, group slices of the order, tie)``,
+    ``tie`` the positions ``i`` of the order whose row has the same group and value as
+    the row at ``i + 1``."""
+    n = len(value)
+    p = _packed(group, value)
+    if p is not None:
+        key, nb, vb, lo = p
+        # ties (equal group and value) and group changes, in blocks; then the keys become
+        # the order in place (no second array as long as the log)
+        tie_parts, cut_parts = [], []
+        for i in range(0, n - 1, _BLOCK):
+            gv = np.right_shift(key[i:i + _BLOCK + 1], nb)  # group << vb | value - lo
+            tie_parts.append(np.flatnonzero(gv[1:] == gv[:-1]) + i)
+            gv >>= vb
+            cut_parts.append(np.flatnonzero(gv[1:] != gv[:-1]) + (i + 1))
+        tie = np.concatenate(tie_parts) if tie_parts else np.zeros(0, dtype=np.int64)
+        cut = np.concatenate(cut_parts) if cut_parts else np.zeros(0, dtype=np.int64)
+        key &= (1 << nb) - 1
+        order = key
+    else:
+        order = _group_order(group, value)
+        v_o = value[order]
+        g_o = _sorted_groups(group, value, order)
+        tie = np.flatnonzero((g_o[1:] == g_o[:-1]) & (v_o[1:] == v_o[:-1]))
+        del v_o
+        cut = np.flatnonzero(g_o[1:] != g_o[:-1]) + 1
+    edges = [0, *cut.tolist(), n]
+    return order, list(zip(edges[:-1], edges[1:])), tie
 
 
 def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_pool: np.ndarray,
