@@ -551,7 +551,10 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                                 _check_columns(len(acc.kinds), p)
                         if len(col) < i:
                             col.extend([None] * (i - len(col)))
-                        col.append(child.get("value"))
+                        if len(col) > i:  # a key twice in one event: the last value wins, as in pm4py
+                            col[i] = child.get("value")
+                        else:
+                            col.append(child.get("value"))
                     n += 1
                 elif tag[-5:] == "trace":
                     t = len(sizes)
@@ -567,8 +570,11 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                             acc.see(ckey, etree.QName(child).localname)
                             if len(acc.kinds) > max_cols:
                                 _check_columns(len(acc.kinds), p)
-                        got[0].append(t)
-                        got[1].append(child.get("value"))
+                        if got[0] and got[0][-1] == t:  # a key twice in one trace: the last value wins
+                            got[1][-1] = child.get("value")
+                        else:
+                            got[0].append(t)
+                            got[1].append(child.get("value"))
                     trace_first = n
                     if n - base >= _CHUNK:
                         flush(n)
