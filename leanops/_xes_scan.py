@@ -337,18 +337,62 @@ _KEY_TO_VALUE = np.uint64(_word(b'" value='))
 _TAIL3, _TAIL4 = np.uint64(_word(b'"/>')), np.uint64(_word(b'" />'))
 
 
-def _gather(body: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The byte slices [starts, stops) of ``body`` as one contiguous buffer and its offsets:
-    one numpy gather over the slice bytes only, no Python object per slice."""
+_MASKS = np.array([_mask(r) for r in range(9)], dtype=np.uint64)  # the low r bytes of a word
+
+
+def _gather(body: np.ndarray, w: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The byte slices [starts, stops) of ``body`` as one contiguous buffer and its offsets,
+    no Python object per slice: the words of each slice in a grid, then one boolean
+    compaction (``w``: the words at every byte position of ``body``)."""
     lens = stops - starts
     offsets = np.zeros(len(starts) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     total = int(offsets[-1])
     if total == 0:
         return np.zeros(0, np.uint8), offsets
-    idx = np.repeat(starts - offsets[:-1], lens)
-    idx += np.arange(total, dtype=np.int64)
-    return body[idx], offsets
+    n_words = (int(lens.max()) + 7) // 8
+    if n_words > 8:  # long values: an index of every byte
+        idx = np.repeat(starts - offsets[:-1], lens)
+        idx += np.arange(total, dtype=np.int64)
+        return body[idx], offsets
+    grid = np.empty((len(starts), n_words), dtype="<u8")
+    last = len(w) - 1
+    for k in range(n_words):  # reads past a slice's end are masked out below
+        grid[:, k] = w[np.minimum(starts + 8 * k, last)]
+    keep = np.arange(8 * n_words) < lens[:, None]
+    return grid.view(np.uint8).reshape(len(starts), 8 * n_words)[keep], offsets
+
+
+def _key_codes(body: np.ndarray, w: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each key's code and the distinct keys, without building a string per key: the
+    words of each key are hashed, factorised, and then compared exactly with the first
+    key of their code."""
+    lens = stops - starts
+    n_words = (int(lens.max()) + 7) // 8 if len(lens) else 0
+    if n_words > 8:
+        raise Fallback  # keys over 64 bytes: rare, lxml reads them
+    words = []
+    h = lens.astype(np.uint64)
+    last = len(w) - 1
+    for k in range(n_words):
+        wk = w[np.minimum(starts + 8 * k, last)] & _MASKS[np.clip(lens - 8 * k, 0, 8)]
+        words.append(wk)
+        h = (h * np.uint64(0x100000001B3)) ^ wk  # wraps: a hash, checked exactly below
+    codes, _ = pd.factorize(h)
+    codes = codes.astype(np.int64)
+    first = np.flatnonzero(np.r_[True, np.diff(np.maximum.accumulate(codes)) > 0])  # codes come in first-seen order
+    if np.any(lens[first][codes] != lens) or any(np.any(wk[first][codes] != wk) for wk in words):
+        raise Fallback  # a hash collision: astronomically rare, and never guessed
+    names = []
+    for at in first.tolist():
+        raw = body[starts[at]:stops[at]].tobytes()
+        if b"&" in raw or any(c < 32 for c in raw) or b"\xef\xbf\xbe" in raw or b"\xef\xbf\xbf" in raw:
+            raise Fallback  # keys needing unescaping, or not XML text: lxml reads them
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise Fallback from None
+    return codes, names
 
 
 def _arrow(data: np.ndarray, offsets: np.ndarray) -> Any:
@@ -486,13 +530,8 @@ def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, l
     if n_ev and np.bincount(owner[on_event], minlength=n_ev).max() > max_attrs:
         raise Fallback  # lxml words the limit error
 
-    kdata, koff = _gather(body, q0 + 1, q1)
-    if np.any((kdata == 38) | (kdata < 32)):
-        raise Fallback  # keys needing unescaping: rare, lxml reads them
-    enc = _arrow(kdata, koff).dictionary_encode()
-    key_code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    key_names = enc.dictionary.to_pylist()
-    del kdata, koff, enc, q0, q1
+    key_code, key_names = _key_codes(body, w, q0 + 1, q1)
+    del q0, q1
     n_keys = len(key_names)
     col = key_code * 2 + ~on_event  # even: event attribute, odd: trace attribute
     pair = np.sort(owner * (2 * n_keys) + col)
@@ -514,7 +553,7 @@ def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, l
         ev = c % 2 == 0
         name = key_names[c // 2] if ev else "case:" + key_names[c // 2]
         sel = by_col[lo[j]:hi[j]]
-        values = _arrow(*_unescape(*_gather(body, vstart[sel], vstop[sel])))
+        values = _arrow(*_unescape(*_gather(body, w, vstart[sel], vstop[sel])))
         rows = owner[sel]
         whole = len(rows) == (n_ev if ev else n_tr)  # in every event (trace) of the block: rows 0, 1, ...
         out.append((name, ev, _KINDS[int(kind[order[first[j]]])], None if whole else rows, values))
