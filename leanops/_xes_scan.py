@@ -260,16 +260,20 @@ def _blocks(fh: Any, buf: bytes, state: _State) -> Any:
     follows the last one is left in ``state.tail``."""
     eof = False
     while not eof:
-        block = fh.read(_BLOCK)
-        eof = not block
-        buf += block
-        del block
-        cut = buf.rfind(b"</trace>")
-        if cut < 0:
+        chunk = fh.read(_BLOCK)
+        eof = not chunk
+        buf += chunk
+        del chunk
+        if buf.translate(None, _NOT_CONTROL):
+            raise Fallback  # control characters other than tab, LF, CR: not XML, lxml says so
+        cut = buf.rfind(b"</trace>") + 8
+        if cut < 8:
             continue
-        body, buf = buf[: cut + 8], buf[cut + 8:]
-        yield body
-        del body
+        rest = buf[cut:]
+        if len(rest) < 24:  # word reads past the block stay in the buffer
+            buf += b"\0" * 24
+        yield buf, cut  # the block is buf[:cut]; no copy
+        buf = rest
     state.tail = buf
 
 
@@ -400,7 +404,8 @@ def _arrow(data: np.ndarray, offsets: np.ndarray) -> Any:
     goes to lxml, which says so."""
     import pyarrow as pa
 
-    if len(data) >= 3 and np.any((data[:-2] == 0xEF) & (data[1:-1] == 0xBF) & (data[2:] >= 0xBE)):
+    lead = np.flatnonzero(data[:-2] == 0xEF) if len(data) >= 3 else ()
+    if len(lead) and np.any((data[lead + 1] == 0xBF) & (data[lead + 2] >= 0xBE)):
         raise Fallback
     arr = pa.Array.from_buffers(pa.large_string(), len(offsets) - 1,
                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
@@ -452,19 +457,21 @@ def _unescape(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.nda
     return data[keep], new
 
 
-def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, list[tuple[Any, ...]]]:
-    """Scan the traces of one block: (events, traces, events per trace, columns), each
-    column as (name, on_event, kind, rows or None when every event/trace has it, values),
-    rows and names local to the block."""
-    size = len(block)
-    if block.translate(None, _NOT_CONTROL):
-        raise Fallback  # control characters other than tab, LF, CR: not XML, lxml says so
-    padded = block + b"\0" * 24  # fixed-offset reads past the end stay in bounds
-    a = np.frombuffer(padded, dtype=np.uint8)
+def _scan_block(block: tuple[bytes, int], max_attrs: float) -> tuple[int, int, np.ndarray, list[tuple[Any, ...]]]:
+    """Scan the traces of one block, ``block[0][:block[1]]`` (at least 24 bytes follow it):
+    (events, traces, events per trace, columns), each column as (name, on_event, kind,
+    rows or None when every event/trace has it, values), rows and names local to the block."""
+    data, size = block
+    a = np.frombuffer(data, dtype=np.uint8)
     body = a[:size]
     # every byte position's next 8 bytes as one little-endian word: an unaligned view, no copy
-    w = np.ndarray((size + 16,), dtype="<u8", buffer=padded, strides=(1,))
-    lt = np.flatnonzero(body == 60)
+    w = np.ndarray((size + 16,), dtype="<u8", buffer=data, strides=(1,))
+    # the positions of "<" and of '"' in one pass
+    marks = np.flatnonzero((body == 60) | (body == 34))
+    is_lt = a[marks] == 60
+    lt, q = marks[is_lt], marks[~is_lt]
+    qi = np.flatnonzero(is_lt) - np.arange(len(lt))  # quotes before each "<"
+    del marks, is_lt
     if lt.size == 0:
         raise Fallback
     w0 = w[lt]
@@ -477,8 +484,6 @@ def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, l
     ends = lt + _PLEN[code] - 1  # each element's closing ">" (for attributes, first the key's quote)
 
     # Attributes: exactly four quotes, '" value="' between key and value, then '"/>' or '" />'.
-    q = np.flatnonzero(body == 34)
-    qi = np.searchsorted(q, lt)
     qn = np.diff(np.r_[qi, len(q)])
     is_attr = code < _EV
     if np.any(qn != np.where(is_attr, 4, 0)):
@@ -540,12 +545,16 @@ def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, l
     del pair, key_code
 
     # Columns in the order lxml meets them, with the kind of their first value.
-    order = np.lexsort((np.arange(len(ai)), seen_at))
-    cols, first = np.unique(col[order], return_index=True)
-    rank = np.argsort(first, kind="stable")
-    by_col = np.argsort(col, kind="stable")  # attributes grouped by column, in document order
-    lo = np.searchsorted(col[by_col], cols)
+    by_col = np.argsort(col.astype(np.int16) if n_keys < 1 << 14 else col, kind="stable")  # radix sort; document order kept
+    sorted_col = col[by_col]
+    lo = np.flatnonzero(np.r_[True, sorted_col[1:] != sorted_col[:-1]])
     hi = np.r_[lo[1:], len(by_col)]
+    cols = sorted_col[lo]
+    m = len(ai) + 1
+    first = np.minimum.reduceat(seen_at[by_col] * m + by_col, lo)  # the first met, by (seen_at, position)
+    rank = np.argsort(first)
+    first %= m
+    del sorted_col, seen_at
     vstart, vstop = q2 + 1, q3
     out = []
     for j in rank.tolist():
@@ -556,7 +565,7 @@ def _scan_block(block: bytes, max_attrs: float) -> tuple[int, int, np.ndarray, l
         values = _arrow(*_unescape(*_gather(body, w, vstart[sel], vstop[sel])))
         rows = owner[sel]
         whole = len(rows) == (n_ev if ev else n_tr)  # in every event (trace) of the block: rows 0, 1, ...
-        out.append((name, ev, _KINDS[int(kind[order[first[j]]])], None if whole else rows, values))
+        out.append((name, ev, _KINDS[int(kind[first[j]])], None if whole else rows, values))
     return n_ev, n_tr, sizes, out
 
 
