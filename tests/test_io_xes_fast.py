@@ -83,20 +83,13 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0" xmlns="h
         '  <classifier name="Activity" keys="concept:name lifecycle:transition"/>\n'
         '  <global scope="event"><string key="concept:name" value="x"/></global>\n')
 
-TRICKY = HEAD + """  <trace>
-    <event>
-      <string key="concept:name" value="Pick &amp; pack &lt;b&gt; &quot;x&quot; &apos;y&apos; &amp;lt;"/>
-      <string key="lifecycle:transition" value="start"/>
-      <date key="time:timestamp" value="2024-03-01T09:00:00.000-05:00"/>
-      <string key="org:resource" value="Ann\tB\r\nC\rD\nE" />
-      <int key="cost" value="3"/>
-    </event>
-    <event>
-      <string key="concept:name" value="Pick &amp; pack &lt;b&gt; &quot;x&quot; &apos;y&apos; &amp;lt;"/>
-      <string key="lifecycle:transition" value="complete"/>
-      <date key="time:timestamp" value="2024-03-01T09:30:00.000-05:00"/>
-      <float key="weight" value="1.5"/>
-      <id key="uid" value="7f"/>
+PICK = '<string key="concept:name" value="Pick &amp; pack &lt;b&gt; &quot;x&quot; &apos;y&apos; &amp;lt;"/>'
+TRICKY = HEAD + f"""  <trace>
+    <event>{PICK}<string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2024-03-01T09:00:00.000-05:00"/>\t<string key="org:resource" value="Ann\tB\r\nC\rD\nE" />
+      <int key="cost" value="3"/></event>
+    <event>\r\n{PICK}<string key="lifecycle:transition" value="complete"/><date key="time:timestamp" value="2024-03-01T09:30:00.000-05:00"/>
+      <float key="weight" value="1.5"/> <id key="uid" value="7f"/>
     </event>
     <event>
       <string key="concept:name" value="Ship"/>
