@@ -386,11 +386,15 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        # malloc's pool, not Arrow's cache: what the parse frees can go back to the system
+        # before normalising (see _release_memory)
+        pool = pa.system_memory_pool()
         with _csv_source(p) as src:
             table = pacsv.read_csv(
                 src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
                 # the same missing-value markers as the pandas fallback below, in text columns too
                 convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
+                memory_pool=pool,
             )
     except InputError:
         raise
@@ -403,7 +407,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
         # self_destruct frees each Arrow column once converted, so the two copies never coexist
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
-                                split_blocks=True, self_destruct=True)
+                                split_blocks=True, self_destruct=True, memory_pool=pool)
         del table
         _release_memory()
         if aware:
