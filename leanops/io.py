@@ -505,10 +505,14 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
                 classifiers = scan(fh, acc, max_attrs=limits["max_attributes"], max_cols=limits["max_columns"])
         except Fallback:
             acc, classifiers = XesColumns(tz), None  # lxml reads it all again, and is the judge
+        except (InputError, MemoryError):
+            raise
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
         except OSError as exc:
             raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
+        except Exception:  # anything the scanner did not foresee: the reference reader decides
+            acc, classifiers = XesColumns(tz), None
     if classifiers is None:
         classifiers = _read_xes_lxml(p, acc)
     n = acc.n

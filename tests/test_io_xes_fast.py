@@ -89,7 +89,7 @@ TRICKY = HEAD + f"""  <trace>
       <date key="time:timestamp" value="2024-03-01T09:00:00.000-05:00"/>\t<string key="org:resource" value="Ann\tB\r\nC\rD\nE" />
       <int key="cost" value="3"/></event>
     <event>\r\n{PICK}<string key="lifecycle:transition" value="complete"/><date key="time:timestamp" value="2024-03-01T09:30:00.000-05:00"/>
-      <float key="weight" value="1.5"/> <id key="uid" value="7f"/>
+      <float key="weight" value="1.5"/> <id key="uid" value="7f"/><string key="who" value="Müller ✓ a > b"/>
     </event>
     <event>
       <string key="concept:name" value="Ship"/>
@@ -125,7 +125,7 @@ def test_tricky_but_plain_xes_is_read_by_the_scanner(tmp_path, monkeypatch):
     assert frame["cost"].isna().sum() == 5 and frame["weight"].isna().sum() == 5
     assert frame["urgent"].tolist() == [None, None, None, True, None, False]
     assert frame["case:priority"].tolist()[:3] == [2, 2, 2]
-    assert frame["empty"].iloc[4] == ""
+    assert frame["empty"].iloc[4] == "" and frame["who"].iloc[1] == "Müller ✓ a > b"
     bad, example = frame.attrs["leanops_unparsable"]["time:timestamp"]
     assert bad.tolist() == [False, False, False, True, False, False] and example == "not a date"
     assert frame.attrs["leanops_classifiers"] == [("Activity", ["concept:name", "lifecycle:transition"])]
@@ -174,9 +174,29 @@ def test_tricky_log_pairs_and_counts_as_before(tmp_path):
 def test_what_the_scanner_does_not_handle_goes_to_lxml(tmp_path, monkeypatch, change):
     assert change[0] in TRICKY
     p = tmp_path / "f.xes"
-    p.write_bytes(TRICKY.replace(*change).encode("latin-1" if "8859" in change[1] else "utf-8"))
+    p.write_bytes(TRICKY.replace(*change).encode("latin-1" if "8859" in change[1] else "utf-8", "xmlcharrefreplace"))
     _, calls = _both(p, monkeypatch)
     assert calls == ["fallback"]
+
+
+def test_byte_order_mark_and_plain_root(tmp_path, monkeypatch):
+    p = tmp_path / "bom.xes"
+    p.write_bytes(b"\xef\xbb\xbf" + TRICKY.replace(' xmlns="http://www.xes-standard.org/"', "").encode())
+    frame, calls = _both(p, monkeypatch)
+    assert calls == ["fast"] and len(frame) == 6
+
+
+def test_an_unforeseen_scanner_error_goes_to_lxml(tmp_path, monkeypatch):
+    def broken(*a, **k):
+        raise IndexError("a scanner bug")
+
+    p = tmp_path / "t.xes"
+    p.write_text(TRICKY, encoding="utf-8")
+    monkeypatch.setattr(_xes_scan, "_scan_block", broken)
+    frame, _ = lio.read_xes_frame(p)
+    monkeypatch.undo()
+    monkeypatch.setenv("LEANOPS_XES_PARSER", "lxml")
+    _same_frame(frame, lio.read_xes_frame(p)[0])
 
 
 def test_fallback_result_is_right(tmp_path, monkeypatch):
