@@ -243,6 +243,9 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         for role, key in _XES_KEYS.items():
             if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
                 mapping[role] = key
+        roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
+                 and (k != "lifecycle_column" or mode == "pair")}
+        _attributes_as_objects(frame, roles)
         return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
@@ -255,6 +258,18 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
     return from_frame(frame, **mapping)
+
+
+def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
+    """XES text attributes (the columns no role takes) as Python strings with None for
+    missing values, as the EventLog has always held them; one shared object per distinct
+    label. Role columns stay Arrow strings: normalising converts them anyway."""
+    for c in frame.columns:
+        if c in roles or not isinstance(frame[c].dtype, pd.StringDtype):
+            continue
+        codes, uniques = pd.factorize(frame[c])
+        labels = np.asarray(uniques, dtype=object)
+        frame[c] = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
 
 
 def _release_memory() -> None:
@@ -481,6 +496,26 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     Plain XES (the shape most exporters write) is read by a vectorised byte scanner
     (:mod:`leanops._xes_scan`); anything else by lxml's iterparse. Both give the same frame.
     ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.xes`` or ``.xes.gz`` file.
+    tz : str
+        The zone of timestamps written without an offset.
+
+    Returns
+    -------
+    (pandas.DataFrame, QualityReport)
+        The frame (``attrs`` hold the classifiers, sampled UTC offsets and the rows whose
+        dates did not parse) and a report with ``rows_read``.
+
+    Examples
+    --------
+    >>> from leanops import datasets
+    >>> frame, quality = read_xes_frame(datasets.path("production"))
+    >>> quality.rows_read, frame["time:timestamp"].dtype
+    (9906, datetime64[ns, UTC])
     """
     from ._xes_scan import Fallback, XesColumns, scan
 
