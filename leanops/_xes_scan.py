@@ -43,7 +43,6 @@ _PATTERNS = {0: b'<string key="', 1: b'<date key="', 2: b'<int key="', 3: b'<flo
 _CLASS = np.full((256, 256), -1, dtype=np.int8)
 for _code, _pat in _PATTERNS.items():
     _CLASS[_pat[1], _pat[2]] = _code
-_VALUE_EQ = np.frombuffer(b' value="', np.uint8)
 _ENTITIES = ((b"lt;", "<"), (b"gt;", ">"), (b"quot;", '"'), (b"apos;", "'"), (b"amp;", "&"))  # &amp; last
 _DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _OK_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
