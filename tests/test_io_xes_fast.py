@@ -272,3 +272,16 @@ def test_generated_log_columns_are_arrow_strings_and_numbers(tmp_path, monkeypat
     assert frame["concept:name"].dtype == "string[pyarrow]"
     assert frame["n"].dtype == float  # missing values: floats
     assert _read_log(p).tz == "Etc/GMT-2"
+
+
+def test_one_thread_and_many_threads_give_the_same_frame(tmp_path, monkeypatch):
+    monkeypatch.setattr(_xes_scan, "_BLOCK", 300)
+    body = TRICKY.split("  <trace>", 1)[1].rsplit("</log>", 1)[0]
+    p = tmp_path / "many.xes"
+    p.write_text(HEAD + "".join(("  <trace>" + body).replace("T1", f"T1-{i}") for i in range(12)) + "</log>\n")
+    monkeypatch.setattr(_xes_scan.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    many, _ = lio.read_xes_frame(p)
+    monkeypatch.setattr(_xes_scan.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    one, _ = lio.read_xes_frame(p)
+    _same_frame(many, one)
+    assert len(one) == 72
