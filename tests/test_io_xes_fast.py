@@ -87,7 +87,7 @@ PICK = '<string key="concept:name" value="Pick &amp; pack &lt;b&gt; &quot;x&quot
 TRICKY = HEAD + f"""  <trace>
     <event>{PICK}<string key="lifecycle:transition" value="start"/>
       <date key="time:timestamp" value="2024-03-01T09:00:00.000-05:00"/>\t<string key="org:resource" value="Ann\tB\r\nC\rD\nE" />
-      <int key="cost" value="3"/></event>
+      <int key="cost" value="3"/>\n                              \t  </event>
     <event>\r\n{PICK}<string key="lifecycle:transition" value="complete"/><date key="time:timestamp" value="2024-03-01T09:30:00.000-05:00"/>
       <float key="weight" value="1.5"/> <id key="uid" value="7f"/><string key="who" value="Müller ✓ a > b"/>
     </event>
@@ -159,6 +159,8 @@ def test_tricky_log_pairs_and_counts_as_before(tmp_path):
     ('<float key="weight" value="1.5"/>', '<float key = "weight" value="1.5"/>'),
     ('<float key="weight" value="1.5"/>', '<float key="weight" value="1.5"\t/>'),
     ('<float key="weight" value="1.5"/>', '<float key="weight" value="1.5"/>text'),
+    ('<float key="weight" value="1.5"/>', '<float key="weight" value="1.5"/>' + " " * 9 + "x"),
+    ('<float key="weight" value="1.5"/>', '<float key="weight" value="1.5"/>' + "\n" * 30 + "x\n"),
     ('<event>\n      <string key="concept:name" value="Ship"/>', '<event >\n      <string key="concept:name" value="Ship"/>'),
     ('encoding="UTF-8"', 'encoding="ISO-8859-1"'),
     ('<string key="concept:name" value="Ship"/>\n      <date',
