@@ -659,8 +659,9 @@ def _pair_lifecycle(
     ok_row = grp_ok[grp]
     # Fast path: groups that alternate start, complete, start, complete ...
     ok_idx = order[ok_row]
-    starts_pos = list(ok_idx[0::2])
-    comps_pos = list(ok_idx[1::2])
+    # the fast path's positions stay arrays (a list would hold one Python int per event)
+    starts_pos: list[int] = []
+    comps_pos: list[int] = []
     lone_complete: list[int] = []
     unpaired_start = 0
     bad_rows = order[~ok_row]
@@ -682,18 +683,19 @@ def _pair_lifecycle(
             else:
                 lone_complete.append(pos)
         unpaired_start += len(queue)
-    sp = np.asarray(starts_pos, dtype=np.int64)
-    cp = np.asarray(comps_pos, dtype=np.int64)
-    inst = w.iloc[cp].copy()
-    st = w.iloc[sp]
-    inst["start"] = st["end"].array
+    sp = np.r_[ok_idx[0::2], np.asarray(starts_pos, dtype=np.int64)]
+    cp = np.r_[ok_idx[1::2], np.asarray(comps_pos, dtype=np.int64)]
+    del work, order, c, a, k, new_grp, grp, grp_start, pos_in_grp, sizes, row_ok, grp_ok, ok_row, ok_idx, bad_rows
+    del starts_pos, comps_pos, lc  # memory: the working arrays go before the instance table is built
+    inst = w.take(cp)  # a new frame; the start events' values are taken column by column, when needed
+    inst["start"] = w["end"].array.take(sp)
     # Attributes recorded only on the start event are kept.
     for col in inst.columns:
         if col in ("case_id", "activity", "start", "end"):
             continue
         cv = inst[col]
         if cv.isna().any():
-            inst[col] = cv.where(cv.notna(), pd.Series(st[col].array, index=inst.index))
+            inst[col] = cv.where(cv.notna(), pd.Series(w[col].array.take(sp), index=inst.index))
     lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
     lone["start"] = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[ns, UTC]")
     q.drop("unpaired_start", unpaired_start)

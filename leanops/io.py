@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import io
-from sys import intern
 import os
 import zlib
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._normalize import LIFECYCLE_MODES, lifecycle_mode
+from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path, neutralise_formulas
@@ -236,12 +236,16 @@ def _check_encoding(encoding: Any) -> None:
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
+        _release_memory()
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
         mapping["lifecycle"] = mode
         for role, key in _XES_KEYS.items():
             if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
                 mapping[role] = key
+        roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
+                 and (k != "lifecycle_column" or mode == "pair")}
+        _attributes_as_objects(frame, roles)
         return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
@@ -254,6 +258,33 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
     return from_frame(frame, **mapping)
+
+
+def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
+    """XES text attributes (the columns no role takes) as Python strings with None for
+    missing values, as the EventLog has always held them; one shared object per distinct
+    label. Role columns stay Arrow strings: normalising converts them anyway."""
+    for c in frame.columns:
+        if c in roles or not isinstance(frame[c].dtype, pd.StringDtype):
+            continue
+        codes, uniques = pd.factorize(frame[c])
+        labels = np.asarray(uniques, dtype=object)
+        frame[c] = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the system between reading and normalising: Arrow's
+    pool, and glibc's heaps, which keep what the reader's temporaries freed (the next
+    stage's peak then starts lower)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
 
 
 def _head(p: Path, n: int = 65536) -> bytes:
@@ -370,11 +401,15 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        # malloc's pool, not Arrow's cache: what the parse frees can go back to the system
+        # before normalising (see _release_memory)
+        pool = pa.system_memory_pool()
         with _csv_source(p) as src:
             table = pacsv.read_csv(
                 src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
                 # the same missing-value markers as the pandas fallback below, in text columns too
                 convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
+                memory_pool=pool,
             )
     except InputError:
         raise
@@ -387,9 +422,9 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
         # self_destruct frees each Arrow column once converted, so the two copies never coexist
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
-                                split_blocks=True, self_destruct=True)
+                                split_blocks=True, self_destruct=True, memory_pool=pool)
         del table
-        pa.default_memory_pool().release_unused()
+        _release_memory()
         if aware:
             # Arrow turned offsets into UTC: read those columns again as text, to learn the
             # local clock the source wrote (see _normalize.local_zone).
@@ -441,113 +476,48 @@ def _read_parquet(p: Path) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------- XES
 
-_NUMERIC = {"int": "int", "float": "float"}
 _XES_KEYS = {
     "case": "case:concept:name", "activity": "concept:name", "end": "time:timestamp",
     "resource": "org:resource", "lifecycle_column": "lifecycle:transition",
 }
 
 
-_CHUNK = 1 << 16  # events per conversion batch: bounds the memory held as Python strings
-
-
-class _XesColumns:
-    """Attribute values gathered column by column and converted to arrays in batches.
-
-    Dates are parsed batch by batch, so the unique timestamp strings of a large log never
-    all live at once; repeated labels are interned, so a label column costs one pointer
-    per event. Values that do not parse are remembered per row, so that ``from_frame``
-    can count them as unparsable rather than missing.
-    """
-
-    def __init__(self, tz: str) -> None:
-        self.tz = tz
-        self.current: dict[str, list[Any]] = {}  # values of events [base, n)
-        self.kinds: dict[str, str] = {}
-        self.done: dict[str, list[Any]] = {}
-        self.filled: dict[str, int] = {}  # events already converted, per column
-        self.bad: dict[str, list[np.ndarray]] = {}
-        self.bad_example: dict[str, str] = {}
-        self.offsets: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # sampled UTC offsets per date key
-        self.base = 0
-
-    def flush(self, upto: int) -> None:
-        size = upto - self.base
-        for key, col in self.current.items():
-            if len(col) < size:
-                col.extend([None] * (size - len(col)))
-            kind = self.kinds[key]
-            done = self.done.setdefault(key, [])
-            gap = self.base - self.filled.get(key, 0)
-            if gap:
-                done.append(self._missing(key, kind, gap))
-            done.append(self._convert(key, kind, col))
-            self.filled[key] = upto
-            col.clear()
-        self.base = upto
-
-    def _missing(self, key: str, kind: str, k: int) -> Any:
-        if kind == "date":
-            self.bad.setdefault(key, []).append(np.zeros(k, dtype=bool))
-            return np.full(k, np.datetime64("NaT"), dtype="datetime64[ns]")
-        if kind in _NUMERIC:
-            return np.full(k, np.nan)
-        return [None] * k
-
-    def _convert(self, key: str, kind: str, col: list[Any]) -> Any:
-        if kind == "date":
-            from ._normalize import offset_samples, parse_times
-
-            raw = pd.Series(col, dtype=object)
-            parsed, n_bad = parse_times(raw, self.tz, name=key)
-            t, o = offset_samples(raw, parsed)
-            prev = self.offsets.get(key)
-            self.offsets[key] = (t, o) if prev is None else (np.r_[prev[0], t], np.r_[prev[1], o])
-            mask = np.zeros(len(col), dtype=bool)
-            if n_bad:
-                mask = (raw.notna() & (raw.astype(str).str.strip() != "") & parsed.isna()).to_numpy()
-                self.bad_example.setdefault(key, str(raw[mask].iloc[0])[:40])
-            self.bad.setdefault(key, []).append(mask)
-            return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-        if kind in _NUMERIC:
-            return pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(dtype=float)
-        if kind == "boolean":
-            return [None if v is None else v.strip().lower() == "true" for v in col]
-        return list(col)
-
-    def frame(self, n: int) -> pd.DataFrame:
-        self.flush(n)
-        out: dict[str, Any] = {}
-        unparsable: dict[str, tuple[np.ndarray, str]] = {}
-        for key, chunks in self.done.items():
-            kind = self.kinds[key]
-            if kind == "date":
-                out[key] = pd.Series(np.concatenate(chunks)).dt.tz_localize("UTC")
-                mask = np.concatenate(self.bad[key])
-                if mask.any():
-                    unparsable[key] = (mask, self.bad_example[key])
-            elif kind in _NUMERIC:
-                values = np.concatenate(chunks)
-                finite = values[~np.isnan(values)]
-                integral = kind == "int" and finite.size == values.size and np.all(np.mod(finite, 1) == 0)
-                out[key] = values.astype(np.int64) if integral else values
-            else:
-                out[key] = pd.Series([v for c in chunks for v in c], dtype=object)
-        frame = pd.DataFrame(out)
-        frame.attrs["leanops_offsets"] = self.offsets
-        if unparsable:
-            frame.attrs["leanops_unparsable"] = unparsable
-        return frame
+_CHUNK = 1 << 16  # events per batch of the lxml reader: bounds the memory held as Python strings
 
 
 def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd.DataFrame, QualityReport]:
     """Parse an XES file into a flat frame, one row per event, with XES key names.
 
     Trace attributes become ``case:<key>`` columns, as in pm4py. Dates are parsed to
-    UTC (naive ones read in ``tz``), ints and floats to numbers. Nested attribute values
-    (lists, containers) are skipped. Entities and DTDs are never resolved.
+    UTC (naive ones read in ``tz``), ints and floats to numbers, booleans to
+    True/False; other values are Arrow-backed strings. Nested attribute values (lists,
+    containers) are skipped. Entities and DTDs are never resolved.
+
+    Plain XES (the shape most exporters write) is read by a vectorised byte scanner
+    (:mod:`leanops._xes_scan`); anything else by lxml's iterparse. Both give the same frame.
+    ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.xes`` or ``.xes.gz`` file.
+    tz : str
+        The zone of timestamps written without an offset.
+
+    Returns
+    -------
+    (pandas.DataFrame, QualityReport)
+        The frame (``attrs`` hold the classifiers, sampled UTC offsets and the rows whose
+        dates did not parse) and a report with ``rows_read``.
+
+    Examples
+    --------
+    >>> from leanops import datasets
+    >>> frame, quality = read_xes_frame(datasets.path("production"))
+    >>> quality.rows_read, frame["time:timestamp"].dtype
+    (9906, datetime64[ns, UTC])
     """
-    from lxml import etree
+    from ._xes_scan import Fallback, XesColumns, scan
 
     p = Path(path)
     head = _head(p)
@@ -561,12 +531,57 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
             f"{str(p)!r} declares a DTD or entities (<!DOCTYPE/<!ENTITY>); leanops does not resolve them, "
             "for safety. Remove the DOCTYPE declaration from the file."
         )
-    acc = _XesColumns(tz)
-    cols, kinds = acc.current, acc.kinds
-    n = 0
-    trace_first = 0
+    limits = _LIMITS.get()
+    acc = XesColumns(tz)
+    classifiers: list[tuple[str, list[str]]] | None = None
+    if os.environ.get("LEANOPS_XES_PARSER", "").strip().lower() != "lxml":
+        try:
+            with _open_text_bytes(p) as fh:
+                classifiers = scan(fh, acc, max_attrs=limits["max_attributes"], max_cols=limits["max_columns"])
+        except Fallback:
+            acc, classifiers = XesColumns(tz), None  # lxml reads it all again, and is the judge
+        except (InputError, MemoryError):
+            raise
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
+        except OSError as exc:
+            raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
+        except Exception:  # anything the scanner did not foresee: the reference reader decides
+            acc, classifiers = XesColumns(tz), None
+    if classifiers is None:
+        classifiers = _read_xes_lxml(p, acc)
+    n = acc.n
+    frame = acc.frame()
+    frame.attrs["leanops_classifiers"] = classifiers
+    return frame, QualityReport(rows_read=n)
+
+
+def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
+    """Read an XES file with lxml's iterparse into ``acc`` (an ``_xes_scan.XesColumns``);
+    return the classifiers. Values are gathered as Python lists per batch of events and
+    handed over as Arrow arrays."""
+    import pyarrow as pa
+    from lxml import etree
+
+    cur: dict[str, list[Any]] = {}  # event attribute values of events [base, n)
+    tcur: dict[str, tuple[list[int], list[Any]]] = {}  # trace attributes: (trace numbers, values)
+    sizes: list[int] = []
+    n = base = trace_first = 0
     classifiers: list[tuple[str, list[str]]] = []
     max_attrs, max_cols = _LIMITS.get()["max_attributes"], _LIMITS.get()["max_columns"]
+
+    def flush(upto: int) -> None:
+        for key, col in cur.items():
+            if col:
+                col.extend([None] * (upto - base - len(col)))
+                acc.add(key, True, base, pa.array(col, pa.large_string()))
+                col.clear()
+        for key, (idx, vals) in tcur.items():
+            if idx:
+                acc.add(key, False, np.asarray(idx, dtype=np.int64), pa.array(vals, pa.large_string()))
+                idx.clear()
+                vals.clear()
+
     try:
         fh = _open_text_bytes(p)
         with fh:
@@ -582,43 +597,47 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
                             f"{str(p)!r}: event {n + 1:,} has {len(elem):,} attributes, more than the limit of "
                             f"{int(max_attrs):,}; {_limit_hint('max_attributes')}."
                         )
-                    i = n - acc.base
+                    i = n - base
                     for child in elem:
                         key = child.get("key")
                         if key is None:
                             continue
-                        col = cols.get(key)
+                        col = cur.get(key)
                         if col is None:
-                            col = cols[key] = []
-                            kinds[key] = etree.QName(child).localname if isinstance(child.tag, str) else "string"
-                            if len(cols) > max_cols:
-                                _check_columns(len(cols), p)
+                            col = cur[key] = []
+                            acc.see(key, etree.QName(child).localname if isinstance(child.tag, str) else "string")
+                            if len(acc.kinds) > max_cols:
+                                _check_columns(len(acc.kinds), p)
                         if len(col) < i:
                             col.extend([None] * (i - len(col)))
-                        v = child.get("value")
-                        # Labels repeat across events: share one string object (memory).
-                        col.append(v if v is None or kinds[key] == "date" else intern(v))
+                        if len(col) > i:  # a key twice in one event: the last value wins, as in pm4py
+                            col[i] = child.get("value")
+                        else:
+                            col.append(child.get("value"))
                     n += 1
                 elif tag[-5:] == "trace":
-                    first_i, i = trace_first - acc.base, n - acc.base
+                    t = len(sizes)
+                    sizes.append(n - trace_first)
                     for child in elem:
                         key = child.get("key")
                         if key is None or not isinstance(child.tag, str) or child.tag[-5:] == "event":
                             continue
                         ckey = "case:" + key
-                        col = cols.get(ckey)
-                        if col is None:
-                            col = cols[ckey] = []
-                            kinds[ckey] = etree.QName(child).localname
-                            if len(cols) > max_cols:
-                                _check_columns(len(cols), p)
-                        if len(col) < first_i:
-                            col.extend([None] * (first_i - len(col)))
-                        v = child.get("value")
-                        col.extend([v if v is None or kinds[ckey] == "date" else intern(v)] * (i - first_i))
+                        got = tcur.get(ckey)
+                        if got is None:
+                            got = tcur[ckey] = ([], [])
+                            acc.see(ckey, etree.QName(child).localname)
+                            if len(acc.kinds) > max_cols:
+                                _check_columns(len(acc.kinds), p)
+                        if got[0] and got[0][-1] == t:  # a key twice in one trace: the last value wins
+                            got[1][-1] = child.get("value")
+                        else:
+                            got[0].append(t)
+                            got[1].append(child.get("value"))
                     trace_first = n
-                    if n - acc.base >= _CHUNK:
-                        acc.flush(n)
+                    if n - base >= _CHUNK:
+                        flush(n)
+                        base = n
                 elif tag[-10:] == "classifier":
                     classifiers.append((elem.get("name") or "", _classifier_keys(elem.get("keys") or "")))
                 else:
@@ -636,17 +655,12 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
         raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
     if n == 0:
         raise InputError(f"{str(p)!r} has no <event> elements; is it an XES event log?")
-    frame = acc.frame(n)
-    frame.attrs["leanops_classifiers"] = classifiers
-    return frame, QualityReport(rows_read=n)
+    flush(n)
+    acc.sizes.append(np.asarray(sizes, dtype=np.int64))
+    acc.n, acc.n_traces = n, len(sizes)
+    return classifiers
 
 
-def _classifier_keys(text: str) -> list[str]:
-    """The keys of an XES ``<classifier keys="...">``: whitespace-separated, and keys
-    holding spaces in single quotes (XES 2.0)."""
-    import re
-
-    return [a or b for a, b in re.findall(r"'([^']*)'|(\S+)", text)]
 
 
 # ----------------------------------------------------------------------- write
