@@ -137,3 +137,26 @@ def test_attribute_that_restates_the_variant_is_a_path_feature():
     cats = features(leanops.from_frame(df)).attrs["categories"]
     assert cats["path_no"] == "method"
     assert cats["channel"] == "material"
+
+
+def test_event_attribute_with_missing_values_from_a_csv(tmp_path):
+    # Arrow-backed text read from a CSV holds pd.NA for blanks; lifting such an event
+    # attribute to the case compared NA with a value and raised (worked out by hand below).
+    p = tmp_path / "blanks.csv"
+    p.write_text(
+        "case,activity,start,end,channel\n"
+        "1,A,2024-01-01 08:00,2024-01-01 09:00,web\n"
+        "1,B,2024-01-01 10:00,2024-01-01 11:00,\n"
+        "2,A,2024-01-01 08:30,2024-01-01 09:30,\n"
+        "2,B,2024-01-01 12:00,2024-01-01 13:00,phone\n"
+        "3,A,2024-01-02 08:00,2024-01-02 09:00,phone\n"
+        "3,B,2024-01-02 09:30,2024-01-02 15:00,web\n"
+    )
+    log = leanops.read(p)
+    assert pd.isna(log.df["channel"]).sum() == 2
+    f = features(log)
+    # first/last non-missing value per case: 1 web/web, 2 phone/phone, 3 phone/web
+    assert list(f["first:channel"]) == ["web", "phone", "phone"]
+    assert list(f["last:channel"]) == ["web", "phone", "web"]
+    assert list(f["any:channel=web"]) == [True, False, True]
+    assert list(f["any:channel=phone"]) == [False, True, True]

@@ -256,6 +256,9 @@ def _attribute_columns(b: _Builder) -> None:
             continue
         vals = s.to_numpy()
         na = pd.isna(s).to_numpy()
+        if vals.dtype == object and na.any():
+            # pd.NA (Arrow strings, nullable numbers) compares as NA, not False: use None
+            vals = np.where(na, None, vals)
         if _duplicates_canonical(s, d, na):
             continue
         ser = pd.Series(vals, copy=False)
