@@ -189,18 +189,35 @@ def role_resources(log: EventLog) -> list[str]:
             e_ = e_all if every else e_all[has]
             if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
                 e_ = np.maximum(e_, s_)
-            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None)
+            spells: list = [] if every else None
+            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None, spells=spells)
+            if spells:
+                # every row counted: the bottleneck grid's busy members read these spells
+                # instead of merging the instances again (taken once, see BUSY_SPELLS)
+                log._cache[BUSY_SPELLS] = spells[0]
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
     return out
 
 
+#: The key of a log's cached busy spells: ``(code, start, end)`` int64 arrays (ns), the
+#: union of each resource's instances as disjoint ``[start, end)`` spells (touching spells
+#: may stay apart), ordered by code then time. :func:`role_resources` leaves them when
+#: every row has a start and a resource; :func:`leanops.mining.bottlenecks.bottlenecks`
+#: takes them (pops: they are as long as the log at worst) and counts busy members from
+#: them, which gives the same grid as merging the instances' bins.
+BUSY_SPELLS = "busy_spells"
+
+
 def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
-                counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                counts: np.ndarray | None = None,
+                spells: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per label code: instances, summed durations, and the length of the union of its
     ``[s, e)`` intervals (int64 ns, ``e >= s``). ``counts``: the instances per code,
-    when the caller has them.
+    when the caller has them. ``spells``: a list to which the union is appended as
+    ``(code, start, end)`` arrays (see :data:`BUSY_SPELLS`; not on the row-sorting path
+    for spans too long to pack).
 
     The union comes from one sort of the interval ends as packed integers (label, time,
     end before start) and a running count of open intervals per label: sorting values is
@@ -261,8 +278,20 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     on, off = key[edge[0::2]], key[edge[1::2]]
     del key, edge
     mask = (1 << tb) - 1
-    spell = ((off >> 1) & mask) - ((on >> 1) & mask)
-    merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit
+    lab = on >> (tb + 1)
+    on >>= 1
+    on &= mask
+    off >>= 1
+    off &= mask
+    spell = off - on
+    merged = np.bincount(lab, weights=spell.astype(np.float64), minlength=n) * unit
+    if spells is not None:
+        del spell
+        for x in (on, off):  # back to int64 ns, in place
+            if unit > 1:
+                x *= unit
+            x += lo
+        spells.append((lab, on, off))
     return k, total, merged
 
 

@@ -59,11 +59,11 @@ from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
-from .performance import _instance_repeats, _instances, _repeats
+from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
-from ..evidence import log_evidence, role_resources
+from ..evidence import BUSY_SPELLS, log_evidence, role_resources
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
 
@@ -142,18 +142,29 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
     """The in-memory engine: the log's batch and log-level inputs, into :func:`decompose`."""
     pools = _pools(log)
     cals = _group_calendars(log, sorted(set(pools.values())), "pool", calendar, pools)
-    return decompose(from_log(log), pools=pools, cals=cals, roles=role_resources(log), log_level=_log_level(log),
-                     batch_tolerance=batch_tolerance, per_instance=per_instance)
+    b = from_log(log)
+    roles = role_resources(log)
+    # the busy spells the role detection merged (exact times), when it measured this very
+    # batch: every row with a start and a resource, no start estimated (same rows, codes)
+    spells = log._cache.pop(BUSY_SPELLS, None)
+    if b.extra["inst"].log is not log:
+        spells = None
+    return decompose(b, pools=pools, cals=cals, roles=roles, log_level=_log_level(log),
+                     batch_tolerance=batch_tolerance, per_instance=per_instance, spells=spells)
 
 
 def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], roles: list[str],
               log_level: dict[str, Any], batch_tolerance: float = BATCH_TOLERANCE_S,
-              per_instance: bool = False) -> dict[str, Any]:
+              per_instance: bool = False, spells: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              ) -> dict[str, Any]:
     """Per-activity sums for :func:`_rank_table` from a batch of instances, for every
     engine (and, with ``per_instance``, the grid parts of every instance's wait under
     ``"instances"``). ``pools`` maps resource names to pools, ``cals`` pools to calendars,
     ``roles`` names the role labels (:func:`leanops.evidence.role_resources`) and
-    ``log_level`` is the log's evidence."""
+    ``log_level`` is the log's evidence. ``spells``: each resource's instances already
+    merged into busy spells ``(resource code, start ns, end ns)``, in the batch's codes
+    (:data:`leanops.evidence.BUSY_SPELLS`); the busy members then come from them, the
+    same counts as merging the instances' bins."""
     n = len(b)
     n_act = len(b.activities)
     act = b.activity
@@ -215,7 +226,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
-        busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
+        if spells is not None:
+            busy = _spell_grid(spells[0], lut, to_bin(_seconds_since(spells[1], b.origin_ns)),
+                               to_bin(_seconds_since(spells[2], b.origin_ns)), n_pool, n_bins)
+        else:
+            busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         full, util_pool = _pool_grid(busy, size, wf_pool)
@@ -321,27 +336,46 @@ def _busy_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarra
     """Per pool and bin, its distinct members at work: each resource's bin ranges
     ``[b0, b1)`` merged first (:func:`_merged_packed`), then counted per pool (``lut``
     maps resource codes to pools)."""
-    busy = np.zeros((n_pool, n_bins))
     packed = _merged_packed(codes, b0, b1, n_bins)
-    if packed is not None:
-        a, b, bits = packed
-        # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
-        mask = (1 << bits) - 1
-        base = np.right_shift(a, bits)
-        np.take(lut * (n_bins + 1), base, out=base)
-        a &= mask
-        a += base
-        b &= mask
-        b += base
-        del base
-        size_ = n_pool * (n_bins + 1)
-        d = np.bincount(a, minlength=size_)
-        del a
-        d -= np.bincount(b, minlength=size_)
-        del b
-        busy = np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
-        del d
-    return busy
+    if packed is None:
+        return np.zeros((n_pool, n_bins))
+    a, b, bits = packed
+    # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
+    mask = (1 << bits) - 1
+    base = np.right_shift(a, bits)
+    np.take(lut * (n_bins + 1), base, out=base)
+    a &= mask
+    a += base
+    b &= mask
+    b += base
+    del base
+    return _pool_coverage(a, b, n_pool, n_bins)
+
+
+def _spell_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
+                n_bins: int) -> np.ndarray:
+    """:func:`_busy_grid` from busy spells already disjoint per resource (``b0``, ``b1``:
+    their bins, in place). As the bin of an instant is monotone in it, the rounded spells
+    cover the same bins as the merged rounded instances (touching spells stay apart and
+    cover each bin once)."""
+    if not len(codes):
+        return np.zeros((n_pool, n_bins))
+    base = np.take(lut * (n_bins + 1), codes)
+    b0 += base
+    b1 += base
+    del base
+    return _pool_coverage(b0, b1, n_pool, n_bins)
+
+
+def _pool_coverage(a: np.ndarray, b: np.ndarray, n_pool: int, n_bins: int) -> np.ndarray:
+    """Per pool and bin, how many of the ranges ``[a, b)`` (offset by ``pool * (n_bins + 1)``)
+    cover it."""
+    size_ = n_pool * (n_bins + 1)
+    d = np.bincount(a, minlength=size_)
+    del a
+    d -= np.bincount(b, minlength=size_)
+    del b
+    return np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
