@@ -204,14 +204,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
         """Per group and bin, how many of the intervals [b0, b1) cover it."""
         # Each interval covers the bins from its rounded start to its rounded end: an
-        # unbiased count (off by at most half a bin at either end), in two plain bincounts.
+        # unbiased count (off by at most half a bin at either end).
         base = np.multiply(group, n_bins + 1, dtype=np.int64)
-        size_ = n_groups * (n_bins + 1)
         k = np.add(base, b0)
-        d = np.bincount(k, minlength=size_)
-        np.add(base, b1, out=k)
-        d -= np.bincount(k, minlength=size_)
-        return np.cumsum(d.reshape(n_groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+        base += b1
+        return _grid_coverage(k, base, n_groups, n_bins)
 
     b_start = to_bin(start)
 
@@ -349,7 +346,7 @@ def _busy_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarra
     b &= mask
     b += base
     del base
-    return _pool_coverage(a, b, n_pool, n_bins)
+    return _grid_coverage(a, b, n_pool, n_bins)
 
 
 def _spell_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
@@ -364,18 +361,23 @@ def _spell_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarr
     b0 += base
     b1 += base
     del base
-    return _pool_coverage(b0, b1, n_pool, n_bins)
+    return _grid_coverage(b0, b1, n_pool, n_bins)
 
 
-def _pool_coverage(a: np.ndarray, b: np.ndarray, n_pool: int, n_bins: int) -> np.ndarray:
-    """Per pool and bin, how many of the ranges ``[a, b)`` (offset by ``pool * (n_bins + 1)``)
-    cover it."""
-    size_ = n_pool * (n_bins + 1)
+def _grid_coverage(a: np.ndarray, b: np.ndarray, n_groups: int, n_bins: int) -> np.ndarray:
+    """Per group and bin, how many of the ranges ``[a, b)`` cover it; ``a`` and ``b`` are
+    bins offset by ``group * (n_bins + 1)`` (both ends of a range in its group's row), in
+    two plain bincounts and one running sum."""
+    size_ = n_groups * (n_bins + 1)
     d = np.bincount(a, minlength=size_)
     del a
     d -= np.bincount(b, minlength=size_)
     del b
-    return np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+    # every range adds +1 and -1 in its own row, so each row sums to zero and one running
+    # sum over the whole table restarts at every row: integer counts (exact), several
+    # times cheaper than a float running sum along the rows
+    np.cumsum(d, out=d)
+    return d.reshape(n_groups, n_bins + 1)[:, :n_bins].astype(np.float64)
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
