@@ -275,7 +275,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
         batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
-        off=off, on=on, cont=cont, estimated=np.bincount(act, weights=b.estimated, minlength=n_act),
+        off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
@@ -326,6 +326,14 @@ def wait_decomposition(log: EventLog, *, calendar: CalendarSpec = None,
     for c in WAIT_CAUSES:
         out[f"{c}_s"] = causes[c][m]
     return out
+
+
+def _per_activity_count(act: np.ndarray, flag: np.ndarray, n_act: int) -> np.ndarray:
+    """Per activity, the rows with ``flag`` set (float); no pass over the rows when none is
+    (a log with every start recorded)."""
+    if not flag.any():
+        return np.zeros(n_act)
+    return np.bincount(act[flag], minlength=n_act).astype(np.float64)
 
 
 def _busy_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
