@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import leanops
-from leanops.evidence import BUSY_SPELLS, _label_busy, role_resources
+from leanops.evidence import _label_busy, role_resources, roles_and_spells
 from leanops.mining.performance import _seconds_since
 
 bn = importlib.import_module("leanops.mining.bottlenecks")  # (the package exports a function of that name)
@@ -61,22 +61,27 @@ def test_spells_give_the_grid_of_the_merged_bins(seed, unit):
 def test_bottlenecks_same_with_and_without_shared_spells(name, monkeypatch):
     src = leanops.datasets.load(name)
     log, fresh = (leanops.EventLog(src.df.copy(), source=k) for k in ("a", "b"))
-    with_spells = bn.bottlenecks(log)
-    assert BUSY_SPELLS not in log._cache  # taken by the grid
-    # without: the role detection ran before (cached), so no spells are left for the grid
-    role_resources(fresh)
-    fresh._cache.pop(BUSY_SPELLS, None)
     calls = []
     orig = bn._busy_grid
     monkeypatch.setattr(bn, "_busy_grid", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    with_spells = bn.bottlenecks(log)
+    assert not calls  # the grid read the role detection's spells
+    # without: the role detection ran before (cached), so no spells come with the roles
+    role_resources(fresh)
+    assert roles_and_spells(fresh)[1] is None
     without = bn.bottlenecks(fresh)
     assert calls  # the grid merged the instances' bins itself
     pd.testing.assert_frame_equal(with_spells.table, without.table)
     pd.testing.assert_frame_equal(with_spells.queue_over_time, without.queue_over_time)
 
 
-def test_spells_are_not_used_when_starts_are_estimated():
-    # completion-only: the role detection measures no spells, the grid merges bins
-    log = leanops.datasets.load("helpdesk")
-    leanops.bottlenecks(log)
-    assert BUSY_SPELLS not in log._cache
+def test_no_spells_when_some_row_has_no_start_or_no_resource():
+    # completion-only (starts estimated), and a log with a row without a resource: the
+    # spells would not cover every row of the batch
+    roles, spells = roles_and_spells(leanops.datasets.load("helpdesk"))
+    assert spells is None
+    d = leanops.datasets.load("production").df.copy()
+    d.loc[3, "resource"] = None
+    assert roles_and_spells(leanops.EventLog(d, source="x"))[1] is None
+    roles, spells = roles_and_spells(leanops.EventLog(leanops.datasets.load("production").df.copy(), source="y"))
+    assert spells is not None and len(spells[0]) > 0

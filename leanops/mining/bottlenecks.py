@@ -63,7 +63,7 @@ from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
-from ..evidence import BUSY_SPELLS, log_evidence, role_resources
+from ..evidence import log_evidence, roles_and_spells
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
 
@@ -143,10 +143,9 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
     pools = _pools(log)
     cals = _group_calendars(log, sorted(set(pools.values())), "pool", calendar, pools)
     b = from_log(log)
-    roles = role_resources(log)
     # the busy spells the role detection merged (exact times), when it measured this very
     # batch: every row with a start and a resource, no start estimated (same rows, codes)
-    spells = log._cache.pop(BUSY_SPELLS, None)
+    roles, spells = roles_and_spells(log)
     if b.extra["inst"].log is not log:
         spells = None
     return decompose(b, pools=pools, cals=cals, roles=roles, log_level=_log_level(log),
@@ -163,7 +162,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     ``roles`` names the role labels (:func:`leanops.evidence.role_resources`) and
     ``log_level`` is the log's evidence. ``spells``: each resource's instances already
     merged into busy spells ``(resource code, start ns, end ns)``, in the batch's codes
-    (:data:`leanops.evidence.BUSY_SPELLS`); the busy members then come from them, the
+    (:func:`leanops.evidence.roles_and_spells`); the busy members then come from them, the
     same counts as merging the instances' bins."""
     n = len(b)
     n_act = len(b.activities)
