@@ -237,7 +237,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     b_en = to_bin(enabled)
     queue = coverage(act, n_act, b_en, b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
-    queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
+    queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
     # trend: least-squares slope of the queue over time, in instances per day
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
