@@ -158,6 +158,22 @@ def role_resources(log: EventLog) -> list[str]:
     list of str
         The labels, most frequent first (empty when every resource looks like a person).
     """
+    return _role_resources(log, None)
+
+
+def roles_and_spells(log: EventLog) -> tuple[list[str], tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """:func:`role_resources`, and the busy spells it merged on the way: each resource's
+    instances as disjoint ``[start, end)`` spells, ``(code, start, end)`` int64 arrays (ns,
+    codes of :func:`leanops._pools.resource_codes`, ordered by code then time; touching
+    spells may stay apart). The spells are None when the roles were already cached, or
+    when some row has no start or no resource (then they would not cover every row). Not
+    kept on the log: they are as long as the log at worst."""
+    spells: list = []
+    roles = _role_resources(log, spells)
+    return roles, (spells[0] if spells else None)
+
+
+def _role_resources(log: EventLog, spells: list | None) -> list[str]:
     cached = log._cache.get("role_resources")
     if cached is not None:
         return list(cached)
@@ -189,7 +205,9 @@ def role_resources(log: EventLog) -> list[str]:
             e_ = e_all if every else e_all[has]
             if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
                 e_ = np.maximum(e_, s_)
-            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None)
+            # (the spells only when every row is counted: see roles_and_spells)
+            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None,
+                                           spells=spells if every else None)
             overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
         out = roles_from(labels, overlap, wip)
     log._cache["role_resources"] = tuple(out)
@@ -197,10 +215,13 @@ def role_resources(log: EventLog) -> list[str]:
 
 
 def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
-                counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                counts: np.ndarray | None = None,
+                spells: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per label code: instances, summed durations, and the length of the union of its
     ``[s, e)`` intervals (int64 ns, ``e >= s``). ``counts``: the instances per code,
-    when the caller has them.
+    when the caller has them. ``spells``: a list to which the union is appended as
+    ``(code, start, end)`` arrays (see :func:`roles_and_spells`; not on the row-sorting
+    path for spans too long to pack).
 
     The union comes from one sort of the interval ends as packed integers (label, time,
     end before start) and a running count of open intervals per label: sorting values is
@@ -261,8 +282,20 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     on, off = key[edge[0::2]], key[edge[1::2]]
     del key, edge
     mask = (1 << tb) - 1
-    spell = ((off >> 1) & mask) - ((on >> 1) & mask)
-    merged = np.bincount(on >> (tb + 1), weights=spell.astype(np.float64), minlength=n) * unit
+    lab = on >> (tb + 1)
+    on >>= 1
+    on &= mask
+    off >>= 1
+    off &= mask
+    spell = off - on
+    merged = np.bincount(lab, weights=spell.astype(np.float64), minlength=n) * unit
+    if spells is not None:
+        del spell
+        for x in (on, off):  # back to int64 ns, in place
+            if unit > 1:
+                x *= unit
+            x += lo
+        spells.append((lab, on, off))
     return k, total, merged
 
 

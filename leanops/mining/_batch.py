@@ -29,11 +29,13 @@ Starts missing in the source are estimated on the whole batch (:func:`finish`, w
 partitions. The DuckDB and Dask engines hold one batch in memory (about 100 bytes per
 instance); the time grid and the per-activity sums are then the in-memory code's.
 
-What is left twice: the float-second columns are computed by
-:func:`~leanops.mining.performance._instances` for an EventLog (which also measures
-working time) and by :func:`_seconds` here for the wall clock, with the same formulas;
-the per-activity sums likewise (:func:`~leanops.mining.performance._activity_sums`,
-cached on the log, and :func:`activity_sums`).
+The float-second columns come from one pair of helpers
+(:func:`~leanops.mining.performance._seconds_since` and
+:func:`~leanops.mining.performance._timings`): :func:`~leanops.mining.performance._instances`
+uses them for an EventLog (which may also measure working time), :func:`_seconds` for
+the other sources. The per-activity sums are :func:`activity_sums` for every source,
+computed once per batch (an EventLog's batch is cached on it, so value_stream and
+bottlenecks share it, and its resource profile is the log's cached one).
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from .._pools import resource_codes
+from .._pools import profiles, resource_codes
 from ._steps import NAT, _same_case_masks, case_cover
-from .performance import _activity_sums, _ActivitySums, _instance_repeats, _instances, _repeats, estimate_starts
+from .performance import (_ActivitySums, _instance_repeats, _instances, _repeats, _seconds_since, _timings,
+                          estimate_starts)
 
 __all__ = ["Batch", "from_log", "from_reader", "concat", "derive", "finish", "activity_sums"]
 
@@ -101,7 +104,14 @@ class Batch:
         return s
 
     def profile(self) -> np.ndarray:
-        """Instances per (resource, activity), rows with no resource left out."""
+        """Instances per (resource, activity), rows with no resource left out (computed
+        once per batch; an EventLog's batch reads the log's cached profiles)."""
+        p = self.extra.get("profile")
+        if p is None:
+            p = self.extra["profile"] = self._profile()
+        return p
+
+    def _profile(self) -> np.ndarray:
         n_r, n_a = len(self.resources), len(self.activities)
         ok = self.resource >= 0
         key = self.resource[ok] * n_a + self.activity[ok]
@@ -117,14 +127,20 @@ def from_log(log: Any, *, time: str = "calendar", calendar: Any = None) -> Batch
     inst = _instances(log, time=time, calendar=calendar)
     st = inst.st
     codes, names = resource_codes(inst.log)
+    # (the ids of the cases' first rows only: converting every row's id costs a pass over
+    # the whole Arrow column)
+    case_ids = inst.log.df["case_id"].iloc[inst.starts].to_numpy()
     out = Batch(
-        case=st.case, activity=st.activity, resource=codes, start=st.t_start, end=st.end, cover=st.cover,
+        case=st.case, activity=st.activity, resource=codes, start=st.t_start, end=st.end, cover=inst.cover_ns,
         first=st.first, repeat=_instance_repeats(inst), estimated=inst.estimated, activities=st.activities,
-        resources=names, case_ids=inst.log.df["case_id"].to_numpy()[inst.starts], origin_ns=inst.origin_ns,
+        resources=names, case_ids=case_ids, origin_ns=inst.origin_ns,
         start_s=inst.start, end_s=inst.end, wait_s=inst.wait, service_s=inst.service, covered_s=inst.covered,
         calendar=inst.calendar, extra={"inst": inst},
     )
-    out.extra["sums"] = _activity_sums(inst)  # (the same totals as activity_sums(out), cached on the log)
+    # the log's cached profiles (role detection reads them too), in the batch's order
+    prof = profiles(inst.log)
+    if list(prof.columns) == out.activities and list(prof.index) == out.resources:
+        out.extra["profile"] = prof.to_numpy()
     log._cache[key] = out
     return out
 
@@ -148,14 +164,11 @@ def derive(first: np.ndarray, activity: np.ndarray, start: np.ndarray, end: np.n
 
 
 def _seconds(b: Batch) -> Batch:
-    """The float-second columns on the wall clock (as :func:`~.performance._instances`)."""
+    """The float-second columns on the wall clock (the formulas of
+    :func:`~.performance._instances`)."""
     origin = int(b.start.min()) if len(b) else 0
-    start = (b.start - origin) / 1e9
-    end = (b.end - origin) / 1e9
-    cover = (b.cover - origin) / 1e9
-    wait = np.maximum(start - cover, 0.0)
-    covered = np.maximum(end - np.maximum(start, cover), 0.0)
-    service = np.maximum(end - start, 0.0)
+    start, end = _seconds_since(b.start, origin), _seconds_since(b.end, origin)
+    wait, service, covered = _timings(start, end, _seconds_since(b.cover, origin))
     return replace(b, origin_ns=origin, start_s=start, end_s=end, wait_s=wait, service_s=service, covered_s=covered)
 
 

@@ -59,11 +59,11 @@ from ..calendar import Calendar
 from ..log import EventLog
 from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
-from .performance import _instance_repeats, _instances, _repeats
+from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
 from .._format import duration
-from ..evidence import log_evidence, role_resources
+from ..evidence import log_evidence, roles_and_spells
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
 
@@ -142,18 +142,28 @@ def _decompose(log: EventLog, calendar: CalendarSpec, *, batch_tolerance: float 
     """The in-memory engine: the log's batch and log-level inputs, into :func:`decompose`."""
     pools = _pools(log)
     cals = _group_calendars(log, sorted(set(pools.values())), "pool", calendar, pools)
-    return decompose(from_log(log), pools=pools, cals=cals, roles=role_resources(log), log_level=_log_level(log),
-                     batch_tolerance=batch_tolerance, per_instance=per_instance)
+    b = from_log(log)
+    # the busy spells the role detection merged (exact times), when it measured this very
+    # batch: every row with a start and a resource, no start estimated (same rows, codes)
+    roles, spells = roles_and_spells(log)
+    if b.extra["inst"].log is not log:
+        spells = None
+    return decompose(b, pools=pools, cals=cals, roles=roles, log_level=_log_level(log),
+                     batch_tolerance=batch_tolerance, per_instance=per_instance, spells=spells)
 
 
 def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], roles: list[str],
               log_level: dict[str, Any], batch_tolerance: float = BATCH_TOLERANCE_S,
-              per_instance: bool = False) -> dict[str, Any]:
+              per_instance: bool = False, spells: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              ) -> dict[str, Any]:
     """Per-activity sums for :func:`_rank_table` from a batch of instances, for every
     engine (and, with ``per_instance``, the grid parts of every instance's wait under
     ``"instances"``). ``pools`` maps resource names to pools, ``cals`` pools to calendars,
     ``roles`` names the role labels (:func:`leanops.evidence.role_resources`) and
-    ``log_level`` is the log's evidence."""
+    ``log_level`` is the log's evidence. ``spells``: each resource's instances already
+    merged into busy spells ``(resource code, start ns, end ns)``, in the batch's codes
+    (:func:`leanops.evidence.roles_and_spells`); the busy members then come from them, the
+    same counts as merging the instances' bins."""
     n = len(b)
     n_act = len(b.activities)
     act = b.activity
@@ -193,14 +203,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
         """Per group and bin, how many of the intervals [b0, b1) cover it."""
         # Each interval covers the bins from its rounded start to its rounded end: an
-        # unbiased count (off by at most half a bin at either end), in two plain bincounts.
+        # unbiased count (off by at most half a bin at either end).
         base = np.multiply(group, n_bins + 1, dtype=np.int64)
-        size_ = n_groups * (n_bins + 1)
         k = np.add(base, b0)
-        d = np.bincount(k, minlength=size_)
-        np.add(base, b1, out=k)
-        d -= np.bincount(k, minlength=size_)
-        return np.cumsum(d.reshape(n_groups, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
+        base += b1
+        return _grid_coverage(k, base, n_groups, n_bins)
 
     b_start = to_bin(start)
 
@@ -215,7 +222,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
-        busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
+        if spells is not None:
+            busy = _spell_grid(spells[0], lut, to_bin(_seconds_since(spells[1], b.origin_ns)),
+                               to_bin(_seconds_since(spells[2], b.origin_ns)), n_pool, n_bins)
+        else:
+            busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
         for i, name in enumerate(pool_names):
             wf_pool[i] = work_frac[cals[name]]
         full, util_pool = _pool_grid(busy, size, wf_pool)
@@ -226,7 +237,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     b_en = to_bin(enabled)
     queue = coverage(act, n_act, b_en, b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
-    queue_mean = np.bincount(act, weights=wait, minlength=n_act) / max(hi - lo, 1e-9)
+    queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
     # trend: least-squares slope of the queue over time, in instances per day
     tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
     growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
@@ -263,7 +274,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
         batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
-        off=off, on=on, cont=cont, estimated=np.bincount(act, weights=b.estimated, minlength=n_act),
+        off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
@@ -316,32 +327,64 @@ def wait_decomposition(log: EventLog, *, calendar: CalendarSpec = None,
     return out
 
 
+def _per_activity_count(act: np.ndarray, flag: np.ndarray, n_act: int) -> np.ndarray:
+    """Per activity, the rows with ``flag`` set (float); no pass over the rows when none is
+    (a log with every start recorded)."""
+    if not flag.any():
+        return np.zeros(n_act)
+    return np.bincount(act[flag], minlength=n_act).astype(np.float64)
+
+
 def _busy_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
                n_bins: int) -> np.ndarray:
     """Per pool and bin, its distinct members at work: each resource's bin ranges
     ``[b0, b1)`` merged first (:func:`_merged_packed`), then counted per pool (``lut``
     maps resource codes to pools)."""
-    busy = np.zeros((n_pool, n_bins))
     packed = _merged_packed(codes, b0, b1, n_bins)
-    if packed is not None:
-        a, b, bits = packed
-        # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
-        mask = (1 << bits) - 1
-        base = np.right_shift(a, bits)
-        np.take(lut * (n_bins + 1), base, out=base)
-        a &= mask
-        a += base
-        b &= mask
-        b += base
-        del base
-        size_ = n_pool * (n_bins + 1)
-        d = np.bincount(a, minlength=size_)
-        del a
-        d -= np.bincount(b, minlength=size_)
-        del b
-        busy = np.cumsum(d.reshape(n_pool, n_bins + 1)[:, :n_bins], axis=1, dtype=np.float64)
-        del d
-    return busy
+    if packed is None:
+        return np.zeros((n_pool, n_bins))
+    a, b, bits = packed
+    # coverage(lut[code], n_pool, first bin, end bin) without unpacking to new arrays
+    mask = (1 << bits) - 1
+    base = np.right_shift(a, bits)
+    np.take(lut * (n_bins + 1), base, out=base)
+    a &= mask
+    a += base
+    b &= mask
+    b += base
+    del base
+    return _grid_coverage(a, b, n_pool, n_bins)
+
+
+def _spell_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_pool: int,
+                n_bins: int) -> np.ndarray:
+    """:func:`_busy_grid` from busy spells already disjoint per resource (``b0``, ``b1``:
+    their bins, in place). As the bin of an instant is monotone in it, the rounded spells
+    cover the same bins as the merged rounded instances (touching spells stay apart and
+    cover each bin once)."""
+    if not len(codes):
+        return np.zeros((n_pool, n_bins))
+    base = np.take(lut * (n_bins + 1), codes)
+    b0 += base
+    b1 += base
+    del base
+    return _grid_coverage(b0, b1, n_pool, n_bins)
+
+
+def _grid_coverage(a: np.ndarray, b: np.ndarray, n_groups: int, n_bins: int) -> np.ndarray:
+    """Per group and bin, how many of the ranges ``[a, b)`` cover it; ``a`` and ``b`` are
+    bins offset by ``group * (n_bins + 1)`` (both ends of a range in its group's row), in
+    two plain bincounts and one running sum."""
+    size_ = n_groups * (n_bins + 1)
+    d = np.bincount(a, minlength=size_)
+    del a
+    d -= np.bincount(b, minlength=size_)
+    del b
+    # every range adds +1 and -1 in its own row, so each row sums to zero and one running
+    # sum over the whole table restarts at every row: integer counts (exact), several
+    # times cheaper than a float running sum along the rows
+    np.cumsum(d, out=d)
+    return d.reshape(n_groups, n_bins + 1)[:, :n_bins].astype(np.float64)
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -131,6 +131,7 @@ class _Instances:
     calendar: Calendar | None
     starts: np.ndarray  # row where each case begins
     seg: np.ndarray  # case index (0..n_cases-1) per row
+    cover_ns: np.ndarray  # int64 ns: ``st.cover``, kept for the batch (computed once)
 
     @property
     def estimated_share(self) -> float:
@@ -307,26 +308,30 @@ class _ActivitySums:
     covered: np.ndarray
 
 
-def _activity_sums(inst: "_Instances") -> _ActivitySums:
-    key = ("activity_sums", inst.time, str(inst.calendar))
-    cache = inst.log._cache
-    if key not in cache:
-        st = inst.st
-        act = st.activity
-        k = len(st.activities)
-        cnt = np.bincount(act, minlength=k)
-        rep_rows = np.flatnonzero(_instance_repeats(inst))
-        wait = np.bincount(act, weights=inst.wait, minlength=k)
-        cache[key] = _ActivitySums(
-            count=cnt,
-            with_pred=cnt - np.bincount(act[inst.starts], minlength=k),
-            first_in_case=cnt - np.bincount(act[rep_rows], minlength=k),
-            service=np.bincount(act, weights=inst.service, minlength=k),
-            wait=wait,
-            gap=wait,  # the same quantity (see _Instances.gap)
-            covered=np.bincount(act, weights=inst.covered, minlength=k),
-        )
-    return cache[key]
+def _seconds_since(ns: np.ndarray, origin: int) -> np.ndarray:
+    """Float seconds from ``origin`` (int64 ns) of int64 ns instants: the wall clock of
+    every batch."""
+    out = np.empty(len(ns))
+    np.subtract(ns, origin, out=out)  # int64 arithmetic, cast into the float buffer
+    out /= 1e9
+    return out
+
+
+def _timings(start: np.ndarray, end: np.ndarray, cover: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per instance ``(wait, service, covered)`` in seconds from its start, end and cover
+    (the latest end among the earlier instances of its case) on one clock; ``cover``
+    becomes ``covered`` in place. Every batch source's timings."""
+    # Enablement is min(cover, start), so the wait is max(start - cover, 0): the same as
+    # the time before the instance that no instance of its case covers.
+    # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
+    wait = np.subtract(start, cover)
+    np.maximum(wait, 0.0, out=wait)
+    covered = np.maximum(start, cover, out=cover)
+    np.subtract(end, covered, out=covered)
+    np.maximum(covered, 0.0, out=covered)
+    service = np.subtract(end, start)
+    np.maximum(service, 0.0, out=service)
+    return wait, service, covered
 
 
 def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | str | None = None) -> _Instances:
@@ -347,25 +352,13 @@ def _instances(log: EventLog, *, time: Time = "calendar", calendar: Calendar | s
 
     def clock(ns: np.ndarray) -> np.ndarray:
         if cal is None or cal.is_always:
-            out = np.empty(len(ns))
-            np.subtract(ns, origin, out=out)  # int64 arithmetic, cast into the float buffer
-            out /= 1e9
-            return out
+            return _seconds_since(ns, origin)
         return cal.working_clock(ns.view("datetime64[ns]"))
 
-    # (in-place arithmetic: on millions of rows, fresh temporaries cost more than the maths)
+    cover_ns = st.cover  # latest end among earlier instances of the case
     start, end = clock(st.t_start), clock(st.end)
-    cover = clock(st.cover)  # latest end among earlier instances of the case
-    # Enablement is min(cover, start), so the wait is max(start - cover, 0): the same as
-    # the time before the instance that no instance of its case covers.
-    wait = np.subtract(start, cover)
-    np.maximum(wait, 0.0, out=wait)
-    covered = np.maximum(start, cover, out=cover)
-    np.subtract(end, covered, out=covered)
-    np.maximum(covered, 0.0, out=covered)
-    service = np.subtract(end, start)
-    np.maximum(service, 0.0, out=service)
-    out = _Instances(work, st, estimated, start, end, wait, service, covered, origin, time, cal, starts, seg)
+    wait, service, covered = _timings(start, end, clock(cover_ns))
+    out = _Instances(work, st, estimated, start, end, wait, service, covered, origin, time, cal, starts, seg, cover_ns)
     log._cache[key] = out
     return out
 
