@@ -198,7 +198,10 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         x = np.subtract(t, lo - 0.5 * width)
         x /= width
         np.clip(x, 0, n_bins, out=x)
-        return x.astype(np.int64)
+        # truncated into the same buffer (same item size, element by element in order)
+        out = x.view(np.int64)
+        np.copyto(out, x, casting="unsafe")
+        return out
 
     def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
         """Per group and bin, how many of the intervals [b0, b1) cover it."""
@@ -384,7 +387,23 @@ def _grid_coverage(a: np.ndarray, b: np.ndarray, n_groups: int, n_bins: int) -> 
     # sum over the whole table restarts at every row: integer counts (exact), several
     # times cheaper than a float running sum along the rows
     np.cumsum(d, out=d)
-    return d.reshape(n_groups, n_bins + 1)[:, :n_bins].astype(np.float64)
+    return _rows_as_float(d, n_groups, n_bins)
+
+
+def _rows_as_float(d: np.ndarray, n_groups: int, n_bins: int) -> np.ndarray:
+    """The first ``n_bins`` of each row of ``d`` (int64, rows of ``n_bins + 1``) as one
+    contiguous float64 table, written over ``d`` itself: no second table as large (fresh
+    memory costs page faults, more than the casting). Row ``r`` moves ``r`` places to the
+    left, so every block is read before anything is written over it."""
+    out = d.view(np.float64)
+    buf = np.empty(min(n_bins, 1 << 16))
+    for r in range(n_groups):
+        src, dst = r * (n_bins + 1), r * n_bins
+        for i in range(0, n_bins, len(buf)):
+            m = min(len(buf), n_bins - i)
+            np.copyto(buf[:m], d[src + i:src + i + m], casting="unsafe")  # exact: counts < 2**53
+            out[dst + i:dst + i + m] = buf[:m]
+    return out[: n_groups * n_bins].reshape(n_groups, n_bins)
 
 
 def _merged_bins(codes: np.ndarray, b0: np.ndarray, b1: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
