@@ -179,7 +179,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     start, end = b.start_s, b.end_s
     enabled = start - wait
     bt = batch_waits(act, start, enabled, batch_tolerance)
-    ov = overtaken_waits(act, start, enabled, enabled + bt)
+    floor = enabled + bt  # where each wait counts from after its batch
+    ov = overtaken_waits(act, start, enabled, floor)
 
     # ---- the time grid
     lo, hi = float(start.min()), float(end.max())
@@ -193,9 +194,10 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     width = max((hi - lo) / n_bins, 1e-9)
     span_days = (hi - lo) / 86400.0
 
-    def to_bin(t: np.ndarray) -> np.ndarray:
-        """The grid line nearest to each instant (0..n_bins)."""
-        x = np.subtract(t, lo - 0.5 * width)
+    def to_bin(t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The grid line nearest to each instant (0..n_bins), in ``out``'s buffer if given
+        (a float array of ``t``'s length no longer needed, or ``t`` itself)."""
+        x = np.subtract(t, lo - 0.5 * width, out=out)
         x /= width
         np.clip(x, 0, n_bins, out=x)
         # truncated into the same buffer (same item size, element by element in order)
@@ -212,7 +214,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         base += b1
         return _grid_coverage(k, base, n_groups, n_bins)
 
-    b_start = to_bin(start)
+    # the batched waits' ends first: then the floor's buffer takes the start bins
+    hb = np.flatnonzero(bt > 0)
+    batch_end = to_bin(floor[hb])
+    b_start = to_bin(start, out=floor)
+    del floor
 
     # share of each bin that is working time, per distinct calendar
     edges_ns = b.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
@@ -226,8 +232,9 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
         if spells is not None:
-            busy = _spell_grid(spells[0], lut, to_bin(_seconds_since(spells[1], b.origin_ns)),
-                               to_bin(_seconds_since(spells[2], b.origin_ns)), n_pool, n_bins)
+            s0, s1 = (_seconds_since(x, b.origin_ns) for x in spells[1:])
+            busy = _spell_grid(spells[0], lut, to_bin(s0, out=s0), to_bin(s1, out=s1), n_pool, n_bins)
+            del s0, s1
         else:
             busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
         for i, name in enumerate(pool_names):
@@ -237,7 +244,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
 
     # ---- queue before each activity (instances enabled, not started)
     # (rows without a wait add an empty interval, which cancels out: no need to select)
-    b_en = to_bin(enabled)
+    b_en = to_bin(enabled, out=enabled)  # (the enablements are not needed after this)
+    del enabled
     queue = coverage(act, n_act, b_en, b_start)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
@@ -260,8 +268,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         np.add.at(m.T, lut[:-1], b.profile())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     # the wait after each instance's batch, split on the grid (the one decomposition)
-    hb = np.flatnonzero(bt > 0)
-    batched = (act[hb], b_en[hb], to_bin(enabled[hb] + bt[hb]))
+    batched = (act[hb], b_en[hb], batch_end)
     off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, batched)
     del queue
     extra: dict[str, Any] = {}
