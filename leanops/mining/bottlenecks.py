@@ -205,14 +205,16 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         np.copyto(out, x, casting="unsafe")
         return out
 
-    def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-        """Per group and bin, how many of the intervals [b0, b1) cover it."""
+    def coverage(group: np.ndarray, n_groups: int, b0: np.ndarray, b1: np.ndarray, *,
+                 consume: bool = False) -> np.ndarray:
+        """Per group and bin, how many of the intervals [b0, b1) cover it (``consume``:
+        the bins are not needed after, and their buffers take the keys)."""
         # Each interval covers the bins from its rounded start to its rounded end: an
         # unbiased count (off by at most half a bin at either end).
         base = np.multiply(group, n_bins + 1, dtype=np.int64)
-        k = np.add(base, b0)
-        base += b1
-        return _grid_coverage(k, base, n_groups, n_bins)
+        k = np.add(base, b0, out=b0 if consume else None)
+        np.add(base, b1, out=b1 if consume else base)
+        return _grid_coverage(k, b1 if consume else base, n_groups, n_bins)
 
     # the batched waits' ends first: then the floor's buffer takes the start bins
     hb = np.flatnonzero(bt > 0)
@@ -246,7 +248,11 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     # (rows without a wait add an empty interval, which cancels out: no need to select)
     b_en = to_bin(enabled, out=enabled)  # (the enablements are not needed after this)
     del enabled
-    queue = coverage(act, n_act, b_en, b_start)
+    batched = (act[hb], b_en[hb], batch_end)
+    if per_instance:
+        b_rest = b_en.copy()
+        b_rest[hb] = batch_end
+    queue = coverage(act, n_act, b_en, b_start, consume=not per_instance)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
     # trend: least-squares slope of the queue over time, in instances per day
@@ -268,13 +274,10 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         np.add.at(m.T, lut[:-1], b.profile())
         main_pool = np.where(m.sum(axis=1) > 0, m.argmax(axis=1), -1)
     # the wait after each instance's batch, split on the grid (the one decomposition)
-    batched = (act[hb], b_en[hb], batch_end)
     off, on, cont = grid_causes(queue, full, wf_pool, main_pool, width, batched)
     del queue
     extra: dict[str, Any] = {}
     if per_instance:
-        b_rest = b_en.copy()
-        b_rest[hb] = batched[2]
         i_off, i_on, i_cont = instance_grid(act, main_pool, b_rest, b_start, full, wf_pool, width)
         extra["instances"] = dict(inst=b, batching=bt, overtaken=ov, off=i_off, on=i_on, cont=i_cont,
                                   pool=np.array([*pool_names, None], dtype=object)[main_pool[act]])
