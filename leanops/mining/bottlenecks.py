@@ -229,7 +229,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     # ---- pools: members at work per bin, utilisation
     util_pool = np.full(n_pool, np.nan)
     full = np.zeros((n_pool, n_bins), dtype=bool)
-    wf_pool = np.ones((n_pool, n_bins))
+    wf_pool = np.empty((n_pool, n_bins))  # (every row is filled below)
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
@@ -495,10 +495,10 @@ def _work_fractions(cals: Any, edges_ns: np.ndarray, width: float) -> dict[Calen
 
 def _pool_grid(busy: np.ndarray, size: np.ndarray, wf_pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """From members at work per pool and bin: the bins where every member is busy, and each
-    pool's utilisation (busy working time over available working time). Shared by both
-    engines."""
+    pool's utilisation (busy working time over available working time). ``busy`` is
+    overwritten (no second table as large)."""
     full = busy >= np.maximum(size, 1.0)[:, None]
-    t = np.minimum(busy, size[:, None])
+    t = np.minimum(busy, size[:, None], out=busy)
     t *= wf_pool
     busy_work = t.sum(axis=1)
     del t
