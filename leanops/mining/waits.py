@@ -210,7 +210,8 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     for g0, g1 in bounds:
         later[g1 - 1] = np.inf
         if g1 - g0 > 1:
-            later[g0:g1 - 1] = np.minimum.accumulate(s_o[g1 - 1:g0:-1])[::-1]
+            # (written reversed straight into place: no temporary per activity)
+            np.minimum.accumulate(s_o[g1 - 1:g0:-1], out=later[g0:g1 - 1][::-1])
     if len(tie):
         # a run of equal (activity, enablement) reads just past its last row
         brk = np.flatnonzero(np.diff(tie) != 1)
