@@ -282,11 +282,12 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         extra["instances"] = dict(inst=b, batching=bt, overtaken=ov, off=i_off, on=i_on, cont=i_cont,
                                   pool=np.array([*pool_names, None], dtype=object)[main_pool[act]])
 
-    # ---- per activity
+    # ---- per activity (the batching waits summed over the batched rows only: the same
+    # sums, as adding a zero changes none)
     return dict(
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
-        batching=np.bincount(act, weights=bt, minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
+        batching=np.bincount(batched[0], weights=bt[hb], minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
         off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,
