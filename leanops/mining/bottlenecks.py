@@ -229,7 +229,9 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     # ---- pools: members at work per bin, utilisation
     util_pool = np.full(n_pool, np.nan)
     full = np.zeros((n_pool, n_bins), dtype=bool)
-    wf_pool = np.empty((n_pool, n_bins))  # (every row is filled below)
+    # per pool, its calendar's working share per bin: rows shared, not copied into a
+    # pools x bins table (pools mostly share a calendar)
+    wf_pool = [work_frac[cals[name]] for name in pool_names]
     if n_pool:
         # distinct members at work: each resource's instances merged first, so that one
         # resource on two overlapping instances counts once
@@ -239,8 +241,6 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
             del s0, s1
         else:
             busy = _busy_grid(codes, lut, b_start, to_bin(end), n_pool, n_bins)
-        for i, name in enumerate(pool_names):
-            wf_pool[i] = work_frac[cals[name]]
         full, util_pool = _pool_grid(busy, size, wf_pool)
         del busy
 
@@ -494,16 +494,18 @@ def _work_fractions(cals: Any, edges_ns: np.ndarray, width: float) -> dict[Calen
     return out
 
 
-def _pool_grid(busy: np.ndarray, size: np.ndarray, wf_pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pool_grid(busy: np.ndarray, size: np.ndarray, wf_pool: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """From members at work per pool and bin: the bins where every member is busy, and each
-    pool's utilisation (busy working time over available working time). ``busy`` is
-    overwritten (no second table as large)."""
+    pool's utilisation (busy working time over available working time). ``wf_pool``: per
+    pool, the working share of each bin. ``busy`` is overwritten (no second table as
+    large)."""
     full = busy >= np.maximum(size, 1.0)[:, None]
     t = np.minimum(busy, size[:, None], out=busy)
-    t *= wf_pool
+    for row, wf in zip(t, wf_pool):
+        row *= wf
     busy_work = t.sum(axis=1)
     del t
-    avail = size * wf_pool.sum(axis=1)
+    avail = size * np.array([wf.sum() for wf in wf_pool])
     util = np.where(avail > 0, busy_work / np.where(avail > 0, avail, 1.0), np.nan)
     return full, util
 

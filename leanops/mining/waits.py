@@ -22,7 +22,7 @@ per instance. Every engine runs this code, on its instance batch (:mod:`leanops.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -262,13 +262,14 @@ def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[
     return order, list(zip(edges[:-1], edges[1:])), tie
 
 
-def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: np.ndarray, main_pool: np.ndarray,
+def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarray], main_pool: np.ndarray,
                 width: float, batched: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per activity, the waiting seconds off shift, on shift, and on shift with the pool full.
 
     ``queue`` (activities x bins): instances waiting per bin; ``full`` (pools x bins): every
-    member busy; ``wf_pool`` (pools x bins): the share of the bin that is working time;
+    member busy; ``wf_pool`` (per pool, one row of bins: a 2-D array or a list of rows):
+    the share of the bin that is working time;
     ``main_pool``: the pool of each activity (-1: none, then all of its wait is on shift and
     nothing is known about its pool). ``batched``: ``(activity, first bin, end bin)`` of the
     part of each wait spent waiting for its batch, taken out of the queue first (through
@@ -343,7 +344,7 @@ def split_causes(*, wait_sum: np.ndarray, batching: np.ndarray, overtaken: np.nd
 
 
 def instance_grid(activity: np.ndarray, main_pool: np.ndarray, b0: np.ndarray, b1: np.ndarray,
-                  full: np.ndarray, wf_pool: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  full: np.ndarray, wf_pool: Sequence[np.ndarray], width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per instance, the grid parts ``(off, on, cont)`` of :func:`grid_causes` for its wait
     after its batch, the bins ``[b0, b1)``; summed per activity they are grid_causes's.
 
