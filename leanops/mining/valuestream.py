@@ -480,11 +480,12 @@ def value_stream_of(b: Batch, *, cal: Calendar, value_added: tuple[str, ...] | N
     lens = lens_all[picked]
     offsets = np.cumsum(lens) - lens  # where each picked case begins in the sample
     pos_in_case = np.arange(int(lens.sum())) - np.repeat(offsets, lens)
-    rows = np.repeat(starts[picked], lens) + pos_in_case
+    # the sampled rows' activities, gathered once (every row when every case is picked)
+    act_s = act if step_ == 1 else act[np.repeat(starts[picked], lens) + pos_in_case]
     case_len = np.repeat(lens, lens)
     rel_pos = np.where(case_len > 1, pos_in_case / np.maximum(case_len - 1, 1), 0.0)
-    pos_mean = np.bincount(act[rows], weights=rel_pos, minlength=n_act) / np.maximum(
-        np.bincount(act[rows], minlength=n_act), 1)
+    pos_mean = np.bincount(act_s, weights=rel_pos, minlength=n_act) / np.maximum(
+        np.bincount(act_s, minlength=n_act), 1)
     sums = b.sums
     # resources per activity, from the activity profiles of the resources
     n_res = (b.profile() > 0).sum(axis=0)
