@@ -135,13 +135,28 @@ def time_granularity(log: EventLog) -> str:
 
 
 def granularity_of(*stamps: np.ndarray) -> str:
-    """:func:`time_granularity` of timestamps given as int64 ns arrays (UTC): every engine's."""
-    counts = [_stamp_counts(t) for t in stamps]
-    n = sum(int(c[0].sum()) for c in counts)
-    n_whole = sum(c[1] for c in counts)
+    """:func:`time_granularity` of timestamps given as int64 ns arrays (UTC): every engine's.
+
+    Counted block by block; it answers ``"second"`` as soon as the stamps counted so far
+    rule out both day and minute whatever the rest may be (on most logs after the first
+    block: the same answer as counting every stamp, without the pass over the rest)."""
+    n = sum(len(t) for t in stamps)
+    sod = np.zeros(86400, dtype=np.int64)
+    n_whole = n_min = seen = 0
+    for t in stamps:
+        for i in range(0, len(t), _BLOCK):
+            c, w, m = _stamp_counts(t[i:i + _BLOCK])
+            sod += c
+            n_whole += w
+            n_min += m
+            seen += min(_BLOCK, len(t) - i)
+            rest = n - seen  # stamps not counted yet: at best all on whole minutes, on the top times
+            if n_min + rest < _FIT * n and (n_whole + rest < _FIT * n or
+                                            int(np.partition(sod, -2)[-2:].sum()) + rest < _FIT * n):
+                return "second"
     if n_whole < _FIT * n:  # finer than seconds: neither day nor minute can fit
         return "second"
-    return granularity_from_counts(sum(c[0] for c in counts), n, n_whole, sum(c[2] for c in counts))
+    return granularity_from_counts(sod, n, n_whole, n_min)
 
 
 def role_resources(log: EventLog) -> list[str]:
