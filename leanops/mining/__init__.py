@@ -17,8 +17,10 @@ Layout
   ``_batch.py`` (one columnar batch of activity instances, from an EventLog, from
   DuckDB's Arrow stream or from Dask partitions), ``_batch_inputs.py`` (pools, calendar,
   evidence and cut cases from a batch's rows), ``_steps.py`` (the per-case instance order
-  and enablement), ``_quantiles.py`` (exact quantiles from (value, count) tables, for
-  DuckDB and Dask alike), ``_engine.py``.
+  and enablement), ``_map.py`` (the process map from per-case part tables, which every
+  engine produces and one function merges), ``_quantiles.py`` (exact quantiles from
+  (value, count) tables, for DuckDB and Dask alike), ``waits.py`` (the one waiting
+  decomposition), ``_engine.py``.
 
 Examples
 --------
