@@ -16,7 +16,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality
+from ._canonical import STRING_DTYPE, QualityReport, release_memory, sort_canonical, take_columns, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -463,9 +463,11 @@ def _check_usable(
 
 def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[pd.DataFrame, int]:
     """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
-    w = w[[*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]]
-    w = w.reset_index(drop=True)
-    dup = w.duplicated(keep="first").to_numpy()
+    cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
+    if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
+        # the same Series in the new order: no copy of the frame (memory)
+        w = pd.DataFrame({c: w[c].reset_index(drop=True) for c in cols}, copy=False)
+    dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
     if not n_dup:
         return w, 0
@@ -474,6 +476,31 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
         return w.loc[~dup], n_dup
     q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
     return w, 0
+
+
+def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
+    """``w.duplicated(keep="first")`` with one int64 row key folded column by column.
+
+    The same factorisation pandas does (missing values equal each other), but each
+    column's codes are folded into the key and freed at once rather than all held.
+    """
+    key: np.ndarray | None = None
+    for col in w.columns:
+        codes, uniques = pd.factorize(w[col].values, use_na_sentinel=True)  # what DataFrame.duplicated factorizes
+        codes = codes.astype(np.int64, copy=False) + 1  # missing (-1) gets code 0, as pandas' xnull=False
+        size = len(uniques) + 1
+        if key is None:
+            key = codes
+            span = size
+            continue
+        if span * size >= 2**62:  # the folded key would overflow: renumber it densely first
+            key, kuniq = pd.factorize(key)
+            span = len(kuniq)
+        key *= size
+        key += codes
+        span *= size
+        del codes, uniques
+    return pd.Series(key, copy=False).duplicated(keep="first").to_numpy()
 
 
 def _source_mapping(m: dict[str, str | None], mode: str) -> dict[str, str]:
@@ -620,43 +647,52 @@ def _pair_lifecycle(
     The k-th start of an activity in a case pairs with the first later complete (FIFO).
     Other transitions (schedule, suspend, ...) are counted and dropped.
     """
-    lc = lc_raw.reindex(w.index).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
-    is_start = (lc == "start").to_numpy()
-    is_complete = (lc == "complete").to_numpy() | (lc == "completed").to_numpy()
+    # The few distinct transitions are normalised, not each of the events (memory).
+    codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
+    codes = codes[w.index.to_numpy()]
+    names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
+    names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
+    start_code = np.flatnonzero(names == "start")
+    is_start = np.isin(codes, start_code[start_code < len(uniques)])
+    is_complete = np.isin(np.where(codes < 0, len(uniques), codes), np.flatnonzero((names == "complete") | (names == "completed")))
     other = ~(is_start | is_complete)
     if other.any():
-        for val, n in lc[other].value_counts().items():
+        lc_other = pd.Series(names[codes[other]], dtype=STRING_DTYPE)
+        for val, n in lc_other.value_counts().items():
             q.drop(f"lifecycle:{val}", int(n))
             if strict_problems is not None:
                 strict_problems.append(f"{n} lifecycle:{val} events")
-        w, lc = w.loc[~other], lc[~other]
-        is_start, is_complete = is_start[~other], is_complete[~other]
+        w = w.loc[~other]
+        is_start = is_start[~other]
+    del codes, is_complete, other
     if not is_start.any():
         return w, len(w)
 
-    t = w["end"]  # the event's own timestamp
-    work = pd.DataFrame(
-        {
-            "c": pd.factorize(w["case_id"])[0],
-            "a": pd.factorize(w["activity"])[0],
-            "t": t.to_numpy(dtype="datetime64[ns]").view(np.int64),
-            "k": np.where(is_start, 0, 1),
-            "pos": np.arange(len(w)),
-        }
-    )
-    order = np.lexsort((work["pos"].to_numpy(), work["k"].to_numpy(), work["t"].to_numpy(), work["a"].to_numpy(), work["c"].to_numpy()))
-    c = work["c"].to_numpy()[order]
-    a = work["a"].to_numpy()[order]
-    k = work["k"].to_numpy()[order]
-    new_grp = np.r_[True, (c[1:] != c[:-1]) | (a[1:] != a[:-1])]
+    # One group key per (case, activity), in first-appearance order of each, then the
+    # event's own time, starts before completes; lexsort is stable, so file order breaks ties.
+    c = pd.factorize(w["case_id"])[0]
+    a, a_uniq = pd.factorize(w["activity"])
+    ca = c.astype(np.int64) * max(1, len(a_uniq)) + a
+    del c, a
+    t = w["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    k = np.where(is_start, 0, 1).astype(np.int8)
+    order = np.lexsort((k, t, ca))
+    del t
+    ca = ca[order]
+    k = k[order]
+    new_grp = np.r_[True, ca[1:] != ca[:-1]]
+    del ca
     grp = np.cumsum(new_grp) - 1
     grp_start = np.flatnonzero(new_grp)
+    del new_grp
     pos_in_grp = np.arange(len(order)) - grp_start[grp]
     sizes = np.diff(np.r_[grp_start, len(order)])
     row_ok = k == (pos_in_grp % 2)
+    del pos_in_grp
     grp_ok = np.bincount(grp, weights=~row_ok, minlength=len(grp_start)) == 0
     grp_ok &= sizes % 2 == 0
     ok_row = grp_ok[grp]
+    del row_ok, grp_ok, sizes, grp_start
     # Fast path: groups that alternate start, complete, start, complete ...
     ok_idx = order[ok_row]
     # the fast path's positions stay arrays (a list would hold one Python int per event)
@@ -685,31 +721,47 @@ def _pair_lifecycle(
         unpaired_start += len(queue)
     sp = np.r_[ok_idx[0::2], np.asarray(starts_pos, dtype=np.int64)]
     cp = np.r_[ok_idx[1::2], np.asarray(comps_pos, dtype=np.int64)]
-    del work, order, c, a, k, new_grp, grp, grp_start, pos_in_grp, sizes, row_ok, grp_ok, ok_row, ok_idx, bad_rows
-    del starts_pos, comps_pos, lc  # memory: the working arrays go before the instance table is built
-    inst = w.take(cp)  # a new frame; the start events' values are taken column by column, when needed
-    inst["start"] = w["end"].array.take(sp)
-    # Attributes recorded only on the start event are kept.
-    for col in inst.columns:
-        if col in ("case_id", "activity", "start", "end"):
-            continue
-        cv = inst[col]
-        if cv.isna().any():
-            inst[col] = cv.where(cv.notna(), pd.Series(w[col].array.take(sp), index=inst.index))
-    lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
-    lone["start"] = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[ns, UTC]")
+    lone_pos = np.asarray(lone_complete, dtype=np.int64)
+    del order, k, grp, ok_row, ok_idx, bad_rows, starts_pos, comps_pos, lone_complete
+    n_inst, n_lone = len(cp), len(lone_pos)
     q.drop("unpaired_start", unpaired_start)
-    q.repair("complete_without_start", len(lone))
+    q.repair("complete_without_start", n_lone)
     if strict_problems is not None:
         if unpaired_start:
             strict_problems.append(f"{unpaired_start} start events without a complete")
-        if len(lone):
-            strict_problems.append(f"{len(lone)} complete events without a start")
-    out = pd.concat([inst, lone], ignore_index=True) if len(lone) else inst.reset_index(drop=True)
-    # File order, so that instances with equal times keep it through the stable sort by
-    # time: a paired instance sits where its start event was, a lone completion where it was.
-    pos = np.r_[sp, np.asarray(lone_complete, dtype=np.int64)]
+        if n_lone:
+            strict_problems.append(f"{n_lone} complete events without a start")
+    # One row per instance (its complete event) and per lone completion, in file order, so
+    # that instances with equal times keep it through the stable sort by time: a paired
+    # instance sits where its start event was, a lone completion where it was.
+    rows = np.r_[cp, lone_pos]
+    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
+    pos = np.r_[sp, lone_pos]
+    del cp, sp, lone_pos
     if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
-        out = out.take(np.argsort(pos, kind="stable")).reset_index(drop=True)
-    rows_used = 2 * len(inst) + len(lone)
-    return out, rows_used
+        perm = np.argsort(pos, kind="stable")
+        rows, src_start = rows[perm], src_start[perm]
+        del perm
+    del pos
+    has_start = src_start >= 0
+    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
+    fill_from = np.where(has_start, src_start, rows)
+    out: dict[Any, Any] = {}
+    for col in list(w.columns):
+        src = w[col]
+        if col == "start":
+            # the start event's own timestamp; missing for a lone completion
+            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
+            vals = vals.astype("datetime64[ns, UTC]")
+        else:
+            vals = pd.Series(src.array.take(rows))
+            if col not in ("case_id", "activity", "end") and vals.isna().any():
+                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
+        out[col] = vals
+        if col != "end":
+            del w[col]  # memory: the event column goes once its instance column is built
+    out_frame = pd.DataFrame(out, copy=False)
+    release_memory(len(out_frame))
+    rows_used = 2 * n_inst + n_lone
+    return out_frame, rows_used
+
