@@ -6,10 +6,12 @@ This is the one place where source column names are known. Everything downstream
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as _dt
 import re
-from collections import deque
-from typing import Any, Literal, NamedTuple
+from collections import Counter, deque
+from typing import Any, Iterator, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -352,6 +354,29 @@ def _id_columns(df: pd.DataFrame, m: dict[str, str | None], mode: str, q: Qualit
     return w
 
 
+_OWNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("leanops_owned_frame", default=None)
+
+
+@contextlib.contextmanager
+def reader_owned(df: pd.DataFrame) -> Iterator[None]:
+    """Within this block :func:`normalize_frame` may take ``df``'s columns apart as it converts
+    them: for a reader's own freshly parsed frame, never a user's (the peak then holds
+    each column about once, not the source frame beside the canonical one)."""
+    token = _OWNED.set(id(df))
+    try:
+        yield
+    finally:
+        _OWNED.reset(token)
+
+
+def _positional(s: pd.Series) -> pd.Series:
+    """``s`` on a 0..n-1 index; the same object when it already has one (no copy)."""
+    idx = s.index
+    if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
+        return s
+    return s.reset_index(drop=True)
+
+
 def _local_clock(df: pd.DataFrame, end_raw: pd.Series, end_utc: pd.Series, key: str, tz: str, q: QualityReport) -> str:
     """The zone of the log's local clock: the one a tz-aware end column names, else the one its offsets show."""
     named = str(end_raw.dt.tz) if isinstance(end_raw.dtype, pd.DatetimeTZDtype) else "UTC"
@@ -366,7 +391,7 @@ def _start_times(
     """The parsed start column (all missing when there is none) and its count of unparsable values."""
     if not key:
         return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]"), 0
-    parsed, bad = parse_times(df[key].reset_index(drop=True), tz, name=key)
+    parsed, bad = parse_times(_positional(df[key]), tz, name=key)
     if key in pre_bad:
         bad = int(pre_bad[key][0].sum())
     return parsed, bad
@@ -381,7 +406,7 @@ def _attribute_columns(df: pd.DataFrame, attrs: list[Any], q: QualityReport) -> 
             # An unmapped column that carries a canonical name is kept under another name.
             name = f"src:{a}"
             q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
-        extra[name] = df[a].reset_index(drop=True)
+        extra[name] = _positional(df[a])
     return extra
 
 
@@ -401,21 +426,19 @@ def _drop_rows(
 
 def _drop_unusable(
     w: pd.DataFrame,
-    end_raw: pd.Series,
     bad_end: int,
     end_bad_mask: np.ndarray | None,
     q: QualityReport,
     strict_problems: list[str] | None,
 ) -> pd.DataFrame:
-    """``w`` without the rows that miss a case, an activity or a parsable end time."""
+    """``w`` without the rows that miss a case, an activity or a parsable end time.
+
+    ``end_bad_mask`` marks, by source row, the end times present but unparsable.
+    """
     w = _drop_rows(w, w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case", q, strict_problems)
     w = _drop_rows(w, w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity", q, strict_problems)
-    if bad_end:
-        if end_bad_mask is not None:
-            unparsable = end_bad_mask[w.index.to_numpy()]
-        else:
-            unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
-        w = _drop_rows(w, unparsable, "unparsable_end", q, strict_problems)
+    if bad_end and end_bad_mask is not None:
+        w = _drop_rows(w, end_bad_mask[w.index.to_numpy()], "unparsable_end", q, strict_problems)
     return _drop_rows(w, w["end"].isna(), "missing_end", q, strict_problems)
 
 
@@ -535,6 +558,7 @@ def normalize_frame(
     mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
     q.rows_read = q.rows_read or len(df)
+    release_memory(len(df))  # what the reader's parsing left cached is free for the steps below
     if len(df) == 0:
         raise InputError(f"the log{' ' + source if source else ''} has no rows.")
     m = resolve_columns(
@@ -543,27 +567,55 @@ def normalize_frame(
     )
     used = {v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")}
     attrs = [c for c in df.columns if c not in used]
+    # The reader's own frame gives up each source column once converted (memory); a
+    # user's frame is never changed.
+    pending = Counter([v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")] + attrs)
+
+    def consume(*cols: str | None) -> None:
+        """Drop the source columns just converted, once no later role reads them."""
+        if _OWNED.get() != id(df):
+            return
+        for c in cols:
+            if c is None:
+                continue
+            pending[c] -= 1
+            if pending[c] <= 0 and c in df.columns:
+                del df[c]
     w = _id_columns(df, m, mode, q)
+    consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
-    end_raw = df[m["end"]].reset_index(drop=True)
-    w["end"], bad_end = parse_times(end_raw, tz, name=m["end"])
+    end_raw = _positional(df[m["end"]])
+    end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
     end_bad_mask, bad_example = None, None
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
         bad_end = int(end_bad_mask.sum())
-    local = _local_clock(df, end_raw, w["end"], m["end"], tz, q)
-    w["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, w.index)
-    extra = _attribute_columns(df, attrs, q)
-    if extra:
-        # all at once: inserting thousands of columns one by one is quadratic
-        w = pd.concat([w, pd.DataFrame(extra, index=w.index)], axis=1)
-    if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
+    elif bad_end:
+        end_bad_mask = (end_raw.notna() & end_utc.isna()).to_numpy()
+    local = _local_clock(df, end_raw, end_utc, m["end"], tz, q)
+    end_error = None
+    if end_utc.notna().sum() == 0 and (bad_end or end_raw.notna().any()):
         example = bad_example if bad_example is not None else str(end_raw.dropna().iloc[0])[:40]
-        raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format.")
+        end_error = f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format."
+    del end_raw
+    consume(m["end"])
+    cols: dict[Any, pd.Series] = {c: w[c] for c in w.columns}
+    del w
+    cols["end"] = end_utc
+    del end_utc
+    cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
+    consume(m["start"])
+    cols.update(_attribute_columns(df, attrs, q))
+    consume(*attrs)
+    # all at once: inserting thousands of columns one by one is quadratic
+    w = pd.DataFrame(cols, copy=False)
+    del cols
+    if end_error is not None:
+        raise InputError(end_error)
 
     strict_problems: list[str] | None = [] if strict else None
-    w = _drop_unusable(w, end_raw, bad_end, end_bad_mask, q, strict_problems)
+    w = _drop_unusable(w, bad_end, end_bad_mask, q, strict_problems)
     if bad_start:
         q.repair("unparsable_start", bad_start)
         if strict_problems is not None:
@@ -572,7 +624,10 @@ def normalize_frame(
     rows_used = len(w)
     paired = bool(m["lifecycle"]) and mode == "pair"
     if paired:
-        w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems)
+        lc_raw = _positional(df[m["lifecycle"]])
+        consume(m["lifecycle"])
+        w, rows_used = _pair_lifecycle(w, lc_raw, q, strict_problems)
+        del lc_raw
     per_row = 2 if paired else 1  # a paired instance used two source rows
     w, n_neg = _fix_negative(w, on_negative, q, strict_problems)
     rows_used -= n_neg * per_row

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._normalize import LIFECYCLE_MODES, lifecycle_mode
+from ._normalize import LIFECYCLE_MODES, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
@@ -246,7 +246,8 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
                  and (k != "lifecycle_column" or mode == "pair")}
         _attributes_as_objects(frame, roles)
-        return from_frame(frame, quality=quality, **mapping)
+        with reader_owned(frame):
+            return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
         canonical = _read_canonical_parquet(p, mapping, notes)
@@ -257,7 +258,8 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
             return from_frame(frame, quality=QualityReport(warnings=notes), **mapping)
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
-    return from_frame(frame, **mapping)
+    with reader_owned(frame):  # the frame is ours: normalising may take it apart as it goes
+        return from_frame(frame, **mapping)
 
 
 def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
