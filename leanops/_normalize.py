@@ -490,6 +490,7 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
     if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
         # the same Series in the new order: no copy of the frame (memory)
         w = pd.DataFrame({c: w[c].reset_index(drop=True) for c in cols}, copy=False)
+    release_memory(len(w))
     dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
     if not n_dup:
@@ -502,28 +503,44 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
 
 
 def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
-    """``w.duplicated(keep="first")`` with one int64 row key folded column by column.
+    """``w.duplicated(keep="first")``, in a few int64 arrays instead of one code array per column.
 
-    The same factorisation pandas does (missing values equal each other), but each
-    column's codes are folded into the key and freed at once rather than all held.
+    Each row gets a 64-bit hash folded column by column (int64 and datetime columns by
+    value, every other column by its factorised codes, missing values equal, as pandas).
+    Equal rows have equal hashes, so only rows whose hash repeats can be duplicates;
+    pandas itself decides among those, and a collision costs time, never a wrong answer.
     """
-    key: np.ndarray | None = None
-    for col in w.columns:
-        codes, uniques = pd.factorize(w[col].values, use_na_sentinel=True)  # what DataFrame.duplicated factorizes
-        codes = codes.astype(np.int64, copy=False) + 1  # missing (-1) gets code 0, as pandas' xnull=False
-        size = len(uniques) + 1
-        if key is None:
-            key = codes
-            span = size
-            continue
-        if span * size >= 2**62:  # the folded key would overflow: renumber it densely first
-            key, kuniq = pd.factorize(key)
-            span = len(kuniq)
-        key *= size
-        key += codes
-        span *= size
-        del codes, uniques
-    return pd.Series(key, copy=False).duplicated(keep="first").to_numpy()
+    n = len(w)
+    key = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in w.columns:
+            v = w[col].values
+            if isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+                h = v.astype(np.uint64, copy=True)
+            elif isinstance(v, pd.arrays.DatetimeArray) or (isinstance(v, np.ndarray) and v.dtype.kind == "M"):
+                h = np.asarray(v.asi8 if hasattr(v, "asi8") else v.view(np.int64)).astype(np.uint64, copy=True)
+            else:
+                h = pd.factorize(v, use_na_sentinel=True)[0].astype(np.uint64, copy=False)  # what DataFrame.duplicated factorizes
+            # splitmix64 finaliser, so structured values (consecutive codes, times) spread
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            key *= np.uint64(0x9E3779B97F4A7C15)
+            key ^= h
+            del h
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
+    cand = np.zeros(n, dtype=bool)
+    cand[order[1:][same]] = True
+    cand[order[:-1][same]] = True
+    del order, same
+    dup = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(cand)
+    if idx.size:
+        dup[idx] = w.iloc[idx].duplicated(keep="first").to_numpy()
+    return dup
 
 
 def _source_mapping(m: dict[str, str | None], mode: str) -> dict[str, str]:
