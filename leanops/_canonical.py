@@ -155,15 +155,15 @@ _LIBC: Any = None
 _RELEASE_MIN_ROWS = 200_000  # smaller logs leave too little behind to be worth a trim
 
 
-def release_memory(n_rows: int) -> None:
+def release_memory(n_rows: int | None = None) -> None:
     """Hand memory that freed temporaries left cached back to the OS, between the big steps of reading.
 
     Why: glibc keeps freed heap chunks, and Arrow's allocator its pages, so the resident
     peak of reading a large log grows with every step's temporaries even after they are
-    freed. A no-op for small logs and off glibc.
+    freed. A no-op for small logs (``n_rows`` given and below 200,000) and off glibc.
     """
     global _LIBC
-    if n_rows < _RELEASE_MIN_ROWS:
+    if n_rows is not None and n_rows < _RELEASE_MIN_ROWS:
         return
     try:
         import pyarrow as pa

@@ -575,7 +575,6 @@ def normalize_frame(
     mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
     q.rows_read = q.rows_read or len(df)
-    release_memory(len(df))  # what the reader's parsing left cached is free for the steps below
     if len(df) == 0:
         raise InputError(f"the log{' ' + source if source else ''} has no rows.")
     m = resolve_columns(
