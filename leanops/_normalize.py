@@ -577,6 +577,10 @@ def normalize_frame(
     q.rows_read = q.rows_read or len(df)
     if len(df) == 0:
         raise InputError(f"the log{' ' + source if source else ''} has no rows.")
+    twice = list(dict.fromkeys(map(str, df.columns[df.columns.duplicated()])))
+    if twice:
+        raise InputError(f"the log{' ' + source if source else ''} has columns named more than once: "
+                         f"{', '.join(map(repr, twice))}; rename them so that each name is unique.")
     m = resolve_columns(
         list(df.columns),
         {"case": case, "activity": activity, "start": start, "end": end, "resource": resource, "lifecycle": lifecycle},

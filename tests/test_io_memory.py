@@ -101,3 +101,17 @@ def test_read_csv_gives_what_from_frame_gives(tmp_path):
     assert read.quality.dropped == direct.quality.dropped == {"lifecycle:suspend": 1, "unpaired_start": 1, "duplicate": 1}
     assert read.quality.repaired == direct.quality.repaired == {"complete_without_start": 3}
     assert read.quality.rows_kept == direct.quality.rows_kept
+
+
+def test_columns_named_twice_are_a_clear_error(tmp_path):
+    import pytest
+
+    from leanops.errors import InputError
+
+    p = tmp_path / "dup.csv"
+    p.write_text("case,activity,time,x,x\n1,a,2024-01-01T10:00:00,1,2\n")
+    with pytest.raises(InputError, match="named more than once: 'x'"):
+        leanops.read(p)
+    df = pd.DataFrame([[1, "a", "2024-01-01T10:00:00", 1, 2]], columns=["case", "activity", "time", "x", "x"])
+    with pytest.raises(InputError, match="rename them"):
+        leanops.from_frame(df)
