@@ -570,7 +570,11 @@ def normalize_frame(
 ) -> Normalized:
     """The canonical frame, mapping and quality report of any DataFrame (the work of
     :func:`leanops.from_frame`, which documents the parameters and wraps the result in an
-    EventLog; this module stays below :mod:`leanops.log`)."""
+    EventLog; this module stays below :mod:`leanops.log`).
+
+    ``df`` is never changed, except inside :func:`reader_owned` (a reader's own parsed
+    frame), where each source column is dropped once converted so the peak holds it about
+    once."""
     end = _checked_end(df, on_negative, tz, end, timestamp)
     mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
