@@ -5,6 +5,8 @@ the quality report, identifier normalisation, the canonical sort and the quality
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import html
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality"]
+__all__ = ["STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "take_columns"]
 
 STRING_DTYPE = "string[pyarrow]"
 
@@ -126,9 +128,58 @@ def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
             pd.factorize(d["case_id"], sort=True)[0],
         )
     )
+    del key
     if np.all(order[1:] > order[:-1]):
         return d.reset_index(drop=True)
-    return d.take(order).reset_index(drop=True)
+    return take_columns(d, order)
+
+
+def take_columns(d: pd.DataFrame, rows: np.ndarray, *, consume: bool = False) -> pd.DataFrame:
+    """``d.take(rows)`` on a fresh range index, built one column at a time.
+
+    With ``consume=True`` each column of ``d`` (a working frame the caller owns, never a
+    user's) is deleted once taken, so the peak holds one column twice, not the frame.
+    """
+    out: dict[Any, Any] = {}
+    for col in list(d.columns):
+        out[col] = d[col].array.take(rows)
+        if consume:
+            del d[col]
+    res = pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)
+    if consume:
+        release_memory(len(rows))
+    return res
+
+
+_LIBC: Any = None
+_RELEASE_MIN_ROWS = 200_000  # smaller logs leave too little behind to be worth a trim
+
+
+def release_memory(n_rows: int | None = None) -> None:
+    """Hand memory that freed temporaries left cached back to the OS, between the big steps of reading.
+
+    Why: glibc keeps freed heap chunks, and Arrow's allocator its pages, so the resident
+    peak of reading a large log grows with every step's temporaries even after they are
+    freed. A no-op for small logs (``n_rows`` given and below 200,000) and off glibc.
+    """
+    global _LIBC
+    if n_rows is not None and n_rows < _RELEASE_MIN_ROWS:
+        return
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # pragma: no cover - Arrow is a dependency; a pool without it is fine
+        pass
+    if _LIBC is None:
+        name = ctypes.util.find_library("c")
+        try:
+            lib = ctypes.CDLL(name) if name else None
+            _LIBC = lib if lib is not None and hasattr(lib, "malloc_trim") else False
+        except OSError:
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 def warn_quality(quality: QualityReport, source: str | None, *, stacklevel: int = 3) -> None:

@@ -6,17 +6,19 @@ This is the one place where source column names are known. Everything downstream
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as _dt
 import re
-from collections import deque
-from typing import Any, Literal, NamedTuple
+from collections import Counter, deque
+from typing import Any, Iterator, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality
+from ._canonical import STRING_DTYPE, QualityReport, release_memory, sort_canonical, take_columns, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -352,6 +354,29 @@ def _id_columns(df: pd.DataFrame, m: dict[str, str | None], mode: str, q: Qualit
     return w
 
 
+_OWNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("leanops_owned_frame", default=None)
+
+
+@contextlib.contextmanager
+def reader_owned(df: pd.DataFrame) -> Iterator[None]:
+    """Within this block :func:`normalize_frame` may take ``df``'s columns apart as it converts
+    them: for a reader's own freshly parsed frame, never a user's (the peak then holds
+    each column about once, not the source frame beside the canonical one)."""
+    token = _OWNED.set(id(df))
+    try:
+        yield
+    finally:
+        _OWNED.reset(token)
+
+
+def _positional(s: pd.Series) -> pd.Series:
+    """``s`` on a 0..n-1 index; the same object when it already has one (no copy)."""
+    idx = s.index
+    if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
+        return s
+    return s.reset_index(drop=True)
+
+
 def _local_clock(df: pd.DataFrame, end_raw: pd.Series, end_utc: pd.Series, key: str, tz: str, q: QualityReport) -> str:
     """The zone of the log's local clock: the one a tz-aware end column names, else the one its offsets show."""
     named = str(end_raw.dt.tz) if isinstance(end_raw.dtype, pd.DatetimeTZDtype) else "UTC"
@@ -366,7 +391,7 @@ def _start_times(
     """The parsed start column (all missing when there is none) and its count of unparsable values."""
     if not key:
         return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]"), 0
-    parsed, bad = parse_times(df[key].reset_index(drop=True), tz, name=key)
+    parsed, bad = parse_times(_positional(df[key]), tz, name=key)
     if key in pre_bad:
         bad = int(pre_bad[key][0].sum())
     return parsed, bad
@@ -381,7 +406,7 @@ def _attribute_columns(df: pd.DataFrame, attrs: list[Any], q: QualityReport) -> 
             # An unmapped column that carries a canonical name is kept under another name.
             name = f"src:{a}"
             q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
-        extra[name] = df[a].reset_index(drop=True)
+        extra[name] = _positional(df[a])
     return extra
 
 
@@ -401,21 +426,19 @@ def _drop_rows(
 
 def _drop_unusable(
     w: pd.DataFrame,
-    end_raw: pd.Series,
     bad_end: int,
     end_bad_mask: np.ndarray | None,
     q: QualityReport,
     strict_problems: list[str] | None,
 ) -> pd.DataFrame:
-    """``w`` without the rows that miss a case, an activity or a parsable end time."""
+    """``w`` without the rows that miss a case, an activity or a parsable end time.
+
+    ``end_bad_mask`` marks, by source row, the end times present but unparsable.
+    """
     w = _drop_rows(w, w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case", q, strict_problems)
     w = _drop_rows(w, w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity", q, strict_problems)
-    if bad_end:
-        if end_bad_mask is not None:
-            unparsable = end_bad_mask[w.index.to_numpy()]
-        else:
-            unparsable = end_raw.reindex(w.index).notna() & w["end"].isna()
-        w = _drop_rows(w, unparsable, "unparsable_end", q, strict_problems)
+    if bad_end and end_bad_mask is not None:
+        w = _drop_rows(w, end_bad_mask[w.index.to_numpy()], "unparsable_end", q, strict_problems)
     return _drop_rows(w, w["end"].isna(), "missing_end", q, strict_problems)
 
 
@@ -463,9 +486,12 @@ def _check_usable(
 
 def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[pd.DataFrame, int]:
     """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
-    w = w[[*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]]
-    w = w.reset_index(drop=True)
-    dup = w.duplicated(keep="first").to_numpy()
+    cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
+    if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
+        # the same Series in the new order: no copy of the frame (memory)
+        w = pd.DataFrame({c: w[c].reset_index(drop=True) for c in cols}, copy=False)
+    release_memory(len(w))
+    dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
     if not n_dup:
         return w, 0
@@ -474,6 +500,47 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
         return w.loc[~dup], n_dup
     q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
     return w, 0
+
+
+def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
+    """``w.duplicated(keep="first")``, in a few int64 arrays instead of one code array per column.
+
+    Each row gets a 64-bit hash folded column by column (int64 and datetime columns by
+    value, every other column by its factorised codes, missing values equal, as pandas).
+    Equal rows have equal hashes, so only rows whose hash repeats can be duplicates;
+    pandas itself decides among those, and a collision costs time, never a wrong answer.
+    """
+    n = len(w)
+    key = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in w.columns:
+            v = w[col].values
+            if isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+                h = v.astype(np.uint64, copy=True)
+            elif isinstance(v, pd.arrays.DatetimeArray) or (isinstance(v, np.ndarray) and v.dtype.kind == "M"):
+                h = np.asarray(v.asi8 if hasattr(v, "asi8") else v.view(np.int64)).astype(np.uint64, copy=True)
+            else:
+                h = pd.factorize(v, use_na_sentinel=True)[0].astype(np.uint64, copy=False)  # what DataFrame.duplicated factorizes
+            # splitmix64 finaliser, so structured values (consecutive codes, times) spread
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            key *= np.uint64(0x9E3779B97F4A7C15)
+            key ^= h
+            del h
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
+    cand = np.zeros(n, dtype=bool)
+    cand[order[1:][same]] = True
+    cand[order[:-1][same]] = True
+    del order, same
+    dup = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(cand)
+    if idx.size:
+        dup[idx] = w.iloc[idx].duplicated(keep="first").to_numpy()
+    return dup
 
 
 def _source_mapping(m: dict[str, str | None], mode: str) -> dict[str, str]:
@@ -503,40 +570,76 @@ def normalize_frame(
 ) -> Normalized:
     """The canonical frame, mapping and quality report of any DataFrame (the work of
     :func:`leanops.from_frame`, which documents the parameters and wraps the result in an
-    EventLog; this module stays below :mod:`leanops.log`)."""
+    EventLog; this module stays below :mod:`leanops.log`).
+
+    ``df`` is never changed, except inside :func:`reader_owned` (a reader's own parsed
+    frame), where each source column is dropped once converted so the peak holds it about
+    once."""
     end = _checked_end(df, on_negative, tz, end, timestamp)
     mode, lifecycle = lifecycle_mode(lifecycle, lifecycle_column)
     q = quality if quality is not None else QualityReport()
     q.rows_read = q.rows_read or len(df)
     if len(df) == 0:
         raise InputError(f"the log{' ' + source if source else ''} has no rows.")
+    twice = list(dict.fromkeys(map(str, df.columns[df.columns.duplicated()])))
+    if twice:
+        raise InputError(f"the log{' ' + source if source else ''} has columns named more than once: "
+                         f"{', '.join(map(repr, twice))}; rename them so that each name is unique.")
     m = resolve_columns(
         list(df.columns),
         {"case": case, "activity": activity, "start": start, "end": end, "resource": resource, "lifecycle": lifecycle},
     )
     used = {v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")}
     attrs = [c for c in df.columns if c not in used]
+    # The reader's own frame gives up each source column once converted (memory); a
+    # user's frame is never changed.
+    pending = Counter([v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")] + attrs)
+
+    def consume(*cols: str | None) -> None:
+        """Drop the source columns just converted, once no later role reads them."""
+        if _OWNED.get() != id(df):
+            return
+        for c in cols:
+            if c is None:
+                continue
+            pending[c] -= 1
+            if pending[c] <= 0 and c in df.columns:
+                del df[c]
     w = _id_columns(df, m, mode, q)
+    consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
-    end_raw = df[m["end"]].reset_index(drop=True)
-    w["end"], bad_end = parse_times(end_raw, tz, name=m["end"])
+    end_raw = _positional(df[m["end"]])
+    end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
     end_bad_mask, bad_example = None, None
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
         bad_end = int(end_bad_mask.sum())
-    local = _local_clock(df, end_raw, w["end"], m["end"], tz, q)
-    w["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, w.index)
-    extra = _attribute_columns(df, attrs, q)
-    if extra:
-        # all at once: inserting thousands of columns one by one is quadratic
-        w = pd.concat([w, pd.DataFrame(extra, index=w.index)], axis=1)
-    if w["end"].notna().sum() == 0 and (bad_end or end_raw.notna().any()):
+    elif bad_end:
+        end_bad_mask = (end_raw.notna() & end_utc.isna()).to_numpy()
+    local = _local_clock(df, end_raw, end_utc, m["end"], tz, q)
+    end_error = None
+    if end_utc.notna().sum() == 0 and (bad_end or end_raw.notna().any()):
         example = bad_example if bad_example is not None else str(end_raw.dropna().iloc[0])[:40]
-        raise InputError(f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format.")
+        end_error = f"no timestamp in column {m['end']!r} could be parsed (e.g. {example!r}); check the column or its format."
+    del end_raw
+    consume(m["end"])
+    cols: dict[Any, pd.Series] = {c: w[c] for c in w.columns}
+    del w
+    cols["end"] = end_utc
+    del end_utc
+    cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
+    consume(m["start"])
+    cols.update(_attribute_columns(df, attrs, q))
+    consume(*attrs)
+    # all at once: inserting thousands of columns one by one is quadratic
+    w = pd.DataFrame(cols, copy=False)
+    del cols
+    if end_error is not None:
+        raise InputError(end_error)
 
     strict_problems: list[str] | None = [] if strict else None
-    w = _drop_unusable(w, end_raw, bad_end, end_bad_mask, q, strict_problems)
+    w = _drop_unusable(w, bad_end, end_bad_mask, q, strict_problems)
     if bad_start:
         q.repair("unparsable_start", bad_start)
         if strict_problems is not None:
@@ -545,7 +648,10 @@ def normalize_frame(
     rows_used = len(w)
     paired = bool(m["lifecycle"]) and mode == "pair"
     if paired:
-        w, rows_used = _pair_lifecycle(w, df[m["lifecycle"]].reset_index(drop=True), q, strict_problems)
+        lc_raw = _positional(df[m["lifecycle"]])
+        consume(m["lifecycle"])
+        w, rows_used = _pair_lifecycle(w, lc_raw, q, strict_problems)
+        del lc_raw
     per_row = 2 if paired else 1  # a paired instance used two source rows
     w, n_neg = _fix_negative(w, on_negative, q, strict_problems)
     rows_used -= n_neg * per_row
@@ -620,43 +726,52 @@ def _pair_lifecycle(
     The k-th start of an activity in a case pairs with the first later complete (FIFO).
     Other transitions (schedule, suspend, ...) are counted and dropped.
     """
-    lc = lc_raw.reindex(w.index).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
-    is_start = (lc == "start").to_numpy()
-    is_complete = (lc == "complete").to_numpy() | (lc == "completed").to_numpy()
+    # The few distinct transitions are normalised, not each of the events (memory).
+    codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
+    codes = codes[w.index.to_numpy()]
+    names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
+    names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
+    start_code = np.flatnonzero(names == "start")
+    is_start = np.isin(codes, start_code[start_code < len(uniques)])
+    is_complete = np.isin(np.where(codes < 0, len(uniques), codes), np.flatnonzero((names == "complete") | (names == "completed")))
     other = ~(is_start | is_complete)
     if other.any():
-        for val, n in lc[other].value_counts().items():
+        lc_other = pd.Series(names[codes[other]], dtype=STRING_DTYPE)
+        for val, n in lc_other.value_counts().items():
             q.drop(f"lifecycle:{val}", int(n))
             if strict_problems is not None:
                 strict_problems.append(f"{n} lifecycle:{val} events")
-        w, lc = w.loc[~other], lc[~other]
-        is_start, is_complete = is_start[~other], is_complete[~other]
+        w = w.loc[~other]
+        is_start = is_start[~other]
+    del codes, is_complete, other
     if not is_start.any():
         return w, len(w)
 
-    t = w["end"]  # the event's own timestamp
-    work = pd.DataFrame(
-        {
-            "c": pd.factorize(w["case_id"])[0],
-            "a": pd.factorize(w["activity"])[0],
-            "t": t.to_numpy(dtype="datetime64[ns]").view(np.int64),
-            "k": np.where(is_start, 0, 1),
-            "pos": np.arange(len(w)),
-        }
-    )
-    order = np.lexsort((work["pos"].to_numpy(), work["k"].to_numpy(), work["t"].to_numpy(), work["a"].to_numpy(), work["c"].to_numpy()))
-    c = work["c"].to_numpy()[order]
-    a = work["a"].to_numpy()[order]
-    k = work["k"].to_numpy()[order]
-    new_grp = np.r_[True, (c[1:] != c[:-1]) | (a[1:] != a[:-1])]
+    # One group key per (case, activity), in first-appearance order of each, then the
+    # event's own time, starts before completes; lexsort is stable, so file order breaks ties.
+    c = pd.factorize(w["case_id"])[0]
+    a, a_uniq = pd.factorize(w["activity"])
+    ca = c.astype(np.int64) * max(1, len(a_uniq)) + a
+    del c, a
+    t = w["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    k = np.where(is_start, 0, 1).astype(np.int8)
+    order = np.lexsort((k, t, ca))
+    del t
+    ca = ca[order]
+    k = k[order]
+    new_grp = np.r_[True, ca[1:] != ca[:-1]]
+    del ca
     grp = np.cumsum(new_grp) - 1
     grp_start = np.flatnonzero(new_grp)
+    del new_grp
     pos_in_grp = np.arange(len(order)) - grp_start[grp]
     sizes = np.diff(np.r_[grp_start, len(order)])
     row_ok = k == (pos_in_grp % 2)
+    del pos_in_grp
     grp_ok = np.bincount(grp, weights=~row_ok, minlength=len(grp_start)) == 0
     grp_ok &= sizes % 2 == 0
     ok_row = grp_ok[grp]
+    del row_ok, grp_ok, sizes, grp_start
     # Fast path: groups that alternate start, complete, start, complete ...
     ok_idx = order[ok_row]
     # the fast path's positions stay arrays (a list would hold one Python int per event)
@@ -685,31 +800,47 @@ def _pair_lifecycle(
         unpaired_start += len(queue)
     sp = np.r_[ok_idx[0::2], np.asarray(starts_pos, dtype=np.int64)]
     cp = np.r_[ok_idx[1::2], np.asarray(comps_pos, dtype=np.int64)]
-    del work, order, c, a, k, new_grp, grp, grp_start, pos_in_grp, sizes, row_ok, grp_ok, ok_row, ok_idx, bad_rows
-    del starts_pos, comps_pos, lc  # memory: the working arrays go before the instance table is built
-    inst = w.take(cp)  # a new frame; the start events' values are taken column by column, when needed
-    inst["start"] = w["end"].array.take(sp)
-    # Attributes recorded only on the start event are kept.
-    for col in inst.columns:
-        if col in ("case_id", "activity", "start", "end"):
-            continue
-        cv = inst[col]
-        if cv.isna().any():
-            inst[col] = cv.where(cv.notna(), pd.Series(w[col].array.take(sp), index=inst.index))
-    lone = w.iloc[np.asarray(lone_complete, dtype=np.int64)].copy()
-    lone["start"] = pd.Series(pd.NaT, index=lone.index, dtype="datetime64[ns, UTC]")
+    lone_pos = np.asarray(lone_complete, dtype=np.int64)
+    del order, k, grp, ok_row, ok_idx, bad_rows, starts_pos, comps_pos, lone_complete
+    n_inst, n_lone = len(cp), len(lone_pos)
     q.drop("unpaired_start", unpaired_start)
-    q.repair("complete_without_start", len(lone))
+    q.repair("complete_without_start", n_lone)
     if strict_problems is not None:
         if unpaired_start:
             strict_problems.append(f"{unpaired_start} start events without a complete")
-        if len(lone):
-            strict_problems.append(f"{len(lone)} complete events without a start")
-    out = pd.concat([inst, lone], ignore_index=True) if len(lone) else inst.reset_index(drop=True)
-    # File order, so that instances with equal times keep it through the stable sort by
-    # time: a paired instance sits where its start event was, a lone completion where it was.
-    pos = np.r_[sp, np.asarray(lone_complete, dtype=np.int64)]
+        if n_lone:
+            strict_problems.append(f"{n_lone} complete events without a start")
+    # One row per instance (its complete event) and per lone completion, in file order, so
+    # that instances with equal times keep it through the stable sort by time: a paired
+    # instance sits where its start event was, a lone completion where it was.
+    rows = np.r_[cp, lone_pos]
+    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
+    pos = np.r_[sp, lone_pos]
+    del cp, sp, lone_pos
     if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
-        out = out.take(np.argsort(pos, kind="stable")).reset_index(drop=True)
-    rows_used = 2 * len(inst) + len(lone)
-    return out, rows_used
+        perm = np.argsort(pos, kind="stable")
+        rows, src_start = rows[perm], src_start[perm]
+        del perm
+    del pos
+    has_start = src_start >= 0
+    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
+    fill_from = np.where(has_start, src_start, rows)
+    out: dict[Any, Any] = {}
+    for col in list(w.columns):
+        src = w[col]
+        if col == "start":
+            # the start event's own timestamp; missing for a lone completion
+            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
+            vals = vals.astype("datetime64[ns, UTC]")
+        else:
+            vals = pd.Series(src.array.take(rows))
+            if col not in ("case_id", "activity", "end") and vals.isna().any():
+                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
+        out[col] = vals
+        if col != "end":
+            del w[col]  # memory: the event column goes once its instance column is built
+    out_frame = pd.DataFrame(out, copy=False)
+    release_memory(len(out_frame))
+    rows_used = 2 * n_inst + n_lone
+    return out_frame, rows_used
+

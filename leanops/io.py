@@ -17,7 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._normalize import LIFECYCLE_MODES, lifecycle_mode
+from ._canonical import release_memory
+from ._normalize import LIFECYCLE_MODES, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
@@ -236,7 +237,7 @@ def _check_encoding(encoding: Any) -> None:
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
-        _release_memory()
+        release_memory()
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
         mapping["lifecycle"] = mode
@@ -246,7 +247,8 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
                  and (k != "lifecycle_column" or mode == "pair")}
         _attributes_as_objects(frame, roles)
-        return from_frame(frame, quality=quality, **mapping)
+        with reader_owned(frame):
+            return from_frame(frame, quality=quality, **mapping)
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
         canonical = _read_canonical_parquet(p, mapping, notes)
@@ -257,7 +259,8 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
             return from_frame(frame, quality=QualityReport(warnings=notes), **mapping)
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
-    return from_frame(frame, **mapping)
+    with reader_owned(frame):  # the frame is ours: normalising may take it apart as it goes
+        return from_frame(frame, **mapping)
 
 
 def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
@@ -270,21 +273,6 @@ def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
         codes, uniques = pd.factorize(frame[c])
         labels = np.asarray(uniques, dtype=object)
         frame[c] = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
-
-
-def _release_memory() -> None:
-    """Give freed memory back to the system between reading and normalising: Arrow's
-    pool, and glibc's heaps, which keep what the reader's temporaries freed (the next
-    stage's peak then starts lower)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to trim
 
 
 def _head(p: Path, n: int = 65536) -> bytes:
@@ -402,7 +390,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         import pyarrow.csv as pacsv
 
         # malloc's pool, not Arrow's cache: what the parse frees can go back to the system
-        # before normalising (see _release_memory)
+        # before normalising (see _canonical.release_memory)
         pool = pa.system_memory_pool()
         with _csv_source(p) as src:
             table = pacsv.read_csv(
@@ -424,7 +412,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
                                 split_blocks=True, self_destruct=True, memory_pool=pool)
         del table
-        _release_memory()
+        release_memory()
         if aware:
             # Arrow turned offsets into UTC: read those columns again as text, to learn the
             # local clock the source wrote (see _normalize.local_zone).
