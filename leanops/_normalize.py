@@ -599,12 +599,15 @@ def normalize_frame(
         """Drop the source columns just converted, once no later role reads them."""
         if _OWNED.get() != id(df):
             return
+        done = []
         for c in cols:
             if c is None:
                 continue
             pending[c] -= 1
             if pending[c] <= 0 and c in df.columns:
-                del df[c]
+                done.append(c)
+        if done:  # one drop: deleting thousands of columns one by one is quadratic
+            df.drop(columns=done, inplace=True)
     w = _id_columns(df, m, mode, q)
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
