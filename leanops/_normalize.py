@@ -266,7 +266,8 @@ def _zone_with_rules(t_ns: np.ndarray, off_min: np.ndarray) -> str | None:
     naive = utc.tz_localize(None).asi8
     # Several zones share rules; regions come in a fixed order, so the choice is stable.
     regions = ("Europe/", "America/", "Asia/", "Australia/", "Africa/", "Pacific/", "Atlantic/", "Indian/")
-    names = [z for r in regions for z in sorted(zoneinfo.available_timezones()) if z.startswith(r)]
+    zones = sorted(zoneinfo.available_timezones())  # walks the tz database on disk: once, not per region
+    names = [z for r in regions for z in zones if z.startswith(r)]
     for name in names:
         try:
             got = utc.tz_convert(name).tz_localize(None).asi8 - naive
