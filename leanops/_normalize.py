@@ -590,11 +590,12 @@ def normalize_frame(
         list(df.columns),
         {"case": case, "activity": activity, "start": start, "end": end, "resource": resource, "lifecycle": lifecycle},
     )
-    used = {v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")}
+    role_cols = [v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")]
+    used = set(role_cols)
     attrs = [c for c in df.columns if c not in used]
     # The reader's own frame gives up each source column once converted (memory); a
     # user's frame is never changed.
-    pending = Counter([v for k, v in m.items() if v and (k != "lifecycle" or mode == "pair")] + attrs)
+    pending = Counter(role_cols + attrs)
 
     def consume(*cols: str | None) -> None:
         """Drop the source columns just converted, once no later role reads them."""
