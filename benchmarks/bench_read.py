@@ -14,11 +14,9 @@ Usage: python benchmarks/bench_read.py [N_EVENTS]
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

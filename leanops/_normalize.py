@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import STRING_DTYPE, QualityReport, release_memory, sort_canonical, take_columns, to_string_ids, warn_quality
+from ._canonical import STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
