@@ -134,21 +134,10 @@ def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
     return take_columns(d, order)
 
 
-def take_columns(d: pd.DataFrame, rows: np.ndarray, *, consume: bool = False) -> pd.DataFrame:
-    """``d.take(rows)`` on a fresh range index, built one column at a time.
-
-    With ``consume=True`` each column of ``d`` (a working frame the caller owns, never a
-    user's) is deleted once taken, so the peak holds one column twice, not the frame.
-    """
-    out: dict[Any, Any] = {}
-    for col in list(d.columns):
-        out[col] = d[col].array.take(rows)
-        if consume:
-            del d[col]
-    res = pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)
-    if consume:
-        release_memory(len(rows))
-    return res
+def take_columns(d: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``d.take(rows)`` on a fresh range index, built one column at a time."""
+    out: dict[Any, Any] = {c: d[c].array.take(rows) for c in d.columns}
+    return pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)
 
 
 _LIBC: Any = None
