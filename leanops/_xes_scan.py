@@ -233,7 +233,7 @@ def scan(fh: Any, acc: XesColumns, *, max_attrs: float, max_cols: float) -> list
     from concurrent.futures import ThreadPoolExecutor
 
     rest, classifiers = _header(fh)
-    state = _State(acc, max_attrs, max_cols)
+    state = _State(acc, max_cols)
     blocks = _blocks(fh, rest, state)
     workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     if workers < 2:
@@ -312,8 +312,8 @@ def _header(fh: Any) -> tuple[bytes, list[tuple[str, list[str]]]]:
 
 
 class _State:
-    def __init__(self, acc: XesColumns, max_attrs: float, max_cols: float) -> None:
-        self.acc, self.max_attrs, self.max_cols = acc, max_attrs, max_cols
+    def __init__(self, acc: XesColumns, max_cols: float) -> None:
+        self.acc, self.max_cols = acc, max_cols
         self.tail = b""
         self.event_names: set[str] = set()
         self.trace_names: set[str] = set()
