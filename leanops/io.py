@@ -7,6 +7,7 @@ the network; a file that declares a DTD or entities is refused.
 
 from __future__ import annotations
 
+import contextvars
 import gzip
 import io
 import os
@@ -161,8 +162,7 @@ _LIMIT_ENV = {"max_columns": "LEANOPS_MAX_COLUMNS", "max_attributes": "LEANOPS_M
               "max_gzip_ratio": "LEANOPS_MAX_GZIP_RATIO"}
 _GZIP_FLOOR = 64 * 1024 * 1024  # any gzip may expand this far, whatever its ratio
 
-import contextvars  # noqa: E402  (the limits of the read in progress, per thread/task)
-
+# the limits of the read in progress, per thread/task
 _LIMITS: contextvars.ContextVar[dict[str, float]] = contextvars.ContextVar("leanops_read_limits", default=dict(_LIMIT_DEFAULTS))
 
 
