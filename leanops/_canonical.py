@@ -17,7 +17,10 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "take_columns"]
+__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "take_columns"]
+
+#: The fixed columns of every EventLog, in order. Other columns are attributes.
+CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
 
 STRING_DTYPE = "string[pyarrow]"
 

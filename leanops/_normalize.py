@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality
+from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -325,9 +325,6 @@ class Normalized(NamedTuple):
     mapping: dict[str, str]
     tz: str
     quality: QualityReport
-
-
-_CANONICAL = ("case_id", "activity", "start", "end", "resource")
 
 
 def _checked_end(df: Any, on_negative: str, tz: str, end: str | None, timestamp: str | None) -> str | None:

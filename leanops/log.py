@@ -14,15 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._canonical import STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
+from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
 from ._checks import check_choice
 from ._normalize import normalize_frame
 from .errors import InputError
 
 __all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS", "from_frame"]
 
-#: The fixed columns of every EventLog, in order. Other columns are attributes.
-CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
 
 class EventLog:
     """An event log in canonical form: one row per activity instance.
