@@ -237,7 +237,7 @@ def _check_encoding(encoding: Any) -> None:
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
         frame, quality = read_xes_frame(p, tz=mapping["tz"])
-        release_memory()
+        release_memory(len(frame))
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
         mapping["lifecycle"] = mode
@@ -412,7 +412,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
                                 split_blocks=True, self_destruct=True, memory_pool=pool)
         del table
-        release_memory()
+        release_memory(len(frame))
         if aware:
             # Arrow turned offsets into UTC: read those columns again as text, to learn the
             # local clock the source wrote (see _normalize.local_zone).
