@@ -249,6 +249,7 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         _attributes_as_objects(frame, roles)
         with reader_owned(frame):
             return from_frame(frame, quality=quality, **mapping)
+    quality = None
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
         canonical = _read_canonical_parquet(p, mapping, notes)
@@ -256,11 +257,11 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
             return canonical
         frame = _read_parquet(p)
         if notes:
-            return from_frame(frame, quality=QualityReport(warnings=notes), **mapping)
+            quality = QualityReport(warnings=notes)
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
     with reader_owned(frame):  # the frame is ours: normalising may take it apart as it goes
-        return from_frame(frame, **mapping)
+        return from_frame(frame, quality=quality, **mapping)
 
 
 def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
