@@ -30,7 +30,6 @@ import pandas as pd
 
 from .._validation import check_calendar, check_choice, check_fraction, check_names
 from ..errors import InputError
-from ..log import EventLog
 from ..scan import LogScan, close, scan
 from ._engine import Engine, dispatch  # noqa: F401  (moved to _engine.py; old import path kept)
 from ._map import split_q as _split_q
