@@ -71,12 +71,10 @@ def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) ->
 
 def log_calendar(rows: dict[str, np.ndarray], tz: str):
     """:func:`leanops.discover_calendar` (by log) of the rows."""
-    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
+    from ..calendar import Calendar, _calendar_from_counts, _instants, _slot_counts
 
-    # an end on the hour belongs to the hour before
-    inst = np.concatenate([rows["start"][~rows["estimated"]], rows["end"] - 1])
-    if len(inst) > _MAX_SAMPLE:  # the same regular sample as the in-memory engine
-        inst = inst[:: -(-len(inst) // _MAX_SAMPLE)]
+    # the same instants (and sample) as the in-memory engine
+    inst = _instants(rows["start"][~rows["estimated"]], rows["end"])
     return _calendar_from_counts(_slot_counts(inst, tz), min_share=0.9, tz=tz) or Calendar.always()
 
 
