@@ -583,6 +583,16 @@ class Calendar:
 
 
 # --------------------------------------------------------------- discovery
+def _instants(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The instants a calendar is learnt from (int64 ns): the recorded starts followed by
+    the ends, each end less 1 ns (an end on the hour belongs to the hour before). Above
+    ``_MAX_SAMPLE`` of them, a regular sample (every k-th; plenty to place hours in a
+    week), taken from each part (no copy of the whole log first). Every engine's."""
+    total = len(starts) + len(ends)
+    k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
+    return np.concatenate([starts[::k], ends[(-len(starts)) % k::k] - 1])
+
+
 def _slot_counts(ns: np.ndarray, tz: str) -> np.ndarray:
     """Counts per (weekday, hour) slot, shape (7, 24), of UTC ns instants seen in ``tz``."""
     if not len(ns):
@@ -687,14 +697,9 @@ def discover_calendar(
     def learn(mask: np.ndarray | None) -> Calendar | None:
         s = (start if every else start[has]) if mask is None else start[has & mask]
         e = end if mask is None else end[mask]
-        total = len(s) + len(e)
-        if total < (min_events if mask is not None else 1):
+        if len(s) + len(e) < (min_events if mask is not None else 1):
             return None
-        # a regular sample is plenty to place hours in a week: every k-th of the starts
-        # followed by the ends, taken from each part (no copy of the whole log first)
-        k = -(-total // _MAX_SAMPLE) if total > _MAX_SAMPLE else 1
-        inst = np.concatenate([s[::k], e[(-len(s)) % k::k] - 1])  # an end on the hour belongs to the hour before
-        return _calendar_from_counts(_slot_counts(inst, tz), min_share=min_share, tz=tz)
+        return _calendar_from_counts(_slot_counts(_instants(s, e), tz), min_share=min_share, tz=tz)
 
     if resource is not None:
         check_names("resource", [resource], log.resources, what="resource")

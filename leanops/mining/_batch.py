@@ -112,10 +112,15 @@ class Batch:
         return p
 
     def _profile(self) -> np.ndarray:
-        n_r, n_a = len(self.resources), len(self.activities)
-        ok = self.resource >= 0
-        key = self.resource[ok] * n_a + self.activity[ok]
-        return np.bincount(key, minlength=n_r * n_a).reshape(n_r, n_a)
+        return profile_of(self.resource, self.activity, len(self.resources), len(self.activities))
+
+
+def profile_of(resource: np.ndarray, activity: np.ndarray, n_r: int, n_a: int) -> np.ndarray:
+    """Instances per (resource, activity) of code arrays, rows with no resource (-1) left
+    out: an ``n_r x n_a`` count matrix (the same whatever the rows' order)."""
+    ok = resource >= 0
+    key = resource[ok] * n_a + activity[ok]
+    return np.bincount(key, minlength=n_r * n_a).reshape(n_r, n_a)
 
 
 def from_log(log: Any, *, time: str = "calendar", calendar: Any = None) -> Batch:

@@ -57,26 +57,24 @@ def keep_cases(rows: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.nd
     return {k: (v[keep] if k == "case_ids" else v[m]) for k, v in rows.items()}
 
 
-def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) -> dict[str, str]:
-    """Resource -> pool, by the rule of :func:`leanops._pools.resource_pools`."""
+def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str], *,
+          profile: np.ndarray | None = None) -> dict[str, str]:
+    """Resource -> pool, by the rule of :func:`leanops._pools.resource_pools`. ``profile``:
+    the rows' :func:`~leanops.mining._batch.profile_of`, when the caller has it."""
     from .._pools import resource_pools
+    from ._batch import profile_of
 
-    ok = rows["resource"] >= 0
-    n_a = len(acts)
-    m = np.bincount(rows["resource"][ok] * n_a + rows["activity"][ok],
-                    minlength=len(resources) * n_a).reshape(len(resources), n_a)
+    m = profile_of(rows["resource"], rows["activity"], len(resources), len(acts)) if profile is None else profile
     prof = pd.DataFrame(m, index=pd.Index(list(resources), name="resource"), columns=list(acts))
     return resource_pools(None, profile=prof)
 
 
 def log_calendar(rows: dict[str, np.ndarray], tz: str):
     """:func:`leanops.discover_calendar` (by log) of the rows."""
-    from ..calendar import _MAX_SAMPLE, Calendar, _calendar_from_counts, _slot_counts
+    from ..calendar import Calendar, _calendar_from_counts, _instants, _slot_counts
 
-    # an end on the hour belongs to the hour before
-    inst = np.concatenate([rows["start"][~rows["estimated"]], rows["end"] - 1])
-    if len(inst) > _MAX_SAMPLE:  # the same regular sample as the in-memory engine
-        inst = inst[:: -(-len(inst) // _MAX_SAMPLE)]
+    # the same instants (and sample) as the in-memory engine
+    inst = _instants(rows["start"][~rows["estimated"]], rows["end"])
     return _calendar_from_counts(_slot_counts(inst, tz), min_share=0.9, tz=tz) or Calendar.always()
 
 

@@ -62,7 +62,6 @@ from ._batch import Batch, from_log
 from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
 from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
-from .._format import duration
 from ..evidence import log_evidence, roles_and_spells
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]

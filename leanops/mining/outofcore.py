@@ -30,7 +30,6 @@ import pandas as pd
 
 from .._validation import check_calendar, check_choice, check_fraction, check_names
 from ..errors import InputError
-from ..log import EventLog
 from ..scan import LogScan, close, scan
 from ._engine import Engine, dispatch  # noqa: F401  (moved to _engine.py; old import path kept)
 from ._map import split_q as _split_q
@@ -618,16 +617,18 @@ def _check_bottleneck_calendar(calendar: Any) -> None:
 def bottlenecks_of_parts(parts: list[dict[str, Any]], *, tz: str, calendar: Any):
     """The bottleneck ranking of batch rows from case partitions (the DuckDB and Dask engines)."""
     from . import _batch_inputs as li
-    from ._batch import concat, finish
+    from ._batch import concat, finish, profile_of
     from .bottlenecks import _rank_table, decompose
 
     rows, acts, res = concat(parts)
-    pools = li.pools(rows, acts, res)
+    prof = profile_of(rows["resource"], rows["activity"], len(res), len(acts))
+    pools = li.pools(rows, acts, res, profile=prof)
     pool_names = sorted(set(pools.values()))
     log_cal = li.log_calendar(rows, tz) if (calendar is None or isinstance(calendar, dict)) else None
     cals = _calendars(calendar, pool_names, log_cal)
     level, roles = li.evidence(rows, res)
     b = finish(rows, acts, res)
+    b.extra["profile"] = prof  # (counted once: finish only reorders rows within their cases)
     del rows  # (the batch keeps what it needs)
     return _rank_table(**decompose(b, pools=pools, cals=cals, roles=roles, log_level=level))
 

@@ -22,7 +22,7 @@ Starts missing in the source are estimated first (:func:`~leanops.estimate_start
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd

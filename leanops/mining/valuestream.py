@@ -45,10 +45,9 @@ import sys
 
 import html
 import io
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "split_causes", "instance_grid", "split_instances"]
 
