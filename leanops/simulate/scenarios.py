@@ -35,7 +35,7 @@ from .._validation import closest
 from ..errors import InputError, ModelError, ScenarioError
 from ._limits import check_pool_size
 from .distributions import Distribution
-from .model import END, START, Activity, Queue, Routing, Rule, SimulationModel, stuck_steps
+from .model import END, START, Activity, Queue, Routing, SimulationModel, stuck_steps
 
 __all__ = ["Scenario", "Change", "CHANGES", "load_scenarios", "scenario", "apply_scenario"]
 
