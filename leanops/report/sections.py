@@ -45,10 +45,9 @@ def case_times(log: EventLog) -> pd.DataFrame:
     if len(d) == 0:
         out = pd.DataFrame({"case_id": [], "start": [], "end": [], "lead_time_s": [], "instances": []})
     else:
-        t0 = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-        t1 = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        first = np.minimum.reduceat(t0, starts)
-        last = np.maximum.reduceat(t1, starts)
+        from ..boundaries import case_spans
+
+        first, last = case_spans(log)  # cached on the log: the boundary rule uses them too
         out = pd.DataFrame(
             {
                 "case_id": d["case_id"].to_numpy()[starts],
