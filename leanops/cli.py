@@ -386,12 +386,10 @@ def report_cmd(logs: tuple[str, ...], out: str, fmt: str, since: str | None, unt
     if full_path:
         config = dataclasses.replace(config, full_path=True)
     if sop_path is not None or change_at is not None:
-        from ._files import register_input
         from .sop import read_sop
 
         if sop_path is not None:
             register_input(sop_path)
-
         config = dataclasses.replace(config, sop=read_sop(sop_path) if sop_path is not None else config.sop,
                                      change_at=change_at if change_at is not None else config.change_at)
 

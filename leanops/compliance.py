@@ -40,6 +40,7 @@ from scipy import stats
 
 from ._format import duration
 from ._validation import check_choice, check_positive, check_seed
+from .boundaries import case_spans
 from .calendar import WEEK_S
 from .errors import InputError
 from .log import EventLog
@@ -246,8 +247,8 @@ class _Arrays:
         from ._pools import resource_codes
 
         self.res, self.res_names = resource_codes(log)  # -1 where missing; cached on the log
-        self.case_t0 = np.minimum.reduceat(st.t_start, log.case_starts) if self.n else np.zeros(0, np.int64)
-        self.case_t1 = np.maximum.reduceat(st.end, log.case_starts) if self.n else np.zeros(0, np.int64)
+        # first timestamp (start, else end) and last end per case: cached on the log
+        self.case_t0, self.case_t1 = case_spans(log)
         # only the first row of each case is converted from Arrow, not the whole column
         self.case_ids = log.df["case_id"].iloc[log.case_starts].to_numpy(dtype=object) if self.n else np.zeros(0, object)
 

@@ -46,6 +46,7 @@ from scipy import stats
 from ._format import duration
 from ._normalize import parse_time
 from ._validation import check_positive, check_seed
+from .boundaries import case_spans
 from .errors import InputError
 from .log import EventLog
 from .mining._steps import steps
@@ -192,8 +193,7 @@ class Comparison:
 def _case_table(log: EventLog) -> pd.DataFrame:
     st = steps(log)
     starts = log.case_starts
-    t0 = np.minimum.reduceat(st.t_start, starts)
-    t1 = np.maximum.reduceat(st.end, starts)
+    t0, t1 = case_spans(log)  # first timestamp (start, else end) and last end per case
     ci = log._case_index_per_row()
     # the wait of each instance as in simulate's KPIs: start minus the previous end in the case
     wait = np.where(st.first, 0, np.maximum(st.t_start - np.where(st.first, st.t_start, st.prev_end), 0)) / 1e9

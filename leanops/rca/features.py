@@ -48,6 +48,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..boundaries import case_spans
 from ..log import EventLog
 from ..mining._steps import steps
 
@@ -360,9 +361,8 @@ def _path_columns(b: _Builder) -> None:
 
 def _time_and_load_columns(b: _Builder) -> None:
     """When the case started (in the log's time zone), the load it met, data quality."""
-    d, st, ci, starts, n_cases, add = b.d, b.st, b.ci, b.starts, b.n_cases, b.add
-    case_start_ns = np.minimum.reduceat(st.t_start, starts) if len(d) else np.zeros(0, np.int64)
-    case_end_ns = np.maximum.reduceat(st.end, starts) if len(d) else np.zeros(0, np.int64)
+    d, st, ci, n_cases, add = b.d, b.st, b.ci, b.n_cases, b.add
+    case_start_ns, case_end_ns = case_spans(b.log)  # cached on the log (leanops.boundaries)
     # Numbers that follow the start time are counters, not properties of the case.
     for name in [c for c, cat in b.cats.items() if cat == "material" and np.asarray(b.cols[c]).dtype.kind == "f"]:
         if _monotone_in_time(np.asarray(b.cols[name], dtype=float), case_start_ns.astype(float)):

@@ -20,6 +20,7 @@ import pandas as pd
 from .._durations import parse_duration
 from .._validation import closest
 from ..errors import InputError
+from ..boundaries import case_spans
 from ..log import EventLog
 from ..mining._steps import steps
 
@@ -44,12 +45,9 @@ class Target:
 
 
 def _case_duration(log: EventLog) -> np.ndarray:
-    st = steps(log)
-    starts = log.case_starts
-    if not len(starts):
+    if not len(log.case_starts):
         return np.zeros(0)
-    a = np.minimum.reduceat(st.t_start, starts)
-    b = np.maximum.reduceat(st.end, starts)
+    a, b = case_spans(log)  # first timestamp (start, else end) and last end, cached on the log
     return (b - a) / 1e9
 
 

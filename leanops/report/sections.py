@@ -45,10 +45,9 @@ def case_times(log: EventLog) -> pd.DataFrame:
     if len(d) == 0:
         out = pd.DataFrame({"case_id": [], "start": [], "end": [], "lead_time_s": [], "instances": []})
     else:
-        t0 = log.sort_time().to_numpy(dtype="datetime64[ns]").view(np.int64)
-        t1 = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        first = np.minimum.reduceat(t0, starts)
-        last = np.maximum.reduceat(t1, starts)
+        from ..boundaries import case_spans
+
+        first, last = case_spans(log)  # cached on the log: the boundary rule uses them too
         out = pd.DataFrame(
             {
                 "case_id": d["case_id"].to_numpy()[starts],
@@ -68,15 +67,13 @@ def kpis(ctx: Context) -> Section:
     vs = _value_stream(ctx)
     ct = case_times(log)
     n_left_out = sum(vs.excluded_cases.values()) if vs.excluded_cases else 0
-    lt_cases = ct
+    lt = ct["lead_time_s"].to_numpy(dtype=float)
     if n_left_out:
         # the histogram shows the cases the KPIs count: not those cut by the export window
-        from ..boundaries import case_boundaries
+        # (ct is in log.case_ids order, as the mask)
+        from ..boundaries import boundary_mask
 
-        flags = case_boundaries(log)
-        cut = flags.index[flags["cut_at_start"].to_numpy() | flags["open_at_end"].to_numpy()]
-        lt_cases = ct[~ct["case_id"].isin(cut)]
-    lt = lt_cases["lead_time_s"].to_numpy(dtype=float)
+        lt = lt[boundary_mask(log)]
     span_s = (vs.end - vs.start).total_seconds()
     s = Section("kpis", "Key performance indicators")
     s.data = {

@@ -16,7 +16,7 @@ from .._pools import ResourceModel, resource_model
 from .._validation import check_choice, check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
-from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, from_calendar, normalize_intervals, tz_offset
+from ._calendar import ALWAYS, WEEK, FastCalendar, _MONDAY0, normalize_intervals, tz_offset
 from .distributions import Distribution, fit_distribution, mean_preserving
 from .model import (END, START, Activity, Arrivals, CaseAttributes, Pool, Queue, Routing, Rule, SimulationModel, Traces,
                     _plain, routing_digest)

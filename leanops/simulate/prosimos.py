@@ -143,7 +143,7 @@ def _play_out(nodes: dict[str, tuple[str, str]], flows: dict[str, tuple[str, str
     played = 0
     for k_trace in range(n_traces):
         if k_trace == 50 and capped >= 25:
-            notes.append(f"played-out traces do not terminate (half of the first 50 reached 200 tasks); "
+            notes.append("played-out traces do not terminate (half of the first 50 reached 200 tasks); "
                          "routing estimated from those 50 capped traces")
             break
         played += 1
@@ -170,14 +170,12 @@ def _play_out(nodes: dict[str, tuple[str, str]], flows: dict[str, tuple[str, str
                         enabled.append(node)
                 else:
                     enabled.append(node)
-            forced = False
             if not enabled:
                 # a join that waits for a branch which went elsewhere (unsound model):
                 # fire the join with the most tokens on its inputs
                 stuck += 1
                 waiting = Counter(flows[f][1] for f in tokens for _ in range(tokens[f]))
                 enabled = [waiting.most_common(1)[0][0]]
-                forced = True
             enabled = list(dict.fromkeys(enabled))
             node = enabled[int(rng.integers(len(enabled)))] if len(enabled) > 1 else enabled[0]
             kind = nodes[node][0]

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._durations import parse_duration
-from .._files import is_yaml_path
+from .._files import is_yaml_path, read_yaml
 from .._validation import closest
 from ..errors import InputError, ModelError, ScenarioError
 from ._limits import check_pool_size
 from .distributions import Distribution
-from .model import END, START, Activity, Queue, Routing, Rule, SimulationModel, stuck_steps
+from .model import END, START, Activity, Queue, Routing, SimulationModel, stuck_steps
 
 __all__ = ["Scenario", "Change", "CHANGES", "load_scenarios", "scenario", "apply_scenario"]
 
@@ -193,19 +193,11 @@ def load_scenarios(source: Any) -> list[Scenario]:
     """
     if isinstance(source, Scenario):
         return [source]
-    if is_yaml_path(source):
-        path = os.fspath(source)
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as exc:
-            raise ScenarioError(f"scenario file {path!r} cannot be read ({exc.strerror}); check the path.") from None
-        except UnicodeDecodeError:
-            raise ScenarioError(f"scenario file {path!r} is not UTF-8 text; save it as UTF-8 YAML.") from None
-        default = os.path.splitext(os.path.basename(path))[0]
-        return _from_doc(_yaml(text, f"scenario file {path!r}"), default)
-    if isinstance(source, str):
-        return _from_doc(_yaml(source, "scenario text"), None)
+    if is_yaml_path(source) or isinstance(source, str):
+        # the one YAML reader (leanops._files.read_yaml): size checked before reading
+        doc, _ = read_yaml(source, what="scenario", shape="{name: ..., changes: [...]}", error=ScenarioError)
+        default = os.path.splitext(os.path.basename(os.fspath(source)))[0] if is_yaml_path(source) else None
+        return _from_doc(doc, default)
     if isinstance(source, Mapping):
         return [scenario(source)]
     if isinstance(source, Sequence) and not isinstance(source, (str, bytes)):
@@ -214,19 +206,6 @@ def load_scenarios(source: Any) -> list[Scenario]:
             out.extend(load_scenarios(s))
         return out
     raise ScenarioError(f"scenarios must be YAML (a path or text), a mapping or a Scenario; got {type(source).__name__}.")
-
-
-def _yaml(text: str, where: str) -> Any:
-    # the one YAML loader: safe_load semantics, with alias, size and nesting limits
-    from .._yaml import load_yaml
-
-    try:
-        return load_yaml(text, what=where)
-    except InputError as exc:
-        msg = str(exc)
-        if "not valid YAML" in msg:
-            msg = msg.rstrip(".") + "; write {name: ..., changes: [...]}."
-        raise ScenarioError(msg) from None
 
 
 def _from_doc(doc: Any, default: str | None) -> list[Scenario]:
@@ -398,7 +377,6 @@ def _arrivals(m: SimulationModel, ch: Change, where: str) -> SimulationModel:
 
 def _calendar(m: SimulationModel, ch: Change, where: str) -> SimulationModel:
     from ..calendar import Calendar
-    from ..errors import InputError
     from ._calendar import normalize_intervals
 
     a = _activity(m, ch.get("activity"), where)
