@@ -53,11 +53,6 @@ def to_calendar(intervals: Intervals, tz: str = "UTC"):
     return Calendar(intervals=tuple(intervals), tz=tz)
 
 
-def from_calendar(cal) -> tuple[Intervals, str]:
-    """(intervals, tz) from a ``leanops.Calendar`` or any object with those attributes."""
-    return normalize_intervals(cal.intervals), str(getattr(cal, "tz", "UTC"))
-
-
 def intervals_to_spec(intervals: Intervals) -> str:
     """A readable form, e.g. 'Mon 08:00-17:00; Tue 08:00-17:00'."""
     if intervals == ALWAYS:
