@@ -832,21 +832,21 @@ def convert_cmd(log: str, output: str, partitions: int | None, overwrite: bool, 
     The quality report of the read is kept in the Parquet metadata. Mining commands on
     the result run out of core in DuckDB, or on Dask with --scheduler.
     """
-    from .io import convert
-    from .scan import scan
+    from ._files import check_not_input
+    from .io import convert, partition_count
 
     ev = load_log(log, pop_mapping(kwargs))
-    from ._files import check_not_input
-
     check_not_input(output)
     out = convert(ev, output, partitions=partitions, overwrite=overwrite)
-    s = scan(out)
-    doc = {"output": str(out), "files": len(s.files), "events": len(ev), "cases": ev.n_cases,
+    # the files this run wrote: not re-read from disk, where a concurrent convert to the
+    # same output may be swapping its own result in at this very moment
+    n_files = partition_count(ev, out, partitions)
+    doc = {"output": str(out), "files": n_files, "events": len(ev), "cases": ev.n_cases,
            "quality": ev.quality.to_dict()}
     if as_json:
         emit(doc)
         return
-    echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({len(s.files)} file{'s' if len(s.files) > 1 else ''})")
+    echo(f"wrote {len(ev):,} activity instances of {ev.n_cases:,} cases to {out} ({n_files} file{'s' if n_files > 1 else ''})")
 
 
 def _utc(t: Any) -> Any:

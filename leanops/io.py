@@ -847,6 +847,16 @@ def case_partition(case_ids: pd.Series | np.ndarray, partitions: int) -> np.ndar
     return (h % np.uint64(partitions)).astype(np.int64)
 
 
+def partition_count(log: EventLog, dest: str | os.PathLike[str], partitions: int | None) -> int:
+    """How many Parquet files :func:`convert` writes for ``log`` at ``dest``: ``partitions``,
+    else 1 for a ``.parquet`` name and about one per million instances for a directory."""
+    if partitions is not None:
+        return int(partitions)
+    if Path(dest).name.lower().endswith((".parquet", ".pq")):
+        return 1
+    return max(1, round(len(log) / 1_000_000))
+
+
 def convert(
     source: EventLog | str | os.PathLike[str],
     dest: str | os.PathLike[str],
@@ -896,16 +906,16 @@ def convert(
     if isinstance(source, EventLog) and mapping:
         raise InputError(f"convert: column mapping options {sorted(mapping)} apply to a file, not to an EventLog; drop them.")
     out = Path(dest)
-    as_dir = partitions is not None and partitions > 1 or not out.name.lower().endswith((".parquet", ".pq"))
     if partitions is not None and (not isinstance(partitions, (int, np.integer)) or isinstance(partitions, bool) or partitions < 1):
         raise InputError(f"convert: partitions must be a positive integer; got {partitions!r}.")
+    k = partition_count(log, out, partitions)
+    as_dir = k > 1 or not out.name.lower().endswith((".parquet", ".pq"))
     # one writer (leanops._files): never over an input, unique temp names, the old output
     # replaced only once the new one is complete
     with atomic_path(out, directory=as_dir, overwrite=overwrite, inputs=(log.source,)) as tmp:
         if not as_dir:
             _write_canonical(log.df, tmp, log, partition=None, partitions=1)
         else:
-            k = int(partitions or max(1, round(len(log) / 1_000_000)))
             ids = log.df["case_id"]
             starts = log.case_starts
             part_of_case = case_partition(ids.iloc[starts].to_numpy(), k)
