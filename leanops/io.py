@@ -385,21 +385,11 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         "(leanops.read(path, encoding='latin-1'), --encoding latin-1)."
     )
     try:
-        # pyarrow's reader is multi-threaded, parses ISO timestamps natively, and its
-        # strings become pandas Arrow strings without a copy into Python objects.
+        # pyarrow's reader parses ISO timestamps natively, and its strings become pandas
+        # Arrow strings without a copy into Python objects.
         import pyarrow as pa
-        import pyarrow.csv as pacsv
 
-        # malloc's pool, not Arrow's cache: what the parse frees can go back to the system
-        # before normalising (see _canonical.release_memory)
-        pool = pa.system_memory_pool()
-        with _csv_source(p) as src:
-            table = pacsv.read_csv(
-                src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
-                # the same missing-value markers as the pandas fallback below, in text columns too
-                convert_options=pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True),
-                memory_pool=pool,
-            )
+        table = _arrow_csv(p, sep, encoding)
     except InputError:
         raise
     except Exception:
@@ -411,8 +401,9 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
         # self_destruct frees each Arrow column once converted, so the two copies never coexist
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
-                                split_blocks=True, self_destruct=True, memory_pool=pool)
+                                split_blocks=True, self_destruct=True, memory_pool=_csv_pool())
         del table
+        _csv_pool().release_unused()  # the blocks parsed and freed: not cached through normalising
         release_memory(len(frame))
         if aware:
             # Arrow turned offsets into UTC: read those columns again as text, to learn the
@@ -432,6 +423,63 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
+
+
+#: Bytes per block of the streaming CSV read. Small blocks keep few raw and parsed blocks
+#: alive at once: on a 500k-row log, 64 KB peaks at about 1.5x the Arrow table where
+#: 1 MB blocks peak at 3x (benchmarks/bench_read.py prints the breakdown).
+_CSV_BLOCK = 1 << 16
+
+
+def _csv_pool():
+    """The Arrow memory pool the CSV read allocates from: mimalloc when Arrow has it.
+
+    Why: every parsed block is freed right after conversion. mimalloc hands freed pages back
+    on ``release_unused()``; jemalloc only marks them lazily free (they stay resident) and
+    glibc keeps them in per-thread arenas, so with either the resident peak grows with the
+    file rather than with the table.
+    """
+    import pyarrow as pa
+
+    global _POOL
+    if _POOL is None:
+        try:
+            _POOL = pa.mimalloc_memory_pool()
+        except (NotImplementedError, pa.ArrowNotImplementedError):
+            _POOL = pa.default_memory_pool()
+    return _POOL
+
+
+_POOL: Any = None
+
+
+def _arrow_csv(p: Path, sep: str, encoding: str):
+    """The CSV as an Arrow table, streamed block by block so that only a few raw and parsed
+    blocks are alive at once (``read_csv`` keeps every parsed block until the end).
+
+    The column types are inferred from the first block. When a later block does not fit
+    them (numbers that turn to text further down), the file is read again with
+    ``read_csv``, which infers over the whole file, so the result is what it always was.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    pool = _csv_pool()
+    parse = pacsv.ParseOptions(delimiter=sep)
+    # the same missing-value markers as the pandas fallback, in text columns too
+    convert = pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True)
+    try:
+        with _csv_source(p) as src:
+            reader = pacsv.open_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
+                                    read_options=pacsv.ReadOptions(encoding=encoding, block_size=_CSV_BLOCK))
+            return pa.Table.from_batches(list(reader), schema=reader.schema)
+    except InputError:
+        raise
+    except pa.ArrowInvalid:
+        pass
+    with _csv_source(p) as src:
+        return pacsv.read_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
+                              read_options=pacsv.ReadOptions(encoding=encoding))
 
 
 def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.DataFrame) -> dict[str, Any]:
