@@ -7,6 +7,7 @@ the network; a file that declares a DTD or entities is refused.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import gzip
 import io
@@ -319,8 +320,6 @@ def _open_text_bytes(p: Path):
 def _csv_source(p: Path):
     """What pyarrow reads: the path of a plain file (its native reader), or the bounded
     decompressing stream of a gzip file."""
-    import contextlib
-
     with open(p, "rb") as fh:
         gz = fh.read(2) == _GZ_MAGIC
     return _open_text_bytes(p) if gz else contextlib.nullcontext(str(p))
@@ -389,7 +388,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         # Arrow strings without a copy into Python objects.
         import pyarrow as pa
 
-        table = _arrow_csv(p, sep, encoding)
+        table, tails = _arrow_csv(p, sep, encoding)
     except InputError:
         raise
     except Exception:
@@ -406,9 +405,9 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         _csv_pool().release_unused()  # the blocks parsed and freed: not cached through normalising
         release_memory(len(frame))
         if aware:
-            # Arrow turned offsets into UTC: read those columns again as text, to learn the
-            # local clock the source wrote (see _normalize.local_zone).
-            frame.attrs["leanops_offsets"] = _csv_offsets(p, sep, encoding, aware, frame)
+            # Arrow turned offsets into UTC: the tails of the text tell the local clock the
+            # source wrote (see _normalize.local_zone)
+            frame.attrs["leanops_offsets"] = _csv_offsets(p, sep, encoding, aware, frame, tails)
         return frame
     data = _read_all_bytes(p)
     try:
@@ -455,7 +454,8 @@ _POOL: Any = None
 
 def _arrow_csv(p: Path, sep: str, encoding: str):
     """The CSV as an Arrow table, streamed block by block so that only a few raw and parsed
-    blocks are alive at once (``read_csv`` keeps every parsed block until the end).
+    blocks are alive at once (``read_csv`` keeps every parsed block until the end), and the
+    offset tails of its time columns that carry UTC offsets (see :func:`_offset_tails`).
 
     The column types are inferred from the first block. When a later block does not fit
     them (numbers that turn to text further down), the file is read again with
@@ -468,32 +468,74 @@ def _arrow_csv(p: Path, sep: str, encoding: str):
     parse = pacsv.ParseOptions(delimiter=sep)
     # the same missing-value markers as the pandas fallback, in text columns too
     convert = pacsv.ConvertOptions(null_values=_NA_VALUES, strings_can_be_null=True)
-    try:
+
+    @contextlib.contextmanager
+    def stream(options: Any):
         with _csv_source(p) as src:
-            reader = pacsv.open_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
-                                    read_options=pacsv.ReadOptions(encoding=encoding, block_size=_CSV_BLOCK))
-            return pa.Table.from_batches(list(reader), schema=reader.schema)
+            yield pacsv.open_csv(src, parse_options=parse, convert_options=options, memory_pool=pool,
+                                 read_options=pacsv.ReadOptions(encoding=encoding, block_size=_CSV_BLOCK))
+
+    try:
+        with stream(convert) as reader:
+            aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
+            if not aware:
+                return pa.Table.from_batches(list(reader), schema=reader.schema), {}
+        # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
+        # value only its tail (the offset the source wrote) beside the instant it parses to
+        convert.column_types = {c: pa.string() for c in aware}
+        tails: dict[str, list[Any]] = {c: [] for c in aware}
+        batches = []
+        with stream(convert) as reader:
+            schema = pa.schema([f.with_type(aware.get(f.name, f.type)) for f in reader.schema])
+            for batch in reader:
+                cols = list(batch.columns)
+                for i, f in enumerate(batch.schema):
+                    if f.name in aware:
+                        tails[f.name].append(_offset_tails(cols[i]))
+                        cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
+                batches.append(pa.RecordBatch.from_arrays(cols, schema=schema))
+        return pa.Table.from_batches(batches, schema=schema), {c: pa.chunked_array(t, pa.string()) for c, t in tails.items()}
     except InputError:
         raise
     except pa.ArrowInvalid:
         pass
     with _csv_source(p) as src:
-        return pacsv.read_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
-                              read_options=pacsv.ReadOptions(encoding=encoding))
+        table = pacsv.read_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
+                               read_options=pacsv.ReadOptions(encoding=encoding))
+    return table, None
 
 
-def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.DataFrame) -> dict[str, Any]:
+#: What Python's ``str.strip`` removes: offsets are matched on stripped text.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def _offset_tails(text: Any) -> Any:
+    """The last six characters of each stripped value: the longest offset (``+05:30``) that
+    :func:`leanops._normalize.offset_samples` matches at the end, and only what it reads."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_slice_codeunits(pc.utf8_trim(text, characters=_WHITESPACE), start=-6)
+
+
+def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.DataFrame,
+                 tails: dict[str, Any] | None) -> dict[str, Any]:
+    """Samples of (instant, offset) per column that carried offsets (see
+    :func:`leanops._normalize.local_zone`), from the tails kept while streaming; after a
+    ``read_csv`` fallback, from the columns read again as text."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     from ._normalize import offset_samples
 
-    with _csv_source(p) as src:
-        text = pacsv.read_csv(
-            src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
-            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
-        )
-    return {c: offset_samples(text.column(c).to_pandas(), frame[c]) for c in cols}
+    if tails is None:
+        with _csv_source(p) as src:
+            text = pacsv.read_csv(
+                src, parse_options=pacsv.ParseOptions(delimiter=sep), read_options=pacsv.ReadOptions(encoding=encoding),
+                convert_options=pacsv.ConvertOptions(include_columns=cols, column_types={c: pa.string() for c in cols}),
+            )
+        tails = {c: _offset_tails(text.column(c)) for c in cols}
+        del text
+    return {c: offset_samples(pd.Series(pd.arrays.ArrowStringArray(tails[c]), copy=False), frame[c]) for c in cols}
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
