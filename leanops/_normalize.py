@@ -519,6 +519,7 @@ def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
                 h = np.asarray(v.asi8 if hasattr(v, "asi8") else v.view(np.int64)).astype(np.uint64, copy=True)
             else:
                 h = pd.factorize(v, use_na_sentinel=True)[0].astype(np.uint64, copy=False)  # what DataFrame.duplicated factorizes
+                release_memory(n)  # the hash table of a text column, before the next one builds its own
             # splitmix64 finaliser, so structured values (consecutive codes, times) spread
             h ^= h >> np.uint64(30)
             h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -665,8 +666,8 @@ def normalize_frame(
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
     w["activity"] = w["activity"].astype("category")
-    release_memory(len(w))
     w = sort_canonical(w)
+    release_memory(len(w))
     mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
     return Normalized(w, source, mapping, local, q)
