@@ -137,9 +137,13 @@ def case_ranks(case: pd.Series) -> np.ndarray:
     return ranks
 
 
-def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
+def sort_canonical(d: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
     """Sort by case, then start (end where start is missing), then end; stable, so rows with
-    equal times keep the order they came in (the file order, for logs read from a file)."""
+    equal times keep the order they came in (the file order, for logs read from a file).
+
+    ``consume=True`` (for a frame no one else holds) empties ``d`` column by column as the
+    sorted copy is built, so the two copies never coexist whole.
+    """
     if len(d) == 0:
         return d.reset_index(drop=True)
     key = d["start"].fillna(d["end"])
@@ -154,12 +158,17 @@ def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
     if np.all(order[1:] > order[:-1]):
         return d.reset_index(drop=True)
     release_memory(len(d))  # the case factorisation's temporaries, before the sorted copy
-    return take_columns(d, order)
+    return take_columns(d, order, consume=consume)
 
 
-def take_columns(d: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """``d.take(rows)`` on a fresh range index, built one column at a time."""
-    out: dict[Any, Any] = {c: d[c].array.take(rows) for c in d.columns}
+def take_columns(d: pd.DataFrame, rows: np.ndarray, *, consume: bool = False) -> pd.DataFrame:
+    """``d.take(rows)`` on a fresh range index, built one column at a time; ``consume=True``
+    deletes each column from ``d`` once taken (memory: one column more, not a whole frame)."""
+    out: dict[Any, Any] = {}
+    for c in list(d.columns):
+        out[c] = d[c].array.take(rows)
+        if consume:
+            del d[c]
     return pd.DataFrame(out, index=pd.RangeIndex(len(rows)), copy=False)
 
 

@@ -666,7 +666,7 @@ def normalize_frame(
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
     w["activity"] = w["activity"].astype("category")
-    w = sort_canonical(w)
+    w = sort_canonical(w, consume=True)
     release_memory(len(w))
     mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
