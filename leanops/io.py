@@ -402,6 +402,12 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
                                 split_blocks=True, self_destruct=True, memory_pool=_csv_pool())
         del table
+        for i in range(frame.shape[1]):  # by position: a name may repeat (refused later, with a clear error)
+            col = frame.iloc[:, i].array
+            if isinstance(col, pd.arrays.ArrowStringArray) and col.__arrow_array__().num_chunks > 1:
+                # one chunk per text column, one at a time: string kernels then run once, not per block
+                frame.isetitem(i, pd.arrays.ArrowStringArray(pa.chunked_array([col.__arrow_array__().combine_chunks(_csv_pool())])))
+            del col
         _csv_pool().release_unused()  # the blocks parsed and freed: not cached through normalising
         release_memory(len(frame))
         if aware:
