@@ -486,8 +486,10 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
     """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
     cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
     if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
-        # the same Series in the new order: no copy of the frame (memory)
-        w = pd.DataFrame({c: w[c].reset_index(drop=True) for c in cols}, copy=False)
+        # the same arrays in the new order on a fresh index: no copy of the frame (memory;
+        # Series.reset_index copies its data)
+        index = pd.RangeIndex(len(w))
+        w = pd.DataFrame({c: pd.Series(w[c].array, index=index, copy=False) for c in cols}, copy=False)
     release_memory(len(w))
     dup = _duplicated_rows(w)
     n_dup = int(dup.sum())

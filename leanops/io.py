@@ -402,6 +402,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
                                 split_blocks=True, self_destruct=True, memory_pool=_csv_pool())
         del table
+        _csv_pool().release_unused()
         for i in range(frame.shape[1]):  # by position: a name may repeat (refused later, with a clear error)
             col = frame.iloc[:, i].array
             if isinstance(col, pd.arrays.ArrowStringArray) and col.__arrow_array__().num_chunks > 1:
