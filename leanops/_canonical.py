@@ -156,6 +156,8 @@ def sort_canonical(d: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
     )
     del key
     if np.all(order[1:] > order[:-1]):
+        if consume and isinstance(d.index, pd.RangeIndex) and d.index.start == 0 and d.index.step == 1:
+            return d  # already in order, and no one else holds it: no copy (reset_index copies)
         return d.reset_index(drop=True)
     release_memory(len(d))  # the case factorisation's temporaries, before the sorted copy
     return take_columns(d, order, consume=consume)

@@ -610,6 +610,7 @@ def normalize_frame(
                 done.append(c)
         if done:  # one drop: deleting thousands of columns one by one is quadratic
             df.drop(columns=done, inplace=True)
+            release_memory(len(df))  # what the converted source columns held
     w = _id_columns(df, m, mode, q)
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
