@@ -501,7 +501,7 @@ def _arrow_csv(p: Path, sep: str, encoding: str):
                         tails[f.name].append(_offset_tails(cols[i]))
                         cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
                 batches.append(pa.RecordBatch.from_arrays(cols, schema=schema))
-        return pa.Table.from_batches(batches, schema=schema), {c: pa.chunked_array(t, pa.string()) for c, t in tails.items()}
+        return pa.Table.from_batches(batches, schema=schema), {c: pa.chunked_array(t, pa.dictionary(pa.int32(), pa.string())) for c, t in tails.items()}
     except InputError:
         raise
     except pa.ArrowInvalid:
@@ -518,10 +518,11 @@ _WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
 def _offset_tails(text: Any) -> Any:
     """The last six characters of each stripped value: the longest offset (``+05:30``) that
-    :func:`leanops._normalize.offset_samples` matches at the end, and only what it reads."""
+    :func:`leanops._normalize.offset_samples` matches at the end, and only what it reads.
+    Dictionary-encoded: a column holds few distinct tails, so a code per row is what it costs."""
     import pyarrow.compute as pc
 
-    return pc.utf8_slice_codeunits(pc.utf8_trim(text, characters=_WHITESPACE), start=-6)
+    return pc.utf8_slice_codeunits(pc.utf8_trim(text, characters=_WHITESPACE), start=-6).dictionary_encode()
 
 
 def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.DataFrame,
@@ -542,7 +543,7 @@ def _csv_offsets(p: Path, sep: str, encoding: str, cols: list[str], frame: pd.Da
             )
         tails = {c: _offset_tails(text.column(c)) for c in cols}
         del text
-    return {c: offset_samples(pd.Series(pd.arrays.ArrowStringArray(tails[c]), copy=False), frame[c]) for c in cols}
+    return {c: offset_samples(tails[c].to_pandas(), frame[c]) for c in cols}
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
