@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
+from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
 from ._checks import check_choice
 from ._normalize import normalize_frame
 from .errors import InputError
@@ -357,7 +357,10 @@ def from_frame(df: pd.DataFrame, **options: Any) -> EventLog:
     (1, '2024-01-01T11:00:00+00:00')
     """
     n = normalize_frame(df, **options)
-    return EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
+    log = EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
+    del n
+    release_memory(len(log))  # the normalised frame the log copied: not left cached after reading
+    return log
 
 
 # the options are normalize_frame's keywords: show them in help() and the docs
