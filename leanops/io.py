@@ -432,8 +432,8 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
 
 
 #: Bytes per block of the streaming CSV read. Small blocks keep few raw and parsed blocks
-#: alive at once: on a 500k-row log, 64 KB peaks at about 1.5x the Arrow table where
-#: 1 MB blocks peak at 3x (benchmarks/bench_read.py prints the breakdown).
+#: alive (and cached) at once: on the 500k-row log of benchmarks/bench_read.py, parsing
+#: peaks at 1.8-1.9x the parsed frame with 64 KB, 2.4x with 256 KB and 2.7-3x with 1 MB.
 _CSV_BLOCK = 1 << 16
 
 
@@ -441,9 +441,9 @@ def _csv_pool():
     """The Arrow memory pool the CSV read allocates from: mimalloc when Arrow has it.
 
     Why: every parsed block is freed right after conversion. mimalloc hands freed pages back
-    on ``release_unused()``; jemalloc only marks them lazily free (they stay resident) and
-    glibc keeps them in per-thread arenas, so with either the resident peak grows with the
-    file rather than with the table.
+    on ``release_unused()``; measured on the same read, jemalloc kept them resident even
+    after it (decay 0 too) and malloc's pool peaked 25 MB higher, so with either the
+    resident peak grows with the file rather than with the table.
     """
     import pyarrow as pa
 
