@@ -236,7 +236,7 @@ def _check_encoding(encoding: Any) -> None:
 
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
-        frame, quality = read_xes_frame(p, tz=mapping["tz"])
+        frame, quality = _xes_frame(p, tz=mapping["tz"], compact=True)
         release_memory(len(frame))
         # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
         mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
@@ -267,11 +267,14 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
 def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
     """XES text attributes (the columns no role takes) as Python strings with None for
     missing values, as the EventLog has always held them; one shared object per distinct
-    label. Role columns stay Arrow strings: normalising converts them anyway."""
+    label. Role columns stay as read (categoricals): normalising converts them anyway."""
     for c in frame.columns:
-        if c in roles or not isinstance(frame[c].dtype, pd.StringDtype):
+        if c in roles or not isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype)):
             continue
-        codes, uniques = pd.factorize(frame[c])
+        if isinstance(frame[c].dtype, pd.CategoricalDtype):
+            codes, uniques = frame[c].cat.codes.to_numpy(), frame[c].cat.categories
+        else:
+            codes, uniques = pd.factorize(frame[c])
         labels = np.asarray(uniques, dtype=object)
         frame[c] = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
 
@@ -506,9 +509,14 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     >>> quality.rows_read, frame["time:timestamp"].dtype
     (9906, datetime64[ns, UTC])
     """
+    return _xes_frame(Path(path), tz=tz, compact=False)
+
+
+def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, QualityReport]:
+    """:func:`read_xes_frame`; ``compact=True`` keeps text columns as categoricals (what
+    ``read`` uses: a million labels are never held as strings)."""
     from ._xes_scan import Fallback, XesColumns, scan
 
-    p = Path(path)
     head = _head(p)
     if not head.strip():
         raise InputError(f"{str(p)!r} is empty; export the log again.")
@@ -540,7 +548,7 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     if classifiers is None:
         classifiers = _read_xes_lxml(p, acc)
     n = acc.n
-    frame = acc.frame()
+    frame = acc.frame(compact=compact)
     frame.attrs["leanops_classifiers"] = classifiers
     return frame, QualityReport(rows_read=n)
 
@@ -570,6 +578,7 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                 acc.add(key, False, np.asarray(idx, dtype=np.int64), pa.array(vals, pa.large_string()))
                 idx.clear()
                 vals.clear()
+        acc.advance(upto)
 
     try:
         fh = _open_text_bytes(p)
