@@ -339,17 +339,68 @@ def _checked_end(df: Any, on_negative: str, tz: str, end: str | None, timestamp:
 
 
 def _id_columns(df: pd.DataFrame, m: dict[str, str | None], mode: str, q: QualityReport) -> pd.DataFrame:
-    """The working frame's ``case_id``, ``activity`` and ``resource`` columns, on a fresh range index."""
+    """The working frame's ``case_id``, ``activity`` and ``resource`` columns, on a fresh range index.
+
+    Text categoricals (the XES reader's, Arrow dictionaries) stay categoricals until the
+    log is reduced and sorted (:func:`_text_as_strings`): their labels are converted once
+    per distinct value, and no column of a string per row is built here (memory)."""
     w = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
+    w["case_id"] = _per_label(df[m["case"]].reset_index(drop=True), to_string_ids)
     if mode == "classifier":
         w["activity"] = _classified(df, m, q)
     else:
-        w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
+        w["activity"] = _per_label(df[m["activity"]].reset_index(drop=True), lambda s: s.astype(STRING_DTYPE))
     w["resource"] = (
-        to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
+        _per_label(df[m["resource"]].reset_index(drop=True), to_string_ids) if m["resource"]
+        else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
     )
     return w
+
+
+def _text_categorical(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.CategoricalDtype) and (
+        s.cat.categories.dtype == object or isinstance(s.cat.categories.dtype, pd.StringDtype))
+
+
+def _per_label(s: pd.Series, convert: Any) -> pd.Series:
+    """``convert(s)`` (a Series of strings) for any column; for a text categorical, a
+    categorical whose labels are converted (labels that become equal merge)."""
+    if not _text_categorical(s):
+        return convert(s)
+    labels = convert(pd.Series(s.cat.categories).astype(STRING_DTYPE))
+    new, uniques = pd.factorize(labels, use_na_sentinel=True)
+    codes = np.append(new, -1)[s.cat.codes.to_numpy()]  # code -1 (missing) takes the last
+    cats = pd.Index(pd.array(uniques, dtype=STRING_DTYPE))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats)), index=s.index, copy=False)
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """Missing or whitespace-only values; for a categorical, judged once per label."""
+    if _text_categorical(s):
+        codes = s.cat.codes.to_numpy()
+        blank = np.append((s.cat.categories.str.strip() == "").to_numpy(dtype=bool), True)  # code -1 last
+        return blank[codes]
+    return (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
+
+
+def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
+    """The canonical dtypes of the label columns: ``case_id`` and ``resource`` as Arrow
+    strings, ``activity`` a categorical of its used labels in sorted order (as from
+    strings); built from the categoricals' codes, on the final rows only."""
+    for col in ("case_id", "resource"):
+        if isinstance(w[col].dtype, pd.CategoricalDtype):
+            codes = w[col].cat.codes.to_numpy().astype(np.int64)
+            labels = pd.array(w[col].cat.categories, dtype=STRING_DTYPE)
+            w[col] = pd.Series(labels.take(codes, allow_fill=True), index=w.index, copy=False)
+            del codes, labels
+    return w
+
+
+def _sorted_labels(s: pd.Series) -> pd.Series:
+    """A text categorical with only its used labels, in sorted order (what ``astype("category")``
+    gives from strings), so sorting by it sorts by the labels."""
+    s = s.cat.remove_unused_categories()
+    return s.cat.reorder_categories(s.cat.categories.sort_values())
 
 
 _OWNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("leanops_owned_frame", default=None)
@@ -433,8 +484,8 @@ def _drop_unusable(
 
     ``end_bad_mask`` marks, by source row, the end times present but unparsable.
     """
-    w = _drop_rows(w, w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case", q, strict_problems)
-    w = _drop_rows(w, w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity", q, strict_problems)
+    w = _drop_rows(w, _blank(w["case_id"]), "missing_case", q, strict_problems)
+    w = _drop_rows(w, _blank(w["activity"]), "missing_activity", q, strict_problems)
     if bad_end and end_bad_mask is not None:
         w = _drop_rows(w, end_bad_mask[w.index.to_numpy()], "unparsable_end", q, strict_problems)
     return _drop_rows(w, w["end"].isna(), "missing_end", q, strict_problems)
@@ -664,8 +715,11 @@ def normalize_frame(
     q.rows_kept = max(0, rows_used)
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
+    for col in ("case_id", "activity"):
+        if isinstance(w[col].dtype, pd.CategoricalDtype):
+            w[col] = _sorted_labels(w[col])  # sort_canonical orders cases by the labels
     w["activity"] = w["activity"].astype("category")
-    w = sort_canonical(w)
+    w = _text_as_strings(sort_canonical(w))
     mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
     return Normalized(w, source, mapping, local, q)

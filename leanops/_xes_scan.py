@@ -132,22 +132,20 @@ class XesColumns:
             if name in self.traces:
                 if trace_of is None:
                     sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, np.int64)
-                    t = np.full(n, -1, np.int64)  # events after the last trace belong to none
-                    k = int(sizes.sum())
-                    t[:k] = np.repeat(np.arange(len(sizes)), sizes)
-                    trace_of = pa.array(t, mask=t < 0)
-                    del t
+                    trace_of = (sizes, int(sizes.sum()))
                 per_trace = _place(self.traces.pop(name), self.n_traces)
                 if kind == "date":  # rare: parsed as an event column, after broadcasting the text
                     dates = _Dates(name, self.tz)
-                    dates.add(0, per_trace.take(trace_of))
+                    dates.add(0, per_trace.take(_trace_numbers(*trace_of, n)))
                     tcol = dates.result(n, offsets if col is None else {}, unparsable if col is None else {})
                 elif kind in ("int", "float", "boolean"):
-                    tcol = _column(kind, [(0, _compact(kind, per_trace.take(trace_of)))], n)
+                    tcol = _column(kind, [(0, _compact(kind, per_trace.take(_trace_numbers(*trace_of, n))))], n)
                 else:  # codes are broadcast, not strings
                     tcol = _column(kind, [(0, _compact(kind, per_trace))], self.n_traces)
-                    tcol = pd.Series(pd.Categorical.from_codes(
-                        _codes_at(tcol.cat.codes.to_numpy(), trace_of), dtype=tcol.dtype))
+                    codes = np.full(n, -1, tcol.cat.codes.dtype)  # events after the last trace belong to none
+                    codes[:trace_of[1]] = np.repeat(tcol.cat.codes.to_numpy(), trace_of[0])
+                    tcol = pd.Series(pd.Categorical.from_codes(codes, dtype=tcol.dtype), copy=False)
+                    del codes
                 if col is None:
                     col = tcol
                 else:  # an event key "case:x" beside a trace key "x" (lxml only): the event's value wins
@@ -160,19 +158,20 @@ class XesColumns:
                 col = _strings(col)
             out[name] = col
             del col
-        frame = pd.DataFrame(out)
+        frame = pd.DataFrame(out, copy=False)
         frame.attrs["leanops_offsets"] = offsets
         if unparsable:
             frame.attrs["leanops_unparsable"] = unparsable
         return frame
 
 
-def _codes_at(codes: np.ndarray, at: Any) -> np.ndarray:
-    """``codes[at]`` with -1 where ``at`` (an Arrow int64 array) is null."""
-    idx = at.fill_null(-1).to_numpy()
-    out = codes[np.maximum(idx, 0)] if len(codes) else np.full(len(idx), -1, codes.dtype)
-    out[idx < 0] = -1
-    return out
+def _trace_numbers(sizes: np.ndarray, k: int, n: int) -> Any:
+    """Each event's trace number as an Arrow array, null for events after the last trace."""
+    import pyarrow as pa
+
+    t = np.full(n, -1, np.int64)
+    t[:k] = np.repeat(np.arange(len(sizes)), sizes)
+    return pa.array(t, mask=t < 0)
 
 
 def _strings(col: pd.Series) -> pd.Series:
@@ -216,18 +215,21 @@ def _column(kind: str, parts: list[tuple[Any, Any]], length: int) -> pd.Series:
     part gives a value."""
     import pyarrow as pa
 
-    if kind in ("int", "float", "boolean"):
-        if kind == "boolean":
-            codes = np.full(length, -1, np.int8)
-        else:
-            codes = np.full(length, np.nan)
+    if kind == "boolean":
+        codes = np.full(length, -1, np.int8)
         for rows, v in parts:
             codes[_at(rows, len(v))] = v
-        if kind == "boolean":
-            return pd.Series(np.array([None, False, True], dtype=object)[codes.astype(np.int64) + 1])
-        finite = codes[~np.isnan(codes)]
-        integral = kind == "int" and finite.size == codes.size and np.all(np.mod(finite, 1) == 0)
-        return pd.Series(codes.astype(np.int64) if integral else codes)
+        return pd.Series(np.array([None, False, True], dtype=object)[codes.astype(np.int64) + 1])
+    if kind in ("int", "float"):
+        # ints when every row has an integral value; checked part by part (memory)
+        integral = (kind == "int" and sum(len(v) for _, v in parts) == length
+                    and all(not np.isnan(v).any() and np.all(np.mod(v, 1) == 0) for _, v in parts))
+        values = np.empty(length, np.int64) if integral else np.full(length, np.nan)
+        while parts:
+            rows, v = parts.pop(0)
+            values[_at(rows, len(v))] = v
+            del v
+        return pd.Series(values, copy=False)
     if parts:
         chunks = pa.chunked_array([v for _, v in parts]).unify_dictionaries()
         dictionary = chunks.chunk(0).dictionary
@@ -311,13 +313,26 @@ class _Dates:
         """The parsed column of ``n`` rows (UTC); its offset samples and unparsable rows go
         to ``offsets`` and ``unparsable``."""
         self.parse(n, final=True)
-        res = np.concatenate(self.res) if self.res else np.zeros(0, "datetime64[ns]")
-        self.res = []
+        res = np.empty(n, "datetime64[ns]")
+        at = 0
+        while self.res:  # one batch at a time: the batches and the whole are not held twice
+            b = self.res.pop(0)
+            res[at:at + len(b)] = b
+            at += len(b)
         offsets[self.name] = (np.concatenate(self.ts) if self.ts else np.zeros(0, np.int64),
                               np.concatenate(self.os) if self.os else np.zeros(0, np.int64))
         bad = np.concatenate(self.bad) if self.bad else np.zeros(0, bool)
         if bad.any():
             unparsable[self.name] = (bad, self.example)
+        return _utc(res)
+
+
+def _utc(res: np.ndarray) -> pd.Series:
+    """Naive UTC nanoseconds as a tz-aware Series, without a copy where pandas allows it."""
+    dtype = pd.DatetimeTZDtype("ns", "UTC")
+    try:
+        return pd.Series(pd.arrays.DatetimeArray._simple_new(res, dtype=dtype), copy=False)
+    except (AttributeError, TypeError):  # another pandas: the public way, one copy
         return pd.Series(res).dt.tz_localize("UTC")
 
 
