@@ -783,8 +783,14 @@ def _pair_lifecycle(
     Other transitions (schedule, suspend, ...) are counted and dropped.
     """
     # The few distinct transitions are normalised, not each of the events (memory).
-    codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
-    codes = codes[w.index.to_numpy()]
+    if _text_categorical(lc_raw):
+        codes, uniques = lc_raw.cat.codes.to_numpy(), lc_raw.cat.categories
+    else:
+        codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
+    idx = w.index
+    if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and len(idx) == len(codes)):
+        codes = codes[idx.to_numpy()]
+    del idx
     names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
     names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
     start_code = np.flatnonzero(names == "start")
@@ -803,16 +809,89 @@ def _pair_lifecycle(
     if not is_start.any():
         return w, len(w)
 
-    # One group key per (case, activity), in first-appearance order of each, then the
-    # event's own time, starts before completes; lexsort is stable, so file order breaks ties.
-    c = pd.factorize(w["case_id"])[0]
-    a, a_uniq = pd.factorize(w["activity"])
-    ca = c.astype(np.int64) * max(1, len(a_uniq)) + a
-    del c, a
-    t = w["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    # Cases in first-appearance order. When each case's rows are contiguous (XES traces,
+    # most exports), cases never straddle a window of about _PAIR_ROWS rows cut at a case
+    # boundary, so pairing goes window by window and its temporaries stay small (memory);
+    # otherwise it is one window.
+    case = w["case_id"]
+    c = case.cat.codes.to_numpy() if _text_categorical(case) else pd.factorize(case)[0]
+    if not np.all(c[1:] >= c[:-1]):
+        c = pd.factorize(case)[0]  # codes in first-appearance order, for the check below
+    a = w["activity"].cat.codes.to_numpy() if _text_categorical(w["activity"]) else pd.factorize(w["activity"])[0]
+    n_act = int(a.max()) + 1 if len(a) else 1
+    t = np.asarray(w["end"].array.asi8)  # a view, no copy (no end is missing here)
+    n = len(c)
+    cuts = [0, n]
+    if n > _PAIR_ROWS and np.all(c[1:] >= c[:-1]):
+        at = np.arange(_PAIR_ROWS, n, _PAIR_ROWS)
+        cuts = [0, *np.unique(np.searchsorted(c, c[at], side="left")).tolist(), n]
+    parts: list[tuple[np.ndarray, ...]] = []
+    unpaired_start = 0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        if hi > lo:
+            *got, n_unpaired = _pair_window(c[lo:hi], a[lo:hi], t[lo:hi], is_start[lo:hi], n_act)
+            parts.append(tuple(x + lo for x in got))
+            unpaired_start += n_unpaired
+    del c, a, t, is_start
+    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(3))
+    del parts
+    n_inst, n_lone = len(cp), len(lone_pos)
+    q.drop("unpaired_start", unpaired_start)
+    q.repair("complete_without_start", n_lone)
+    if strict_problems is not None:
+        if unpaired_start:
+            strict_problems.append(f"{unpaired_start} start events without a complete")
+        if n_lone:
+            strict_problems.append(f"{n_lone} complete events without a start")
+    # One row per instance (its complete event) and per lone completion, in file order, so
+    # that instances with equal times keep it through the stable sort by time: a paired
+    # instance sits where its start event was, a lone completion where it was.
+    rows = np.r_[cp, lone_pos]
+    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
+    pos = np.r_[sp, lone_pos]
+    del cp, sp, lone_pos
+    if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
+        perm = np.argsort(pos, kind="stable")
+        rows, src_start = rows[perm], src_start[perm]
+        del perm
+    del pos
+    has_start = src_start >= 0
+    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
+    fill_from = np.where(has_start, src_start, rows)
+    out: dict[Any, Any] = {}
+    for col in list(w.columns):
+        src = w[col]
+        if col == "start":
+            # the start event's own timestamp; missing for a lone completion
+            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
+            vals = vals.astype("datetime64[ns, UTC]")
+        else:
+            vals = pd.Series(src.array.take(rows))
+            if col not in ("case_id", "activity", "end") and vals.isna().any():
+                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
+        out[col] = vals
+        if col != "end":
+            del w[col]  # memory: the event column goes once its instance column is built
+    out_frame = pd.DataFrame(out, copy=False)
+    release_memory(len(out_frame))
+    rows_used = 2 * n_inst + n_lone
+    return out_frame, rows_used
+
+
+_PAIR_ROWS = 1 << 16  # rows per pairing window (cut at a case boundary)
+
+
+def _pair_window(
+    c: np.ndarray, a: np.ndarray, t: np.ndarray, is_start: np.ndarray, n_act: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Pair the start and complete events of whole cases: (start rows, their complete rows,
+    lone complete rows, unpaired starts), rows local to the window.
+
+    One group key per (case, activity), then the event's own time, starts before
+    completes; lexsort is stable, so file order breaks ties."""
+    ca = c.astype(np.int64) * max(1, n_act) + a
     k = np.where(is_start, 0, 1).astype(np.int8)
     order = np.lexsort((k, t, ca))
-    del t
     ca = ca[order]
     k = k[order]
     new_grp = np.r_[True, ca[1:] != ca[:-1]]
@@ -856,47 +935,4 @@ def _pair_lifecycle(
         unpaired_start += len(queue)
     sp = np.r_[ok_idx[0::2], np.asarray(starts_pos, dtype=np.int64)]
     cp = np.r_[ok_idx[1::2], np.asarray(comps_pos, dtype=np.int64)]
-    lone_pos = np.asarray(lone_complete, dtype=np.int64)
-    del order, k, grp, ok_row, ok_idx, bad_rows, starts_pos, comps_pos, lone_complete
-    n_inst, n_lone = len(cp), len(lone_pos)
-    q.drop("unpaired_start", unpaired_start)
-    q.repair("complete_without_start", n_lone)
-    if strict_problems is not None:
-        if unpaired_start:
-            strict_problems.append(f"{unpaired_start} start events without a complete")
-        if n_lone:
-            strict_problems.append(f"{n_lone} complete events without a start")
-    # One row per instance (its complete event) and per lone completion, in file order, so
-    # that instances with equal times keep it through the stable sort by time: a paired
-    # instance sits where its start event was, a lone completion where it was.
-    rows = np.r_[cp, lone_pos]
-    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
-    pos = np.r_[sp, lone_pos]
-    del cp, sp, lone_pos
-    if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
-        perm = np.argsort(pos, kind="stable")
-        rows, src_start = rows[perm], src_start[perm]
-        del perm
-    del pos
-    has_start = src_start >= 0
-    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
-    fill_from = np.where(has_start, src_start, rows)
-    out: dict[Any, Any] = {}
-    for col in list(w.columns):
-        src = w[col]
-        if col == "start":
-            # the start event's own timestamp; missing for a lone completion
-            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
-            vals = vals.astype("datetime64[ns, UTC]")
-        else:
-            vals = pd.Series(src.array.take(rows))
-            if col not in ("case_id", "activity", "end") and vals.isna().any():
-                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
-        out[col] = vals
-        if col != "end":
-            del w[col]  # memory: the event column goes once its instance column is built
-    out_frame = pd.DataFrame(out, copy=False)
-    release_memory(len(out_frame))
-    rows_used = 2 * n_inst + n_lone
-    return out_frame, rows_used
-
+    return sp, cp, np.asarray(lone_complete, dtype=np.int64), unpaired_start
