@@ -5,8 +5,10 @@ the quality report, identifier normalisation, the canonical sort and the quality
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import threading
 import html
 import warnings
 from dataclasses import dataclass, field
@@ -17,12 +19,33 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "take_columns"]
+__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes"]
 
 #: The fixed columns of every EventLog, in order. Other columns are attributes.
 CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
 
 STRING_DTYPE = "string[pyarrow]"
+
+
+def label_codes(codes: np.ndarray, labels: Any) -> pd.Series:
+    """A categorical Series of text from ``codes`` (-1: missing) into ``labels`` (distinct
+    strings: an Arrow or pandas string array), codes in the smallest integer type.
+
+    The labels are distinct by construction, so pandas' uniqueness check is skipped where
+    it can be: it builds a hash table holding a Python string per label, which stays
+    cached with the categories (memory, for a million case ids).
+    """
+    if not isinstance(labels, (pd.Index, pd.api.extensions.ExtensionArray, np.ndarray, list)):
+        labels = pd.arrays.ArrowStringArray(labels)  # an Arrow array
+    cats = pd.Index(pd.array(labels, dtype=STRING_DTYPE))
+    try:
+        dtype = pd.CategoricalDtype._from_fastpath(cats, False)
+    except AttributeError:  # a pandas without it: the checked way
+        dtype = pd.CategoricalDtype(cats)
+    m = len(cats)
+    small = np.int8 if m < 1 << 7 else np.int16 if m < 1 << 15 else np.int32
+    cat = pd.Categorical.from_codes(np.asarray(codes).astype(small, copy=False), dtype=dtype, validate=False)
+    return pd.Series(cat, copy=False)
 
 
 
@@ -145,6 +168,37 @@ def take_columns(d: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
 
 _LIBC: Any = None
 _RELEASE_MIN_ROWS = 200_000  # smaller logs leave too little behind to be worth a trim
+
+
+_POOL_LOCK = threading.Lock()
+_POOL_STATE: list[Any] = [0, None]  # readers inside system_arrow_pool, the pool to restore
+
+
+@contextlib.contextmanager
+def system_arrow_pool() -> Any:
+    """Arrow allocations inside go to the C allocator, as numpy's do, for a bulk read.
+
+    Why: mimalloc, Arrow's default pool, commits whole arenas eagerly; after
+    :func:`release_memory` a small Arrow array makes tens of MB resident again (measured
+    +27 MB for a 100k-label dictionary), while the C allocator's freed memory goes back
+    with the trim. The default is restored when the last reader leaves; arrays keep the
+    pool they were allocated from, so freeing them later is safe.
+    """
+    import pyarrow as pa
+
+    with _POOL_LOCK:
+        if _POOL_STATE[0] == 0:
+            _POOL_STATE[1] = pa.default_memory_pool()
+            pa.set_memory_pool(pa.system_memory_pool())
+        _POOL_STATE[0] += 1
+    try:
+        yield
+    finally:
+        with _POOL_LOCK:
+            _POOL_STATE[0] -= 1
+            if _POOL_STATE[0] == 0:
+                pa.set_memory_pool(_POOL_STATE[1])
+                _POOL_STATE[1] = None
 
 
 def release_memory(n_rows: int | None = None) -> None:

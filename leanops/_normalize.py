@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality
+from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, label_codes, release_memory, sort_canonical, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -367,11 +367,19 @@ def _per_label(s: pd.Series, convert: Any) -> pd.Series:
     categorical whose labels are converted (labels that become equal merge)."""
     if not _text_categorical(s):
         return convert(s)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     labels = convert(pd.Series(s.cat.categories).astype(STRING_DTYPE))
-    new, uniques = pd.factorize(labels, use_na_sentinel=True)
-    codes = np.append(new, -1)[s.cat.codes.to_numpy()]  # code -1 (missing) takes the last
-    cats = pd.Index(pd.array(uniques, dtype=STRING_DTYPE))
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats)), index=s.index, copy=False)
+    enc = pc.dictionary_encode(pa.array(labels.array))  # Arrow's hash: no Python string per label
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    new, uniques = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), enc.dictionary
+    del enc, labels
+    codes = s.cat.codes.to_numpy()
+    out = label_codes(np.append(new, -1).astype(codes.dtype)[codes], uniques)  # code -1 (missing) takes the last
+    out.index = s.index
+    return out
 
 
 def _blank(s: pd.Series) -> np.ndarray:
@@ -399,8 +407,15 @@ def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
 def _sorted_labels(s: pd.Series) -> pd.Series:
     """A text categorical with only its used labels, in sorted order (what ``astype("category")``
     gives from strings), so sorting by it sorts by the labels."""
-    s = s.cat.remove_unused_categories()
-    return s.cat.reorder_categories(s.cat.categories.sort_values())
+    codes = s.cat.codes.to_numpy()
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)))
+    labels = s.cat.categories.take(used)
+    order = used[np.asarray(labels.argsort())] if len(used) else used  # Arrow's sort: no Python strings
+    rank = np.full(len(s.cat.categories) + 1, -1, np.int64)  # code -1 (missing) last
+    rank[order] = np.arange(len(order))
+    out = label_codes(rank[codes], s.cat.categories.take(order))
+    out.index = s.index
+    return out
 
 
 _OWNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("leanops_owned_frame", default=None)
@@ -656,8 +671,11 @@ def normalize_frame(
             pending[c] -= 1
             if pending[c] <= 0 and c in df.columns:
                 done.append(c)
-        if done:  # one drop: deleting thousands of columns one by one is quadratic
+        if len(done) > 32:  # one drop: deleting thousands of columns one by one is quadratic
             df.drop(columns=done, inplace=True)
+        else:  # del copies no other column (drop rebuilds the remaining blocks: memory)
+            for c in done:
+                del df[c]
     w = _id_columns(df, m, mode, q)
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
@@ -681,7 +699,10 @@ def normalize_frame(
     del w
     cols["end"] = end_utc
     del end_utc
-    cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
+    paired = bool(m["lifecycle"]) and mode == "pair"
+    bad_start = 0
+    if m["start"] or not paired:  # pairing makes the start column (memory: no column of NaT per event)
+        cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
     consume(m["start"])
     cols.update(_attribute_columns(df, attrs, q))
     consume(*attrs)
@@ -699,12 +720,13 @@ def normalize_frame(
             strict_problems.append(f"{bad_start} unparsable start times")
 
     rows_used = len(w)
-    paired = bool(m["lifecycle"]) and mode == "pair"
     if paired:
         lc_raw = _positional(df[m["lifecycle"]])
         consume(m["lifecycle"])
         w, rows_used = _pair_lifecycle(w, lc_raw, q, strict_problems)
         del lc_raw
+        if "start" not in w.columns:  # nothing was paired
+            w["start"] = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]")
     per_row = 2 if paired else 1  # a paired instance used two source rows
     w, n_neg = _fix_negative(w, on_negative, q, strict_problems)
     rows_used -= n_neg * per_row
@@ -859,18 +881,19 @@ def _pair_lifecycle(
     # Attributes recorded only on the start event are kept; for the rest the complete's own row.
     fill_from = np.where(has_start, src_start, rows)
     out: dict[Any, Any] = {}
-    for col in list(w.columns):
-        src = w[col]
+    for col in list(w.columns) + ([] if "start" in w.columns else ["start"]):
         if col == "start":
             # the start event's own timestamp; missing for a lone completion
             vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
             vals = vals.astype("datetime64[ns, UTC]")
         else:
+            src = w[col]
             vals = pd.Series(src.array.take(rows))
             if col not in ("case_id", "activity", "end") and vals.isna().any():
                 vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
+            del src
         out[col] = vals
-        if col != "end":
+        if col != "end" and col in w.columns:
             del w[col]  # memory: the event column goes once its instance column is built
     out_frame = pd.DataFrame(out, copy=False)
     release_memory(len(out_frame))

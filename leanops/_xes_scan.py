@@ -118,6 +118,8 @@ class XesColumns:
         stored arrays as it goes."""
         import pyarrow as pa
 
+        from ._canonical import label_codes
+
         n = self.n
         trace_of: Any = None
         out: dict[str, Any] = {}
@@ -144,7 +146,7 @@ class XesColumns:
                     tcol = _column(kind, [(0, _compact(kind, per_trace))], self.n_traces)
                     codes = np.full(n, -1, tcol.cat.codes.dtype)  # events after the last trace belong to none
                     codes[:trace_of[1]] = np.repeat(tcol.cat.codes.to_numpy(), trace_of[0])
-                    tcol = pd.Series(pd.Categorical.from_codes(codes, dtype=tcol.dtype), copy=False)
+                    tcol = label_codes(codes, tcol.cat.categories)
                     del codes
                 if col is None:
                     col = tcol
@@ -235,14 +237,15 @@ def _column(kind: str, parts: list[tuple[Any, Any]], length: int) -> pd.Series:
         dictionary = chunks.chunk(0).dictionary
     else:
         chunks, dictionary = None, pa.array([], pa.large_string())
+    from ._canonical import label_codes
+
     m = len(dictionary)
     dtype = np.int8 if m < 1 << 7 else np.int16 if m < 1 << 15 else np.int32
     codes = np.full(length, -1, dtype)
     for (rows, _), chunk in zip(parts, chunks.chunks if chunks is not None else ()):
         codes[_at(rows, len(chunk))] = chunk.indices.fill_null(-1).to_numpy()
     del chunks
-    cats = pd.Index(pd.arrays.ArrowStringArray(dictionary))
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats)))
+    return label_codes(codes, dictionary)
 
 
 class _Dates:

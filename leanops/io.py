@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._canonical import release_memory
+from ._canonical import release_memory, system_arrow_pool
 from ._normalize import LIFECYCLE_MODES, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
@@ -236,19 +236,8 @@ def _check_encoding(encoding: Any) -> None:
 
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
-        frame, quality = _xes_frame(p, tz=mapping["tz"], compact=True)
-        release_memory(len(frame))
-        # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
-        mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
-        mapping["lifecycle"] = mode
-        for role, key in _XES_KEYS.items():
-            if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
-                mapping[role] = key
-        roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
-                 and (k != "lifecycle_column" or mode == "pair")}
-        _attributes_as_objects(frame, roles)
-        with reader_owned(frame):
-            return from_frame(frame, quality=quality, **mapping)
+        with system_arrow_pool():
+            return _read_xes(p, mapping)
     quality = None
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
@@ -261,6 +250,22 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
     else:
         frame = _read_csv(p, sep=sep, encoding=encoding)
     with reader_owned(frame):  # the frame is ours: normalising may take it apart as it goes
+        return from_frame(frame, quality=quality, **mapping)
+
+
+def _read_xes(p: Path, mapping: dict[str, Any]) -> EventLog:
+    frame, quality = _xes_frame(p, tz=mapping["tz"], compact=True)
+    release_memory(len(frame))
+    # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
+    mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
+    mapping["lifecycle"] = mode
+    for role, key in _XES_KEYS.items():
+        if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
+            mapping[role] = key
+    roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
+             and (k != "lifecycle_column" or mode == "pair")}
+    _attributes_as_objects(frame, roles)
+    with reader_owned(frame):
         return from_frame(frame, quality=quality, **mapping)
 
 
