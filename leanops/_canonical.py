@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes"]
+__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes", "code_dtype"]
 
 #: The fixed columns of every EventLog, in order. Other columns are attributes.
 CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
@@ -42,10 +42,22 @@ def label_codes(codes: np.ndarray, labels: Any) -> pd.Series:
         dtype = pd.CategoricalDtype._from_fastpath(cats, False)
     except AttributeError:  # a pandas without it: the checked way
         dtype = pd.CategoricalDtype(cats)
-    m = len(cats)
-    small = np.int8 if m < 1 << 7 else np.int16 if m < 1 << 15 else np.int32
-    cat = pd.Categorical.from_codes(np.asarray(codes).astype(small, copy=False), dtype=dtype, validate=False)
+    codes = np.asarray(codes).astype(code_dtype(len(cats)), copy=False)
+    try:  # from_codes re-checks the labels through that hash table; the codes are valid here
+        from pandas._libs.arrays import NDArrayBacked
+
+        cat = NDArrayBacked._simple_new.__func__(pd.Categorical, codes, dtype)
+    except (ImportError, AttributeError, TypeError):  # another pandas: the public way
+        cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return pd.Series(cat, copy=False)
+
+
+def code_dtype(n_labels: int) -> Any:
+    """The integer type pandas gives the codes of a categorical with ``n_labels`` labels."""
+    for t in (np.int8, np.int16, np.int32):
+        if n_labels < np.iinfo(t).max:
+            return t
+    return np.int64
 
 
 

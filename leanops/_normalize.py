@@ -370,7 +370,11 @@ def _per_label(s: pd.Series, convert: Any) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    labels = convert(pd.Series(s.cat.categories).astype(STRING_DTYPE))
+    before = pd.Series(s.cat.categories).astype(STRING_DTYPE)
+    labels = convert(before)
+    if s.cat.categories.dtype == STRING_DTYPE and labels.equals(before):
+        return s  # the labels are already what convert makes: the same codes serve
+    del before
     enc = pc.dictionary_encode(pa.array(labels.array))  # Arrow's hash: no Python string per label
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()

@@ -237,11 +237,9 @@ def _column(kind: str, parts: list[tuple[Any, Any]], length: int) -> pd.Series:
         dictionary = chunks.chunk(0).dictionary
     else:
         chunks, dictionary = None, pa.array([], pa.large_string())
-    from ._canonical import label_codes
+    from ._canonical import code_dtype, label_codes
 
-    m = len(dictionary)
-    dtype = np.int8 if m < 1 << 7 else np.int16 if m < 1 << 15 else np.int32
-    codes = np.full(length, -1, dtype)
+    codes = np.full(length, -1, code_dtype(len(dictionary)))
     for (rows, _), chunk in zip(parts, chunks.chunks if chunks is not None else ()):
         codes[_at(rows, len(chunk))] = chunk.indices.fill_null(-1).to_numpy()
     del chunks
