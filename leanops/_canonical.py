@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes", "code_dtype"]
+__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes", "code_dtype", "string_array"]
 
 #: The fixed columns of every EventLog, in order. Other columns are attributes.
 CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
@@ -35,9 +35,7 @@ def label_codes(codes: np.ndarray, labels: Any) -> pd.Series:
     it can be: it builds a hash table holding a Python string per label, which stays
     cached with the categories (memory, for a million case ids).
     """
-    if not isinstance(labels, (pd.Index, pd.api.extensions.ExtensionArray, np.ndarray, list)):
-        labels = pd.arrays.ArrowStringArray(labels)  # an Arrow array
-    cats = pd.Index(pd.array(labels, dtype=STRING_DTYPE))
+    cats = pd.Index(string_array(labels), copy=False)
     try:
         dtype = pd.CategoricalDtype._from_fastpath(cats, False)
     except AttributeError:  # a pandas without it: the checked way
@@ -50,6 +48,18 @@ def label_codes(codes: np.ndarray, labels: Any) -> pd.Series:
     except (ImportError, AttributeError, TypeError):  # another pandas: the public way
         cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return pd.Series(cat, copy=False)
+
+
+def string_array(labels: Any) -> Any:
+    """``labels`` (an Index, a pandas or an Arrow array) as a pandas Arrow-string array,
+    without going through a Python string per value when it is one already."""
+    if isinstance(labels, pd.Index):
+        labels = labels.array
+    if isinstance(labels, pd.api.extensions.ExtensionArray) and labels.dtype == STRING_DTYPE:
+        return labels
+    if not isinstance(labels, (pd.api.extensions.ExtensionArray, np.ndarray, list)):
+        return pd.arrays.ArrowStringArray(labels)  # an Arrow array
+    return pd.array(labels, dtype=STRING_DTYPE)
 
 
 def code_dtype(n_labels: int) -> Any:

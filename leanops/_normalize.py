@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, label_codes, release_memory, sort_canonical, to_string_ids, warn_quality
+from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, label_codes, release_memory, sort_canonical, string_array, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -402,7 +402,7 @@ def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
     for col in ("case_id", "resource"):
         if isinstance(w[col].dtype, pd.CategoricalDtype):
             codes = w[col].cat.codes.to_numpy().astype(np.int64)
-            labels = pd.array(w[col].cat.categories, dtype=STRING_DTYPE)
+            labels = string_array(w[col].cat.categories)
             w[col] = pd.Series(labels.take(codes, allow_fill=True), index=w.index, copy=False)
             del codes, labels
     return w
@@ -556,8 +556,9 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[p
     """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
     cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
     if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
-        # the same Series in the new order: no copy of the frame (memory)
-        w = pd.DataFrame({c: w[c].reset_index(drop=True) for c in cols}, copy=False)
+        # the same arrays in the new order: no copy of the frame (memory; reset_index copies)
+        index = pd.RangeIndex(len(w))
+        w = pd.DataFrame({c: pd.Series(w[c].array, index=index, copy=False) for c in cols}, copy=False)
     release_memory(len(w))
     dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
@@ -583,7 +584,9 @@ def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
     with np.errstate(over="ignore"):
         for col in w.columns:
             v = w[col].values
-            if isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+            if isinstance(v, pd.Categorical):
+                h = v.codes.astype(np.uint64)  # the codes are what factorize would give (memory)
+            elif isinstance(v, np.ndarray) and v.dtype.kind in "iu":
                 h = v.astype(np.uint64, copy=True)
             elif isinstance(v, pd.arrays.DatetimeArray) or (isinstance(v, np.ndarray) and v.dtype.kind == "M"):
                 h = np.asarray(v.asi8 if hasattr(v, "asi8") else v.view(np.int64)).astype(np.uint64, copy=True)
@@ -685,7 +688,10 @@ def normalize_frame(
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
     end_raw = _positional(df[m["end"]])
-    end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
+    if _OWNED.get() == id(df) and end_raw.dtype == "datetime64[ns, UTC]":
+        end_utc, bad_end = end_raw, 0  # a reader's own parsed column: no copy (memory)
+    else:
+        end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
     end_bad_mask, bad_example = None, None
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
@@ -737,6 +743,7 @@ def normalize_frame(
     _check_usable(w, strict_problems, paired, q, source)
 
     w, n_dup = _ordered_deduped(w, dedupe, q)
+    release_memory(len(w))
     rows_used -= n_dup * per_row
     q.rows_kept = max(0, rows_used)
     if bad_start:
@@ -745,7 +752,9 @@ def normalize_frame(
         if isinstance(w[col].dtype, pd.CategoricalDtype):
             w[col] = _sorted_labels(w[col])  # sort_canonical orders cases by the labels
     w["activity"] = w["activity"].astype("category")
-    w = _text_as_strings(sort_canonical(w))
+    w = sort_canonical(w)  # (the unsorted frame goes before the strings are built: memory)
+    release_memory(len(w))
+    w = _text_as_strings(w)
     mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
     return Normalized(w, source, mapping, local, q)
@@ -859,8 +868,12 @@ def _pair_lifecycle(
             parts.append(tuple(x + lo for x in got))
             unpaired_start += n_unpaired
     del c, a, t, is_start
-    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(3))
+    # row positions in the smallest type that holds them (memory: three arrays per instance)
+    pos_type = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]).astype(pos_type) if parts else np.zeros(0, pos_type)
+                        for i in range(3))
     del parts
+    release_memory(n)
     n_inst, n_lone = len(cp), len(lone_pos)
     q.drop("unpaired_start", unpaired_start)
     q.repair("complete_without_start", n_lone)
@@ -873,7 +886,7 @@ def _pair_lifecycle(
     # that instances with equal times keep it through the stable sort by time: a paired
     # instance sits where its start event was, a lone completion where it was.
     rows = np.r_[cp, lone_pos]
-    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
+    src_start = np.r_[sp, np.full(n_lone, -1, dtype=sp.dtype)]  # the start event's row; -1: none
     pos = np.r_[sp, lone_pos]
     del cp, sp, lone_pos
     if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):

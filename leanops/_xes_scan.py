@@ -118,7 +118,7 @@ class XesColumns:
         stored arrays as it goes."""
         import pyarrow as pa
 
-        from ._canonical import label_codes
+        from ._canonical import label_codes, release_memory
 
         n = self.n
         trace_of: Any = None
@@ -160,6 +160,7 @@ class XesColumns:
                 col = _strings(col)
             out[name] = col
             del col
+            release_memory(n)  # what converting this column freed
         frame = pd.DataFrame(out, copy=False)
         frame.attrs["leanops_offsets"] = offsets
         if unparsable:

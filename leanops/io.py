@@ -553,6 +553,7 @@ def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, Qualit
     if classifiers is None:
         classifiers = _read_xes_lxml(p, acc)
     n = acc.n
+    release_memory(n)  # the scan's freed temporaries, before the columns are built
     frame = acc.frame(compact=compact)
     frame.attrs["leanops_classifiers"] = classifiers
     return frame, QualityReport(rows_read=n)
