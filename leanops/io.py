@@ -492,7 +492,9 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
 
     Plain XES (the shape most exporters write) is read by a vectorised byte scanner
     (:mod:`leanops._xes_scan`); anything else by lxml's iterparse. Both give the same frame.
-    ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader.
+    ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader. A shape the scanner does not read
+    goes to lxml silently (that is the design); an unexpected scanner error also goes to
+    lxml, and the quality report's warnings say so, naming the error.
 
     Parameters
     ----------
@@ -536,6 +538,7 @@ def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, Qualit
     limits = _LIMITS.get()
     acc = XesColumns(tz)
     classifiers: list[tuple[str, list[str]]] | None = None
+    notes: list[str] = []
     if os.environ.get("LEANOPS_XES_PARSER", "").strip().lower() != "lxml":
         try:
             with _open_text_bytes(p) as fh:
@@ -548,15 +551,18 @@ def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, Qualit
             raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
         except OSError as exc:
             raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
-        except Exception:  # anything the scanner did not foresee: the reference reader decides
+        except Exception as exc:  # anything the scanner did not foresee: the reference reader decides
             acc, classifiers = XesColumns(tz), None
+            # said, not silent: the result is lxml's (the same), but a scanner bug should be seen
+            notes.append(f"XES: the fast scanner stopped on an unexpected error ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); the file was read with the lxml reader instead (same result, slower)")
     if classifiers is None:
         classifiers = _read_xes_lxml(p, acc)
     n = acc.n
     release_memory(n)  # the scan's freed temporaries, before the columns are built
     frame = acc.frame(compact=compact)
     frame.attrs["leanops_classifiers"] = classifiers
-    return frame, QualityReport(rows_read=n)
+    return frame, QualityReport(rows_read=n, warnings=notes)
 
 
 def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
