@@ -168,18 +168,27 @@ def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
     equal times keep the order they came in (the file order, for logs read from a file)."""
     if len(d) == 0:
         return d.reset_index(drop=True)
-    key = d["start"].fillna(d["end"])
-    order = np.lexsort(
-        (
-            d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64),
-            key.to_numpy(dtype="datetime64[ns]").view(np.int64),
-            pd.factorize(d["case_id"], sort=True)[0],
-        )
-    )
-    del key
+    end, start = _ns(d["end"]), _ns(d["start"])
+    key = np.where(start == _NAT, end, start)  # start, else end
+    case = d["case_id"]
+    # a categorical's codes order it as factorize(sort=True) does (by its categories), without a copy
+    codes = case.cat.codes.to_numpy() if isinstance(case.dtype, pd.CategoricalDtype) else pd.factorize(case, sort=True)[0]
+    order = np.lexsort((end, key, codes))
+    del key, end, start, codes
     if np.all(order[1:] > order[:-1]):
         return d.reset_index(drop=True)
     return take_columns(d, order)
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _ns(s: pd.Series) -> np.ndarray:
+    """A datetime column's nanoseconds (NaT: the smallest int64); a view where it can be."""
+    arr = s.array
+    if isinstance(arr, pd.arrays.DatetimeArray) and arr.unit == "ns":
+        return np.asarray(arr.asi8)
+    return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def take_columns(d: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:

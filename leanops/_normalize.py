@@ -683,6 +683,8 @@ def normalize_frame(
         else:  # del copies no other column (drop rebuilds the remaining blocks: memory)
             for c in done:
                 del df[c]
+        if done:
+            release_memory(len(df))  # what the converted columns held
     w = _id_columns(df, m, mode, q)
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
@@ -828,9 +830,11 @@ def _pair_lifecycle(
     del idx
     names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
     names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
-    start_code = np.flatnonzero(names == "start")
-    is_start = np.isin(codes, start_code[start_code < len(uniques)])
-    is_complete = np.isin(np.where(codes < 0, len(uniques), codes), np.flatnonzero((names == "complete") | (names == "completed")))
+    # a lookup per code (-1, missing, reads the last entry): no full-length temporaries
+    start_of = names == "start"
+    start_of[-1] = False
+    is_start = start_of[codes]
+    is_complete = ((names == "complete") | (names == "completed"))[codes]
     other = ~(is_start | is_complete)
     if other.any():
         lc_other = pd.Series(names[codes[other]], dtype=STRING_DTYPE)
@@ -862,16 +866,15 @@ def _pair_lifecycle(
         cuts = [0, *np.unique(np.searchsorted(c, c[at], side="left")).tolist(), n]
     parts: list[tuple[np.ndarray, ...]] = []
     unpaired_start = 0
+    # row positions in the smallest type that holds them (memory: three arrays per instance)
+    pos_type = np.int32 if n < np.iinfo(np.int32).max else np.int64
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         if hi > lo:
             *got, n_unpaired = _pair_window(c[lo:hi], a[lo:hi], t[lo:hi], is_start[lo:hi], n_act)
-            parts.append(tuple(x + lo for x in got))
+            parts.append(tuple((x + lo).astype(pos_type) for x in got))
             unpaired_start += n_unpaired
     del c, a, t, is_start
-    # row positions in the smallest type that holds them (memory: three arrays per instance)
-    pos_type = np.int32 if n < np.iinfo(np.int32).max else np.int64
-    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]).astype(pos_type) if parts else np.zeros(0, pos_type)
-                        for i in range(3))
+    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, pos_type) for i in range(3))
     del parts
     release_memory(n)
     n_inst, n_lone = len(cp), len(lone_pos)
