@@ -116,8 +116,6 @@ class XesColumns:
         ints and floats to numbers, booleans to True/False/None, other kinds to
         categoricals of Arrow strings (``compact=False``: Arrow-backed strings). Frees the
         stored arrays as it goes."""
-        import pyarrow as pa
-
         from ._canonical import label_codes, release_memory
 
         n = self.n
@@ -181,9 +179,10 @@ def _strings(col: pd.Series) -> pd.Series:
     """A categorical of strings as Arrow-backed strings: one take of the categories."""
     if not isinstance(col.dtype, pd.CategoricalDtype):
         return col.astype("string[pyarrow]")
-    cats = col.cat.categories.array
-    codes = col.cat.codes.to_numpy()
-    return pd.Series(pd.array(cats, dtype="string[pyarrow]").take(codes.astype(np.int64), allow_fill=True))
+    from ._canonical import string_array
+
+    codes = col.cat.codes.to_numpy().astype(np.int64)
+    return pd.Series(string_array(col.cat.categories).take(codes, allow_fill=True))
 
 
 def _compact(kind: str, values: Any) -> Any:
