@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import DataQualityWarning
 
-__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes", "code_dtype", "string_array"]
+__all__ = ["CANONICAL_COLUMNS", "STRING_DTYPE", "QualityReport", "to_string_ids", "sort_canonical", "canonical_order", "warn_quality", "release_memory", "system_arrow_pool", "take_columns", "label_codes", "code_dtype", "string_array"]
 
 #: The fixed columns of every EventLog, in order. Other columns are attributes.
 CANONICAL_COLUMNS: tuple[str, ...] = ("case_id", "activity", "start", "end", "resource")
@@ -166,8 +166,16 @@ def to_string_ids(s: pd.Series) -> pd.Series:
 def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
     """Sort by case, then start (end where start is missing), then end; stable, so rows with
     equal times keep the order they came in (the file order, for logs read from a file)."""
-    if len(d) == 0:
+    order = canonical_order(d)
+    if order is None:
         return d.reset_index(drop=True)
+    return take_columns(d, order)
+
+
+def canonical_order(d: pd.DataFrame) -> np.ndarray | None:
+    """The row order :func:`sort_canonical` gives; None when ``d`` is in it already."""
+    if len(d) == 0:
+        return None
     end, start = _ns(d["end"]), _ns(d["start"])
     key = np.where(start == _NAT, end, start)  # start, else end
     case = d["case_id"]
@@ -175,9 +183,7 @@ def sort_canonical(d: pd.DataFrame) -> pd.DataFrame:
     codes = case.cat.codes.to_numpy() if isinstance(case.dtype, pd.CategoricalDtype) else pd.factorize(case, sort=True)[0]
     order = np.lexsort((end, key, codes))
     del key, end, start, codes
-    if np.all(order[1:] > order[:-1]):
-        return d.reset_index(drop=True)
-    return take_columns(d, order)
+    return None if np.all(order[1:] > order[:-1]) else order
 
 
 _NAT = np.iinfo(np.int64).min

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, label_codes, release_memory, sort_canonical, string_array, to_string_ids, warn_quality
+from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, canonical_order, label_codes, release_memory, string_array, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -395,13 +395,28 @@ def _blank(s: pd.Series) -> np.ndarray:
     return (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
 
 
+def _sorted_consumed(w: pd.DataFrame) -> pd.DataFrame:
+    """``sort_canonical(w)``, taking ``w`` apart as each sorted column is built (memory: the
+    frame is held about once, not unsorted and sorted side by side). ``w`` is normalising's own."""
+    order = canonical_order(w)
+    if order is None:
+        idx = w.index
+        return w if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 else w.reset_index(drop=True)
+    index = pd.RangeIndex(len(order))
+    out: dict[Any, Any] = {}
+    for col in list(w.columns):
+        out[col] = pd.Series(w[col].array.take(order), index=index, copy=False)
+        del w[col]
+    return pd.DataFrame(out, index=index, copy=False)
+
+
 def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
     """The canonical dtypes of the label columns: ``case_id`` and ``resource`` as Arrow
     strings, ``activity`` a categorical of its used labels in sorted order (as from
     strings); built from the categoricals' codes, on the final rows only."""
     for col in ("case_id", "resource"):
         if isinstance(w[col].dtype, pd.CategoricalDtype):
-            codes = w[col].cat.codes.to_numpy().astype(np.int64)
+            codes = w[col].cat.codes.to_numpy()  # Arrow takes int8-32 indices: no int64 copy
             labels = string_array(w[col].cat.categories)
             w[col] = pd.Series(labels.take(codes, allow_fill=True), index=w.index, copy=False)
             del codes, labels
@@ -754,7 +769,7 @@ def normalize_frame(
         if isinstance(w[col].dtype, pd.CategoricalDtype):
             w[col] = _sorted_labels(w[col])  # sort_canonical orders cases by the labels
     w["activity"] = w["activity"].astype("category")
-    w = sort_canonical(w)  # (the unsorted frame goes before the strings are built: memory)
+    w = _sorted_consumed(w)
     release_memory(len(w))
     w = _text_as_strings(w)
     mapping = _source_mapping(m, mode)
