@@ -522,6 +522,11 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
 def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, QualityReport]:
     """:func:`read_xes_frame`; ``compact=True`` keeps text columns as categoricals (what
     ``read`` uses: a million labels are never held as strings)."""
+    with system_arrow_pool():
+        return _xes_frame_in(p, tz=tz, compact=compact)
+
+
+def _xes_frame_in(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, QualityReport]:
     from ._xes_scan import Fallback, XesColumns, scan
 
     head = _head(p)
