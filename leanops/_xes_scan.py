@@ -99,6 +99,11 @@ class XesColumns:
             self.traces.setdefault(name, []).append((rows, values))
             return
         kind = self.kinds.get(name, "string")
+        if _is_dictionary(values):  # text the scanner encoded already
+            if kind not in ("date", "int", "float", "boolean"):
+                self.events.setdefault(name, []).append((rows, values))
+                return
+            values = values.dictionary.take(values.indices)  # the column's first value had another kind
         if kind == "date":
             if name not in self.dates:
                 self.dates[name] = _Dates(name, self.tz)
@@ -164,6 +169,12 @@ class XesColumns:
         if unparsable:
             frame.attrs["leanops_unparsable"] = unparsable
         return frame
+
+
+def _is_dictionary(values: Any) -> bool:
+    import pyarrow as pa
+
+    return isinstance(values, pa.DictionaryArray)
 
 
 def _trace_numbers(sizes: np.ndarray, k: int, n: int) -> Any:
@@ -730,9 +741,12 @@ def _scan_block(block: tuple[bytes, int], max_attrs: float) -> tuple[int, int, n
         name = key_names[c // 2] if ev else "case:" + key_names[c // 2]
         sel = by_col[lo[j]:hi[j]]
         values = _arrow(*_unescape(*_gather(body, w, vstart[sel], vstop[sel])))
+        col_kind = _KINDS[int(kind[first[j]])]
+        if ev and col_kind in ("string", "id"):
+            values = _compact(col_kind, values)  # on this thread (Arrow releases the GIL); lossless
         rows = owner[sel]
         whole = len(rows) == (n_ev if ev else n_tr)  # in every event (trace) of the block: rows 0, 1, ...
-        out.append((name, ev, _KINDS[int(kind[first[j]])], None if whole else rows, values))
+        out.append((name, ev, col_kind, None if whole else rows, values))
     return n_ev, n_tr, sizes, out
 
 

@@ -134,3 +134,29 @@ def test_compact_xes_frame_holds_codes_not_strings(tmp_path):
         assert compact[c].astype("string[pyarrow]").tolist() == plain[c].tolist()
     others = [c for c in plain.columns if not isinstance(compact[c].dtype, pd.CategoricalDtype)]
     pd.testing.assert_frame_equal(compact[others], plain[others])
+
+
+@pytest.mark.parametrize("first, later", [("string", "int"), ("int", "string"), ("string", "date")])
+def test_a_key_whose_kind_changes_between_blocks_matches_lxml(first, later, tmp_path, monkeypatch):
+    # the scanner encodes text per block before it knows the column's kind (its first value's):
+    # blocks of another kind must still convert as lxml's reader does
+    from test_io_xes_fast import HEAD, _both
+
+    value = {"string": "v{i}", "int": "{i}", "date": "2024-05-0{d}T10:00:00Z"}
+    lines = [HEAD]
+    for i in range(40):
+        kind = first if i < 5 else later
+        v = value[kind].format(i=i, d=1 + i % 9)
+        lines.append(f'<trace><string key="concept:name" value="c{i}"/><event>'
+                     f'<string key="concept:name" value="A"/><date key="time:timestamp" value="2024-05-01T0{i % 10}:00:00Z"/>'
+                     f'<{kind} key="x" value="{v}"/></event></trace>')
+    lines.append("</log>")
+    p = tmp_path / "kinds.xes"
+    p.write_text("\n".join(lines))
+    import leanops._xes_scan as xs
+
+    monkeypatch.setattr(xs, "_BLOCK", 400)  # many blocks: the later kind arrives in blocks of its own
+    frame, calls = _both(p, monkeypatch)
+    assert calls == ["fast"] and len(frame) == 40
+    want = {"string": "string[pyarrow]", "int": "float64"}[first]  # the first kind decides; "v5" is no number
+    assert frame["x"].dtype == want and frame["x"].notna().sum() == (40 if first == "string" else 5)
