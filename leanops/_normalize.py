@@ -452,6 +452,11 @@ def reader_owned(df: pd.DataFrame) -> Iterator[None]:
         _OWNED.reset(token)
 
 
+def is_reader_owned(df: pd.DataFrame) -> bool:
+    """Whether ``df`` is a reader's own frame (inside :func:`reader_owned`): nobody else holds it."""
+    return _OWNED.get() == id(df)
+
+
 def _positional(s: pd.Series) -> pd.Series:
     """``s`` on a 0..n-1 index; the same object when it already has one (no copy)."""
     idx = s.index

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
 from ._checks import check_choice
-from ._normalize import normalize_frame
+from ._normalize import is_reader_owned, normalize_frame
 from .errors import InputError
 
 __all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS", "from_frame"]
@@ -357,8 +357,11 @@ def from_frame(df: pd.DataFrame, **options: Any) -> EventLog:
     >>> log.n_cases, log.df["end"].iloc[1].isoformat()
     (1, '2024-01-01T11:00:00+00:00')
     """
+    # A reader's own frame: the normalised frame's arrays are new or the reader's, nobody
+    # else's, so the EventLog keeps them (memory). A user's frame may share arrays with it.
+    fresh = is_reader_owned(df)
     n = normalize_frame(df, **options)
-    token = _FRESH.set(True)  # the normalised frame is new and nobody else's: no defensive copies
+    token = _FRESH.set(fresh)
     try:
         return EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
     finally:
@@ -395,8 +398,8 @@ def _to_utc(s: pd.Series, name: str) -> pd.Series:
     return s
 
 
-# Set while from_frame wraps the frame normalize_frame just built: the EventLog may keep its
-# arrays instead of copying them (a user's frame is always copied).
+# Set while from_frame wraps the frame normalize_frame just built from a reader's own frame:
+# the EventLog may keep its arrays instead of copying them (a user's frame is always copied).
 _FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("leanops_fresh_frame", default=False)
 
 

@@ -160,3 +160,15 @@ def test_a_key_whose_kind_changes_between_blocks_matches_lxml(first, later, tmp_
     assert calls == ["fast"] and len(frame) == 40
     want = {"string": "string[pyarrow]", "int": "float64"}[first]  # the first kind decides; "v5" is no number
     assert frame["x"].dtype == want and frame["x"].notna().sum() == (40 if first == "string" else 5)
+
+
+def test_a_users_frame_and_its_event_log_share_no_arrays():
+    # from_frame keeps the normalised arrays only for a reader's own frame; a user's frame
+    # changed afterwards leaves the log as it was
+    df = pd.DataFrame({"case": ["a", "a", "b"], "activity": ["x", "y", "x"], "cost": [1.0, 2.0, 3.0],
+                       "end": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-02 09:00"], utc=True)})
+    log = _from_frame(df, case="case", activity="activity", end="end")
+    df.loc[0, "cost"] = 99.0
+    df.loc[0, "end"] = pd.Timestamp("2030-01-01", tz="UTC")
+    assert log.df["cost"].tolist() == [1.0, 2.0, 3.0]
+    assert log.df["end"].iloc[0] == pd.Timestamp("2024-01-01 10:00", tz="UTC")
