@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._canonical import release_memory
-from ._normalize import LIFECYCLE_MODES, lifecycle_mode, reader_owned
+from ._canonical import release_memory, warn_quality
+from ._normalize import dedupe_instances, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
@@ -110,6 +110,17 @@ def read(
     InputError
         The file is missing, empty, corrupt, of an unknown format, or its columns cannot
         be mapped.
+
+    Notes
+    -----
+    A Parquet log written by leanops (:func:`write`, :func:`convert`) is read as stored:
+    its canonical columns, time zone, mapping and quality report are kept. ``dedupe``
+    drops its exact duplicate instances and ``strict`` refuses it when the read that
+    wrote it dropped or repaired rows; both count as on the source. A column option may
+    only name a column's canonical name or the source column mapped to it, and
+    ``lifecycle`` only the mode it was made with (anything else raises
+    :class:`InputError`: convert the source again instead). A ``tz`` other than UTC
+    becomes its local zone, noted in the quality report.
 
     Examples
     --------
@@ -938,14 +949,6 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
     meta = parquet_metadata(p)
     if not meta or not meta.get("canonical"):
         return None
-    # A canonical file holds instances already, so the lifecycle mode has nothing left to pair.
-    if any(mapping.get(k) is not None for k in ("case", "activity", "start", "end", "timestamp", "resource",
-                                                "lifecycle_column")):
-        return None
-    if mapping.get("lifecycle") not in (None, *LIFECYCLE_MODES):
-        return None
-    if mapping.get("dedupe") or mapping.get("strict"):
-        return None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -957,6 +960,7 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable Parquet file ({msg}).") from None
     check_canonical_schema(table.schema, str(p))
+    _check_canonical_options(mapping, meta, str(p), table.column_names)
 
     order = list(table.column_names)
     strings = {}
@@ -986,11 +990,111 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
             df["activity"] = pd.Categorical.from_codes(new_codes, categories=cats[order])
     quality = meta_quality(meta, len(df), str(p))
     quality.warnings.extend(notes)
-    # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
     tz = meta.get("tz") or "UTC"
     check_tz(tz, f"{str(p)!r}: the time zone in its leanops metadata")
+    if mapping.get("strict"):
+        _check_strict_canonical(df, quality, str(p))
+    if mapping.get("dedupe"):
+        df = _dedupe_canonical(df, quality, meta, str(p))
+    named = mapping.get("tz") or "UTC"
+    if named.upper() != "UTC" and named != tz:
+        # As in every read, a zone other than UTC named by the user is the log's local
+        # clock (times are stored in UTC either way); say that it replaced the stored one.
+        quality.warnings.append(f"local time: tz={named!r} replaces the zone stored with the file ({tz})")
+        tz = named
+    # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
     return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=tz,
                     quality=quality, sort=len(files) > 1)
+
+
+# Options of read() for the source columns, the canonical column each one names, and its flag.
+_ROLE_OPTIONS = (("case", "case_id"), ("activity", "activity"), ("start", "start"), ("end", "end"),
+                 ("timestamp", "end"), ("resource", "resource"), ("lifecycle_column", "lifecycle"))
+
+
+def _stored_lifecycle(meta: dict[str, Any]) -> str | None:
+    """How the read that wrote a canonical file treated lifecycle transitions: ``classifier``
+    (it says so in a warning), ``pair`` (a lifecycle column was mapped), else None (no
+    lifecycle column was used: ``ignore``, or none to pair)."""
+    mapping = meta.get("mapping") or {}
+    q = meta.get("quality") or {}
+    warned = [str(w) for w in (q.get("warnings") or []) if isinstance(w, str)]
+    if any(w.startswith("lifecycle='classifier'") for w in warned):
+        return "classifier"
+    return "pair" if mapping.get("lifecycle") else None
+
+
+def _check_canonical_options(mapping: dict[str, Any], meta: dict[str, Any], where: str, columns: list[str]) -> None:
+    """Raise InputError for a read option that cannot apply to a leanops-written Parquet log.
+
+    Its columns were mapped when it was written, so a column option may only name the
+    canonical column of its role or the source column that was mapped to it; anything else
+    would ask for a different log, which only a read of the source can give.
+    """
+    stored = meta.get("mapping") or {}
+    mode, lc_column = lifecycle_mode(mapping.get("lifecycle"), mapping.get("lifecycle_column"))
+    given = {**mapping, "lifecycle_column": lc_column}
+    for opt, canon in _ROLE_OPTIONS:
+        got = given.get(opt)
+        if got is None:
+            continue
+        allowed = [c for c in (canon if canon != "lifecycle" else None, stored.get(canon)) if c]
+        if got in allowed:
+            continue
+        flag = "--timestamp" if opt == "timestamp" else "--" + opt.replace("_", "-")
+        if not allowed:
+            expected = "nothing: none was mapped when it was written"
+        else:
+            expected = " or ".join(repr(c) for c in allowed)
+        here = "an attribute column of it" if got in columns else "not a column of it"
+        raise InputError(
+            f"{opt} must name {expected} for the leanops-written Parquet {where!r}, whose columns were mapped "
+            f"when it was converted; got {got!r} ({here}). Drop {flag} ({opt}=), or convert the source log "
+            f"again with {flag} {got!r}."
+        )
+    if mode in ("classifier", "ignore"):
+        was = _stored_lifecycle(meta)
+        if was != mode and not (mode == "ignore" and was is None):
+            allowed = " or ".join(repr(m) for m in dict.fromkeys(("pair", was or "ignore")))
+            raise InputError(
+                f"lifecycle must be {allowed} for the leanops-written Parquet {where!r}, whose "
+                f"events were made into instances when it was converted"
+                f"{' (with lifecycle=' + repr(was) + ')' if was else ''}; got {mode!r}. Drop --lifecycle, "
+                f"or convert the source log again with --lifecycle {mode}."
+            )
+
+
+def _check_strict_canonical(df: pd.DataFrame, quality: QualityReport, where: str) -> None:
+    """strict=True on a canonical log: raise when the read that wrote it dropped or repaired
+    rows (its quality report says so), or when rows miss a case, activity or end time or
+    end before they start (a file written by other means)."""
+    problems = [f"{n:,} {r}" for r, n in {**quality.dropped, **quality.repaired}.items()
+                if r != "filtered_out_after_reading"]  # a filter is not a repair
+    for col in ("case_id", "activity", "end"):
+        n = int(df[col].isna().sum())
+        if n:
+            problems.append(f"{n:,} rows without {col}")
+    n_neg = int((df["start"] > df["end"]).sum())
+    if n_neg:
+        problems.append(f"{n_neg:,} instances ending before they start")
+    if problems:
+        raise InputError(
+            f"strict=True and the leanops-written Parquet {where!r} holds a repaired log: {', '.join(problems)}. "
+            "Fix the source and convert it again, or read it with strict=False."
+        )
+
+
+def _dedupe_canonical(df: pd.DataFrame, quality: QualityReport, meta: dict[str, Any], where: str) -> pd.DataFrame:
+    """dedupe=True on a canonical log: its exact duplicate instances dropped and counted as a
+    read of the source with dedupe=True counts them (``rows_kept`` in source rows)."""
+    kept = [w for w in quality.warnings if not w.startswith("duplicates:")]
+    quality.warnings[:] = kept
+    out, rows = dedupe_instances(df, True, quality, _stored_lifecycle(meta) == "pair")
+    if rows:
+        quality.rows_kept = max(0, quality.rows_kept - rows)
+        warn_quality(quality, where, stacklevel=5)
+        out = out.reset_index(drop=True)
+    return out
 
 
 #: Canonical columns and the Arrow types a canonical Parquet log must have.
