@@ -15,6 +15,11 @@ from ._format import fmt_num
 from .features import feature_kind
 
 MAX_VALUES = 30  # per text feature
+# A text value shared by more than this share of the cases is near-universal: it cannot
+# separate slow from fast cases, and its "effect" is that of the few cases without it. It is
+# left out (named in the notes), and "feature != value", those few cases, is tested instead
+# unless that is already another value of the feature.
+NEAR_UNIVERSAL = 0.9
 QUANTILES = np.arange(0.05, 0.951, 0.05)
 _FAMILIES = ("involves:", "occurs:", "any:")
 # System state that raises a target only when there is more of it: "found fewer waiting,
@@ -63,8 +68,11 @@ def _welch(n1, s1, q1, n0, s0, q0):
 
 
 def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float, max_support: float):
-    """Candidate conditions as a sparse 0/1 matrix (cases x conditions) plus their descriptions."""
+    """Candidate conditions as a sparse 0/1 matrix (cases x conditions), their descriptions,
+    the number of conditions tested and the near-universal text values left out
+    (``(feature, value, share)``, see ``NEAR_UNIVERSAL``)."""
     n = len(y)
+    universal: list[tuple[str, str, float]] = []
     cats = table.attrs.get("categories", {})
     cands: list[_Cand] = []
     rows_list: list[np.ndarray] = []
@@ -152,6 +160,14 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                 val = str(uniq[k])
                 if val == "(none)" and col.startswith("resource@"):
                     continue  # "not done at all" is the path feature occurs:<activity>
+                if cnt[k] > NEAR_UNIVERSAL * n:
+                    universal.append((col, val, float(cnt[k] / n)))
+                    others = np.unique(codes[codes != k])
+                    if len(others) == 1 and others[0] >= 0 and cnt[others[0]] >= min_count:
+                        continue  # the few cases without it are those of the one other value, tested as such
+                    n_tested += 1
+                    push(_Cand(col, col, f"!= {val}", None, cat, kind), np.flatnonzero(codes != k))
+                    continue
                 n_tested += 1
                 ccat = "measurement" if val == "(missing)" else cat
                 push(_Cand(col, col, val, None, ccat, kind), order[bounds[k]:bounds[k + 1]])
@@ -162,7 +178,7 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
         X = sparse.csc_matrix((np.ones(len(indices)), indices, indptr), shape=(n, m))
     else:
         X = sparse.csc_matrix((n, 0))
-    return cands, X, n_tested
+    return cands, X, n_tested, universal
 
 
 def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n: int):
