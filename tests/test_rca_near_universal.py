@@ -50,16 +50,19 @@ def test_the_few_cases_without_the_value_are_tested_as_its_complement(seed):
 
 def test_candidates_of_near_universal_text_values_by_hand():
     # 100 cases: "a" in 95 (near-universal), "b" in 3 and "c" in 2: "!= a" (5 cases) is tested
-    # instead of "a"; in "two", "x" (95) has one other value "y" (5), which is tested as itself
+    # instead of "a"; in "two", "x" (95) has one other value "y" (5), which is tested as itself.
+    # The rule is for drivers (case attributes): resources are judged by their own work.
     t = pd.DataFrame({
         "one": ["a"] * 95 + ["b"] * 3 + ["c"] * 2,
         "two": ["x"] * 95 + ["y"] * 5,
         "mid": ["p"] * 60 + ["q"] * 40,
+        "resource@Review": ["r1"] * 95 + ["r2"] * 5,  # resources are judged by their own work instead
     })
     y = np.arange(100, dtype=float)
     cands, X, n_tested, universal = _candidates(t, y, 5, 1.0, 0.5)
     got = {(c.feature, c.value): int(X[:, i].sum()) for i, c in enumerate(cands)}
-    assert got == {("one", "!= a"): 5, ("two", "y"): 5, ("mid", "p"): 60, ("mid", "q"): 40}
+    assert got == {("one", "!= a"): 5, ("two", "y"): 5, ("mid", "p"): 60, ("mid", "q"): 40,
+                   ("resource@Review", "r1"): 95, ("resource@Review", "r2"): 5}
     assert X[:, [c.value for c in cands].index("!= a")].toarray().ravel().nonzero()[0].tolist() == [95, 96, 97, 98, 99]
     assert universal == [("one", "a", 0.95), ("two", "x", 0.95)]
-    assert n_tested == 4
+    assert n_tested == 6

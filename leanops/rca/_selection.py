@@ -15,7 +15,7 @@ from ._format import fmt_num
 from .features import feature_kind
 
 MAX_VALUES = 30  # per text feature
-# A text value shared by more than this share of the cases is near-universal: it cannot
+# A driver's text value shared by more than this share of the cases is near-universal: it cannot
 # separate slow from fast cases, and its "effect" is that of the few cases without it. It is
 # left out (named in the notes), and "feature != value", those few cases, is tested instead
 # unless that is already another value of the feature.
@@ -160,7 +160,7 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                 val = str(uniq[k])
                 if val == "(none)" and col.startswith("resource@"):
                     continue  # "not done at all" is the path feature occurs:<activity>
-                if cnt[k] > NEAR_UNIVERSAL * n:
+                if kind == "driver" and cnt[k] > NEAR_UNIVERSAL * n:
                     universal.append((col, val, float(cnt[k] / n)))
                     others = np.unique(codes[codes != k])
                     if len(others) == 1 and others[0] >= 0 and cnt[others[0]] >= min_count:

@@ -72,7 +72,7 @@ from ..boundaries import boundary_counts, boundary_mask
 from ..errors import InputError
 from ..evidence import role_resources
 from ..log import EventLog
-from ._format import condition_text, fmt_duration, fmt_effect
+from ._format import condition, condition_text, fmt_duration, fmt_effect
 from ._resources import resource_evidence
 from ..mining._steps import steps
 from ._selection import NEAR_UNIVERSAL, _bh, _bootstrap, _candidates, _Forward, _welch
@@ -126,7 +126,7 @@ class Cause:
     @property
     def condition(self) -> str:
         """The condition as text, e.g. ``channel = phone``."""
-        return f"{self.feature} {self.value}" if self.value[:1] in "<>" or self.value.startswith("!= ") else f"{self.feature} = {self.value}"
+        return condition(self.feature, self.value)
 
     def to_dict(self) -> dict[str, Any]:
         """The cause as in ``leanops rca --json`` (feature, value, effect, CI, p-value, ...)."""
