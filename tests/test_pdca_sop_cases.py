@@ -13,15 +13,7 @@ from leanops.compliance import check, violating_cases
 from leanops.pdca import compare
 
 from groundtruth_sop import violations_log
-
-SOP = """name: claims SOP
-calendar: "Mon-Fri 08:00-17:00"
-rules:
-  - required: [Check]
-  - before: [Review, Approve]
-  - four_eyes: [Review, Approve]
-  - max_wait: {activity: Approve, after: Review, within: 4h}
-"""
+from test_sop_compliance import SOP
 
 
 @pytest.fixture(scope="module")
