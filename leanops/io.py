@@ -1007,9 +1007,13 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
                     quality=quality, sort=len(files) > 1)
 
 
-# Options of read() for the source columns, the canonical column each one names, and its flag.
-_ROLE_OPTIONS = (("case", "case_id"), ("activity", "activity"), ("start", "start"), ("end", "end"),
-                 ("timestamp", "end"), ("resource", "resource"), ("lifecycle_column", "lifecycle"))
+# Options of read() naming source columns: (option, its CLI flag, the canonical column it
+# maps to, its key in the stored mapping). The lifecycle column has no canonical column (it
+# was consumed by pairing) and no flag of its own.
+_ROLE_OPTIONS = (("case", "--case", "case_id", "case_id"), ("activity", "--activity", "activity", "activity"),
+                 ("start", "--start", "start", "start"), ("end", "--end", "end", "end"),
+                 ("timestamp", "--timestamp", "end", "end"), ("resource", "--resource", "resource", "resource"),
+                 ("lifecycle_column", None, None, "lifecycle"))
 
 
 def _stored_lifecycle(meta: dict[str, Any]) -> str | None:
@@ -1034,23 +1038,19 @@ def _check_canonical_options(mapping: dict[str, Any], meta: dict[str, Any], wher
     stored = meta.get("mapping") or {}
     mode, lc_column = lifecycle_mode(mapping.get("lifecycle"), mapping.get("lifecycle_column"))
     given = {**mapping, "lifecycle_column": lc_column}
-    for opt, canon in _ROLE_OPTIONS:
+    for opt, flag, canon, key in _ROLE_OPTIONS:
         got = given.get(opt)
         if got is None:
             continue
-        allowed = [c for c in (canon if canon != "lifecycle" else None, stored.get(canon)) if c]
+        allowed = list(dict.fromkeys(c for c in (canon, stored.get(key)) if c))
         if got in allowed:
             continue
-        flag = "--timestamp" if opt == "timestamp" else "--" + opt.replace("_", "-")
-        if not allowed:
-            expected = "nothing: none was mapped when it was written"
-        else:
-            expected = " or ".join(repr(c) for c in allowed)
+        expected = " or ".join(repr(c) for c in allowed) if allowed else "nothing (none was mapped when it was converted)"
         here = "an attribute column of it" if got in columns else "not a column of it"
+        drop, again = (f"{flag} ({opt}=)", f"{flag} {got!r}") if flag else (f"{opt}=", f"{opt}={got!r}")
         raise InputError(
             f"{opt} must name {expected} for the leanops-written Parquet {where!r}, whose columns were mapped "
-            f"when it was converted; got {got!r} ({here}). Drop {flag} ({opt}=), or convert the source log "
-            f"again with {flag} {got!r}."
+            f"when it was converted; got {got!r} ({here}). Drop {drop}, or convert the source log again with {again}."
         )
     if mode in ("classifier", "ignore"):
         was = _stored_lifecycle(meta)
@@ -1092,7 +1092,7 @@ def _dedupe_canonical(df: pd.DataFrame, quality: QualityReport, meta: dict[str, 
     out, rows = dedupe_instances(df, True, quality, _stored_lifecycle(meta) == "pair")
     if rows:
         quality.rows_kept = max(0, quality.rows_kept - rows)
-        warn_quality(quality, where, stacklevel=5)
+        warn_quality(quality, where, stacklevel=6)  # at the caller of read()
         out = out.reset_index(drop=True)
     return out
 
