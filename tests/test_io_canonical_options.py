@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 import leanops
+from leanops.boundaries import boundary_counts
 from leanops.errors import InputError
+from leanops.evidence import time_granularity
 
 from conftest import DATASETS, assert_bad_input, run_leanops
 
@@ -73,6 +75,9 @@ def test_dedupe_on_a_canonical_log_counts_as_on_the_source(production, kind):
     assert back.quality.warnings == want.quality.warnings  # the "51 kept" warning is gone
     assert back.tz == "Europe/Athens"
     same_instances(back, want)
+    # what the log's findings rest on is the same as for the source read
+    assert time_granularity(back) == time_granularity(want) == "minute"
+    assert boundary_counts(back) == boundary_counts(want)
 
 
 def test_dedupe_warns_of_what_it_dropped(production):
@@ -157,3 +162,20 @@ def test_dedupe_rows_kept_counts_the_source_rows_of_paired_and_lone_instances(tm
     kept = quiet(leanops.from_frame, df)
     back = quiet(leanops.read, leanops.write(kept, tmp_path / "k.parquet"), dedupe=True)
     assert back.quality.dropped == {"duplicate": 2} and back.quality.rows_kept == 4 and len(back) == 3
+
+
+def test_the_lifecycle_mode_a_file_was_made_with_is_accepted(tmp_path):
+    df = pd.DataFrame({
+        "case_id": ["1", "1", "2"], "activity": ["A", "A", "A"],
+        "lifecycle:transition": ["In Progress", "Resolved", "Resolved"],
+        "time:timestamp": ["2024-01-01 08:00", "2024-01-01 09:00", "2024-01-01 10:00"],
+    })
+    log = quiet(leanops.from_frame, df, lifecycle="classifier")
+    p = leanops.write(log, tmp_path / "c.parquet")
+    back = quiet(leanops.read, p, lifecycle="classifier")
+    assert sorted(back.df["activity"].astype(str)) == ["A+In Progress", "A+Resolved", "A+Resolved"]
+    assert len(quiet(leanops.read, p, lifecycle="pair")) == 3  # the default never fails
+    with pytest.raises(InputError, match="lifecycle must be 'pair' or 'classifier'.*got 'ignore'"):
+        leanops.read(p, lifecycle="ignore")
+    ignored = leanops.write(quiet(leanops.from_frame, df, lifecycle="ignore"), tmp_path / "i.parquet")
+    assert len(quiet(leanops.read, ignored, lifecycle="ignore")) == 3
