@@ -66,3 +66,16 @@ def test_candidates_of_near_universal_text_values_by_hand():
     assert X[:, [c.value for c in cands].index("!= a")].toarray().ravel().nonzero()[0].tolist() == [95, 96, 97, 98, 99]
     assert universal == [("one", "a", 0.95), ("two", "x", 0.95)]
     assert n_tested == 6
+
+
+def test_a_near_universal_side_of_a_yes_no_driver_is_never_reported():
+    # "vip" is true in 95 of 100 cases, "rush" in 6: only the few cases on the other side
+    # are a condition, and they cannot be flipped into the near-universal side
+    t = pd.DataFrame({"vip": [True] * 95 + [False] * 5, "rush": [False] * 94 + [True] * 6,
+                      "half": [True] * 50 + [False] * 50})
+    y = np.arange(100, dtype=float)
+    cands, X, _, universal = _candidates(t, y, 5, 1.0, 0.5)
+    got = {(c.feature, c.value, c.value_not): X[:, i].toarray().ravel().nonzero()[0].tolist() for i, c in enumerate(cands)}
+    assert got == {("vip", "false", None): list(range(95, 100)), ("rush", "true", None): list(range(94, 100)),
+                   ("half", "true", "false"): list(range(50))}
+    assert universal == [("vip", "true", 0.95), ("rush", "false", 0.94)]

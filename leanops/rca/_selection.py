@@ -15,10 +15,11 @@ from ._format import fmt_num
 from .features import feature_kind
 
 MAX_VALUES = 30  # per text feature
-# A driver's text value shared by more than this share of the cases is near-universal: it cannot
-# separate slow from fast cases, and its "effect" is that of the few cases without it. It is
-# left out (named in the notes), and "feature != value", those few cases, is tested instead
-# unless that is already another value of the feature.
+# A driver's value (text, or one side of a yes/no) shared by more than this share of the
+# cases is near-universal: it cannot separate slow from fast cases, and its "effect" is that
+# of the few cases without it. It is left out (named in the notes); the few cases without it
+# are tested instead: "feature != value", or the other side of a yes/no, or the one other
+# value of a text feature as itself.
 NEAR_UNIVERSAL = 0.9
 QUANTILES = np.arange(0.05, 0.951, 0.05)
 _FAMILIES = ("involves:", "occurs:", "any:")
@@ -102,6 +103,12 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                 push(_Cand(col, f"any:{name}", val, None, cat, kind), rows)
             elif fam is not None:
                 push(_Cand(col, fam[:-1], col[len(fam):], None, cat, kind), rows)
+            elif kind == "driver" and max(k, n - k) > NEAR_UNIVERSAL * n:
+                # a near-universal side is never reported: only the few cases on the other
+                # side are a condition (not flippable)
+                major, minor = ("true", "false") if k > n - k else ("false", "true")
+                universal.append((col, major, float(max(k, n - k) / n)))
+                push(_Cand(col, col, minor, None, cat, kind), rows if minor == "true" else np.flatnonzero(~v))
             else:
                 push(_Cand(col, col, "true", "false", cat, kind), rows)
         elif pd.api.types.is_numeric_dtype(s):

@@ -23,10 +23,11 @@ How it works (the choices, so that results can be read with confidence):
    threshold tried counts as a test. Queues and work in progress only count as
    ``>= t``: "found fewer waiting, so slower" is an artefact (a log's first days), not a
    finding. Identifiers never give conditions (see :func:`leanops.rca.features`).
-   A text value held by more than 90 % of the cases (``NEAR_UNIVERSAL``) is no condition:
-   it cannot tell slow cases from fast ones, and its raw "effect" is that of the few cases
-   without it. Those few are tested instead, as ``feature != value`` (unless they are the
-   cases of one other value, tested as itself), and ``notes`` names the values left out.
+   A driver's value held by more than 90 % of the cases (``NEAR_UNIVERSAL``; a text value
+   or one side of a yes/no) is no condition: it cannot tell slow cases from fast ones, and
+   its raw "effect" is that of the few cases without it. Those few are tested instead, as
+   ``feature != value``, the other side of the yes/no, or the one other value of the
+   feature, and ``notes`` names the values left out.
 3. **Adjustment (regression, forward selection).** The system state goes first: the
    strongest system conditions enter the model (they are the context). Then drivers are
    selected one at a time: the next one has the largest t statistic *given the system
