@@ -1003,7 +1003,7 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
         quality.warnings.append(f"local time: tz={named!r} replaces the zone stored with the file ({tz})")
         tz = named
     # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
-    return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=tz,
+    return EventLog(df, source=str(p), mapping=dict(_meta_dict(meta, "mapping")), tz=tz,
                     quality=quality, sort=len(files) > 1)
 
 
@@ -1020,12 +1020,17 @@ def _stored_lifecycle(meta: dict[str, Any]) -> str | None:
     """How the read that wrote a canonical file treated lifecycle transitions: ``classifier``
     (it says so in a warning), ``pair`` (a lifecycle column was mapped), else None (no
     lifecycle column was used: ``ignore``, or none to pair)."""
-    mapping = meta.get("mapping") or {}
-    q = meta.get("quality") or {}
-    warned = [str(w) for w in (q.get("warnings") or []) if isinstance(w, str)]
-    if any(w.startswith("lifecycle='classifier'") for w in warned):
+    mapping, q = _meta_dict(meta, "mapping"), _meta_dict(meta, "quality")
+    warned = q.get("warnings")
+    if isinstance(warned, list) and any(isinstance(w, str) and w.startswith("lifecycle='classifier'") for w in warned):
         return "classifier"
     return "pair" if mapping.get("lifecycle") else None
+
+
+def _meta_dict(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """``meta[key]`` when it is a dict, else empty (a damaged document is not trusted)."""
+    v = meta.get(key)
+    return v if isinstance(v, dict) else {}
 
 
 def _check_canonical_options(mapping: dict[str, Any], meta: dict[str, Any], where: str, columns: list[str]) -> None:
@@ -1035,7 +1040,7 @@ def _check_canonical_options(mapping: dict[str, Any], meta: dict[str, Any], wher
     canonical column of its role or the source column that was mapped to it; anything else
     would ask for a different log, which only a read of the source can give.
     """
-    stored = meta.get("mapping") or {}
+    stored = _meta_dict(meta, "mapping")
     mode, lc_column = lifecycle_mode(mapping.get("lifecycle"), mapping.get("lifecycle_column"))
     given = {**mapping, "lifecycle_column": lc_column}
     for opt, flag, canon, key in _ROLE_OPTIONS:
