@@ -179,3 +179,20 @@ def test_the_lifecycle_mode_a_file_was_made_with_is_accepted(tmp_path):
         leanops.read(p, lifecycle="ignore")
     ignored = leanops.write(quiet(leanops.from_frame, df, lifecycle="ignore"), tmp_path / "i.parquet")
     assert len(quiet(leanops.read, ignored, lifecycle="ignore")) == 3
+
+
+def test_a_damaged_mapping_in_the_metadata_is_not_trusted(production, tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(production[2]["file"])
+    meta = json.loads(table.schema.metadata[b"leanops"])
+    meta["mapping"] = ["case_id", "activity"]  # not a dict
+    md = {**table.schema.metadata, b"leanops": json.dumps(meta).encode()}
+    p = tmp_path / "damaged.parquet"
+    pq.write_table(table.replace_schema_metadata(md), p)
+    back = quiet(leanops.read, p)
+    assert back.mapping == {} and len(back) == 4953
+    with pytest.raises(InputError, match="case must name 'case_id' for .*got 'case:concept:name'"):
+        leanops.read(p, case="case:concept:name")
+    with pytest.raises(InputError, match="lifecycle must be 'pair' or 'ignore'"):
+        leanops.read(p, lifecycle="classifier")
