@@ -69,6 +69,10 @@ def code_dtype(n_labels: int) -> Any:
             return t
     return np.int64
 
+#: Quality-report reasons that count activity instances rather than source rows: decided
+#: after start/complete pairing (duplicates, instances ending before they start) or by a
+#: filter applied to the log.
+INSTANCE_REASONS = frozenset({"duplicate", "end_before_start", "end_before_start_swapped", "filtered_out_after_reading"})
 
 
 @dataclass
@@ -88,6 +92,14 @@ class QualityReport:
         Rows kept after a repair, by reason (e.g. ``end_before_start`` when swapped).
     warnings : list of str
         Human-readable notes, one per issue found (duplicates, repairs, drops).
+
+    Notes
+    -----
+    Most reasons count source rows; those in :data:`INSTANCE_REASONS` (``duplicate``,
+    ``end_before_start``, ...) count activity instances, since they are decided after
+    start/complete pairing, where one instance stands for two source rows (``rows_kept``
+    still counts source rows). :meth:`unit` and the ``units`` entry of :meth:`to_dict` say
+    which, per reason.
     """
 
     rows_read: int = 0
@@ -115,33 +127,49 @@ class QualityReport:
         """True when nothing was dropped or repaired and there is no warning."""
         return not (self.dropped or self.repaired or self.warnings)
 
+    @staticmethod
+    def unit(reason: str) -> str:
+        """What the count of ``reason`` counts: ``"instances"`` or ``"source rows"``.
+
+        >>> QualityReport.unit("duplicate"), QualityReport.unit("unpaired_start")
+        ('instances', 'source rows')
+        """
+        return "instances" if reason in INSTANCE_REASONS else "source rows"
+
     def to_dict(self) -> dict[str, Any]:
+        """The report as in ``leanops info --json``; ``units`` says what each count counts."""
         return {
             "rows_read": self.rows_read,
             "rows_kept": self.rows_kept,
             "dropped": dict(self.dropped),
             "repaired": dict(self.repaired),
             "warnings": list(self.warnings),
+            "units": {
+                "rows_read": "source rows", "rows_kept": "source rows",
+                "dropped": {r: self.unit(r) for r in self.dropped},
+                "repaired": {r: self.unit(r) for r in self.repaired},
+            },
         }
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per reason: ``kind`` (dropped/repaired), ``reason``, ``rows``."""
-        rows = [("dropped", r, n) for r, n in self.dropped.items()]
-        rows += [("repaired", r, n) for r, n in self.repaired.items()]
-        return pd.DataFrame(rows, columns=["kind", "reason", "rows"])
+        """One row per reason: ``kind`` (dropped/repaired), ``reason``, ``rows`` (the count)
+        and ``unit`` (what it counts: ``source rows`` or ``instances``)."""
+        rows = [("dropped", r, n, self.unit(r)) for r, n in self.dropped.items()]
+        rows += [("repaired", r, n, self.unit(r)) for r, n in self.repaired.items()]
+        return pd.DataFrame(rows, columns=["kind", "reason", "rows", "unit"])
 
     def copy(self) -> "QualityReport":
         return QualityReport(self.rows_read, self.rows_kept, dict(self.dropped), dict(self.repaired), list(self.warnings))
 
     def _repr_html_(self) -> str:
         items = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(r)}</td><td>{n:,}</td></tr>"
-            for k, r, n in self.to_frame().itertuples(index=False)
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(r)}</td><td>{n:,} {u}</td></tr>"
+            for k, r, n, u in self.to_frame().itertuples(index=False)
         )
         notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         return (
-            f"<b>Data quality</b>: {self.rows_read:,} rows read, {self.rows_kept:,} kept"
-            + (f"<table><tr><th>kind</th><th>reason</th><th>rows</th></tr>{items}</table>" if items else "")
+            f"<b>Data quality</b>: {self.rows_read:,} source rows read, {self.rows_kept:,} kept"
+            + (f"<table><tr><th>kind</th><th>reason</th><th>count</th></tr>{items}</table>" if items else "")
             + (f"<ul>{notes}</ul>" if notes else "")
         )
 

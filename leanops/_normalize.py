@@ -572,21 +572,34 @@ def _check_usable(
         )
 
 
-def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[pd.DataFrame, int]:
-    """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
+def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport, paired: bool) -> tuple[pd.DataFrame, int]:
+    """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how
+    many source rows the dropped ones stood for (see :func:`dedupe_instances`)."""
     cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
     if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
         # the same arrays in the new order: no copy of the frame (memory; reset_index copies)
         index = pd.RangeIndex(len(w))
         w = pd.DataFrame({c: pd.Series(w[c].array, index=index, copy=False) for c in cols}, copy=False)
     release_memory(len(w))
+    return dedupe_instances(w, dedupe, q, paired)
+
+
+def dedupe_instances(w: pd.DataFrame, dedupe: bool, q: QualityReport, paired: bool) -> tuple[pd.DataFrame, int]:
+    """``w`` with its exact duplicate instances dropped (``dedupe``) or flagged in a warning.
+
+    ``q.dropped["duplicate"]`` counts instances; the second value returned is the number
+    of source rows they stood for, for ``rows_kept``: with start/complete pairing
+    (``paired``) an instance with a start time was two events, a lone completion one.
+    The canonical Parquet reader uses this too, so a re-read counts as the first read did.
+    """
     dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
     if not n_dup:
         return w, 0
     if dedupe:
         q.drop("duplicate", n_dup)
-        return w.loc[~dup], n_dup
+        rows = n_dup + (int(w["start"].loc[dup].notna().sum()) if paired else 0)
+        return w.loc[~dup], rows
     q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
     return w, 0
 
@@ -764,9 +777,9 @@ def normalize_frame(
     rows_used -= n_neg * per_row
     _check_usable(w, strict_problems, paired, q, source)
 
-    w, n_dup = _ordered_deduped(w, dedupe, q)
+    w, dup_rows = _ordered_deduped(w, dedupe, q, paired)
     release_memory(len(w))
-    rows_used -= n_dup * per_row
+    rows_used -= dup_rows
     q.rows_kept = max(0, rows_used)
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
