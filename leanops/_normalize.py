@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._checks import check_choice, check_tz
 from .errors import InputError
-from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality
+from ._canonical import CANONICAL_COLUMNS as _CANONICAL, STRING_DTYPE, QualityReport, canonical_order, label_codes, release_memory, string_array, to_string_ids, warn_quality
 
 __all__ = ["normalize_frame", "Normalized", "resolve_columns", "LIFECYCLE_MODES", "parse_times", "parse_time"]
 
@@ -339,17 +339,102 @@ def _checked_end(df: Any, on_negative: str, tz: str, end: str | None, timestamp:
 
 
 def _id_columns(df: pd.DataFrame, m: dict[str, str | None], mode: str, q: QualityReport) -> pd.DataFrame:
-    """The working frame's ``case_id``, ``activity`` and ``resource`` columns, on a fresh range index."""
+    """The working frame's ``case_id``, ``activity`` and ``resource`` columns, on a fresh range index.
+
+    Text categoricals (the XES reader's, Arrow dictionaries) stay categoricals until the
+    log is reduced and sorted (:func:`_text_as_strings`): their labels are converted once
+    per distinct value, and no column of a string per row is built here (memory)."""
     w = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    w["case_id"] = to_string_ids(df[m["case"]].reset_index(drop=True))
+    w["case_id"] = _per_label(df[m["case"]].reset_index(drop=True), to_string_ids)
     if mode == "classifier":
         w["activity"] = _classified(df, m, q)
     else:
-        w["activity"] = df[m["activity"]].reset_index(drop=True).astype(STRING_DTYPE)
+        w["activity"] = _per_label(df[m["activity"]].reset_index(drop=True), lambda s: s.astype(STRING_DTYPE))
     w["resource"] = (
-        to_string_ids(df[m["resource"]].reset_index(drop=True)) if m["resource"] else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
+        _per_label(df[m["resource"]].reset_index(drop=True), to_string_ids) if m["resource"]
+        else pd.Series(pd.NA, index=w.index, dtype=STRING_DTYPE)
     )
     return w
+
+
+def _text_categorical(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.CategoricalDtype) and (
+        s.cat.categories.dtype == object or isinstance(s.cat.categories.dtype, pd.StringDtype))
+
+
+def _per_label(s: pd.Series, convert: Any) -> pd.Series:
+    """``convert(s)`` (a Series of strings) for any column; for a text categorical, a
+    categorical whose labels are converted (labels that become equal merge)."""
+    if not _text_categorical(s):
+        return convert(s)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    before = pd.Series(s.cat.categories).astype(STRING_DTYPE)
+    labels = convert(before)
+    if s.cat.categories.dtype == STRING_DTYPE and labels.equals(before):
+        return s  # the labels are already what convert makes: the same codes serve
+    del before
+    enc = pc.dictionary_encode(pa.array(labels.array))  # Arrow's hash: no Python string per label
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    new, uniques = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), enc.dictionary
+    del enc, labels
+    codes = s.cat.codes.to_numpy()
+    out = label_codes(np.append(new, -1).astype(codes.dtype)[codes], uniques)  # code -1 (missing) takes the last
+    out.index = s.index
+    return out
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """Missing or whitespace-only values; for a categorical, judged once per label."""
+    if _text_categorical(s):
+        codes = s.cat.codes.to_numpy()
+        blank = np.append((s.cat.categories.str.strip() == "").to_numpy(dtype=bool), True)  # code -1 last
+        return blank[codes]
+    return (s.isna() | (s.str.strip() == "")).to_numpy(dtype=bool)
+
+
+def _sorted_consumed(w: pd.DataFrame) -> pd.DataFrame:
+    """``sort_canonical(w)``, taking ``w`` apart as each sorted column is built (memory: the
+    frame is held about once, not unsorted and sorted side by side). ``w`` is normalising's own."""
+    order = canonical_order(w)
+    if order is None:
+        idx = w.index
+        return w if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 else w.reset_index(drop=True)
+    index = pd.RangeIndex(len(order))
+    out: dict[Any, Any] = {}
+    for col in list(w.columns):
+        out[col] = pd.Series(w[col].array.take(order), index=index, copy=False)
+        del w[col]
+    return pd.DataFrame(out, index=index, copy=False)
+
+
+def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
+    """The canonical dtypes of the label columns: ``case_id`` and ``resource`` as Arrow
+    strings, ``activity`` a categorical of its used labels in sorted order (as from
+    strings); built from the categoricals' codes, on the final rows only."""
+    for col in ("case_id", "resource"):
+        if isinstance(w[col].dtype, pd.CategoricalDtype):
+            codes = w[col].cat.codes.to_numpy()  # Arrow takes int8-32 indices: no int64 copy
+            labels = string_array(w[col].cat.categories)
+            w[col] = pd.Series(labels.take(codes, allow_fill=True), index=w.index, copy=False)
+            del codes, labels
+    return w
+
+
+def _sorted_labels(s: pd.Series) -> pd.Series:
+    """A text categorical with only its used labels, in sorted order (what ``astype("category")``
+    gives from strings), so sorting by it sorts by the labels."""
+    codes = s.cat.codes.to_numpy()
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)))
+    labels = s.cat.categories.take(used)
+    order = used[np.asarray(labels.argsort())] if len(used) else used  # Arrow's sort: no Python strings
+    rank = np.full(len(s.cat.categories) + 1, -1, np.int64)  # code -1 (missing) last
+    rank[order] = np.arange(len(order))
+    out = label_codes(rank[codes], s.cat.categories.take(order))
+    out.index = s.index
+    return out
 
 
 _OWNED: contextvars.ContextVar[int | None] = contextvars.ContextVar("leanops_owned_frame", default=None)
@@ -365,6 +450,11 @@ def reader_owned(df: pd.DataFrame) -> Iterator[None]:
         yield
     finally:
         _OWNED.reset(token)
+
+
+def is_reader_owned(df: pd.DataFrame) -> bool:
+    """Whether ``df`` is a reader's own frame (inside :func:`reader_owned`): nobody else holds it."""
+    return _OWNED.get() == id(df)
 
 
 def _positional(s: pd.Series) -> pd.Series:
@@ -433,8 +523,8 @@ def _drop_unusable(
 
     ``end_bad_mask`` marks, by source row, the end times present but unparsable.
     """
-    w = _drop_rows(w, w["case_id"].isna() | (w["case_id"].str.strip() == ""), "missing_case", q, strict_problems)
-    w = _drop_rows(w, w["activity"].isna() | (w["activity"].str.strip() == ""), "missing_activity", q, strict_problems)
+    w = _drop_rows(w, _blank(w["case_id"]), "missing_case", q, strict_problems)
+    w = _drop_rows(w, _blank(w["activity"]), "missing_activity", q, strict_problems)
     if bad_end and end_bad_mask is not None:
         w = _drop_rows(w, end_bad_mask[w.index.to_numpy()], "unparsable_end", q, strict_problems)
     return _drop_rows(w, w["end"].isna(), "missing_end", q, strict_problems)
@@ -482,22 +572,34 @@ def _check_usable(
         )
 
 
-def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport) -> tuple[pd.DataFrame, int]:
-    """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how many were dropped."""
+def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport, paired: bool) -> tuple[pd.DataFrame, int]:
+    """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how
+    many source rows the dropped ones stood for (see :func:`dedupe_instances`)."""
     cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
     if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
-        # the same arrays in the new order on a fresh index: no copy of the frame (memory;
-        # Series.reset_index copies its data)
+        # the same arrays in the new order: no copy of the frame (memory; reset_index copies)
         index = pd.RangeIndex(len(w))
         w = pd.DataFrame({c: pd.Series(w[c].array, index=index, copy=False) for c in cols}, copy=False)
     release_memory(len(w))
+    return dedupe_instances(w, dedupe, q, paired)
+
+
+def dedupe_instances(w: pd.DataFrame, dedupe: bool, q: QualityReport, paired: bool) -> tuple[pd.DataFrame, int]:
+    """``w`` with its exact duplicate instances dropped (``dedupe``) or flagged in a warning.
+
+    ``q.dropped["duplicate"]`` counts instances; the second value returned is the number
+    of source rows they stood for, for ``rows_kept``: with start/complete pairing
+    (``paired``) an instance with a start time was two events, a lone completion one.
+    The canonical Parquet reader uses this too, so a re-read counts as the first read did.
+    """
     dup = _duplicated_rows(w)
     n_dup = int(dup.sum())
     if not n_dup:
         return w, 0
     if dedupe:
         q.drop("duplicate", n_dup)
-        return w.loc[~dup], n_dup
+        rows = n_dup + (int(w["start"].loc[dup].notna().sum()) if paired else 0)
+        return w.loc[~dup], rows
     q.warnings.append(f"duplicates: {n_dup:,} exact duplicate rows kept (read with dedupe=True to drop them)")
     return w, 0
 
@@ -515,13 +617,14 @@ def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
     with np.errstate(over="ignore"):
         for col in w.columns:
             v = w[col].values
-            if isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+            if isinstance(v, pd.Categorical):
+                h = v.codes.astype(np.uint64)  # the codes are what factorize would give (memory)
+            elif isinstance(v, np.ndarray) and v.dtype.kind in "iu":
                 h = v.astype(np.uint64, copy=True)
             elif isinstance(v, pd.arrays.DatetimeArray) or (isinstance(v, np.ndarray) and v.dtype.kind == "M"):
                 h = np.asarray(v.asi8 if hasattr(v, "asi8") else v.view(np.int64)).astype(np.uint64, copy=True)
             else:
                 h = pd.factorize(v, use_na_sentinel=True)[0].astype(np.uint64, copy=False)  # what DataFrame.duplicated factorizes
-                release_memory(n)  # the hash table of a text column, before the next one builds its own
             # splitmix64 finaliser, so structured values (consecutive codes, times) spread
             h ^= h >> np.uint64(30)
             h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -608,15 +711,22 @@ def normalize_frame(
             pending[c] -= 1
             if pending[c] <= 0 and c in df.columns:
                 done.append(c)
-        if done:  # one drop: deleting thousands of columns one by one is quadratic
+        if len(done) > 32:  # one drop: deleting thousands of columns one by one is quadratic
             df.drop(columns=done, inplace=True)
-            release_memory(len(df))  # what the converted source columns held
+        else:  # del copies no other column (drop rebuilds the remaining blocks: memory)
+            for c in done:
+                del df[c]
+        if done:
+            release_memory(len(df))  # what the converted columns held
     w = _id_columns(df, m, mode, q)
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
     end_raw = _positional(df[m["end"]])
-    end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
+    if _OWNED.get() == id(df) and end_raw.dtype == "datetime64[ns, UTC]":
+        end_utc, bad_end = end_raw, 0  # a reader's own parsed column: no copy (memory)
+    else:
+        end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
     end_bad_mask, bad_example = None, None
     if m["end"] in pre_bad:
         end_bad_mask, bad_example = pre_bad[m["end"]]
@@ -634,7 +744,10 @@ def normalize_frame(
     del w
     cols["end"] = end_utc
     del end_utc
-    cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
+    paired = bool(m["lifecycle"]) and mode == "pair"
+    bad_start = 0
+    if m["start"] or not paired:  # pairing makes the start column (memory: no column of NaT per event)
+        cols["start"], bad_start = _start_times(df, m["start"], tz, pre_bad, pd.RangeIndex(len(df)))
     consume(m["start"])
     cols.update(_attribute_columns(df, attrs, q))
     consume(*attrs)
@@ -652,25 +765,31 @@ def normalize_frame(
             strict_problems.append(f"{bad_start} unparsable start times")
 
     rows_used = len(w)
-    paired = bool(m["lifecycle"]) and mode == "pair"
     if paired:
         lc_raw = _positional(df[m["lifecycle"]])
         consume(m["lifecycle"])
         w, rows_used = _pair_lifecycle(w, lc_raw, q, strict_problems)
         del lc_raw
+        if "start" not in w.columns:  # nothing was paired
+            w["start"] = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns, UTC]")
     per_row = 2 if paired else 1  # a paired instance used two source rows
     w, n_neg = _fix_negative(w, on_negative, q, strict_problems)
     rows_used -= n_neg * per_row
     _check_usable(w, strict_problems, paired, q, source)
 
-    w, n_dup = _ordered_deduped(w, dedupe, q)
-    rows_used -= n_dup * per_row
+    w, dup_rows = _ordered_deduped(w, dedupe, q, paired)
+    release_memory(len(w))
+    rows_used -= dup_rows
     q.rows_kept = max(0, rows_used)
     if bad_start:
         q.warnings.append(f"{bad_start:,} unparsable start times were set to missing")
+    for col in ("case_id", "activity"):
+        if isinstance(w[col].dtype, pd.CategoricalDtype):
+            w[col] = _sorted_labels(w[col])  # sort_canonical orders cases by the labels
     w["activity"] = w["activity"].astype("category")
-    w = sort_canonical(w, consume=True)
+    w = _sorted_consumed(w)
     release_memory(len(w))
+    w = _text_as_strings(w)
     mapping = _source_mapping(m, mode)
     warn_quality(q, source, stacklevel=4)  # point at the caller of leanops.from_frame
     return Normalized(w, source, mapping, local, q)
@@ -734,13 +853,21 @@ def _pair_lifecycle(
     Other transitions (schedule, suspend, ...) are counted and dropped.
     """
     # The few distinct transitions are normalised, not each of the events (memory).
-    codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
-    codes = codes[w.index.to_numpy()]
+    if _text_categorical(lc_raw):
+        codes, uniques = lc_raw.cat.codes.to_numpy(), lc_raw.cat.categories
+    else:
+        codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
+    idx = w.index
+    if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and len(idx) == len(codes)):
+        codes = codes[idx.to_numpy()]
+    del idx
     names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
     names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
-    start_code = np.flatnonzero(names == "start")
-    is_start = np.isin(codes, start_code[start_code < len(uniques)])
-    is_complete = np.isin(np.where(codes < 0, len(uniques), codes), np.flatnonzero((names == "complete") | (names == "completed")))
+    # a lookup per code (-1, missing, reads the last entry): no full-length temporaries
+    start_of = names == "start"
+    start_of[-1] = False
+    is_start = start_of[codes]
+    is_complete = ((names == "complete") | (names == "completed"))[codes]
     other = ~(is_start | is_complete)
     if other.any():
         lc_other = pd.Series(names[codes[other]], dtype=STRING_DTYPE)
@@ -754,16 +881,93 @@ def _pair_lifecycle(
     if not is_start.any():
         return w, len(w)
 
-    # One group key per (case, activity), in first-appearance order of each, then the
-    # event's own time, starts before completes; lexsort is stable, so file order breaks ties.
-    c = pd.factorize(w["case_id"])[0]
-    a, a_uniq = pd.factorize(w["activity"])
-    ca = c.astype(np.int64) * max(1, len(a_uniq)) + a
-    del c, a
-    t = w["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    # Cases in first-appearance order. When each case's rows are contiguous (XES traces,
+    # most exports), cases never straddle a window of about _PAIR_ROWS rows cut at a case
+    # boundary, so pairing goes window by window and its temporaries stay small (memory);
+    # otherwise it is one window.
+    case = w["case_id"]
+    c = case.cat.codes.to_numpy() if _text_categorical(case) else pd.factorize(case)[0]
+    if not np.all(c[1:] >= c[:-1]):
+        c = pd.factorize(case)[0]  # codes in first-appearance order, for the check below
+    a = w["activity"].cat.codes.to_numpy() if _text_categorical(w["activity"]) else pd.factorize(w["activity"])[0]
+    n_act = int(a.max()) + 1 if len(a) else 1
+    t = np.asarray(w["end"].array.asi8)  # a view, no copy (no end is missing here)
+    n = len(c)
+    cuts = [0, n]
+    if n > _PAIR_ROWS and np.all(c[1:] >= c[:-1]):
+        at = np.arange(_PAIR_ROWS, n, _PAIR_ROWS)
+        cuts = [0, *np.unique(np.searchsorted(c, c[at], side="left")).tolist(), n]
+    parts: list[tuple[np.ndarray, ...]] = []
+    unpaired_start = 0
+    # row positions in the smallest type that holds them (memory: three arrays per instance)
+    pos_type = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        if hi > lo:
+            *got, n_unpaired = _pair_window(c[lo:hi], a[lo:hi], t[lo:hi], is_start[lo:hi], n_act)
+            parts.append(tuple((x + lo).astype(pos_type) for x in got))
+            unpaired_start += n_unpaired
+    del c, a, t, is_start
+    sp, cp, lone_pos = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, pos_type) for i in range(3))
+    del parts
+    release_memory(n)
+    n_inst, n_lone = len(cp), len(lone_pos)
+    q.drop("unpaired_start", unpaired_start)
+    q.repair("complete_without_start", n_lone)
+    if strict_problems is not None:
+        if unpaired_start:
+            strict_problems.append(f"{unpaired_start} start events without a complete")
+        if n_lone:
+            strict_problems.append(f"{n_lone} complete events without a start")
+    # One row per instance (its complete event) and per lone completion, in file order, so
+    # that instances with equal times keep it through the stable sort by time: a paired
+    # instance sits where its start event was, a lone completion where it was.
+    rows = np.r_[cp, lone_pos]
+    src_start = np.r_[sp, np.full(n_lone, -1, dtype=sp.dtype)]  # the start event's row; -1: none
+    pos = np.r_[sp, lone_pos]
+    del cp, sp, lone_pos
+    if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
+        perm = np.argsort(pos, kind="stable")
+        rows, src_start = rows[perm], src_start[perm]
+        del perm
+    del pos
+    has_start = src_start >= 0
+    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
+    fill_from = np.where(has_start, src_start, rows)
+    out: dict[Any, Any] = {}
+    for col in list(w.columns) + ([] if "start" in w.columns else ["start"]):
+        if col == "start":
+            # the start event's own timestamp; missing for a lone completion
+            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
+            vals = vals.astype("datetime64[ns, UTC]")
+        else:
+            src = w[col]
+            vals = pd.Series(src.array.take(rows))
+            if col not in ("case_id", "activity", "end") and vals.isna().any():
+                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
+            del src
+        out[col] = vals
+        if col != "end" and col in w.columns:
+            del w[col]  # memory: the event column goes once its instance column is built
+    out_frame = pd.DataFrame(out, copy=False)
+    release_memory(len(out_frame))
+    rows_used = 2 * n_inst + n_lone
+    return out_frame, rows_used
+
+
+_PAIR_ROWS = 1 << 16  # rows per pairing window (cut at a case boundary)
+
+
+def _pair_window(
+    c: np.ndarray, a: np.ndarray, t: np.ndarray, is_start: np.ndarray, n_act: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Pair the start and complete events of whole cases: (start rows, their complete rows,
+    lone complete rows, unpaired starts), rows local to the window.
+
+    One group key per (case, activity), then the event's own time, starts before
+    completes; lexsort is stable, so file order breaks ties."""
+    ca = c.astype(np.int64) * max(1, n_act) + a
     k = np.where(is_start, 0, 1).astype(np.int8)
     order = np.lexsort((k, t, ca))
-    del t
     ca = ca[order]
     k = k[order]
     new_grp = np.r_[True, ca[1:] != ca[:-1]]
@@ -807,47 +1011,4 @@ def _pair_lifecycle(
         unpaired_start += len(queue)
     sp = np.r_[ok_idx[0::2], np.asarray(starts_pos, dtype=np.int64)]
     cp = np.r_[ok_idx[1::2], np.asarray(comps_pos, dtype=np.int64)]
-    lone_pos = np.asarray(lone_complete, dtype=np.int64)
-    del order, k, grp, ok_row, ok_idx, bad_rows, starts_pos, comps_pos, lone_complete
-    n_inst, n_lone = len(cp), len(lone_pos)
-    q.drop("unpaired_start", unpaired_start)
-    q.repair("complete_without_start", n_lone)
-    if strict_problems is not None:
-        if unpaired_start:
-            strict_problems.append(f"{unpaired_start} start events without a complete")
-        if n_lone:
-            strict_problems.append(f"{n_lone} complete events without a start")
-    # One row per instance (its complete event) and per lone completion, in file order, so
-    # that instances with equal times keep it through the stable sort by time: a paired
-    # instance sits where its start event was, a lone completion where it was.
-    rows = np.r_[cp, lone_pos]
-    src_start = np.r_[sp, np.full(n_lone, -1, dtype=np.int64)]  # the start event's row; -1: none
-    pos = np.r_[sp, lone_pos]
-    del cp, sp, lone_pos
-    if len(pos) > 1 and not np.all(pos[1:] > pos[:-1]):
-        perm = np.argsort(pos, kind="stable")
-        rows, src_start = rows[perm], src_start[perm]
-        del perm
-    del pos
-    has_start = src_start >= 0
-    # Attributes recorded only on the start event are kept; for the rest the complete's own row.
-    fill_from = np.where(has_start, src_start, rows)
-    out: dict[Any, Any] = {}
-    for col in list(w.columns):
-        src = w[col]
-        if col == "start":
-            # the start event's own timestamp; missing for a lone completion
-            vals = pd.Series(w["end"].array.take(src_start, allow_fill=True))
-            vals = vals.astype("datetime64[ns, UTC]")
-        else:
-            vals = pd.Series(src.array.take(rows))
-            if col not in ("case_id", "activity", "end") and vals.isna().any():
-                vals = vals.where(vals.notna() | ~has_start, pd.Series(src.array.take(fill_from)))
-        out[col] = vals
-        if col != "end":
-            del w[col]  # memory: the event column goes once its instance column is built
-    out_frame = pd.DataFrame(out, copy=False)
-    release_memory(len(out_frame))
-    rows_used = 2 * n_inst + n_lone
-    return out_frame, rows_used
-
+    return sp, cp, np.asarray(lone_complete, dtype=np.int64), unpaired_start

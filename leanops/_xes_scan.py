@@ -63,19 +63,26 @@ def classifier_keys(text: str) -> list[str]:
 # --------------------------------------------------------------------- columns
 
 class XesColumns:
-    """The attribute values of an XES log, column by column, as Arrow string arrays.
+    """The attribute values of an XES log, column by column, kept compact as they arrive.
 
     Event attributes are stored with the rows (event numbers) they belong to, trace
     attributes with their trace numbers and broadcast to the trace's events at the end.
     Columns keep the order in which an XML reader meets their first value (an event's
     attributes at the event's end, a trace's at the trace's end), with the kind of that
     first value.
+
+    Both readers hand over Arrow string arrays; event values are converted on arrival, so
+    no column of a million strings is ever held (memory): text becomes dictionary codes,
+    numbers float64, booleans int8, and dates are parsed in fixed batches of
+    ``_DATE_ROWS`` rows as soon as a batch is complete (the same batches for both readers,
+    whatever their block sizes). Trace attributes stay text until :meth:`frame`.
     """
 
     def __init__(self, tz: str) -> None:
         self.tz = tz
         self.kinds: dict[str, str] = {}
         self.events: dict[str, list[tuple[Any, Any]]] = {}
+        self.dates: dict[str, _Dates] = {}
         self.traces: dict[str, list[tuple[Any, Any]]] = {}
         self.sizes: list[np.ndarray] = []  # events per trace, in chunks
         self.n = 0  # events
@@ -87,15 +94,34 @@ class XesColumns:
 
     def add(self, name: str, on_event: bool, rows: Any, values: Any) -> None:
         """Values of ``name`` at ``rows``: an int (the first of consecutive rows) or an
-        array of event (or trace) numbers."""
-        (self.events if on_event else self.traces).setdefault(name, []).append((rows, values))
+        increasing array of event (or trace) numbers, after those already added."""
+        if not on_event:
+            self.traces.setdefault(name, []).append((rows, values))
+            return
+        kind = self.kinds.get(name, "string")
+        if _is_dictionary(values):  # text the scanner encoded already
+            if kind not in ("date", "int", "float", "boolean"):
+                self.events.setdefault(name, []).append((rows, values))
+                return
+            values = values.dictionary.take(values.indices)  # the column's first value had another kind
+        if kind == "date":
+            if name not in self.dates:
+                self.dates[name] = _Dates(name, self.tz)
+            self.dates[name].add(rows, values)
+        else:
+            self.events.setdefault(name, []).append((rows, _compact(kind, values)))
 
-    def frame(self) -> pd.DataFrame:
+    def advance(self, n: int) -> None:
+        """Every event before ``n`` has all its values: parse the date batches now complete."""
+        for d in self.dates.values():
+            d.parse(n, final=False)
+
+    def frame(self, *, compact: bool = True) -> pd.DataFrame:
         """Convert every column: dates to UTC (offsets sampled, unparsable rows kept),
-        ints and floats to numbers, booleans to True/False/None, other kinds to Arrow-backed
-        strings. Frees the stored arrays as it goes."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        ints and floats to numbers, booleans to True/False/None, other kinds to
+        categoricals of Arrow strings (``compact=False``: Arrow-backed strings). Frees the
+        stored arrays as it goes."""
+        from ._canonical import label_codes, release_memory
 
         n = self.n
         trace_of: Any = None
@@ -103,75 +129,223 @@ class XesColumns:
         offsets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         unparsable: dict[str, tuple[np.ndarray, str]] = {}
         for name, kind in self.kinds.items():
-            arr = _place(self.events.pop(name), n) if name in self.events else None
+            col = None
+            if name in self.dates:
+                col = self.dates.pop(name).result(n, offsets, unparsable)
+            elif name in self.events:
+                col = _column(kind, self.events.pop(name), n)
             if name in self.traces:
                 if trace_of is None:
                     sizes = np.concatenate(self.sizes) if self.sizes else np.zeros(0, np.int64)
-                    t = np.full(n, -1, np.int64)  # events after the last trace belong to none
-                    k = int(sizes.sum())
-                    t[:k] = np.repeat(np.arange(len(sizes)), sizes)
-                    trace_of = pa.array(t, mask=t < 0)
-                    del t
+                    trace_of = (sizes, int(sizes.sum()))
                 per_trace = _place(self.traces.pop(name), self.n_traces)
-                broadcast = per_trace.take(trace_of)
-                arr = broadcast if arr is None else pc.coalesce(arr, broadcast)
-            if arr is None:
-                arr = pa.nulls(n, pa.large_string())
-            out[name] = self._convert(name, kind, arr, offsets, unparsable)
-            del arr
-        frame = pd.DataFrame(out)
+                if kind == "date":  # rare: parsed as an event column, after broadcasting the text
+                    dates = _Dates(name, self.tz)
+                    dates.add(0, per_trace.take(_trace_numbers(*trace_of, n)))
+                    tcol = dates.result(n, offsets if col is None else {}, unparsable if col is None else {})
+                elif kind in ("int", "float", "boolean"):
+                    tcol = _column(kind, [(0, _compact(kind, per_trace.take(_trace_numbers(*trace_of, n))))], n)
+                else:  # codes are broadcast, not strings
+                    tcol = _column(kind, [(0, _compact(kind, per_trace))], self.n_traces)
+                    codes = np.full(n, -1, tcol.cat.codes.dtype)  # events after the last trace belong to none
+                    codes[:trace_of[1]] = np.repeat(tcol.cat.codes.to_numpy(), trace_of[0])
+                    tcol = label_codes(codes, tcol.cat.categories)
+                    del codes
+                if col is None:
+                    col = tcol
+                else:  # an event key "case:x" beside a trace key "x" (lxml only): the event's value wins
+                    if isinstance(col.dtype, pd.CategoricalDtype) or isinstance(tcol.dtype, pd.CategoricalDtype):
+                        col, tcol = _strings(col), _strings(tcol)
+                    col = col.where(col.notna(), tcol)
+            if col is None:
+                col = _Dates(name, self.tz).result(n, offsets, unparsable) if kind == "date" else _column(kind, [], n)
+            if not compact and isinstance(col.dtype, pd.CategoricalDtype):
+                col = _strings(col)
+            out[name] = col
+            del col
+            release_memory(n)  # what converting this column freed
+        frame = pd.DataFrame(out, copy=False)
         frame.attrs["leanops_offsets"] = offsets
         if unparsable:
             frame.attrs["leanops_unparsable"] = unparsable
         return frame
 
-    def _convert(self, name: str, kind: str, arr: Any, offsets: dict[str, Any], unparsable: dict[str, Any]) -> Any:
+
+def _is_dictionary(values: Any) -> bool:
+    import pyarrow as pa
+
+    return isinstance(values, pa.DictionaryArray)
+
+
+def _trace_numbers(sizes: np.ndarray, k: int, n: int) -> Any:
+    """Each event's trace number as an Arrow array, null for events after the last trace."""
+    import pyarrow as pa
+
+    t = np.full(n, -1, np.int64)
+    t[:k] = np.repeat(np.arange(len(sizes)), sizes)
+    return pa.array(t, mask=t < 0)
+
+
+def _strings(col: pd.Series) -> pd.Series:
+    """A categorical of strings as Arrow-backed strings: one take of the categories."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return col.astype("string[pyarrow]")
+    from ._canonical import string_array
+
+    codes = col.cat.codes.to_numpy().astype(np.int64)
+    return pd.Series(string_array(col.cat.categories).take(codes, allow_fill=True))
+
+
+def _compact(kind: str, values: Any) -> Any:
+    """One part of an event column in its compact form: float64 numbers, int8 booleans
+    (1, 0, -1 for missing), or dictionary codes for text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if kind in ("int", "float"):
+        try:  # Arrow's cast is the quick way when every value is a plain number
+            return np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pd.to_numeric(pd.Series(pd.arrays.ArrowStringArray(values)), errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan)
+    if kind == "boolean":
+        truth = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(values)), "true")
+        return np.asarray(truth.cast(pa.int8()).fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    return pc.dictionary_encode(values)
+
+
+def _at(rows: Any, k: int) -> Any:
+    """The index of a part's ``k`` rows: a slice from an int, else the row numbers."""
+    return slice(rows, rows + k) if isinstance(rows, int) else rows
+
+
+def _column(kind: str, parts: list[tuple[Any, Any]], length: int) -> pd.Series:
+    """The whole event column of ``length`` rows from its compact parts; missing where no
+    part gives a value."""
+    import pyarrow as pa
+
+    if kind == "boolean":
+        codes = np.full(length, -1, np.int8)
+        for rows, v in parts:
+            codes[_at(rows, len(v))] = v
+        return pd.Series(np.array([None, False, True], dtype=object)[codes.astype(np.int64) + 1])
+    if kind in ("int", "float"):
+        # ints when every row has an integral value; checked part by part (memory)
+        integral = (kind == "int" and sum(len(v) for _, v in parts) == length
+                    and all(not np.isnan(v).any() and np.all(np.mod(v, 1) == 0) for _, v in parts))
+        values = np.empty(length, np.int64) if integral else np.full(length, np.nan)
+        while parts:
+            rows, v = parts.pop(0)
+            values[_at(rows, len(v))] = v
+            del v
+        return pd.Series(values, copy=False)
+    if parts:
+        chunks = pa.chunked_array([v for _, v in parts]).unify_dictionaries()
+        dictionary = chunks.chunk(0).dictionary
+    else:
+        chunks, dictionary = None, pa.array([], pa.large_string())
+    from ._canonical import code_dtype, label_codes
+
+    codes = np.full(length, -1, code_dtype(len(dictionary)))
+    for (rows, _), chunk in zip(parts, chunks.chunks if chunks is not None else ()):
+        codes[_at(rows, len(chunk))] = chunk.indices.fill_null(-1).to_numpy()
+    del chunks
+    return label_codes(codes, dictionary)
+
+
+class _Dates:
+    """A date column parsed in batches of ``_DATE_ROWS`` rows as its values arrive: only
+    the text of the batch being filled is held. Every batch goes through one conversion
+    (Arrow's parser for plain ISO 8601 with offsets, else ``_normalize.parse_times``), so
+    the result does not depend on how the reader handed the values over."""
+
+    def __init__(self, name: str, tz: str) -> None:
+        self.name, self.tz = name, tz
+        self.parts: list[tuple[Any, Any]] = []
+        self.lo = 0  # rows before this are parsed
+        self.res: list[np.ndarray] = []
+        self.bad: list[np.ndarray] = []
+        self.ts: list[np.ndarray] = []
+        self.os: list[np.ndarray] = []
+        self.example: str | None = None
+
+    def add(self, rows: Any, values: Any) -> None:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        if kind == "date":
-            from ._normalize import offset_samples, parse_times
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        self.parts.append((rows, values))
 
-            n = len(arr)
-            res = np.empty(n, dtype="datetime64[ns]")
-            bad = np.zeros(n, dtype=bool)
-            ts, os_, example = [], [], None
-            for lo in range(0, n, _DATE_ROWS):
-                part = arr.slice(lo, _DATE_ROWS)
-                raw = pd.Series(pd.arrays.ArrowStringArray(part))
-                parsed, n_bad = _iso_utc(part), 0
-                if parsed is None:
-                    parsed, n_bad = parse_times(raw, self.tz, name=name)
-                t, o = offset_samples(raw, parsed)
-                ts.append(t)
-                os_.append(o)
-                if n_bad:
-                    mask = ((raw.str.strip().fillna("") != "") & parsed.isna()).to_numpy(dtype=bool)
-                    bad[lo:lo + len(raw)] = mask
-                    if example is None:
-                        example = str(raw[mask].iloc[0])[:40]
-                res[lo:lo + len(raw)] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-            offsets[name] = (np.concatenate(ts) if ts else np.zeros(0, np.int64),
-                             np.concatenate(os_) if os_ else np.zeros(0, np.int64))
-            if bad.any():
-                unparsable[name] = (bad, example)
-            return pd.Series(res).dt.tz_localize("UTC")
-        if kind in ("int", "float"):
-            try:  # Arrow's cast is the quick way when every value is a plain number
-                values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                values = pd.to_numeric(pd.Series(pd.arrays.ArrowStringArray(arr)), errors="coerce").to_numpy(
-                    dtype=float, na_value=np.nan)
-            values = np.asarray(values, dtype=float)
-            finite = values[~np.isnan(values)]
-            integral = kind == "int" and finite.size == values.size and np.all(np.mod(finite, 1) == 0)
-            return values.astype(np.int64) if integral else values
-        if kind == "boolean":
-            truth = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(arr)), "true")
-            out = np.array(truth.fill_null(False).to_numpy(zero_copy_only=False), dtype=object)
-            out[np.asarray(truth.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = None
-            return out
-        return pd.Series(pd.arrays.ArrowStringArray(arr))
+    def parse(self, n: int, *, final: bool) -> None:
+        """Parse the complete batches below row ``n`` (and the last, partial one when ``final``)."""
+        while n - self.lo >= _DATE_ROWS or (final and n > self.lo):
+            self._batch(min(n, self.lo + _DATE_ROWS))
+
+    def _batch(self, hi: int) -> None:
+        from ._normalize import offset_samples, parse_times
+
+        lo, window, rest = self.lo, [], []
+        for rows, v in self.parts:  # parts come in row order, none before lo
+            if isinstance(rows, int):
+                cut = min(len(v), max(0, hi - rows))
+                if cut:
+                    window.append((rows - lo, v.slice(0, cut)))
+                if cut < len(v):
+                    rest.append((rows + cut, v.slice(cut)))
+            else:
+                cut = int(np.searchsorted(rows, hi))
+                if cut:
+                    window.append((rows[:cut] - lo, v.slice(0, cut)))
+                if cut < len(rows):
+                    rest.append((rows[cut:], v.slice(cut)))
+        self.parts = rest
+        part = _place(window, hi - lo)
+        del window
+        raw = pd.Series(pd.arrays.ArrowStringArray(part))
+        parsed, n_bad = _iso_utc(part), 0
+        if parsed is None:
+            parsed, n_bad = parse_times(raw, self.tz, name=self.name)
+        t, o = offset_samples(raw, parsed)
+        self.ts.append(t)
+        self.os.append(o)
+        mask = np.zeros(len(raw), dtype=bool)
+        if n_bad:
+            mask = ((raw.str.strip().fillna("") != "") & parsed.isna()).to_numpy(dtype=bool)
+            if self.example is None:
+                self.example = str(raw[mask].iloc[0])[:40]
+        self.bad.append(mask)
+        self.res.append(parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+        self.lo = hi
+
+    def result(self, n: int, offsets: dict[str, Any], unparsable: dict[str, Any]) -> pd.Series:
+        """The parsed column of ``n`` rows (UTC); its offset samples and unparsable rows go
+        to ``offsets`` and ``unparsable``."""
+        self.parse(n, final=True)
+        res = np.empty(n, "datetime64[ns]")
+        at = 0
+        while self.res:  # one batch at a time: the batches and the whole are not held twice
+            b = self.res.pop(0)
+            res[at:at + len(b)] = b
+            at += len(b)
+        offsets[self.name] = (np.concatenate(self.ts) if self.ts else np.zeros(0, np.int64),
+                              np.concatenate(self.os) if self.os else np.zeros(0, np.int64))
+        bad = np.concatenate(self.bad) if self.bad else np.zeros(0, bool)
+        if bad.any():
+            unparsable[self.name] = (bad, self.example)
+        return _utc(res)
+
+
+def _utc(res: np.ndarray) -> pd.Series:
+    """Naive UTC nanoseconds as a tz-aware Series, without a copy where pandas allows it."""
+    dtype = pd.DatetimeTZDtype("ns", "UTC")
+    try:
+        return pd.Series(pd.arrays.DatetimeArray._simple_new(res, dtype=dtype), copy=False)
+    except (AttributeError, TypeError):  # another pandas: the public way, one copy
+        return pd.Series(res).dt.tz_localize("UTC")
 
 
 # ISO 8601 with an offset, years 1700-2199 (inside pandas' nanoseconds): Arrow's parser
@@ -567,9 +741,12 @@ def _scan_block(block: tuple[bytes, int], max_attrs: float) -> tuple[int, int, n
         name = key_names[c // 2] if ev else "case:" + key_names[c // 2]
         sel = by_col[lo[j]:hi[j]]
         values = _arrow(*_unescape(*_gather(body, w, vstart[sel], vstop[sel])))
+        col_kind = _KINDS[int(kind[first[j]])]
+        if ev and col_kind in ("string", "id"):
+            values = _compact(col_kind, values)  # on this thread (Arrow releases the GIL); lossless
         rows = owner[sel]
         whole = len(rows) == (n_ev if ev else n_tr)  # in every event (trace) of the block: rows 0, 1, ...
-        out.append((name, ev, _KINDS[int(kind[first[j]])], None if whole else rows, values))
+        out.append((name, ev, col_kind, None if whole else rows, values))
     return n_ev, n_tr, sizes, out
 
 
@@ -589,3 +766,4 @@ def _merge(scanned: tuple[int, int, np.ndarray, list[tuple[Any, ...]]], st: _Sta
     acc.sizes.append(sizes)
     acc.n += n_ev
     acc.n_traces += n_tr
+    acc.advance(acc.n)

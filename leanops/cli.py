@@ -158,12 +158,13 @@ def info(log: str | None, as_json: bool, **kwargs: Any) -> None:
         ("start times", "yes" if s["has_start_times"] else "no (completion only)"),
         ("columns", ", ".join(f"{k}<-{v}" for k, v in s["mapping"].items())),
         ("attributes", ", ".join(s["attributes"][:12]) + (" …" if len(s["attributes"]) > 12 else "") or "-"),
-        ("rows read / kept", f"{q['rows_read']:,} / {q['rows_kept']:,}"),
+        ("rows read / kept", f"{q['rows_read']:,} / {q['rows_kept']:,} source rows"),
         ("timestamps", f"{q['time_granularity']} granularity"),
         ("cut cases", f"{q['cut_at_start']:,} at the start, {q['open_at_end']:,} still open at the end"),
     ]
-    rows += [(f"dropped: {r}", f"{n:,}") for r, n in q["dropped"].items()]
-    rows += [(f"repaired: {r}", f"{n:,}") for r, n in q["repaired"].items()]
+    # each count says what it counts: source rows, or instances (decided after pairing)
+    rows += [(f"dropped: {r}", f"{n:,} {q['units']['dropped'][r]}") for r, n in q["dropped"].items()]
+    rows += [(f"repaired: {r}", f"{n:,} {q['units']['repaired'][r]}") for r, n in q["repaired"].items()]
     rows += [("warning", w) for w in q["warnings"]]
     echo(_fmt_table(rows))
 

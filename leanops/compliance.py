@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ._format import duration
-from ._validation import check_choice, check_positive, check_seed
+from ._validation import check_choice, check_log, check_positive, check_seed
 from .boundaries import case_spans
 from .calendar import WEEK_S
 from .errors import InputError
@@ -577,20 +577,8 @@ def check(
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read it with leanops.read(path).")
     check_positive("n_boot", n_boot, integer=True)
     rng = check_seed(seed)
-    sop = read_sop(sop, log=log)
-    if len(log) == 0:
-        raise InputError("check: the log has no activity instances.")
-    A = _Arrays(log)
+    sop, A, C, V, extras = _evaluated(log, sop)
     n = A.n
-    R = len(sop.rules)
-    # column-major: every later step reads one rule (a column) at a time
-    C = np.zeros((n, R), dtype=bool, order="F")
-    V = np.zeros((n, R), dtype=bool, order="F")
-    extras = []
-    for j, rule in enumerate(sop.rules):  # one vectorised pass per rule
-        c, v, extra = _evaluate(rule, A, sop, log)
-        C[:, j], V[:, j] = c, v & c
-        extras.append(extra)
     kinds = [r.kind for r in sop.rules]
     notes: list[str] = []
     # the rca target "case_duration" (first start, or end, to last end), from the arrays at hand
@@ -633,6 +621,44 @@ def check(
     trend = _trend(A, C, V, labels, measurable)
     return Compliance(sop, results, overall, n, violations, trend, notes,
                       lambda: _by_resource(A, C, V, sop, measurable))
+
+
+def _evaluated(log: EventLog, sop: Any) -> tuple[SOP, _Arrays, np.ndarray, np.ndarray, list[dict]]:
+    """The SOP read against ``log``, the log's arrays, and per case x rule whether the rule
+    applies (C) and is violated (V), with each rule's extra findings."""
+    sop = read_sop(sop, log=log)
+    if len(log) == 0:
+        raise InputError("check: the log has no activity instances.")
+    A = _Arrays(log)
+    R = len(sop.rules)
+    # column-major: every later step reads one rule (a column) at a time
+    C = np.zeros((A.n, R), dtype=bool, order="F")
+    V = np.zeros((A.n, R), dtype=bool, order="F")
+    extras = []
+    for j, rule in enumerate(sop.rules):  # one vectorised pass per rule
+        c, v, extra = _evaluate(rule, A, sop, log)
+        C[:, j], V[:, j] = c, v & c
+        extras.append(extra)
+    return sop, A, C, V, extras
+
+
+def violating_cases(log: EventLog, sop: Any) -> pd.Index:
+    """Ids of the cases that violate any rule of ``sop``, in case order.
+
+    The same cases as ``check(log, sop).violating_cases()``, without the costs and their
+    bootstrap (:func:`leanops.compare` needs only these).
+
+    Examples
+    --------
+    >>> import leanops
+    >>> from leanops.compliance import violating_cases
+    >>> log = leanops.datasets.load("production")
+    >>> sop = {"rules": [{"case_sla": {"within": "10d"}}]}
+    >>> violating_cases(log, sop).equals(leanops.check(log, sop, n_boot=10).violating_cases())
+    True
+    """
+    _, A, _, V, _ = _evaluated(check_log(log, "violating_cases", allow_empty=True), sop)
+    return pd.Index(A.case_ids[V.any(axis=1)], name="case_id")
 
 
 def _trend(A: _Arrays, C: np.ndarray, V: np.ndarray, labels: np.ndarray, measurable: list[int]) -> pd.DataFrame:

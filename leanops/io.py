@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._canonical import release_memory
-from ._normalize import LIFECYCLE_MODES, lifecycle_mode, reader_owned
+from ._canonical import release_memory, system_arrow_pool, warn_quality
+from ._normalize import dedupe_instances, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
@@ -111,6 +111,17 @@ def read(
     InputError
         The file is missing, empty, corrupt, of an unknown format, or its columns cannot
         be mapped.
+
+    Notes
+    -----
+    A Parquet log written by leanops (:func:`write`, :func:`convert`) is read as stored:
+    its canonical columns, time zone, mapping and quality report are kept. ``dedupe``
+    drops its exact duplicate instances and ``strict`` refuses it when the read that
+    wrote it dropped or repaired rows; both count as on the source. A column option may
+    only name a column's canonical name or the source column mapped to it, and
+    ``lifecycle`` only the mode it was made with (anything else raises
+    :class:`InputError`: convert the source again instead). A ``tz`` other than UTC
+    becomes its local zone, noted in the quality report.
 
     Examples
     --------
@@ -237,19 +248,8 @@ def _check_encoding(encoding: Any) -> None:
 
 def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encoding: str = "utf-8") -> EventLog:
     if fmt == "xes":
-        frame, quality = read_xes_frame(p, tz=mapping["tz"])
-        release_memory(len(frame))
-        # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
-        mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
-        mapping["lifecycle"] = mode
-        for role, key in _XES_KEYS.items():
-            if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
-                mapping[role] = key
-        roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
-                 and (k != "lifecycle_column" or mode == "pair")}
-        _attributes_as_objects(frame, roles)
-        with reader_owned(frame):
-            return from_frame(frame, quality=quality, **mapping)
+        with system_arrow_pool():
+            return _read_xes(p, mapping)
     quality = None
     if fmt == "parquet":
         notes = check_partitions(_parquet_files(p), str(p)) if p.is_dir() else []
@@ -265,14 +265,33 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         return from_frame(frame, quality=quality, **mapping)
 
 
+def _read_xes(p: Path, mapping: dict[str, Any]) -> EventLog:
+    frame, quality = _xes_frame(p, tz=mapping["tz"], compact=True)
+    release_memory(len(frame))
+    # The XES standard keys win over look-alike attributes (Disco writes "Activity" too).
+    mode, mapping["lifecycle_column"] = lifecycle_mode(mapping["lifecycle"], mapping["lifecycle_column"])
+    mapping["lifecycle"] = mode
+    for role, key in _XES_KEYS.items():
+        if mapping[role] is None and key in frame.columns and not (role == "end" and mapping["timestamp"]):
+            mapping[role] = key
+    roles = {v for k, v in mapping.items() if isinstance(v, str) and k not in ("tz", "lifecycle")
+             and (k != "lifecycle_column" or mode == "pair")}
+    _attributes_as_objects(frame, roles)
+    with reader_owned(frame):
+        return from_frame(frame, quality=quality, **mapping)
+
+
 def _attributes_as_objects(frame: pd.DataFrame, roles: set[str]) -> None:
     """XES text attributes (the columns no role takes) as Python strings with None for
     missing values, as the EventLog has always held them; one shared object per distinct
-    label. Role columns stay Arrow strings: normalising converts them anyway."""
+    label. Role columns stay as read (categoricals): normalising converts them anyway."""
     for c in frame.columns:
-        if c in roles or not isinstance(frame[c].dtype, pd.StringDtype):
+        if c in roles or not isinstance(frame[c].dtype, (pd.StringDtype, pd.CategoricalDtype)):
             continue
-        codes, uniques = pd.factorize(frame[c])
+        if isinstance(frame[c].dtype, pd.CategoricalDtype):
+            codes, uniques = frame[c].cat.codes.to_numpy(), frame[c].cat.categories
+        else:
+            codes, uniques = pd.factorize(frame[c])
         labels = np.asarray(uniques, dtype=object)
         frame[c] = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
 
@@ -582,7 +601,9 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
 
     Plain XES (the shape most exporters write) is read by a vectorised byte scanner
     (:mod:`leanops._xes_scan`); anything else by lxml's iterparse. Both give the same frame.
-    ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader.
+    ``LEANOPS_XES_PARSER=lxml`` forces the lxml reader. A shape the scanner does not read
+    goes to lxml silently (that is the design); an unexpected scanner error also goes to
+    lxml, and the quality report's warnings say so, naming the error.
 
     Parameters
     ----------
@@ -604,9 +625,19 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     >>> quality.rows_read, frame["time:timestamp"].dtype
     (9906, datetime64[ns, UTC])
     """
+    return _xes_frame(Path(path), tz=tz, compact=False)
+
+
+def _xes_frame(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, QualityReport]:
+    """:func:`read_xes_frame`; ``compact=True`` keeps text columns as categoricals (what
+    ``read`` uses: a million labels are never held as strings)."""
+    with system_arrow_pool():
+        return _xes_frame_in(p, tz=tz, compact=compact)
+
+
+def _xes_frame_in(p: Path, *, tz: str, compact: bool) -> tuple[pd.DataFrame, QualityReport]:
     from ._xes_scan import Fallback, XesColumns, scan
 
-    p = Path(path)
     head = _head(p)
     if not head.strip():
         raise InputError(f"{str(p)!r} is empty; export the log again.")
@@ -621,6 +652,7 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
     limits = _LIMITS.get()
     acc = XesColumns(tz)
     classifiers: list[tuple[str, list[str]]] | None = None
+    notes: list[str] = []
     if os.environ.get("LEANOPS_XES_PARSER", "").strip().lower() != "lxml":
         try:
             with _open_text_bytes(p) as fh:
@@ -633,14 +665,18 @@ def read_xes_frame(path: str | os.PathLike[str], *, tz: str = "UTC") -> tuple[pd
             raise InputError(f"{str(p)!r} is a truncated or corrupt gzip file ({exc}); re-export or re-download it.") from None
         except OSError as exc:
             raise InputError(f"{str(p)!r} cannot be read as XES ({exc}).") from None
-        except Exception:  # anything the scanner did not foresee: the reference reader decides
+        except Exception as exc:  # anything the scanner did not foresee: the reference reader decides
             acc, classifiers = XesColumns(tz), None
+            # said, not silent: the result is lxml's (the same), but a scanner bug should be seen
+            notes.append(f"XES: the fast scanner stopped on an unexpected error ({type(exc).__name__}: "
+                         f"{str(exc)[:120]}); the file was read with the lxml reader instead (same result, slower)")
     if classifiers is None:
         classifiers = _read_xes_lxml(p, acc)
     n = acc.n
-    frame = acc.frame()
+    release_memory(n)  # the scan's freed temporaries, before the columns are built
+    frame = acc.frame(compact=compact)
     frame.attrs["leanops_classifiers"] = classifiers
-    return frame, QualityReport(rows_read=n)
+    return frame, QualityReport(rows_read=n, warnings=notes)
 
 
 def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
@@ -668,6 +704,7 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                 acc.add(key, False, np.asarray(idx, dtype=np.int64), pa.array(vals, pa.large_string()))
                 idx.clear()
                 vals.clear()
+        acc.advance(upto)
 
     try:
         fh = _open_text_bytes(p)
@@ -1036,14 +1073,6 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
     meta = parquet_metadata(p)
     if not meta or not meta.get("canonical"):
         return None
-    # A canonical file holds instances already, so the lifecycle mode has nothing left to pair.
-    if any(mapping.get(k) is not None for k in ("case", "activity", "start", "end", "timestamp", "resource",
-                                                "lifecycle_column")):
-        return None
-    if mapping.get("lifecycle") not in (None, *LIFECYCLE_MODES):
-        return None
-    if mapping.get("dedupe") or mapping.get("strict"):
-        return None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1055,6 +1084,7 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable Parquet file ({msg}).") from None
     check_canonical_schema(table.schema, str(p))
+    _check_canonical_options(mapping, meta, str(p), table.column_names)
 
     order = list(table.column_names)
     strings = {}
@@ -1084,11 +1114,116 @@ def _read_canonical_parquet(p: Path, mapping: dict[str, Any], notes: list[str]) 
             df["activity"] = pd.Categorical.from_codes(new_codes, categories=cats[order])
     quality = meta_quality(meta, len(df), str(p))
     quality.warnings.extend(notes)
-    # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
     tz = meta.get("tz") or "UTC"
     check_tz(tz, f"{str(p)!r}: the time zone in its leanops metadata")
-    return EventLog(df, source=str(p), mapping=dict(meta.get("mapping") or {}), tz=tz,
+    if mapping.get("strict"):
+        _check_strict_canonical(df, quality, str(p))
+    if mapping.get("dedupe"):
+        df = _dedupe_canonical(df, quality, meta, str(p))
+    named = mapping.get("tz") or "UTC"
+    if named.upper() != "UTC" and named != tz:
+        # As in every read, a zone other than UTC named by the user is the log's local
+        # clock (times are stored in UTC either way); say that it replaced the stored one.
+        quality.warnings.append(f"local time: tz={named!r} replaces the zone stored with the file ({tz})")
+        tz = named
+    # one file is stored sorted; partitions are each sorted, so their concatenation is re-sorted (stably)
+    return EventLog(df, source=str(p), mapping=dict(_meta_dict(meta, "mapping")), tz=tz,
                     quality=quality, sort=len(files) > 1)
+
+
+# Options of read() naming source columns: (option, its CLI flag, the canonical column it
+# maps to, its key in the stored mapping). The lifecycle column has no canonical column (it
+# was consumed by pairing) and no flag of its own.
+_ROLE_OPTIONS = (("case", "--case", "case_id", "case_id"), ("activity", "--activity", "activity", "activity"),
+                 ("start", "--start", "start", "start"), ("end", "--end", "end", "end"),
+                 ("timestamp", "--timestamp", "end", "end"), ("resource", "--resource", "resource", "resource"),
+                 ("lifecycle_column", None, None, "lifecycle"))
+
+
+def _stored_lifecycle(meta: dict[str, Any]) -> str | None:
+    """How the read that wrote a canonical file treated lifecycle transitions: ``classifier``
+    (it says so in a warning), ``pair`` (a lifecycle column was mapped), else None (no
+    lifecycle column was used: ``ignore``, or none to pair)."""
+    mapping, q = _meta_dict(meta, "mapping"), _meta_dict(meta, "quality")
+    warned = q.get("warnings")
+    if isinstance(warned, list) and any(isinstance(w, str) and w.startswith("lifecycle='classifier'") for w in warned):
+        return "classifier"
+    return "pair" if mapping.get("lifecycle") else None
+
+
+def _meta_dict(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """``meta[key]`` when it is a dict, else empty (a damaged document is not trusted)."""
+    v = meta.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+def _check_canonical_options(mapping: dict[str, Any], meta: dict[str, Any], where: str, columns: list[str]) -> None:
+    """Raise InputError for a read option that cannot apply to a leanops-written Parquet log.
+
+    Its columns were mapped when it was written, so a column option may only name the
+    canonical column of its role or the source column that was mapped to it; anything else
+    would ask for a different log, which only a read of the source can give.
+    """
+    stored = _meta_dict(meta, "mapping")
+    mode, lc_column = lifecycle_mode(mapping.get("lifecycle"), mapping.get("lifecycle_column"))
+    given = {**mapping, "lifecycle_column": lc_column}
+    for opt, flag, canon, key in _ROLE_OPTIONS:
+        got = given.get(opt)
+        if got is None:
+            continue
+        allowed = list(dict.fromkeys(c for c in (canon, stored.get(key)) if c))
+        if got in allowed:
+            continue
+        expected = " or ".join(repr(c) for c in allowed) if allowed else "nothing (none was mapped when it was converted)"
+        here = "an attribute column of it" if got in columns else "not a column of it"
+        drop, again = (f"{flag} ({opt}=)", f"{flag} {got!r}") if flag else (f"{opt}=", f"{opt}={got!r}")
+        raise InputError(
+            f"{opt} must name {expected} for the leanops-written Parquet {where!r}, whose columns were mapped "
+            f"when it was converted; got {got!r} ({here}). Drop {drop}, or convert the source log again with {again}."
+        )
+    if mode in ("classifier", "ignore"):
+        was = _stored_lifecycle(meta)
+        if was != mode and not (mode == "ignore" and was is None):
+            allowed = " or ".join(repr(m) for m in dict.fromkeys(("pair", was or "ignore")))
+            raise InputError(
+                f"lifecycle must be {allowed} for the leanops-written Parquet {where!r}, whose "
+                f"events were made into instances when it was converted"
+                f"{' (with lifecycle=' + repr(was) + ')' if was else ''}; got {mode!r}. Drop --lifecycle, "
+                f"or convert the source log again with --lifecycle {mode}."
+            )
+
+
+def _check_strict_canonical(df: pd.DataFrame, quality: QualityReport, where: str) -> None:
+    """strict=True on a canonical log: raise when the read that wrote it dropped or repaired
+    rows (its quality report says so), or when rows miss a case, activity or end time or
+    end before they start (a file written by other means)."""
+    problems = [f"{n:,} {r}" for r, n in {**quality.dropped, **quality.repaired}.items()
+                if r != "filtered_out_after_reading"]  # a filter is not a repair
+    for col in ("case_id", "activity", "end"):
+        n = int(df[col].isna().sum())
+        if n:
+            problems.append(f"{n:,} rows without {col}")
+    n_neg = int((df["start"] > df["end"]).sum())
+    if n_neg:
+        problems.append(f"{n_neg:,} instances ending before they start")
+    if problems:
+        raise InputError(
+            f"strict=True and the leanops-written Parquet {where!r} holds a repaired log: {', '.join(problems)}. "
+            "Fix the source and convert it again, or read it with strict=False."
+        )
+
+
+def _dedupe_canonical(df: pd.DataFrame, quality: QualityReport, meta: dict[str, Any], where: str) -> pd.DataFrame:
+    """dedupe=True on a canonical log: its exact duplicate instances dropped and counted as a
+    read of the source with dedupe=True counts them (``rows_kept`` in source rows)."""
+    kept = [w for w in quality.warnings if not w.startswith("duplicates:")]
+    quality.warnings[:] = kept
+    out, rows = dedupe_instances(df, True, quality, _stored_lifecycle(meta) == "pair")
+    if rows:
+        quality.rows_kept = max(0, quality.rows_kept - rows)
+        warn_quality(quality, where, stacklevel=6)  # at the caller of read()
+        out = out.reset_index(drop=True)
+    return out
 
 
 #: Canonical columns and the Arrow types a canonical Parquet log must have.

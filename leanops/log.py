@@ -7,6 +7,7 @@ function downstream takes ``activity_key=`` style arguments.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import inspect
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, release_memory, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
+from ._canonical import CANONICAL_COLUMNS, STRING_DTYPE, QualityReport, sort_canonical, to_string_ids, warn_quality  # noqa: F401 (re-exported)
 from ._checks import check_choice
-from ._normalize import normalize_frame
+from ._normalize import is_reader_owned, normalize_frame
 from .errors import InputError
 
 __all__ = ["EventLog", "QualityReport", "CANONICAL_COLUMNS", "from_frame"]
@@ -356,11 +357,15 @@ def from_frame(df: pd.DataFrame, **options: Any) -> EventLog:
     >>> log.n_cases, log.df["end"].iloc[1].isoformat()
     (1, '2024-01-01T11:00:00+00:00')
     """
+    # A reader's own frame: the normalised frame's arrays are new or the reader's, nobody
+    # else's, so the EventLog keeps them (memory). A user's frame may share arrays with it.
+    fresh = is_reader_owned(df)
     n = normalize_frame(df, **options)
-    log = EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
-    del n
-    release_memory(len(log))  # the normalised frame the log copied: not left cached after reading
-    return log
+    token = _FRESH.set(fresh)
+    try:
+        return EventLog(n.frame, source=n.source, mapping=n.mapping, tz=n.tz, quality=n.quality, sort=False)
+    finally:
+        _FRESH.reset(token)
 
 
 # the options are normalize_frame's keywords: show them in help() and the docs
@@ -393,6 +398,11 @@ def _to_utc(s: pd.Series, name: str) -> pd.Series:
     return s
 
 
+# Set while from_frame wraps the frame normalize_frame just built from a reader's own frame:
+# the EventLog may keep its arrays instead of copying them (a user's frame is always copied).
+_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("leanops_fresh_frame", default=False)
+
+
 def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
     d = df.copy(deep=False)
     if "start" not in d.columns:
@@ -405,12 +415,17 @@ def _coerce_canonical(df: pd.DataFrame, *, sort: bool) -> pd.DataFrame:
         d["activity"] = d["activity"].astype(STRING_DTYPE).astype("category")
     if d["resource"].dtype != STRING_DTYPE:
         d["resource"] = to_string_ids(d["resource"])
-    d["start"] = _to_utc(d["start"], "start")
-    d["end"] = _to_utc(d["end"], "end")
+    for name in ("start", "end"):
+        col = d[name]
+        utc = _to_utc(col, name)
+        if utc is not col or not _FRESH.get():  # setting a column copies it (memory)
+            d[name] = utc
+        del col, utc
     if d["end"].isna().any():
         raise InputError("column 'end' has missing values; every activity instance needs an end time.")
     cols = list(CANONICAL_COLUMNS) + [c for c in d.columns if c not in CANONICAL_COLUMNS]
-    d = d[cols]
+    if list(d.columns) != cols or not _FRESH.get():  # selecting columns copies them all (memory)
+        d = d[cols]
     if sort:
         d = sort_canonical(d)
     return d

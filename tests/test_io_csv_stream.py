@@ -119,22 +119,6 @@ def test_case_ranks_order_as_sorted_factorize(seed):
     np.testing.assert_array_equal(got[:, None] == got[None, :], want[:, None] == want[None, :])
 
 
-def test_take_columns_consuming_equals_take_and_empties_the_source():
-    from leanops._canonical import take_columns
-
-    rng = np.random.default_rng(4)
-    d = pd.DataFrame({
-        "case_id": pd.array(rng.choice(["a", "b", None], 50), dtype="string[pyarrow]"),
-        "end": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 99, 50), unit="h"),
-        "cost": rng.integers(0, 9, 50),
-    })
-    rows = rng.permutation(50)
-    want = d.take(rows).reset_index(drop=True)
-    got = take_columns(d, rows, consume=True)
-    pd.testing.assert_frame_equal(got, want)
-    assert d.shape[1] == 0
-
-
 def test_a_sorted_users_frame_is_not_shared_with_the_log():
     # already in canonical order, so the sort does not copy: the log must still hold its own arrays
     df = pd.DataFrame({"case": ["a", "a", "b"], "activity": ["x", "y", "x"],

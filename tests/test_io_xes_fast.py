@@ -287,3 +287,30 @@ def test_one_thread_and_many_threads_give_the_same_frame(tmp_path, monkeypatch):
     one, _ = lio.read_xes_frame(p)
     _same_frame(many, one)
     assert len(one) == 72
+
+
+def test_an_unforeseen_scanner_error_is_noted_in_the_quality_report(tmp_path, monkeypatch):
+    def broken(*a, **k):
+        raise IndexError("a scanner bug")
+
+    p = tmp_path / "t.xes"
+    p.write_text(TRICKY, encoding="utf-8")
+    clean = _read_log(p)
+    monkeypatch.setattr(_xes_scan, "_scan_block", broken)
+    frame, quality = lio.read_xes_frame(p)
+    notes = [w for w in quality.warnings if "fast scanner" in w]
+    assert len(notes) == 1 and "IndexError: a scanner bug" in notes[0] and "lxml" in notes[0]
+    log = _read_log(p)  # the note reaches the EventLog's report; the log itself is lxml's, unchanged
+    assert any("IndexError: a scanner bug" in w for w in log.quality.warnings)
+    pd.testing.assert_frame_equal(log.df, clean.df)
+    assert {k: v for k, v in log.quality.to_dict().items() if k != "warnings"} == \
+        {k: v for k, v in clean.quality.to_dict().items() if k != "warnings"}
+
+
+def test_an_expected_fallback_leaves_no_note(tmp_path, monkeypatch):
+    # a shape the scanner does not read (single quotes) goes to lxml silently, by design
+    p = tmp_path / "q.xes"
+    p.write_text(TRICKY.replace('<int key="cost" value="3"/>', "<int key='cost' value='3'/>"))
+    _, quality = lio.read_xes_frame(p)
+    assert not any("fast scanner" in w for w in quality.warnings)
+    assert not any("fast scanner" in w for w in _read_log(p).quality.warnings)

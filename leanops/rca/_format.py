@@ -37,9 +37,18 @@ def fmt_effect(x: float, unit: str) -> str:
     return fmt_num(round(x, 6) if x is not None and math.isfinite(x) else x)
 
 
+# values that carry their own operator: thresholds, and "!= v" (the cases without a near-universal value)
+_OPERATORS = (">=", "<=", "<", ">", "!= ")
+
+
+def condition(feature: str, value: str) -> str:
+    """The condition as text: ``channel = phone``, ``amount >= 10000``, ``priority != normal``."""
+    return f"{feature} {value}" if value.startswith(_OPERATORS) else f"{feature} = {value}"
+
+
 def condition_text(feature: str, value: str) -> str:
     """The condition in words, as the subject of a sentence ("cases with channel = phone")."""
-    op = value.startswith((">=", "<", ">", "<="))
+    op = value.startswith(_OPERATORS)
     if feature == "involves":
         return f"cases involving {value}"
     if feature == "occurs":

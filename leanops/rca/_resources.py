@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from ..log import EventLog
 from ..mining._steps import steps
 from ._selection import _bh, _robust_p, _welch
@@ -144,7 +145,7 @@ def _waits_created(log: EventLog, out: dict[tuple[str, str], Evidence]) -> None:
 
     try:
         inst = waiting_causes(log).instances
-    except Exception:  # the decomposition needs start times and resources; without them, no evidence
+    except InputError:  # the decomposition needs start times (its one refusal here); without them, no evidence
         return
     if not len(inst):
         return

@@ -15,6 +15,12 @@ from ._format import fmt_num
 from .features import feature_kind
 
 MAX_VALUES = 30  # per text feature
+# A driver's value (text, or one side of a yes/no) shared by more than this share of the
+# cases is near-universal: it cannot separate slow from fast cases, and its "effect" is that
+# of the few cases without it. It is left out (named in the notes); the few cases without it
+# are tested instead: "feature != value", or the other side of a yes/no, or the one other
+# value of a text feature as itself.
+NEAR_UNIVERSAL = 0.9
 QUANTILES = np.arange(0.05, 0.951, 0.05)
 _FAMILIES = ("involves:", "occurs:", "any:")
 # System state that raises a target only when there is more of it: "found fewer waiting,
@@ -63,8 +69,11 @@ def _welch(n1, s1, q1, n0, s0, q0):
 
 
 def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float, max_support: float):
-    """Candidate conditions as a sparse 0/1 matrix (cases x conditions) plus their descriptions."""
+    """Candidate conditions as a sparse 0/1 matrix (cases x conditions), their descriptions,
+    the number of conditions tested and the near-universal text values left out
+    (``(feature, value, share)``, see ``NEAR_UNIVERSAL``)."""
     n = len(y)
+    universal: list[tuple[str, str, float]] = []
     cats = table.attrs.get("categories", {})
     cands: list[_Cand] = []
     rows_list: list[np.ndarray] = []
@@ -94,6 +103,12 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                 push(_Cand(col, f"any:{name}", val, None, cat, kind), rows)
             elif fam is not None:
                 push(_Cand(col, fam[:-1], col[len(fam):], None, cat, kind), rows)
+            elif kind == "driver" and max(k, n - k) > NEAR_UNIVERSAL * n:
+                # a near-universal side is never reported: only the few cases on the other
+                # side are a condition (not flippable)
+                major, minor = ("true", "false") if k > n - k else ("false", "true")
+                universal.append((col, major, float(max(k, n - k) / n)))
+                push(_Cand(col, col, minor, None, cat, kind), rows if minor == "true" else np.flatnonzero(~v))
             else:
                 push(_Cand(col, col, "true", "false", cat, kind), rows)
         elif pd.api.types.is_numeric_dtype(s):
@@ -152,6 +167,14 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                 val = str(uniq[k])
                 if val == "(none)" and col.startswith("resource@"):
                     continue  # "not done at all" is the path feature occurs:<activity>
+                if kind == "driver" and cnt[k] > NEAR_UNIVERSAL * n:
+                    universal.append((col, val, float(cnt[k] / n)))
+                    others = np.unique(codes[codes != k])
+                    if len(others) == 1 and others[0] >= 0 and cnt[others[0]] >= min_count:
+                        continue  # the few cases without it are those of the one other value, tested as such
+                    n_tested += 1
+                    push(_Cand(col, col, f"!= {val}", None, cat, kind), np.flatnonzero(codes != k))
+                    continue
                 n_tested += 1
                 ccat = "measurement" if val == "(missing)" else cat
                 push(_Cand(col, col, val, None, ccat, kind), order[bounds[k]:bounds[k + 1]])
@@ -162,7 +185,7 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
         X = sparse.csc_matrix((np.ones(len(indices)), indices, indptr), shape=(n, m))
     else:
         X = sparse.csc_matrix((n, 0))
-    return cands, X, n_tested
+    return cands, X, n_tested, universal
 
 
 def _adjusted(A_inv, Zy, yy, XZ, xx, xy, n: int):

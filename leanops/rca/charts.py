@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._format import fmt_duration
+from ._format import condition, fmt_duration
 from .features import CATEGORIES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,8 +39,7 @@ def _axes(ax, size=(8, 4.5)):
 
 
 def _label(c) -> str:
-    v = c.value
-    return _text(f"{c.feature} {v}" if v[:1] in "<>" else f"{c.feature} = {v}")
+    return _text(condition(c.feature, c.value))
 
 
 def _scale(unit: str, values) -> tuple[float, str]:

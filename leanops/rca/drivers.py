@@ -23,6 +23,11 @@ How it works (the choices, so that results can be read with confidence):
    threshold tried counts as a test. Queues and work in progress only count as
    ``>= t``: "found fewer waiting, so slower" is an artefact (a log's first days), not a
    finding. Identifiers never give conditions (see :func:`leanops.rca.features`).
+   A driver's value held by more than 90 % of the cases (``NEAR_UNIVERSAL``; a text value
+   or one side of a yes/no) is no condition: it cannot tell slow cases from fast ones, and
+   its raw "effect" is that of the few cases without it. Those few are tested instead, as
+   ``feature != value``, the other side of the yes/no, or the one other value of the
+   feature, and ``notes`` names the values left out.
 3. **Adjustment (regression, forward selection).** The system state goes first: the
    strongest system conditions enter the model (they are the context). Then drivers are
    selected one at a time: the next one has the largest t statistic *given the system
@@ -68,10 +73,10 @@ from ..boundaries import boundary_counts, boundary_mask
 from ..errors import InputError
 from ..evidence import role_resources
 from ..log import EventLog
-from ._format import condition_text, fmt_duration, fmt_effect
+from ._format import condition, condition_text, fmt_duration, fmt_effect
 from ._resources import resource_evidence
 from ..mining._steps import steps
-from ._selection import _bh, _bootstrap, _candidates, _Forward, _welch
+from ._selection import NEAR_UNIVERSAL, _bh, _bootstrap, _candidates, _Forward, _welch
 from .features import features as build_features
 from .targets import Target, target_values
 
@@ -122,7 +127,7 @@ class Cause:
     @property
     def condition(self) -> str:
         """The condition as text, e.g. ``channel = phone``."""
-        return f"{self.feature} {self.value}" if self.value[:1] in "<>" else f"{self.feature} = {self.value}"
+        return condition(self.feature, self.value)
 
     def to_dict(self) -> dict[str, Any]:
         """The cause as in ``leanops rca --json`` (feature, value, effect, CI, p-value, ...)."""
@@ -369,7 +374,14 @@ def root_causes(
 
     min_count = max(5, int(math.ceil(min_support * n)))
     want = {"increase": 1.0, "decrease": -1.0, "both": 0.0}[direction]
-    cands, X, n_tested = _candidates(sub, y, min_count, want, max_support)
+    cands, X, n_tested, universal = _candidates(sub, y, min_count, want, max_support)
+    if universal:
+        notes.append(
+            f"left out as near-universal (a value in more than {NEAR_UNIVERSAL:.0%} of the cases cannot tell slow "
+            "from fast ones; the cases without it are tested instead): "
+            + ", ".join(f"{f} = {v} ({share:.0%})" for f, v, share in universal[:5])
+            + (f" and {len(universal) - 5} more" if len(universal) > 5 else "")
+        )
     if not cands:
         reason = (
             "nothing to explain: no feature varies across enough cases "

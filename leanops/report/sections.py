@@ -173,16 +173,13 @@ def quality(ctx: Context) -> Section:
         f"in {fmt.count(log.n_cases)} cases."
         + ("" if n_drop or n_rep else " Nothing was dropped or repaired.")
     )
+    # counts of source rows and of instances (decided after pairing) are not summed together
     if n_drop:
-        s.summary.append(
-            f"{fmt.count(n_drop)} rows were dropped: "
-            + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')}" for k, v in q.dropped.items()) + "."
-        )
+        s.summary.append("Dropped: " + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')} ({q.unit(k)})"
+                                                 for k, v in q.dropped.items()) + ".")
     if n_rep:
-        s.summary.append(
-            f"{fmt.count(n_rep)} rows were repaired: "
-            + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')}" for k, v in q.repaired.items()) + "."
-        )
+        s.summary.append("Repaired: " + "; ".join(f"{fmt.count(v)} {k.replace('_', ' ')} ({q.unit(k)})"
+                                                  for k, v in q.repaired.items()) + ".")
     if no_start == n and n:
         s.summary.append(
             "The log has completion times only, so waiting and processing cannot be told apart "
@@ -199,8 +196,8 @@ def quality(ctx: Context) -> Section:
             f"started {per['label']}; the other {fmt.count(per['cases_before'] - per['cases_after'])} are left out."
         )
     rows = [("read", "source rows", rows_read), ("kept", "source rows", rows_kept)]
-    rows += [("dropped", k, v) for k, v in q.dropped.items()]
-    rows += [("repaired", k, v) for k, v in q.repaired.items()]
+    rows += [("dropped", f"{k} ({q.unit(k)})", v) for k, v in q.dropped.items()]
+    rows += [("repaired", f"{k} ({q.unit(k)})", v) for k, v in q.repaired.items()]
     rows += [("missing", "start time", no_start), ("missing", "resource", no_res)]
     s.tables.append(
         Table("Rows read, kept, dropped and repaired", pd.DataFrame(rows, columns=["kind", "reason", "rows"]),
@@ -225,11 +222,12 @@ def quality(ctx: Context) -> Section:
               units={"instances": "count", "cases": "count", "without_start": "percent", "without_resource": "percent"},
               labels={"without_start": "without start time", "without_resource": "without resource"})
     )
-    share_dropped = n_drop / rows_read if rows_read else 0.0
+    lost = max(rows_read - rows_kept, 0)  # source rows, whatever unit each reason counts in
+    share_dropped = lost / rows_read if rows_read else 0.0
     if share_dropped >= 0.01:
         s.findings.append(
             Finding(0.95, f"Data quality: {fmt.percent(share_dropped)} of the source rows were dropped "
-                          f"({fmt.count(n_drop)} rows); read the data-quality section before trusting the numbers.")
+                          f"({fmt.count(lost)} rows); read the data-quality section before trusting the numbers.")
         )
     info = log.summary()
     from ..boundaries import boundary_counts
