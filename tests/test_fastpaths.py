@@ -11,7 +11,8 @@ import pytest
 from leanops.boundaries import case_spans
 from leanops.evidence import _label_busy
 from leanops.log import EventLog
-from leanops.mining.waits import batch_waits, overtaken_waits
+from leanops.mining import waits
+from leanops.mining.waits import batch_waits, overtaken_sums, overtaken_waits
 
 
 def _naive_batch(a, s, e, tol):
@@ -70,6 +71,27 @@ def test_overtaken_waits_when_few_rows_are_overtaken():
     assert 0 < (got > 0).sum() < n // 4
     np.testing.assert_allclose(got, _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
 
+
+
+@pytest.mark.parametrize("block", [1, 3, 16, 1 << 20])
+@pytest.mark.parametrize("seed", range(8))
+def test_overtaken_sums_are_the_sums_of_the_per_instance_rule(seed, block, monkeypatch):
+    # whole numbers take the packed-key path (read in blocks of ``block`` rows: runs of
+    # equal enablement cut by a block edge); fractions fall back to overtaken_waits
+    monkeypatch.setattr(waits, "_BLOCK", block)
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 160))
+    a = rng.integers(0, 3, n) + (seed % 4 == 0)  # (some with activity 0 never occurring)
+    s = np.round(rng.random(n) * [20, 200, 2000][seed % 3], 0 if seed < 6 else 1)
+    e = s - np.round(rng.random(n) * 30, 0)
+    floor = e + batch_waits(a, s, e, [0.0, 1.0, 3.0][seed % 3])
+    n_groups = int(a.max()) + 2
+    want = np.array([_naive_overtaken(a, s, e, floor)[a == g].sum() for g in range(n_groups)])
+    got = overtaken_sums(a, s, e, floor, n_groups)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    # bit for bit the sums the bottleneck ranking made before (a bincount of the waits)
+    np.testing.assert_array_equal(got, np.bincount(a, weights=overtaken_waits(a, s, e, floor), minlength=n_groups))
+    assert (waits._packed_triples(a, e, s, floor) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
 
 def _naive_union(s, e):
     total, cur_s, cur_e = 0, None, None

@@ -61,7 +61,8 @@ from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
 from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
-from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
+from .waits import (WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_sums, overtaken_waits, split_causes,
+                    split_instances)
 from ..evidence import log_evidence, roles_and_spells
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
@@ -179,7 +180,10 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     enabled = start - wait
     bt = batch_waits(act, start, enabled, batch_tolerance)
     floor = enabled + bt  # where each wait counts from after its batch
-    ov = overtaken_waits(act, start, enabled, floor)
+    # per instance only when asked for: the per-activity sums need no row order
+    ov = overtaken_waits(act, start, enabled, floor) if per_instance else None
+    ov_sum = (np.bincount(act, weights=ov, minlength=n_act) if per_instance
+              else overtaken_sums(act, start, enabled, floor, n_act))
 
     # ---- the time grid
     lo, hi = float(start.min()), float(end.max())
@@ -286,7 +290,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     return dict(
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
-        batching=np.bincount(batched[0], weights=bt[hb], minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
+        batching=np.bincount(batched[0], weights=bt[hb], minlength=n_act), overtaken=ov_sum,
         off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,
