@@ -253,9 +253,23 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     cb = int(codes.max()).bit_length()
     top = int(e.max()) - lo
     tb = max(top.bit_length(), 1)
+
+    def whole(u: int) -> bool:  # every time a whole number of ``u`` from ``lo``
+        return not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK))
+
+    # one key per interval when (label, start, length) packs, in the finest unit the
+    # times are whole numbers of (the longest interval in blocks: no temporary as long
+    # as the log)
+    dmax = max(int((e[i:i + _BLOCK] - s[i:i + _BLOCK]).max()) for i in range(0, m, _BLOCK))
+    for u in (1, 10**3, 10**6, 10**9):
+        tb_u, db_u = max((top // u).bit_length(), 1), max((dmax // u).bit_length(), 1)
+        if cb + tb_u + db_u <= 62:
+            merged = _union_by_reach(codes, s, e, n, lo=lo, unit=u, tb=tb_u, db=db_u, spells=spells)
+            if merged is not None:
+                return k, total, merged
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
+            if whole(u):
                 unit = u
                 tb = max((top // u).bit_length(), 1)
                 break
@@ -313,6 +327,62 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
         spells.append((lab, on, off))
     return k, total, merged
 
+
+
+def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, lo: int, unit: int, tb: int,
+                    db: int, spells: list | None) -> np.ndarray | None:
+    """The union lengths (and spells) of :func:`_label_busy` from one sort of one packed key
+    per interval, ``label << (tb + db) | start << db | length`` (times in ``unit`` from
+    ``lo``), half the keys of sorting both ends: each label's intervals in order of their
+    start, a spell begins where an interval starts at or after the furthest end so far
+    (a running maximum: the labels lie on their own stretches of the integer line, so
+    one pass serves them all). Touching intervals stay apart, as in the sweep over the
+    ends; zero-length ones may add empty spells. The union is the same. None when some
+    time is not a whole number of units from ``lo``."""
+    m = len(codes)
+    key = np.empty(m, dtype=np.int64)
+    for i in range(0, m, _BLOCK):
+        j = min(i + _BLOCK, m)
+        k = key[i:j]
+        np.subtract(s[i:j], lo, out=k)
+        d = np.subtract(e[i:j], s[i:j])
+        if unit > 1:
+            for x in (k, d):  # whole units (checked while dividing: no pass of its own)
+                q = x // unit
+                if not np.array_equal(q * unit, x):
+                    return None
+                x[:] = q
+        k <<= db
+        k |= d
+        k |= np.left_shift(codes[i:j], tb + db, dtype=np.int64)
+    key.sort()
+    l0 = key >> db  # label << tb | start
+    key &= (1 << db) - 1
+    key += l0  # label << tb | end
+    reach = np.maximum.accumulate(key, out=key)
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.greater_equal(l0[1:], reach[:-1], out=new[1:])
+    heads = np.flatnonzero(new)
+    del new
+    on = l0[heads]
+    del l0
+    heads[:-1] = heads[1:] - 1  # each spell ends at the furthest end reached by its last row
+    heads[-1] = m - 1
+    off = reach[heads]
+    del reach, key, heads
+    lab = on >> tb
+    mask = (1 << tb) - 1
+    on &= mask
+    off &= mask
+    merged = np.bincount(lab, weights=(off - on).astype(np.float64), minlength=n) * unit
+    if spells is not None:
+        for x in (on, off):  # back to int64 ns, in place
+            if unit > 1:
+                x *= unit
+            x += lo
+        spells.append((lab, on, off))
+    return merged
 
 def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
     """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""

@@ -105,7 +105,8 @@ def _naive_union(s, e):
     return total + (cur_e - cur_s if cur_e is not None else 0)
 
 
-@pytest.mark.parametrize("unit, span", [(1, 10**12), (10**9, 3 * 10**17), (10**6, 3 * 10**17), (1, 3 * 10**17)])
+@pytest.mark.parametrize("unit, span", [(1, 10**12), (10**9, 3 * 10**17), (10**6, 3 * 10**17), (1, 3 * 10**17),
+                                        (1, 10**9), (10**6, 10**14)])
 def test_label_busy_is_the_union_of_each_labels_intervals(unit, span):
     # a span of ten years in ns does not pack with the label: whole seconds (ms) are packed
     # in coarser units, anything else falls back to sorting rows
