@@ -46,6 +46,9 @@ _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|sc
 #: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
 #: long as the log cost more (in page faults) than the arithmetic.
 _BLOCK = 1 << 20
+#: Rows per block of the per-interval keys: small enough that a block's temporaries stay
+#: in the CPU cache from one operation to the next.
+_KEY_BLOCK = 1 << 16
 
 
 def _stamps(log: EventLog) -> list[np.ndarray]:
@@ -260,7 +263,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     # one key per interval when (label, start, length) packs, in the finest unit the
     # times are whole numbers of (the longest interval in blocks: no temporary as long
     # as the log)
-    dmax = max(int((e[i:i + _BLOCK] - s[i:i + _BLOCK]).max()) for i in range(0, m, _BLOCK))
+    dmax = max(int((e[i:i + _KEY_BLOCK] - s[i:i + _KEY_BLOCK]).max()) for i in range(0, m, _KEY_BLOCK))
     for u in (1, 10**3, 10**6, 10**9):
         tb_u, db_u = max((top // u).bit_length(), 1), max((dmax // u).bit_length(), 1)
         if cb + tb_u + db_u <= 62:
@@ -341,8 +344,8 @@ def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, 
     time is not a whole number of units from ``lo``."""
     m = len(codes)
     key = np.empty(m, dtype=np.int64)
-    for i in range(0, m, _BLOCK):
-        j = min(i + _BLOCK, m)
+    for i in range(0, m, _KEY_BLOCK):
+        j = min(i + _KEY_BLOCK, m)
         k = key[i:j]
         np.subtract(s[i:j], lo, out=k)
         d = np.subtract(e[i:j], s[i:j])
