@@ -207,3 +207,18 @@ def test_blocked_passes_match_the_definitions_across_block_edges(monkeypatch, se
     expect = pd.crosstab(d["resource"].astype(str), d["activity"]).reindex(index=prof.index, columns=prof.columns,
                                                                           fill_value=0)
     np.testing.assert_array_equal(prof.to_numpy(), expect.to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(9))
+def test_segment_prefix_max_is_the_running_maximum_per_case(seed):
+    # raising rows chain by chain, with chains longer than its rounds (the scan then
+    # finishes the rest): the same as pandas' cumulative maximum per case
+    from leanops.mining._steps import _same_case_masks, _segment_prefix_max
+
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(1, 400))
+    case = np.sort(rng.integers(0, max(1, n // int(rng.integers(1, 80))), n))
+    v = [rng.integers(0, 20, n), np.cumsum(rng.integers(-3, 10, n)), -np.arange(n)][seed % 3].astype(np.int64)
+    longest = int(np.bincount(case).max())
+    got = _segment_prefix_max(v, _same_case_masks(case, longest))
+    np.testing.assert_array_equal(got, pd.Series(v).groupby(case).cummax().to_numpy())
