@@ -84,14 +84,19 @@ def test_overtaken_sums_are_the_sums_of_the_per_instance_rule(seed, block, monke
     a = rng.integers(0, 3, n) + (seed % 4 == 0)  # (some with activity 0 never occurring)
     s = np.round(rng.random(n) * [20, 200, 2000][seed % 3], 0 if seed < 6 else 1)
     e = s - np.round(rng.random(n) * 30, 0)
-    floor = e + batch_waits(a, s, e, [0.0, 1.0, 3.0][seed % 3])
+    tol = [0.0, 1.0, 3.0][seed % 3]
+    bt = batch_waits(a, s, e, tol)
+    floor = e + bt
+    rows, w = waits.batch_waits_at(a, s, e, tol)  # the same waits, at the rows that have one
+    np.testing.assert_array_equal(rows, np.flatnonzero(bt > 0))
+    np.testing.assert_array_equal(w, bt[rows])
     n_groups = int(a.max()) + 2
     want = np.array([_naive_overtaken(a, s, e, floor)[a == g].sum() for g in range(n_groups)])
-    got = overtaken_sums(a, s, e, floor, n_groups)
+    got = overtaken_sums(a, s, e, n_groups, floor_at=(rows, e[rows] + w))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
     # bit for bit the sums the bottleneck ranking made before (a bincount of the waits)
     np.testing.assert_array_equal(got, np.bincount(a, weights=overtaken_waits(a, s, e, floor), minlength=n_groups))
-    assert (waits._packed_triples(a, e, s, floor) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
+    assert (waits._packed_triples(a, e, s, floor[rows]) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
 
 def _naive_union(s, e):
     total, cur_s, cur_e = 0, None, None

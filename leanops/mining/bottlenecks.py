@@ -61,7 +61,7 @@ from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
 from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
-from .waits import (WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_sums, overtaken_waits, split_causes,
+from .waits import (WAIT_CAUSES, batch_waits_at, grid_causes, instance_grid, overtaken_sums, overtaken_waits, split_causes,
                     split_instances)
 from ..evidence import log_evidence, roles_and_spells
 
@@ -178,12 +178,19 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     sums = b.sums
     start, end = b.start_s, b.end_s
     enabled = start - wait
-    bt = batch_waits(act, start, enabled, batch_tolerance)
-    floor = enabled + bt  # where each wait counts from after its batch
-    # per instance only when asked for: the per-activity sums need no row order
-    ov = overtaken_waits(act, start, enabled, floor) if per_instance else None
-    ov_sum = (np.bincount(act, weights=ov, minlength=n_act) if per_instance
-              else overtaken_sums(act, start, enabled, floor, n_act))
+    # the rows that wait for their batch (few), and where their wait counts from after it
+    hb, bt_hb = batch_waits_at(act, start, enabled, batch_tolerance)
+    floor_hb = enabled[hb] + bt_hb
+    if per_instance:
+        bt = np.zeros(n)
+        bt[hb] = bt_hb
+        floor = enabled.copy()
+        floor[hb] = floor_hb
+        ov = overtaken_waits(act, start, enabled, floor)
+        ov_sum = np.bincount(act, weights=ov, minlength=n_act)
+        del floor
+    else:  # (the per-activity sums need no row order)
+        ov_sum = overtaken_sums(act, start, enabled, n_act, floor_at=(hb, floor_hb))
 
     # ---- the time grid
     lo, hi = float(start.min()), float(end.max())
@@ -219,11 +226,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         np.add(base, b1, out=b1 if consume else base)
         return _grid_coverage(k, b1 if consume else base, n_groups, n_bins)
 
-    # the batched waits' ends first: then the floor's buffer takes the start bins
-    hb = np.flatnonzero(bt > 0)
-    batch_end = to_bin(floor[hb])
-    b_start = to_bin(start, out=floor)
-    del floor
+    batch_end = to_bin(floor_hb)
+    b_start = to_bin(start, out=np.empty(n))
 
     # share of each bin that is working time, per distinct calendar
     edges_ns = b.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
@@ -290,7 +294,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     return dict(
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
-        batching=np.bincount(batched[0], weights=bt[hb], minlength=n_act), overtaken=ov_sum,
+        batching=np.bincount(batched[0], weights=bt_hb, minlength=n_act), overtaken=ov_sum,
         off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,

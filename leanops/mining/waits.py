@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "overtaken_sums", "grid_causes", "split_causes", "instance_grid", "split_instances"]
+__all__ = ["WAIT_CAUSES", "batch_waits", "batch_waits_at", "overtaken_waits", "overtaken_sums", "grid_causes", "split_causes", "instance_grid", "split_instances"]
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
@@ -50,24 +50,45 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     >>> batch_waits(np.array([0, 0, 0]), np.array([8.0, 8, 8]), np.array([1.0, 3, 6]), 0.0)
     array([5., 3., 0.])
     """
-    n = len(start)
-    out = np.zeros(n)
-    if not n:
-        return out
+    out = np.zeros(len(start))
+    rows, waits = batch_waits_at(activity, start, enabled, tol)
+    out[rows] = waits
+    return out
+
+
+def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`batch_waits` at the rows where it is above 0 only: ``(rows, waits)``, rows
+    ascending (no array as long as the log for the few rows that wait for a batch).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> batch_waits_at(np.array([0, 0, 0]), np.array([8.0, 8, 8]), np.array([1.0, 3, 6]), 0.0)
+    (array([0, 1]), array([5., 3.]))
+    """
+    none = (np.zeros(0, dtype=np.intp), np.zeros(0))
+    if not len(start):
+        return none
     new, pick = _chains(activity, start, tol)
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
-    sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
+    alone = new[:-1] & new[1:]
+    sel = np.flatnonzero(~np.r_[alone, new[-1]])
+    del alone
     if not len(sel):
-        return out
+        return none
     new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
     heads = np.flatnonzero(new_s)
     gid = np.cumsum(new_s) - 1
     rows, s_sel = pick(sel)
     en = enabled[rows]
     ready = np.maximum.reduceat(en, heads)
-    out[rows] = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
-    return out
+    w = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
+    keep = w > 0
+    rows, w = rows[keep], w[keep]
+    o = np.argsort(rows, kind="stable")
+    return rows[o].astype(np.intp, copy=False), w[o]
 
 
 def _chains(group: np.ndarray, value: np.ndarray, tol: float,
@@ -231,9 +252,11 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     return out
 
 
-def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, floor: np.ndarray,
-                   n_groups: int) -> np.ndarray:
-    """Per activity (codes ``0 .. n_groups - 1``), the sum of :func:`overtaken_waits`.
+def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, n_groups: int, *,
+                   floor_at: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per activity (codes ``0 .. n_groups - 1``), the sum of :func:`overtaken_waits`, its
+    floor the enablement but at the rows ``floor_at = (rows, floor)`` (waits after a
+    batch: :func:`batch_waits_at`).
 
     The same sums, bit for bit. When the times are whole numbers on a short range (whole
     seconds, as most logs record), each instance's (activity, enablement, start) is one
@@ -247,14 +270,16 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     Examples
     --------
     >>> import numpy as np
-    >>> overtaken_sums(np.array([0, 0, 1]), np.array([4.0, 2, 5]), np.array([0.0, 1, 5]),
-    ...                np.array([0.0, 1, 5]), 2)
+    >>> overtaken_sums(np.array([0, 0, 1]), np.array([4.0, 2, 5]), np.array([0.0, 1, 5]), 2)
     array([2., 0.])
     """
-    p = _packed_triples(activity, enabled, start, floor)
+    odd, f_odd = floor_at if floor_at is not None else (np.zeros(0, dtype=np.intp), np.zeros(0))
+    p = _packed_triples(activity, enabled, start, f_odd)
     if p is None:
+        floor = enabled.copy()
+        floor[odd] = f_odd
         return np.bincount(activity, weights=overtaken_waits(activity, start, enabled, floor), minlength=n_groups)
-    key, vb, lo, odd = p
+    key, vb, lo = p
     counts = np.bincount(activity, minlength=n_groups)
     ends = np.cumsum(counts)
     mask = (1 << vb) - 1
@@ -263,7 +288,7 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     # first counted with the floor at the enablement, then again with their own floor;
     # found by their keys (in key order: each search begins where the one before ended)
     a_o = activity[odd]
-    e_i, s_i, f_i = (np.subtract(x[odd], lo).astype(np.int64) for x in (enabled, start, floor))
+    e_i, s_i, f_i = (np.subtract(x, lo).astype(np.int64) for x in (enabled[odd], start[odd], f_odd))
     o = np.argsort(np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i, kind="stable")
     a_o, e_i, s_i, f_i = a_o[o], e_i[o], s_i[o], f_i[o]
     at = np.searchsorted(key, np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i)
@@ -314,14 +339,14 @@ _NONE = np.iinfo(np.int64).max // 4  # no later start: above every packed time
 
 
 def _packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, floor: np.ndarray,
-                    ) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+                    ) -> tuple[np.ndarray, int, float] | None:
     """For :func:`overtaken_sums`: the sorted keys ``group << 2 vb | enabled - lo << vb |
-    start - lo``, ``vb``, ``lo`` and the rows whose ``floor`` is not their enablement;
-    None unless every time is a whole number on a range short enough for the keys and
-    the integer sums."""
+    start - lo``, ``vb`` and ``lo``; None unless every time (and the few ``floor``
+    values) is a whole number on a range short enough for the keys and the integer
+    sums."""
     n = len(start)
     g = np.asarray(group)
-    if not (0 < n and start.dtype.kind == enabled.dtype.kind == floor.dtype.kind == "f"
+    if not (0 < n and start.dtype.kind == enabled.dtype.kind == "f" and floor.dtype.kind in "fiu"
             and g.dtype.kind in "iu" and int(g.min()) >= 0):
         return None
     lo = min(float(enabled.min()), float(start.min()))
@@ -332,9 +357,8 @@ def _packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, f
     # keys below 2**62, and sums of n waits each below 2**vb within int64
     if int(g.max()).bit_length() + 2 * vb > 62 or n.bit_length() + vb > 62:
         return None
-    odd = np.flatnonzero(floor != enabled)
-    f = floor[odd] - lo
-    if len(odd) and not (np.isfinite(f).all() and np.array_equal(f, np.floor(f)) and np.abs(f).max() < 2.0**52):
+    f = floor - lo
+    if len(f) and not (np.isfinite(f).all() and np.array_equal(f, np.floor(f)) and np.abs(f).max() < 2.0**52):
         return None
     key = np.empty(n, dtype=np.int64)
     buf = np.empty(min(n, _BLOCK), dtype=np.int64)
@@ -350,7 +374,7 @@ def _packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, f
         k |= b
         k |= np.left_shift(g[i:j], 2 * vb, dtype=np.int64)
     key.sort()
-    return key, vb, lo, odd
+    return key, vb, lo
 
 
 def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
