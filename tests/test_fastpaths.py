@@ -96,7 +96,7 @@ def test_overtaken_sums_are_the_sums_of_the_per_instance_rule(seed, block, monke
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
     # bit for bit the sums the bottleneck ranking made before (a bincount of the waits)
     np.testing.assert_array_equal(got, np.bincount(a, weights=overtaken_waits(a, s, e, floor), minlength=n_groups))
-    assert (waits._packed_triples(a, e, s, floor[rows]) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
+    assert (waits.packed_triples(a, e, s, floor[rows]) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
 
 def _naive_union(s, e):
     total, cur_s, cur_e = 0, None, None

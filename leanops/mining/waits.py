@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["WAIT_CAUSES", "batch_waits", "batch_waits_at", "overtaken_waits", "overtaken_sums", "grid_causes", "split_causes", "instance_grid", "split_instances"]
+__all__ = ["WAIT_CAUSES", "batch_waits", "batch_waits_at", "overtaken_waits", "overtaken_sums", "packed_triples", "grid_causes", "split_causes", "instance_grid", "split_instances"]
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
@@ -253,7 +253,8 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
 
 
 def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, n_groups: int, *,
-                   floor_at: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                   floor_at: tuple[np.ndarray, np.ndarray] | None = None,
+                   packed: tuple[np.ndarray, int, float] | None = None) -> np.ndarray:
     """Per activity (codes ``0 .. n_groups - 1``), the sum of :func:`overtaken_waits`, its
     floor the enablement but at the rows ``floor_at = (rows, floor)`` (waits after a
     batch: :func:`batch_waits_at`).
@@ -274,7 +275,7 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     array([2., 0.])
     """
     odd, f_odd = floor_at if floor_at is not None else (np.zeros(0, dtype=np.intp), np.zeros(0))
-    p = _packed_triples(activity, enabled, start, f_odd)
+    p = packed_triples(activity, enabled, start, f_odd) if packed is None else packed
     if p is None:
         floor = enabled.copy()
         floor[odd] = f_odd
@@ -338,9 +339,9 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
 _NONE = np.iinfo(np.int64).max // 4  # no later start: above every packed time
 
 
-def _packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, floor: np.ndarray,
-                    ) -> tuple[np.ndarray, int, float] | None:
-    """For :func:`overtaken_sums`: the sorted keys ``group << 2 vb | enabled - lo << vb |
+def packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, floor: np.ndarray,
+                   ) -> tuple[np.ndarray, int, float] | None:
+    """For :func:`overtaken_sums` (its ``packed``; the bottleneck grid reads them too): the sorted keys ``group << 2 vb | enabled - lo << vb |
     start - lo``, ``vb`` and ``lo``; None unless every time (and the few ``floor``
     values) is a whole number on a range short enough for the keys and the integer
     sums."""
@@ -351,7 +352,7 @@ def _packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, f
         return None
     lo = min(float(enabled.min()), float(start.min()))
     hi = max(float(enabled.max()), float(start.max()))
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40 and lo == np.floor(lo)):
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40 and lo == np.floor(lo) and abs(lo) < 2.0**52):
         return None
     vb = max(int(hi - lo).bit_length(), 1)
     # keys below 2**62, and sums of n waits each below 2**vb within int64
