@@ -192,7 +192,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         del floor
     else:  # (the per-activity sums need no row order)
         packed = packed_triples(act, enabled, start, floor_hb)
-        ov_sum = overtaken_sums(act, start, enabled, n_act, floor_at=(hb, floor_hb), packed=packed)
+        ov_sum = overtaken_sums(act, start, enabled, n_act, floor_at=(hb, floor_hb), packed=packed,
+                                counts=sums.count)
     # the queue from the sorted keys when there are some (then no bins in row order are
     # needed: the busy members come from the spells)
     by_keys = not per_instance and packed is not None and (spells is not None or not n_pool)

@@ -87,7 +87,7 @@ def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     w = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
     keep = w > 0
     rows, w = rows[keep], w[keep]
-    o = np.argsort(rows, kind="stable")
+    o = np.argsort(rows)  # (rows are distinct: any sort gives the one order)
     return rows[o].astype(np.intp, copy=False), w[o]
 
 
@@ -254,10 +254,12 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
 
 def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, n_groups: int, *,
                    floor_at: tuple[np.ndarray, np.ndarray] | None = None,
-                   packed: tuple[np.ndarray, int, float] | None = None) -> np.ndarray:
+                   packed: tuple[np.ndarray, int, float] | None = None,
+                   counts: np.ndarray | None = None) -> np.ndarray:
     """Per activity (codes ``0 .. n_groups - 1``), the sum of :func:`overtaken_waits`, its
     floor the enablement but at the rows ``floor_at = (rows, floor)`` (waits after a
-    batch: :func:`batch_waits_at`).
+    batch: :func:`batch_waits_at`). ``packed``: :func:`packed_triples` of the same rows,
+    ``counts``: the rows per activity, when the caller has them.
 
     The same sums, bit for bit. When the times are whole numbers on a short range (whole
     seconds, as most logs record), each instance's (activity, enablement, start) is one
@@ -281,7 +283,7 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
         floor[odd] = f_odd
         return np.bincount(activity, weights=overtaken_waits(activity, start, enabled, floor), minlength=n_groups)
     key, vb, lo = p
-    counts = np.bincount(activity, minlength=n_groups)
+    counts = np.bincount(activity, minlength=n_groups) if counts is None else counts
     ends = np.cumsum(counts)
     mask = (1 << vb) - 1
     tot = np.zeros(len(counts), dtype=np.int64)
@@ -290,9 +292,10 @@ def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     # found by their keys (in key order: each search begins where the one before ended)
     a_o = activity[odd]
     e_i, s_i, f_i = (np.subtract(x, lo).astype(np.int64) for x in (enabled[odd], start[odd], f_odd))
-    o = np.argsort(np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i, kind="stable")
+    q = np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i
+    o = np.argsort(q)  # (rows with equal keys read the same: their order does not matter)
     a_o, e_i, s_i, f_i = a_o[o], e_i[o], s_i[o], f_i[o]
-    at = np.searchsorted(key, np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i)
+    at = np.searchsorted(key, q[o])
     lat = np.empty(len(at), dtype=np.int64)
     for g in np.flatnonzero(counts).tolist():
         g1 = int(ends[g])
