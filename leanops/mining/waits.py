@@ -430,9 +430,9 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
     on = np.zeros(n_act)
     cont = np.zeros(n_act)
     used = sorted({int(p) for p in main_pool if p >= 0})
-    # per used pool: working share with the pool full, and whether it is always on shift
-    wfull = {p: np.multiply(wf_pool[p], full[p]) for p in used}
-    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}
+    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}  # always on shift
+    # (the working share with the pool full, wf * full, is not kept per pool: as full is 0
+    # or 1, queue * wf * full is the same number, made in one reused buffer)
     t = np.empty(n_bins)
     for i in range(n_act):
         mp = main_pool[i]
@@ -440,12 +440,9 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
         if mp < 0:
             on[i] = total
             continue
-        if always[mp]:
-            on[i] = total
-        else:
-            np.multiply(queue[i], wf_pool[mp], out=t)
-            on[i] = float(t.sum()) * width
-        np.multiply(queue[i], wfull[mp], out=t)
+        np.multiply(queue[i], wf_pool[mp], out=t)
+        on[i] = total if always[mp] else float(t.sum()) * width
+        t *= full[mp]
         cont[i] = float(t.sum()) * width
         off[i] = total - on[i]
     if batched is not None and len(batched[0]):
@@ -455,15 +452,17 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
         all_ = (hi - b0).astype(np.float64)
         on_b = all_.copy()  # no pool: every bin counts as on shift
         full_b = np.zeros(len(a))
+        w = np.zeros(n_bins + 1)  # (one buffer for every pool's prefix sums)
         for p in used:  # prefix sums over the bins, only for the pools that batch
             m = pa == p
             if not m.any():
                 continue
             if not always[p]:  # (always on shift: every bin counts whole, as on_b already has)
-                w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
-                on_b[m] = w_on[hi[m]] - w_on[b0[m]]
-            w_full = np.r_[0.0, np.cumsum(wfull[p])]
-            full_b[m] = w_full[hi[m]] - w_full[b0[m]]
+                np.cumsum(wf_pool[p], out=w[1:])
+                on_b[m] = w[hi[m]] - w[b0[m]]
+            np.multiply(wf_pool[p], full[p], out=t)
+            np.cumsum(t, out=w[1:])
+            full_b[m] = w[hi[m]] - w[b0[m]]
         on -= np.bincount(a, weights=on_b, minlength=n_act) * width
         cont -= np.bincount(a, weights=full_b, minlength=n_act) * width
         off -= np.bincount(a, weights=all_ - on_b, minlength=n_act) * width
