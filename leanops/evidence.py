@@ -250,7 +250,8 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     m = len(codes)
     k = np.bincount(codes, minlength=n) if counts is None else counts
     # (the int64 difference, cast into a float buffer: exact as the difference's cast)
-    total = np.bincount(codes, weights=np.subtract(e, s, out=np.empty(m)), minlength=n)
+    buf = np.empty(m)  # (then the keys' buffer)
+    total = np.bincount(codes, weights=np.subtract(e, s, out=buf), minlength=n)
     lo = int(s.min())
     unit = 1
     cb = int(codes.max()).bit_length()
@@ -267,7 +268,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     for u in (1, 10**3, 10**6, 10**9):
         tb_u, db_u = max((top // u).bit_length(), 1), max((dmax // u).bit_length(), 1)
         if cb + tb_u + db_u <= 62:
-            merged = _union_by_reach(codes, s, e, n, lo=lo, unit=u, tb=tb_u, db=db_u, spells=spells)
+            merged = _union_by_reach(codes, s, e, n, lo=lo, unit=u, tb=tb_u, db=db_u, spells=spells, buf=buf)
             if merged is not None:
                 return k, total, merged
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
@@ -333,7 +334,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
 
 
 def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, lo: int, unit: int, tb: int,
-                    db: int, spells: list | None) -> np.ndarray | None:
+                    db: int, spells: list | None, buf: np.ndarray | None = None) -> np.ndarray | None:
     """The union lengths (and spells) of :func:`_label_busy` from one sort of one packed key
     per interval, ``label << (tb + db) | start << db | length`` (times in ``unit`` from
     ``lo``), half the keys of sorting both ends: each label's intervals in order of their
@@ -341,9 +342,10 @@ def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, 
     (a running maximum: the labels lie on their own stretches of the integer line, so
     one pass serves them all). Touching intervals stay apart, as in the sweep over the
     ends; zero-length ones may add empty spells. The union is the same. None when some
-    time is not a whole number of units from ``lo``."""
+    time is not a whole number of units from ``lo``. ``buf``: a free 8-byte buffer of
+    ``m`` items for the keys."""
     m = len(codes)
-    key = np.empty(m, dtype=np.int64)
+    key = np.empty(m, dtype=np.int64) if buf is None else buf.view(np.int64)
     for i in range(0, m, _KEY_BLOCK):
         j = min(i + _KEY_BLOCK, m)
         k = key[i:j]
@@ -359,21 +361,31 @@ def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, 
         k |= d
         k |= np.left_shift(codes[i:j], tb + db, dtype=np.int64)
     key.sort()
-    l0 = key >> db  # label << tb | start
-    key &= (1 << db) - 1
-    key += l0  # label << tb | end
-    reach = np.maximum.accumulate(key, out=key)
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    np.greater_equal(l0[1:], reach[:-1], out=new[1:])
-    heads = np.flatnonzero(new)
-    del new
-    on = l0[heads]
-    del l0
-    heads[:-1] = heads[1:] - 1  # each spell ends at the furthest end reached by its last row
-    heads[-1] = m - 1
-    off = reach[heads]
-    del reach, key, heads
+    # in blocks, carrying the furthest end so far (label << tb | end) from block to block:
+    # a spell begins at a row that starts at or after it, and ends at the furthest end
+    # reached before the next spell begins
+    dmask = (1 << db) - 1
+    ons, befores = [], []
+    reach = -1
+    for i in range(0, m, _KEY_BLOCK):
+        kb = key[i:i + _KEY_BLOCK]
+        l0 = kb >> db  # label << tb | start
+        l1 = kb & dmask
+        l1 += l0  # label << tb | end
+        np.maximum.accumulate(l1, out=l1)
+        np.maximum(l1, reach, out=l1)
+        before = np.empty(len(l1), dtype=np.int64)
+        before[0] = reach
+        before[1:] = l1[:-1]
+        h = np.flatnonzero(l0 >= before)
+        ons.append(l0[h])
+        befores.append(before[h])
+        reach = int(l1[-1])
+    on = np.concatenate(ons)
+    off = np.empty_like(on)
+    off[:-1] = np.concatenate(befores)[1:]
+    off[-1] = reach
+    del key, ons, befores
     lab = on >> tb
     mask = (1 << tb) - 1
     on &= mask

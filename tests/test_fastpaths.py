@@ -227,3 +227,25 @@ def test_segment_prefix_max_is_the_running_maximum_per_case(seed):
     longest = int(np.bincount(case).max())
     got = _segment_prefix_max(v, _same_case_masks(case, longest))
     np.testing.assert_array_equal(got, pd.Series(v).groupby(case).cummax().to_numpy())
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 16])
+def test_label_busy_spells_across_blocks(block, monkeypatch):
+    # the packed (label, start, length) keys are read in blocks, the furthest end carried
+    # across block edges: the same unions, and spells that cover exactly the union
+    import leanops.evidence as ev
+
+    monkeypatch.setattr(ev, "_KEY_BLOCK", block)
+    rng = np.random.default_rng(block)
+    n, labels = 300, 5
+    c = rng.integers(0, labels, n).astype(np.int64)
+    s = rng.integers(0, 10**5, n) * 10**9 + 1_600_000_000 * 10**9
+    e = s + rng.integers(0, 3000, n) * 10**9 * (rng.random(n) > 0.2)
+    spells = []
+    _, _, merged = _label_busy(c, s, e, labels, spells=spells)
+    lab, on, off = spells[0]
+    for g in range(labels):
+        m = c == g
+        assert merged[g] == _naive_union(s[m], e[m])
+        assert (off[lab == g] - on[lab == g]).sum() == merged[g]
+        assert (on[lab == g][1:] >= off[lab == g][:-1]).all()  # disjoint, in time order
