@@ -179,7 +179,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     start, end = b.start_s, b.end_s
     enabled = start - wait
     # the rows that wait for their batch (few), and where their wait counts from after it
-    hb, bt_hb = batch_waits_at(act, start, enabled, batch_tolerance)
+    hb, bt_hb = batch_waits_at(act, start, enabled, batch_tolerance, counts=sums.count)
     floor_hb = enabled[hb] + bt_hb
     packed = None
     if per_instance:

@@ -56,10 +56,11 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     return out
 
 
-def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float, *,
+                   counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`batch_waits` at the rows where it is above 0 only: ``(rows, waits)``, rows
     ascending (no array as long as the log for the few rows that wait for a batch).
+    ``counts``: the rows per activity, when the caller has them.
 
     Examples
     --------
@@ -70,7 +71,7 @@ def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     none = (np.zeros(0, dtype=np.intp), np.zeros(0))
     if not len(start):
         return none
-    new, pick = _chains(activity, start, tol)
+    new, pick = _chains(activity, start, tol, counts)
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
     alone = new[:-1] & new[1:]
@@ -91,7 +92,7 @@ def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray,
     return rows[o].astype(np.intp, copy=False), w[o]
 
 
-def _chains(group: np.ndarray, value: np.ndarray, tol: float,
+def _chains(group: np.ndarray, value: np.ndarray, tol: float, counts: np.ndarray | None = None,
             ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """Rows ordered by group, then value: per position of that order, whether it begins a
     new chain (a new group, or a value more than ``tol`` above the one before), and
@@ -114,7 +115,8 @@ def _chains(group: np.ndarray, value: np.ndarray, tol: float,
         gv = np.right_shift(key[i:j + 1], nb)  # group << vb | value - lo
         # whole numbers below 2**40: the differences are those of the values, exactly
         np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[i + 1:j + 1])
-    new[np.cumsum(np.bincount(np.asarray(group)))[:-1]] = True  # where each group begins
+    begins = np.cumsum(np.bincount(np.asarray(group)) if counts is None else counts)
+    new[begins[begins < n]] = True  # where each group after the first begins
 
     def pick(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = key[at]
