@@ -46,6 +46,9 @@ _SYSTEM = re.compile(r"^(system|sys|batch|auto(mat(ic|ed))?|bot|robot|rpa|job|sc
 #: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
 #: long as the log cost more (in page faults) than the arithmetic.
 _BLOCK = 1 << 20
+#: Rows per block of the per-interval keys: small enough that a block's temporaries stay
+#: in the CPU cache from one operation to the next.
+_KEY_BLOCK = 1 << 16
 
 
 def _stamps(log: EventLog) -> list[np.ndarray]:
@@ -247,15 +250,30 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     m = len(codes)
     k = np.bincount(codes, minlength=n) if counts is None else counts
     # (the int64 difference, cast into a float buffer: exact as the difference's cast)
-    total = np.bincount(codes, weights=np.subtract(e, s, out=np.empty(m)), minlength=n)
+    buf = np.empty(m)  # (then the keys' buffer)
+    total = np.bincount(codes, weights=np.subtract(e, s, out=buf), minlength=n)
     lo = int(s.min())
     unit = 1
     cb = int(codes.max()).bit_length()
     top = int(e.max()) - lo
     tb = max(top.bit_length(), 1)
+
+    def whole(u: int) -> bool:  # every time a whole number of ``u`` from ``lo``
+        return not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK))
+
+    # one key per interval when (label, start, length) packs, in the finest unit the
+    # times are whole numbers of (the longest interval in blocks: no temporary as long
+    # as the log)
+    dmax = max(int((e[i:i + _KEY_BLOCK] - s[i:i + _KEY_BLOCK]).max()) for i in range(0, m, _KEY_BLOCK))
+    for u in (1, 10**3, 10**6, 10**9):
+        tb_u, db_u = max((top // u).bit_length(), 1), max((dmax // u).bit_length(), 1)
+        if cb + tb_u + db_u <= 62:
+            merged = _union_by_reach(codes, s, e, n, lo=lo, unit=u, tb=tb_u, db=db_u, spells=spells, buf=buf)
+            if merged is not None:
+                return k, total, merged
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
+            if whole(u):
                 unit = u
                 tb = max((top // u).bit_length(), 1)
                 break
@@ -313,6 +331,73 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
         spells.append((lab, on, off))
     return k, total, merged
 
+
+
+def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, lo: int, unit: int, tb: int,
+                    db: int, spells: list | None, buf: np.ndarray | None = None) -> np.ndarray | None:
+    """The union lengths (and spells) of :func:`_label_busy` from one sort of one packed key
+    per interval, ``label << (tb + db) | start << db | length`` (times in ``unit`` from
+    ``lo``), half the keys of sorting both ends: each label's intervals in order of their
+    start, a spell begins where an interval starts at or after the furthest end so far
+    (a running maximum: the labels lie on their own stretches of the integer line, so
+    one pass serves them all). Touching intervals stay apart, as in the sweep over the
+    ends; zero-length ones may add empty spells. The union is the same. None when some
+    time is not a whole number of units from ``lo``. ``buf``: a free 8-byte buffer of
+    ``m`` items for the keys."""
+    m = len(codes)
+    key = np.empty(m, dtype=np.int64) if buf is None else buf.view(np.int64)
+    for i in range(0, m, _KEY_BLOCK):
+        j = min(i + _KEY_BLOCK, m)
+        k = key[i:j]
+        np.subtract(s[i:j], lo, out=k)
+        d = np.subtract(e[i:j], s[i:j])
+        if unit > 1:
+            for x in (k, d):  # whole units (checked while dividing: no pass of its own)
+                q = x // unit
+                if not np.array_equal(q * unit, x):
+                    return None
+                x[:] = q
+        k <<= db
+        k |= d
+        k |= np.left_shift(codes[i:j], tb + db, dtype=np.int64)
+    key.sort()
+    # in blocks, carrying the furthest end so far (label << tb | end) from block to block:
+    # a spell begins at a row that starts at or after it, and ends at the furthest end
+    # reached before the next spell begins
+    dmask = (1 << db) - 1
+    ons, befores = [], []
+    reach = -1
+    for i in range(0, m, _KEY_BLOCK):
+        kb = key[i:i + _KEY_BLOCK]
+        l0 = kb >> db  # label << tb | start
+        l1 = kb & dmask
+        l1 += l0  # label << tb | end
+        np.maximum.accumulate(l1, out=l1)
+        np.maximum(l1, reach, out=l1)
+        before = np.empty(len(l1), dtype=np.int64)
+        before[0] = reach
+        before[1:] = l1[:-1]
+        h = np.flatnonzero(l0 >= before)
+        ons.append(l0[h])
+        befores.append(before[h])
+        reach = int(l1[-1])
+    on = np.concatenate(ons)
+    off = np.empty_like(on)
+    off[:-1] = np.concatenate(befores)[1:]
+    off[-1] = reach
+    del key, ons, befores
+    lab = on >> tb
+    mask = (1 << tb) - 1
+    on &= mask
+    off &= mask
+    merged = np.bincount(lab, weights=(off - on).astype(np.float64), minlength=n) * unit
+    if spells is not None:
+        for x in (on, off):  # back to int64 ns, in place
+            if unit > 1:
+                x *= unit
+            x += lo
+        spells.append((lab, on, off))
+    return merged
 
 def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
     """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""

@@ -11,7 +11,8 @@ import pytest
 from leanops.boundaries import case_spans
 from leanops.evidence import _label_busy
 from leanops.log import EventLog
-from leanops.mining.waits import batch_waits, overtaken_waits
+from leanops.mining import waits
+from leanops.mining.waits import batch_waits, overtaken_sums, overtaken_waits
 
 
 def _naive_batch(a, s, e, tol):
@@ -71,6 +72,33 @@ def test_overtaken_waits_when_few_rows_are_overtaken():
     np.testing.assert_allclose(got, _naive_overtaken(a, s, e, floor), rtol=0, atol=1e-9)
 
 
+
+@pytest.mark.parametrize("block", [1, 3, 16, 1 << 20])
+@pytest.mark.parametrize("seed", range(8))
+def test_overtaken_sums_are_the_sums_of_the_per_instance_rule(seed, block, monkeypatch):
+    # whole numbers take the packed-key path (read in blocks of ``block`` rows: runs of
+    # equal enablement cut by a block edge); fractions fall back to overtaken_waits
+    monkeypatch.setattr(waits, "_BLOCK", block)
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 160))
+    a = rng.integers(0, 3, n) + (seed % 4 == 0)  # (some with activity 0 never occurring)
+    s = np.round(rng.random(n) * [20, 200, 2000][seed % 3], 0 if seed < 6 else 1)
+    e = s - np.round(rng.random(n) * 30, 0)
+    tol = [0.0, 1.0, 3.0][seed % 3]
+    bt = batch_waits(a, s, e, tol)
+    floor = e + bt
+    # the same waits, at the rows that have one (the counts with an empty last activity)
+    rows, w = waits.batch_waits_at(a, s, e, tol, counts=np.bincount(a, minlength=int(a.max()) + 2))
+    np.testing.assert_array_equal(rows, np.flatnonzero(bt > 0))
+    np.testing.assert_array_equal(w, bt[rows])
+    n_groups = int(a.max()) + 2
+    want = np.array([_naive_overtaken(a, s, e, floor)[a == g].sum() for g in range(n_groups)])
+    got = overtaken_sums(a, s, e, n_groups, floor_at=(rows, e[rows] + w))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    # bit for bit the sums the bottleneck ranking made before (a bincount of the waits)
+    np.testing.assert_array_equal(got, np.bincount(a, weights=overtaken_waits(a, s, e, floor), minlength=n_groups))
+    assert (waits.packed_triples(a, e, s, floor[rows]) is None) == (seed >= 6 and not np.array_equal(s, np.round(s)))
+
 def _naive_union(s, e):
     total, cur_s, cur_e = 0, None, None
     for lo, hi in sorted(zip(s.tolist(), e.tolist())):
@@ -83,7 +111,8 @@ def _naive_union(s, e):
     return total + (cur_e - cur_s if cur_e is not None else 0)
 
 
-@pytest.mark.parametrize("unit, span", [(1, 10**12), (10**9, 3 * 10**17), (10**6, 3 * 10**17), (1, 3 * 10**17)])
+@pytest.mark.parametrize("unit, span", [(1, 10**12), (10**9, 3 * 10**17), (10**6, 3 * 10**17), (1, 3 * 10**17),
+                                        (1, 10**9), (10**6, 10**14)])
 def test_label_busy_is_the_union_of_each_labels_intervals(unit, span):
     # a span of ten years in ns does not pack with the label: whole seconds (ms) are packed
     # in coarser units, anything else falls back to sorting rows
@@ -184,3 +213,40 @@ def test_blocked_passes_match_the_definitions_across_block_edges(monkeypatch, se
     expect = pd.crosstab(d["resource"].astype(str), d["activity"]).reindex(index=prof.index, columns=prof.columns,
                                                                           fill_value=0)
     np.testing.assert_array_equal(prof.to_numpy(), expect.to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(9))
+def test_segment_prefix_max_is_the_running_maximum_per_case(seed):
+    # raising rows chain by chain, with chains longer than its rounds (the scan then
+    # finishes the rest): the same as pandas' cumulative maximum per case
+    from leanops.mining._steps import _same_case_masks, _segment_prefix_max
+
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(1, 400))
+    case = np.sort(rng.integers(0, max(1, n // int(rng.integers(1, 80))), n))
+    v = [rng.integers(0, 20, n), np.cumsum(rng.integers(-3, 10, n)), -np.arange(n)][seed % 3].astype(np.int64)
+    longest = int(np.bincount(case).max())
+    got = _segment_prefix_max(v, _same_case_masks(case, longest))
+    np.testing.assert_array_equal(got, pd.Series(v).groupby(case).cummax().to_numpy())
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 16])
+def test_label_busy_spells_across_blocks(block, monkeypatch):
+    # the packed (label, start, length) keys are read in blocks, the furthest end carried
+    # across block edges: the same unions, and spells that cover exactly the union
+    import leanops.evidence as ev
+
+    monkeypatch.setattr(ev, "_KEY_BLOCK", block)
+    rng = np.random.default_rng(block)
+    n, labels = 300, 5
+    c = rng.integers(0, labels, n).astype(np.int64)
+    s = rng.integers(0, 10**5, n) * 10**9 + 1_600_000_000 * 10**9
+    e = s + rng.integers(0, 3000, n) * 10**9 * (rng.random(n) > 0.2)
+    spells = []
+    _, _, merged = _label_busy(c, s, e, labels, spells=spells)
+    lab, on, off = spells[0]
+    for g in range(labels):
+        m = c == g
+        assert merged[g] == _naive_union(s[m], e[m])
+        assert (off[lab == g] - on[lab == g]).sum() == merged[g]
+        assert (on[lab == g][1:] >= off[lab == g][:-1]).all()  # disjoint, in time order

@@ -68,7 +68,7 @@ class Batch:
     estimated: np.ndarray  # bool
     activities: list[str]
     resources: list[str]
-    case_ids: np.ndarray  # per case, its id (object)
+    _case_ids: np.ndarray | None = None  # per case, its id (object): see ``case_ids``
     origin_ns: int = 0
     start_s: np.ndarray | None = None  # float s from ``origin_ns`` (or working time of ``calendar``)
     end_s: np.ndarray | None = None
@@ -80,6 +80,18 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.end)
+
+    @property
+    def case_ids(self) -> np.ndarray:
+        """Per case, its id (object). An EventLog's batch reads them from its log when
+        first asked (the analyses do not: a million ids cost a pass over the Arrow column)."""
+        if self._case_ids is not None:
+            return self._case_ids
+        ids = self.extra.get("case_ids")
+        if ids is None:
+            inst = self.extra["inst"]  # (the ids of the cases' first rows only)
+            ids = self.extra["case_ids"] = inst.log.df["case_id"].iloc[inst.starts].to_numpy()
+        return ids
 
     @property
     def enabled(self) -> np.ndarray:
@@ -132,13 +144,10 @@ def from_log(log: Any, *, time: str = "calendar", calendar: Any = None) -> Batch
     inst = _instances(log, time=time, calendar=calendar)
     st = inst.st
     codes, names = resource_codes(inst.log)
-    # (the ids of the cases' first rows only: converting every row's id costs a pass over
-    # the whole Arrow column)
-    case_ids = inst.log.df["case_id"].iloc[inst.starts].to_numpy()
     out = Batch(
         case=st.case, activity=st.activity, resource=codes, start=st.t_start, end=st.end, cover=inst.cover_ns,
         first=st.first, repeat=_instance_repeats(inst), estimated=inst.estimated, activities=st.activities,
-        resources=names, case_ids=case_ids, origin_ns=inst.origin_ns,
+        resources=names, origin_ns=inst.origin_ns,
         start_s=inst.start, end_s=inst.end, wait_s=inst.wait, service_s=inst.service, covered_s=inst.covered,
         calendar=inst.calendar, extra={"inst": inst},
     )
@@ -300,7 +309,7 @@ def finish(rows: dict[str, np.ndarray], acts: list[str], resources: list[str]) -
     b = Batch(case=np.cumsum(first, dtype=np.int64) - 1, activity=rows["activity"], resource=rows["resource"],
               start=rows["start"], end=rows["end"], cover=rows["cover"], first=first, repeat=rows["repeat"],
               estimated=rows["estimated"], activities=list(acts), resources=list(resources),
-              case_ids=rows["case_ids"])
+              _case_ids=rows["case_ids"])
     if b.estimated.any():
         b = _estimated(b)
     return _seconds(b)

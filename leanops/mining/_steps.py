@@ -132,9 +132,34 @@ def _same_case_masks(case: np.ndarray, max_len: int, first: np.ndarray | None = 
 def _segment_prefix_max(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     """Running maximum within each case (rows grouped by case), exact for int64.
 
-    A Hillis-Steele scan: after the pass with stride k every row holds the maximum of the
-    2k rows ending at it (within its case), so ceil(log2(longest case)) passes suffice.
+    The running maximum differs from a row's own value only from a row below the one
+    before it (same case) on: those rows are raised from their predecessor, then the
+    rows after the raised ones, as long as some row is raised (most logs: a few short
+    chains, no pass over the whole log). Long chains left after a few rounds go to
+    :func:`_hillis_steele` (a partly raised column has the same running maximum).
     """
+    out = values.copy()
+    if not masks:
+        return out
+    same = masks[0]  # row i + 1 is in the case of row i
+    cand = np.flatnonzero(same & (values[1:] < values[:-1])) + 1
+    n = len(out)
+    for _ in range(32):
+        if not len(cand):
+            return out
+        up = np.maximum(out[cand], out[cand - 1])
+        out[cand] = up
+        nxt = cand + 1
+        ok = nxt < n
+        nxt, up = nxt[ok], up[ok]
+        cand = nxt[same[nxt - 1] & (out[nxt] < up)]
+    return _hillis_steele(out, masks) if len(cand) else out
+
+
+def _hillis_steele(values: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """:func:`_segment_prefix_max` by a Hillis-Steele scan: after the pass with stride k
+    every row holds the maximum of the 2k rows ending at it (within its case), so
+    ceil(log2(longest case)) passes suffice."""
     out = values.copy()
     buf = np.empty_like(out)  # (one buffer for every pass: numpy would allocate one per pass for the overlap)
     for j, same in enumerate(masks):

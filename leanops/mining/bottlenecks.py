@@ -61,7 +61,8 @@ from ._engine import Engine, dispatch as _dispatch
 from ._batch import Batch, from_log
 from .performance import _instance_repeats, _instances, _repeats, _seconds_since
 from .resources import CalendarSpec, _group_calendars, _pools
-from .waits import WAIT_CAUSES, batch_waits, grid_causes, instance_grid, overtaken_waits, split_causes, split_instances
+from .waits import (_BLOCK as _KEY_BLOCK, WAIT_CAUSES, batch_waits_at, grid_causes, instance_grid, overtaken_sums,
+                    overtaken_waits, packed_triples, split_causes, split_instances)
 from ..evidence import log_evidence, roles_and_spells
 
 __all__ = ["bottlenecks", "rework", "wait_decomposition", "Bottlenecks", "Rework"]
@@ -177,9 +178,25 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     sums = b.sums
     start, end = b.start_s, b.end_s
     enabled = start - wait
-    bt = batch_waits(act, start, enabled, batch_tolerance)
-    floor = enabled + bt  # where each wait counts from after its batch
-    ov = overtaken_waits(act, start, enabled, floor)
+    # the rows that wait for their batch (few), and where their wait counts from after it
+    hb, bt_hb = batch_waits_at(act, start, enabled, batch_tolerance, counts=sums.count)
+    floor_hb = enabled[hb] + bt_hb
+    packed = None
+    if per_instance:
+        bt = np.zeros(n)
+        bt[hb] = bt_hb
+        floor = enabled.copy()
+        floor[hb] = floor_hb
+        ov = overtaken_waits(act, start, enabled, floor)
+        ov_sum = np.bincount(act, weights=ov, minlength=n_act)
+        del floor
+    else:  # (the per-activity sums need no row order)
+        packed = packed_triples(act, enabled, start, floor_hb)
+        ov_sum = overtaken_sums(act, start, enabled, n_act, floor_at=(hb, floor_hb), packed=packed,
+                                counts=sums.count)
+    # the queue from the sorted keys when there are some (then no bins in row order are
+    # needed: the busy members come from the spells)
+    by_keys = not per_instance and packed is not None and (spells is not None or not n_pool)
 
     # ---- the time grid
     lo, hi = float(start.min()), float(end.max())
@@ -215,11 +232,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         np.add(base, b1, out=b1 if consume else base)
         return _grid_coverage(k, b1 if consume else base, n_groups, n_bins)
 
-    # the batched waits' ends first: then the floor's buffer takes the start bins
-    hb = np.flatnonzero(bt > 0)
-    batch_end = to_bin(floor[hb])
-    b_start = to_bin(start, out=floor)
-    del floor
+    batch_end = to_bin(floor_hb)
+    b_start = None if by_keys else to_bin(start, out=np.empty(n))
 
     # share of each bin that is working time, per distinct calendar
     edges_ns = b.origin_ns + np.round((lo + np.arange(n_bins + 1) * width) * 1e9).astype(np.int64)
@@ -245,13 +259,20 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
 
     # ---- queue before each activity (instances enabled, not started)
     # (rows without a wait add an empty interval, which cancels out: no need to select)
-    b_en = to_bin(enabled, out=enabled)  # (the enablements are not needed after this)
-    del enabled
-    batched = (act[hb], b_en[hb], batch_end)
-    if per_instance:
-        b_rest = b_en.copy()
-        b_rest[hb] = batch_end
-    queue = coverage(act, n_act, b_en, b_start, consume=not per_instance)
+    if by_keys:
+        batched = (act[hb], to_bin(enabled[hb]), batch_end)
+        # (each key holds its row's activity, enablement and start: the same bins, and
+        # sorted, so the counts are written in order rather than all over the table)
+        queue = _queue_from_keys(packed, n_act, n_bins, to_bin)
+        del enabled, packed
+    else:
+        b_en = to_bin(enabled, out=enabled)  # (the enablements are not needed after this)
+        del enabled
+        batched = (act[hb], b_en[hb], batch_end)
+        if per_instance:
+            b_rest = b_en.copy()
+            b_rest[hb] = batch_end
+        queue = coverage(act, n_act, b_en, b_start, consume=not per_instance)
     queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
     # trend: least-squares slope of the queue over time, in instances per day
@@ -286,7 +307,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     return dict(
         activities=b.activities, count=sums.count, with_pred=sums.with_pred, wait_sum=sums.wait,
         service_sum=sums.service, repeats=sums.count - sums.first_in_case,
-        batching=np.bincount(batched[0], weights=bt[hb], minlength=n_act), overtaken=np.bincount(act, weights=ov, minlength=n_act),
+        batching=np.bincount(batched[0], weights=bt_hb, minlength=n_act), overtaken=ov_sum,
         off=off, on=on, cont=cont, estimated=_per_activity_count(act, b.estimated, n_act),
         main_pool=main_pool, util_pool=util_pool, pool_names=pool_names, pool_size=size,
         group_pools=_group_pools(pools, roles), log_level=log_level,
@@ -382,6 +403,31 @@ def _spell_grid(codes: np.ndarray, lut: np.ndarray, b0: np.ndarray, b1: np.ndarr
     b1 += base
     del base
     return _grid_coverage(b0, b1, n_pool, n_bins)
+
+
+def _queue_from_keys(packed: tuple[np.ndarray, int, float], n_groups: int, n_bins: int,
+                     to_bin: Any) -> np.ndarray:
+    """:func:`_grid_coverage` of each row's ``[bin of its enablement, bin of its start)``
+    in its activity's row, from the sorted keys of :func:`~leanops.mining.waits.packed_triples`
+    (activity, enablement, start; whole numbers from ``lo``, so the times and their bins
+    are exactly the rows' own). The keys are in order of activity and enablement: the
+    +1 at each enablement's bin is written in order, and the -1 at each start's nearly so."""
+    key, vb, lo = packed
+    mask = (1 << vb) - 1
+    d = np.zeros(n_groups * (n_bins + 1), dtype=np.int64)
+    for i in range(0, len(key), _KEY_BLOCK):
+        kb = key[i:i + _KEY_BLOCK]
+        base = np.right_shift(kb, 2 * vb)
+        base *= n_bins + 1
+        for part, sign in ((np.right_shift(kb, vb), 1), (kb.copy(), -1)):
+            part &= mask
+            t = part.astype(np.float64)
+            t += lo  # exact: whole numbers below 2**53
+            at = to_bin(t, out=t)
+            at += base
+            (np.add if sign > 0 else np.subtract).at(d, at, 1)
+    np.cumsum(d, out=d)  # every row sums to zero: one running sum restarts at every row
+    return _rows_as_float(d, n_groups, n_bins)
 
 
 def _grid_coverage(a: np.ndarray, b: np.ndarray, n_groups: int, n_bins: int) -> np.ndarray:

@@ -26,13 +26,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["WAIT_CAUSES", "batch_waits", "overtaken_waits", "grid_causes", "split_causes", "instance_grid", "split_instances"]
+__all__ = ["WAIT_CAUSES", "batch_waits", "batch_waits_at", "overtaken_waits", "overtaken_sums", "packed_triples", "grid_causes", "split_causes", "instance_grid", "split_instances"]
 
 #: The causes, in the order of the contract (``wait_causes_s`` keys).
 WAIT_CAUSES = ("contention", "unavailability", "prioritisation", "batching", "extraneous")
 #: Rows per block where a pass runs in blocks: on millions of rows, fresh temporaries as
-#: long as the log cost more (in page faults) than the work itself.
-_BLOCK = 1 << 20
+#: long as the log cost more (in page faults) than the work itself; and a block's
+#: temporaries (512 KB each) stay in the CPU cache from one operation to the next.
+_BLOCK = 1 << 16
 
 
 def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float) -> np.ndarray:
@@ -49,27 +50,49 @@ def batch_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, to
     >>> batch_waits(np.array([0, 0, 0]), np.array([8.0, 8, 8]), np.array([1.0, 3, 6]), 0.0)
     array([5., 3., 0.])
     """
-    n = len(start)
-    out = np.zeros(n)
-    if not n:
-        return out
-    new, pick = _chains(activity, start, tol)
+    out = np.zeros(len(start))
+    rows, waits = batch_waits_at(activity, start, enabled, tol)
+    out[rows] = waits
+    return out
+
+
+def batch_waits_at(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, tol: float, *,
+                   counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`batch_waits` at the rows where it is above 0 only: ``(rows, waits)``, rows
+    ascending (no array as long as the log for the few rows that wait for a batch).
+    ``counts``: the rows per activity, when the caller has them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> batch_waits_at(np.array([0, 0, 0]), np.array([8.0, 8, 8]), np.array([1.0, 3, 6]), 0.0)
+    (array([0, 1]), array([5., 3.]))
+    """
+    none = (np.zeros(0, dtype=np.intp), np.zeros(0))
+    if not len(start):
+        return none
+    new, pick = _chains(activity, start, tol, counts)
     # only rows in a batch of two or more get a wait: most rows are alone, so the rest of
     # the work (and the gathers in random order) runs on those rows only
-    sel = np.flatnonzero(~(new & np.r_[new[1:], True]))
+    alone = new[:-1] & new[1:]
+    sel = np.flatnonzero(~np.r_[alone, new[-1]])
+    del alone
     if not len(sel):
-        return out
+        return none
     new_s = new[sel]  # a batch's rows are contiguous in ``sel`` and it begins at a new row
     heads = np.flatnonzero(new_s)
     gid = np.cumsum(new_s) - 1
     rows, s_sel = pick(sel)
     en = enabled[rows]
     ready = np.maximum.reduceat(en, heads)
-    out[rows] = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
-    return out
+    w = np.clip(np.minimum(ready[gid], s_sel) - en, 0, None)
+    keep = w > 0
+    rows, w = rows[keep], w[keep]
+    o = np.argsort(rows)  # (rows are distinct: any sort gives the one order)
+    return rows[o].astype(np.intp, copy=False), w[o]
 
 
-def _chains(group: np.ndarray, value: np.ndarray, tol: float,
+def _chains(group: np.ndarray, value: np.ndarray, tol: float, counts: np.ndarray | None = None,
             ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """Rows ordered by group, then value: per position of that order, whether it begins a
     new chain (a new group, or a value more than ``tol`` above the one before), and
@@ -92,7 +115,8 @@ def _chains(group: np.ndarray, value: np.ndarray, tol: float,
         gv = np.right_shift(key[i:j + 1], nb)  # group << vb | value - lo
         # whole numbers below 2**40: the differences are those of the values, exactly
         np.greater(np.subtract(gv[1:], gv[:-1]), tol, out=new[i + 1:j + 1])
-    new[np.cumsum(np.bincount(np.asarray(group)))[:-1]] = True  # where each group begins
+    begins = np.cumsum(np.bincount(np.asarray(group)) if counts is None else counts)
+    new[begins[begins < n]] = True  # where each group after the first begins
 
     def pick(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = key[at]
@@ -230,6 +254,135 @@ def overtaken_waits(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray
     return out
 
 
+def overtaken_sums(activity: np.ndarray, start: np.ndarray, enabled: np.ndarray, n_groups: int, *,
+                   floor_at: tuple[np.ndarray, np.ndarray] | None = None,
+                   packed: tuple[np.ndarray, int, float] | None = None,
+                   counts: np.ndarray | None = None) -> np.ndarray:
+    """Per activity (codes ``0 .. n_groups - 1``), the sum of :func:`overtaken_waits`, its
+    floor the enablement but at the rows ``floor_at = (rows, floor)`` (waits after a
+    batch: :func:`batch_waits_at`). ``packed``: :func:`packed_triples` of the same rows,
+    ``counts``: the rows per activity, when the caller has them.
+
+    The same sums, bit for bit. When the times are whole numbers on a short range (whole
+    seconds, as most logs record), each instance's (activity, enablement, start) is one
+    packed int64 key; one sort of the keys gives all the rule reads, and the waits are
+    whole numbers, summed exactly in integers. The sorted keys are then read block by
+    block, from the last: no array as long as the log but the keys, and no row order to
+    gather the starts through or to scatter the results back by (passes in random order
+    over fresh memory: on millions of rows they cost more than the rule itself).
+    Otherwise, the sums of :func:`overtaken_waits`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> overtaken_sums(np.array([0, 0, 1]), np.array([4.0, 2, 5]), np.array([0.0, 1, 5]), 2)
+    array([2., 0.])
+    """
+    odd, f_odd = floor_at if floor_at is not None else (np.zeros(0, dtype=np.intp), np.zeros(0))
+    p = packed_triples(activity, enabled, start, f_odd) if packed is None else packed
+    if p is None:
+        floor = enabled.copy()
+        floor[odd] = f_odd
+        return np.bincount(activity, weights=overtaken_waits(activity, start, enabled, floor), minlength=n_groups)
+    key, vb, lo = p
+    counts = np.bincount(activity, minlength=n_groups) if counts is None else counts
+    ends = np.cumsum(counts)
+    mask = (1 << vb) - 1
+    tot = np.zeros(len(counts), dtype=np.int64)
+    # the rows whose floor lies above their enablement (waits after a batch: few) are
+    # first counted with the floor at the enablement, then again with their own floor;
+    # found by their keys (in key order: each search begins where the one before ended)
+    a_o = activity[odd]
+    e_i, s_i, f_i = (np.subtract(x, lo).astype(np.int64) for x in (enabled[odd], start[odd], f_odd))
+    q = np.left_shift(a_o, 2 * vb, dtype=np.int64) | (e_i << vb) | s_i
+    o = np.argsort(q)  # (rows with equal keys read the same: their order does not matter)
+    a_o, e_i, s_i, f_i = a_o[o], e_i[o], s_i[o], f_i[o]
+    at = np.searchsorted(key, q[o])
+    lat = np.empty(len(at), dtype=np.int64)
+    for g in np.flatnonzero(counts).tolist():
+        g1 = int(ends[g])
+        g0 = g1 - int(counts[g])
+        # carried from the block after: the earliest start from there on, the later start
+        # its first row reads, and its (activity, enablement)
+        min_on, later_on, ge_on = _NONE, _NONE, -1
+        for b in range(g1, g0, -_BLOCK):
+            a = max(g0, b - _BLOCK)
+            m = b - a
+            kb = key[a:b]
+            s = kb & mask  # start - lo
+            ge = kb >> vb  # activity << vb | enablement - lo
+            # the earliest start from each row to the end of the activity
+            t = np.empty(m + 1, dtype=np.int64)
+            np.minimum.accumulate(s[::-1], out=t[m - 1::-1])
+            np.minimum(t, min_on, out=t)
+            # a row is overtaken by the rows enabled strictly later: it reads the earliest
+            # start from the next run of another enablement on; past the block, the
+            # carried one (a run that goes on past the block reads what its rest reads)
+            t[m] = later_on if ge[-1] == ge_on else min_on
+            nxt = np.where(ge[1:] != ge[:-1], np.arange(1, m), m)
+            nxt_all = np.empty(m, dtype=np.intp)
+            nxt_all[m - 1] = m
+            np.minimum.accumulate(nxt[::-1], out=nxt_all[m - 2::-1] if m > 1 else nxt_all[:0])
+            later = t[nxt_all]
+            min_on, later_on, ge_on = int(t[0]), int(later[0]), int(ge[0])
+            i0, i1 = np.searchsorted(at, (a, b))
+            lat[i0:i1] = later[at[i0:i1] - a]
+            # start - max(later, enablement), at least 0
+            ge &= mask
+            np.subtract(s, ge, out=ge)  # the wait
+            np.subtract(s, later, out=later)
+            np.minimum(later, ge, out=later)
+            np.maximum(later, 0, out=later)
+            tot[g] += int(later.sum())
+    if len(odd):
+        own = np.maximum(np.minimum(s_i - lat, s_i - e_i), 0)
+        new = np.maximum(np.minimum(s_i - lat, s_i - f_i), 0)
+        np.add.at(tot, a_o, new - own)
+    return tot[:n_groups].astype(np.float64)
+
+
+_NONE = np.iinfo(np.int64).max // 4  # no later start: above every packed time
+
+
+def packed_triples(group: np.ndarray, enabled: np.ndarray, start: np.ndarray, floor: np.ndarray,
+                   ) -> tuple[np.ndarray, int, float] | None:
+    """For :func:`overtaken_sums` (its ``packed``; the bottleneck grid reads them too): the sorted keys ``group << 2 vb | enabled - lo << vb |
+    start - lo``, ``vb`` and ``lo``; None unless every time (and the few ``floor``
+    values) is a whole number on a range short enough for the keys and the integer
+    sums."""
+    n = len(start)
+    g = np.asarray(group)
+    if not (0 < n and start.dtype.kind == enabled.dtype.kind == "f" and floor.dtype.kind in "fiu"
+            and g.dtype.kind in "iu" and int(g.min()) >= 0):
+        return None
+    lo = min(float(enabled.min()), float(start.min()))
+    hi = max(float(enabled.max()), float(start.max()))
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2.0**40 and lo == np.floor(lo) and abs(lo) < 2.0**52):
+        return None
+    vb = max(int(hi - lo).bit_length(), 1)
+    # keys below 2**62, and sums of n waits each below 2**vb within int64
+    if int(g.max()).bit_length() + 2 * vb > 62 or n.bit_length() + vb > 62:
+        return None
+    f = floor - lo
+    if len(f) and not (np.isfinite(f).all() and np.array_equal(f, np.floor(f)) and np.abs(f).max() < 2.0**52):
+        return None
+    key = np.empty(n, dtype=np.int64)
+    buf = np.empty(min(n, _BLOCK), dtype=np.int64)
+    for i in range(0, n, _BLOCK):  # (in blocks: no temporaries as long as the log)
+        j = min(i + _BLOCK, n)
+        k, b = key[i:j], buf[:j - i]
+        for x, out in ((enabled, k), (start, b)):
+            rel = np.subtract(x[i:j], lo)
+            np.copyto(out, rel, casting="unsafe")  # whole numbers below 2**40: exact
+            if not np.array_equal(out, rel):
+                return None
+        k <<= vb
+        k |= b
+        k |= np.left_shift(g[i:j], 2 * vb, dtype=np.int64)
+    key.sort()
+    return key, vb, lo
+
+
 def _runs(group: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
     """Rows ordered by group, then value: ``(order, group slices of the order, tie)``,
     ``tie`` the positions ``i`` of the order whose row has the same group and value as
@@ -279,9 +432,9 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
     on = np.zeros(n_act)
     cont = np.zeros(n_act)
     used = sorted({int(p) for p in main_pool if p >= 0})
-    # per used pool: working share with the pool full, and whether it is always on shift
-    wfull = {p: np.multiply(wf_pool[p], full[p]) for p in used}
-    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}
+    always = {p: bool(wf_pool[p].min() >= 1.0) for p in used}  # always on shift
+    # (the working share with the pool full, wf * full, is not kept per pool: as full is 0
+    # or 1, queue * wf * full is the same number, made in one reused buffer)
     t = np.empty(n_bins)
     for i in range(n_act):
         mp = main_pool[i]
@@ -289,12 +442,9 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
         if mp < 0:
             on[i] = total
             continue
-        if always[mp]:
-            on[i] = total
-        else:
-            np.multiply(queue[i], wf_pool[mp], out=t)
-            on[i] = float(t.sum()) * width
-        np.multiply(queue[i], wfull[mp], out=t)
+        np.multiply(queue[i], wf_pool[mp], out=t)
+        on[i] = total if always[mp] else float(t.sum()) * width
+        t *= full[mp]
         cont[i] = float(t.sum()) * width
         off[i] = total - on[i]
     if batched is not None and len(batched[0]):
@@ -304,15 +454,17 @@ def grid_causes(queue: np.ndarray, full: np.ndarray, wf_pool: Sequence[np.ndarra
         all_ = (hi - b0).astype(np.float64)
         on_b = all_.copy()  # no pool: every bin counts as on shift
         full_b = np.zeros(len(a))
+        w = np.zeros(n_bins + 1)  # (one buffer for every pool's prefix sums)
         for p in used:  # prefix sums over the bins, only for the pools that batch
             m = pa == p
             if not m.any():
                 continue
             if not always[p]:  # (always on shift: every bin counts whole, as on_b already has)
-                w_on = np.r_[0.0, np.cumsum(wf_pool[p])]
-                on_b[m] = w_on[hi[m]] - w_on[b0[m]]
-            w_full = np.r_[0.0, np.cumsum(wfull[p])]
-            full_b[m] = w_full[hi[m]] - w_full[b0[m]]
+                np.cumsum(wf_pool[p], out=w[1:])
+                on_b[m] = w[hi[m]] - w[b0[m]]
+            np.multiply(wf_pool[p], full[p], out=t)
+            np.cumsum(t, out=w[1:])
+            full_b[m] = w[hi[m]] - w[b0[m]]
         on -= np.bincount(a, weights=on_b, minlength=n_act) * width
         cont -= np.bincount(a, weights=full_b, minlength=n_act) * width
         off -= np.bincount(a, weights=all_ - on_b, minlength=n_act) * width
