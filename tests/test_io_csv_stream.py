@@ -126,3 +126,7 @@ def test_a_sorted_users_frame_is_not_shared_with_the_log():
     log = leanops.from_frame(df, case="case", end="time")
     df.loc[0, "cost"] = 99
     assert log.df["cost"].tolist() == [1, 2, 3]
+
+
+def test_the_whitespace_trimmed_before_offsets_is_what_str_strip_removes():
+    assert set(lio._WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
