@@ -416,11 +416,25 @@ def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
     strings); built from the categoricals' codes, on the final rows only."""
     for col in ("case_id", "resource"):
         if isinstance(w[col].dtype, pd.CategoricalDtype):
-            codes = w[col].cat.codes.to_numpy()  # Arrow takes int8-32 indices: no int64 copy
-            labels = string_array(w[col].cat.categories)
-            w[col] = pd.Series(labels.take(codes, allow_fill=True), index=w.index, copy=False)
-            del codes, labels
+            w[col] = _as_strings(w[col])
     return w
+
+
+def _as_strings(s: pd.Series) -> pd.Series:
+    """A text categorical as an Arrow-string Series (missing stays missing), from its codes."""
+    codes = s.cat.codes.to_numpy()  # Arrow takes int8-32 indices: no int64 copy
+    return pd.Series(string_array(s.cat.categories).take(codes, allow_fill=True), index=s.index, copy=False)
+
+
+def _source_column(df: pd.DataFrame, col: Any) -> pd.Series:
+    """``df[col]`` on a 0..n-1 index, as the source held it: a column the CSV reader
+    dictionary-encoded (``attrs["leanops_labels"]``) comes back as Arrow strings, as an
+    unencoded read gives it. Only the label roles (case, activity, resource, paired
+    lifecycle) read the codes directly."""
+    s = _positional(df[col])
+    if col in df.attrs.get("leanops_labels", ()) and _text_categorical(s):
+        return _as_strings(s)
+    return s
 
 
 def _sorted_labels(s: pd.Series) -> pd.Series:
@@ -479,7 +493,7 @@ def _start_times(
     """The parsed start column (all missing when there is none) and its count of unparsable values."""
     if not key:
         return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]"), 0
-    parsed, bad = parse_times(_positional(df[key]), tz, name=key)
+    parsed, bad = parse_times(_source_column(df, key), tz, name=key)
     if key in pre_bad:
         bad = int(pre_bad[key][0].sum())
     return parsed, bad
@@ -494,7 +508,7 @@ def _attribute_columns(df: pd.DataFrame, attrs: list[Any], q: QualityReport) -> 
             # An unmapped column that carries a canonical name is kept under another name.
             name = f"src:{a}"
             q.warnings.append(f"column {a!r} was not mapped to its role and is kept as attribute {name!r}")
-        extra[name] = _positional(df[a])
+        extra[name] = _source_column(df, a)
     return extra
 
 
@@ -722,7 +736,7 @@ def normalize_frame(
     consume(m["case"], m["activity"], m["resource"])
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
-    end_raw = _positional(df[m["end"]])
+    end_raw = _source_column(df, m["end"])
     if _OWNED.get() == id(df) and end_raw.dtype == "datetime64[ns, UTC]":
         end_utc, bad_end = end_raw, 0  # a reader's own parsed column: no copy (memory)
     else:

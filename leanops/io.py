@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._canonical import release_memory, system_arrow_pool, warn_quality
+from ._canonical import label_codes, release_memory, system_arrow_pool, warn_quality
 from ._normalize import dedupe_instances, lifecycle_mode, reader_owned
 from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
@@ -260,7 +260,7 @@ def _read_as(p: Path, fmt: str, sep: str | None, mapping: dict[str, Any], encodi
         if notes:
             quality = QualityReport(warnings=notes)
     else:
-        frame = _read_csv(p, sep=sep, encoding=encoding)
+        frame = _read_csv(p, sep=sep, encoding=encoding, compact=True)
     with reader_owned(frame):  # the frame is ours: normalising may take it apart as it goes
         return from_frame(frame, quality=quality, **mapping)
 
@@ -381,7 +381,15 @@ _NA_VALUES = sorted({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN
                      "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
 
 
-def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFrame:
+def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8", compact: bool = False) -> pd.DataFrame:
+    """The CSV as a frame: Arrow strings for text, parsed ISO times, and the offset samples
+    of time columns that carried offsets (``attrs["leanops_offsets"]``).
+
+    With ``compact`` (what :func:`read` uses), label-like text columns come as categoricals
+    of Arrow-string labels instead, named in ``attrs["leanops_labels"]``: normalising keeps
+    the role columns as codes and gives the others back as Arrow strings, so the log is
+    the same as from the plain frame.
+    """
     head = _head(p)
     _check_text(head, p)
     first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
@@ -407,7 +415,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
         # Arrow strings without a copy into Python objects.
         import pyarrow as pa
 
-        table, tails = _arrow_csv(p, sep, encoding)
+        table, tails = _arrow_csv(p, sep, encoding, compact=compact)
     except InputError:
         raise
     except Exception:
@@ -417,6 +425,7 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
             raise not_text  # Arrow keeps bytes that are not valid text as binary columns
         strings = (pa.string(), pa.large_string())
         aware = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+        labels, table = _label_columns(table)
         # self_destruct frees each Arrow column once converted, so the two copies never coexist
         frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t in strings else None,
                                 split_blocks=True, self_destruct=True, memory_pool=_csv_pool())
@@ -428,6 +437,11 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
                 # one chunk per text column, one at a time: string kernels then run once, not per block
                 frame.isetitem(i, pd.arrays.ArrowStringArray(pa.chunked_array([col.__arrow_array__().combine_chunks(_csv_pool())])))
             del col
+        for i, name, col in labels:  # back in their places, by position (a name may repeat)
+            frame.insert(i, name, col, allow_duplicates=True)
+        if labels:
+            frame.attrs["leanops_labels"] = {name for _, name, _ in labels}
+        del labels
         _csv_pool().release_unused()  # the blocks parsed and freed: not cached through normalising
         release_memory(len(frame))
         if aware:
@@ -448,6 +462,25 @@ def _read_csv(p: Path, *, sep: str | None, encoding: str = "utf-8") -> pd.DataFr
     except pd.errors.ParserError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{str(p)!r} is not a readable CSV file ({msg}); check the delimiter (--sep) and encoding.") from None
+
+
+def _label_columns(table: Any) -> tuple[list[tuple[int, str, pd.Series]], Any]:
+    """The dictionary-encoded columns of ``table`` as (position, name, categorical Series),
+    each one's per-block dictionaries unified once and its labels kept as Arrow strings (no
+    Python string per label: see :func:`label_codes`); and the table without them."""
+    import pyarrow as pa
+
+    found = [i for i, f in enumerate(table.schema) if pa.types.is_dictionary(f.type)]
+    out = []
+    for i in found:
+        col = table.column(i).unify_dictionaries(_csv_pool())
+        dictionary = col.chunk(0).dictionary if col.num_chunks else pa.array([], pa.string())
+        codes = np.concatenate([np.zeros(0, np.int32)] + [c.indices.fill_null(-1).to_numpy() for c in col.chunks])
+        del col
+        out.append((i, table.schema.field(i).name, label_codes(codes, dictionary)))
+        del codes, dictionary
+    table_cols = [i for i in range(table.num_columns) if i not in set(found)]
+    return out, table.select(table_cols)
 
 
 #: Bytes per block of the streaming CSV read. Small blocks keep few raw and parsed blocks
@@ -478,10 +511,12 @@ def _csv_pool():
 _POOL: Any = None
 
 
-def _arrow_csv(p: Path, sep: str, encoding: str):
+def _arrow_csv(p: Path, sep: str, encoding: str, *, compact: bool = False):
     """The CSV as an Arrow table, streamed block by block so that only a few raw and parsed
     blocks are alive at once (``read_csv`` keeps every parsed block until the end), and the
     offset tails of its time columns that carry UTC offsets (see :func:`_offset_tails`).
+    With ``compact``, its label-like text columns are dictionary-encoded block by block
+    (see :func:`_batches_table`).
 
     The column types are inferred from the first block. When a later block does not fit
     them (numbers that turn to text further down), the file is read again with
@@ -504,23 +539,17 @@ def _arrow_csv(p: Path, sep: str, encoding: str):
     try:
         with stream(convert) as reader:
             aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
-            if not aware:
+            if not aware and not compact:
                 return pa.Table.from_batches(list(reader), schema=reader.schema), {}
+            if not aware:
+                return _batches_table(reader, {}, {}, compact), {}
         # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
         # value only its tail (the offset the source wrote) beside the instant it parses to
         convert.column_types = {c: pa.string() for c in aware}
         tails: dict[str, list[Any]] = {c: [] for c in aware}
-        batches = []
         with stream(convert) as reader:
-            schema = pa.schema([f.with_type(aware.get(f.name, f.type)) for f in reader.schema])
-            for batch in reader:
-                cols = list(batch.columns)
-                for i, f in enumerate(batch.schema):
-                    if f.name in aware:
-                        tails[f.name].append(_offset_tails(cols[i]))
-                        cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
-                batches.append(pa.RecordBatch.from_arrays(cols, schema=schema))
-        return pa.Table.from_batches(batches, schema=schema), {c: pa.chunked_array(t, pa.dictionary(pa.int32(), pa.string())) for c, t in tails.items()}
+            table = _batches_table(reader, aware, tails, compact)
+        return table, {c: pa.chunked_array(t, pa.dictionary(pa.int32(), pa.string())) for c, t in tails.items()}
     except InputError:
         raise
     except pa.ArrowInvalid:
@@ -529,6 +558,45 @@ def _arrow_csv(p: Path, sep: str, encoding: str):
         table = pacsv.read_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
                                read_options=pacsv.ReadOptions(encoding=encoding))
     return table, None
+
+
+#: A text column is dictionary-encoded (``compact``) when its first block holds at most
+#: this share of distinct values: labels (cases, activities, resources, statuses) repeat,
+#: while ids unique per row or free text would only gain a code per row.
+_LABEL_SHARE = 0.5
+
+
+def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any]], compact: bool) -> Any:
+    """The streamed batches as one Arrow table; the columns in ``aware`` (read as text) cast to
+    their timestamp type with their offset tails kept in ``tails``; with ``compact``, the
+    text columns whose first block looks like labels dictionary-encoded per block (each
+    chunk its own dictionary: :func:`_label_columns` unifies them once).
+
+    Why per block: the parsed text of a label column is several times its codes, and held
+    whole it set the peak of normalising (a code per row is what the categorical keeps)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    labels: set[int] | None = None if compact else set()
+    schema = None
+    batches = []
+    for batch in reader:
+        cols = list(batch.columns)
+        for i, f in enumerate(batch.schema):
+            if f.name in aware:
+                tails[f.name].append(_offset_tails(cols[i]))
+                cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
+        if labels is None:  # the first block decides which columns are labels
+            labels = {i for i, f in enumerate(batch.schema) if f.type == pa.string() and f.name not in aware
+                      and len(cols[i]) and pc.count_distinct(cols[i]).as_py() <= _LABEL_SHARE * len(cols[i])}
+        for i in labels:
+            cols[i] = pc.dictionary_encode(cols[i])
+        if schema is None:
+            schema = pa.schema([f.with_type(cols[i].type) for i, f in enumerate(batch.schema)])
+        batches.append(pa.RecordBatch.from_arrays(cols, schema=schema))
+    if schema is None:  # no rows: the header's columns
+        schema = pa.schema([f.with_type(aware.get(f.name, f.type)) for f in reader.schema])
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 #: What Python's ``str.strip`` removes (every ``chr(c).isspace()``; written out, as

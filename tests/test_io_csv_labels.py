@@ -1,0 +1,123 @@
+"""The CSV reader hands label-like text columns to normalising as categoricals (codes per
+block, dictionaries unified once) to bound memory. The log must be exactly the one the
+plain read gives: ``leanops.read`` is held to ``from_frame`` of the unencoded frame of the
+same file (the read before this change), dtypes, quality report and local zone included."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import leanops
+import leanops.io as lio
+from leanops.errors import InputError
+
+
+def _plain(p, **options):
+    """The log from the unencoded frame: Arrow strings for every text column."""
+    frame = lio._read_csv(p, sep=None)
+    assert "leanops_labels" not in frame.attrs
+    return leanops.from_frame(frame, source=str(p), **options)
+
+
+def _assert_same(p, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = _plain(p, **options)
+        except InputError as exc:
+            with pytest.raises(InputError) as got:
+                leanops.read(p, **options)
+            assert str(got.value) == str(exc)
+            return None
+        got = leanops.read(p, **options)
+    pd.testing.assert_frame_equal(got.df, want.df, check_exact=True)
+    for c in got.df.columns:
+        assert type(got.df[c].array) is type(want.df[c].array), c
+    assert got.df["activity"].cat.categories.dtype == want.df["activity"].cat.categories.dtype
+    assert got.quality.to_dict() == want.quality.to_dict()
+    assert got.tz == want.tz
+    return got
+
+
+def _labels_csv(path, n=9000, seed=11, sep=","):
+    """Several 64 KB blocks; labels first seen in late blocks, blanks, ``NA`` markers, ids
+    written as floats, a lifecycle with a status, duplicate rows, day-granularity text
+    dates, a low-cardinality text attribute and one unique per row."""
+    assert n * 50 > 4 * lio._CSV_BLOCK
+    rng = np.random.default_rng(seed)
+    case = (np.arange(n) // 6).astype(object)
+    case = np.where(case % 5 == 0, np.char.add(case.astype(str), ".0"), case.astype(str)).astype(object)
+    case[rng.random(n) < 0.01] = "  "
+    act = rng.choice(["Register", "Check, stock", " Ship", "NA", ""], n).astype(object)
+    act[n - 500:] = "Late activity"
+    lc = np.tile(["start", "complete"], n // 2).astype(object)
+    lc[rng.random(n) < 0.01] = "suspend"
+    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) * 7 + rng.integers(0, 3, n), unit="min")
+    df = pd.DataFrame({
+        "case": case, "activity": act, "lifecycle:transition": lc,
+        "time": t.strftime("%Y-%m-%d %H:%M:%S"),
+        "due": (t + pd.Timedelta(days=3)).strftime("%d/%m/%Y"),
+        "resource": np.where(np.arange(n) > n - 300, "latecomer", rng.choice(["r1", "r2", "10.0", "10", "null"], n)),
+        "channel": rng.choice(["web", "phone", "é-mail"], n),
+        "ticket": [f"T{i}" for i in range(n)],
+    })
+    df = pd.concat([df, df.iloc[100:130]], ignore_index=True)  # exact duplicates
+    df.to_csv(path, index=False, sep=sep)
+    return df
+
+
+def test_label_columns_come_as_categoricals_with_every_block_label(tmp_path):
+    p = tmp_path / "log.csv"
+    src = _labels_csv(p)
+    frame = lio._read_csv(p, sep=None, compact=True)
+    plain = lio._read_csv(p, sep=None)
+    assert frame.attrs["leanops_labels"] == {"case", "activity", "lifecycle:transition", "due", "resource", "channel"}
+    assert list(frame.columns) == list(src.columns)
+    for c in frame.attrs["leanops_labels"]:
+        assert isinstance(frame[c].dtype, pd.CategoricalDtype)
+        assert frame[c].cat.categories.is_unique
+        # the same values and missing values as the plain read, labels of late blocks too
+        assert frame[c].astype("string[pyarrow]").equals(plain[c]), c
+    assert frame["ticket"].dtype == plain["ticket"].dtype == "string[pyarrow]"  # unique per row: not encoded
+    assert "Late activity" in set(frame["activity"].cat.categories)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"dedupe": True}, {"lifecycle": "ignore"}, {"lifecycle": "classifier"}, {"tz": "America/New_York"},
+    {"end": "due", "resource": "channel"}, {"case": "channel", "activity": "resource"},
+])
+def test_read_equals_the_log_of_the_unencoded_frame(tmp_path, options):
+    p = tmp_path / "log.csv"
+    _labels_csv(p)
+    log = _assert_same(p, **options)
+    if options == {}:  # hand-checkable: the attributes are text as before, the status dropped
+        assert log.df["channel"].dtype == log.df["ticket"].dtype == "string[pyarrow]"
+        assert log.df["due"].dtype == "string[pyarrow]"
+        assert "lifecycle:suspend" in log.quality.dropped and "Late activity" in set(log.df["activity"])
+
+
+def test_gzip_and_semicolon_reads_equal_the_unencoded_log(tmp_path):
+    p = tmp_path / "log.csv"
+    _labels_csv(p, sep=";")
+    gz = tmp_path / "log.csv.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    _assert_same(gz)
+
+
+def test_statuses_refused_alike(tmp_path):
+    p = tmp_path / "status.csv"
+    df = _labels_csv(p)
+    df["lifecycle:transition"] = np.where(np.arange(len(df)) % 2, "In Progress", "Resolved")
+    df.to_csv(p, index=False)
+    assert _assert_same(p) is None  # every row dropped: the same error, suggesting the modes
+    _assert_same(p, lifecycle="classifier")
+
+
+@pytest.mark.parametrize("name", [d["name"] for d in leanops.datasets.list() if str(leanops.datasets.path(d["name"])).endswith((".csv", ".csv.gz"))])
+def test_bundled_csv_reads_equal_the_unencoded_log(name):
+    _assert_same(leanops.datasets.path(name))
