@@ -429,8 +429,9 @@ def _as_strings(s: pd.Series) -> pd.Series:
 def _source_column(df: pd.DataFrame, col: Any) -> pd.Series:
     """``df[col]`` on a 0..n-1 index, as the source held it: a column the CSV reader
     dictionary-encoded (``attrs["leanops_labels"]``) comes back as Arrow strings, as an
-    unencoded read gives it. Only the label roles (case, activity, resource, paired
-    lifecycle) read the codes directly."""
+    unencoded read gives it, for an attribute or a time (time parsing and the offset
+    sample read text). Only the label roles (case, activity, resource, paired lifecycle)
+    read the codes directly."""
     s = _positional(df[col])
     if col in df.attrs.get("leanops_labels", ()) and _text_categorical(s):
         return _as_strings(s)
