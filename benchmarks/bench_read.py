@@ -8,7 +8,10 @@ vectorised scanner, and its lxml reader forced with ``LEANOPS_XES_PARSER=lxml``)
 fresh subprocess per reader (RSS sampled every 5 ms, above the level after imports), against the in-memory
 size of the resulting table.
 
-Usage: python benchmarks/bench_read.py [N_EVENTS]
+Usage: python benchmarks/bench_read.py [N_EVENTS] [--csv]
+
+``--csv`` runs the CSV rows and leanops' own XES row only (no rustxes or pm4py): the quick
+check of reading memory.
 """
 
 from __future__ import annotations
@@ -132,10 +135,13 @@ with PeakRSS() as mem:
         import leanops.io as lio
         from pathlib import Path
         df = lio.read_xes_frame(path)[0] if path.endswith(".xes") else lio._read_csv(Path(path), sep=None)
-    elif which == "leanops_parse_compact":  # XES parsing as read() does it: labels as dictionary codes
+    elif which == "leanops_parse_compact":  # parsing as read() does it: labels as dictionary codes
         import leanops.io as lio
         from pathlib import Path
-        df = lio._xes_frame(Path(path), tz="UTC", compact=True)[0]
+        if path.endswith(".xes"):
+            df = lio._xes_frame(Path(path), tz="UTC", compact=True)[0]
+        else:
+            df = lio._read_csv(Path(path), sep=None, compact=True)
     elif which == "pm4py":
         df = pm4py.read_xes(path)
     elif which == "pm4py_rustxes":
@@ -163,7 +169,9 @@ def run(which: str, path: Path) -> dict | None:
 
 
 def main() -> None:
-    n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = [a for a in sys.argv[1:] if a != "--csv"]
+    csv_only = len(args) < len(sys.argv) - 1
+    n_events = int(args[0]) if args else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         inst = make_events(n_events)
@@ -172,10 +180,12 @@ def main() -> None:
         write_csv(inst, csv)
         print(f"generated {n_xes:,} XES events ({xes.stat().st_size / 1e6:.0f} MB), {len(inst):,} CSV rows ({csv.stat().st_size / 1e6:.0f} MB)")
         ours_x = run("leanops", xes)
-        rows = [("leanops.read", ours_x), ("leanops.read (lxml)", run("leanops_lxml", xes)),
-                ("rustxes.import_xes", run("rustxes", xes)),
-                ("pm4py.read_xes (default)", run("pm4py", xes)),
-                ("pm4py.read_xes (rustxes)", run("pm4py_rustxes", xes))]
+        rows = [("leanops.read", ours_x)]
+        if not csv_only:
+            rows += [("leanops.read (lxml)", run("leanops_lxml", xes)),
+                     ("rustxes.import_xes", run("rustxes", xes)),
+                     ("pm4py.read_xes (default)", run("pm4py", xes)),
+                     ("pm4py.read_xes (rustxes)", run("pm4py_rustxes", xes))]
         print(f"{'XES reader':28s} {'time':>8s} {'events/s':>10s} {'peak RSS':>9s} {'table':>7s} {'RSS/table':>9s}")
         for label, r in rows:
             if r is not None:
@@ -184,7 +194,7 @@ def main() -> None:
         for label, r in rows[1:]:
             if r is not None:
                 print(f"XES   speed leanops vs {label}: {r['seconds'] / ours_x['seconds']:.2f}x (>= 1 is as fast or faster)")
-        theirs_x = rows[3][1]
+        theirs_x = rows[3][1] if len(rows) > 3 else None
         ours_c = run("leanops", csv)
         plain = run("pandas", csv)
         dates = run("pandas_dates", csv)
@@ -206,11 +216,12 @@ def main() -> None:
                 extra = whole["peak_over_base"] - r["peak_over_base"]
                 print(f"MEM   {label} normalising adds {max(0, extra) / 1e6:,.0f} MB over the parse peak: "
                       f"the peak is bound by {'normalising' if extra > 0.05 * r['peak_over_base'] else 'parsing'}")
-        r = run("leanops_parse_compact", xes)
-        if r is not None:
-            print(f"MEM   XES parsing as read() does (labels as codes): peak {r['peak_over_base'] / 1e6:,.0f} MB, "
-                  f"compact frame {r['table_bytes'] / 1e6:,.0f} MB ({r['rows']:,} rows): "
-                  f"{r['peak_over_base'] / ours_x['table_bytes']:.2f}x the final table")
+        for label, path, whole in (("XES", xes, ours_x), ("CSV", csv, ours_c)):
+            r = run("leanops_parse_compact", path)
+            if r is not None:
+                print(f"MEM   {label} parsing as read() does (labels as codes): peak {r['peak_over_base'] / 1e6:,.0f} MB, "
+                      f"compact frame {r['table_bytes'] / 1e6:,.0f} MB ({r['rows']:,} rows): "
+                      f"{r['peak_over_base'] / whole['table_bytes']:.2f}x the final table")
         if theirs_x is not None:
             print(f"MEM   XES pm4py peak RSS over baseline {theirs_x['peak_over_base'] / 1e6:,.0f} MB")
         # times with UTC offsets take the other CSV path: streamed as text, cast per block
