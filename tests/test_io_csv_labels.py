@@ -87,6 +87,20 @@ def test_label_columns_come_as_categoricals_with_every_block_label(tmp_path):
     assert "Late activity" in set(frame["activity"].cat.categories)
 
 
+@pytest.mark.parametrize("run_bytes", [1 << 18, 3000])
+def test_labels_encoded_in_many_runs_equal_one_run(tmp_path, monkeypatch, run_bytes):
+    # small runs: every label column gets a dictionary per few blocks, unified at the end
+    p = tmp_path / "log.csv"
+    _labels_csv(p)
+    monkeypatch.setattr(lio, "_LABEL_RUN_BYTES", run_bytes)
+    table, _ = lio._arrow_csv(p, ",", "utf-8", compact=True)
+    runs, blocks = table.column("activity").num_chunks, table.column("ticket").num_chunks  # ticket: text, a chunk per block
+    assert blocks > 4
+    assert runs == (blocks if run_bytes < 10000 else 1)
+    _assert_same(p)
+    _assert_same(p, dedupe=True, lifecycle="classifier")
+
+
 @pytest.mark.parametrize("options", [
     {}, {"dedupe": True}, {"lifecycle": "ignore"}, {"lifecycle": "classifier"}, {"tz": "America/New_York"},
     {"end": "due", "resource": "channel"}, {"case": "channel", "activity": "resource"},
