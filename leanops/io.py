@@ -622,9 +622,10 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
 
     Why as they stream: the parsed text of a label column is several times its codes, and
     held whole it set the peak of normalising (a code per row is what the categorical
-    keeps). A label column's text is encoded in runs of blocks up to about 256 KB, not
-    block by block: a block of a wide file holds a few hundred rows, and one call per
-    block and column cost more than the hashing."""
+    keeps). A label column's text is encoded in runs of blocks, not block by block: a block
+    of a wide file holds a few hundred rows, and one call per block and column cost more
+    than the hashing. The text pending in all label columns together stays within
+    ``_LABEL_RUN_BYTES``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -634,6 +635,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
     chunks: list[list[Any]] = []
     pending: dict[int, list[Any]] = {}
     held: dict[int, int] = {}
+    run_bytes = _LABEL_RUN_BYTES
 
     def encode(i: int) -> None:
         run = pending[i]
@@ -655,6 +657,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
                       and f.name not in aware and len(cols[i]) and pc.count_distinct(cols[i]).as_py() <= _LABEL_SHARE * len(cols[i])}
             pending = {i: [] for i in labels}
             held = dict.fromkeys(labels, 0)  # bytes of text pending per label column
+            run_bytes = _LABEL_RUN_BYTES // max(1, len(labels))  # all columns' pending text together
         if not fields:
             fields = [f.with_type(pa.dictionary(pa.int32(), pa.string()) if i in labels else cols[i].type)
                       for i, f in enumerate(batch.schema)]
@@ -663,7 +666,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
             if i in pending:
                 pending[i].append(col)
                 held[i] += col.nbytes
-                if held[i] >= _LABEL_RUN_BYTES:
+                if held[i] >= run_bytes:
                     encode(i)
             else:
                 chunks[i].append(col)
@@ -680,8 +683,9 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
     return pa.Table.from_arrays([pa.chunked_array(c, f.type) for c, f in zip(chunks, fields)], schema=schema)
 
 
-#: Bytes of text a label column gathers before it is dictionary-encoded (see :func:`_batches_table`).
-_LABEL_RUN_BYTES = 1 << 18
+#: Bytes of text the label columns gather together before they are dictionary-encoded (see
+#: :func:`_batches_table`); a file with a few label columns encodes each in runs of 100 KB or more.
+_LABEL_RUN_BYTES = 1 << 20
 
 
 #: What Python's ``str.strip`` removes (every ``chr(c).isspace()``; written out, as

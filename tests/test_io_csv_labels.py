@@ -87,7 +87,7 @@ def test_label_columns_come_as_categoricals_with_every_block_label(tmp_path):
     assert "Late activity" in set(frame["activity"].cat.categories)
 
 
-@pytest.mark.parametrize("run_bytes", [1 << 18, 3000])
+@pytest.mark.parametrize("run_bytes", [1 << 22, 3000])
 def test_labels_encoded_in_many_runs_equal_one_run(tmp_path, monkeypatch, run_bytes):
     # small runs: every label column gets a dictionary per few blocks, unified at the end
     p = tmp_path / "log.csv"
