@@ -499,8 +499,16 @@ def _columns_frame(columns: list[Any], names: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(out, copy=False)
     frame.columns = pd.Index(names, dtype=object)
     if labels:
-        frame.attrs["leanops_labels"] = labels
+        frame.attrs["leanops_labels"] = _Names(labels)
     return frame
+
+
+class _Names(frozenset):
+    """Column names kept in ``DataFrame.attrs``, shared rather than copied: pandas deep-copies
+    the attrs into every column it hands out (1,500 names cost 2.8 s over a wide read)."""
+
+    def __deepcopy__(self, memo: Any) -> "_Names":
+        return self
 
 
 def _label_column(col: Any) -> pd.Series:
@@ -625,7 +633,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
     keeps). A label column's text is encoded in runs of blocks, not block by block: a block
     of a wide file holds a few hundred rows, and one call per block and column cost more
     than the hashing. The text pending in all label columns together stays within
-    ``_LABEL_RUN_BYTES``."""
+    ``_LABEL_RUN_BYTES`` (or 4 KB a column, for thousands of them)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -635,6 +643,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
     chunks: list[list[Any]] = []
     pending: dict[int, list[Any]] = {}
     held: dict[int, int] = {}
+    plain: list[int] = []
     run_bytes = _LABEL_RUN_BYTES
 
     def encode(i: int) -> None:
@@ -647,8 +656,8 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
 
     n_blocks = 0
     for batch in reader:
-        cols = list(batch.columns)
-        for i, f in enumerate(batch.schema):
+        cols = batch.columns
+        for i, f in enumerate(batch.schema) if aware else ():
             if f.name in aware:
                 tails[f.name].append(_offset_tails(cols[i]))
                 cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
@@ -657,19 +666,20 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
                       and f.name not in aware and len(cols[i]) and pc.count_distinct(cols[i]).as_py() <= _LABEL_SHARE * len(cols[i])}
             pending = {i: [] for i in labels}
             held = dict.fromkeys(labels, 0)  # bytes of text pending per label column
-            run_bytes = _LABEL_RUN_BYTES // max(1, len(labels))  # all columns' pending text together
+            # all columns' pending text together, but runs of at least 4 KB (calls cost more below)
+            run_bytes = max(_LABEL_RUN_BYTES // max(1, len(labels)), 1 << 12)
         if not fields:
             fields = [f.with_type(pa.dictionary(pa.int32(), pa.string()) if i in labels else cols[i].type)
                       for i, f in enumerate(batch.schema)]
             chunks = [[] for _ in fields]
-        for i, col in enumerate(cols):
-            if i in pending:
-                pending[i].append(col)
-                held[i] += col.nbytes
-                if held[i] >= run_bytes:
-                    encode(i)
-            else:
-                chunks[i].append(col)
+            plain = [i for i in range(len(fields)) if i not in labels]
+        for i in plain:
+            chunks[i].append(cols[i])
+        for i in pending:
+            pending[i].append(cols[i])
+            held[i] += cols[i].nbytes
+            if held[i] >= run_bytes:
+                encode(i)
         del cols, batch
         n_blocks += 1
         if n_blocks % _RELEASE_EVERY == 0:
