@@ -149,3 +149,25 @@ def test_an_encoded_end_time_keeps_its_offsets(tmp_path, options):
     assert lio._read_csv(p, sep=None, compact=True).attrs["leanops_labels"] == {"activity", "when"}
     log = _assert_same(p, **options)
     assert log.tz == "Etc/GMT-1"
+
+
+def test_case_ids_of_a_time_sorted_export_are_labels(tmp_path):
+    # four rows a case, interleaved as a time-sorted export interleaves open cases: the
+    # first block's case ids are mostly distinct, and the column is still a label
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(4)
+    n = 40000
+    case = np.arange(n) // 4
+    for lo in range(0, n, 16000):  # each window of 4,000 cases in random order
+        rng.shuffle(case[lo:lo + 16000])
+    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n), unit="min")
+    p = tmp_path / "sorted.csv"
+    pd.DataFrame({"case": np.char.add("case-", case.astype(str)), "activity": rng.choice(["a", "b", "c"], n),
+                  "time": t.strftime("%Y-%m-%dT%H:%M:%S")}).to_csv(p, index=False)
+    first = pacsv.open_csv(p, read_options=pacsv.ReadOptions(block_size=lio._CSV_BLOCK)).read_next_batch()
+    share = pc.count_distinct(first.column("case")).as_py() / first.num_rows
+    assert 0.5 < share < lio._LABEL_SHARE
+    assert "case" in lio._read_csv(p, sep=None, compact=True).attrs["leanops_labels"]
+    _assert_same(p)
