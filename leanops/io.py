@@ -325,11 +325,14 @@ def _detect_format(p: Path) -> str:
     return "csv"
 
 
+def _is_gzip(p: Path) -> bool:
+    with open(p, "rb") as fh:
+        return fh.read(2) == _GZ_MAGIC
+
+
 def _open_text_bytes(p: Path):
     """The file's bytes, decompressed when it is gzip, within the gzip expansion limit."""
-    with open(p, "rb") as fh:
-        magic = fh.read(2)
-    if magic != _GZ_MAGIC:
+    if not _is_gzip(p):
         return open(p, "rb")
     packed = p.stat().st_size
     limit = max(_GZIP_FLOOR, _LIMITS.get()["max_gzip_ratio"] * packed)
@@ -339,9 +342,7 @@ def _open_text_bytes(p: Path):
 def _csv_source(p: Path):
     """What pyarrow reads: the path of a plain file (its native reader), or the bounded
     decompressing stream of a gzip file."""
-    with open(p, "rb") as fh:
-        gz = fh.read(2) == _GZ_MAGIC
-    return _open_text_bytes(p) if gz else contextlib.nullcontext(str(p))
+    return _open_text_bytes(p) if _is_gzip(p) else contextlib.nullcontext(str(p))
 
 
 def _first_line(fh: Any, cap: int = 64 << 20) -> bytes:
@@ -578,6 +579,26 @@ def _csv_pool():
 _POOL: Any = None
 
 
+def _streamed(stream: Any, convert: Any, compact: bool) -> tuple[Any, dict[str, Any]]:
+    """The streamed read of :func:`_arrow_csv`: the table (see :func:`_batches_table`), and
+    the offset tails of its time columns that carry UTC offsets."""
+    import pyarrow as pa
+
+    with stream(convert) as reader:
+        aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
+        if not aware and not compact:
+            return pa.Table.from_batches(list(reader), schema=reader.schema), {}
+        if not aware:
+            return _batches_table(reader, {}, {}, compact), {}
+    # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
+    # value only its tail (the offset the source wrote) beside the instant it parses to
+    convert.column_types = {c: pa.string() for c in aware}
+    tails: dict[str, list[Any]] = {c: [] for c in aware}
+    with stream(convert) as reader:
+        table = _batches_table(reader, aware, tails, compact)
+    return table, {c: pa.chunked_array(t, pa.dictionary(pa.int32(), pa.string())) for c, t in tails.items()}
+
+
 def _arrow_csv(p: Path, sep: str, encoding: str, *, compact: bool = False):
     """The CSV as an Arrow table, streamed block by block so that only a few raw and parsed
     blocks are alive at once (``read_csv`` keeps every parsed block until the end), and the
@@ -588,8 +609,15 @@ def _arrow_csv(p: Path, sep: str, encoding: str, *, compact: bool = False):
     The column types are inferred from the first block. When a later block does not fit
     them (numbers that turn to text further down), the file is read again with
     ``read_csv``, which infers over the whole file, so the result is what it always was.
+
+    A gzip file is read whole with ``read_csv``, not streamed: its bytes come from a Python
+    stream (the expansion limit) that Arrow calls from its I/O thread, and a streaming
+    reader stopped by that stream's error could leave the thread calling into Python while
+    the interpreter exits (an abort instead of exit 2, seen once under load). ``read_csv``
+    returns only when its threads are done.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     pool = _csv_pool()
@@ -599,32 +627,36 @@ def _arrow_csv(p: Path, sep: str, encoding: str, *, compact: bool = False):
 
     @contextlib.contextmanager
     def stream(options: Any):
-        with _csv_source(p) as src:
-            yield pacsv.open_csv(src, parse_options=parse, convert_options=options, memory_pool=pool,
-                                 read_options=pacsv.ReadOptions(encoding=encoding, block_size=_CSV_BLOCK))
+        reader = pacsv.open_csv(str(p), parse_options=parse, convert_options=options, memory_pool=pool,
+                                read_options=pacsv.ReadOptions(encoding=encoding, block_size=_CSV_BLOCK))
+        try:
+            yield reader
+        finally:  # stopped here, in this thread, whether it ended or failed
+            reader.close()
 
-    try:
-        with stream(convert) as reader:
-            aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
-            if not aware and not compact:
-                return pa.Table.from_batches(list(reader), schema=reader.schema), {}
-            if not aware:
-                return _batches_table(reader, {}, {}, compact), {}
-        # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
-        # value only its tail (the offset the source wrote) beside the instant it parses to
-        convert.column_types = {c: pa.string() for c in aware}
-        tails: dict[str, list[Any]] = {c: [] for c in aware}
-        with stream(convert) as reader:
-            table = _batches_table(reader, aware, tails, compact)
-        return table, {c: pa.chunked_array(t, pa.dictionary(pa.int32(), pa.string())) for c, t in tails.items()}
-    except InputError:
-        raise
-    except pa.ArrowInvalid:
-        pass
+    if not _is_gzip(p):  # see the docstring
+        try:
+            return _streamed(stream, convert, compact)
+        except pa.ArrowInvalid:
+            pass
     with _csv_source(p) as src:
         table = pacsv.read_csv(src, parse_options=parse, convert_options=convert, memory_pool=pool,
                                read_options=pacsv.ReadOptions(encoding=encoding))
+    if compact:  # the labels as the streamed read encodes them, so normalising works on codes
+        for i, f in enumerate(table.schema):
+            col = table.column(i)
+            if col.num_chunks and _is_label(col.chunk(0)):
+                table = table.set_column(i, f.name, pc.dictionary_encode(col, memory_pool=pool))
+            del col
     return table, None
+
+
+def _is_label(first: Any) -> bool:
+    """Whether a column whose first block is ``first`` is encoded as labels (``compact``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return first.type == pa.string() and len(first) > 0 and pc.count_distinct(first).as_py() <= _LABEL_SHARE * len(first)
 
 
 #: A text column is dictionary-encoded (``compact``) when its first block holds at most
@@ -680,8 +712,7 @@ def _batches_table(reader: Any, aware: dict[str, Any], tails: dict[str, list[Any
                 tails[f.name].append(_offset_tails(cols[i]))
                 cols[i] = cols[i].cast(aware[f.name])  # Arrow's own ISO parser, as the CSV reader's
         if labels is None:  # the first block decides which columns are labels
-            labels = {i for i, f in enumerate(batch.schema) if f.type == pa.string()
-                      and f.name not in aware and len(cols[i]) and pc.count_distinct(cols[i]).as_py() <= _LABEL_SHARE * len(cols[i])}
+            labels = {i for i, f in enumerate(batch.schema) if f.name not in aware and _is_label(cols[i])}
             pending = {i: [] for i in labels}
             held = dict.fromkeys(labels, 0)  # bytes of text pending per label column
             # all columns' pending text together, but runs of at least 4 KB (calls cost more below)

@@ -70,7 +70,7 @@ def test_offset_sample_taken_in_the_one_pass_equals_the_full_text(tmp_path, monk
     assert leanops.read(p, end="time").tz == leanops.from_frame(pd.read_csv(p), end="time").tz != "UTC"
 
 
-def test_gzip_source_streams_like_the_plain_file(tmp_path):
+def test_gzip_source_reads_like_the_streamed_plain_file(tmp_path):
     p = tmp_path / "log.csv"
     _multi_block_csv(p)
     gz = tmp_path / "log.csv.gz"
