@@ -172,3 +172,23 @@ def test_a_users_frame_and_its_event_log_share_no_arrays():
     df.loc[0, "end"] = pd.Timestamp("2030-01-01", tz="UTC")
     assert log.df["cost"].tolist() == [1.0, 2.0, 3.0]
     assert log.df["end"].iloc[0] == pd.Timestamp("2024-01-01 10:00", tz="UTC")
+
+
+def test_label_codes_public_fallbacks_give_the_same_categorical(monkeypatch):
+    # label_codes skips pandas' label check through two private calls; on a pandas without
+    # them it takes the public ones, which must build the very same categorical
+    import sys
+
+    import pyarrow as pa
+
+    from leanops._canonical import label_codes
+
+    labels = pa.array(["b", "a", "c"])
+    codes = np.array([2, 0, -1, 1, 0])
+    fast = label_codes(codes, labels)
+    monkeypatch.delattr(pd.CategoricalDtype, "_from_fastpath")
+    monkeypatch.setitem(sys.modules, "pandas._libs.arrays", None)  # its import fails
+    public = label_codes(codes, labels)
+    pd.testing.assert_series_equal(fast, public)
+    assert public.tolist()[:2] == ["c", "b"] and pd.isna(public.iloc[2])
+    assert public.cat.codes.dtype == np.int8
