@@ -199,16 +199,7 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
     by_keys = not per_instance and packed is not None and (spells is not None or not n_pool)
 
     # ---- the time grid
-    lo, hi = float(start.min()), float(end.max())
-    svc = b.service_s[:: max(1, n // 1_000_000)]
-    svc = svc[svc > 0]
-    # bins of about a tenth of a typical service time resolve who was busy when; bounded so
-    # the grid stays small (at most ~2e7 cells per table) on long logs with many pools
-    typical = float(np.median(svc)) if len(svc) else 60.0
-    want = (hi - lo) / max(typical / 10.0, 1e-3)
-    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // max(n_act, n_pool, 1))))
-    width = max((hi - lo) / n_bins, 1e-9)
-    span_days = (hi - lo) / 86400.0
+    lo, hi, n_bins, width = _grid_lines(b, n_tables=max(n_act, n_pool, 1))
 
     def to_bin(t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The grid line nearest to each instant (0..n_bins), in ``out``'s buffer if given
@@ -273,18 +264,8 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
             b_rest = b_en.copy()
             b_rest[hb] = batch_end
         queue = coverage(act, n_act, b_en, b_start, consume=not per_instance)
-    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
     queue_mean = sums.wait / max(hi - lo, 1e-9)  # (sums.wait: the per-activity bincount of the waits)
-    # trend: least-squares slope of the queue over time, in instances per day
-    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
-    growth = queue @ tc / max(float(tc @ tc), 1e-12) if span_days > 0 else np.zeros(n_act)
-    # queue length over time, averaged into at most 200 periods (for charts)
-    g = max(1, n_bins // 200)
-    n_out = n_bins // g
-    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
-    t_mid = b.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
-    queue_over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
-                                   columns=list(b.activities))
+    queue_max, growth, queue_over_time = _queue_shape(queue, b, lo, hi, width)
 
     # ---- the pool doing most of each activity, and its contention during the waits
     main_pool = np.full(n_act, -1, dtype=np.int64)
@@ -314,6 +295,38 @@ def decompose(b: Batch, *, pools: dict[str, str], cals: dict[str, Calendar], rol
         queue_mean=queue_mean, queue_max=queue_max, growth=growth, queue_over_time=queue_over_time,
         starts_estimated=b.estimated_share, **extra,
     )
+
+
+def _grid_lines(b: Batch, *, n_tables: int) -> tuple[float, float, int, float]:
+    """The time grid of :func:`decompose`: first start and last end (s), the number of bins
+    and their width (s). Bins of about a tenth of a typical service time resolve who was
+    busy when; bounded so the grid stays small (at most ~2e7 cells per table, ``n_tables``
+    rows) on long logs with many pools."""
+    n = len(b)
+    lo, hi = float(b.start_s.min()), float(b.end_s.max())
+    svc = b.service_s[:: max(1, n // 1_000_000)]
+    svc = svc[svc > 0]
+    typical = float(np.median(svc)) if len(svc) else 60.0
+    want = (hi - lo) / max(typical / 10.0, 1e-3)
+    n_bins = int(max(1024, min(_MAX_BINS, want, n // 2, 20_000_000 // n_tables)))
+    return lo, hi, n_bins, max((hi - lo) / n_bins, 1e-9)
+
+
+def _queue_shape(queue: np.ndarray, b: Batch, lo: float, hi: float, width: float) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """From the activities x bins ``queue`` (bin 0 at ``lo`` s, ``width`` s wide, the log up to ``hi`` s): each
+    activity's longest queue, its trend (least-squares slope, instances per day) and the
+    queue over time averaged into at most 200 periods (for charts)."""
+    n_act, n_bins = queue.shape
+    queue_max = np.round(queue.max(axis=1)).astype(np.int64)
+    tc = (np.arange(n_bins) - (n_bins - 1) / 2.0) * width / 86400.0
+    growth = queue @ tc / max(float(tc @ tc), 1e-12) if hi > lo else np.zeros(n_act)
+    g = max(1, n_bins // 200)
+    n_out = n_bins // g
+    q_over = queue[:, : n_out * g].reshape(n_act, n_out, g).mean(axis=2)
+    t_mid = b.origin_ns + np.round((lo + (np.arange(n_out) + 0.5) * g * width) * 1e9).astype(np.int64)
+    over_time = pd.DataFrame(q_over.T, index=pd.DatetimeIndex(t_mid.view("datetime64[ns]"), tz="UTC", name="time"),
+                             columns=list(b.activities))
+    return queue_max, growth, over_time
 
 
 def wait_decomposition(log: EventLog, *, calendar: CalendarSpec = None,
