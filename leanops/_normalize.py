@@ -717,7 +717,7 @@ def normalize_frame(
 
     def consume(*cols: str | None) -> None:
         """Drop the source columns just converted, once no later role reads them."""
-        if _OWNED.get() != id(df):
+        if not is_reader_owned(df):
             return
         done = []
         for c in cols:
@@ -738,7 +738,7 @@ def normalize_frame(
     # Readers that parse dates themselves (XES) say which rows did not parse.
     pre_bad: dict[str, tuple[np.ndarray, str]] = df.attrs.get("leanops_unparsable", {})
     end_raw = _source_column(df, m["end"])
-    if _OWNED.get() == id(df) and end_raw.dtype == "datetime64[ns, UTC]":
+    if is_reader_owned(df) and end_raw.dtype == "datetime64[ns, UTC]":
         end_utc, bad_end = end_raw, 0  # a reader's own parsed column: no copy (memory)
     else:
         end_utc, bad_end = parse_times(end_raw, tz, name=m["end"])
