@@ -400,8 +400,7 @@ def _sorted_consumed(w: pd.DataFrame) -> pd.DataFrame:
     frame is held about once, not unsorted and sorted side by side). ``w`` is normalising's own."""
     order = canonical_order(w)
     if order is None:
-        idx = w.index
-        return w if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 else w.reset_index(drop=True)
+        return w if _is_positional(w.index) else w.reset_index(drop=True)
     index = pd.RangeIndex(len(order))
     out: dict[Any, Any] = {}
     for col in list(w.columns):
@@ -472,12 +471,14 @@ def is_reader_owned(df: pd.DataFrame) -> bool:
     return _OWNED.get() == id(df)
 
 
+def _is_positional(idx: pd.Index) -> bool:
+    """Whether ``idx`` is the 0..n-1 range index."""
+    return isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+
+
 def _positional(s: pd.Series) -> pd.Series:
     """``s`` on a 0..n-1 index; the same object when it already has one (no copy)."""
-    idx = s.index
-    if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
-        return s
-    return s.reset_index(drop=True)
+    return s if _is_positional(s.index) else s.reset_index(drop=True)
 
 
 def _local_clock(df: pd.DataFrame, end_raw: pd.Series, end_utc: pd.Series, key: str, tz: str, q: QualityReport) -> str:
@@ -591,7 +592,7 @@ def _ordered_deduped(w: pd.DataFrame, dedupe: bool, q: QualityReport, paired: bo
     """``w`` with canonical columns first on a fresh index, exact duplicates dropped or flagged, and how
     many source rows the dropped ones stood for (see :func:`dedupe_instances`)."""
     cols = [*_CANONICAL, *[c for c in w.columns if c not in _CANONICAL]]
-    if list(w.columns) != cols or not isinstance(w.index, pd.RangeIndex) or w.index.start != 0 or w.index.step != 1:
+    if list(w.columns) != cols or not _is_positional(w.index):
         # the same arrays in the new order: no copy of the frame (memory; reset_index copies)
         index = pd.RangeIndex(len(w))
         w = pd.DataFrame({c: pd.Series(w[c].array, index=index, copy=False) for c in cols}, copy=False)
@@ -872,10 +873,8 @@ def _pair_lifecycle(
         codes, uniques = lc_raw.cat.codes.to_numpy(), lc_raw.cat.categories
     else:
         codes, uniques = pd.factorize(lc_raw, use_na_sentinel=True)
-    idx = w.index
-    if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and len(idx) == len(codes)):
-        codes = codes[idx.to_numpy()]
-    del idx
+    if not (_is_positional(w.index) and len(w) == len(codes)):
+        codes = codes[w.index.to_numpy()]
     names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
     names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
     # a lookup per code (-1, missing, reads the last entry): no full-length temporaries
