@@ -629,7 +629,25 @@ def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
     pandas itself decides among those, and a collision costs time, never a wrong answer.
     """
     n = len(w)
-    key = np.zeros(n, dtype=np.uint64)
+    key = _row_hash(w)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    same = key[1:] == key[:-1]
+    del key
+    cand = np.zeros(n, dtype=bool)
+    cand[order[1:][same]] = True
+    cand[order[:-1][same]] = True
+    del order, same
+    dup = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(cand)
+    if idx.size:
+        dup[idx] = w.iloc[idx].duplicated(keep="first").to_numpy()
+    return dup
+
+
+def _row_hash(w: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of ``w``, folded column by column (see :func:`_duplicated_rows`)."""
+    key = np.zeros(len(w), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for col in w.columns:
             v = w[col].values
@@ -648,19 +666,7 @@ def _duplicated_rows(w: pd.DataFrame) -> np.ndarray:
             key *= np.uint64(0x9E3779B97F4A7C15)
             key ^= h
             del h
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    same = key[1:] == key[:-1]
-    del key
-    cand = np.zeros(n, dtype=bool)
-    cand[order[1:][same]] = True
-    cand[order[:-1][same]] = True
-    del order, same
-    dup = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(cand)
-    if idx.size:
-        dup[idx] = w.iloc[idx].duplicated(keep="first").to_numpy()
-    return dup
+    return key
 
 
 def _source_mapping(m: dict[str, str | None], mode: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 import leanops
 from leanops._canonical import take_columns
+from leanops import _normalize
 from leanops._normalize import _duplicated_rows
 
 
@@ -43,10 +44,15 @@ def test_duplicates_by_row_hash_match_pandas_duplicated():
         np.testing.assert_array_equal(got, want)
 
 
-def test_duplicates_with_a_forced_hash_collision_stay_exact():
-    # 0 and -0.0 factorise alike; rows that only collide in the hash are told apart by pandas
+def test_duplicates_with_a_forced_hash_collision_stay_exact(monkeypatch):
+    # rows that only collide in the hash are told apart by pandas
     df = pd.DataFrame({"case_id": ["a", "a", "b", "a"], "x": [1, 1, 1, 2], "t": pd.to_datetime([0, 0, 0, 0], utc=True)})
     np.testing.assert_array_equal(_duplicated_rows(df), [False, True, False, False])
+    # every row hashes alike: all are candidates, and the answer is still pandas' own
+    monkeypatch.setattr(_normalize, "_row_hash", lambda w: np.zeros(len(w), dtype=np.uint64))
+    np.testing.assert_array_equal(_duplicated_rows(df), [False, True, False, False])
+    df = _messy_frame(200, 3)
+    np.testing.assert_array_equal(_duplicated_rows(df), df.duplicated(keep="first").to_numpy())
 
 
 def test_take_columns_equals_take():
