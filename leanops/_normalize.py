@@ -410,9 +410,9 @@ def _sorted_consumed(w: pd.DataFrame) -> pd.DataFrame:
 
 
 def _text_as_strings(w: pd.DataFrame) -> pd.DataFrame:
-    """The canonical dtypes of the label columns: ``case_id`` and ``resource`` as Arrow
-    strings, ``activity`` a categorical of its used labels in sorted order (as from
-    strings); built from the categoricals' codes, on the final rows only."""
+    """``case_id`` and ``resource`` in their canonical dtype, Arrow strings, built from the
+    categoricals' codes on the final rows only (``activity`` stays the categorical
+    :func:`_sorted_labels` made)."""
     for col in ("case_id", "resource"):
         if isinstance(w[col].dtype, pd.CategoricalDtype):
             w[col] = _as_strings(w[col])
