@@ -884,9 +884,7 @@ def _pair_lifecycle(
     names = pd.Series(uniques, dtype=object).astype(STRING_DTYPE).str.strip().str.lower().fillna("complete")
     names = np.append(names.to_numpy(dtype=object, na_value="complete"), "complete")  # code -1 (missing) last
     # a lookup per code (-1, missing, reads the last entry): no full-length temporaries
-    start_of = names == "start"
-    start_of[-1] = False
-    is_start = start_of[codes]
+    is_start = (names == "start")[codes]
     is_complete = ((names == "complete") | (names == "completed"))[codes]
     other = ~(is_start | is_complete)
     if other.any():
