@@ -21,7 +21,6 @@ import pandas as pd
 
 from ._canonical import label_codes, release_memory, system_arrow_pool, warn_quality
 from ._normalize import dedupe_instances, lifecycle_mode, reader_owned
-from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path, neutralise_formulas
@@ -899,6 +898,8 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
     import pyarrow as pa
     from lxml import etree
 
+    from ._xes_scan import classifier_keys
+
     cur: dict[str, list[Any]] = {}  # event attribute values of events [base, n)
     tcur: dict[str, tuple[list[int], list[Any]]] = {}  # trace attributes: (trace numbers, values)
     sizes: list[int] = []
@@ -976,7 +977,7 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                         flush(n)
                         base = n
                 elif tag[-10:] == "classifier":
-                    classifiers.append((elem.get("name") or "", _classifier_keys(elem.get("keys") or "")))
+                    classifiers.append((elem.get("name") or "", classifier_keys(elem.get("keys") or "")))
                 else:
                     continue
                 parent = elem.getparent()
