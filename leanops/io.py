@@ -999,8 +999,6 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
     return classifiers
 
 
-
-
 # ----------------------------------------------------------------------- write
 
 def write(log: EventLog, path: str | os.PathLike[str], *, format: Format | None = None,
