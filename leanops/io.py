@@ -585,8 +585,6 @@ def _streamed(stream: Any, convert: Any, compact: bool) -> tuple[Any, dict[str, 
 
     with stream(convert) as reader:
         aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
-        if not aware and not compact:
-            return pa.Table.from_batches(list(reader), schema=reader.schema), {}
         if not aware:
             return _batches_table(reader, {}, {}, compact), {}
     # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
