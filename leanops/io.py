@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import gzip
 import io
 import os
@@ -556,6 +557,7 @@ _RELEASE_BYTES = 1 << 20
 _CSV_BLOCK = 1 << 16
 
 
+@functools.cache
 def _csv_pool():
     """The Arrow memory pool the CSV read allocates from: mimalloc when Arrow has it.
 
@@ -566,16 +568,10 @@ def _csv_pool():
     """
     import pyarrow as pa
 
-    global _POOL
-    if _POOL is None:
-        try:
-            _POOL = pa.mimalloc_memory_pool()
-        except (NotImplementedError, pa.ArrowNotImplementedError):
-            _POOL = pa.default_memory_pool()
-    return _POOL
-
-
-_POOL: Any = None
+    try:
+        return pa.mimalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return pa.default_memory_pool()
 
 
 def _streamed(stream: Any, convert: Any, compact: bool) -> tuple[Any, dict[str, Any]]:
