@@ -489,22 +489,23 @@ def _columns_frame(columns: list[Any], names: list[str]) -> pd.DataFrame:
         pool.release_unused()
         out = {i: whole.iloc[:, i] for i in range(whole.shape[1])}
         del whole
-    for i, name in enumerate(names if columns else ()):
-        col = columns.pop(0)
-        big = col.nbytes > _RELEASE_BYTES
-        if pa.types.is_dictionary(col.type):
-            out[i] = _label_column(col)
-            labels.add(name)
-        else:
-            one = pa.Table.from_arrays([col], names=["c"])
-            del col  # self_destruct frees the Arrow buffers once nothing else holds them
-            s = one.to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True,
-                              memory_pool=pa.system_memory_pool())["c"]
-            del one
-            out[i] = s
-            del s
-        if big:
-            pool.release_unused()
+    else:
+        for i, name in enumerate(names):
+            col = columns.pop(0)
+            big = col.nbytes > _RELEASE_BYTES
+            if pa.types.is_dictionary(col.type):
+                out[i] = _label_column(col)
+                labels.add(name)
+            else:
+                one = pa.Table.from_arrays([col], names=["c"])
+                del col  # self_destruct frees the Arrow buffers once nothing else holds them
+                s = one.to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True,
+                                  memory_pool=pa.system_memory_pool())["c"]
+                del one
+                out[i] = s
+                del s
+            if big:
+                pool.release_unused()
     for i, s in out.items():
         arr = s.array
         if isinstance(arr, pd.arrays.ArrowStringArray) and arr.__arrow_array__().num_chunks > 1:
