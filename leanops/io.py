@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import gzip
 import io
 import os
@@ -21,7 +22,6 @@ import pandas as pd
 
 from ._canonical import label_codes, release_memory, system_arrow_pool, warn_quality
 from ._normalize import dedupe_instances, lifecycle_mode, reader_owned
-from ._xes_scan import classifier_keys as _classifier_keys
 from ._validation import check_choice, check_tz
 from .errors import InputError
 from ._files import atomic_path, neutralise_formulas
@@ -489,22 +489,23 @@ def _columns_frame(columns: list[Any], names: list[str]) -> pd.DataFrame:
         pool.release_unused()
         out = {i: whole.iloc[:, i] for i in range(whole.shape[1])}
         del whole
-    for i, name in enumerate(names if columns else ()):
-        col = columns.pop(0)
-        big = col.nbytes > _RELEASE_BYTES
-        if pa.types.is_dictionary(col.type):
-            out[i] = _label_column(col)
-            labels.add(name)
-        else:
-            one = pa.Table.from_arrays([col], names=["c"])
-            del col  # self_destruct frees the Arrow buffers once nothing else holds them
-            s = one.to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True,
-                              memory_pool=pa.system_memory_pool())["c"]
-            del one
-            out[i] = s
-            del s
-        if big:
-            pool.release_unused()
+    else:
+        for i, name in enumerate(names):
+            col = columns.pop(0)
+            big = col.nbytes > _RELEASE_BYTES
+            if pa.types.is_dictionary(col.type):
+                out[i] = _label_column(col)
+                labels.add(name)
+            else:
+                one = pa.Table.from_arrays([col], names=["c"])
+                del col  # self_destruct frees the Arrow buffers once nothing else holds them
+                s = one.to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True,
+                                  memory_pool=pa.system_memory_pool())["c"]
+                del one
+                out[i] = s
+                del s
+            if big:
+                pool.release_unused()
     for i, s in out.items():
         arr = s.array
         if isinstance(arr, pd.arrays.ArrowStringArray) and arr.__arrow_array__().num_chunks > 1:
@@ -557,6 +558,7 @@ _RELEASE_BYTES = 1 << 20
 _CSV_BLOCK = 1 << 16
 
 
+@functools.cache
 def _csv_pool():
     """The Arrow memory pool the CSV read allocates from: mimalloc when Arrow has it.
 
@@ -567,16 +569,10 @@ def _csv_pool():
     """
     import pyarrow as pa
 
-    global _POOL
-    if _POOL is None:
-        try:
-            _POOL = pa.mimalloc_memory_pool()
-        except (NotImplementedError, pa.ArrowNotImplementedError):
-            _POOL = pa.default_memory_pool()
-    return _POOL
-
-
-_POOL: Any = None
+    try:
+        return pa.mimalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return pa.default_memory_pool()
 
 
 def _streamed(stream: Any, convert: Any, compact: bool) -> tuple[Any, dict[str, Any]]:
@@ -586,8 +582,6 @@ def _streamed(stream: Any, convert: Any, compact: bool) -> tuple[Any, dict[str, 
 
     with stream(convert) as reader:
         aware = {f.name: f.type for f in reader.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None}
-        if not aware and not compact:
-            return pa.Table.from_batches(list(reader), schema=reader.schema), {}
         if not aware:
             return _batches_table(reader, {}, {}, compact), {}
     # Arrow turns offsets into UTC: read those columns as text instead, and keep of each
@@ -899,6 +893,8 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
     import pyarrow as pa
     from lxml import etree
 
+    from ._xes_scan import classifier_keys
+
     cur: dict[str, list[Any]] = {}  # event attribute values of events [base, n)
     tcur: dict[str, tuple[list[int], list[Any]]] = {}  # trace attributes: (trace numbers, values)
     sizes: list[int] = []
@@ -976,7 +972,7 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
                         flush(n)
                         base = n
                 elif tag[-10:] == "classifier":
-                    classifiers.append((elem.get("name") or "", _classifier_keys(elem.get("keys") or "")))
+                    classifiers.append((elem.get("name") or "", classifier_keys(elem.get("keys") or "")))
                 else:
                     continue
                 parent = elem.getparent()
@@ -996,8 +992,6 @@ def _read_xes_lxml(p: Path, acc: Any) -> list[tuple[str, list[str]]]:
     acc.sizes.append(np.asarray(sizes, dtype=np.int64))
     acc.n, acc.n_traces = n, len(sizes)
     return classifiers
-
-
 
 
 # ----------------------------------------------------------------------- write
