@@ -577,7 +577,7 @@ def check(
         raise InputError(f"log must be a leanops.EventLog; got {type(log).__name__}. Read it with leanops.read(path).")
     check_positive("n_boot", n_boot, integer=True)
     rng = check_seed(seed)
-    sop, A, C, V, extras = _evaluated(log, sop)
+    sop, A, C, V, extras = _evaluated(log, sop, "check")
     n = A.n
     kinds = [r.kind for r in sop.rules]
     notes: list[str] = []
@@ -623,12 +623,13 @@ def check(
                       lambda: _by_resource(A, C, V, sop, measurable))
 
 
-def _evaluated(log: EventLog, sop: Any) -> tuple[SOP, _Arrays, np.ndarray, np.ndarray, list[dict]]:
+def _evaluated(log: EventLog, sop: Any, name: str) -> tuple[SOP, _Arrays, np.ndarray, np.ndarray, list[dict]]:
     """The SOP read against ``log``, the log's arrays, and per case x rule whether the rule
-    applies (C) and is violated (V), with each rule's extra findings."""
+    applies (C) and is violated (V), with each rule's extra findings. ``name`` (the public
+    function) prefixes the message for an empty log."""
     sop = read_sop(sop, log=log)
     if len(log) == 0:
-        raise InputError("check: the log has no activity instances.")
+        raise InputError(f"{name}: the log has no activity instances.")
     A = _Arrays(log)
     R = len(sop.rules)
     # column-major: every later step reads one rule (a column) at a time
@@ -657,7 +658,9 @@ def violating_cases(log: EventLog, sop: Any) -> pd.Index:
     >>> violating_cases(log, sop).equals(leanops.check(log, sop, n_boot=10).violating_cases())
     True
     """
-    _, A, _, V, _ = _evaluated(check_log(log, "violating_cases", allow_empty=True), sop)
+    # allow_empty: an SOP error is reported first, then the empty log, as by check()
+    log = check_log(log, "violating_cases", allow_empty=True)
+    _, A, _, V, _ = _evaluated(log, sop, "violating_cases")
     return pd.Index(A.case_ids[V.any(axis=1)], name="case_id")
 
 

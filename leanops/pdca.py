@@ -446,7 +446,7 @@ def compare(
         from .compliance import violating_cases
 
         bad = violating_cases(log, sop)  # the cases only: no costs, no bootstrap
-        case["compliant"] = ~case["case_id"].astype(str).isin(pd.Index(bad).astype(str)).to_numpy()
+        case["compliant"] = ~case["case_id"].astype(str).isin(bad.astype(str)).to_numpy()
     # strata: case attributes x arrival volume
     strata = None
     excluded: dict[str, int] = {}

@@ -153,3 +153,11 @@ def test_table_and_frame():
     f = cmp.to_frame()
     row = f[(f["scenario"] == "fast B") & (f["kpi"] == "cycle_time_mean_s")].iloc[0]
     assert row["relative"] < 0 and row["delta_ci_low"] <= row["delta_mean"] <= row["delta_ci_high"]
+
+
+@pytest.mark.parametrize("words", ["2 weeks", "14 days", "336 hrs"])
+def test_until_reads_every_form_of_the_one_duration_parser(words):
+    # the horizon is told from an instant by the same parser that reads it ("2 weeks" was
+    # taken for a timestamp and refused)
+    got, ref = run(mm1(), until=words, seed=4), run(mm1(), until="14d", seed=4)
+    assert len(got.log) == len(ref.log) > 0 and got.kpis == ref.kpis

@@ -169,8 +169,8 @@ def _candidates(table: pd.DataFrame, y: np.ndarray, min_count: int, want: float,
                     continue  # "not done at all" is the path feature occurs:<activity>
                 if kind == "driver" and cnt[k] > NEAR_UNIVERSAL * n:
                     universal.append((col, val, float(cnt[k] / n)))
-                    others = np.unique(codes[codes != k])
-                    if len(others) == 1 and others[0] >= 0 and cnt[others[0]] >= min_count:
+                    present = np.flatnonzero(cnt)  # from the counts: no pass over the cases
+                    if len(present) == 2 and cnt.sum() == n and cnt[present].min() >= min_count:
                         continue  # the few cases without it are those of the one other value, tested as such
                     n_tested += 1
                     push(_Cand(col, col, f"!= {val}", None, cat, kind), np.flatnonzero(codes != k))

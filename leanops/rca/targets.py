@@ -45,9 +45,7 @@ class Target:
 
 
 def _case_duration(log: EventLog) -> np.ndarray:
-    if not len(log.case_starts):
-        return np.zeros(0)
-    a, b = case_spans(log)  # first timestamp (start, else end) and last end, cached on the log
+    a, b = case_spans(log)  # first timestamp (start, else end) and last end, cached on the log (empty for no cases)
     return (b - a) / 1e9
 
 

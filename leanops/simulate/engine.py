@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._durations import parse_duration
+from .._durations import _from_text as _duration_text, parse_duration
 from .._format import duration
 from .._validation import check_positive, check_seed
 from ..errors import InputError
@@ -841,13 +841,10 @@ def _start_epoch(model: SimulationModel, start: Any) -> float:
 
 
 def _looks_like_time(x: Any) -> bool:
+    """Not a duration in any form the one duration parser reads (``'2 weeks'`` too)."""
     if isinstance(x, pd.Timedelta):
         return False
-    try:
-        pd.Timedelta(x)
-        return False
-    except (TypeError, ValueError):
-        return True
+    return math.isnan(_duration_text(x))
 
 
 def kpis(log: EventLog, *, arrivals: np.ndarray | None = None, completions: np.ndarray | None = None,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._pools import ResourceModel, resource_model
+from .._pools import resource_model
 from .._validation import check_choice, check_positive, check_seed
 from ..errors import InputError
 from ..log import EventLog
@@ -133,7 +133,7 @@ def fit(
     tick = _ticker(progress, 8)
     # the log's one resource model (pools from activity profiles, cached on the log, shared
     # with every analysis); taken before start estimation, which keeps the rows and so the pools
-    rm = resource_model(log)
+    res_pool = resource_model(log).pools
 
     if not log.has_start_times or log.df["start"].isna().any():
         log, how = _with_start_times(log)
@@ -180,7 +180,7 @@ def fit(
     tick()
     # -- pools ----------------------------------------------------------------------------
     res = d["resource"].to_numpy(dtype=object, na_value=None)
-    pool_members, act_pool, used_pools = _pools(rm, res, acts, act_code, used, notes)
+    pool_members, act_pool, used_pools = _pools(res_pool, res, acts, act_code, used, notes)
 
     tick()
     # -- calendars ------------------------------------------------------------------------
@@ -374,11 +374,10 @@ def _calendars(d: pd.DataFrame, acts: list[str], act_code: np.ndarray, act_pool:
 
 
 
-def _pools(rm: ResourceModel, res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
+def _pools(res_pool: dict[str, str], res: np.ndarray, acts: list[str], act_code: np.ndarray, used: np.ndarray,
            notes: list[str]) -> tuple[dict[str, list[str]], dict[str, str | None], list[str]]:
     """(members per pool, each activity's pool, the pools used), from the log's resource
     model: the pool serving most of an activity's instances serves all of them."""
-    res_pool = rm.pools
     pool_members: dict[str, list[str]] = {}
     for r, p in res_pool.items():
         pool_members.setdefault(p, []).append(r)
