@@ -324,13 +324,8 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     merged = np.bincount(lab, weights=spell.astype(np.float64), minlength=n) * unit
     if spells is not None:
         del spell
-        for x in (on, off):  # back to int64 ns, in place
-            if unit > 1:
-                x *= unit
-            x += lo
-        spells.append((lab, on, off))
+        _append_spells(spells, lab, on, off, unit=unit, lo=lo)
     return k, total, merged
-
 
 
 def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, lo: int, unit: int, tb: int,
@@ -392,12 +387,18 @@ def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, 
     off &= mask
     merged = np.bincount(lab, weights=(off - on).astype(np.float64), minlength=n) * unit
     if spells is not None:
-        for x in (on, off):  # back to int64 ns, in place
-            if unit > 1:
-                x *= unit
-            x += lo
-        spells.append((lab, on, off))
+        _append_spells(spells, lab, on, off, unit=unit, lo=lo)
     return merged
+
+
+def _append_spells(spells: list, lab: np.ndarray, on: np.ndarray, off: np.ndarray, *, unit: int, lo: int) -> None:
+    """Append the spells ``(lab, on, off)``, their times turned back to int64 ns (in place)."""
+    for x in (on, off):
+        if unit > 1:
+            x *= unit
+        x += lo
+    spells.append((lab, on, off))
+
 
 def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
     """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""
