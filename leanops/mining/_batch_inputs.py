@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["cut_flags", "keep_cases", "pools", "log_calendar", "evidence"]
+__all__ = ["cut_flags", "keep_cases", "pools", "log_calendar", "evidence", "time_level"]
 
 
 def _spans(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
