@@ -112,7 +112,7 @@ class _Session:
                 body = template.format(src=src, **fmt)
                 self.sql(f"CREATE TABLE {table} AS {body}" if i == 0 else f"INSERT INTO {table} {body}")
         else:
-            src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+            src = _all_rows(self.scan)
             src = f"SELECT * FROM ({src}){where}"
             self.sql(f"CREATE TABLE {table} AS {template.format(src=src, **fmt)}")
 
@@ -124,7 +124,7 @@ class _Session:
         return "t"
 
     def any_missing_start(self) -> bool:
-        src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+        src = _all_rows(self.scan)
         return bool(self.sql(f"SELECT bool_or(s_ns IS NULL) FROM ({src})").fetchall()[0][0])
 
     def prepared(self) -> str:
@@ -535,8 +535,7 @@ def _batch_part(s: LogScan) -> dict[str, Any]:
     from ._batch import from_reader
 
     with _Session(s) as ses:
-        src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
-        ses.sql(f"CREATE VIEW rows AS {src}")
+        ses.sql(f"CREATE VIEW rows AS {_all_rows(s)}")
         acts, res = (sorted(str(x) for x in ses.df(f"SELECT DISTINCT {c} AS x FROM rows WHERE {c} IS NOT NULL")["x"])
                      for c in ("activity", "resource"))
         q = f"SELECT case_id, activity, resource, s_ns, e_ns FROM rows ORDER BY case_id, {_ORDER}"
