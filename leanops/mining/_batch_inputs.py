@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["cut_flags", "keep_cases", "pools", "log_calendar", "evidence", "time_level"]
+__all__ = ["cut_flags", "keep_cases", "drop_cut", "pools", "log_calendar", "evidence", "time_level"]
 
 
 def _spans(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,6 +55,15 @@ def keep_cases(rows: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.nd
     case = np.cumsum(rows["first"]) - 1
     m = keep[case]
     return {k: (v[keep] if k == "case_ids" else v[m]) for k, v in rows.items()}
+
+
+def drop_cut(rows: dict[str, np.ndarray], include_cut: bool) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The rows without the cases the export window cut (all of them with ``include_cut``),
+    and the counts of those left out (``excluded_cases``)."""
+    if include_cut:
+        return rows, {"cut_at_start": 0, "open_at_end": 0}
+    cut, open_ = cut_flags(rows)
+    return keep_cases(rows, ~(cut | open_)), {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
 
 
 def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str], *,

@@ -447,11 +447,7 @@ def performance_of_parts(s: LogScan, parts: list[dict[str, Any]], *, by: str, in
     rows, acts, res = concat(parts)
     excluded = None
     if by == "case":
-        excluded = {"cut_at_start": 0, "open_at_end": 0}
-        if not include_cut:
-            cut, open_ = li.cut_flags(rows)
-            excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
-            rows = li.keep_cases(rows, ~(cut | open_))
+        rows, excluded = li.drop_cut(rows, include_cut)
     b = finish(rows, acts, res)
     with _Session(s) as ses:
         ses.load_batch(b)
@@ -586,11 +582,7 @@ def value_stream_of_parts(parts: list[dict[str, Any]], *, tz: str, value_added: 
     cal = check_calendar(calendar)
     cal = li.log_calendar(rows, tz) if cal is None else cal
     level = li.time_level(rows)
-    excluded = {"cut_at_start": 0, "open_at_end": 0}
-    if not include_cut:
-        cut, open_ = li.cut_flags(rows)
-        excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
-        rows = li.keep_cases(rows, ~(cut | open_))
+    rows, excluded = li.drop_cut(rows, include_cut)
     return value_stream_of(finish(rows, acts, res), cal=cal, value_added=va, level=level, excluded=excluded)
 
 
