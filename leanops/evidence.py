@@ -274,9 +274,6 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     top = int(e.max()) - lo
     tb = max(top.bit_length(), 1)
 
-    def whole(u: int) -> bool:  # every time a whole number of ``u`` from ``lo``
-        return not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK))
-
     # one key per interval when (label, start, length) packs, in the finest unit the
     # times are whole numbers of (the longest interval in blocks: no temporary as long
     # as the log)
@@ -289,7 +286,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
                 return k, total, merged
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if whole(u):
+            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
                 unit = u
                 tb = max((top // u).bit_length(), 1)
                 break
