@@ -408,14 +408,19 @@ _TIME_MSG = ("{name}: time='working' is only computed by the pandas engine; use 
              "(leanops.read(path)) or time='calendar'.")
 
 
+def _check_wall_clock(name: str, time: str) -> None:
+    """``time`` checked: the out-of-core engines measure wall-clock time only."""
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name=name))
+
+
 def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "activity", time: str = "calendar",
                 calendar: Any = None, include_cut: bool = False) -> pd.DataFrame:
     """:func:`leanops.performance` in DuckDB (see there); wall-clock time only."""
     s = _check_scan(log, "performance")
     check_choice("by", by, ("activity", "resource", "case"))
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="performance"))
+    _check_wall_clock("performance", time)
     if by == "case":  # per case, with the export window's rule (on the batch rows)
         return performance_of_parts(s, _parts(s), by=by, include_cut=include_cut)
     with _Session(s) as ses:
@@ -559,9 +564,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
     held in memory (about 100 bytes per instance), and the in-memory engine's code
     computes the value stream from it."""
     s = _check_scan(log, "value_stream")
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="value_stream"))
+    _check_wall_clock("value_stream", time)
     return value_stream_of_parts(_parts(s), tz=s.tz, value_added=value_added, calendar=calendar,
                                  include_cut=include_cut)
 
