@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,28 @@ def granularity_of(*stamps: np.ndarray) -> str:
     return granularity_from_counts(sod, n, n_whole, n_min)
 
 
+def _roles_of(names: list[str], vc: np.ndarray, spans: Callable[[], tuple[np.ndarray, np.ndarray]],
+             busy: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray] | None]) -> list[str]:
+    """:func:`roles_from` on per-code counts (every engine's): ``names`` the labels by code,
+    ``vc`` the instances per code, ``spans()`` each case's first timestamp and last end (ns),
+    ``busy()`` per code the instances with a start, summed durations and merged busy time
+    (:func:`_label_busy`; None when no row has both a start and a label). ``spans`` and
+    ``busy`` are only called when some label has instances."""
+    # most frequent first, ties by label (as the SQL engine orders them)
+    labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
+    if not labels:
+        return []
+    c0, c1 = spans()
+    span = float(c1.max() - c0.min())
+    wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
+    overlap: dict[str, tuple[int, float, float]] = {}
+    b = busy()
+    if b is not None:
+        k, total, merged = b
+        overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
+    return roles_from(labels, overlap, wip)
+
+
 def role_resources(log: EventLog) -> list[str]:
     """Resource labels that stand for a group of unknown size (a role, a team or a system).
 
@@ -203,31 +226,24 @@ def _role_resources(log: EventLog, spells: list | None) -> list[str]:
     # instances per label: the row sums of the log's cached activity profiles (no pass
     # over the rows, and no copy of the codes through the mask)
     vc = profiles(log).to_numpy().sum(axis=1)
-    # most frequent first, ties by label (as the SQL engine orders them)
-    labels = [names[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), names[i]))]
-    out: list[str] = []
-    if labels:
-        c0, c1 = case_spans(log)
-        span = float(c1.max() - c0.min())
-        wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
-        overlap: dict[str, tuple[int, float, float]] = {}
+
+    def busy() -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         s_all = d["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         has = (s_all != np.iinfo(np.int64).min) & named
-        if has.any():
-            # per label: instances, summed durations, and the union of its busy intervals
-            every = bool(has.all())  # (then no copies through the mask)
-            codes = all_codes if every else all_codes[has]
-            n_codes = len(names)
-            s_ = s_all if every else s_all[has]
-            e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-            e_ = e_all if every else e_all[has]
-            if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
-                e_ = np.maximum(e_, s_)
-            # (the spells only when every row is counted: see roles_and_spells)
-            k, total, merged = _label_busy(codes, s_, e_, n_codes, counts=vc if every else None,
-                                           spells=spells if every else None)
-            overlap = {names[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
-        out = roles_from(labels, overlap, wip)
+        if not has.any():
+            return None
+        every = bool(has.all())  # (then no copies through the mask)
+        codes = all_codes if every else all_codes[has]
+        s_ = s_all if every else s_all[has]
+        e_all = d["end"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        e_ = e_all if every else e_all[has]
+        if not (e_ >= s_).all():  # (a copy only when some end precedes its start)
+            e_ = np.maximum(e_, s_)
+        # (the spells only when every row is counted: see roles_and_spells)
+        return _label_busy(codes, s_, e_, len(names), counts=vc if every else None,
+                           spells=spells if every else None)
+
+    out = _roles_of(names, vc, lambda: case_spans(log), busy)
     log._cache["role_resources"] = tuple(out)
     return out
 
@@ -258,9 +274,6 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     top = int(e.max()) - lo
     tb = max(top.bit_length(), 1)
 
-    def whole(u: int) -> bool:  # every time a whole number of ``u`` from ``lo``
-        return not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK))
-
     # one key per interval when (label, start, length) packs, in the finest unit the
     # times are whole numbers of (the longest interval in blocks: no temporary as long
     # as the log)
@@ -273,7 +286,7 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
                 return k, total, merged
     if cb + tb + 1 > 63:  # (a span of years in ns) whole seconds (ms, us) pack fewer bits
         for u in (10**9, 10**6, 10**3):
-            if whole(u):
+            if not any(((x[i:i + _BLOCK] - lo) % u).any() for x in (s, e) for i in range(0, m, _BLOCK)):
                 unit = u
                 tb = max((top // u).bit_length(), 1)
                 break
@@ -324,13 +337,8 @@ def _label_busy(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *,
     merged = np.bincount(lab, weights=spell.astype(np.float64), minlength=n) * unit
     if spells is not None:
         del spell
-        for x in (on, off):  # back to int64 ns, in place
-            if unit > 1:
-                x *= unit
-            x += lo
-        spells.append((lab, on, off))
+        _append_spells(spells, lab, on, off, unit=unit, lo=lo)
     return k, total, merged
-
 
 
 def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, lo: int, unit: int, tb: int,
@@ -392,12 +400,18 @@ def _union_by_reach(codes: np.ndarray, s: np.ndarray, e: np.ndarray, n: int, *, 
     off &= mask
     merged = np.bincount(lab, weights=(off - on).astype(np.float64), minlength=n) * unit
     if spells is not None:
-        for x in (on, off):  # back to int64 ns, in place
-            if unit > 1:
-                x *= unit
-            x += lo
-        spells.append((lab, on, off))
+        _append_spells(spells, lab, on, off, unit=unit, lo=lo)
     return merged
+
+
+def _append_spells(spells: list, lab: np.ndarray, on: np.ndarray, off: np.ndarray, *, unit: int, lo: int) -> None:
+    """Append the spells ``(lab, on, off)``, their times turned back to int64 ns (in place)."""
+    for x in (on, off):
+        if unit > 1:
+            x *= unit
+        x += lo
+    spells.append((lab, on, off))
+
 
 def _label_busy_rows(codes: np.ndarray, s_: np.ndarray, e_: np.ndarray, n: int) -> np.ndarray:
     """The union lengths of :func:`_label_busy` by sorting rows (for spans too long to pack)."""

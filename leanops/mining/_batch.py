@@ -120,11 +120,9 @@ class Batch:
         once per batch; an EventLog's batch reads the log's cached profiles)."""
         p = self.extra.get("profile")
         if p is None:
-            p = self.extra["profile"] = self._profile()
+            p = self.extra["profile"] = profile_of(self.resource, self.activity, len(self.resources),
+                                                   len(self.activities))
         return p
-
-    def _profile(self) -> np.ndarray:
-        return profile_of(self.resource, self.activity, len(self.resources), len(self.activities))
 
 
 def profile_of(resource: np.ndarray, activity: np.ndarray, n_r: int, n_a: int) -> np.ndarray:

@@ -11,7 +11,7 @@ rows to the one rule the in-memory engine uses on its log:
   same instants (recorded starts, then ends, in the log's order; the same regular sample
   on very large logs);
 * evidence: :func:`leanops.evidence.granularity_of`, the role rule
-  :func:`leanops.evidence.roles_from` (with the busy-time union of
+  :func:`leanops.evidence.roles_from` (through :func:`leanops.evidence._roles_of`, as
   :func:`leanops.evidence.role_resources`) and :func:`leanops.evidence.level_caveats`.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["cut_flags", "keep_cases", "pools", "log_calendar", "evidence"]
+__all__ = ["cut_flags", "keep_cases", "drop_cut", "pools", "log_calendar", "evidence", "time_level"]
 
 
 def _spans(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,6 +57,15 @@ def keep_cases(rows: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.nd
     return {k: (v[keep] if k == "case_ids" else v[m]) for k, v in rows.items()}
 
 
+def drop_cut(rows: dict[str, np.ndarray], include_cut: bool) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The rows without the cases the export window cut (all of them with ``include_cut``),
+    and the counts of those left out (``excluded_cases``)."""
+    if include_cut:
+        return rows, {"cut_at_start": 0, "open_at_end": 0}
+    cut, open_ = cut_flags(rows)
+    return keep_cases(rows, ~(cut | open_)), {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
+
+
 def pools(rows: dict[str, np.ndarray], acts: list[str], resources: list[str], *,
           profile: np.ndarray | None = None) -> dict[str, str]:
     """Resource -> pool, by the rule of :func:`leanops._pools.resource_pools`. ``profile``:
@@ -81,27 +90,22 @@ def log_calendar(rows: dict[str, np.ndarray], tz: str):
 def evidence(rows: dict[str, np.ndarray], resources: list[str]) -> tuple[dict[str, Any], list[str]]:
     """The log's evidence as the bottleneck ranking reads it (``level``, ``caveats``,
     ``time_granularity``, ``role_resources``), and the role labels."""
-    from ..evidence import _label_busy, granularity_of, level_caveats, roles_from
+    from ..evidence import _label_busy, _roles_of, granularity_of, level_caveats
 
     has = ~rows["estimated"]
     start, end, codes = rows["start"], rows["end"], rows["resource"]
     gran = granularity_of(end, start[has])
     named = codes >= 0
     vc = np.bincount(codes[named], minlength=len(resources))
-    # most frequent first, ties by label
-    labels = [resources[i] for i in sorted(np.flatnonzero(vc).tolist(), key=lambda i: (-int(vc[i]), resources[i]))]
-    roles: list[str] = []
-    if labels:
-        _, c0, c1 = _spans(rows)
-        span = float(c1.max() - c0.min())
-        wip = float((c1 - c0).sum()) / span if span > 0 else 0.0
-        overlap: dict[str, tuple[int, float, float]] = {}
+
+    def busy() -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         sel = has & named
-        if sel.any():
-            s_ = start[sel]
-            k, total, merged = _label_busy(codes[sel], s_, np.maximum(end[sel], s_), len(resources))
-            overlap = {resources[i]: (int(k[i]), float(total[i]), float(merged[i])) for i in np.flatnonzero(k).tolist()}
-        roles = roles_from(labels, overlap, wip)
+        if not sel.any():
+            return None
+        s_ = start[sel]
+        return _label_busy(codes[sel], s_, np.maximum(end[sel], s_), len(resources))
+
+    roles = _roles_of(resources, vc, lambda: _spans(rows)[1:], busy)
     n = len(end)
     recorded = float(has.mean()) if n else 0.0
     level, caveats = level_caveats(gran, recorded, roles, bool(n) and not named.any())

@@ -196,12 +196,10 @@ def _performance_partition(path: str, by: str) -> dict[str, Any]:
 def _performance(c, s: LogScan, *, by: str = "activity", time: str = "calendar", calendar: Any = None,
                  include_cut: bool = False) -> pd.DataFrame:
     from .._validation import check_choice
-    from .outofcore import _TIME_MSG, _performance_from_group, performance_of_parts
+    from .outofcore import _check_wall_clock, _performance_from_group, performance_of_parts
 
     check_choice("by", by, ("activity", "resource", "case"))
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="performance"))
+    _check_wall_clock("performance", time)
     if by == "case":  # per case, with the export window's rule over the whole log
         return performance_of_parts(s, _batch_parts(c, s), by=by, include_cut=include_cut)
     parts = c.gather(c.map(_performance_partition, [str(f) for f in s.files], by=by, pure=False))
@@ -234,13 +232,10 @@ def _batch_parts(c, s: LogScan) -> list[dict[str, Any]]:
 
 def _value_stream(c, s: LogScan, *, value_added: Any = None, time: str = "calendar", calendar: Any = None,
                   include_cut: bool = False):
-    from .._validation import check_choice
-    from .outofcore import _TIME_MSG, _check_scan, value_stream_of_parts
+    from .outofcore import _check_scan, _check_wall_clock, value_stream_of_parts
 
     _check_scan(s, "value_stream")
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="value_stream"))
+    _check_wall_clock("value_stream", time)
     return value_stream_of_parts(_batch_parts(c, s), tz=s.tz, value_added=value_added, calendar=calendar,
                                  include_cut=include_cut)
 

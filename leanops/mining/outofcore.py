@@ -112,7 +112,7 @@ class _Session:
                 body = template.format(src=src, **fmt)
                 self.sql(f"CREATE TABLE {table} AS {body}" if i == 0 else f"INSERT INTO {table} {body}")
         else:
-            src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+            src = _all_rows(self.scan)
             src = f"SELECT * FROM ({src}){where}"
             self.sql(f"CREATE TABLE {table} AS {template.format(src=src, **fmt)}")
 
@@ -124,7 +124,7 @@ class _Session:
         return "t"
 
     def any_missing_start(self) -> bool:
-        src = " UNION ALL ".join(_base_select(self.scan, i, f) for i, f in enumerate(self.scan.files))
+        src = _all_rows(self.scan)
         return bool(self.sql(f"SELECT bool_or(s_ns IS NULL) FROM ({src})").fetchall()[0][0])
 
     def prepared(self) -> str:
@@ -408,14 +408,19 @@ _TIME_MSG = ("{name}: time='working' is only computed by the pandas engine; use 
              "(leanops.read(path)) or time='calendar'.")
 
 
+def _check_wall_clock(name: str, time: str) -> None:
+    """``time`` checked: the out-of-core engines measure wall-clock time only."""
+    check_choice("time", time, ("calendar", "working"))
+    if time != "calendar":
+        raise InputError(_TIME_MSG.format(name=name))
+
+
 def performance(log: Any, *, by: Literal["activity", "resource", "case"] = "activity", time: str = "calendar",
                 calendar: Any = None, include_cut: bool = False) -> pd.DataFrame:
     """:func:`leanops.performance` in DuckDB (see there); wall-clock time only."""
     s = _check_scan(log, "performance")
     check_choice("by", by, ("activity", "resource", "case"))
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="performance"))
+    _check_wall_clock("performance", time)
     if by == "case":  # per case, with the export window's rule (on the batch rows)
         return performance_of_parts(s, _parts(s), by=by, include_cut=include_cut)
     with _Session(s) as ses:
@@ -447,11 +452,7 @@ def performance_of_parts(s: LogScan, parts: list[dict[str, Any]], *, by: str, in
     rows, acts, res = concat(parts)
     excluded = None
     if by == "case":
-        excluded = {"cut_at_start": 0, "open_at_end": 0}
-        if not include_cut:
-            cut, open_ = li.cut_flags(rows)
-            excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
-            rows = li.keep_cases(rows, ~(cut | open_))
+        rows, excluded = li.drop_cut(rows, include_cut)
     b = finish(rows, acts, res)
     with _Session(s) as ses:
         ses.load_batch(b)
@@ -535,8 +536,7 @@ def _batch_part(s: LogScan) -> dict[str, Any]:
     from ._batch import from_reader
 
     with _Session(s) as ses:
-        src = " UNION ALL ".join(_base_select(s, i, f) for i, f in enumerate(s.files))
-        ses.sql(f"CREATE VIEW rows AS {src}")
+        ses.sql(f"CREATE VIEW rows AS {_all_rows(s)}")
         acts, res = (sorted(str(x) for x in ses.df(f"SELECT DISTINCT {c} AS x FROM rows WHERE {c} IS NOT NULL")["x"])
                      for c in ("activity", "resource"))
         q = f"SELECT case_id, activity, resource, s_ns, e_ns FROM rows ORDER BY case_id, {_ORDER}"
@@ -564,9 +564,7 @@ def value_stream(log: Any, *, value_added: Iterable[str] | None = None, time: st
     held in memory (about 100 bytes per instance), and the in-memory engine's code
     computes the value stream from it."""
     s = _check_scan(log, "value_stream")
-    check_choice("time", time, ("calendar", "working"))
-    if time != "calendar":
-        raise InputError(_TIME_MSG.format(name="value_stream"))
+    _check_wall_clock("value_stream", time)
     return value_stream_of_parts(_parts(s), tz=s.tz, value_added=value_added, calendar=calendar,
                                  include_cut=include_cut)
 
@@ -587,11 +585,7 @@ def value_stream_of_parts(parts: list[dict[str, Any]], *, tz: str, value_added: 
     cal = check_calendar(calendar)
     cal = li.log_calendar(rows, tz) if cal is None else cal
     level = li.time_level(rows)
-    excluded = {"cut_at_start": 0, "open_at_end": 0}
-    if not include_cut:
-        cut, open_ = li.cut_flags(rows)
-        excluded = {"cut_at_start": int(cut.sum()), "open_at_end": int(open_.sum())}
-        rows = li.keep_cases(rows, ~(cut | open_))
+    rows, excluded = li.drop_cut(rows, include_cut)
     return value_stream_of(finish(rows, acts, res), cal=cal, value_added=va, level=level, excluded=excluded)
 
 
